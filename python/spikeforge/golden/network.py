@@ -1,0 +1,92 @@
+"""Integer forward pass of a whole QuantizedNetwork, step by step (DESIGN §2).
+
+For t = 0 … T-1 and each layer l in order, layer l sees layer l-1's spikes of the
+same step. The last layer is the readout: ``acc += I`` every step, per-step logits are
+``I``, and the prediction is ``argmax(acc)`` with ties going to the lowest index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..fixed import umax
+from ..ir import QuantizedNetwork
+from .lif import lif_init, lif_step
+
+__all__ = ["RunResult", "check_input", "layer_current", "run_network"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything the golden model computes for a batch of ``B`` samples.
+
+    Attributes
+    ----------
+    spikes : list of uint8 arrays ``[T, B, n_out]``, one per hidden layer
+    membranes : list of int64 arrays ``[T, B, n_out]``: membrane after reset, per step
+    logits : int64 ``[T, B, C]``: the readout current ``I`` at each step
+    acc : int64 ``[B, C]``: readout accumulators after the last step
+    prediction : int64 ``[B]``: ``argmax(acc)``, ties to the lowest index
+    """
+
+    spikes: list
+    membranes: list
+    logits: np.ndarray
+    acc: np.ndarray
+    prediction: np.ndarray
+
+
+def check_input(net: QuantizedNetwork, x) -> np.ndarray:
+    """Validate a batch and return it as int64 ``[T, B, n_in]``.
+
+    ``encoding="direct"``: ``x`` is ``[B, n_in]`` unsigned ints below ``2**in_bits``.
+    ``encoding="spikes"``: ``x`` is ``[T, B, n_in]`` of 0/1.
+    """
+    spec = net.spec
+    x = np.asarray(x)
+    if x.dtype.kind not in "iub":
+        raise ValueError(f"input must hold integers, not dtype {x.dtype}")
+    x = x.astype(np.int64)
+    if spec.encoding == "direct":
+        if x.ndim != 2 or x.shape[1] != spec.n_in:
+            raise ValueError(f"direct input must have shape [B, {spec.n_in}], not {list(x.shape)}")
+        hi = umax(spec.in_bits)
+        if x.size and (x.min() < 0 or x.max() > hi):
+            raise ValueError(f"direct input values must lie in [0, {hi}], not {int(x.max())}")
+        return np.broadcast_to(x, (spec.timesteps, *x.shape))
+    want = [spec.timesteps, "B", spec.n_in]
+    if x.ndim != 3 or x.shape[0] != spec.timesteps or x.shape[2] != spec.n_in:
+        raise ValueError(f"spike input must have shape {want}, not {list(x.shape)}")
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise ValueError("spike input values must be 0 or 1")
+    return x
+
+
+def layer_current(net: QuantizedNetwork, index: int, x: np.ndarray) -> np.ndarray:
+    """``I = x @ W.T + b`` for a ``[B, n_in]`` batch, exactly in int64."""
+    return x @ net.weights[index].T + net.biases[index]
+
+
+def run_network(net: QuantizedNetwork, x) -> RunResult:
+    """Run ``net`` on a batch (see ``check_input`` for shapes) and record every step."""
+    spec = net.spec
+    xs = check_input(net, x)
+    T, B = xs.shape[0], xs.shape[1]
+    hidden = spec.hidden
+    states = [lif_init((B, layer.n_out), layer.neuron) for layer in hidden]
+    spikes = [np.zeros((T, B, layer.n_out), np.uint8) for layer in hidden]
+    membranes = [np.zeros((T, B, layer.n_out), np.int64) for layer in hidden]
+    logits = np.zeros((T, B, spec.n_classes), np.int64)
+    for t in range(T):
+        h = xs[t]
+        for i, layer in enumerate(hidden):
+            s, states[i] = lif_step(layer_current(net, i, h), states[i], layer.neuron)
+            spikes[i][t] = s
+            membranes[i][t] = states[i].v
+            h = s.astype(np.int64)
+        logits[t] = layer_current(net, len(hidden), h)
+    acc = logits.sum(axis=0)
+    return RunResult(spikes, membranes, logits, acc, np.argmax(acc, axis=1).astype(np.int64))
+
