@@ -45,15 +45,15 @@ def umax(bits: int) -> int:
 
 def sat(x, bits: int):
     """Saturate ``x`` (int or int64 array) to ``bits`` signed bits."""
-    if isinstance(x, np.ndarray):
-        return np.clip(x, smin(bits), smax(bits)).astype(np.int64)
+    if isinstance(x, np.ndarray | np.generic):
+        return np.asarray(np.clip(x, smin(bits), smax(bits)), dtype=np.int64)
     return max(smin(bits), min(smax(bits), int(x)))
 
 
 def floor_shift(x, k: int):
     """Arithmetic right shift by ``k`` (floor division by ``2**k``)."""
-    if isinstance(x, np.ndarray):
-        return np.right_shift(x.astype(np.int64), k)
+    if isinstance(x, np.ndarray | np.generic):
+        return np.right_shift(np.asarray(x, dtype=np.int64), k)
     return int(x) >> k
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_bytes, atomic_write_text
+from .atomic import atomic_write_files
 from .fixed import dense_bounds, signed_width, smax, smin
 from .spec import NetworkSpec
 
@@ -127,7 +127,7 @@ class QuantizedNetwork:
         return buf.getvalue()
 
     def save(self, path) -> Path:
-        """Write ``<stem>.npz`` then ``<stem>.json`` atomically; return the JSON path."""
+        """Write ``<stem>.npz`` and ``<stem>.json`` atomically (JSON last); return the JSON path."""
         jpath, npath = ir_paths(path)
         data = self._npz_bytes()
         doc = {
@@ -138,8 +138,7 @@ class QuantizedNetwork:
             "spec": self.spec.to_dict(),
             "meta": self.meta,
         }
-        atomic_write_bytes(npath, data)
-        atomic_write_text(jpath, json.dumps(doc, indent=2) + "\n")
+        atomic_write_files({npath: data, jpath: (json.dumps(doc, indent=2) + "\n").encode()})
         return jpath
 
     @classmethod

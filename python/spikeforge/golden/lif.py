@@ -59,6 +59,6 @@ _RESETS = {"subtract": reset_subtract, "zero": reset_zero}
 def lif_step(current: np.ndarray, state: LIFState, spec: LIFSpec) -> tuple[np.ndarray, LIFState]:
     """One integer LIF step. Returns ``(spikes as uint8, new state)``."""
     v = lif_integrate(current, state.v, spec)
-    s = v >= spec.theta
+    s = np.asarray(v >= spec.theta)
     v = _RESETS[spec.reset](v, s, spec.theta)
     return s.astype(np.uint8), LIFState(v)
