@@ -1,0 +1,15 @@
+"""Datasets (digits, mnist5k, user arrays) and input encoders. NumPy only, no torch."""
+
+from .datasets import DATASETS, Dataset, from_arrays, load_dataset
+from .encode import decode_direct, encode_direct, encode_rate, quantize_input
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "from_arrays",
+    "load_dataset",
+    "decode_direct",
+    "encode_direct",
+    "encode_rate",
+    "quantize_input",
+]
