@@ -1,0 +1,1 @@
+"""Host runtime: the board protocol codec (:mod:`.protocol`) and a software model of the board."""

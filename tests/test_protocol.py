@@ -1,0 +1,228 @@
+"""The UART framing protocol codec (docs/protocol.md) and the software board model."""
+
+import numpy as np
+import pytest
+from spikeforge.driver.board_model import BoardModel
+from spikeforge.driver.protocol import (
+    SYNC,
+    ErrorCode,
+    ErrorReply,
+    Frame,
+    FrameDecoder,
+    FrameType,
+    NetInfo,
+    ProtocolError,
+    Result,
+    crc16,
+    decode_frame,
+    decode_result,
+    decode_sample,
+    encode_frame,
+    encode_result,
+    encode_sample,
+    network_id,
+)
+from spikeforge.golden import run_network
+from spikeforge.ir import QuantizedNetwork
+from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
+
+
+def _net(encoding="direct", n_in=10, in_bits=4, seed=0, timesteps=3):
+    spec = NetworkSpec(
+        layers=(
+            LayerSpec(n_in, 6, w_bits=6, b_bits=8, neuron=LIFSpec(v_bits=12, theta=20)),
+            LayerSpec(6, 3, w_bits=6, b_bits=8),
+        ),
+        timesteps=timesteps,
+        encoding=encoding,
+        in_bits=in_bits if encoding == "direct" else 1,
+    )
+    rng = np.random.default_rng(seed)
+    ws = [rng.integers(-31, 32, (lay.n_out, lay.n_in)) for lay in spec.layers]
+    bs = [rng.integers(-20, 20, lay.n_out) for lay in spec.layers]
+    return QuantizedNetwork(spec, ws, bs)
+
+
+def test_crc16_check_value():
+    assert crc16(b"123456789") == 0x29B1
+    assert crc16(b"") == 0xFFFF
+
+
+def test_frame_layout_and_zero_residue():
+    frame = encode_frame(FrameType.INFER_REQ, bytes([1, 2, 3]))
+    assert frame[:4] == bytes([SYNC, 0x02, 3, 0])
+    assert frame[4:7] == bytes([1, 2, 3])
+    assert int.from_bytes(frame[7:], "big") == crc16(frame[1:7])
+    assert crc16(frame[1:]) == 0
+    assert encode_frame(FrameType.INFO_REQ) == bytes([0xA5, 0x01, 0x00, 0x00, 0xFB, 0xAC])
+
+
+def test_decode_roundtrip_and_rest():
+    data = encode_frame(0x81, b"abc") + b"\x00\x01"
+    frame, rest = decode_frame(data)
+    assert frame == Frame(0x81, b"abc")
+    assert rest == b"\x00\x01"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "frame must start with SYNC 0xA5, not nothing"),
+        (b"\x00\x01", "frame must start with SYNC 0xA5, not 0x00"),
+        (b"\xa5\x01\x00", "frame is truncated: 3 bytes, a frame has at least 6"),
+        (b"\xa5\x02\x05\x00\x01\x02", "frame is truncated: LEN 5 needs 11 bytes, got 6"),
+        (b"\xa5\x01\x00\x00\xfb\xad", "frame CRC must be 0xFBAC, not 0xFBAD"),
+    ],
+)
+def test_decode_errors(data, message):
+    with pytest.raises(ProtocolError) as e:
+        decode_frame(data)
+    assert str(e.value) == message
+
+
+def test_encode_frame_bad_input():
+    with pytest.raises(ValueError, match=r"^frame type must be an integer in \[0, 255\], not 256$"):
+        encode_frame(256)
+    with pytest.raises(ValueError, match=r"^payload length must be at most 65535, not 65536$"):
+        encode_frame(1, bytes(65536))
+
+
+def test_stream_decoder_skips_noise_splits_and_resyncs():
+    a, b = encode_frame(0x81, b"xy"), encode_frame(0x82, bytes(range(7)))
+    dec = FrameDecoder()
+    assert dec.feed(b"\x00\x13" + a[:3]) == []
+    assert dec.pending == 3
+    assert dec.feed(a[3:] + b[:5]) == [Frame(0x81, b"xy")]
+    assert dec.feed(b[5:]) == [Frame(0x82, bytes(range(7)))]
+    bad = bytearray(a)
+    bad[-1] ^= 1
+    with pytest.raises(ProtocolError, match="CRC"):
+        dec.feed(bytes(bad))
+    assert dec.feed(b) == [Frame(0x82, bytes(range(7)))]
+
+
+def test_network_id_is_stable_and_sensitive():
+    net = _net()
+    assert network_id(net) == network_id(_net())
+    w = [np.array(x) for x in net.weights]
+    w[1][0, 0] += 1 if w[1][0, 0] < 31 else -1
+    other = QuantizedNetwork(net.spec, w, net.biases)
+    assert network_id(other) != network_id(net)
+    assert 0 <= network_id(net) < 2**32
+
+
+def test_info_roundtrip_and_lengths():
+    net = _net()
+    info = NetInfo.from_network(net, 12_000_000)
+    assert info.acc_bytes == -(-net.acc_bits() // 8)
+    payload = info.to_payload()
+    assert len(payload) == 20
+    assert payload[:4] == bytes([1, 0, 4, info.acc_bytes])
+    assert NetInfo.from_payload(payload) == info
+    assert info.sample_len == 10 and info.result_len == 6 + 3 * info.acc_bytes
+    spikes = NetInfo.from_network(_net("spikes", n_in=10), 25_000_000)
+    assert spikes.sample_len == 3 * 2
+    with pytest.raises(ProtocolError, match=r"^INFO payload must be 20 bytes, not 3$"):
+        NetInfo.from_payload(b"abc")
+
+
+def test_sample_codec_direct_and_spikes():
+    info = NetInfo.from_network(_net(in_bits=4), 1)
+    x = np.arange(10) % 16
+    assert encode_sample(info, x) == bytes(range(10))
+    np.testing.assert_array_equal(decode_sample(info, encode_sample(info, x)), x)
+    wide = NetInfo.from_network(_net(in_bits=12), 1)
+    assert encode_sample(wide, np.full(10, 0xABC))[:2] == b"\xbc\x0a"
+    sp = NetInfo.from_network(_net("spikes", n_in=10), 1)
+    s = np.zeros((3, 10), np.int64)
+    s[0, 0] = s[0, 9] = s[2, 8] = 1
+    assert encode_sample(sp, s) == bytes([0x01, 0x02, 0, 0, 0, 0x01])
+    np.testing.assert_array_equal(decode_sample(sp, encode_sample(sp, s)), s)
+    with pytest.raises(ProtocolError, match=r"^spike padding bit set at payload offset 3$"):
+        decode_sample(sp, bytes([0, 0, 0, 0x04, 0, 0]))
+    with pytest.raises(ProtocolError, match=r"^direct value at payload offset 2 is out of range$"):
+        decode_sample(info, bytes([0, 0, 16] + [0] * 7))
+
+
+@pytest.mark.parametrize(
+    "x, err, message",
+    [
+        (np.zeros(9, int), ValueError, r"^direct sample must have shape \[10\], not \[9\]$"),
+        (np.full(10, 16), ValueError, r"^direct sample values must lie in \[0, 15\], not 16$"),
+        (np.full(10, -1), ValueError, r"^direct sample values must lie in \[0, 15\], not -1$"),
+        (np.zeros(10), TypeError, r"^sample must hold integers, not dtype float64$"),
+    ],
+)
+def test_sample_bad_input(x, err, message):
+    info = NetInfo.from_network(_net(), 1)
+    with pytest.raises(err, match=message):
+        encode_sample(info, x)
+
+
+def test_result_roundtrip_signed():
+    info = NetInfo.from_network(_net(), 1)
+    res = Result(2, 123456, np.array([-5, 0, 2 ** (8 * info.acc_bytes - 1) - 1]))
+    payload = encode_result(info, res)
+    assert payload[:6] == bytes([2, 0]) + (123456).to_bytes(4, "little")
+    back = decode_result(info, payload)
+    assert (back.prediction, back.cycles) == (2, 123456)
+    np.testing.assert_array_equal(back.acc, res.acc)
+    with pytest.raises(ValueError, match="signed bytes"):
+        encode_result(info, Result(0, 0, np.array([2 ** (8 * info.acc_bytes), 0, 0])))
+
+
+def test_error_reply_roundtrip():
+    e = ErrorReply(ErrorCode.LENGTH, 0x02, 784)
+    assert e.to_payload() == bytes([3, 2, 0x10, 0x03])
+    assert ErrorReply.from_payload(e.to_payload()) == e
+    assert e.describe() == "device error LENGTH (type 0x02, arg 784)"
+
+
+@pytest.mark.parametrize("encoding", ["direct", "spikes"])
+def test_board_model_infers_like_golden(encoding):
+    net = _net(encoding)
+    board = BoardModel(net, clk_hz=12_000_000)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        if encoding == "direct":
+            x = rng.integers(0, 16, 10)
+            batch = x[None]
+        else:
+            x = rng.integers(0, 2, (3, 10))
+            batch = x[:, None]
+        (reply,) = board.feed(encode_frame(FrameType.INFER_REQ, encode_sample(board.info, x)))
+        run = run_network(net, batch)
+        assert reply.type == FrameType.RESULT
+        assert reply.result.prediction == run.prediction[0]
+        np.testing.assert_array_equal(reply.result.acc, run.acc[0])
+    (reply,) = board.feed(b"\x13" + encode_frame(FrameType.INFO_REQ))
+    assert reply.info == board.info
+
+
+def test_board_model_errors_and_drain():
+    board = BoardModel(_net(), clk_hz=1)
+    good = encode_frame(FrameType.INFER_REQ, bytes(10))
+    # unknown type: answered after the header, then everything is drained until idle
+    (r,) = board.feed(encode_frame(0x07, b"") + good)
+    assert r.error == ErrorReply(ErrorCode.TYPE, 0x07, 0)
+    assert board.idle() == []
+    (r,) = board.feed(encode_frame(FrameType.INFER_REQ, bytes(9)))
+    assert r.error == ErrorReply(ErrorCode.LENGTH, 0x02, 10)
+    board.idle()
+    bad = bytearray(good)
+    bad[5] ^= 0x01
+    (r,) = board.feed(bytes(bad))
+    assert r.error == ErrorReply(ErrorCode.CRC, 0x02, crc16(bytes(bad[1:-2])))
+    board.idle()
+    (r,) = board.feed(encode_frame(FrameType.INFER_REQ, bytes([0] * 7 + [16, 0, 0])))
+    assert r.error == ErrorReply(ErrorCode.VALUE, 0x02, 7)
+    board.idle()
+    assert board.feed(good[:7]) == []
+    (r,) = board.idle()
+    assert r.error == ErrorReply(ErrorCode.TIMEOUT, 0x02, 6)
+    assert board.feed(good[:2]) == []
+    (r,) = board.uart_error()
+    assert r.error == ErrorReply(ErrorCode.UART, 0x02, 1)
+    board.idle()
+    (r,) = board.feed(good)
+    assert r.type == FrameType.RESULT
