@@ -318,11 +318,18 @@ class QSpikingMLP(nn.Module):
                 )
             hi = umax(self.in_bits)
             if x.is_floating_point():
-                if x.numel() and not (float(x.min()) >= 0.0 and float(x.max()) <= 1.0):
-                    raise ValueError(f"{own} float input must lie in [0, 1] (x_int / {hi})")
+                lo_x, hi_x = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
+                if not (lo_x >= 0.0 and hi_x <= 1.0):
+                    raise ValueError(
+                        f"{own} float input must lie in [0, 1] (x_int / {hi}), "
+                        f"not [{lo_x:g}, {hi_x:g}]"
+                    )
                 return torch.round(x.detach().to(EXACT_DTYPE) * hi)
             if x.numel() and (int(x.min()) < 0 or int(x.max()) > hi):
-                raise ValueError(f"{own} integer input must lie in [0, {hi}]")
+                raise ValueError(
+                    f"{own} integer input must lie in [0, {hi}], "
+                    f"not [{int(x.min())}, {int(x.max())}]"
+                )
             return x.to(EXACT_DTYPE)
         if x.ndim != 3 or x.shape[0] != T or x.shape[2] != n_in:
             raise ValueError(
