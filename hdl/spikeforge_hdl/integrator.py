@@ -1,0 +1,169 @@
+"""Event-driven synaptic integration: ``I += W[:, i] * x_i`` per input event, ``lanes`` at a time.
+
+The integrator owns a layer's weight memory and current memory. For every input
+event ``(i, x_i)`` with ``x_i != 0`` it reads the ``G = ceil(n_out / lanes)`` weight rows of
+input ``i`` on consecutive cycles and adds them (times ``x_i`` for a multi-bit input) into
+the ``G`` rows of the current memory: a two-stage read-modify-write pipeline, one row
+per cycle, with the current memory's read port transparent to its write port so that
+back-to-back updates of the same row are exact. An event with ``x_i = 0`` is consumed
+in one cycle and does nothing.
+
+Between steps the owner (a layer) reads and rewrites the currents through the
+``rd_*``/``wr_*`` ports; it may do so only while ``idle`` is high. The current memory
+starts with the biases (``I = b``), and the owner writes the biases back after using
+the currents, so the next step starts from ``b`` again.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .plan import LayerPlan
+
+__all__ = ["Integrator", "route_events"]
+
+
+class Integrator(wiring.Component):
+    """Event-driven accumulation of one layer's input currents.
+
+    Parameters
+    ----------
+    layer : LayerPlan
+        The layer (weights, biases, widths, lanes).
+
+    Attributes
+    ----------
+    events : stream of StructLayout({index, [value]}), in
+        Input events: ``index`` is unsigned(in_index_bits); ``value`` (unsigned(value_bits))
+        exists only for a multi-bit (direct) input, otherwise every
+        event means "input ``index`` spiked". One event is taken every ``G`` cycles.
+    idle : unsigned(1), out
+        No event in flight: the current memory may be read and written by the owner.
+    rd_addr : unsigned(ceil(log2 G)), in
+        Row the owner reads (data appears on ``rd_data`` the next cycle).
+    rd_en : unsigned(1), in
+        Read enable of the owner's read; while low ``rd_data`` holds its value.
+    rd_data : ArrayLayout(signed(cur_bits), lanes), out
+        The ``lanes`` currents of row ``rd_addr`` of the previous enabled cycle.
+    wr_addr : unsigned(ceil(log2 G)), in
+        Row the owner writes.
+    wr_en : unsigned(1), in
+        Write enable of the owner's write.
+    wr_data : ArrayLayout(signed(cur_bits), lanes), in
+        Currents written to row ``wr_addr``.
+    """
+
+    def __init__(self, *, layer: LayerPlan):
+        self.layer = layer
+        fields = {"index": unsigned(layer.in_index_bits)}
+        if layer.value_bits:
+            fields["value"] = unsigned(layer.value_bits)
+        cur = data.ArrayLayout(signed(layer.cur_bits), layer.lanes)
+        addr = range(layer.groups)
+        super().__init__(
+            {
+                "events": In(stream.Signature(data.StructLayout(fields))),
+                "idle": Out(1),
+                "rd_addr": In(addr),
+                "rd_en": In(1),
+                "rd_data": Out(cur),
+                "wr_addr": In(addr),
+                "wr_en": In(1),
+                "wr_data": In(cur),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        lp = self.layer
+        groups, lanes = lp.groups, lp.lanes
+        cur_layout = data.ArrayLayout(signed(lp.cur_bits), lanes)
+        m.submodules.weights = wmem = memory.Memory(
+            shape=data.ArrayLayout(signed(lp.w_bits), lanes),
+            depth=lp.n_in * groups,
+            init=[list(map(int, row)) for row in lp.weight_rows],
+        )
+        m.submodules.currents = cmem = memory.Memory(
+            shape=cur_layout, depth=groups, init=[list(map(int, row)) for row in lp.bias_rows]
+        )
+        w_rd = wmem.read_port()
+        c_wr = cmem.write_port()
+        c_rd = cmem.read_port(transparent_for=(c_wr,))
+
+        # Stage 0: walk the G weight rows of the event being served.
+        busy = Signal()
+        base = Signal(range(lp.n_in * groups))
+        group = Signal(range(groups))
+        value = Signal(max(1, lp.value_bits))
+        last = group == groups - 1
+        take = ~busy | last
+        ev = self.events.payload
+        m.d.comb += self.events.ready.eq(take)
+
+        s1_valid = Signal()
+        s1_group = Signal(range(groups))
+        s1_value = Signal.like(value)
+        m.d.sync += s1_valid.eq(busy)
+        with m.If(busy):
+            m.d.comb += [w_rd.addr.eq(base), c_rd.addr.eq(group)]
+            m.d.sync += [
+                base.eq(base + 1),
+                group.eq(group + 1),
+                s1_group.eq(group),
+                s1_value.eq(value),
+            ]
+            with m.If(last):
+                m.d.sync += busy.eq(0)
+        with m.Else():
+            m.d.comb += [c_rd.addr.eq(self.rd_addr), c_rd.en.eq(self.rd_en)]
+        with m.If(self.events.valid & take):
+            nonzero = ev.value != 0 if lp.value_bits else 1
+            m.d.sync += [
+                busy.eq(nonzero),
+                base.eq(ev.index * groups),
+                group.eq(0),
+                value.eq(ev.value if lp.value_bits else 1),
+            ]
+
+        # Stage 1: add the weight row (times the event value) into the current row.
+        sums = Signal(cur_layout)
+        for j in range(lanes):
+            w = w_rd.data[j]
+            term = w * s1_value if lp.value_bits else w
+            m.d.comb += sums[j].eq(c_rd.data[j] + term)
+        m.d.comb += [
+            self.idle.eq(~busy & ~s1_valid),
+            self.rd_data.eq(c_rd.data),
+            c_wr.en.eq(Mux(s1_valid, 1, self.wr_en)),
+            c_wr.addr.eq(Mux(s1_valid, s1_group, self.wr_addr)),
+            c_wr.data.eq(Mux(s1_valid, sums, self.wr_data)),
+        ]
+        return m
+
+
+def route_events(m: Module, *, source, integrator: Integrator, accepting) -> Signal:
+    """Feed a layer's ``{index, [value], eos}`` stream into its integrator.
+
+    Non-``eos`` beats go to ``integrator.events`` while ``accepting`` is high. An
+    ``eos`` beat is taken only once the integrator is idle (every event of the step fully
+    added). Returns a signal that is high in the cycle an ``eos`` beat is taken.
+    """
+    beat = source.payload
+    eos_taken = Signal()
+    with m.If(accepting):
+        with m.If(beat.eos):
+            m.d.comb += [
+                source.ready.eq(integrator.idle),
+                eos_taken.eq(source.valid & integrator.idle),
+            ]
+        with m.Else():
+            m.d.comb += [
+                integrator.events.valid.eq(source.valid),
+                integrator.events.payload.index.eq(beat.index),
+                source.ready.eq(integrator.events.ready),
+            ]
+            if integrator.layer.value_bits:
+                m.d.comb += integrator.events.payload.value.eq(beat.value)
+    return eos_taken

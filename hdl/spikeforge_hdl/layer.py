@@ -1,0 +1,180 @@
+"""A hidden LIF layer: integrate input events, then update the neurons and emit spike events.
+
+One step of the layer (semantics v1, DESIGN §2):
+
+1. *Accumulate.* Input events go to the :class:`~.integrator.Integrator` (``I = b``
+   plus one ``lanes``-wide weight row per event and group) until the ``eos`` beat.
+2. *Neuron pass.* For each group ``g`` of ``lanes`` neurons (one per cycle): read
+   ``v`` and ``I``, run :class:`~.lif.LIFLanes`, write ``v`` back (zero after the last
+   step of a sample), rewrite ``I`` with the bias, publish the group on ``trace`` and
+   queue its spikes. Each queued spike leaves as one event ``{index, eos=0}``; the pass
+   stalls while the next layer is busy with them. After the last group, one
+   ``{eos=1}`` beat closes the step.
+
+A *repeat* layer (a direct first layer) receives its events once per sample and runs
+``timesteps`` passes on the same currents, rewriting the biases only after the last.
+
+After reset the layer makes one silent *clear pass* (no trace, no events) that writes
+``v = 0`` and ``I = b`` to every group, so a reset in the middle of a sample leaves no
+stale state.
+"""
+
+from __future__ import annotations
+
+from amaranth import Const, Module, Mux, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .integrator import Integrator, route_events
+from .lif import LIFLanes
+from .plan import LayerPlan
+from .signatures import TraceSignature, event_layout, layer_event_layout, trace_layout
+
+__all__ = ["HiddenLayer", "lowest_set_bit"]
+
+
+def lowest_set_bit(m: Module, word, width: int) -> Signal:
+    """Index of the lowest set bit of ``word`` (0 when ``word`` is 0)."""
+    index = Signal(range(max(2, width)))
+    for j in reversed(range(width)):
+        with m.If(word[j]):
+            m.d.comb += index.eq(j)
+    return index
+
+
+class HiddenLayer(wiring.Component):
+    """One spiking layer of the core.
+
+    Parameters
+    ----------
+    layer : LayerPlan
+        A hidden layer's plan (``layer.neuron`` is a LIFSpec).
+    timesteps : int
+        Steps per sample ``T``.
+
+    Attributes
+    ----------
+    i_events : stream of StructLayout({index, [value], eos}), in
+        Input events of each step, closed by an ``eos`` beat (see :mod:`.signatures`).
+    o_events : stream of StructLayout({index: unsigned(out_index_bits), eos}), out
+        This layer's spikes of each step, lowest group first, closed by an ``eos`` beat.
+    trace : TraceSignature, out
+        One beat per group per step: ``step``, ``group``, ``spikes``, ``values`` = the
+        post-reset membranes. No backpressure.
+    """
+
+    def __init__(self, *, layer: LayerPlan, timesteps: int):
+        if layer.is_readout:
+            raise ValueError(f"layer {layer.index} is the readout, not a hidden LIF layer")
+        self.layer = layer
+        self.timesteps = timesteps
+        super().__init__(
+            {
+                "i_events": In(stream.Signature(layer_event_layout(layer))),
+                "o_events": Out(stream.Signature(event_layout(layer.out_index_bits))),
+                "trace": Out(TraceSignature(trace_layout(layer, timesteps))),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        lp = self.layer
+        groups, lanes, steps = lp.groups, lp.lanes, self.timesteps
+        spec = lp.neuron
+        m.submodules.integrator = integ = Integrator(layer=lp)
+        m.submodules.lif = lif = LIFLanes(neuron=spec, lanes=lanes, cur_bits=lp.cur_bits)
+        m.submodules.membranes = vmem = memory.Memory(
+            shape=data.ArrayLayout(signed(spec.v_bits), lanes), depth=groups, init=[]
+        )
+        m.submodules.biases = bmem = memory.Memory(
+            shape=data.ArrayLayout(signed(lp.b_bits), lanes),
+            depth=groups,
+            init=[list(map(int, row)) for row in lp.bias_rows],
+        )
+        v_wr = vmem.write_port()
+        v_rd = vmem.read_port()
+        b_rd = bmem.read_port()
+
+        in_pass = Signal(init=1)  # the clear pass runs right after reset
+        clearing = Signal(init=1)
+        step = Signal(range(steps))
+        last_step = step == steps - 1
+        p_group = Signal(range(groups))
+        p_more = Signal(init=1)
+        s1_valid = Signal()
+        s1_group = Signal(range(groups))
+        pend = Signal(lanes)
+        pend_base = Signal(range(groups * lanes))
+
+        # --- accumulate -----------------------------------------------------------
+        eos_taken = route_events(m, source=self.i_events, integrator=integ, accepting=~in_pass)
+        with m.If(eos_taken):
+            m.d.sync += [in_pass.eq(1), p_group.eq(0), p_more.eq(1)]
+
+        # --- neuron pass: stage 0 issues the reads of group p_group ------------------
+        pend_single = (pend & (pend - 1)) == 0
+        pend_free = (pend == 0) | (pend_single & self.o_events.ready)
+        consume = s1_valid & pend_free
+        advance = in_pass & (~s1_valid | consume)
+        for port in (v_rd, b_rd):
+            m.d.comb += [port.addr.eq(p_group), port.en.eq(advance)]
+        m.d.comb += [integ.rd_addr.eq(p_group), integ.rd_en.eq(advance)]
+        with m.If(advance):
+            m.d.sync += [s1_valid.eq(p_more), s1_group.eq(p_group)]
+            with m.If(p_more):
+                m.d.sync += [p_group.eq(p_group + 1), p_more.eq(p_group != groups - 1)]
+
+        # --- stage 1: LIF update of the group, write back, trace, queue spikes -------
+        tail = lp.n_out - (groups - 1) * lanes  # live lanes of the last group
+        mask = Mux(s1_group == groups - 1, Const((1 << tail) - 1, lanes), (1 << lanes) - 1)
+        spikes = Signal(lanes)
+        m.d.comb += [
+            lif.v.eq(v_rd.data),
+            lif.current.eq(integ.rd_data),
+            spikes.eq(lif.spikes & mask),
+            self.trace.payload.step.eq(step),
+            self.trace.payload.group.eq(s1_group),
+            self.trace.payload.spikes.eq(spikes),
+            self.trace.payload.values.eq(lif.v_next),
+        ]
+        keep_currents = Const(lp.repeat) & ~last_step & ~clearing
+        with m.If(consume):
+            m.d.comb += [
+                self.trace.valid.eq(~clearing),
+                v_wr.en.eq(1),
+                v_wr.addr.eq(s1_group),
+                v_wr.data.eq(Mux(last_step | clearing, 0, lif.v_next)),
+                integ.wr_en.eq(~keep_currents),
+                integ.wr_addr.eq(s1_group),
+            ]
+            for j in range(lanes):
+                m.d.comb += integ.wr_data[j].eq(b_rd.data[j])
+
+        # --- spike events out, then the end-of-step beat ---------------------------
+        low = lowest_set_bit(m, pend, lanes)
+        done = in_pass & ~s1_valid & ~p_more & (pend == 0)
+        with m.If(pend != 0):
+            m.d.comb += [
+                self.o_events.valid.eq(1),
+                self.o_events.payload.index.eq(pend_base + low),
+            ]
+            with m.If(self.o_events.ready):
+                m.d.sync += pend.eq(pend & (pend - 1))
+        with m.Elif(done & ~clearing):
+            m.d.comb += [self.o_events.valid.eq(1), self.o_events.payload.eos.eq(1)]
+        with m.If(consume):
+            m.d.sync += [pend.eq(Mux(clearing, 0, spikes)), pend_base.eq(s1_group * lanes)]
+
+        with m.If(done):
+            with m.If(clearing):
+                m.d.sync += [clearing.eq(0), in_pass.eq(0)]
+            with m.Elif(self.o_events.ready):
+                m.d.sync += step.eq(Mux(last_step, 0, step + 1))
+                if lp.repeat:
+                    with m.If(last_step):
+                        m.d.sync += in_pass.eq(0)
+                    with m.Else():
+                        m.d.sync += [p_group.eq(0), p_more.eq(1)]
+                else:
+                    m.d.sync += in_pass.eq(0)
+        return m

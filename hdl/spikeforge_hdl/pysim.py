@@ -1,0 +1,112 @@
+"""Run a whole core in ``amaranth.sim`` (slow, no external tools): the fast tests' bench.
+
+:func:`simulate_amaranth` returns the same dictionary as
+:func:`spikeforge_hdl.rtlsim.simulate` (without the timing entries), plus ``wall_cycles``:
+the cycles from each sample's first input handshake to its first output beat as seen
+by the bench, which must equal the core's own ``cycles`` count.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from amaranth.sim import Simulator
+from spikeforge.golden import check_input
+from spikeforge.ir import QuantizedNetwork
+
+from .beats import Recorder, input_beats
+from .core import NetworkCore
+from .export import describe_core
+
+__all__ = ["simulate_amaranth", "sample_inputs"]
+
+
+def sample_inputs(net: QuantizedNetwork, x) -> list[np.ndarray]:
+    """Split a batch (as ``golden.check_input`` accepts it) into per-sample inputs."""
+    xs = check_input(net, x)
+    if net.spec.encoding == "direct":
+        return [xs[0, b] for b in range(xs.shape[1])]
+    return [xs[:, b] for b in range(xs.shape[1])]
+
+
+def simulate_amaranth(
+    net: QuantizedNetwork,
+    x,
+    *,
+    lanes: int = 4,
+    trace: bool = True,
+    idle: float = 0.0,
+    stall: float = 0.0,
+    seed: int = 0,
+    max_cycles: int = 200_000,
+) -> dict:
+    """Stream ``x`` through the core in amaranth.sim and record everything it outputs.
+
+    Parameters
+    ----------
+    idle, stall : float
+        Probability that the bench withholds an input beat / output ``ready`` in a cycle.
+    max_cycles : int
+        Give up (``AssertionError``) after this many cycles.
+    """
+    core = NetworkCore(net=net, lanes=lanes, trace=trace)
+    desc = describe_core(core)
+    samples = sample_inputs(net, x)
+    beats = [input_beats(desc, s) for s in samples]
+    rec = Recorder(desc, len(samples))
+    rng = random.Random(seed)
+    per_result = rec.beats_per_result
+    layers = [lp["index"] for lp in desc["plan"]["layers"]]
+    wall: list[int] = []
+
+    async def bench(ctx):
+        i, o = core.i_stream, core.o_stream
+        queue = [beat for sample in beats for beat in sample]
+        starts, pos, cycle = [], 0, 0
+        sample_len = [len(b) for b in beats]
+        boundaries = set(np.cumsum([0] + sample_len[:-1]).tolist())
+        first_out_seen = False
+        while len(rec.outputs) < len(samples) * per_result:
+            if cycle > max_cycles:
+                raise AssertionError(f"no result after {max_cycles} cycles")
+            offer = pos < len(queue) and rng.random() >= idle
+            ctx.set(i.valid, offer)
+            if offer:
+                ctx.set(i.payload.as_value(), queue[pos])
+            take = rng.random() >= stall
+            ctx.set(o.ready, take)
+            if offer and ctx.get(i.ready):
+                if pos in boundaries:
+                    starts.append(cycle)
+                pos += 1
+            if ctx.get(o.valid):
+                if not first_out_seen:
+                    wall.append(cycle - starts[len(wall)])
+                    first_out_seen = True
+                if take:
+                    rec.output(ctx.get(o.payload.as_value()))
+                    if len(rec.outputs) % per_result == 0:
+                        first_out_seen = False
+            if trace:
+                for idx in layers:
+                    port = getattr(core.trace, f"l{idx}")
+                    if ctx.get(port.valid):
+                        rec.trace(idx, ctx.get(port.payload.as_value()))
+            await ctx.tick()
+            cycle += 1
+        for _ in range(8):  # drain: nothing more may come out
+            ctx.set(o.ready, 1)
+            if ctx.get(o.valid):
+                raise AssertionError("output beat after the last expected result")
+            await ctx.tick()
+
+    sim = Simulator(core)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    res = rec.results()
+    res["wall_cycles"] = np.asarray(wall, np.int64)
+    if trace:
+        res.update(rec.trace_arrays())
+    return res
