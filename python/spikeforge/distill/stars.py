@@ -1,0 +1,163 @@
+"""STARS: data-free ANN -> SNN distillation (Ye et al., arXiv 2605.27409; no public code).
+
+research/kd_methods.md §6. Synthesis (teacher and student frozen; only the pixels learn)::
+
+    L_syn = L_DI(x) + rca_weight * RCA(f_T(x), mean_t f_S(x)) + tar_weight * TAR(x)
+
+``L_DI`` is :class:`DeepInversion`; RCA compares the batch cosine Gram matrices of the teacher
+logits and the student's time-mean logits; TAR is reading A (BN-prior tail matching) by
+default, B (teacher-student tail agreement on the logits) or C (the seed's monotone loss) as
+options. ``rca_weight`` is signed: > 0 minimises RCA (the seed), < 0 makes synthesis seek
+batches on which the student's relations disagree with the teacher's (adversarial reading).
+``rca_weight = tar_weight = 0`` is plain DeepInversion; ``r_feature = 0`` as well is CE-only
+synthesis.
+
+Distillation: pure KD on the synthetic pool (no labels, no real data)::
+
+    L = tau^2 KL(softmax(f_T/tau) || softmax(mean_t z_t / tau)) [+ distill_rca * RCA]
+
+alternating with synthesis rounds: each round synthesises one batch with the current student
+and then trains the student on the whole pool so far (the usual DFKD schedule, [inferred]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from .common import (
+    check_choice,
+    check_fraction,
+    check_nonnegative,
+    check_positive,
+    check_steps_count,
+    kd_rows,
+)
+from .deepinversion import DeepInversion, frozen
+from .rca import rca_loss
+from .tar import tar_a, tar_b, tar_c
+
+__all__ = ["STARS", "TAR_MODES"]
+
+TAR_MODES = ("A", "B", "C")
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.flatten(1)
+
+
+class STARS:
+    """Data-free distillation of ``student`` from a BN ``teacher``.
+
+    Parameters
+    ----------
+    teacher : nn.Module
+        Frozen ANN with BatchNorm layers.
+    student : nn.Module
+        SNN returning ``[T, B, C]``; ``student_input(x_images)`` feeds it (default: flatten).
+    image_shape : (int, int, int)
+    rca_weight : float
+        Signed weight of RCA during synthesis (default 0.5, the seed's value).
+    tar_weight : float
+        Weight >= 0 of TAR during synthesis (default 0.3).
+    tar_mode : {"A", "B", "C"}
+    q : float
+        Tail quantile in (0, 1) (default 0.95).
+    kappa : float
+        Soft-exceedance width (default 0.1).
+    temperature : float
+        KD temperature of the distillation phase (default 3.0).
+    distill_rca : float
+        Weight >= 0 of RCA during distillation (default 0).
+    **di_kwargs
+        Passed to :class:`DeepInversion` (``iterations``, ``lr``, ``r_feature``, ...).
+    """
+
+    def __init__(self, teacher: nn.Module, student: nn.Module, image_shape: Sequence[int], *,
+                 rca_weight: float = 0.5, tar_weight: float = 0.3, tar_mode: str = "A",
+                 q: float = 0.95, kappa: float = 0.1, temperature: float = 3.0,
+                 distill_rca: float = 0.0,
+                 student_input: Callable[[torch.Tensor], torch.Tensor] = _flat, **di_kwargs):
+        self.teacher, self.student = teacher, student
+        if not isinstance(rca_weight, (int, float)) or isinstance(rca_weight, bool):
+            raise ValueError(f"STARS.rca_weight must be a number, not {rca_weight!r}")
+        self.rca_weight = float(rca_weight)
+        self.tar_weight = check_nonnegative("STARS", "tar_weight", tar_weight)
+        self.tar_mode = check_choice("STARS", "tar_mode", tar_mode, TAR_MODES)
+        self.q = check_fraction("STARS", "q", q)
+        if not 0 < self.q < 1:
+            raise ValueError(f"STARS.q must be a number in (0, 1), not {q!r}")
+        self.kappa = check_positive("STARS", "kappa", kappa)
+        self.temperature = check_positive("STARS", "temperature", temperature)
+        self.distill_rca = check_nonnegative("STARS", "distill_rca", distill_rca)
+        self.student_input = student_input
+        self.inversion = DeepInversion(teacher, image_shape, **di_kwargs)
+
+    def synthesis_extra(self, x: torch.Tensor, terms: dict) -> torch.Tensor:
+        """``rca_weight * RCA + tar_weight * TAR`` for synthetic images ``x``."""
+        extra = x.new_zeros(())
+        need_student = self.rca_weight != 0 or (self.tar_weight and self.tar_mode != "A")
+        if not need_student and not self.tar_weight:
+            return extra
+        t_logits = terms["teacher_logits"]
+        s_logits = self.student(self.student_input(x)).mean(0) if need_student else None
+        if self.rca_weight:
+            extra = extra + self.rca_weight * rca_loss(t_logits, s_logits)
+        if self.tar_weight:
+            if self.tar_mode == "A":
+                tar = tar_a(terms["bn_records"], self.q, self.kappa)
+            elif self.tar_mode == "B":
+                tar = tar_b(t_logits, s_logits, self.q, self.kappa)
+            else:
+                tar = tar_c(s_logits, t_logits, self.q)
+            extra = extra + self.tar_weight * tar
+        return extra
+
+    def synthesize(self, targets: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
+        """One synthetic batch ``[B, C, H, W]`` in [0, 1] for class ``targets`` (student frozen)."""
+        with frozen(self.student):
+            return self.inversion.synthesize(targets, seed=seed, extra=self.synthesis_extra)
+
+    def distill_loss(self, student_logits: torch.Tensor,
+                     teacher_logits: torch.Tensor) -> torch.Tensor:
+        """Pure KD of the time-mean student logits (+ ``distill_rca`` * RCA)."""
+        teacher_logits = teacher_logits.detach()
+        loss = kd_rows(student_logits.mean(0), teacher_logits, self.temperature).mean()
+        if self.distill_rca:
+            loss = loss + self.distill_rca * rca_loss(teacher_logits, student_logits.mean(0))
+        return loss
+
+    def train(self, *, n_classes: int, rounds: int = 8, batch_size: int = 128,
+              steps_per_round: int = 100, distill_batch: int = 64, lr: float = 3e-3,
+              seed: int = 0, log: Callable[[str], None] | None = None) -> dict:
+        """Alternate synthesis rounds and KD on the pool; train ``student`` in place.
+
+        Returns ``{'pool': images [N, C, H, W], 'labels': intended classes [N],
+        'teacher_logits': [N, C]}``.
+        """
+        rounds = check_steps_count("STARS", "rounds", rounds)
+        gen = torch.Generator().manual_seed(seed)
+        opt = torch.optim.Adam(self.student.parameters(), lr=lr)
+        pool, labels, logits = [], [], []
+        for r in range(rounds):
+            targets = torch.randint(0, n_classes, (batch_size,), generator=gen)
+            x = self.synthesize(targets, seed=seed * 1000 + r)
+            with torch.no_grad():
+                self.teacher.eval()
+                logits.append(self.teacher(x))
+            pool.append(x)
+            labels.append(targets)
+            px, pl = torch.cat(pool), torch.cat(logits)
+            self.student.train()
+            for _ in range(steps_per_round):
+                idx = torch.randint(0, len(px), (distill_batch,), generator=gen)
+                loss = self.distill_loss(self.student(self.student_input(px[idx])), pl[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            if log is not None:
+                log(f"round {r + 1}/{rounds} pool {len(px)} kd {float(loss.detach()):.4f}")
+        return {"pool": torch.cat(pool), "labels": torch.cat(labels),
+                "teacher_logits": torch.cat(logits)}
