@@ -1,0 +1,165 @@
+"""DeepInversion, RCA, TAR and STARS: the properties of research/kd_methods.md §6.3."""
+
+import numpy as np
+import pytest
+import torch
+from spikeforge.distill import STARS, DeepInversion, rca_loss, tar_a, tar_b, tar_c
+from spikeforge.distill.deepinversion import (
+    BNRecorder,
+    adi_competition,
+    bn_layer_loss,
+    l2_prior,
+    tv_loss,
+)
+from spikeforge.snn.mlp import SpikingMLP
+from spikeforge.snn.teachers import CNNTeacher, MLPTeacher, freeze
+
+
+def _t(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
+
+
+def test_bn_loss_nonnegative_and_zero_when_running_stats_equal_the_batch_stats():
+    x = _t(32, 3, 5, 5) * 2 + 1
+    bn = torch.nn.BatchNorm2d(3)
+    assert float(bn_layer_loss(bn, x)) > 0
+    bn.running_mean.copy_(x.mean(dim=(0, 2, 3)))
+    bn.running_var.copy_(x.var(dim=(0, 2, 3), unbiased=False))
+    assert float(bn_layer_loss(bn, x)) == pytest.approx(0.0, abs=1e-6)
+    bn1 = torch.nn.BatchNorm1d(4)
+    x1 = _t(16, 4)
+    bn1.running_mean.copy_(x1.mean(0))
+    bn1.running_var.copy_(x1.var(0, unbiased=False))
+    assert float(bn_layer_loss(bn1, x1)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_tv_zero_for_constant_image_positive_for_checkerboard_and_l2_zero_only_at_zero():
+    const = torch.full((2, 1, 6, 6), 0.7)
+    assert [float(v) for v in tv_loss(const)] == [0.0, 0.0]
+    board = ((torch.arange(6)[:, None] + torch.arange(6)[None, :]) % 2).float()
+    tv2, tv1 = tv_loss(board.expand(2, 1, 6, 6))
+    assert float(tv2) > 0 and float(tv1) > 0
+    assert float(l2_prior(torch.zeros(2, 1, 4, 4))) == 0.0
+    assert float(l2_prior(const)) > 0
+
+
+def test_rca_zero_for_equal_or_rescaled_rows_symmetric_permutation_invariant():
+    ft, fs = _t(6, 5), _t(6, 9, seed=1)
+    assert float(rca_loss(ft, ft)) == pytest.approx(0.0, abs=1e-12)
+    scale = torch.rand(6, 1, generator=torch.Generator().manual_seed(2)) + 0.1
+    assert float(rca_loss(ft, ft * scale)) == pytest.approx(0.0, abs=1e-10)
+    assert float(rca_loss(ft, fs)) == pytest.approx(float(rca_loss(fs, ft)), rel=1e-6)
+    perm = torch.randperm(6, generator=torch.Generator().manual_seed(3))
+    assert float(rca_loss(ft[perm], fs[perm])) == pytest.approx(float(rca_loss(ft, fs)),
+                                                                rel=1e-6)
+    # the diagonal is 1 on both sides: a one-sample batch has nothing to compare
+    assert float(rca_loss(ft[:1], fs[:1])) == pytest.approx(0.0, abs=1e-12)
+
+
+def _bn_records():
+    bn = torch.nn.BatchNorm1d(3)
+    bn.running_mean.copy_(torch.tensor([0.0, 1.0, -2.0]))
+    bn.running_var.copy_(torch.tensor([1.0, 4.0, 0.25]))
+    return bn
+
+
+def test_tar_a_channel_terms_in_unit_interval_and_zero_at_target_exceedance():
+    bn = _bn_records()
+    x = _t(200, 3) * 3
+    value = float(tar_a([(bn, x)]))
+    assert 0 < value <= 1
+    # a batch whose soft exceedance is exactly 1 - q: solve per channel by bisection on a shift
+    q, kappa = 0.95, 0.1
+    base = _t(400, 3, seed=4)
+    shifts = []
+    for c in range(3):
+        lo, hi = -20.0, 20.0
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            e_mass = _exceedance(bn, c, base[:, c] + mid, q, kappa)
+            lo, hi = (mid, hi) if e_mass < 1 - q else (lo, mid)
+        shifts.append((lo + hi) / 2)
+    xs = base + torch.tensor(shifts)
+    assert float(tar_a([(bn, xs)], q, kappa)) == pytest.approx(0.0, abs=1e-8)
+
+
+def _exceedance(bn, c, xc, q, kappa):
+    from statistics import NormalDist
+    sd = float(torch.sqrt(bn.running_var[c] + bn.eps))
+    theta = float(bn.running_mean[c]) + NormalDist().inv_cdf(q) * sd
+    return float(torch.sigmoid((xc - theta) / (kappa * sd)).mean())
+
+
+def test_tar_b_in_unit_interval_and_zero_for_equal_activations():
+    a, s = _t(50, 4), _t(50, 4, seed=1) * 3
+    assert float(tar_b(a, a)) == pytest.approx(0.0, abs=1e-12)
+    assert 0 < float(tar_b(a, s)) <= 1
+
+
+def test_tar_c_gradient_is_negative_everywhere():
+    s = (_t(8, 10) * 5).requires_grad_()
+    tar_c(s, _t(8, 10, seed=1)).backward()
+    assert bool((s.grad < 0).all())
+
+
+def test_adi_term_in_unit_interval():
+    for seed in range(3):
+        v = float(adi_competition(_t(8, 10, seed=seed) * 4, _t(8, 10, seed=seed + 9) * 4))
+        assert 0 <= v <= 1
+    assert float(adi_competition(_t(8, 10), _t(8, 10))) == pytest.approx(1.0)
+
+
+def _pair():
+    torch.manual_seed(0)
+    teacher = freeze(MLPTeacher((16, 12, 4), batch_norm=True))
+    teacher.net[1].running_mean.copy_(_t(12, seed=5) * 0.1)
+    student = SpikingMLP((16, 8, 4), timesteps=2, theta=0.5)
+    return teacher, student
+
+
+def test_synthesis_gives_gradient_only_to_pixels_and_restores_flags():
+    teacher, student = _pair()
+    stars = STARS(teacher, student, (1, 4, 4), iterations=3, tar_weight=0.3, rca_weight=0.5)
+    seen = []
+    original = stars.synthesis_extra
+
+    def spy(x, terms):
+        seen.append((x.requires_grad, [p.requires_grad for p in teacher.parameters()],
+                     [p.requires_grad for p in student.parameters()]))
+        return original(x, terms)
+
+    stars.synthesis_extra = spy
+    before = [p.detach().clone() for p in student.parameters()]
+    x = stars.synthesize(torch.tensor([0, 1, 2, 3]), seed=0)
+    assert x.shape == (4, 1, 4, 4) and float(x.min()) >= 0 and float(x.max()) <= 1
+    assert all(xg and not any(tg) and not any(sg) for xg, tg, sg in seen) and len(seen) == 3
+    assert all(p.requires_grad for p in student.parameters())
+    for b, p in zip(before, student.parameters(), strict=True):
+        np.testing.assert_array_equal(b.numpy(), p.detach().numpy())
+    assert all(p.grad is None for p in student.parameters())
+
+
+def test_distillation_phase_gives_gradient_only_to_the_student():
+    teacher, student = _pair()
+    stars = STARS(teacher, student, (1, 4, 4), iterations=2)
+    x = torch.rand(5, 16)
+    loss = stars.distill_loss(student(x), teacher(x))
+    loss.backward()
+    assert all(p.grad is not None for p in student.parameters())
+    assert all(p.grad is None for p in teacher.parameters())
+
+
+def test_deepinversion_lowers_its_loss_and_records_every_bn_layer():
+    torch.manual_seed(0)
+    teacher = freeze(CNNTeacher((1, 8, 8), (4,), 3))
+    with BNRecorder(teacher) as rec:
+        teacher(torch.rand(2, 64))
+    assert len(rec.inputs) == 2
+    di = DeepInversion(teacher, (1, 8, 8), iterations=30, lr=0.1)
+    y = torch.tensor([0, 1, 2, 0])
+    gen = torch.Generator().manual_seed(0)
+    start = torch.sigmoid(torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(0)))
+    before = float(di.losses(start, y, gen)["total"])
+    x = di.synthesize(y, seed=0)
+    after = float(di.losses(x, y, torch.Generator().manual_seed(0))["total"])
+    assert after < before
