@@ -43,8 +43,14 @@ def test_freeze_sets_eval_and_no_grad():
 def test_train_teacher_learns_digits():
     ds = load_dataset("digits", seed=0)
     torch.manual_seed(0)
-    t = train_teacher(MLPTeacher((64, 64, 10), batch_norm=True), torch.from_numpy(ds.x_train),
-                      torch.from_numpy(ds.y_train), epochs=8, seed=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        t = train_teacher(MLPTeacher((64, 64, 10), batch_norm=True),
+                          torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train), epochs=8,
+                          seed=0)
+    finally:
+        torch.set_num_threads(threads)
     acc = float((t(torch.from_numpy(ds.x_test)).argmax(1).numpy() == ds.y_test).mean())
     assert acc > 0.9
     assert not t.training
