@@ -23,7 +23,7 @@ from spikeforge.ir import QuantizedNetwork
 from .layer import HiddenLayer
 from .plan import CYCLE_BITS, CorePlan, plan_core
 from .readout import ReadoutLayer
-from .signatures import TraceSignature, input_layout, output_layout, trace_layout
+from .signatures import TraceSignature, input_layout, output_layout, refuse, trace_layout
 
 __all__ = ["NetworkCore"]
 
@@ -60,9 +60,12 @@ class NetworkCore(wiring.Component):
     """
 
     def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True):
-        self.plan: CorePlan = plan_core(net, lanes=lanes)
+        try:
+            self.plan: CorePlan = plan_core(net, lanes=lanes)
+        except (TypeError, ValueError) as e:
+            raise refuse(self, e) from None
         if not isinstance(trace, bool):
-            raise TypeError(f"trace must be a bool, not {type(trace).__name__}")
+            raise refuse(self, TypeError(f"trace must be a bool, not {type(trace).__name__}"))
         self.net = net
         self.with_trace = trace
         members = {

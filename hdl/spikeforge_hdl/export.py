@@ -20,14 +20,20 @@ from spikeforge.ir import QuantizedNetwork
 
 from .core import NetworkCore
 
-__all__ = ["DESCRIPTION_FORMAT", "describe_ports", "describe_core", "write_verilog"]
+__all__ = [
+    "DESCRIPTION_FORMAT",
+    "layout_fields",
+    "describe_ports",
+    "describe_core",
+    "write_verilog",
+]
 
 DESCRIPTION_FORMAT = "spikeforge-core"
 DESCRIPTION_VERSION = 1
 MODULE_NAME = "spikeforge_core"
 
 
-def _fields(layout: data.StructLayout) -> dict:
+def layout_fields(layout: data.StructLayout) -> dict:
     out = {}
     for name, field in layout:
         shape = field.shape
@@ -60,7 +66,7 @@ def describe_ports(component: wiring.Component) -> dict:
             "signed": cast.signed,
         }
         if isinstance(shape, data.StructLayout):
-            entry["fields"] = _fields(shape)
+            entry["fields"] = layout_fields(shape)
         ports["__".join(map(str, path))] = entry
     return ports
 

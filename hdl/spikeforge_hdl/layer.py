@@ -28,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 from .integrator import Integrator, route_events
 from .lif import LIFLanes
 from .plan import LayerPlan
-from .signatures import TraceSignature, event_layout, layer_event_layout, trace_layout
+from .signatures import TraceSignature, event_layout, layer_event_layout, refuse, trace_layout
 
 __all__ = ["HiddenLayer", "lowest_set_bit"]
 
@@ -65,7 +65,8 @@ class HiddenLayer(wiring.Component):
 
     def __init__(self, *, layer: LayerPlan, timesteps: int):
         if layer.is_readout:
-            raise ValueError(f"layer {layer.index} is the readout, not a hidden LIF layer")
+            msg = f"layer {layer.index} is the readout, not a hidden layer"
+            raise refuse(self, ValueError(msg))
         self.layer = layer
         self.timesteps = timesteps
         super().__init__(

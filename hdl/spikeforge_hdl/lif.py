@@ -18,6 +18,8 @@ from amaranth.lib.wiring import In, Out
 from spikeforge.fixed import smax, smin
 from spikeforge.spec import LIFSpec
 
+from .signatures import refuse
+
 __all__ = ["LIFLanes"]
 
 
@@ -47,7 +49,7 @@ class LIFLanes(wiring.Component):
 
     def __init__(self, *, neuron: LIFSpec, lanes: int, cur_bits: int):
         if not isinstance(neuron, LIFSpec):
-            raise TypeError(f"neuron must be a LIFSpec, not {type(neuron).__name__}")
+            raise refuse(self, TypeError(f"neuron must be a LIFSpec, not {type(neuron).__name__}"))
         self.neuron = neuron
         self.lanes = lanes
         self.cur_bits = cur_bits

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+from amaranth import ClockDomain, Module
 from amaranth.sim import Simulator
 from spikeforge.golden import check_input
 from spikeforge.ir import QuantizedNetwork
@@ -20,6 +21,8 @@ from .core import NetworkCore
 from .export import describe_core
 
 __all__ = ["simulate_amaranth", "sample_inputs"]
+
+PERIOD = 1e-6
 
 
 def sample_inputs(net: QuantizedNetwork, x) -> list[np.ndarray]:
@@ -40,6 +43,7 @@ def simulate_amaranth(
     stall: float = 0.0,
     seed: int = 0,
     max_cycles: int = 200_000,
+    abort_after: int | None = None,
 ) -> dict:
     """Stream ``x`` through the core in amaranth.sim and record everything it outputs.
 
@@ -49,6 +53,10 @@ def simulate_amaranth(
         Probability that the bench withholds an input beat / output ``ready`` in a cycle.
     max_cycles : int
         Give up (``AssertionError``) after this many cycles.
+    abort_after : int, optional
+        First stream the first sample for this many cycles, then hold ``rst`` high for
+        two cycles, then run the whole batch from the start: the results must not
+        depend on the aborted sample.
     """
     core = NetworkCore(net=net, lanes=lanes, trace=trace)
     desc = describe_core(core)
@@ -60,7 +68,25 @@ def simulate_amaranth(
     layers = [lp["index"] for lp in desc["plan"]["layers"]]
     wall: list[int] = []
 
+    top = Module()
+    top.domains.sync = domain = ClockDomain("sync")
+    top.submodules.core = core
+
+    async def abort(ctx):
+        i, o = core.i_stream, core.o_stream
+        ctx.set(o.ready, 1)
+        for k in range(abort_after):
+            ctx.set(i.valid, 1)
+            ctx.set(i.payload.as_value(), beats[0][k % len(beats[0])])
+            await ctx.tick()
+        ctx.set(i.valid, 0)
+        ctx.set(domain.rst, 1)
+        await ctx.delay(2 * PERIOD)  # tick() would raise DomainReset
+        ctx.set(domain.rst, 0)
+
     async def bench(ctx):
+        if abort_after is not None:
+            await abort(ctx)
         i, o = core.i_stream, core.o_stream
         queue = [beat for sample in beats for beat in sample]
         starts, pos, cycle = [], 0, 0
@@ -101,8 +127,8 @@ def simulate_amaranth(
                 raise AssertionError("output beat after the last expected result")
             await ctx.tick()
 
-    sim = Simulator(core)
-    sim.add_clock(1e-6)
+    sim = Simulator(top)
+    sim.add_clock(PERIOD)
     sim.add_testbench(bench)
     sim.run()
     res = rec.results()

@@ -19,7 +19,7 @@ from amaranth.lib.wiring import In, Out
 
 from .integrator import Integrator, route_events
 from .plan import LayerPlan
-from .signatures import TraceSignature, acc_layout, layer_event_layout, trace_layout
+from .signatures import TraceSignature, acc_layout, layer_event_layout, refuse, trace_layout
 
 __all__ = ["ReadoutLayer"]
 
@@ -48,7 +48,8 @@ class ReadoutLayer(wiring.Component):
 
     def __init__(self, *, layer: LayerPlan, timesteps: int):
         if not layer.is_readout:
-            raise ValueError(f"layer {layer.index} is a hidden LIF layer, not the readout")
+            msg = f"layer {layer.index} is a hidden layer, not the readout"
+            raise refuse(self, ValueError(msg))
         self.layer = layer
         self.timesteps = timesteps
         super().__init__(

@@ -25,7 +25,18 @@ __all__ = [
     "output_layout",
     "trace_layout",
     "TraceSignature",
+    "refuse",
 ]
+
+
+def refuse(component, error: Exception) -> Exception:
+    """Mark a half-built ``component`` as deliberately unused and return ``error`` to raise.
+
+    A constructor that rejects its arguments raises before the Component exists;
+    without this, Amaranth's unused-elaboratable check fails on the half-built object.
+    """
+    component._MustUse__silence = True
+    return error
 
 
 def event_layout(index_bits: int, value_bits: int = 0) -> data.StructLayout:

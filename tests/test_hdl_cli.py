@@ -1,0 +1,101 @@
+"""``python -m spikeforge_hdl verilog``: writes the Verilog and its JSON description."""
+
+import json
+import subprocess
+import sys
+
+from spikeforge.spec import LIFSpec
+from spikeforge_hdl.__main__ import main
+from spikeforge_hdl.randnet import make_spec, random_network
+
+
+def _ir(tmp_path, encoding="direct"):
+    spec = make_spec((5, 6, 3), encoding=encoding, in_bits=4, neurons=[LIFSpec(9, 20, 2)])
+    net = random_network(spec, seed=1)
+    net.save(tmp_path / "net")
+    return net
+
+
+def test_verilog_command_writes_verilog_and_json(tmp_path):
+    net = _ir(tmp_path)
+    out = tmp_path / "rtl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "spikeforge_hdl", "verilog", "--ir", str(tmp_path / "net.json"),
+         "-o", str(out), "--lanes", "2"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"wrote {out / 'spikeforge_core.v'}",
+                                        f"wrote {out / 'spikeforge_core.json'}"]
+    verilog = (out / "spikeforge_core.v").read_text()
+    assert "module spikeforge_core(" in verilog
+    desc = json.loads((out / "spikeforge_core.json").read_text())
+    assert desc["format"] == "spikeforge-core" and desc["module"] == "spikeforge_core"
+    assert desc["trace"] is False
+    plan = desc["plan"]
+    assert (plan["lanes"], plan["encoding"], plan["n_in"], plan["n_classes"]) == (2, "direct", 5, 3)
+    assert [lp["cur_bits"] for lp in plan["layers"]] == [net.current_bits(0), net.current_bits(1)]
+    assert plan["acc_bits"] == net.acc_bits()
+    assert [lp["groups"] for lp in plan["layers"]] == [3, 2]
+    ports = desc["ports"]
+    for name in ("clk", "rst", "i_stream__payload", "i_stream__valid", "i_stream__ready",
+                 "o_stream__payload", "o_stream__valid", "o_stream__ready"):
+        assert name in ports
+        assert f" {name};" in verilog or f"] {name};" in verilog  # declared in the module
+    assert ports["i_stream__ready"]["dir"] == "out" and ports["i_stream__valid"]["dir"] == "in"
+    assert ports["i_stream__payload"]["fields"] == {
+        "data": {"offset": 0, "width": 4, "signed": False},
+        "eos": {"offset": 4, "width": 1, "signed": False},
+    }
+    assert not any(name.startswith("trace") for name in ports)
+
+
+def test_trace_option_adds_one_trace_port_per_layer(tmp_path):
+    _ir(tmp_path, encoding="spikes")
+    assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path), "--trace",
+                 "--name", "core_t", "--lanes", "4"]) == 0
+    desc = json.loads((tmp_path / "core_t.json").read_text())
+    assert desc["trace"] is True and desc["module"] == "core_t"
+    ports = desc["ports"]
+    assert {n for n in ports if n.startswith("trace")} == {
+        "trace__l0__valid", "trace__l0__payload", "trace__l1__valid", "trace__l1__payload"}
+    values = ports["trace__l0__payload"]["fields"]["values"]
+    assert (values["width"], values["count"], values["signed"]) == (9, 4, True)
+    assert "module core_t(" in (tmp_path / "core_t.v").read_text()
+
+
+def test_missing_ir_is_one_line_error(tmp_path, capsys):
+    assert main(["verilog", "--ir", str(tmp_path / "nope.json"), "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: IR {tmp_path / 'nope.json'}: file not found\n"
+
+
+def test_corrupt_ir_is_one_line_error(tmp_path, capsys):
+    _ir(tmp_path)
+    (tmp_path / "net.npz").write_bytes(b"garbage")
+    assert main(["verilog", "--ir", str(tmp_path / "net.json"), "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "does not match its sha256" in err
+
+
+def test_bad_lanes_and_name_are_refused(tmp_path, capsys):
+    _ir(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "spikeforge_hdl", "verilog", "--ir", str(tmp_path / "net"),
+         "--lanes", "0"], capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2
+    assert "argument --lanes: lanes must be an integer in [1, 64], not '0'" in proc.stderr
+    assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path),
+                 "--name", "9bad"]) == 2
+    assert capsys.readouterr().err == "error: name must be a Verilog identifier, not '9bad'\n"
+    assert not list(tmp_path.glob("*.v"))
+
+
+def test_output_is_deterministic(tmp_path):
+    _ir(tmp_path)
+    for d in ("a", "b"):
+        assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path / d)]) == 0
+    for f in ("spikeforge_core.v", "spikeforge_core.json"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()

@@ -1,0 +1,100 @@
+"""NetworkCore (the whole network) in amaranth.sim against golden.run_network, exactly."""
+
+import numpy as np
+import pytest
+from spikeforge.golden import run_network
+from spikeforge.spec import LIFSpec
+from spikeforge_hdl.bound import event_bound
+from spikeforge_hdl.core import NetworkCore
+from spikeforge_hdl.pysim import simulate_amaranth
+from spikeforge_hdl.randnet import make_spec, random_input, random_network
+
+# (id, spec arguments, lanes): widths, leaks (None, 0, k), both resets, both encodings,
+# readout-only networks, one group (n_out <= lanes) and ragged last groups.
+CASES = [
+    ("spikes-2hidden-l2", dict(sizes=(6, 9, 5, 3), timesteps=3,
+                               neurons=[LIFSpec(8, 20, 2), LIFSpec(6, 9, 0, "zero")]), 2),
+    ("direct-zero-noleak-l3", dict(sizes=(7, 10, 4), encoding="direct", in_bits=3,
+                                   neurons=[LIFSpec(8, 25, None, "zero")]), 3),
+    ("direct-sat-l1", dict(sizes=(5, 6, 2), encoding="direct", in_bits=4, w_bits=8,
+                           neurons=[LIFSpec(5, 9, 1)]), 1),
+    ("spikes-readout-only-l8", dict(sizes=(9, 3), timesteps=2), 8),
+    ("direct-readout-only-l4", dict(sizes=(9, 6), encoding="direct", in_bits=2), 4),
+    ("spikes-T1-l16", dict(sizes=(4, 13, 2), timesteps=1, neurons=[LIFSpec(4, 1, None)]), 16),
+]
+
+
+def _check(res, gold):
+    np.testing.assert_array_equal(res["acc"], gold.acc)
+    np.testing.assert_array_equal(res["prediction"], gold.prediction)
+    np.testing.assert_array_equal(res["logits"], gold.logits)
+    for got, want in zip(res["spikes"], gold.spikes, strict=True):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(res["membranes"], gold.membranes, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name,kwargs,lanes", CASES, ids=[c[0] for c in CASES])
+def test_core_matches_golden_under_idle_and_backpressure(name, kwargs, lanes):
+    spec = make_spec(**kwargs)
+    net = random_network(spec, seed=len(name))
+    x = random_input(spec, 4, seed=lanes)
+    gold = run_network(net, x)
+    res = simulate_amaranth(net, x, lanes=lanes, idle=0.3, stall=0.3, seed=lanes)
+    _check(res, gold)
+    np.testing.assert_array_equal(res["cycles"], res["wall_cycles"])
+
+
+def test_saturation_and_both_spike_states_occur_in_the_cases():
+    """The random cases really saturate membranes and both fire and stay silent."""
+    spec = make_spec(**CASES[2][1])
+    net = random_network(spec, seed=len(CASES[2][0]))
+    gold = run_network(net, random_input(spec, 4, seed=CASES[2][2]))
+    v = gold.membranes[0]
+    assert v.min() == -16  # sat at -2**(v_bits-1), v_bits 5
+    assert 0 < gold.spikes[0].mean() < 1
+
+
+def test_cycles_lie_between_the_busiest_layer_and_the_bound():
+    """Event-driven timing: never below the busiest layer's work, within 1.2x of the bound."""
+    spec = make_spec((16, 24, 10), encoding="spikes", timesteps=3, neurons=[LIFSpec(10, 30, 2)])
+    net = random_network(spec, seed=3)
+    x = random_input(spec, 3, seed=3)
+    for lanes in (1, 4):
+        res = simulate_amaranth(net, x, lanes=lanes, trace=False)
+        b = event_bound(net, x, lanes=lanes)
+        assert (res["cycles"] >= b["lower"]).all(), (res["cycles"], b["lower"])
+        assert (res["cycles"] <= 1.2 * b["bound"]).all(), (res["cycles"], b["bound"])
+        np.testing.assert_array_equal(res["cycles"], res["wall_cycles"])
+
+
+def test_work_follows_the_events_not_the_dense_size():
+    """A silent input costs only the per-step passes; a busy one costs its events."""
+    spec = make_spec((32, 8, 4), encoding="spikes", timesteps=2, neurons=[LIFSpec(10, 30, 2)])
+    net = random_network(spec, seed=0)
+    silent = np.zeros((2, 1, 32), np.int64)
+    busy = np.ones((2, 1, 32), np.int64)
+    cyc = simulate_amaranth(net, np.concatenate([silent, busy], axis=1), lanes=4, trace=False)
+    groups = 2 + 1  # ceil(8/4) + ceil(4/4)
+    assert cyc["cycles"][0] <= 2 * (groups + 6)  # passes plus a few handshake cycles
+    assert cyc["cycles"][1] >= 2 * 32 * 2  # 32 input spikes x 2 groups, both steps
+
+
+def test_reset_in_the_middle_of_a_sample_leaves_no_state():
+    spec = make_spec((6, 9, 3), timesteps=3, neurons=[LIFSpec(8, 12, 1)])
+    net = random_network(spec, seed=5)
+    x = random_input(spec, 2, seed=5, rate=0.6)
+    gold = run_network(net, x)
+    _check(simulate_amaranth(net, x, lanes=2, abort_after=23), gold)
+
+
+def test_bad_arguments_are_refused_with_one_line_errors():
+    net = random_network(make_spec((4, 3)), seed=0)
+    with pytest.raises(ValueError, match=r"^lanes must be an integer in \[1, 64\], not 0$"):
+        NetworkCore(net=net, lanes=0)
+    with pytest.raises(ValueError, match=r"^lanes must be an integer in \[1, 64\], not 2.0$"):
+        NetworkCore(net=net, lanes=2.0)
+    with pytest.raises(TypeError, match=r"^trace must be a bool, not str$"):
+        NetworkCore(net=net, lanes=2, trace="yes")
+    with pytest.raises(TypeError, match=r"^net must be a QuantizedNetwork, not dict$"):
+        NetworkCore(net={}, lanes=2)

@@ -1,0 +1,125 @@
+"""HiddenLayer (integrate events, LIF pass, spike events out, trace) against golden, exactly."""
+
+import random
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+from spikeforge.golden import lif_init, lif_step
+from spikeforge.spec import LIFSpec
+from spikeforge_hdl.beats import field
+from spikeforge_hdl.export import layout_fields
+from spikeforge_hdl.layer import HiddenLayer
+from spikeforge_hdl.plan import plan_core
+from spikeforge_hdl.randnet import make_spec, random_input, random_network
+
+
+def _golden_layer(lp, xs):
+    """xs [T, B, n_in] -> spikes, membranes [T, B, n_out] of one LIF layer."""
+    steps, batch = xs.shape[:2]
+    state = lif_init((batch, lp.n_out), lp.neuron)
+    spikes, membranes = [], []
+    for t in range(steps):
+        s, state = lif_step(xs[t] @ lp.weights.T + lp.biases, state, lp.neuron)
+        spikes.append(s)
+        membranes.append(state.v)
+    return np.stack(spikes), np.stack(membranes)
+
+
+def _run_layer(lp, steps, xs, *, idle, stall, seed):
+    """Drive one sample after another; return the spike events per step and trace beats."""
+    dut = HiddenLayer(layer=lp, timesteps=steps)
+    rng = random.Random(seed)
+    batch = xs.shape[1]
+    beats = []  # (index, value, eos)
+    for b in range(batch):
+        if lp.repeat:
+            beats += [(i, int(v), 0) for i, v in enumerate(xs[0, b])] + [(0, 0, 1)]
+        else:
+            for t in range(steps):
+                active = [int(i) for i in np.flatnonzero(xs[t, b])]
+                rng.shuffle(active)  # any order within a step
+                beats += [(i, 1, 0) for i in active] + [(0, 0, 1)]
+    events, traces = [[]], []
+    tf = layout_fields(dut.trace.payload.shape())
+
+    async def bench(ctx):
+        pos = 0
+        while len(events) <= steps * batch:
+            offer = pos < len(beats) and rng.random() >= idle
+            ctx.set(dut.i_events.valid, offer)
+            if offer:
+                index, value, eos = beats[pos]
+                ctx.set(dut.i_events.payload.index, index)
+                ctx.set(dut.i_events.payload.eos, eos)
+                if lp.value_bits:
+                    ctx.set(dut.i_events.payload.value, value)
+            take = rng.random() >= stall
+            ctx.set(dut.o_events.ready, take)
+            if offer and ctx.get(dut.i_events.ready):
+                pos += 1
+            if take and ctx.get(dut.o_events.valid):
+                if ctx.get(dut.o_events.payload.eos):
+                    events.append([])
+                else:
+                    events[-1].append(ctx.get(dut.o_events.payload.index))
+            if ctx.get(dut.trace.valid):
+                traces.append(ctx.get(dut.trace.payload.as_value()))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return events[:-1], traces, tf
+
+
+CASES = [
+    # (sizes, encoding, neuron, lanes, steps)
+    ((6, 9, 2), "spikes", LIFSpec(8, 20, 2, "subtract"), 2, 3),
+    ((6, 9, 2), "spikes", LIFSpec(6, 5, 0, "zero"), 4, 4),
+    ((5, 3, 2), "spikes", LIFSpec(10, 1, None, "subtract"), 8, 2),
+    ((7, 10, 2), "direct", LIFSpec(9, 60, 1, "zero"), 3, 3),
+    ((7, 10, 2), "direct", LIFSpec(12, 30, None, "subtract"), 1, 1),
+]
+
+
+def _case_id(c):
+    return f"{c[1]}-{c[2].reset}-k{c[2].leak_shift}-l{c[3]}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_hidden_layer_matches_golden(case):
+    sizes, encoding, neuron, lanes, steps = case
+    spec = make_spec(sizes, timesteps=steps, encoding=encoding, in_bits=3, neurons=[neuron])
+    net = random_network(spec, seed=lanes)
+    lp = plan_core(net, lanes=lanes).layers[0]
+    x = random_input(spec, 3, seed=lanes, rate=0.5)
+    xs = np.broadcast_to(x, (steps, *x.shape)) if encoding == "direct" else x
+    want_s, want_v = _golden_layer(lp, xs)
+    assert 0 < want_s.mean() < 1, "the case must both spike and stay silent"
+    events, traces, tf = _run_layer(lp, steps, xs, idle=0.3, stall=0.3, seed=lanes)
+
+    batch = xs.shape[1]
+    for b in range(batch):
+        for t in range(steps):
+            want = list(np.flatnonzero(want_s[t, b]))
+            assert events[b * steps + t] == want, f"sample {b} step {t}: spike events"
+    got_v = np.zeros((steps, batch, lp.groups * lanes), np.int64)
+    got_s = np.zeros_like(got_v)
+    assert len(traces) == batch * steps * lp.groups
+    for k, raw in enumerate(traces):
+        b, t, g = k // (steps * lp.groups), (k // lp.groups) % steps, k % lp.groups
+        assert (field(raw, tf["step"]), field(raw, tf["group"])) == (t, g)
+        got_v[t, b, g * lanes:(g + 1) * lanes] = field(raw, tf["values"])
+        bits = field(raw, tf["spikes"])
+        got_s[t, b, g * lanes:(g + 1) * lanes] = [(bits >> j) & 1 for j in range(lanes)]
+    np.testing.assert_array_equal(got_v[:, :, : lp.n_out], want_v)
+    np.testing.assert_array_equal(got_s[:, :, : lp.n_out], want_s)
+
+
+def test_readout_plan_is_refused():
+    spec = make_spec((4, 3), timesteps=2)
+    lp = plan_core(random_network(spec, 0), lanes=2).layers[0]
+    with pytest.raises(ValueError, match=r"^layer 0 is the readout, not a hidden layer$"):
+        HiddenLayer(layer=lp, timesteps=2)

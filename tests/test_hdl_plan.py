@@ -1,0 +1,43 @@
+"""The core's plan: memory layouts and widths come from the IR alone."""
+
+import numpy as np
+import pytest
+from spikeforge.spec import LIFSpec
+from spikeforge_hdl.plan import check_lanes, pack_groups, pack_rows, plan_core
+from spikeforge_hdl.randnet import make_spec, random_network
+
+
+def test_weight_rows_hold_lanes_weights_of_one_input_and_group():
+    w = np.arange(5 * 3).reshape(5, 3)  # n_out 5, n_in 3
+    rows = pack_rows(w, 2)  # G = 3
+    assert rows.shape == (3 * 3, 2)
+    for i in range(3):
+        for g in range(3):
+            for j in range(2):
+                n = g * 2 + j
+                assert rows[i * 3 + g, j] == (w[n, i] if n < 5 else 0)
+
+
+def test_vectors_are_padded_into_groups():
+    np.testing.assert_array_equal(pack_groups(np.array([1, -2, 3]), 2), [[1, -2], [3, 0]])
+
+
+def test_plan_widths_come_from_the_ir():
+    spec = make_spec((7, 11, 4), encoding="direct", in_bits=3, neurons=[LIFSpec(9, 20, 2)])
+    net = random_network(spec, seed=2)
+    plan = plan_core(net, lanes=4)
+    l0, l1 = plan.layers
+    assert (l0.groups, l1.groups) == (3, 1)
+    assert (l0.cur_bits, l1.cur_bits) == (net.current_bits(0), net.current_bits(1))
+    assert (l0.state_bits, l1.state_bits) == (9, net.acc_bits())
+    assert (l0.value_bits, l1.value_bits) == (3, 0)
+    assert (l0.repeat, l1.repeat) == (True, False)
+    assert plan.in_data_bits == 3 and plan.out_data_bits == max(32, net.acc_bits())
+    spikes = plan_core(random_network(make_spec((7, 11, 4)), seed=2), lanes=4)
+    assert spikes.in_data_bits == 3 and spikes.layers[0].value_bits == 0  # address of 7 inputs
+
+
+@pytest.mark.parametrize("bad", [0, 65, -1, 2.5, "4", True, None])
+def test_lanes_must_be_an_integer_in_range(bad):
+    with pytest.raises(ValueError, match=rf"^lanes must be an integer in \[1, 64\], not {bad!r}$"):
+        check_lanes(bad)
