@@ -1,0 +1,54 @@
+"""The bit-width search: trials honour the tolerance, the table lists them, bad ranges fail."""
+
+import re
+
+import pytest
+from spikeforge.quant.search import format_table, search_bits, weight_bits
+from spikeforge.train import TrainConfig, fit
+
+
+@pytest.fixture(scope="module")
+def trained():
+    cfg = TrainConfig(dataset="digits", hidden=(16,), epochs=4, threads=1)
+    return cfg, fit(cfg)
+
+
+def test_search_keeps_only_candidates_within_tolerance(trained):
+    cfg, fr = trained
+    lines = []
+    res = search_bits(fr.model, fr.dataset, cfg, w_range=(2, 6), v_range=(8, 16),
+                      tolerance_pp=1.0, epochs=1, log=lines.append)
+    assert res.trials[0].knob == "reference" and res.trials[0].w_bits == (6, 6)
+    assert res.trials[0].v_bits == (16,)
+    assert res.trials[-1].knob == "chosen"
+    for t in res.trials[1:-1]:
+        assert t.kept == (t.drop_pp <= 1.0)
+    assert all(2 <= w <= 6 for w in res.w_bits) and 8 <= res.v_bits[0] <= 16
+    assert res.weight_bits == weight_bits(fr.model, res.w_bits) <= res.ref_weight_bits
+    assert 0.0 <= res.test_acc <= 1.0
+    # each layer's w_bits is a binary search over [2, 6]: at most 3 trials
+    for layer in ("0", "1"):
+        assert sum(t.layer == layer and t.knob.startswith("w_bits") for t in res.trials) <= 3
+    table = format_table(res)
+    assert len(lines) == len(res.trials)
+    assert table.splitlines()[0].split()[:4] == ["layer", "trial", "w_bits", "v_bits"]
+    assert len(table.splitlines()) == len(res.trials) + 3
+    assert table.splitlines()[-1].startswith(f"chosen w_bits={list(res.w_bits)}")
+    assert res.to_dict()["trials"][0]["knob"] == "reference"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"w_range": (1, 8)},
+     "search_bits w_range must be (low, high) integers with 2 <= low <= high <= 8, not (1, 8)"),
+    ({"v_range": (8, 25)},
+     "search_bits v_range must be (low, high) integers with 8 <= low <= high <= 24, "
+     "not (8, 25)"),
+    ({"v_range": (12, 10)},
+     "search_bits v_range must be (low, high) integers with 8 <= low <= high <= 24, "
+     "not (12, 10)"),
+    ({"tolerance_pp": -1}, "search_bits tolerance_pp must be a number >= 0, not -1"),
+])
+def test_bad_search_arguments(trained, kwargs, message):
+    cfg, fr = trained
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        search_bits(fr.model, fr.dataset, cfg, **kwargs)
