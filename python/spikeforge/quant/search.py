@@ -30,7 +30,9 @@ from ..snn.mlp import SpikingMLP
 from ..train.config import TrainConfig
 from .qat import eval_inputs, finetune_qat, int_accuracy
 
-__all__ = ["SearchResult", "Trial", "V_RANGE", "W_RANGE", "format_table", "search_bits", "weight_bits"]
+__all__ = [
+    "SearchResult", "Trial", "V_RANGE", "W_RANGE", "format_table", "search_bits", "weight_bits",
+]
 
 W_RANGE = (2, 8)
 V_RANGE = (8, 24)
