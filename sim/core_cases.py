@@ -1,0 +1,35 @@
+"""The random networks of sim/ (b): specs, lanes, seeds and inputs, all fixed.
+
+The specs cover widths from 2-bit inputs to 24-bit membranes, leaks None / 0 / k, both
+resets, lanes 1/2/4/8, both encodings, one and two hidden layers, a readout-only
+network, ragged last groups, and weights over the full ``w_bits`` range against small
+``v_bits`` so that membranes saturate.
+"""
+
+from spikeforge.spec import LIFSpec
+from spikeforge_hdl.randnet import make_spec, random_input, random_network
+
+__all__ = ["CASES", "BATCH", "random_case"]
+
+CASES = {
+    "spikes-2hidden-l1": (dict(sizes=(12, 16, 8, 5), timesteps=4, w_bits=6,
+                               neurons=[LIFSpec(8, 20, 2), LIFSpec(6, 10, 0, "zero")]), 1),
+    "direct-noleak-zero-l2": (dict(sizes=(16, 20, 6), encoding="direct", in_bits=4,
+                                   timesteps=3, neurons=[LIFSpec(10, 90, None, "zero")]), 2),
+    "spikes-saturating-l8": (dict(sizes=(20, 30, 10), timesteps=5, w_bits=8,
+                                  neurons=[LIFSpec(7, 12, 1)]), 8),
+    "direct-2hidden-l4": (dict(sizes=(10, 13, 9, 4), encoding="direct", in_bits=2, timesteps=2,
+                               neurons=[LIFSpec(12, 40, 3), LIFSpec(5, 3, 4, "zero")]), 4),
+    "spikes-readout-only-l4": (dict(sizes=(8, 3), timesteps=3), 4),
+    "direct-wide-l8": (dict(sizes=(24, 40, 12), encoding="direct", in_bits=6, timesteps=6,
+                            w_bits=12, b_bits=20, neurons=[LIFSpec(24, 30000, 5)]), 8),
+}
+BATCH = 24
+
+
+def random_case(name):
+    """``(net, x, lanes, seed)`` of the named case."""
+    kwargs, lanes = CASES[name]
+    spec = make_spec(**kwargs)
+    seed = sorted(CASES).index(name) + 1
+    return random_network(spec, seed), random_input(spec, BATCH, seed), lanes, seed
