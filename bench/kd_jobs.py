@@ -1,0 +1,197 @@
+"""Job runners of bench/kd.py: data, cached teachers, one student training run per job.
+
+Every job is a plain dict (picklable, JSON-able) and every runner returns a dict, so the
+benchmark can run them in up to two worker processes with one torch thread each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from spikeforge.data import load_dataset, quantize_input
+from spikeforge.distill import STARS, make_recipe, teacher_outputs, train_student
+from spikeforge.snn.cnn import SpikingCNN
+from spikeforge.snn.mlp import SpikingMLP
+from spikeforge.snn.teachers import CNNTeacher, MLPTeacher, train_teacher
+from spikeforge.train.loop import evaluate
+
+IN_BITS = 8
+IMAGE = {"digits": (1, 8, 8), "mnist5k": (1, 28, 28)}
+CACHE = Path("build/kd/teachers")
+
+#: Teacher architectures and training recipes per (dataset, kind).
+TEACHERS = {
+    ("digits", "cnn"): dict(arch=("cnn", (32, 64)), epochs=30, lr=3e-3, shift=1),
+    ("digits", "mlpbn"): dict(arch=("mlp", (256, 256), True), epochs=30, lr=2e-3, shift=0),
+    ("digits", "weak"): dict(arch=("mlp", (32,), False), epochs=30, lr=2e-3, shift=0),
+    ("mnist5k", "cnn"): dict(arch=("cnn", (16, 32)), epochs=15, lr=3e-3, shift=2),
+    ("mnist5k", "mlpbn"): dict(arch=("mlp", (256, 256), True), epochs=20, lr=2e-3, shift=0),
+    ("mnist5k", "weak"): dict(arch=("mlp", (64,), False), epochs=20, lr=2e-3, shift=0),
+}
+
+
+def data(dataset: str, seed: int) -> dict:
+    """Inputs as the hardware sees them: 8-bit direct encoding, as float tensors."""
+    ds = load_dataset(dataset, seed=seed)
+    return {
+        "x": torch.from_numpy(quantize_input(ds.x_train, IN_BITS)),
+        "y": torch.from_numpy(ds.y_train),
+        "xt": torch.from_numpy(quantize_input(ds.x_test, IN_BITS)),
+        "yt": ds.y_test,
+    }
+
+
+def pool2(x: torch.Tensor, image) -> torch.Tensor:
+    """2x2 average pooling on the host, re-quantised to 8 bits (the pooled student's input)."""
+    c, h, w = image
+    p = F.avg_pool2d(x.view(-1, c, h, w), 2).flatten(1)
+    return torch.from_numpy(quantize_input(p.clamp(0, 1).numpy(), IN_BITS))
+
+
+def label_subset(y: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """``n`` indices, ``n / classes`` per class, drawn with ``seed``."""
+    rng = np.random.default_rng(10_000 + seed)
+    yn = y.numpy()
+    classes = np.unique(yn)
+    per = n // len(classes)
+    idx = np.concatenate([rng.permutation(np.flatnonzero(yn == c))[:per] for c in classes])
+    return torch.from_numpy(np.sort(idx))
+
+
+def _build_teacher(dataset: str, kind: str):
+    cfg = TEACHERS[(dataset, kind)]
+    image = IMAGE[dataset]
+    n_in = int(np.prod(image))
+    if cfg["arch"][0] == "cnn":
+        return CNNTeacher(image, cfg["arch"][1], 10)
+    return MLPTeacher((n_in, *cfg["arch"][1], 10), batch_norm=cfg["arch"][2])
+
+
+def _teacher_path(dataset: str, kind: str, seed: int, quick: bool) -> Path:
+    key = json.dumps([TEACHERS[(dataset, kind)], quick], sort_keys=True, default=list)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:8]
+    return CACHE / f"{dataset}_{kind}_s{seed}_{digest}.pt"
+
+
+def run_teacher(job: dict) -> dict:
+    """Train (or load from build/kd/teachers) one teacher; report its test accuracy."""
+    torch.set_num_threads(1)
+    dataset, kind, seed, quick = job["dataset"], job["kind"], job["seed"], job["quick"]
+    path = _teacher_path(dataset, kind, seed, quick)
+    d = data(dataset, seed)
+    t0 = time.perf_counter()
+    teacher = _build_teacher(dataset, kind)
+    if path.exists():
+        teacher.load_state_dict(torch.load(path, weights_only=True))
+        teacher.eval()
+    else:
+        cfg = TEACHERS[(dataset, kind)]
+        epochs = max(3, cfg["epochs"] // 3) if quick else cfg["epochs"]
+        torch.manual_seed(seed)
+        train_teacher(teacher, d["x"], d["y"], epochs=epochs, batch_size=64, lr=cfg["lr"],
+                      seed=seed, augment_shift=cfg["shift"], image_shape=IMAGE[dataset])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(teacher.state_dict(), tmp)
+        tmp.replace(path)
+    with torch.no_grad():
+        acc = float((teacher(d["xt"]).argmax(1).numpy() == d["yt"]).mean())
+    return {**job, "acc": acc, "seconds": time.perf_counter() - t0}
+
+
+def load_teacher(dataset: str, kind: str, seed: int, quick: bool):
+    teacher = _build_teacher(dataset, kind)
+    teacher.load_state_dict(torch.load(_teacher_path(dataset, kind, seed, quick),
+                                       weights_only=True))
+    return teacher.eval().requires_grad_(False)
+
+
+def make_student(spec: dict, timesteps: int):
+    """``spec``: ``{"kind": "mlp", "sizes": [...]}`` or ``{"kind": "cnn", "image", "channels"}``."""
+    if spec["kind"] == "cnn":
+        return SpikingCNN(tuple(spec["image"]), tuple(spec["channels"]), 10,
+                          timesteps=timesteps)
+    return SpikingMLP(tuple(spec["sizes"]), timesteps=timesteps)
+
+
+def n_weights(model) -> int:
+    """Weights (not biases) of a student: what must fit in the FPGA's memories."""
+    return sum(p.numel() for name, p in model.named_parameters() if name.endswith("weight"))
+
+
+def run_student(job: dict) -> dict:
+    """Train one student with one method on one seed; return its test accuracy."""
+    torch.set_num_threads(1)
+    seed, dataset = job["seed"], job["dataset"]
+    d = data(dataset, seed)
+    x, y, xt = d["x"], d["y"], d["xt"]
+    xs, xts = x, xt
+    if job["student"].get("pool"):
+        xs, xts = pool2(x, IMAGE[dataset]), pool2(xt, IMAGE[dataset])
+    if job.get("n_labels"):
+        idx = label_subset(y, job["n_labels"], seed)
+        x, y, xs = x[idx], y[idx], xs[idx]
+    torch.manual_seed(seed)
+    student = make_student(job["student"], job["T"])
+    kwargs = dict(job.get("kwargs", {}))
+    method = job["method"]
+    if method == "tssd":
+        kwargs.update(student=student, n_features=job["student"]["sizes"][1], n_classes=10)
+    if method in ("nld", "ckdsnn"):
+        kwargs["generator"] = torch.Generator().manual_seed(seed)
+    recipe = make_recipe(method, **kwargs)
+    t0 = time.perf_counter()
+    tout = None
+    if recipe.needs_teacher:
+        teacher = load_teacher(dataset, job["teacher"], seed, job["quick"])
+        tout = teacher_outputs(teacher, x, cam=recipe.needs_cam)
+    hist = train_student(student, recipe, xs, y, teacher=tout, epochs=job["epochs"],
+                         batch_size=64, lr=job.get("lr", 5e-3), warmup=job.get("warmup", 0.0),
+                         seed=seed)
+    acc = evaluate(student, xts, d["yt"])
+    return {**job, "acc": acc, "seconds": time.perf_counter() - t0,
+            "final_loss": hist.loss[-1], "weights": n_weights(student)}
+
+
+def run_stars(job: dict) -> dict:
+    """Data-free (or real-data pure-KD) distillation from the BN teacher; no labels used."""
+    torch.set_num_threads(1)
+    seed, dataset = job["seed"], job["dataset"]
+    d = data(dataset, seed)
+    teacher = load_teacher(dataset, "mlpbn", seed, job["quick"])
+    torch.manual_seed(seed)
+    student = make_student(job["student"], job["T"])
+    t0 = time.perf_counter()
+    variant = job["variant"]
+    if variant == "kd-real":
+        tout = teacher_outputs(teacher, d["x"])
+        recipe = make_recipe("hinton", alpha=1.0)
+        steps = job["rounds"] * job["steps_per_round"]
+        epochs = max(1, round(steps * 64 / len(d["y"])))
+        pseudo = tout.logits.argmax(1)  # alpha = 1: labels carry no weight; none are read
+        train_student(student, recipe, d["x"], pseudo, teacher=tout, epochs=epochs, lr=3e-3,
+                      seed=seed)
+    else:
+        weights = {"ce-synth": dict(r_feature=0.0, rca_weight=0.0, tar_weight=0.0),
+                   "deepinversion": dict(rca_weight=0.0, tar_weight=0.0),
+                   "stars": dict()}[variant]
+        stars = STARS(teacher, student, IMAGE[dataset], iterations=job["iterations"],
+                      jitter=0, **weights, **job.get("kwargs", {}))
+        stars.train(n_classes=10, rounds=job["rounds"], batch_size=job["batch"],
+                    steps_per_round=job["steps_per_round"], seed=seed)
+    acc = evaluate(student, d["xt"], d["yt"])
+    return {**job, "acc": acc, "seconds": time.perf_counter() - t0}
+
+
+RUNNERS = {"teacher": run_teacher, "student": run_student, "stars": run_stars}
+
+
+def run(job: dict) -> dict:
+    """Dispatch on ``job["type"]``."""
+    return RUNNERS[job["type"]](job)

@@ -1,0 +1,183 @@
+"""Statistics and output files of bench/kd.py: JSON, markdown tables, a plot.
+
+For every configuration (section, dataset, student, T) and method: the mean test accuracy
+over seeds with a 95% Student-t interval, and the paired difference to CE-only on the same
+seeds (same split, teacher, init and batch order) with its own 95% interval. A method
+"helps" when the paired interval lies above 0, "hurts" when below, otherwise "no change".
+``separated`` says whether the two accuracy intervals do not overlap (the issue's target
+criterion). In the STARS section the reference is ``kd-real`` instead of CE.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+from spikeforge.atomic import atomic_write_bytes, atomic_write_text
+
+SECTION_TITLES = {
+    "a": "a: full labels",
+    "b": "b: few labels for the student, teacher trained on all",
+    "c": "c: UP5K-sized students (<= ~16k weights; MNIST-5k in the full run)",
+    "tune": "tune: temperature, alpha, warm-up, teacher strength (section c students, T=2)",
+    "stars": "stars: data-free distillation (no real images, no labels)",
+}
+
+
+def ci95(values) -> tuple[float, float]:
+    """``(mean, half-width)`` of the 95% Student-t interval (half-width 0 for one value)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return float(v.mean()), 0.0
+    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return float(v.mean()), float(half)
+
+
+def summarize(results: list[dict]) -> list[dict]:
+    """One row per (section, dataset, student, T, label)."""
+    groups = defaultdict(list)
+    for r in results:
+        groups[(r["section"], r["dataset"], r["student_label"], r["T"], r["label"])].append(r)
+    rows = []
+    for (section, ds, student, T, label), runs in groups.items():
+        ref_label = "kd-real" if section == "stars" else "ce"
+        ref = {r["seed"]: r["acc"] for r in groups.get((section, ds, student, T, ref_label), [])}
+        accs = [r["acc"] for r in runs]
+        mean, half = ci95(accs)
+        paired = [r["acc"] - ref[r["seed"]] for r in runs if r["seed"] in ref]
+        d_mean, d_half = ci95(paired) if paired else (float("nan"), float("nan"))
+        ref_mean, ref_half = ci95(list(ref.values())) if ref else (float("nan"), 0.0)
+        if label == ref_label or not paired:
+            verdict = "reference"
+        elif d_mean - d_half > 0:
+            verdict = "helps"
+        elif d_mean + d_half < 0:
+            verdict = "hurts"
+        else:
+            verdict = "no change"
+        separated = label != ref_label and (mean - half > ref_mean + ref_half
+                                            or mean + half < ref_mean - ref_half)
+        rows.append({"section": section, "dataset": ds, "student": student, "T": T,
+                     "label": label, "n": len(accs), "acc_mean": mean, "acc_ci95": half,
+                     "diff_mean": d_mean, "diff_ci95": d_half, "reference": ref_label,
+                     "verdict": verdict, "separated": bool(separated),
+                     "weights": runs[0].get("weights"),
+                     "seconds_mean": float(np.mean([r["seconds"] for r in runs]))})
+    order = {k: i for i, k in enumerate(SECTION_TITLES)}
+    rows.sort(key=lambda r: (order[r["section"]], r["dataset"], r["student"], r["T"]))
+    return rows
+
+
+def target_check(rows: list[dict]) -> list[dict]:
+    """Section c, MNIST-5k: the best method per (student, T) against CE-only."""
+    out = []
+    configs = {(r["student"], r["T"]) for r in rows
+               if r["section"] == "c" and r["dataset"] == "mnist5k"}
+    for student, T in sorted(configs):
+        cand = [r for r in rows if r["section"] == "c" and r["student"] == student
+                and r["T"] == T and r["label"] != "ce"]
+        ce = [r for r in rows if r["section"] == "c" and r["student"] == student
+              and r["T"] == T and r["label"] == "ce"]
+        if not cand or not ce:
+            continue
+        best = max(cand, key=lambda r: r["acc_mean"])
+        gain = 100 * (best["acc_mean"] - ce[0]["acc_mean"])
+        out.append({"student": student, "T": T, "best": best["label"], "gain_pp": gain,
+                    "separated": best["separated"],
+                    "met": bool(gain >= 1.5 and best["separated"])})
+    return out
+
+
+def _pct(m, h) -> str:
+    return f"{100 * m:.2f} ± {100 * h:.2f}"
+
+
+def markdown(teachers: list[dict], rows: list[dict], checks: list[dict], elapsed: float,
+             quick: bool, seeds: list[int]) -> str:
+    lines = [f"# Distillation benchmark{' (quick)' if quick else ''}", "",
+             f"Seeds {seeds}; accuracy on the held-out test split, mean ± 95% CI (Student t); "
+             f"Δ is the paired difference to the reference (CE-only; `kd-real` for STARS) on "
+             f"the same seeds. Wall time {elapsed / 60:.1f} min on 2 worker processes.", "",
+             "## Teachers", "", "| dataset | teacher | test accuracy (%) |", "|---|---|---|"]
+    tgroups = defaultdict(list)
+    for t in teachers:
+        tgroups[(t["dataset"], t["kind"])].append(t["acc"])
+    for (ds, kind), accs in sorted(tgroups.items()):
+        lines.append(f"| {ds} | {kind} | {_pct(*ci95(accs))} |")
+    current = None
+    for r in rows:
+        head = (r["section"], r["dataset"], r["student"], r["T"])
+        if head != current:
+            if current is None or current[0] != r["section"]:
+                lines += ["", f"## {SECTION_TITLES[r['section']]}"]
+            lines += ["", f"**{r['dataset']}, {r['student']}, T={r['T']}"
+                      + (f", {r['weights']} weights" if r.get("weights") else "") + "**", "",
+                      "| method | accuracy (%) | Δ vs ref (pp) | verdict | intervals separated |",
+                      "|---|---|---|---|---|"]
+            current = head
+        diff = "—" if r["verdict"] == "reference" else _pct(r["diff_mean"], r["diff_ci95"])
+        lines.append(f"| {r['label']} | {_pct(r['acc_mean'], r['acc_ci95'])} | {diff} | "
+                     f"{r['verdict']} | {'yes' if r['separated'] else 'no'} |")
+    if checks:
+        lines += ["", "## Target (section c, MNIST-5k): best method ≥ CE + 1.5 pp, intervals "
+                  "separated", "", "| student | T | best method | gain (pp) | separated | met |",
+                  "|---|---|---|---|---|---|"]
+        for c in checks:
+            lines.append(f"| {c['student']} | {c['T']} | {c['best']} | {c['gain_pp']:+.2f} | "
+                         f"{'yes' if c['separated'] else 'no'} | {'yes' if c['met'] else 'NO'} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    configs = []
+    for r in rows:
+        head = (r["section"], r["dataset"], r["student"], r["T"])
+        if head not in configs:
+            configs.append(head)
+    cols = 3
+    nrows = math.ceil(len(configs) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 2.6 * nrows), squeeze=False)
+    for ax, head in zip(axes.flat, configs, strict=False):
+        sub = [r for r in rows if (r["section"], r["dataset"], r["student"], r["T"]) == head
+               and r["verdict"] != "reference"]
+        colors = {"helps": "tab:green", "hurts": "tab:red", "no change": "tab:gray"}
+        y = np.arange(len(sub))
+        ax.barh(y, [100 * r["diff_mean"] for r in sub],
+                xerr=[100 * r["diff_ci95"] for r in sub],
+                color=[colors[r["verdict"]] for r in sub])
+        ax.set_yticks(y, [r["label"] for r in sub], fontsize=7)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_title(f"{head[0]}: {head[1]}, {head[2][:28]}, T={head[3]}", fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_xlabel("Δ accuracy vs reference (pp)", fontsize=7)
+    for ax in list(axes.flat)[len(configs):]:
+        ax.axis("off")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write(out: Path, stem: str, teachers, results, elapsed: float, *, quick: bool,
+          seeds: list[int]) -> str:
+    """Write ``{stem}.json``, ``{stem}.md`` and ``{stem}.png`` under ``out``; return the md."""
+    rows = summarize(results)
+    checks = target_check(rows)
+    md = markdown(teachers, rows, checks, elapsed, quick, seeds)
+    payload = {"quick": quick, "seeds": seeds, "elapsed_s": elapsed, "teachers": teachers,
+               "summary": rows, "target": checks, "runs": results}
+    atomic_write_text(out / f"{stem}.json", json.dumps(payload, indent=1, default=str) + "\n")
+    atomic_write_text(out / f"{stem}.md", md)
+    atomic_write_bytes(out / f"{stem}.png", plot(rows))
+    return md
