@@ -101,3 +101,18 @@ def test_stars_distillation_on_a_synthetic_pool_lowers_the_kd_loss(teachers):
     with torch.no_grad():
         after = float(stars.distill_loss(student(px.flatten(1)), pl))
     assert after < 0.8 * before
+
+
+@pytest.mark.parametrize("name", ["hinton", "seal", "tssd"])
+def test_the_qat_student_is_a_drop_in(name, digits, teachers):
+    from spikeforge.snn.qmlp import QSpikingMLP
+
+    x, y = digits
+    torch.manual_seed(1)
+    student = QSpikingMLP.from_float(SpikingMLP((64, 32, 10), timesteps=2), in_bits=8)
+    recipe = _recipe(name, student)
+    t = teacher_outputs(teachers[0], x) if recipe.needs_teacher else None
+    before = _eval_loss(recipe, student, x, y, t)
+    train_student(student, recipe, x, y, teacher=t, epochs=3, batch_size=32, lr=1e-2, seed=0)
+    after = _eval_loss(recipe, student, x, y, t)
+    assert after < 0.8 * before, (name, before, after)
