@@ -119,7 +119,7 @@ def test_info_roundtrip_and_lengths():
     assert len(payload) == 20
     assert payload[:4] == bytes([1, 0, 4, info.acc_bytes])
     assert NetInfo.from_payload(payload) == info
-    assert info.sample_len == 10 and info.result_len == 6 + 3 * info.acc_bytes
+    assert info.sample_len == 10 and info.result_len == 3 * info.acc_bytes + 6
     spikes = NetInfo.from_network(_net("spikes", n_in=10), 25_000_000)
     assert spikes.sample_len == 3 * 2
     with pytest.raises(ProtocolError, match=r"^INFO payload must be 20 bytes, not 3$"):
@@ -163,7 +163,8 @@ def test_result_roundtrip_signed():
     info = NetInfo.from_network(_net(), 1)
     res = Result(2, 123456, np.array([-5, 0, 2 ** (8 * info.acc_bytes - 1) - 1]))
     payload = encode_result(info, res)
-    assert payload[:6] == bytes([2, 0]) + (123456).to_bytes(4, "little")
+    assert payload[-6:] == bytes([2, 0]) + (123456).to_bytes(4, "little")
+    assert payload[: info.acc_bytes] == (-5).to_bytes(info.acc_bytes, "little", signed=True)
     back = decode_result(info, payload)
     assert (back.prediction, back.cycles) == (2, 123456)
     np.testing.assert_array_equal(back.acc, res.acc)

@@ -17,8 +17,9 @@ __all__ = ["MIN_DIVISOR", "uart_divisor", "UARTRx", "UARTTx"]
 MIN_DIVISOR = 4
 
 
-def _check_divisor(divisor) -> int:
+def _check_divisor(owner, divisor) -> int:
     if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < MIN_DIVISOR:
+        owner._MustUse__silence = True  # a rejected component is not an unused one
         raise ValueError(f"divisor must be an integer >= {MIN_DIVISOR}, not {divisor!r}")
     return divisor
 
@@ -77,7 +78,7 @@ class UARTRx(wiring.Component):
     overrun: Out(1)
 
     def __init__(self, *, divisor: int):
-        self.divisor = _check_divisor(divisor)
+        self.divisor = _check_divisor(self, divisor)
         super().__init__()
 
     def elaborate(self, platform):
@@ -151,7 +152,7 @@ class UARTTx(wiring.Component):
     busy: Out(1)
 
     def __init__(self, *, divisor: int):
-        self.divisor = _check_divisor(divisor)
+        self.divisor = _check_divisor(self, divisor)
         super().__init__()
 
     def elaborate(self, platform):

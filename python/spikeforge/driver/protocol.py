@@ -32,7 +32,7 @@ __all__ = [
     "MAX_PAYLOAD",
     "INFO_LEN",
     "ERROR_LEN",
-    "RESULT_HEAD_LEN",
+    "RESULT_TAIL_LEN",
     "FrameType",
     "ErrorCode",
     "ProtocolError",
@@ -59,8 +59,8 @@ MAX_PAYLOAD = 0xFFFF
 #: Fixed payload lengths.
 INFO_LEN = 20
 ERROR_LEN = 4
-#: RESULT payload before the accumulators: prediction (u16) + cycles (u32).
-RESULT_HEAD_LEN = 6
+#: RESULT payload after the accumulators: prediction (u16) + cycles (u32).
+RESULT_TAIL_LEN = 6
 CRC_INIT = 0xFFFF
 CRC_POLY = 0x1021
 
@@ -252,7 +252,7 @@ class NetInfo:
     @property
     def result_len(self) -> int:
         """Bytes of a RESULT payload."""
-        return RESULT_HEAD_LEN + self.n_classes * self.acc_bytes
+        return self.n_classes * self.acc_bytes + RESULT_TAIL_LEN
 
     def to_payload(self) -> bytes:
         enc = 0 if self.encoding == "direct" else 1
@@ -331,24 +331,25 @@ class Result:
 
 
 def encode_result(info: NetInfo, result: Result) -> bytes:
+    """RESULT payload: the accumulators (``acc_bytes`` each), prediction (u16), cycles (u32)."""
     acc = np.asarray(result.acc, dtype=np.int64)
     bits = 8 * info.acc_bytes
     if acc.shape != (info.n_classes,):
         raise ValueError(f"acc must have shape [{info.n_classes}], not {list(acc.shape)}")
     if acc.size and (acc.min() < smin(bits) or acc.max() > smax(bits)):
         raise ValueError(f"acc values must fit {info.acc_bytes} signed bytes")
-    head = struct.pack("<HI", result.prediction, result.cycles)
-    return head + b"".join(int(a).to_bytes(info.acc_bytes, "little", signed=True) for a in acc)
+    body = b"".join(int(a).to_bytes(info.acc_bytes, "little", signed=True) for a in acc)
+    return body + struct.pack("<HI", result.prediction, result.cycles)
 
 
 def decode_result(info: NetInfo, payload: bytes) -> Result:
     payload = bytes(payload)
     if len(payload) != info.result_len:
         raise ProtocolError(f"RESULT payload must be {info.result_len} bytes, not {len(payload)}")
-    pred, cycles = struct.unpack_from("<HI", payload)
     n = info.acc_bytes
-    acc = [int.from_bytes(payload[RESULT_HEAD_LEN + i * n: RESULT_HEAD_LEN + (i + 1) * n],
-                          "little", signed=True) for i in range(info.n_classes)]
+    acc = [int.from_bytes(payload[i * n: (i + 1) * n], "little", signed=True)
+           for i in range(info.n_classes)]
+    pred, cycles = struct.unpack_from("<HI", payload, info.n_classes * n)
     return Result(pred, cycles, np.asarray(acc, dtype=np.int64))
 
 
