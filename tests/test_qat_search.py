@@ -3,6 +3,8 @@
 import re
 
 import pytest
+from spikeforge.data import load_dataset
+from spikeforge.quant.qat import holdout
 from spikeforge.quant.search import format_table, search_bits, weight_bits
 from spikeforge.train import TrainConfig, fit
 
@@ -10,13 +12,14 @@ from spikeforge.train import TrainConfig, fit
 @pytest.fixture(scope="module")
 def trained():
     cfg = TrainConfig(dataset="digits", hidden=(16,), epochs=4, threads=1)
-    return cfg, fit(cfg)
+    ds, val = holdout(load_dataset("digits"), 0.2, 0)
+    return cfg, fit(cfg, dataset=ds), val
 
 
 def test_search_keeps_only_candidates_within_tolerance(trained):
-    cfg, fr = trained
+    cfg, fr, val = trained
     lines = []
-    res = search_bits(fr.model, fr.dataset, cfg, w_range=(2, 6), v_range=(8, 16),
+    res = search_bits(fr.model, fr.dataset, cfg, val=val, w_range=(2, 6), v_range=(8, 16),
                       tolerance_pp=1.0, epochs=1, log=lines.append)
     assert res.trials[0].knob == "reference" and res.trials[0].w_bits == (6, 6)
     assert res.trials[0].v_bits == (16,)
@@ -49,6 +52,18 @@ def test_search_keeps_only_candidates_within_tolerance(trained):
     ({"tolerance_pp": -1}, "search_bits tolerance_pp must be a number >= 0, not -1"),
 ])
 def test_bad_search_arguments(trained, kwargs, message):
-    cfg, fr = trained
+    cfg, fr, val = trained
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
-        search_bits(fr.model, fr.dataset, cfg, **kwargs)
+        search_bits(fr.model, fr.dataset, cfg, val=val, **kwargs)
+
+
+def test_holdout_is_disjoint_and_keeps_the_test_set():
+    ds = load_dataset("digits")
+    rest, (x_val, y_val) = holdout(ds, 0.25, 3)
+    assert len(rest.y_train) + len(y_val) == len(ds.y_train)
+    assert rest.x_test is ds.x_test and rest.meta["n_val"] == len(y_val)
+    seen = {r.tobytes() for r in rest.x_train}
+    assert sum(r.tobytes() in seen for r in x_val) <= 5  # only duplicate images coincide
+    with pytest.raises(ValueError, match=r"^holdout fraction must be a float in \(0, 1\), "
+                                         r"not 1$"):
+        holdout(ds, 1, 0)

@@ -104,3 +104,22 @@ def test_self_distiller_and_tssd_run_the_qat_model_longer(batch):
     total = tssd(x, y)
     assert torch.isfinite(total)
     assert q.timesteps == 4  # restored after the extended run
+
+
+def test_finetune_keeps_the_best_validation_epoch():
+    from spikeforge.quant.qat import finetune_qat, holdout, int_accuracy
+    from spikeforge.train import TrainConfig, encode_inputs, fit
+
+    cfg = TrainConfig(dataset="digits", hidden=(16,), epochs=3, threads=1)
+    ds, val = holdout(load_dataset("digits"), 0.2, 0)
+    fr = fit(cfg, dataset=ds)
+    seen = []
+    res = finetune_qat(fr.model, ds, cfg, w_bits=2, v_bits=10, epochs=3, val=val,
+                       log=seen.append)
+    accs = [float(line.split()[-1]) for line in seen]
+    assert len(accs) == 3 and 0 <= res.best_epoch <= 3
+    x_val = encode_inputs(cfg, val[0], seed=cfg.seed + 1)
+    kept = int_accuracy(res.model, x_val, val[1])
+    assert all(kept >= a - 5e-5 for a in accs)  # the log rounds to 4 digits
+    if res.best_epoch:
+        assert kept == pytest.approx(accs[res.best_epoch - 1], abs=5e-5)

@@ -10,6 +10,7 @@ and reports its integer test accuracy. Accuracies here are integer accuracies
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 
@@ -23,23 +24,65 @@ from ..train.config import TrainConfig
 from ..train.fit import encode_inputs
 from ..train.loop import History, train_model
 
-__all__ = ["QATResult", "finetune_qat", "int_accuracy", "eval_inputs"]
+__all__ = ["QATResult", "eval_inputs", "finetune_qat", "holdout", "int_accuracy"]
 
 
 @dataclass
 class QATResult:
-    """``model`` after fine-tuning; ``calib_acc`` before it (calibrated scales only)."""
+    """``model`` after fine-tuning; ``calib_acc`` before it (calibrated scales only).
+
+    ``best_epoch`` is the epoch kept (0: the calibrated model), ``epochs`` without
+    validation.
+    """
 
     model: QSpikingMLP
     calib_acc: float
     qat_acc: float
     history: History
     seconds: float
+    best_epoch: int = -1
 
 
 def eval_inputs(cfg: TrainConfig, ds: Dataset) -> torch.Tensor:
     """The test inputs exactly as ``train.fit`` evaluates them (spikes drawn with the seed)."""
     return encode_inputs(cfg, ds.x_test, seed=cfg.seed)
+
+
+def holdout(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, tuple]:
+    """Carve a validation set out of ``ds``'s training set (stratified, seeded).
+
+    Returns ``(rest, (x_val, y_val))``: ``rest`` keeps ``ds``'s test set. Train the float
+    model on ``rest`` so that the validation set is unseen by every model.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if isinstance(fraction, bool) or not isinstance(fraction, float) or not 0 < fraction < 1:
+        raise ValueError(f"holdout fraction must be a float in (0, 1), not {fraction!r}")
+    x_fit, x_val, y_fit, y_val = train_test_split(
+        ds.x_train, ds.y_train, test_size=fraction, stratify=ds.y_train, random_state=seed)
+    meta = dict(ds.meta) | {"n_train": int(len(y_fit)), "n_val": int(len(y_val))}
+    return Dataset(x_fit, y_fit, ds.x_test, ds.y_test, meta), (x_val, y_val)
+
+
+class _BestEpoch:
+    """Per-epoch hook (``train_model``'s ``log``): keep the weights with the best val accuracy."""
+
+    def __init__(self, model: QSpikingMLP, x_val, y_val, log=None):
+        self.model, self.x, self.y, self.log = model, x_val, y_val, log
+        self.epoch = 0
+        self.best = (int_accuracy(model, x_val, y_val), 0, copy.deepcopy(model.state_dict()))
+
+    def __call__(self, line: str) -> None:
+        self.epoch += 1
+        acc = int_accuracy(self.model, self.x, self.y)
+        if acc > self.best[0]:
+            self.best = (acc, self.epoch, copy.deepcopy(self.model.state_dict()))
+        if self.log is not None:
+            self.log(f"{line} int_val_acc {acc:.4f}")
+
+    def restore(self) -> int:
+        self.model.load_state_dict(self.best[2])
+        return self.best[1]
 
 
 def int_accuracy(model: QSpikingMLP, x: torch.Tensor, y, *, batch_size: int = 512) -> float:
@@ -68,6 +111,7 @@ def finetune_qat(
     scale_mode: str = "learned",
     headroom: float = 2.0,
     loss_fn=None,
+    val=None,
     log=None,
 ) -> QATResult:
     """Quantization-aware fine-tuning of ``model`` (trained with ``cfg`` on ``ds``).
@@ -85,6 +129,13 @@ def finetune_qat(
     scale_mode, headroom : see ``QSpikingMLP``.
     loss_fn : callable, optional
         ``loss_fn(logits, y, x)``; default cross-entropy of the mean logits.
+    val : (x, y), optional
+        Validation inputs (floats in [0, 1], ``[N, n_in]``) and labels, disjoint from the
+        data the float model was trained on (see ``holdout``). With it the epoch (0 = the
+        calibrated model before training) with the best integer validation accuracy is
+        kept: early stopping that never looks at the test set.
+    log : callable, optional
+        One line per epoch.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
@@ -97,10 +148,15 @@ def finetune_qat(
         )
         x_test = eval_inputs(cfg, ds)
         calib_acc = int_accuracy(q, x_test, ds.y_test)
+        keeper = None
+        if val is not None:
+            x_val = encode_inputs(cfg, np.asarray(val[0]), seed=cfg.seed + 1)
+            keeper = _BestEpoch(q, x_val, np.asarray(val[1]), log)
         spikes = cfg.encoding == "spikes"
         if spikes:
             def x_train(epoch):
-                return encode_inputs(cfg, ds.x_train, seed=cfg.seed * 100_003 + 7919 + epoch)
+                return encode_inputs(cfg, ds.x_train,
+                                     seed=cfg.seed * 100_003 + 7919 + epoch)
         else:
             x_train = encode_inputs(cfg, ds.x_train, seed=0)
         hist = History()
@@ -108,9 +164,12 @@ def finetune_qat(
             hist = train_model(
                 q, x_train, torch.from_numpy(ds.y_train), epochs=epochs,
                 batch_size=cfg.batch_size, lr=lr, seed=cfg.seed, spikes=spikes,
-                loss_fn=loss_fn, log=log,
+                loss_fn=loss_fn, log=keeper or log,
             )
+        best_epoch = epochs
+        if keeper is not None:
+            best_epoch = keeper.restore()
         acc = int_accuracy(q, x_test, ds.y_test)
     finally:
         torch.set_num_threads(threads)
-    return QATResult(q, calib_acc, acc, hist, time.perf_counter() - t0)
+    return QATResult(q, calib_acc, acc, hist, time.perf_counter() - t0, best_epoch)

@@ -3,8 +3,9 @@
 Greedy coordinate descent over a trained float ``SpikingMLP``:
 
 1. reference: QAT at the widest setting (``w_bits = w_range[1]`` and ``v_bits =
-   v_range[1]`` in every layer), accuracy ``a_ref`` on a validation split carved from the
-   training set (the test set is never used to choose);
+   v_range[1]`` in every layer), accuracy ``a_ref`` on a validation set that neither the
+   float model nor QAT trained on (``quant.qat.holdout``; the test set is never used to
+   choose);
 2. for each layer in order, the smallest ``w_bits`` in ``w_range`` whose QAT accuracy
    stays within ``tolerance_pp`` of ``a_ref`` (binary search: accuracy is assumed to
    fall monotonically with fewer bits), then, for a hidden layer, the smallest ``v_bits``
@@ -28,7 +29,8 @@ import numpy as np
 from ..data import Dataset
 from ..snn.mlp import SpikingMLP
 from ..train.config import TrainConfig
-from .qat import eval_inputs, finetune_qat, int_accuracy
+from ..train.fit import encode_inputs
+from .qat import finetune_qat, holdout, int_accuracy
 
 __all__ = [
     "SearchResult", "Trial", "V_RANGE", "W_RANGE", "format_table", "search_bits", "weight_bits",
@@ -85,15 +87,6 @@ def _check_range(name: str, rng, lo: int, hi: int) -> tuple[int, int]:
     return int(rng[0]), int(rng[1])
 
 
-def _split(ds: Dataset, fraction: float, seed: int) -> Dataset:
-    """Hold out ``fraction`` of the training set (stratified) as the search's 'test' half."""
-    from sklearn.model_selection import train_test_split
-
-    x_fit, x_val, y_fit, y_val = train_test_split(
-        ds.x_train, ds.y_train, test_size=fraction, stratify=ds.y_train, random_state=seed)
-    return Dataset(x_fit, y_fit, x_val, y_val, dict(ds.meta))
-
-
 def weight_bits(model: SpikingMLP, w_bits) -> int:
     """Weight memory in bits: ``sum_l n_in * n_out * w_bits_l``."""
     return int(sum(fc.weight.numel() * w for fc, w in zip(model.fcs, w_bits, strict=True)))
@@ -104,12 +97,12 @@ def search_bits(
     ds: Dataset,
     cfg: TrainConfig,
     *,
+    val,
     w_range=W_RANGE,
     v_range=V_RANGE,
     tolerance_pp: float = 1.0,
     epochs: int = 3,
     lr: float = 1e-3,
-    val_fraction: float = 0.2,
     log=None,
 ) -> SearchResult:
     """Greedy per-layer search for the fewest bits within ``tolerance_pp`` of the widest.
@@ -119,14 +112,14 @@ def search_bits(
     model : SpikingMLP
         Trained float model (unchanged).
     ds, cfg : Dataset, TrainConfig
-        Its data and training configuration.
+        Its training data (the float model's) and configuration.
+    val : (x, y)
+        Validation inputs (floats in [0, 1]) and labels the float model never saw.
     w_range, v_range : (low, high)
         Candidate weight widths (within [2, 8]) and membrane widths (within [8, 24]).
     tolerance_pp : float
         Largest accepted drop of validation accuracy, in percentage points.
     epochs, lr : QAT fine-tuning per candidate.
-    val_fraction : float
-        Share of the training set held out to score candidates.
     log : callable, optional
         Gets one line per trial.
     """
@@ -136,13 +129,12 @@ def search_bits(
             tolerance_pp < 0):
         raise ValueError(f"search_bits tolerance_pp must be a number >= 0, not {tolerance_pp!r}")
     n_layers, n_hidden = len(model.fcs), len(model.lifs)
-    search_ds = _split(ds, val_fraction, cfg.seed)
+    x_val, y_val = encode_inputs(cfg, np.asarray(val[0]), seed=cfg.seed + 1), np.asarray(val[1])
     trials: list[Trial] = []
 
     def score(w, v):
-        res = finetune_qat(model, search_ds, cfg, w_bits=list(w), v_bits=list(v),
-                           epochs=epochs, lr=lr)
-        return res.qat_acc, res
+        res = finetune_qat(model, ds, cfg, w_bits=list(w), v_bits=list(v), epochs=epochs, lr=lr)
+        return int_accuracy(res.model, x_val, y_val), res
 
     w_cur, v_cur = [w_hi] * n_layers, [v_hi] * n_hidden
     ref, _ = score(w_cur, v_cur)
@@ -188,7 +180,7 @@ def search_bits(
             v_cur[i] = shrink(set_v, v_lo, v_hi, str(i), "v_bits")
 
     final, res = score(w_cur, v_cur)
-    test_acc = int_accuracy(res.model, eval_inputs(cfg, ds), ds.y_test)
+    test_acc = res.qat_acc
     record("all", "chosen", w_cur, v_cur, final, True)
     return SearchResult(tuple(w_cur), tuple(v_cur), ref, final, test_acc, ref_bits,
                         weight_bits(model, w_cur), trials)
@@ -219,6 +211,7 @@ def format_table(result: SearchResult) -> str:
 
 
 def main(argv=None) -> int:
+    from ..data import load_dataset
     from ..train.fit import fit
 
     p = argparse.ArgumentParser(prog="python -m spikeforge.quant.search", description=__doc__
@@ -233,9 +226,10 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     cfg = TrainConfig(dataset=a.dataset, hidden=tuple(a.hidden), timesteps=a.timesteps,
                       epochs=a.epochs, seed=a.seed, threads=1)
-    fr = fit(cfg)
+    ds, val = holdout(load_dataset(a.dataset, seed=a.seed), 0.15, a.seed)
+    fr = fit(cfg, dataset=ds)
     print(f"float model: test accuracy {fr.float_acc:.4f}")
-    res = search_bits(fr.model, fr.dataset, cfg, tolerance_pp=a.tolerance_pp,
+    res = search_bits(fr.model, ds, cfg, val=val, tolerance_pp=a.tolerance_pp,
                       epochs=a.qat_epochs)
     print(format_table(res))
     return 0 if np.isfinite(res.test_acc) else 1
