@@ -5,13 +5,13 @@ import re
 import numpy as np
 import pytest
 import torch
-from numpy.testing import assert_array_equal
 from spikeforge.export_qat import export_qat
 from spikeforge.golden import run_network
 from spikeforge.ir import QuantizedNetwork
 from spikeforge.quant.qat import eval_inputs, finetune_qat, int_accuracy
 from spikeforge.snn.qmlp import QSpikingMLP
 from spikeforge.train import TrainConfig, evaluate, fit
+from test_qat_golden import assert_runs_equal
 
 
 def _int_input(q, x: torch.Tensor) -> np.ndarray:
@@ -37,14 +37,7 @@ def test_trained_qat_equals_golden_on_every_test_image(trained):
     net = export_qat(q, meta={"dataset": "digits"})
     x = eval_inputs(cfg, fr.dataset)
     want = run_network(net, _int_input(q, x))
-    got = q.forward_int(x)
-    for a, b in zip(got.spikes, want.spikes, strict=True):
-        assert_array_equal(a, b)
-    for a, b in zip(got.membranes, want.membranes, strict=True):
-        assert_array_equal(a, b)
-    assert_array_equal(got.logits, want.logits)
-    assert_array_equal(got.acc, want.acc)
-    assert_array_equal(got.prediction, want.prediction)
+    assert_runs_equal(q.forward_int(x), want)
     # a real network: neurons fire, but not all of them all the time
     rate = float(want.spikes[0].mean())
     assert 0.01 < rate < 0.9

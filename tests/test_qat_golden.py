@@ -18,9 +18,14 @@ from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
 
 
 def assert_same_run(q: QSpikingMLP, net: QuantizedNetwork, x: np.ndarray):
-    """Every spike, membrane, logit, accumulator and prediction equal."""
+    """QAT on ``x`` equals golden on ``x``; returns golden's run."""
     want = run_network(net, x)
-    got = q.forward_int(torch.from_numpy(np.asarray(x, dtype=np.int64)))
+    assert_runs_equal(q.forward_int(torch.from_numpy(np.asarray(x, dtype=np.int64))), want)
+    return want
+
+
+def assert_runs_equal(got, want):
+    """Every spike, membrane, logit, accumulator and prediction equal."""
     assert len(got.spikes) == len(want.spikes)
     for a, b in zip(got.spikes, want.spikes, strict=True):
         assert_array_equal(a, b)
@@ -29,7 +34,6 @@ def assert_same_run(q: QSpikingMLP, net: QuantizedNetwork, x: np.ndarray):
     assert_array_equal(got.logits, want.logits)
     assert_array_equal(got.acc, want.acc)
     assert_array_equal(got.prediction, want.prediction)
-    return want
 
 
 def test_qat_reproduces_every_network_vector(network_vector):

@@ -41,55 +41,32 @@ __all__ = [
 EXACT_DTYPE = torch.float64
 
 
-class _RoundSTE(torch.autograd.Function):
-    """``round`` half to even forward (as ``fixed.round_half_even``), identity backward."""
+class _StraightThrough(torch.autograd.Function):
+    """``fn(x)`` forward, identity backward (the straight-through estimator)."""
 
     @staticmethod
-    def forward(ctx, x):
-        return torch.round(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
-
-
-class _FloorSTE(torch.autograd.Function):
-    """``floor`` forward, identity backward."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return torch.floor(x)
+    def forward(ctx, x, fn):
+        return fn(x)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad
-
-
-class _SatSTE(torch.autograd.Function):
-    """Clamp to ``[lo, hi]`` forward (as ``fixed.sat``), identity backward."""
-
-    @staticmethod
-    def forward(ctx, x, lo, hi):
-        return torch.clamp(x, lo, hi)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad, None, None
+        return grad, None
 
 
 def round_ste(x: torch.Tensor) -> torch.Tensor:
-    """Round half to even; the gradient passes straight through."""
-    return _RoundSTE.apply(x)
+    """Round half to even (as ``fixed.round_half_even``); the gradient passes straight through."""
+    return _StraightThrough.apply(x, torch.round)
 
 
 def floor_ste(x: torch.Tensor) -> torch.Tensor:
     """Floor; the gradient passes straight through."""
-    return _FloorSTE.apply(x)
+    return _StraightThrough.apply(x, torch.floor)
 
 
 def sat_ste(x: torch.Tensor, bits: int) -> torch.Tensor:
     """Saturate to ``bits`` signed bits (``fixed.sat``); the gradient passes straight through."""
-    return _SatSTE.apply(x, float(smin(bits)), float(smax(bits)))
+    lo, hi = float(smin(bits)), float(smax(bits))
+    return _StraightThrough.apply(x, lambda t: torch.clamp(t, lo, hi))
 
 
 def _check_exact(name: str, x: torch.Tensor) -> None:
