@@ -27,6 +27,14 @@ sim: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m spikeforge.demo
 
+# Verilog + JSON port description of an IR: make verilog [IR=build/demo/digits.json] [LANES=4]
+verilog: $(STAMP)
+	$(PY) -m spikeforge_hdl verilog --ir $(or $(IR),build/demo/digits.json) -o build/rtl --lanes $(or $(LANES),4)
+
+.PHONY: bench-cycles
+bench-cycles: $(STAMP)
+	$(PY) bench/cycles.py
+
 lint: $(STAMP)
 	$(PY) -m ruff check python hdl sim tests bench
 
