@@ -50,7 +50,8 @@ class Dataset:
         return int(self.meta["n_classes"])
 
 
-def _check_seed(seed) -> int:
+def check_seed(seed) -> int:
+    """``seed`` as an int; one-line ``ValueError`` unless it is a non-negative integer."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
     return int(seed)
@@ -106,7 +107,7 @@ def load_dataset(name: str, *, seed: int = 0) -> Dataset:
     if name not in DATASETS:
         allowed = ", ".join(repr(n) for n in DATASETS)
         raise ValueError(f"dataset name must be one of {allowed}, not {name!r}")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     return _digits(seed) if name == "digits" else _mnist5k(seed)
 
 
@@ -133,6 +134,6 @@ def from_arrays(
         raise ValueError("y must hold non-negative integer class labels")
     if not (isinstance(test_fraction, float) and 0.0 < test_fraction < 1.0):
         raise ValueError(f"test_fraction must be a float in (0, 1), not {test_fraction!r}")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     x_tr, x_te, y_tr, y_te = _stratified(x, y, seed, test_fraction)
     return _make(name, seed, image_shape, x_tr, y_tr, x_te, y_te)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..fixed import round_half_even, umax
 from ..spec import IN_BITS_RANGE, T_RANGE
+from .datasets import check_seed
 
 __all__ = ["encode_direct", "decode_direct", "quantize_input", "encode_rate"]
 
@@ -67,10 +68,9 @@ def encode_rate(x01, timesteps: int, *, seed: int = 0) -> np.ndarray:
     lo, hi = T_RANGE
     if isinstance(timesteps, bool) or not isinstance(timesteps, int) or not lo <= timesteps <= hi:
         raise ValueError(f"timesteps must be an integer in [{lo}, {hi}], not {timesteps!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, not {seed!r}")
+    seed = check_seed(seed)
     x = _check_x01(x01)
     if x.ndim != 2:
         raise ValueError(f"x must have shape [B, n_in], not {list(x.shape)}")
-    rng = np.random.default_rng(int(seed))
+    rng = np.random.default_rng(seed)
     return (rng.random((timesteps, *x.shape)) < x).astype(np.uint8)
