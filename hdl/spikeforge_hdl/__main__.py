@@ -5,6 +5,9 @@ Commands
 verilog
     ``python -m spikeforge_hdl verilog --ir <ir> -o <dir> [--lanes N] [--trace] [--name M]``
     writes ``<dir>/<M>.v`` and ``<dir>/<M>.json`` (ports and parameters) for the IR.
+build
+    ``python -m spikeforge_hdl build --board <board> --ir <ir>``: bitstream + report.json
+    under ``build/bitstreams/<board>/`` (see ``build_cli.py``).
 
 Errors (a missing or corrupt IR, bad options) print one line ``error: ...`` and exit 2.
 """
@@ -60,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_verilog(sub)
+    from .build_cli import add_build  # bitstreams (docs in build_cli.py)
+
+    add_build(sub)
     return parser
 
 

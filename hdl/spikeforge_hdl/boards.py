@@ -1,0 +1,140 @@
+"""The supported boards (amaranth-boards 0.0.21) and the design that puts a BoardTop on one.
+
+==================  =========================  ==================  ======  =====================
+name                amaranth-boards platform   device              clock   UART / LEDs
+==================  =========================  ==================  ======  =====================
+``icebreaker``      ICEBreakerPlatform         iCE40UP5K-SG48      12 MHz  FTDI B / green, red
+``ulx3s-25f``       ULX3S_25F_Platform         LFE5U-25F-6BG381    25 MHz  FTDI / led 0..7
+``ulx3s-85f``       ULX3S_85F_Platform         LFE5U-85F-6BG381    25 MHz  FTDI / led 0..7
+``orangecrab-25f``  OrangeCrabR0_2_25FPlatform LFE5U-25F-8MG285    48 MHz  Feather 0/1 / RGB
+==================  =========================  ==================  ======  =====================
+
+The OrangeCrab has no UART wired to its USB port, so a 3.3 V USB-serial adapter goes on
+the Feather header's serial pins (``io`` 0 = N17 = RX into the FPGA, ``io`` 1 = M18 = TX),
+the pins LiteX's OrangeCrab target also uses. LED order follows ``top.BoardTop``: alive,
+error, busy, then prediction bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth import Elaboratable, Module
+from amaranth.build import Attrs
+from amaranth.lib import io
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
+from amaranth_boards.resources import UARTResource
+from amaranth_boards.ulx3s import ULX3S_25F_Platform, ULX3S_85F_Platform
+
+from .top import DEFAULT_BAUD, BoardTop
+
+__all__ = ["Board", "BOARDS", "get_board", "BoardDesign"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """One supported board.
+
+    Attributes
+    ----------
+    name : str
+        The name used on the command line (``BOARD=``).
+    platform : type
+        The amaranth-boards platform class.
+    family : str
+        ``"ice40"`` or ``"ecp5"``.
+    leds : tuple of (resource, number, subsignal or None)
+        The LEDs in BoardTop's order.
+    capacity : dict
+        Device resources for the checks made before any tool runs: ``lut``, ``ff``,
+        ``bram`` (blocks), ``bram_bits`` (bits per block), ``spram``, ``dsp``.
+    target_mhz : float
+        The Fmax the issue asks of this family (30 MHz on the UP5K, 100 MHz on ECP5).
+    """
+
+    name: str
+    platform: type
+    family: str
+    leds: tuple
+    capacity: dict
+    target_mhz: float
+    extra_uart: bool = False
+
+    @property
+    def device(self) -> str:
+        p = self.platform
+        if self.family == "ice40":
+            return f"{p.device}-{p.package}"
+        return f"{p.device}-{p.speed}{p.package}"
+
+    @property
+    def clk_hz(self) -> int:
+        p = self.platform()
+        return int(p.default_clk_frequency)
+
+    def make_platform(self):
+        p = self.platform()
+        if self.extra_uart:
+            p.add_resources([UARTResource(0, rx="0", tx="1", conn=("io", 0),
+                                          attrs=Attrs(IO_TYPE="LVCMOS33", PULLMODE="UP"))])
+        return p
+
+
+_UP5K = {"lut": 5280, "ff": 5280, "bram": 30, "bram_bits": 4096, "spram": 4, "dsp": 8}
+_ECP5_25 = {"lut": 24288, "ff": 24288, "bram": 56, "bram_bits": 18432, "spram": 0, "dsp": 28}
+_ECP5_85 = {"lut": 83640, "ff": 83640, "bram": 208, "bram_bits": 18432, "spram": 0, "dsp": 156}
+_ULX3S_LEDS = tuple(("led", i, None) for i in range(8))
+
+BOARDS = {
+    b.name: b
+    for b in (
+        Board("icebreaker", ICEBreakerPlatform, "ice40",
+              (("led_g", 0, None), ("led_r", 0, None)), _UP5K, 30.0),
+        Board("ulx3s-25f", ULX3S_25F_Platform, "ecp5", _ULX3S_LEDS, _ECP5_25, 100.0),
+        Board("ulx3s-85f", ULX3S_85F_Platform, "ecp5", _ULX3S_LEDS, _ECP5_85, 100.0),
+        Board("orangecrab-25f", OrangeCrabR0_2_25FPlatform, "ecp5",
+              (("rgb_led", 0, "g"), ("rgb_led", 0, "r"), ("rgb_led", 0, "b")), _ECP5_25,
+              100.0, extra_uart=True),
+    )
+}
+
+
+def get_board(name) -> Board:
+    """The board called ``name``; a one-line ValueError names the choices otherwise."""
+    if name not in BOARDS:
+        raise ValueError(f"board must be one of {', '.join(sorted(BOARDS))}, not {name!r}")
+    return BOARDS[name]
+
+
+class BoardDesign(Elaboratable):
+    """A :class:`~.top.BoardTop` wired to a board's UART and LEDs.
+
+    Parameters
+    ----------
+    board : Board
+    net : QuantizedNetwork
+    lanes : int
+    baud : int
+    """
+
+    def __init__(self, *, board: Board, net, lanes: int = 4, baud: int = DEFAULT_BAUD):
+        self.board = board
+        self.top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, baud=baud,
+                            n_leds=len(board.leds))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.top = top = self.top
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
+        m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
+        m.d.comb += [top.rx.eq(rx_buf.i), tx_buf.o.eq(top.tx)]
+        requested = {}
+        for i, (name, number, sub) in enumerate(self.board.leds):
+            if (name, number) not in requested:
+                requested[(name, number)] = platform.request(name, number, dir="-")
+            res = requested[(name, number)]
+            m.submodules[f"led_buf{i}"] = buf = io.Buffer("o", getattr(res, sub) if sub else res)
+            m.d.comb += buf.o.eq(top.leds[i])
+        return m
