@@ -25,10 +25,10 @@ from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .integrator import Integrator, route_events
 from .lif import LIFLanes
 from .plan import LayerPlan
 from .signatures import TraceSignature, event_layout, layer_event_layout, refuse, trace_layout
+from .stepper import LayerStepper
 
 __all__ = ["HiddenLayer", "lowest_set_bit"]
 
@@ -80,80 +80,54 @@ class HiddenLayer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lp = self.layer
-        groups, lanes, steps = lp.groups, lp.lanes, self.timesteps
+        groups, lanes = lp.groups, lp.lanes
         spec = lp.neuron
-        m.submodules.integrator = integ = Integrator(layer=lp)
+        st = LayerStepper(m, layer=lp, timesteps=self.timesteps, source=self.i_events)
+        integ = st.integrator
         m.submodules.lif = lif = LIFLanes(neuron=spec, lanes=lanes, cur_bits=lp.cur_bits)
         m.submodules.membranes = vmem = memory.Memory(
             shape=data.ArrayLayout(signed(spec.v_bits), lanes), depth=groups, init=[]
         )
-        m.submodules.biases = bmem = memory.Memory(
-            shape=data.ArrayLayout(signed(lp.b_bits), lanes),
-            depth=groups,
-            init=[list(map(int, row)) for row in lp.bias_rows],
-        )
         v_wr = vmem.write_port()
         v_rd = vmem.read_port()
-        b_rd = bmem.read_port()
-
-        in_pass = Signal(init=1)  # the clear pass runs right after reset
-        clearing = Signal(init=1)
-        step = Signal(range(steps))
-        last_step = step == steps - 1
-        p_group = Signal(range(groups))
-        p_more = Signal(init=1)
-        s1_valid = Signal()
-        s1_group = Signal(range(groups))
-        pend = Signal(lanes)
+        pend = Signal(lanes)  # spikes of the last updated group not yet sent
         pend_base = Signal(range(groups * lanes))
 
-        # --- accumulate -----------------------------------------------------------
-        eos_taken = route_events(m, source=self.i_events, integrator=integ, accepting=~in_pass)
-        with m.If(eos_taken):
-            m.d.sync += [in_pass.eq(1), p_group.eq(0), p_more.eq(1)]
-
-        # --- neuron pass: stage 0 issues the reads of group p_group ------------------
+        # --- the pass advances while the spike queue can take the next group --------
         pend_single = (pend & (pend - 1)) == 0
         pend_free = (pend == 0) | (pend_single & self.o_events.ready)
-        consume = s1_valid & pend_free
-        advance = in_pass & (~s1_valid | consume)
-        for port in (v_rd, b_rd):
-            m.d.comb += [port.addr.eq(p_group), port.en.eq(advance)]
-        m.d.comb += [integ.rd_addr.eq(p_group), integ.rd_en.eq(advance)]
-        with m.If(advance):
-            m.d.sync += [s1_valid.eq(p_more), s1_group.eq(p_group)]
-            with m.If(p_more):
-                m.d.sync += [p_group.eq(p_group + 1), p_more.eq(p_group != groups - 1)]
+        consume = st.s1_valid & pend_free
+        m.d.comb += [
+            st.advance.eq(st.in_pass & (~st.s1_valid | consume)),
+            v_rd.addr.eq(st.p_group),
+            v_rd.en.eq(st.advance),
+        ]
 
         # --- stage 1: LIF update of the group, write back, trace, queue spikes -------
         tail = lp.n_out - (groups - 1) * lanes  # live lanes of the last group
-        mask = Mux(s1_group == groups - 1, Const((1 << tail) - 1, lanes), (1 << lanes) - 1)
+        mask = Mux(st.s1_group == groups - 1, Const((1 << tail) - 1, lanes), (1 << lanes) - 1)
         spikes = Signal(lanes)
         m.d.comb += [
             lif.v.eq(v_rd.data),
             lif.current.eq(integ.rd_data),
             spikes.eq(lif.spikes & mask),
-            self.trace.payload.step.eq(step),
-            self.trace.payload.group.eq(s1_group),
+            self.trace.payload.step.eq(st.step),
+            self.trace.payload.group.eq(st.s1_group),
             self.trace.payload.spikes.eq(spikes),
             self.trace.payload.values.eq(lif.v_next),
         ]
-        keep_currents = Const(lp.repeat) & ~last_step & ~clearing
         with m.If(consume):
             m.d.comb += [
-                self.trace.valid.eq(~clearing),
+                self.trace.valid.eq(~st.clearing),
                 v_wr.en.eq(1),
-                v_wr.addr.eq(s1_group),
-                v_wr.data.eq(Mux(last_step | clearing, 0, lif.v_next)),
-                integ.wr_en.eq(~keep_currents),
-                integ.wr_addr.eq(s1_group),
+                v_wr.addr.eq(st.s1_group),
+                v_wr.data.eq(Mux(st.last_step | st.clearing, 0, lif.v_next)),
             ]
-            for j in range(lanes):
-                m.d.comb += integ.wr_data[j].eq(b_rd.data[j])
+            st.rewrite_currents(m)
 
         # --- spike events out, then the end-of-step beat ---------------------------
         low = lowest_set_bit(m, pend, lanes)
-        done = in_pass & ~s1_valid & ~p_more & (pend == 0)
+        done = st.pass_end & (pend == 0)
         with m.If(pend != 0):
             m.d.comb += [
                 self.o_events.valid.eq(1),
@@ -161,21 +135,17 @@ class HiddenLayer(wiring.Component):
             ]
             with m.If(self.o_events.ready):
                 m.d.sync += pend.eq(pend & (pend - 1))
-        with m.Elif(done & ~clearing):
+        with m.Elif(done & ~st.clearing):
             m.d.comb += [self.o_events.valid.eq(1), self.o_events.payload.eos.eq(1)]
         with m.If(consume):
-            m.d.sync += [pend.eq(Mux(clearing, 0, spikes)), pend_base.eq(s1_group * lanes)]
+            m.d.sync += [pend.eq(Mux(st.clearing, 0, spikes)), pend_base.eq(st.s1_group * lanes)]
+
+        def sample_done():
+            m.d.sync += [st.step.eq(0), st.in_pass.eq(0)]
 
         with m.If(done):
-            with m.If(clearing):
-                m.d.sync += [clearing.eq(0), in_pass.eq(0)]
+            with m.If(st.clearing):
+                m.d.sync += [st.clearing.eq(0), st.in_pass.eq(0)]
             with m.Elif(self.o_events.ready):
-                m.d.sync += step.eq(Mux(last_step, 0, step + 1))
-                if lp.repeat:
-                    with m.If(last_step):
-                        m.d.sync += in_pass.eq(0)
-                    with m.Else():
-                        m.d.sync += [p_group.eq(0), p_more.eq(1)]
-                else:
-                    m.d.sync += in_pass.eq(0)
+                st.next_step(m, on_last=sample_done)
         return m

@@ -13,13 +13,13 @@ clear pass writes ``acc = 0`` and ``I = b``.
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux, Signal, signed
+from amaranth import Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .integrator import Integrator, route_events
 from .plan import LayerPlan
 from .signatures import TraceSignature, acc_layout, layer_event_layout, refuse, trace_layout
+from .stepper import LayerStepper
 
 __all__ = ["ReadoutLayer"]
 
@@ -63,76 +63,45 @@ class ReadoutLayer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lp = self.layer
-        groups, lanes, steps = lp.groups, lp.lanes, self.timesteps
-        m.submodules.integrator = integ = Integrator(layer=lp)
+        groups, lanes = lp.groups, lp.lanes
+        out = Signal()  # sending the accumulators
+        st = LayerStepper(
+            m, layer=lp, timesteps=self.timesteps, source=self.i_events, accepting=~out
+        )
+        integ = st.integrator
         m.submodules.accumulators = amem = memory.Memory(
             shape=data.ArrayLayout(signed(lp.state_bits), lanes), depth=groups, init=[]
         )
-        m.submodules.biases = bmem = memory.Memory(
-            shape=data.ArrayLayout(signed(lp.b_bits), lanes),
-            depth=groups,
-            init=[list(map(int, row)) for row in lp.bias_rows],
-        )
         a_wr = amem.write_port()
         a_rd = amem.read_port(transparent_for=(a_wr,))
-        b_rd = bmem.read_port()
-
-        in_pass = Signal(init=1)  # the clear pass runs right after reset
-        clearing = Signal(init=1)
-        out = Signal()
-        step = Signal(range(steps))
-        last_step = step == steps - 1
-        p_group = Signal(range(groups))
-        p_more = Signal(init=1)
-        s1_valid = Signal()
-        s1_group = Signal(range(groups))
-
-        # --- accumulate -----------------------------------------------------------
-        eos_taken = route_events(
-            m, source=self.i_events, integrator=integ, accepting=~in_pass & ~out
-        )
-        with m.If(eos_taken):
-            m.d.sync += [in_pass.eq(1), p_group.eq(0), p_more.eq(1)]
 
         # --- readout pass: one group per cycle, never stalls -------------------------
-        m.d.comb += [integ.rd_addr.eq(p_group), integ.rd_en.eq(1), b_rd.addr.eq(p_group)]
-        with m.If(in_pass):
-            m.d.comb += a_rd.addr.eq(p_group)
-            m.d.sync += [s1_valid.eq(p_more), s1_group.eq(p_group)]
-            with m.If(p_more):
-                m.d.sync += [p_group.eq(p_group + 1), p_more.eq(p_group != groups - 1)]
+        m.d.comb += [st.advance.eq(st.in_pass), a_rd.addr.eq(st.p_group)]
         total = Signal(data.ArrayLayout(signed(lp.state_bits), lanes))
         for j in range(lanes):
-            m.d.comb += [
-                total[j].eq(a_rd.data[j] + integ.rd_data[j]),
-                integ.wr_data[j].eq(b_rd.data[j]),
-            ]
+            m.d.comb += total[j].eq(a_rd.data[j] + integ.rd_data[j])
         m.d.comb += [
-            self.trace.payload.step.eq(step),
-            self.trace.payload.group.eq(s1_group),
+            self.trace.payload.step.eq(st.step),
+            self.trace.payload.group.eq(st.s1_group),
             self.trace.payload.values.eq(integ.rd_data),
         ]
-        keep_currents = Const(lp.repeat) & ~last_step & ~clearing
-        with m.If(s1_valid):
+        with m.If(st.s1_valid):
             m.d.comb += [
-                self.trace.valid.eq(~clearing),
+                self.trace.valid.eq(~st.clearing),
                 a_wr.en.eq(1),
-                a_wr.addr.eq(s1_group),
-                a_wr.data.eq(Mux(clearing, 0, total)),
-                integ.wr_en.eq(~keep_currents),
-                integ.wr_addr.eq(s1_group),
+                a_wr.addr.eq(st.s1_group),
+                a_wr.data.eq(Mux(st.clearing, 0, total)),
             ]
-        with m.If(in_pass & ~s1_valid & ~p_more):
-            with m.If(clearing):
-                m.d.sync += [clearing.eq(0), in_pass.eq(0)]
-            with m.Elif(last_step):
-                m.d.sync += [in_pass.eq(0), out.eq(1)]
+            st.rewrite_currents(m)
+
+        def sample_done():
+            m.d.sync += [st.in_pass.eq(0), out.eq(1)]
+
+        with m.If(st.pass_end):
+            with m.If(st.clearing):
+                m.d.sync += [st.clearing.eq(0), st.in_pass.eq(0)]
             with m.Else():
-                m.d.sync += step.eq(step + 1)
-                if lp.repeat:
-                    m.d.sync += [p_group.eq(0), p_more.eq(1)]
-                else:
-                    m.d.sync += in_pass.eq(0)
+                st.next_step(m, on_last=sample_done)
 
         # --- send the accumulators, one class per beat, zeroing each row once sent ----
         o_row = Signal(range(groups))
@@ -157,5 +126,5 @@ class ReadoutLayer(wiring.Component):
                         m.d.comb += [a_wr.en.eq(1), a_wr.addr.eq(o_row), a_wr.data.eq(0)]
                         m.d.sync += [loaded.eq(0), o_row.eq(o_row + 1), o_lane.eq(0)]
                     with m.If(final):
-                        m.d.sync += [out.eq(0), o_row.eq(0), step.eq(0)]
+                        m.d.sync += [out.eq(0), o_row.eq(0), st.step.eq(0)]
         return m

@@ -1,0 +1,111 @@
+"""What every layer kind shares: its integrator, its biases, the step counter and the group pass.
+
+:class:`LayerStepper` is the control a hidden layer and the readout have in common
+(not a Component: it adds its state and submodules to the layer's module):
+
+* the :class:`~.integrator.Integrator` fed from the layer's ``i_events`` while no pass
+  runs, and the bias memory;
+* ``in_pass``: a pass over the groups is running; it starts when a step's ``eos`` beat
+  is taken (and right after reset, as the silent *clear pass*, ``clearing``);
+* the two-stage group walk: while ``advance`` is high, stage 0 issues the reads of group
+  ``p_group`` (currents, biases, and whatever the layer adds) and stage 1
+  (``s1_valid``, ``s1_group``) sees their data one cycle later; ``advance`` low holds
+  both stages (the memories' read enables follow it);
+* ``step``: the step within the sample, ``last_step``, and ``keep_currents`` (a repeat
+  layer keeps its currents until its last pass).
+"""
+
+from __future__ import annotations
+
+from amaranth import Const, Module, Signal, signed
+from amaranth.lib import data, memory
+
+from .integrator import Integrator, route_events
+from .plan import LayerPlan
+
+__all__ = ["LayerStepper"]
+
+
+class LayerStepper:
+    """Shared control of one layer (see the module docstring).
+
+    Parameters
+    ----------
+    m : Module
+        The layer's module; the integrator and the bias memory become its submodules.
+    layer : LayerPlan
+    timesteps : int
+    source : stream interface
+        The layer's ``i_events``.
+    accepting : Value
+        Extra condition for taking input events (besides "no pass running").
+    """
+
+    def __init__(self, m: Module, *, layer: LayerPlan, timesteps: int, source, accepting=1):
+        groups = layer.groups
+        self.layer, self.timesteps = layer, timesteps
+        m.submodules.integrator = self.integrator = Integrator(layer=layer)
+        m.submodules.biases = bmem = memory.Memory(
+            shape=data.ArrayLayout(signed(layer.b_bits), layer.lanes),
+            depth=groups,
+            init=[list(map(int, row)) for row in layer.bias_rows],
+        )
+        self.bias = bmem.read_port()
+        self.in_pass = Signal(init=1)  # the clear pass runs right after reset
+        self.clearing = Signal(init=1)
+        self.step = Signal(range(timesteps))
+        self.last_step = self.step == timesteps - 1
+        self.keep_currents = Const(layer.repeat) & ~self.last_step & ~self.clearing
+        self.advance = Signal()
+        self.p_group = Signal(range(groups))
+        self.p_more = Signal(init=1)
+        self.s1_valid = Signal()
+        self.s1_group = Signal(range(groups))
+        self.pass_end = self.in_pass & ~self.s1_valid & ~self.p_more
+
+        taken = route_events(
+            m, source=source, integrator=self.integrator, accepting=~self.in_pass & accepting
+        )
+        with m.If(taken):
+            m.d.sync += self.in_pass.eq(1)
+            self.restart(m)
+
+        integ = self.integrator
+        m.d.comb += [
+            integ.rd_addr.eq(self.p_group),
+            integ.rd_en.eq(self.advance),
+            self.bias.addr.eq(self.p_group),
+            self.bias.en.eq(self.advance),
+        ]
+        with m.If(self.advance):
+            m.d.sync += [self.s1_valid.eq(self.p_more), self.s1_group.eq(self.p_group)]
+            with m.If(self.p_more):
+                m.d.sync += [
+                    self.p_group.eq(self.p_group + 1),
+                    self.p_more.eq(self.p_group != groups - 1),
+                ]
+
+    def restart(self, m: Module) -> None:
+        """Start a pass at group 0 (from the next cycle)."""
+        m.d.sync += [self.p_group.eq(0), self.p_more.eq(1)]
+
+    def rewrite_currents(self, m: Module) -> None:
+        """In the current cycle, write group ``s1_group``'s biases back as its currents
+        (unless ``keep_currents``)."""
+        integ = self.integrator
+        m.d.comb += [integ.wr_en.eq(~self.keep_currents), integ.wr_addr.eq(self.s1_group)]
+        for j in range(self.layer.lanes):
+            m.d.comb += integ.wr_data[j].eq(self.bias.data[j])
+
+    def next_step(self, m: Module, *, on_last) -> None:
+        """End of a (non-clear) pass. After the last step of the sample run ``on_last()``;
+        otherwise count the step, and a repeat layer starts its next pass at once while
+        any other layer goes back to taking input events."""
+        with m.If(self.last_step):
+            on_last()
+        with m.Else():
+            m.d.sync += self.step.eq(self.step + 1)
+            if self.layer.repeat:
+                self.restart(m)
+            else:
+                m.d.sync += self.in_pass.eq(0)
