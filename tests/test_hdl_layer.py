@@ -11,6 +11,7 @@ from spikeforge_hdl.beats import field
 from spikeforge_hdl.export import layout_fields
 from spikeforge_hdl.layer import HiddenLayer
 from spikeforge_hdl.plan import plan_core
+from spikeforge_hdl.pysim import EventSource, layer_events
 from spikeforge_hdl.randnet import make_spec, random_input, random_network
 
 
@@ -31,33 +32,17 @@ def _run_layer(lp, steps, xs, *, idle, stall, seed):
     dut = HiddenLayer(layer=lp, timesteps=steps)
     rng = random.Random(seed)
     batch = xs.shape[1]
-    beats = []  # (index, value, eos)
-    for b in range(batch):
-        if lp.repeat:
-            beats += [(i, int(v), 0) for i, v in enumerate(xs[0, b])] + [(0, 0, 1)]
-        else:
-            for t in range(steps):
-                active = [int(i) for i in np.flatnonzero(xs[t, b])]
-                rng.shuffle(active)  # any order within a step
-                beats += [(i, 1, 0) for i in active] + [(0, 0, 1)]
+    src = EventSource(dut.i_events, layer_events(lp.repeat, xs, rng=rng), rng=rng, idle=idle,
+                      value_bits=lp.value_bits)
     events, traces = [[]], []
     tf = layout_fields(dut.trace.payload.shape())
 
     async def bench(ctx):
-        pos = 0
         while len(events) <= steps * batch:
-            offer = pos < len(beats) and rng.random() >= idle
-            ctx.set(dut.i_events.valid, offer)
-            if offer:
-                index, value, eos = beats[pos]
-                ctx.set(dut.i_events.payload.index, index)
-                ctx.set(dut.i_events.payload.eos, eos)
-                if lp.value_bits:
-                    ctx.set(dut.i_events.payload.value, value)
+            src.drive(ctx)
             take = rng.random() >= stall
             ctx.set(dut.o_events.ready, take)
-            if offer and ctx.get(dut.i_events.ready):
-                pos += 1
+            src.sample(ctx)
             if take and ctx.get(dut.o_events.valid):
                 if ctx.get(dut.o_events.payload.eos):
                     events.append([])

@@ -9,6 +9,7 @@ from spikeforge.golden import run_network
 from spikeforge_hdl.beats import field
 from spikeforge_hdl.export import layout_fields
 from spikeforge_hdl.plan import plan_core
+from spikeforge_hdl.pysim import EventSource, layer_events
 from spikeforge_hdl.randnet import make_spec, random_input, random_network
 from spikeforge_hdl.readout import ReadoutLayer
 
@@ -17,31 +18,17 @@ def _run(lp, steps, xs, *, idle, stall, seed):
     dut = ReadoutLayer(layer=lp, timesteps=steps)
     rng = random.Random(seed)
     batch = xs.shape[1]
-    beats = []
-    for b in range(batch):
-        if lp.repeat:
-            beats += [(i, int(v), 0) for i, v in enumerate(xs[0, b])] + [(0, 0, 1)]
-        else:
-            for t in range(steps):
-                beats += [(int(i), 1, 0) for i in np.flatnonzero(xs[t, b])] + [(0, 0, 1)]
+    src = EventSource(dut.i_events, layer_events(lp.repeat, xs), rng=rng, idle=idle,
+                      value_bits=lp.value_bits)
     accs, traces = [], []
     tf = layout_fields(dut.trace.payload.shape())
 
     async def bench(ctx):
-        pos = 0
         while len(accs) < batch * lp.n_out:
-            offer = pos < len(beats) and rng.random() >= idle
-            ctx.set(dut.i_events.valid, offer)
-            if offer:
-                index, value, eos = beats[pos]
-                ctx.set(dut.i_events.payload.index, index)
-                ctx.set(dut.i_events.payload.eos, eos)
-                if lp.value_bits:
-                    ctx.set(dut.i_events.payload.value, value)
+            src.drive(ctx)
             take = rng.random() >= stall
             ctx.set(dut.o_acc.ready, take)
-            if offer and ctx.get(dut.i_events.ready):
-                pos += 1
+            src.sample(ctx)
             if take and ctx.get(dut.o_acc.valid):
                 accs.append((ctx.get(dut.o_acc.payload.data), ctx.get(dut.o_acc.payload.last)))
             if ctx.get(dut.trace.valid):

@@ -20,7 +20,7 @@ from .beats import Recorder, input_beats
 from .core import NetworkCore
 from .export import describe_core
 
-__all__ = ["simulate_amaranth", "sample_inputs"]
+__all__ = ["simulate_amaranth", "sample_inputs", "layer_events", "EventSource"]
 
 PERIOD = 1e-6
 
@@ -136,3 +136,54 @@ def simulate_amaranth(
     if trace:
         res.update(rec.trace_arrays())
     return res
+
+
+def layer_events(repeat: bool, xs: np.ndarray, *, rng=None) -> list[tuple[int, int, int]]:
+    """``(index, value, eos)`` events of a batch ``xs`` [T, B, n_in] entering one layer.
+
+    A *repeat* layer (direct first layer) gets every input once per sample (zeros
+    included), then one ``eos``; any other layer gets, per step, its active inputs (in
+    an order shuffled by ``rng`` if given) and one ``eos``.
+    """
+    events = []
+    for b in range(xs.shape[1]):
+        if repeat:
+            events += [(i, int(v), 0) for i, v in enumerate(xs[0, b])] + [(0, 0, 1)]
+            continue
+        for t in range(xs.shape[0]):
+            active = [int(i) for i in np.flatnonzero(xs[t, b])]
+            if rng is not None:
+                rng.shuffle(active)
+            events += [(i, 1, 0) for i in active] + [(0, 0, 1)]
+    return events
+
+
+class EventSource:
+    """Offers ``events`` on a layer's ``i_events`` in amaranth.sim, idle with probability ``idle``.
+
+    Call :meth:`drive` then :meth:`sample` once per cycle, before ``await ctx.tick()``.
+    """
+
+    def __init__(self, port, events, *, rng, idle: float, value_bits: int):
+        self.port, self.events, self.rng, self.idle = port, events, rng, idle
+        self.value_bits = value_bits
+        self.pos = 0
+        self.offered = False
+
+    @property
+    def empty(self) -> bool:
+        return self.pos >= len(self.events)
+
+    def drive(self, ctx) -> None:
+        self.offered = not self.empty and self.rng.random() >= self.idle
+        ctx.set(self.port.valid, self.offered)
+        if self.offered:
+            index, value, eos = self.events[self.pos]
+            ctx.set(self.port.payload.index, index)
+            ctx.set(self.port.payload.eos, eos)
+            if self.value_bits:
+                ctx.set(self.port.payload.value, value)
+
+    def sample(self, ctx) -> None:
+        if self.offered and ctx.get(self.port.ready):
+            self.pos += 1
