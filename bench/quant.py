@@ -116,14 +116,36 @@ def _key(job: dict, code: str) -> str:
     return hashlib.sha1((code + json.dumps(job, sort_keys=True)).encode()).hexdigest()
 
 
-def _load_cache() -> dict:
-    cache = {}
+def _records() -> list[dict]:
+    """Every cached run, oldest first; a torn last line (an interrupted write) is skipped."""
+    out = []
     if RUN_CACHE.is_file():
         for line in RUN_CACHE.read_text().splitlines():
-            if line.strip():
-                rec = json.loads(line)
-                cache[rec["key"]] = rec["result"]
-    return cache
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+def _load_cache() -> dict:
+    return {rec["key"]: rec["result"] for rec in _records()}
+
+
+def cached_runs(jobs: list[dict], log) -> list[dict]:
+    """For ``--report-only``: the newest cached run of each job, whatever code it ran."""
+    latest = {}
+    for rec in _records():
+        res = rec["result"]
+        latest[json.dumps({k: res[k] for k in jobs[0]}, sort_keys=True)] = res
+    runs = [latest.get(json.dumps(j, sort_keys=True)) for j in jobs]
+    missing = [j for j, r in zip(jobs, runs, strict=True) if r is None]
+    if missing:
+        m = missing[0]
+        raise SystemExit(f"no cached run for {len(missing)} jobs, e.g. {m['dataset']} "
+                         f"T={m['T']} seed={m['seed']}; run without --report-only")
+    log(f"{len(runs)} cached runs (code {sorted({r.get('code', '?') for r in runs})})")
+    return runs
 
 
 def execute(jobs: list[dict], workers: int, log) -> list[dict]:
@@ -135,6 +157,7 @@ def execute(jobs: list[dict], workers: int, log) -> list[dict]:
     RUN_CACHE.parent.mkdir(parents=True, exist_ok=True)
 
     def done(job, res):
+        res["code"] = code
         cache[_key(job, code)] = res
         with RUN_CACHE.open("a") as f:  # append-only log; a torn last line is skipped
             f.write(json.dumps({"key": _key(job, code), "result": res}) + "\n")
@@ -151,6 +174,10 @@ def execute(jobs: list[dict], workers: int, log) -> list[dict]:
     return [cache[_key(j, code)] for j in jobs]
 
 
+def log(line: str) -> None:
+    print(line, flush=True)
+
+
 def main(argv=None) -> int:
     from quant_report import write_report
 
@@ -158,14 +185,21 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="a small grid (under 2 minutes)")
     p.add_argument("--jobs", type=int, default=1, choices=[1, 2], help="worker processes")
     p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--report-only", action="store_true",
+                   help="rebuild the report from the newest cached run of each job")
     a = p.parse_args(argv)
     grid = QUICK if a.quick else FULL
     t0 = time.perf_counter()
-    runs = execute(plan(grid), a.jobs, lambda s: print(s, flush=True))
+    if a.report_only:
+        runs = cached_runs(plan(grid), log)
+    else:
+        runs = execute(plan(grid), a.jobs, log)
     stem = a.out / ("quant_quick" if a.quick else "quant")
-    text = write_report(stem, runs, grid, seconds=time.perf_counter() - t0,
+    seconds = sum(r["seconds"] for r in runs) if a.report_only else time.perf_counter() - t0
+    text = write_report(stem, runs, grid, seconds=seconds,
                         settings={"hidden": HIDDEN, "qat_lr": QAT_LR,
-                                  "val_fraction": VAL_FRACTION, "quick": a.quick})
+                                  "val_fraction": VAL_FRACTION, "quick": a.quick,
+                                  "report_only": a.report_only})
     print(text)
     return 0
 
