@@ -78,8 +78,8 @@ def run_core_bench(
     return json.loads(summary.read_text())
 
 
-def _training_sources_hash(seed: int) -> str:
-    h = hashlib.sha256(str(seed).encode())
+def _training_sources_hash(seed: int, encoding: str) -> str:
+    h = hashlib.sha256(f"{seed}-{encoding}".encode())
     src = ROOT / "python" / "spikeforge"
     files = [src / "demo.py", src / "export.py", src / "ir.py", src / "fixed.py"]
     for sub in ("train", "snn", "data", "golden"):
@@ -90,28 +90,54 @@ def _training_sources_hash(seed: int) -> str:
     return h.hexdigest()[:16]
 
 
-def trained_digits(seed: int = 0) -> tuple[QuantizedNetwork, np.ndarray, np.ndarray]:
-    """The demo's trained digits model (``spikeforge.demo.train_digits``) and its test set.
+def _train(seed: int, encoding: str):
+    """Train and export; return ``(net, x_test, y_test)`` with integer test inputs."""
+    from spikeforge.data import encode_direct, encode_rate
+    from spikeforge.demo import DIGITS_CONFIG, DIGITS_WIDTHS, train_digits
+    from spikeforge.export import export_ptq
+    from spikeforge.train import TrainConfig, fit
 
-    Training takes about a minute; the IR and the integer test inputs are cached under
+    if encoding == "direct":
+        _model, net, ds = train_digits(seed)
+        return net, encode_direct(ds.x_test, net.spec.in_bits), ds.y_test
+    cfg = TrainConfig(**{**DIGITS_CONFIG.to_dict(), **SPIKES_CONFIG, "seed": seed})
+    res = fit(cfg)
+    ds = res.dataset
+    x_test = encode_rate(ds.x_test, cfg.timesteps, seed=seed + 1)
+    net = export_ptq(res.model.eval(), **DIGITS_WIDTHS, encoding="spikes", calib_x=x_test,
+                     calib_y=ds.y_test, meta={"train_config": cfg.to_dict()})
+    return net, x_test, ds.y_test
+
+
+#: How the spike-input digits model differs from the demo's (rate-coded input, T=8).
+SPIKES_CONFIG = {"encoding": "spikes", "in_bits": 1, "timesteps": 8, "epochs": 20}
+
+
+def trained_digits(
+    seed: int = 0, *, encoding: str = "direct"
+) -> tuple[QuantizedNetwork, np.ndarray, np.ndarray]:
+    """A trained digits model (64-128-10) and its integer test set.
+
+    ``encoding="direct"`` is the demo's model (``spikeforge.demo.train_digits``: T=4,
+    4-bit direct input); ``"spikes"`` the same network trained on Bernoulli rate-coded
+    input (``SPIKES_CONFIG``: T=8) and exported with ``export_ptq``. Training takes about
+    a minute; the IR and the test inputs are cached under
     ``build/sim/digits-trained/<hash of the training sources>/``, so the model is
     retrained exactly when the code that produces it changes.
 
     Returns
     -------
     net : QuantizedNetwork
-    x_test : int64 [N, 64] direct 4-bit inputs
+    x_test : int64 test inputs: ``[N, 64]`` direct values or ``[T, N, 64]`` spikes
     y_test : int64 [N] labels
     """
-    cache = BUILD / "digits-trained" / _training_sources_hash(seed)
+    if encoding not in ("direct", "spikes"):
+        raise ValueError(f"encoding must be 'direct' or 'spikes', not {encoding!r}")
+    cache = BUILD / "digits-trained" / _training_sources_hash(seed, encoding)
     if not (cache / "digits.json").is_file() or not (cache / "test.npz").is_file():
-        from spikeforge.data import encode_direct
-        from spikeforge.demo import train_digits
-
-        _model, net, ds = train_digits(seed)
-        x_test = encode_direct(ds.x_test, net.spec.in_bits).astype(np.int64)
+        net, x_test, y_test = _train(seed, encoding)
         buf = io.BytesIO()
-        np.savez(buf, x=x_test, y=np.asarray(ds.y_test, np.int64))
+        np.savez(buf, x=np.asarray(x_test, np.int64), y=np.asarray(y_test, np.int64))
         atomic_write_bytes(cache / "test.npz", buf.getvalue())
         net.save(cache / "digits")
     with np.load(cache / "test.npz") as z:

@@ -10,6 +10,7 @@ import simlib
 from core_cases import random_case
 from spikeforge.golden import run_network
 from spikeforge_hdl.bound import event_bound
+from spikeforge_hdl.native import run_native
 from spikeforge_hdl.rtlsim import simulate
 
 
@@ -57,6 +58,11 @@ def test_simulate_without_trace_ports(tmp_path):
     again = simulate(net, x[:, :3], lanes=lanes, build_dir=tmp_path / "notrace", trace=False)
     assert again["build_seconds"] == 0.0  # same Verilog: the build is reused
     np.testing.assert_array_equal(again["acc"], res["acc"][:3])
+    # the C++ harness of the throughput bench drives the same core to the same results
+    nat = run_native(net, x, lanes=lanes, build_dir=tmp_path / "native")
+    _assert_equal_to_golden(nat, run_network(net, x), trace=False)
+    np.testing.assert_array_equal(nat["cycles"], res["cycles"])
+    assert nat["sim_cycles"] >= nat["cycles"].sum() and nat["cycles_per_second"] > 0
 
 
 def test_bad_input_is_refused_before_building(tmp_path):
@@ -64,3 +70,4 @@ def test_bad_input_is_refused_before_building(tmp_path):
     with pytest.raises(ValueError, match=r"^spike input must have shape \[3, 'B', 8\], not \[8\]$"):
         simulate(net, x[0, 0], lanes=lanes, build_dir=tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
