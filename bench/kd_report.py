@@ -97,12 +97,20 @@ def _pct(m, h) -> str:
     return f"{100 * m:.2f} ± {100 * h:.2f}"
 
 
+def cpu_minutes(runs: list[dict]) -> float:
+    """Summed worker CPU time in minutes (wall time where a cached run has no CPU time)."""
+    return sum(r.get("cpu_seconds", r["seconds"]) for r in runs) / 60
+
+
 def markdown(teachers: list[dict], rows: list[dict], checks: list[dict], elapsed: float,
-             quick: bool, seeds: list[int]) -> str:
+             quick: bool, seeds: list[int], cpu_min: float) -> str:
     lines = [f"# Distillation benchmark{' (quick)' if quick else ''}", "",
              f"Seeds {seeds}; accuracy on the held-out test split, mean ± 95% CI (Student t); "
              f"Δ is the paired difference to the reference (CE-only; `kd-real` for STARS) on "
-             f"the same seeds. Wall time {elapsed / 60:.1f} min on 2 worker processes.", "",
+             f"the same seeds. This invocation took {elapsed / 60:.1f} min wall time "
+             f"(2 worker processes, 1 torch thread each, shared machine; cached runs are read "
+             f"back). All runs together used {cpu_min:.1f} CPU-minutes: "
+             f"{cpu_min / 2:.1f} min on 2 dedicated cores.", "",
              "## Teachers", "", "| dataset | teacher | test accuracy (%) |", "|---|---|---|"]
     tgroups = defaultdict(list)
     for t in teachers:
@@ -174,8 +182,10 @@ def write(out: Path, stem: str, teachers, results, elapsed: float, *, quick: boo
     """Write ``{stem}.json``, ``{stem}.md`` and ``{stem}.png`` under ``out``; return the md."""
     rows = summarize(results)
     checks = target_check(rows)
-    md = markdown(teachers, rows, checks, elapsed, quick, seeds)
-    payload = {"quick": quick, "seeds": seeds, "elapsed_s": elapsed, "teachers": teachers,
+    cpu_min = cpu_minutes(list(teachers) + list(results))
+    md = markdown(teachers, rows, checks, elapsed, quick, seeds, cpu_min)
+    payload = {"quick": quick, "seeds": seeds, "elapsed_s": elapsed, "cpu_minutes": cpu_min,
+               "teachers": teachers,
                "summary": rows, "target": checks, "runs": results}
     atomic_write_text(out / f"{stem}.json", json.dumps(payload, indent=1, default=str) + "\n")
     atomic_write_text(out / f"{stem}.md", md)
