@@ -21,6 +21,10 @@ __all__ = ["SIMULATORS", "SimulatorError", "build", "run_test"]
 
 SIMULATORS = ("verilator", "icarus")
 TIMESCALE = verilator.TIMESCALE
+#: After the runner's -g2012: Verilog-2005 rules, under which a declaration initialiser
+#: (``reg x = 0``) is an event at time 0. Yosys' Verilog relies on it to run every
+#: ``always @*`` block once; under -g2012 Icarus leaves such blocks X until an input moves.
+ICARUS_ARGS = ("-g2005",)
 
 
 class SimulatorError(RuntimeError):
@@ -53,7 +57,8 @@ def build(sim: str, verilog, *, toplevel: str, build_dir) -> None:
         verilator.build(verilog, toplevel=toplevel, build_dir=build_dir)
         return
     verilog, build_dir = Path(verilog).resolve(), Path(build_dir).resolve()
-    key = hashlib.sha256(verilog.read_bytes() + toplevel.encode()).hexdigest()
+    key = hashlib.sha256(verilog.read_bytes() + toplevel.encode()
+                         + " ".join(ICARUS_ARGS).encode()).hexdigest()
     stamp = build_dir / "build.stamp"
     if stamp.is_file() and stamp.read_text().strip() == key and (build_dir / "sim.vvp").is_file():
         return
@@ -61,7 +66,8 @@ def build(sim: str, verilog, *, toplevel: str, build_dir) -> None:
     log = build_dir / "build.log"
     try:
         get_runner("icarus").build(sources=[verilog], hdl_toplevel=toplevel, build_dir=build_dir,
-                                   timescale=TIMESCALE, always=True, log_file=log)
+                                   timescale=TIMESCALE, always=True, log_file=log,
+                                   build_args=list(ICARUS_ARGS))
     except (RuntimeError, SystemExit) as e:
         raise SimulatorError(f"icarus build of {verilog.name} failed ({e}):\n{_tail(log)}") \
             from None
