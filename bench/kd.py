@@ -14,7 +14,10 @@ Usage::
     nice -n 10 python bench/kd.py    # the full run (~40 min on 2 cores)
 
 Writes bench/results/kd{,_quick}.{json,md,png}; every finished run is cached in
-build/kd/runs.jsonl under a key that includes a hash of the code it ran.
+build/kd/runs.jsonl under a key that includes a hash of the code it ran (recorded in the run
+as ``code``). ``--report-only`` rebuilds the report from the newest cached run of each job,
+whatever code it ran, and ``--reuse`` does the same but runs the jobs that have none; the
+report lists the code hashes of the runs it used.
 """
 
 from __future__ import annotations
@@ -156,11 +159,16 @@ def _code_hash() -> str:
     return h.hexdigest()[:12]
 
 
+def _what(job: dict) -> str:
+    """What a job computes, as canonical JSON: its section and display label do not count."""
+    return json.dumps({k: v for k, v in job.items() if k not in ("section", "label")},
+                      sort_keys=True)
+
+
 def _key(job: dict, code: str) -> str:
     """Identifies what a run computes: its section and display label do not count, so the
     tuning section reuses section c's identical runs."""
-    what = {k: v for k, v in job.items() if k not in ("section", "label")}
-    return hashlib.sha1((code + json.dumps(what, sort_keys=True)).encode()).hexdigest()
+    return hashlib.sha1((code + _what(job)).encode()).hexdigest()
 
 
 def _load_cache() -> dict:
@@ -186,6 +194,7 @@ def execute(jobs: list[dict], workers: int, cache: dict, code: str, log) -> list
             done = pool.map(timed_run, todo)
             for i, (job, res) in enumerate(zip(todo, done, strict=True), 1):
                 key = _key(job, code)
+                res = {**res, "code": code}
                 cache[key] = res
                 fh.write(json.dumps({"key": key, "result": res}) + "\n")
                 fh.flush()
@@ -195,6 +204,42 @@ def execute(jobs: list[dict], workers: int, cache: dict, code: str, log) -> list
             for j in jobs]
 
 
+def cached_runs(jobs: list[dict], log) -> list[dict]:
+    """The newest cached run of each job whatever code it ran (``None`` where there is none)."""
+    fields = {tuple(sorted(j)) for j in jobs}  # student and stars jobs differ in their fields
+    latest = {}
+    if RUN_CACHE.exists():
+        for line in RUN_CACHE.read_text().splitlines():
+            try:
+                res = json.loads(line)["result"]
+            except (json.JSONDecodeError, KeyError):
+                continue  # a torn last line (an interrupted write)
+            for keys in fields:
+                if all(k in res for k in keys):
+                    latest[_what({k: res[k] for k in keys})] = res
+    out = []
+    for j in jobs:
+        res = latest.get(_what(j))
+        out.append(None if res is None else {**res, "section": j["section"], "label": j["label"]})
+    return out
+
+
+def reuse_or_run(jobs: list[dict], workers: int, cache: dict, code: str, log, *,
+                 run_missing: bool) -> list[dict]:
+    """The newest cached run of each job whatever code it ran; the rest are run (or, without
+    ``run_missing``, reported missing). The report lists the code hashes of the runs used."""
+    found = cached_runs(jobs, log)
+    missing = [j for j, r in zip(jobs, found, strict=True) if r is None]
+    log(f"{len(jobs) - len(missing)} jobs cached under any code, {len(missing)} missing")
+    if missing and not run_missing:
+        m = missing[0]
+        raise SystemExit(f"no cached run for {len(missing)} jobs, e.g. {m['section']} "
+                         f"{m['dataset']} {m['label']} T={m['T']} seed={m['seed']}; "
+                         f"run without --report-only")
+    new = iter(execute(missing, workers, cache, code, log) if missing else [])
+    return [r if r is not None else next(new) for r in found]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="digits only, 2 seeds, short runs")
@@ -202,6 +247,11 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2, choices=(1, 2))
     ap.add_argument("--sections", default="a,b,c,stars,tune")
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--report-only", action="store_true",
+                    help="rebuild the report from the newest cached run of each job")
+    ap.add_argument("--reuse", action="store_true",
+                    help="reuse the newest cached run of each job whatever code it ran "
+                         "(the shared checkout changes under long runs); run the rest")
     args = ap.parse_args(argv)
     import kd_report
 
@@ -217,7 +267,10 @@ def main(argv=None) -> int:
     log = print
     log(f"kd bench ({'quick' if args.quick else 'full'}), seeds {seeds}, code {code}")
     teacher_res = execute(teachers, args.workers, {}, code, log)
-    results = execute(jobs, args.workers, cache, code, log)
+    if args.report_only or args.reuse:
+        results = reuse_or_run(jobs, args.workers, cache, code, log, run_missing=args.reuse)
+    else:
+        results = execute(jobs, args.workers, cache, code, log)
     elapsed = time.perf_counter() - t0
     stem = "kd_quick" if args.quick else "kd"
     summary = kd_report.write(Path(args.out), stem, teacher_res, results, elapsed,

@@ -93,6 +93,42 @@ def target_check(rows: list[dict]) -> list[dict]:
     return out
 
 
+def summary_lines(rows: list[dict], checks: list[dict]) -> list[str]:
+    """The generated summary at the top of the report: target, verdicts per section, tuning."""
+    lines = ["## Summary", ""]
+    if checks:
+        met = [c for c in checks if c["met"]]
+        best = max(checks, key=lambda c: c["gain_pp"])
+        lines.append(f"* **Target** (section c, MNIST-5k, best method ≥ CE-only + 1.5 pp with "
+                     f"separated 95% intervals): met in {len(met)}/{len(checks)} "
+                     f"student/T settings; largest gain {best['gain_pp']:+.2f} pp "
+                     f"({best['best']}, {best['student']}, T={best['T']}, intervals "
+                     f"{'separated' if best['separated'] else 'overlapping'}).")
+    for section in SECTION_TITLES:
+        sub = [r for r in rows if r["section"] == section and r["verdict"] != "reference"]
+        if not sub:
+            continue
+        count = {v: sum(r["verdict"] == v for r in sub) for v in ("helps", "no change", "hurts")}
+        named = {v: sorted({r["label"] for r in sub if r["verdict"] == v})
+                 for v in ("helps", "hurts")}
+        lines.append(f"* Section {section}: {len(sub)} method × setting cells: "
+                     f"{count['helps']} help, {count['no change']} no change, "
+                     f"{count['hurts']} hurt (paired 95% CI vs "
+                     f"{sub[0]['reference']})"
+                     + "".join(f"; {v}: {', '.join(named[v])}" for v in ("helps", "hurts")
+                               if named[v]) + ".")
+    tune = [r for r in rows if r["section"] == "tune" and r["verdict"] != "reference"]
+    for student in sorted({r["student"] for r in tune}):
+        sub = [r for r in tune if r["student"] == student]
+        base = next((r for r in sub if r["label"] == "hinton"), None)
+        best = max(sub, key=lambda r: r["diff_mean"])
+        if base is not None:
+            lines.append(f"* Tuning, {student}: default Hinton {100 * base['diff_mean']:+.2f} pp "
+                         f"vs CE; best variant `{best['label']}` "
+                         f"{_pct(best['diff_mean'], best['diff_ci95'])} pp ({best['verdict']}).")
+    return lines + [""]
+
+
 def _pct(m, h) -> str:
     return f"{100 * m:.2f} ± {100 * h:.2f}"
 
@@ -103,14 +139,16 @@ def cpu_minutes(runs: list[dict]) -> float:
 
 
 def markdown(teachers: list[dict], rows: list[dict], checks: list[dict], elapsed: float,
-             quick: bool, seeds: list[int], cpu_min: float) -> str:
+             quick: bool, seeds: list[int], cpu_min: float, codes: list[str]) -> str:
     lines = [f"# Distillation benchmark{' (quick)' if quick else ''}", "",
              f"Seeds {seeds}; accuracy on the held-out test split, mean ± 95% CI (Student t); "
              f"Δ is the paired difference to the reference (CE-only; `kd-real` for STARS) on "
              f"the same seeds. This invocation took {elapsed / 60:.1f} min wall time "
              f"(2 worker processes, 1 torch thread each, shared machine; cached runs are read "
              f"back). All runs together used {cpu_min:.1f} CPU-minutes: "
-             f"{cpu_min / 2:.1f} min on 2 dedicated cores.", "",
+             f"{cpu_min / 2:.1f} min on 2 dedicated cores. Code hash of the runs: "
+             f"{', '.join(codes)}.", "",
+             *summary_lines(rows, checks),
              "## Teachers", "", "| dataset | teacher | test accuracy (%) |", "|---|---|---|"]
     tgroups = defaultdict(list)
     for t in teachers:
@@ -183,8 +221,10 @@ def write(out: Path, stem: str, teachers, results, elapsed: float, *, quick: boo
     rows = summarize(results)
     checks = target_check(rows)
     cpu_min = cpu_minutes(list(teachers) + list(results))
-    md = markdown(teachers, rows, checks, elapsed, quick, seeds, cpu_min)
+    codes = sorted({r.get("code", "unrecorded") for r in results})
+    md = markdown(teachers, rows, checks, elapsed, quick, seeds, cpu_min, codes)
     payload = {"quick": quick, "seeds": seeds, "elapsed_s": elapsed, "cpu_minutes": cpu_min,
+               "codes": codes,
                "teachers": teachers,
                "summary": rows, "target": checks, "runs": results}
     atomic_write_text(out / f"{stem}.json", json.dumps(payload, indent=1, default=str) + "\n")

@@ -132,24 +132,35 @@ def _load_cache() -> dict:
     return {rec["key"]: rec["result"] for rec in _records()}
 
 
-def cached_runs(jobs: list[dict], log) -> list[dict]:
-    """For ``--report-only``: the newest cached run of each job, whatever code it ran."""
+def cached_runs(jobs: list[dict], log, *, allow_missing: bool = False) -> list[dict | None]:
+    """The newest cached run of each job, whatever code it ran (``--report-only``,
+    ``--reuse``); a job with none is an error unless ``allow_missing`` (then ``None``)."""
     latest = {}
     for rec in _records():
         res = rec["result"]
         latest[json.dumps({k: res[k] for k in jobs[0]}, sort_keys=True)] = res
     runs = [latest.get(json.dumps(j, sort_keys=True)) for j in jobs]
     missing = [j for j, r in zip(jobs, runs, strict=True) if r is None]
-    if missing:
+    if missing and not allow_missing:
         m = missing[0]
         raise SystemExit(f"no cached run for {len(missing)} jobs, e.g. {m['dataset']} "
                          f"T={m['T']} seed={m['seed']}; run without --report-only")
-    log(f"{len(runs)} cached runs (code {sorted({r.get('code', '?') for r in runs})})")
+    codes = sorted({r.get("code", "unrecorded") for r in runs if r is not None})
+    log(f"{len(runs) - len(missing)} cached runs (code {', '.join(codes)}), "
+        f"{len(missing)} missing")
     return runs
 
 
-def execute(jobs: list[dict], workers: int, log) -> list[dict]:
-    """Run the jobs not already cached, in ``workers`` processes; return all results."""
+def execute(jobs: list[dict], workers: int, log, *, reuse: bool = False) -> list[dict]:
+    """Run the jobs not already cached, in ``workers`` processes; return all results.
+
+    ``reuse``: a job counts as cached when any code ran it (its newest run is used).
+    """
+    if reuse:
+        found = cached_runs(jobs, log, allow_missing=True)
+        missing = [j for j, r in zip(jobs, found, strict=True) if r is None]
+        new = iter(execute(missing, workers, log) if missing else [])
+        return [r if r is not None else next(new) for r in found]
     code = _code_hash()
     cache = _load_cache()
     todo = [j for j in jobs if _key(j, code) not in cache]
@@ -187,19 +198,23 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--report-only", action="store_true",
                    help="rebuild the report from the newest cached run of each job")
+    p.add_argument("--reuse", action="store_true",
+                   help="reuse the newest cached run of each job whatever code it ran "
+                        "(the shared checkout changes under long runs); run the rest")
     a = p.parse_args(argv)
     grid = QUICK if a.quick else FULL
     t0 = time.perf_counter()
     if a.report_only:
         runs = cached_runs(plan(grid), log)
     else:
-        runs = execute(plan(grid), a.jobs, log)
+        runs = execute(plan(grid), a.jobs, log, reuse=a.reuse)
     stem = a.out / ("quant_quick" if a.quick else "quant")
-    seconds = sum(r["seconds"] for r in runs) if a.report_only else time.perf_counter() - t0
+    from_cache = a.report_only or a.reuse
+    seconds = sum(r["seconds"] for r in runs) if from_cache else time.perf_counter() - t0
     text = write_report(stem, runs, grid, seconds=seconds,
                         settings={"hidden": HIDDEN, "qat_lr": QAT_LR,
                                   "val_fraction": VAL_FRACTION, "quick": a.quick,
-                                  "report_only": a.report_only})
+                                  "report_only": from_cache})
     print(text)
     return 0
 

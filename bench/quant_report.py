@@ -93,7 +93,9 @@ def markdown(rows, targets, grid, settings, seconds, runs) -> str:
         f"{n_seeds} seed{'s' if n_seeds > 1 else ''}), each quantized at w_bits in "
         f"{grid['w']} x v_bits in {grid['v']}. "
         + (f"Compute time {seconds / 60:.1f} min (sum over runs, rebuilt from the run cache)."
-           if settings.get("report_only") else f"Wall time {seconds / 60:.1f} min."),
+           if settings.get("report_only") else f"Wall time {seconds / 60:.1f} min.")
+        + " Code hash of the runs: "
+        + ", ".join(sorted({r.get("code", "unrecorded") for r in runs})) + ".",
         "",
         f"Network `n_in-{settings['hidden']}-C`, direct 4-bit input, leak k=3, subtract reset. "
         "Test accuracy in %, mean ± 95 % t-interval over seeds. `float`: the float student; "
