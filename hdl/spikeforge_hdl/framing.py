@@ -56,7 +56,8 @@ class FrameParser(wiring.Component):
     busy : Signal(1), in
         The top is executing a command; bytes received meanwhile are discarded.
     o_cmd : stream of command_layout, out
-        One command per request frame or error.
+        One command per request frame or error. The payload stays unchanged after the
+        handshake until the next command, so the top need not copy it.
     w_addr : Signal(range(depth)), out
     w_data : Signal(value_width), out
     w_en : Signal(1), out
@@ -101,12 +102,12 @@ class FrameParser(wiring.Component):
             m.d.sync += idle.eq(idle + 1)
 
         ftype = Signal(8)
-        length = Signal(16)
-        count = Signal(16)  # bytes received after SYNC
-        pos = Signal(16)  # payload offset
+        length = Signal(8)  # LEN's low byte (the high byte is checked as it arrives)
+        count = Signal(range(info.sample_len + 8))  # bytes received after SYNC
+        pos = Signal(range(info.sample_len + 1))  # payload offset
         crc_hi = Signal(8)
         bad = Signal()  # an out-of-range value was seen
-        bad_at = Signal(16)
+        bad_at = Signal.like(pos)
         low = Signal(8)  # low byte of a 2-byte direct value
         row_k = Signal(range(max(2, -(-info.n_in // 8))))
         cmd = self.o_cmd.payload
@@ -139,9 +140,9 @@ class FrameParser(wiring.Component):
                         if state == "Type":
                             m.d.sync += ftype.eq(byte)
                         elif state == "Len0":
-                            m.d.sync += length[:8].eq(byte)
+                            m.d.sync += length.eq(byte)
                         elif state == "Len1":
-                            self._header(m, ftype, Cat(length[:8], byte), error)
+                            self._header(m, ftype, Cat(length, byte), error)
                         elif state == "Payload":
                             self._payload(m, byte, pos, length, low, row_k, bad, bad_at)
                         elif state == "Crc0":

@@ -12,8 +12,8 @@ the top is busy. An INFER's RESULT header is sent once the core offers its first
 beat, so the frame leaves in one burst; the cycle count in it is the core's own
 (docs/core.md: from its first input beat to its first result beat).
 
-LEDs (as many as the board has, in this order): 0 alive (blinks at 1 Hz), 1 error
-(lit for 0.25 s after each ERROR frame), 2 busy (an inference is running), 3 and up:
+LEDs (as many as the board has, in this order): 0 alive (blinks, about 1 Hz), 1 error
+(lit for about 0.5 s after each ERROR frame), 2 busy (an inference is running), 3 and up:
 the low bits of the last prediction.
 """
 
@@ -117,19 +117,23 @@ class BoardTop(wiring.Component):
         ]
 
         info_rom = Array(Const(b, 8) for b in info.to_payload())
-        cmd = Signal.like(parser.o_cmd.payload)
+        cmd = parser.o_cmd.payload  # stable until the next command (FrameParser)
         err_bytes = Array([cmd.code, cmd.type, cmd.arg[:8], cmd.arg[8:]])
         pidx = Signal(range(max(len(info_rom), ERROR_LEN) + 1))
         head, pay = builder.i_head, builder.i_payload
-        error_shown = Signal(range(self.clk_hz // 4 + 2))
-        with m.If(error_shown != 0):
+        # one free-running counter times both LEDs: alive toggles every half period,
+        # error stays lit for 2 quarter periods after each ERROR frame
+        ticks = Signal(max(2, (self.clk_hz // 2).bit_length()))
+        quarter = ticks[:-1] == 0
+        error_shown = Signal(2)
+        m.d.sync += ticks.eq(ticks + 1)
+        with m.If(quarter & (error_shown != 0)):
             m.d.sync += error_shown.eq(error_shown - 1)
-
         with m.FSM():
             with m.State("Idle"):
                 m.d.comb += parser.o_cmd.ready.eq(1)
                 with m.If(parser.o_cmd.valid):
-                    m.d.sync += [cmd.eq(parser.o_cmd.payload), pidx.eq(0)]
+                    m.d.sync += pidx.eq(0)
                     with m.Switch(parser.o_cmd.payload.kind):
                         with m.Case(Command.INFER):
                             m.d.comb += feeder.start.eq(1)
@@ -150,7 +154,7 @@ class BoardTop(wiring.Component):
                 with m.Else():
                     m.d.comb += [head.payload.type.eq(FrameType.ERROR),
                                  head.payload.length.eq(ERROR_LEN)]
-                    m.d.sync += error_shown.eq(self.clk_hz // 4 + 1)
+                    m.d.sync += error_shown.eq(3)
                 with m.If(head.ready):
                     m.next = "Send"
             with m.State("Send"):
@@ -168,14 +172,9 @@ class BoardTop(wiring.Component):
         busy = Signal()
         m.d.comb += [busy.eq(~parser.o_cmd.ready), parser.busy.eq(busy)]
 
-        alive = Signal(range(max(2, self.clk_hz // 2)))
-        alive_led = Signal()
-        m.d.sync += alive.eq(alive + 1)
-        with m.If(alive == max(1, self.clk_hz // 2) - 1):
-            m.d.sync += [alive.eq(0), alive_led.eq(~alive_led)]
         infer_busy = Signal()
         m.d.comb += infer_busy.eq(feeder.busy | (busy & (cmd.kind == Command.INFER)))
-        leds = [alive_led, error_shown != 0, infer_busy] + list(ser.prediction)
+        leds = [ticks[-1], error_shown != 0, infer_busy] + list(ser.prediction)
         for i in range(self.n_leds):
             m.d.comb += self.leds[i].eq(leds[i] if i < len(leds) else 0)
         return m
