@@ -1,0 +1,201 @@
+"""cocotb testbench of the whole board top, through its UART pins only: bytes in, bytes out.
+
+* **Driver** (:class:`UartDriver`): the host. Sends each request frame bit by bit on
+  ``rx`` (8N1, ``divisor`` clocks per bit) with seeded random pauses between bytes
+  (shorter than ``T_idle``), and can send a character with a low stop bit.
+* **Monitor** (:class:`UartMonitor`): decodes ``tx`` into bytes, checking every stop bit.
+* **Model**: :class:`spikeforge.driver.board_model.BoardModel` (golden arithmetic) says
+  what the device must answer to every request, error cases included.
+* **Checker**: decodes the answer frames (:class:`~spikeforge.driver.protocol.FrameDecoder`)
+  and compares each with the model exactly: INFO and ERROR payloads byte for byte,
+  RESULT prediction and every accumulator; the cycle count must be positive.
+
+The host follows docs/protocol.md: one request at a time, and it waits ``T_idle`` after
+every answer. At the end, a drain check: ``3 * T_idle`` more cycles without a byte on
+``tx`` and no partial frame. Configuration: the JSON file named by
+``SPIKEFORGE_BOARD_CONFIG`` (``ir``, ``inputs``, ``clk_hz``, ``divisor``,
+``timeout_cycles``, ``seed``, ``answers``, ``summary``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+from spikeforge.atomic import atomic_write_bytes, atomic_write_text
+from spikeforge.driver.board_model import BoardModel
+from spikeforge.driver.protocol import (
+    FrameDecoder,
+    FrameType,
+    decode_result,
+    encode_frame,
+    encode_sample,
+)
+from spikeforge.ir import QuantizedNetwork
+
+CONFIG_ENV = "SPIKEFORGE_BOARD_CONFIG"
+
+
+class UartDriver:
+    """The host's transmitter on ``rx``."""
+
+    def __init__(self, dut, divisor: int, max_gap: int, rng: random.Random):
+        self.dut, self.divisor, self.max_gap, self.rng = dut, divisor, max_gap, rng
+        dut.rx.value = 1
+
+    async def char(self, byte: int, stop: int = 1) -> None:
+        for level in [0] + [(byte >> i) & 1 for i in range(8)] + [stop]:
+            self.dut.rx.value = level
+            await ClockCycles(self.dut.clk, self.divisor)
+        self.dut.rx.value = 1
+
+    async def send(self, data: bytes) -> None:
+        for byte in data:
+            await self.char(byte)
+            if self.rng.random() < 0.2:
+                await ClockCycles(self.dut.clk, self.rng.randint(1, self.max_gap))
+
+
+class UartMonitor:
+    """Decodes ``tx`` into ``received`` (taken by the checker) and ``log`` (all bytes)."""
+
+    def __init__(self, dut, divisor: int):
+        self.dut, self.divisor = dut, divisor
+        self.received = bytearray()  # not yet decoded
+        self.log = bytearray()  # everything, for the cross-simulator comparison
+        cocotb.start_soon(self._run())
+
+    async def _run(self):
+        clk, tx = self.dut.clk, self.dut.tx
+        while True:
+            await FallingEdge(tx)
+            await ClockCycles(clk, self.divisor // 2)
+            assert int(tx.value) == 0, "start bit shorter than half a bit"
+            byte = 0
+            for i in range(8):
+                await ClockCycles(clk, self.divisor)
+                byte |= int(tx.value) << i
+            await ClockCycles(clk, self.divisor)
+            assert int(tx.value) == 1, f"stop bit low after byte 0x{byte:02X}"
+            self.received.append(byte)
+            self.log.append(byte)
+
+
+class Checker:
+    """Compares answer frames with the model's replies, in order, exactly."""
+
+    def __init__(self, info):
+        self.info = info
+        self.decoder = FrameDecoder()
+        self.checked = {"INFO": 0, "RESULT": 0, "ERROR": 0}
+        self.cycles: list[int] = []
+
+    def check(self, frame, reply) -> None:
+        assert frame.type == reply.type, f"answer type 0x{frame.type:02X}, want 0x{reply.type:02X}"
+        if reply.type == FrameType.INFO:
+            assert frame.payload == reply.info.to_payload(), "INFO payload differs"
+            self.checked["INFO"] += 1
+        elif reply.type == FrameType.ERROR:
+            assert frame.payload == reply.error.to_payload(), (
+                f"ERROR {frame.payload.hex()} != model {reply.error.to_payload().hex()}")
+            self.checked["ERROR"] += 1
+        else:
+            got = decode_result(self.info, frame.payload)
+            assert got.prediction == reply.result.prediction, "prediction differs from golden"
+            np.testing.assert_array_equal(got.acc, reply.result.acc)
+            assert got.cycles > 0
+            self.cycles.append(got.cycles)
+            self.checked["RESULT"] += 1
+
+
+def _requests(model: BoardModel, samples):
+    """The host's script: (name, bytes to send, uart_error_after) in order."""
+    info = model.info
+    good = [encode_frame(FrameType.INFER_REQ, encode_sample(info, x)) for x in samples]
+    bad_crc = bytearray(good[0])
+    bad_crc[-1] ^= 0x5A
+    bad_value = bytearray(encode_sample(info, samples[0]))
+    if info.encoding == "direct":
+        bad_value[-1] = 0xFF if info.in_bits < 8 else bad_value[-1]
+    elif info.n_in % 8:
+        bad_value[-1] |= 0x80
+    errors = [
+        ("unknown type", encode_frame(0x42, b"\x01\x02"), None),
+        ("bad length", encode_frame(FrameType.INFER_REQ, bytes(info.sample_len - 1)), None),
+        ("bad crc", bytes(bad_crc), None),
+        ("bad value", encode_frame(FrameType.INFER_REQ, bytes(bad_value)), None),
+        ("truncated", good[1][: len(good[1]) // 2], None),
+        ("uart error", good[2][:5], 1),
+        ("info with payload", encode_frame(FrameType.INFO_REQ, b"\x00"), None),
+    ]
+    script = [("info", encode_frame(FrameType.INFO_REQ), None)]
+    every = max(1, len(good) // len(errors))
+    for i, frame in enumerate(good):
+        script.append((f"sample {i}", frame, None))
+        if i % every == every - 1 and errors:
+            script.append(errors.pop(0))
+    return script + errors
+
+
+@cocotb.test()
+async def board_uart_golden_test(dut):
+    cfg = json.loads(open(os.environ[CONFIG_ENV]).read())
+    net = QuantizedNetwork.load(cfg["ir"])
+    with np.load(cfg["inputs"]) as z:
+        samples = list(z["x"])
+    divisor, t_idle = cfg["divisor"], cfg["timeout_cycles"]
+    rng = random.Random(cfg["seed"])
+    model = BoardModel(net, clk_hz=cfg["clk_hz"])
+    Clock(dut.clk, 10, unit="ns").start()
+    dut.rst.value = 1
+    dut.rx.value = 1
+    await ClockCycles(dut.clk, 4)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 4)
+    host = UartDriver(dut, divisor, max(1, t_idle // 3), rng)
+    mon = UartMonitor(dut, divisor)
+    checker = Checker(model.info)
+    script = _requests(model, samples)
+    byte_time = 10 * divisor
+    answered = 0
+    for name, data, uart_error in script:
+        replies = model.feed(data)
+        await host.send(data)
+        if uart_error is not None:
+            await host.char(0x55, stop=0)
+            replies += model.uart_error()
+            # the break: keep the line low a little, then idle
+            dut.rx.value = 0
+            await ClockCycles(dut.clk, 3 * divisor)
+            dut.rx.value = 1
+        if not replies:  # an incomplete frame: the device answers after T_idle
+            replies = model.idle()
+        assert len(replies) == 1, f"{name}: the model answers {len(replies)} frames"
+        frames: list = []
+        waited = 0
+        limit = t_idle + 200 * byte_time + cfg.get("max_core_cycles", 200_000)
+        while not frames:
+            frames = checker.decoder.feed(bytes(mon.received))
+            mon.received.clear()
+            if frames:
+                break
+            await ClockCycles(dut.clk, byte_time)
+            waited += byte_time
+            assert waited < limit, f"{name}: no answer after {waited} cycles"
+        assert len(frames) == 1, f"{name}: {len(frames)} answer frames"
+        checker.check(frames[0], replies[0])
+        answered += 1
+        await ClockCycles(dut.clk, t_idle + 2 * byte_time)  # T_idle before the next request
+        assert model.idle() == []
+    # drain: nothing more comes out
+    await ClockCycles(dut.clk, 3 * t_idle)
+    assert not mon.received and checker.decoder.pending == 0, "bytes after the last answer"
+    await RisingEdge(dut.clk)
+    summary = {"answered": answered, "checked": checker.checked, "cycles": checker.cycles}
+    atomic_write_text(cfg["summary"], json.dumps(summary) + "\n")
+    atomic_write_bytes(cfg["answers"], bytes(mon.log))
