@@ -1,0 +1,140 @@
+"""Graphs written by snnTorch's export_to_nir: imported spikes equal snnTorch's, exactly.
+
+One snnTorch network is trained briefly on digits (real inputs, real spike statistics);
+its weights are then run by snnTorch ``Leaky`` layers in each reset configuration, exported
+with ``snntorch.export_nir.export_to_nir`` and imported with explicit modes.
+"""
+
+import pytest
+import snntorch as snn
+import torch
+from snntorch import utils as snn_utils
+from snntorch.export_nir import export_to_nir
+from spikeforge.data import load_dataset
+from spikeforge.nirgraph import PROFILES, ImportModes, import_nir
+
+T, H = 8, 32
+
+
+def _net(reset, delay, beta=0.875, state=None):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(64, H),
+        # per-neuron beta/threshold: a scalar one exports as shape () and nir's type check
+        # (nir 1.0.8) then refuses the graph
+        snn.Leaky(beta=torch.full((H,), beta), threshold=torch.ones(H), init_hidden=True,
+                  reset_mechanism=reset, reset_delay=delay),
+        torch.nn.Linear(H, 10),
+    )
+    if state is not None:
+        net.load_state_dict(state, strict=False)
+    return net
+
+
+def _run_snntorch(net, x):
+    snn_utils.reset(net)
+    spikes = []
+    hook = net[1].register_forward_hook(lambda m, i, o: spikes.append(o))
+    with torch.no_grad():
+        out = torch.stack([net(x) for _ in range(T)])
+    hook.remove()
+    return out, torch.stack(spikes)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """(state_dict of the two Linear layers, digits test images and labels): 1 epoch of Adam."""
+    torch.set_num_threads(1)
+    ds = load_dataset("digits")
+    x, y = torch.from_numpy(ds.x_train).float(), torch.from_numpy(ds.y_train)
+    net = _net("zero", True)
+    opt = torch.optim.Adam(net.parameters(), 1e-2)
+    for i in range(0, len(x), 64):
+        snn_utils.reset(net)
+        out = torch.stack([net(x[i:i + 64]) for _ in range(T)])
+        loss = torch.nn.functional.cross_entropy(out.sum(0), y[i:i + 64])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    state = {k: v for k, v in net.state_dict().items() if k.startswith(("0.", "2."))}
+    return state, torch.from_numpy(ds.x_test).float(), ds.y_test
+
+
+def _export(net, x):
+    return export_to_nir(net, x[:1], ignore_dims=[0])
+
+
+CASES = {
+    # snnTorch config -> the modes that describe it; the "value" reset is snnTorch's "zero"
+    "zero_delayed": (("zero", True), ImportModes(1e-4, "value", "gt")),
+    "zero_now": (("zero", False), ImportModes(1e-4, "value", "gt")),
+    "subtract_now": (("subtract", False), ImportModes(1e-4, "subtract", "gt")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_imported_spikes_equal_snntorch(case, trained):
+    state, x, y = trained
+    (reset, delay), modes = CASES[case]
+    net = _net(reset, delay, state=state)
+    out, spikes = _run_snntorch(net, x)
+    assert 0.05 < float(spikes.mean()) < 0.95
+    assert float((out.sum(0).argmax(1).numpy() == y).mean()) > 0.8  # it learned digits
+    imported = import_nir(_export(net, x), modes)
+    run = imported.run(x, timesteps=T)
+    assert torch.equal(run.spikes[0], spikes)
+    assert torch.equal(run.outputs, out)
+    student = imported.to_student(timesteps=T)
+    assert (student.leak_shift, student.reset) == (3, "zero" if reset == "zero" else "subtract")
+    with torch.no_grad():
+        logits, hidden = student(x, return_hidden=True)
+    assert torch.equal(hidden[0], spikes)
+    assert torch.equal(logits, out)
+
+
+def test_default_leaky_needs_subtract_next(trained):
+    """snnTorch's default Leaky (subtract, reset_delay=True) subtracts after the decay: the
+    'snntorch' profile reproduces it; the immediate subtract of spikeforge does not."""
+    state, x, _ = trained
+    net = _net("subtract", True, state=state)
+    out, spikes = _run_snntorch(net, x)
+    graph = _export(net, x)
+    run = import_nir(graph, "snntorch").run(x, timesteps=T)
+    assert PROFILES["snntorch"].reset == "subtract_next"
+    assert torch.equal(run.spikes[0], spikes) and torch.equal(run.outputs, out)
+    wrong = import_nir(graph, ImportModes(1e-4, "subtract", "gt")).run(x, timesteps=T)
+    assert float((wrong.spikes[0] != spikes).float().mean()) > 0.01
+    with pytest.raises(ValueError) as e:
+        import_nir(graph, "snntorch").to_student(timesteps=T)
+    assert str(e.value) == (
+        "LIF node '1': reset 'subtract_next' (snnTorch's default reset_delay=True) has no "
+        "spikeforge equivalent; use a network trained with reset_delay=False or "
+        "reset_mechanism='zero'"
+    )
+
+
+def test_beta_that_is_not_a_shift(trained):
+    """beta = 0.9 imports and runs exactly, but a SpikingMLP leak is 1 - 2**-k."""
+    state, x, _ = trained
+    net = _net("zero", True, beta=0.9, state=state)
+    out, spikes = _run_snntorch(net, x)
+    imported = import_nir(_export(net, x), ImportModes(1e-4, "value", "gt"))
+    run = imported.run(x, timesteps=T)
+    assert torch.equal(run.spikes[0], spikes) and torch.equal(run.outputs, out)
+    with pytest.raises(ValueError) as e:
+        imported.to_student(timesteps=T)
+    assert str(e.value) == (
+        "LIF node '1': beta = 1 - dt/tau = 0.9 (dt = 0.0001) is not 1 - 2**-k for an integer k "
+        "(0, 0.5, 0.75, 0.875, ...); spikeforge's leak is a shift"
+    )
+
+
+def test_wrong_dt_is_caught_by_the_leak(trained):
+    """The same graph read with Norse's dt (1e-3) gives tau < dt: refused, naming the node."""
+    state, x, _ = trained
+    graph = _export(_net("zero", True, state=state), x)
+    with pytest.raises(ValueError) as e:
+        import_nir(graph, ImportModes(1e-3, "value", "gt"))
+    assert str(e.value) == (
+        "LIF node '1': tau must be >= dt = 0.001 (beta = 1 - dt/tau in [0, 1]), not 0.0008"
+    )
