@@ -1,0 +1,84 @@
+// The board top's Verilator model behind a pipe: what the Python driver's SimTransport
+// talks to (spikeforge.driver.transport). Simulated time only passes inside 'R'.
+//
+//     bridge DIVISOR
+//
+// Commands on stdin (integers little-endian); answers on stdout:
+//   'W' n:u32 bytes[n]   queue n bytes for rx                       -> nothing
+//   'E' byte:u8          queue one byte with a low stop bit          -> nothing
+//   'R' n:u32 c:u64      run until n bytes came from tx or c cycles  -> k:u32 bytes[k] t:u64
+//                        (k <= n bytes, t = cycles run)
+//   'C' on:u8            connect (1) or cut (0) the tx line          -> nothing
+//   'Q'                  quit
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "board_sim.hpp"
+
+namespace {
+
+bool get(void* p, size_t n) { return std::fread(p, 1, n, stdin) == n; }
+
+template <typename T>
+bool get_le(T* v) {
+    uint8_t b[sizeof(T)];
+    if (!get(b, sizeof b)) return false;
+    T r = 0;
+    for (size_t i = 0; i < sizeof b; ++i) r |= static_cast<T>(b[i]) << (8 * i);
+    *v = r;
+    return true;
+}
+
+template <typename T>
+void put_le(T v) {
+    for (size_t i = 0; i < sizeof(T); ++i) std::fputc(static_cast<int>((v >> (8 * i)) & 0xFF), stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: bridge DIVISOR\n");
+        return 2;
+    }
+    BoardSim board(std::atoi(argv[1]));
+    std::vector<uint8_t> buf;
+    for (;;) {
+        int cmd = std::fgetc(stdin);
+        if (cmd == EOF || cmd == 'Q') return 0;
+        if (cmd == 'W') {
+            uint32_t n;
+            if (!get_le(&n)) return 1;
+            buf.resize(n);
+            if (n && !get(buf.data(), n)) return 1;
+            for (uint8_t b : buf) board.send(b);
+        } else if (cmd == 'E') {
+            uint8_t b;
+            if (!get(&b, 1)) return 1;
+            board.send(b, true);
+        } else if (cmd == 'C') {
+            uint8_t on;
+            if (!get(&on, 1)) return 1;
+            board.set_connected(on != 0);
+        } else if (cmd == 'R') {
+            uint32_t n;
+            uint64_t limit;
+            if (!get_le(&n) || !get_le(&limit)) return 1;
+            const uint64_t start = board.cycles();
+            while (board.received.size() < n && board.cycles() - start < limit) board.step();
+            uint32_t k = static_cast<uint32_t>(board.received.size() < n ? board.received.size() : n);
+            put_le(k);
+            for (uint32_t i = 0; i < k; ++i) {
+                std::fputc(board.received.front(), stdout);
+                board.received.pop_front();
+            }
+            put_le(static_cast<uint64_t>(board.cycles() - start));
+            std::fflush(stdout);
+        } else {
+            std::fprintf(stderr, "bridge: unknown command 0x%02X\n", cmd);
+            return 1;
+        }
+    }
+}
