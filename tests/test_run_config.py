@@ -134,3 +134,13 @@ def test_board_names_and_lanes_match_the_gateware():
 
     assert BOARDS == tuple(sorted(HDL_BOARDS))
     assert MAX_LANES == HDL_MAX_LANES
+
+
+def test_docs_cli_md_documents_every_key():
+    doc = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    for section, keys in SCHEMA.items():
+        assert f"`[{section}]`" in doc, section
+        for key in keys:
+            assert f"`{key}`" in doc, f"{section}.{key}"
+    for method in DISTILL_METHODS:
+        assert f'`"{method}"`' in doc, method
