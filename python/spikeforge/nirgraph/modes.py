@@ -156,5 +156,6 @@ def node_param(node, field: str, name: str, kind: str, n: int) -> np.ndarray:
             f"not {list(raw.shape)}"
         )
     if not np.all(np.isfinite(raw)):
-        raise ValueError(f"{kind} node {name!r}: {field} must be finite, not {raw.ravel()[:4]}")
+        bad = float(raw.ravel()[~np.isfinite(raw.ravel())][0])
+        raise ValueError(f"{kind} node {name!r}: {field} must be finite, not {bad}")
     return np.broadcast_to(raw.ravel(), (n,)).copy()

@@ -249,7 +249,8 @@ def import_nir(source, modes: ImportModes | str | None = None) -> NIRNetwork:
         source = read_nir(source)
     info = spikeforge_info(source)
     modes = _resolve_modes(modes, info)
-    order = _chain(source)[1:-1]
+    chain = _chain(source)
+    order = chain[1:-1]
     if order and isinstance(source.nodes[order[0]], nir.Flatten):
         order = order[1:]
     if any(isinstance(source.nodes[n], nir.Flatten) for n in order):
@@ -294,10 +295,17 @@ def import_nir(source, modes: ImportModes | str | None = None) -> NIRNetwork:
         layers.append(_layer(source, dense, neuron, modes, reset))
     if isinstance(modes.reset, tuple):
         modes.reset_of(0, n_spiking)
+    shape = np.asarray(source.nodes[chain[0]].input_type.get("input", []))
+    if shape.size and int(np.prod(shape)) != layers[0].n_in:
+        raise ValueError(
+            f"node {layers[0].dense!r} takes {layers[0].n_in} inputs but {chain[0]!r} gives "
+            f"{int(np.prod(shape))}"
+        )
     for j in range(1, len(layers)):
         if layers[j].n_in != layers[j - 1].n_out:
+            prev = layers[j - 1].neuron or layers[j - 1].dense
             raise ValueError(
-                f"node {layers[j].dense!r} takes {layers[j].n_in} inputs but "
-                f"{layers[j - 1].neuron or layers[j - 1].dense!r} gives {layers[j - 1].n_out}"
+                f"node {layers[j].dense!r} takes {layers[j].n_in} inputs but {prev!r} gives "
+                f"{layers[j - 1].n_out}"
             )
     return NIRNetwork(tuple(layers), modes, info)

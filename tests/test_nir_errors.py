@@ -1,0 +1,198 @@
+"""Every refusal of the NIR import is one line naming the node or field and what is allowed."""
+
+import nir
+import numpy as np
+import pytest
+import torch
+from spikeforge.nirgraph import ImportModes, import_nir, read_nir, write_nir
+
+MODES = ImportModes(1e-4, "value", "gt")
+
+
+def _affine(n_out, n_in, seed=0):
+    rng = np.random.default_rng(seed)
+    return nir.Affine(weight=rng.normal(size=(n_out, n_in)), bias=np.zeros(n_out))
+
+
+def _lif(n, tau=8e-4, r=8.0, v_reset=0.0, v_leak=0.0):
+    return nir.LIF(tau=np.full(n, tau), r=np.full(n, r), v_leak=np.full(n, v_leak),
+                   v_threshold=np.ones(n), v_reset=np.full(n, v_reset))
+
+
+def _chain(*nodes, n_in=4):
+    """Input -> nodes... -> Output, named n0, n1, ..."""
+    names = {"input": nir.Input(input_type=np.array([n_in]))}
+    for i, node in enumerate(nodes):
+        names[f"n{i}"] = node
+    last = nodes[-1]
+    n_out = last.weight.shape[0] if hasattr(last, "weight") else last.output_type["output"][0]
+    names["output"] = nir.Output(output_type=np.array([n_out]))
+    order = list(names)
+    return nir.NIRGraph(nodes=names, edges=list(zip(order[:-1], order[1:], strict=True)),
+                        type_check=False)
+
+
+def _error(fn, *args, exc=ValueError, **kwargs) -> str:
+    with pytest.raises(exc) as e:
+        fn(*args, **kwargs)
+    msg = str(e.value)
+    assert "\n" not in msg
+    return msg
+
+
+@pytest.mark.parametrize(
+    "kwargs,msg",
+    [
+        ({"dt": 0.0}, "ImportModes.dt must be a positive finite number, not 0.0"),
+        ({"dt": "1e-4"}, "ImportModes.dt must be a positive finite number, not '1e-4'"),
+        ({"reset": "zero"},
+         "ImportModes.reset must be one of 'value', 'subtract', 'subtract_next', not 'zero'"),
+        ({"reset": ()}, "ImportModes.reset must not be an empty tuple"),
+        ({"threshold": ">="}, "ImportModes.threshold must be one of 'gt', 'ge', not '>='"),
+    ],
+)
+def test_modes_validation(kwargs, msg):
+    args = {"dt": 1e-4, "reset": "value", "threshold": "gt", **kwargs}
+    assert _error(ImportModes, **args) == msg
+
+
+def test_modes_are_required_for_foreign_graphs():
+    g = _chain(_affine(3, 4))
+    assert _error(import_nir, g) == (
+        "modes is required for a graph spikeforge did not write: pass "
+        "ImportModes(dt=..., reset=..., threshold=...) or 'snntorch' or 'norse'"
+    )
+    assert _error(import_nir, g, "brian2") == (
+        "modes must be an ImportModes or one of 'snntorch', 'norse', not 'brian2'"
+    )
+    assert _error(import_nir, g, {"dt": 1e-4}, exc=TypeError) == (
+        "modes must be an ImportModes, a profile name or None, not {'dt': 0.0001}"
+    )
+
+
+def test_unsupported_nodes():
+    conv = nir.Conv2d(input_shape=None, weight=np.ones((2, 1, 3, 3)), stride=1, padding=0,
+                      dilation=1, groups=1, bias=np.zeros(2))
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([1, 8, 8])), "conv1": conv,
+                            "output": nir.Output(output_type=np.array([2, 6, 6]))},
+                     edges=[("input", "conv1"), ("conv1", "output")], type_check=False)
+    assert _error(import_nir, g, MODES) == (
+        "NIR node 'conv1' is a Conv2d; spikeforge imports Input, Affine, Linear, LIF, IF, LI, "
+        "I, Output (and Flatten right after Input)"
+    )
+    cuba = nir.CubaLIF(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3),
+                       v_leak=np.zeros(3), v_threshold=np.ones(3))
+    assert _error(import_nir, _chain(_affine(3, 4), cuba), MODES).startswith(
+        "NIR node 'n1' is a CubaLIF; spikeforge imports Input, Affine"
+    )
+    sub = _chain(_affine(4, 4))
+    assert _error(import_nir, _chain(_affine(4, 4), sub), MODES) == (
+        "NIR node 'n1' is a NIRGraph (a subgraph, e.g. a recurrent RLeaky); spikeforge imports "
+        "a feed-forward chain of Input, Affine, Linear, LIF, IF, LI, I, Output (and Flatten "
+        "right after Input)"
+    )
+
+
+def test_topology_errors():
+    g = _chain(_affine(3, 4), _lif(3), _affine(2, 3))
+    g.edges.append(("n0", "output"))
+    assert _error(import_nir, g, MODES) == (
+        "NIR node 'n0' feeds 2 nodes ['n1', 'output']; spikeforge imports an unbranched chain "
+        "(one successor per node)"
+    )
+    g = _chain(_affine(3, 4), _lif(3), _affine(2, 3))
+    g.edges.append(("n1", "n0"))
+    assert _error(import_nir, g, MODES).startswith("NIR node 'n1' feeds 2 nodes")
+    g = _chain(_affine(3, 4))
+    g.nodes["stray"] = _lif(3)
+    assert _error(import_nir, g, MODES) == (
+        "NIR nodes ['stray'] are not on the Input -> Output chain; spikeforge imports one "
+        "unbranched chain"
+    )
+    assert _error(import_nir, _chain(_affine(3, 4), _affine(2, 3)), MODES) == (
+        "Affine node 'n0' feeds another dense node 'n1'; spikeforge needs a neuron between "
+        "dense layers"
+    )
+    assert _error(import_nir, _chain(_lif(4), _affine(2, 4)), MODES) == (
+        "LIF node 'n0' right after Input: every neuron must follow an Affine or Linear node"
+    )
+    li = nir.LI(tau=np.full(3, 1e-3), r=np.ones(3), v_leak=np.zeros(3))
+    assert _error(import_nir, _chain(_affine(3, 4), li, _affine(2, 3)), MODES) == (
+        "layer 0 has LI node 'n1'; hidden layers need a spiking LIF or IF neuron "
+        "(LI, I or none only on the last layer)"
+    )
+    assert _error(import_nir, _chain(_affine(3, 5), _lif(3), _affine(2, 3)), MODES) == (
+        "node 'n0' takes 5 inputs but 'input' gives 4"
+    )
+    assert _error(import_nir, _chain(_affine(3, 4), _lif(3), _affine(2, 5)), MODES) == (
+        "node 'n2' takes 5 inputs but 'n1' gives 3"
+    )
+
+
+def test_parameter_errors():
+    bad = nir.LIF(tau=np.full(2, 1e-3), r=np.ones(2), v_leak=np.zeros(2),
+                  v_threshold=np.ones(2), v_reset=np.zeros(2))
+    assert _error(import_nir, _chain(_affine(3, 4), bad, _affine(2, 3)), MODES) == (
+        "LIF node 'n1': r must have shape [3] (or one value), not [2]"
+    )
+    assert _error(import_nir, _chain(_affine(3, 4), _lif(3, tau=np.nan), _affine(2, 3)),
+                  MODES) == "LIF node 'n1': tau must be finite, not nan"
+    g = _chain(_affine(3, 4), _lif(3, v_reset=0.5), _affine(2, 3))
+    assert _error(import_nir, g, ImportModes(1e-4, "subtract", "gt")) == (
+        "LIF node 'n1': reset 'subtract' ignores v_reset, but v_reset is 0.5; use reset 'value'"
+    )
+    g = _chain(_affine(3, 4), _lif(3), _affine(2, 3))
+    assert _error(import_nir, g, ImportModes(1e-4, ("value", "value"), "gt")) == (
+        "ImportModes.reset has 2 modes but the graph has 1 spiking layers"
+    )
+
+
+def test_student_conversion_errors():
+    g = _chain(_affine(3, 4), _lif(3), _affine(2, 3))
+    net = import_nir(g, MODES)
+    assert _error(net.to_student) == (
+        "to_student timesteps is required: a NIR graph does not record T"
+    )
+    iff = nir.IF(r=np.ones(3), v_threshold=np.ones(3), v_reset=np.zeros(3))
+    mixed = import_nir(_chain(_affine(3, 4), _lif(3), _affine(3, 3), iff, _affine(2, 3)), MODES)
+    assert _error(mixed.to_student, 4) == (
+        "SpikingMLP has one neuron type; the hidden layers mix ['IF', 'LIF']"
+    )
+    leaky = import_nir(_chain(_affine(3, 4), _lif(3, v_leak=0.2), _affine(2, 3)), MODES)
+    assert _error(leaky.to_student, 4) == (
+        "LIF node 'n1': v_leak must be 0 for a SpikingMLP, not 0.2"
+    )
+    offset = import_nir(_chain(_affine(3, 4), _lif(3, v_reset=-0.5), _affine(2, 3)), MODES)
+    assert _error(offset.to_student, 4) == (
+        "LIF node 'n1': reset 'value' needs v_reset = 0 (spikeforge's 'zero'), not -0.5"
+    )
+    spiking_out = import_nir(_chain(_affine(3, 4), _lif(3), _affine(2, 3), _lif(2)), MODES)
+    assert _error(spiking_out.to_student, 4) == (
+        "LIF node 'n3' on the last layer spikes; a spikeforge readout is non-spiking (end the "
+        "graph with Affine/Linear -> Output, or -> I)"
+    )
+
+
+def test_run_input_errors():
+    net = import_nir(_chain(_affine(3, 4), _lif(3), _affine(2, 3)), MODES)
+    assert _error(net.run, torch.zeros(5, 4)) == (
+        "run timesteps is required for a [B, n_in] (direct) input"
+    )
+    assert _error(net.run, torch.zeros(5, 3), timesteps=2) == (
+        "run input must have shape [B, 4] or [T, B, 4] with T = 2, not [5, 3]"
+    )
+    assert _error(net.run, [[0.0] * 4], exc=TypeError) == (
+        "run input must be a torch.Tensor or numpy array, not list"
+    )
+    assert net.run(np.zeros((3, 5, 4)), timesteps=3).outputs.shape == (3, 5, 2)
+
+
+def test_file_errors(tmp_path):
+    assert _error(read_nir, tmp_path / "none.nir") == f"NIR file {tmp_path / 'none.nir'} not found"
+    junk = tmp_path / "junk.nir"
+    junk.write_bytes(b"not hdf5")
+    assert _error(read_nir, junk).startswith(f"NIR file {junk} is not a readable NIR graph (")
+    assert _error(import_nir, junk, MODES).startswith(f"NIR file {junk} is not a readable")
+    assert _error(write_nir, "graph", tmp_path / "x.nir", exc=TypeError) == (
+        "write_nir graph must be a nir.NIRGraph, not str"
+    )
