@@ -61,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     _target(p)
     p = sub.add_parser("check", help="validate a config file and print it with its defaults")
     p.add_argument("config", help="config file (.toml)")
+    p = sub.add_parser("nir", help="NIR graphs: export a run, import a graph (docs/nir.md)")
+    nsub = p.add_subparsers(dest="nir_command", required=True, metavar="nir-command")
+    q = nsub.add_parser("export", help="<run>/nir/net.nir (IR) and student.nir (float)")
+    _target(q)
+    q = nsub.add_parser("import", help="read a NIR graph; -o saves it as an IR or a student")
+    q.add_argument("file", help=".nir file")
+    q.add_argument("--profile", choices=("snntorch", "norse"), default=None,
+                   help="import modes (dt, reset, threshold); omit only for spikeforge graphs")
+    q.add_argument("-o", "--out", default=None, help="output path stem")
     return ap
 
 
@@ -111,9 +120,23 @@ def _dispatch(args) -> int:
 
         print(json.dumps(load_config(args.config), indent=2))
         return 0
+    if args.command == "nir" and args.nir_command == "import":
+        from .run.nir_io import import_file
+
+        lines, written = import_file(args.file, args.profile, args.out)
+        print("\n".join(lines))
+        if written is not None:
+            print(f"wrote {written}")
+        return 0
     from .run import run_one, run_pipeline
 
     ctx, cfg = _resolve(args)
+    if args.command == "nir":
+        from .run.nir_io import export_run
+
+        for path in export_run(ctx.run):
+            print(f"wrote {path}")
+        return 0
     if args.command == "status":
         return _status(ctx)
     if args.command == "run":
