@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .config import BOARDS
 from .rundir import RunDir, fingerprint
-from .steps_hw import StepFailed, run_bitstream_board, run_sim, run_verilog
+from .steps_hw import StepFailed, run_bitstream_board, run_sim, run_verilog, sim_lines
 from .steps_quant import run_export, run_quantize
 from .steps_train import run_distill, run_train_teacher
 
@@ -179,6 +179,9 @@ def run_pipeline(ctx: Context, *, until: str | None = None, skip=(), force: bool
         if s.name != "report" and not force and ctx.run.is_done(s.name, fp):
             rec = ctx.run.step(s.name)
             ctx.out(f"[{i}/{len(steps)}] {s.name}: done {rec['finished']} (resumed; skipped)")
+            if s.name == "sim":  # what `make demo` prints, from the stored result
+                for line in sim_lines(rec["summary"]):
+                    ctx.say(line)
             results[s.name] = "skipped"
             continue
         _check_upstream(ctx, s)

@@ -24,7 +24,7 @@ from ..ir import QuantizedNetwork
 from .progress import spinner
 from .rundir import write_json
 
-__all__ = ["StepFailed", "run_bitstream_board", "run_sim", "run_verilog"]
+__all__ = ["StepFailed", "run_bitstream_board", "run_sim", "run_verilog", "sim_lines"]
 
 
 class StepFailed(RuntimeError):
@@ -55,9 +55,20 @@ def run_verilog(ctx) -> dict:
     return {"lanes": lanes, "files": files}
 
 
-def _pct_line(name: str, pred, y) -> str:
-    right = int((np.asarray(pred) == y).sum())
-    return f"{name + ' accuracy:':17s}{100 * right / len(y):.2f}% ({right}/{len(y)})"
+def sim_lines(s: dict) -> list[str]:
+    """What ``make demo`` prints, from a ``sim.json`` summary."""
+    lines = []
+    for name in ("float", "golden", "RTL"):
+        key = name.lower()
+        right = s["right"][key] if "right" in s else round(s[f"{key}_acc"] * s["n"])
+        lines.append(f"{name + ' accuracy:':17s}{100 * right / s['n']:.2f}% ({right}/{s['n']})")
+    lines.append(f"agreement: {s['matching']}/{s['total']}")
+    if s["trace_compared"]:
+        lines.append(f"trace ({', '.join(s['trace_compared'])}): "
+                     f"{s['total'] - s['trace_mismatches']}/{s['total']} samples identical")
+    c = s["cycles"]
+    lines.append(f"cycles per inference: mean {c['mean']:.1f}, min {c['min']}, max {c['max']}")
+    return lines
 
 
 def run_sim(ctx) -> dict:
@@ -89,6 +100,9 @@ def run_sim(ctx) -> dict:
         "float_acc": float((float_pred == y).mean()),
         "golden_acc": float((golden.prediction == y).mean()),
         "rtl_acc": float((rtl_pred == y).mean()),
+        "right": {"float": int((float_pred == y).sum()),
+                  "golden": int((golden.prediction == y).sum()),
+                  "rtl": int((rtl_pred == y).sum())},
         "matching": cmp["matching"], "total": cmp["total"],
         "trace_compared": cmp["trace_compared"], "trace_mismatches": cmp["trace_mismatches"],
         "cycles": {"mean": float(cycles.mean()), "min": int(cycles.min()),
@@ -97,14 +111,8 @@ def run_sim(ctx) -> dict:
         "sim_seconds": round(float(rtl["sim_seconds"]), 3),
     }
     write_json(ctx.run.path("sim", "sim.json"), summary)
-    for name, pred in (("float", float_pred), ("golden", golden.prediction), ("RTL", rtl_pred)):
-        ctx.say(_pct_line(name, pred, y))
-    ctx.say(f"agreement: {cmp['matching']}/{cmp['total']}")
-    if cmp["trace_compared"]:
-        ctx.say(f"trace ({', '.join(cmp['trace_compared'])}): "
-                f"{cmp['total'] - cmp['trace_mismatches']}/{cmp['total']} samples identical")
-    ctx.say(f"cycles per inference: mean {cycles.mean():.1f}, min {cycles.min()}, "
-            f"max {cycles.max()}")
+    for line in sim_lines(summary):
+        ctx.say(line)
     if cmp["matching"] != cmp["total"] or cmp["trace_mismatches"]:
         raise StepFailed(f"sim: RTL and golden disagree on "
                          f"{cmp['total'] - cmp['matching']} of {cmp['total']} samples "
