@@ -1,7 +1,7 @@
 // The board top's Verilator model behind a pipe: what the Python driver's SimTransport
 // talks to (spikeforge.driver.transport). Simulated time only passes inside 'R'.
 //
-//     bridge DIVISOR
+//     board_sim bridge DIVISOR
 //
 // Commands on stdin (integers little-endian); answers on stdout:
 //   'W' n:u32 bytes[n]   queue n bytes for rx                       -> nothing
@@ -38,9 +38,9 @@ void put_le(T v) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int bridge_main(int argc, char** argv) {
     if (argc != 2) {
-        std::fprintf(stderr, "usage: bridge DIVISOR\n");
+        std::fprintf(stderr, "usage: board_sim bridge DIVISOR\n");
         return 2;
     }
     BoardSim board(std::atoi(argv[1]));

@@ -1,7 +1,7 @@
 // Firmware in the loop: the sfp C library (firmware/sfp*.c) drives the Verilator model of
 // the board top through its UART pins; no Python runs while it classifies.
 //
-//     fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS
+//     board_sim fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS
 //
 // SAMPLES: one sample per line (sfp_sample_from_text). OUT gets one line per sample:
 // "PREDICTION CYCLES ACC0 ACC1 ..." or "error STATUS". The last stdout line is
@@ -46,9 +46,9 @@ sfp_client client;
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int fil_main(int argc, char** argv) {
     if (argc != 7) {
-        std::fprintf(stderr, "usage: fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS\n");
+        std::fprintf(stderr, "usage: board_sim fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS\n");
         return 2;
     }
     FILE* in = std::fopen(argv[1], "r");

@@ -1,15 +1,15 @@
 """The board top in Verilator with a C++ harness on its UART pins (firmware/fil/).
 
-Two harnesses share ``firmware/fil/board_sim.hpp`` (the model clocked from C++, a host
-transmitter on ``rx``, a receiver on ``tx``):
+One executable, ``board_sim``, built around ``firmware/fil/board_sim.hpp`` (the model
+clocked from C++, a host transmitter on ``rx``, a receiver on ``tx``), has two modes:
 
 * ``bridge``: the model behind a pipe, for the Python driver's
-  :class:`spikeforge.driver.transport.SimTransport`;
+  :class:`spikeforge.driver.transport.SimTransport` (:func:`open_bridge`);
 * ``fil``: firmware in the loop, the C library (firmware/sfp*.c) linked to the model,
-  classifying a file of samples with no Python in the loop.
+  classifying a file of samples with no Python in the loop (:func:`run_fil`).
 
-:func:`build_board_sim` writes the board top's Verilog and compiles a harness, cached by
-the SHA-256 of the Verilog, the harness sources and the build options.
+:func:`build_board_sim` writes the board top's Verilog and compiles the executable, cached
+by the SHA-256 of the Verilog, the harness sources and the build options.
 """
 
 from __future__ import annotations
@@ -20,17 +20,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from amaranth.back import verilog
 from spikeforge.atomic import atomic_write_text
+from spikeforge.driver.samples import write_samples_text
+from spikeforge.driver.transport import SimTransport
 from spikeforge.ir import QuantizedNetwork
 
 from .top import BoardTop
 from .verilator import BUILD_ARGS, VerilatorError, tool_environment
 
-__all__ = ["FIRMWARE", "HARNESSES", "BoardSimBuild", "build_board_sim"]
+__all__ = ["FIRMWARE", "BoardSimBuild", "build_board_sim", "open_bridge", "run_fil"]
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
-HARNESSES = ("bridge", "fil")
+SOURCES = ("fil/main.cpp", "fil/fil.cpp", "fil/bridge.cpp", "sfp.c", "sfp_client.c",
+           "sfp_text.c")
 TOPLEVEL = "board_top"
 
 
@@ -45,16 +49,9 @@ class BoardSimBuild:
     build_seconds: float
 
 
-def _sources(harness: str) -> list[Path]:
-    srcs = [FIRMWARE / "fil" / f"{harness}.cpp"]
-    if harness == "fil":
-        srcs += [FIRMWARE / f for f in ("sfp.c", "sfp_client.c", "sfp_text.c")]
-    return srcs
-
-
-def build_board_sim(net: QuantizedNetwork, build_dir, *, harness: str, clk_hz: int,
-                    divisor: int, timeout_cycles: int, lanes: int = 4) -> BoardSimBuild:
-    """Build ``harness`` ("bridge" or "fil") around the board top of ``net``.
+def build_board_sim(net: QuantizedNetwork, build_dir, *, clk_hz: int, divisor: int,
+                    timeout_cycles: int, lanes: int = 4) -> BoardSimBuild:
+    """Build ``board_sim`` around the board top of ``net`` (or reuse an identical build).
 
     Parameters
     ----------
@@ -62,21 +59,15 @@ def build_board_sim(net: QuantizedNetwork, build_dir, *, harness: str, clk_hz: i
         The network in the board top.
     build_dir : path
         Where the Verilog, the Verilator objects and the executable go.
-    harness : str
-        ``"bridge"`` or ``"fil"``.
     clk_hz, divisor, timeout_cycles, lanes : int
         Passed to :class:`~.top.BoardTop` (the clock INFO reports, cycles per UART bit,
         ``T_idle`` in cycles, the core's lanes).
 
     Raises
     ------
-    ValueError
-        For an unknown harness.
     VerilatorError
         When Verilator or the C++ build fails (with the tail of its output).
     """
-    if harness not in HARNESSES:
-        raise ValueError(f"harness must be one of {', '.join(HARNESSES)}, not {harness!r}")
     build_dir = Path(build_dir).resolve()
     top = BoardTop(net=net, clk_hz=clk_hz, lanes=lanes, divisor=divisor,
                    timeout_cycles=timeout_cycles, n_leds=3)
@@ -84,7 +75,8 @@ def build_board_sim(net: QuantizedNetwork, build_dir, *, harness: str, clk_hz: i
     v_path = build_dir / f"{TOPLEVEL}.v"
     if not v_path.is_file() or v_path.read_text() != text:
         atomic_write_text(v_path, text)
-    srcs = _sources(harness)
+    harness = "board_sim"
+    srcs = [FIRMWARE / s for s in SOURCES]
     key = hashlib.sha256(text.encode() + repr(BUILD_ARGS).encode())
     for p in [*srcs, FIRMWARE / "fil" / "board_sim.hpp", FIRMWARE / "sfp.h"]:
         key.update(p.read_bytes())
@@ -101,7 +93,59 @@ def build_board_sim(net: QuantizedNetwork, build_dir, *, harness: str, clk_hz: i
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
-        raise VerilatorError(f"Verilator build of the {harness} harness failed:\n{tail}")
+        raise VerilatorError(f"Verilator build of {harness} failed:\n{tail}")
     atomic_write_text(stamp, key.hexdigest() + "\n")
     return BoardSimBuild(exe, int(clk_hz), divisor, top.timeout_cycles,
                          time.perf_counter() - t0)
+
+
+def open_bridge(build: BoardSimBuild) -> SimTransport:
+    """A :class:`SimTransport` on a fresh model (``board_sim bridge``)."""
+    return SimTransport(build.exe, clk_hz=build.clk_hz, divisor=build.divisor,
+                        args=("bridge",))
+
+
+def run_fil(build: BoardSimBuild, x, encoding: str, work_dir, *, timeout_ms: int = 50,
+            idle_ms: int = 1) -> dict:
+    """Classify ``x`` with the C library driving the model (``board_sim fil``).
+
+    Parameters
+    ----------
+    x : array
+        ``[N, n_in]`` direct values or ``[N, T, n_in]`` spikes (one sample per row).
+    encoding : str
+        The network's encoding.
+    work_dir : path
+        Where the samples and the answers go.
+    timeout_ms, idle_ms : int
+        The C client's timeouts, in simulated milliseconds.
+
+    Returns
+    -------
+    dict
+        ``prediction`` [N], ``cycles`` [N], ``acc`` [N, C] (int64), ``errors``,
+        ``seconds`` (wall time of the C++ loop), ``samples_per_s``, ``sim_cycles``.
+    """
+    work_dir = Path(work_dir)
+    samples, out = work_dir / "fil_samples.txt", work_dir / "fil_answers.txt"
+    write_samples_text(samples, x, encoding)
+    out.unlink(missing_ok=True)
+    proc = subprocess.run(
+        [str(build.exe), "fil", str(samples), str(out), str(build.clk_hz), str(build.divisor),
+         str(timeout_ms), str(idle_ms)], capture_output=True, text=True, check=False)
+    if proc.returncode not in (0, 1) or not out.is_file():
+        raise VerilatorError(f"board_sim fil failed (exit {proc.returncode}): "
+                             f"{proc.stderr.strip()[-500:]}")
+    words = proc.stdout.split()
+    stats = dict(zip(words[0::2], words[1::2], strict=True))
+    rows = [line.split() for line in out.read_text().splitlines()]
+    good = [r for r in rows if r[0] != "error"]
+    if len(good) != len(rows):
+        raise VerilatorError(f"board_sim fil: {len(rows) - len(good)} of {len(rows)} samples "
+                             f"failed: {[r for r in rows if r[0] == 'error'][:3]}")
+    arr = np.asarray([[int(v) for v in r] for r in good], dtype=np.int64).reshape(len(good), -1)
+    return {
+        "prediction": arr[:, 0], "cycles": arr[:, 1], "acc": arr[:, 2:],
+        "errors": int(stats["errors"]), "seconds": float(stats["seconds"]),
+        "samples_per_s": float(stats["samples_per_s"]), "sim_cycles": int(stats["sim_cycles"]),
+    }

@@ -23,11 +23,13 @@ from .protocol import (
     Result,
     crc16,
     decode_sample,
+    encode_frame,
+    encode_result,
     expected_length,
     value_bytes,
 )
 
-__all__ = ["Reply", "BoardModel", "first_bad_offset"]
+__all__ = ["Reply", "BoardModel", "first_bad_offset", "reply_frame"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,18 @@ class Reply:
     info: NetInfo | None = None
     result: Result | None = None
     error: ErrorReply | None = None
+
+
+def reply_frame(info: NetInfo, reply: Reply, *, cycles: int = 0) -> bytes:
+    """The bytes a device sends for ``reply``; a modelled RESULT reports ``cycles``."""
+    if reply.type == FrameType.INFO:
+        payload = reply.info.to_payload()
+    elif reply.type == FrameType.ERROR:
+        payload = reply.error.to_payload()
+    else:
+        res = reply.result
+        payload = encode_result(info, Result(res.prediction, cycles, res.acc))
+    return encode_frame(reply.type, payload)
 
 
 def first_bad_offset(info: NetInfo, payload: bytes) -> int | None:

@@ -160,6 +160,13 @@ class FrameDecoder:
         """Bytes held, waiting for the rest of a frame."""
         return len(self._buf)
 
+    @property
+    def needed(self) -> int:
+        """Bytes still missing from the frame in progress (at least 1)."""
+        if len(self._buf) < 4:
+            return 6 - len(self._buf)
+        return max(1, struct.unpack_from("<H", self._buf, 2)[0] + 6 - len(self._buf))
+
     def feed(self, data: bytes) -> list[Frame]:
         self._buf += bytes(data)
         frames = []
