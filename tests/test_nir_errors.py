@@ -103,6 +103,12 @@ def test_topology_errors():
     g = _chain(_affine(3, 4), _lif(3), _affine(2, 3))
     g.edges.append(("n1", "n0"))
     assert _error(import_nir, g, MODES).startswith("NIR node 'n1' feeds 2 nodes")
+    g = _chain(_affine(3, 4), _lif(3), _affine(2, 3))
+    g.edges.append(("output", "n1"))
+    assert _error(import_nir, g, MODES) == (
+        "NIR edges [('output', 'n1')] leave the Input -> Output chain; spikeforge imports one "
+        "unbranched feed-forward chain"
+    )
     g = _chain(_affine(3, 4))
     g.nodes["stray"] = _lif(3)
     assert _error(import_nir, g, MODES) == (

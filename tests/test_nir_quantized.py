@@ -131,14 +131,15 @@ def test_edited_node_is_refused():
 def test_modes_come_from_the_graph_and_must_not_contradict_it():
     net = random_network(SPECS["spikes_full_leak"], seed=4)
     g = export_quantized(net)
-    assert import_nir(g).modes == ImportModes(1e-4, ("value",), "ge")
+    assert import_nir(g).modes == ImportModes(1e-4, "value", "ge")
+    assert import_nir(g, ImportModes(1e-4, "value", "ge")).to_quantized().spec == net.spec
     with pytest.raises(ValueError) as e:
-        import_nir(g, ImportModes(1e-3, ("value",), "ge"))
+        import_nir(g, ImportModes(1e-3, "value", "ge"))
     assert str(e.value) == (
         "modes.dt = 0.001 contradicts the graph, which spikeforge wrote with dt = 0.0001"
     )
     with pytest.raises(ValueError, match=r"^modes.threshold = 'gt' contradicts the graph"):
-        import_nir(g, ImportModes(1e-4, ("value",), "gt"))
+        import_nir(g, ImportModes(1e-4, "value", "gt"))
 
 
 def test_to_quantized_needs_spikeforge_metadata():

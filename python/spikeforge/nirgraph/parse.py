@@ -188,11 +188,18 @@ def _chain(graph) -> list[str]:
             )
         seen.add(cur)
         order.append(cur)
-    if len(order) != len(nodes) or len(edges) != len(order) - 1:
-        rest = sorted(set(nodes) - seen)
+    rest = sorted(set(nodes) - seen)
+    if rest:
         raise ValueError(
             f"NIR nodes {rest} are not on the Input -> Output chain; spikeforge imports one "
             "unbranched chain"
+        )
+    chain_edges = set(zip(order[:-1], order[1:], strict=True))
+    extra = [e for e in edges if e not in chain_edges]
+    if extra:
+        raise ValueError(
+            f"NIR edges {extra} leave the Input -> Output chain; spikeforge imports one "
+            "unbranched feed-forward chain"
         )
     return order
 

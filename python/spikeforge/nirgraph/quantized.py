@@ -75,7 +75,8 @@ def export_quantized(net: QuantizedNetwork, dt: float = DEFAULT_DT) -> nir.NIRGr
         )
     spec = net.spec
     resets = [RESET_TO_MODE[layer.neuron.reset] for layer in spec.hidden]
-    modes = ImportModes(dt=dt, reset=tuple(resets) if resets else "value", threshold="ge")
+    reset = resets[0] if len(set(resets)) == 1 else tuple(resets) if resets else "value"
+    modes = ImportModes(dt=dt, reset=reset, threshold="ge")
     layers = []
     for i, layer in enumerate(spec.layers):
         lif = layer.neuron
