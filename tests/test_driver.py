@@ -1,0 +1,127 @@
+"""The Python driver (Board) over a real serial-port transport: pyserial on a pty board.
+
+:class:`PtyBoard` answers with the golden board model; the Verilator transport and the
+gateware's fault handling are tested in sim/test_driver_sim.py.
+"""
+
+import time
+
+import numpy as np
+import pytest
+from spikeforge.driver.client import Board, BoardTimeout, DeviceError
+from spikeforge.driver.protocol import (
+    ErrorCode,
+    FrameType,
+    NetInfo,
+    ProtocolError,
+    encode_frame,
+    encode_sample,
+)
+from spikeforge.driver.pty_board import PtyBoard
+from spikeforge.driver.samples import samples_text
+from spikeforge.driver.transport import SerialTransport, SimTransport, TransportError
+from spikeforge.golden import run_network
+from test_protocol import _net
+
+T_IDLE = 0.02
+
+
+def _board(pty, timeout=0.5):
+    return Board(SerialTransport(pty.path), timeout=timeout, idle=2 * T_IDLE)
+
+
+def test_info_and_inference_equal_golden():
+    net = _net(n_in=10, seed=1)
+    x = np.random.default_rng(2).integers(0, 16, (8, 10))
+    golden = run_network(net, x)
+    with PtyBoard(net, t_idle=T_IDLE) as pty, _board(pty) as board:
+        assert board.info() == NetInfo.from_network(net, 12_000_000)
+        for i in range(len(x)):
+            res = board.infer(x[i])
+            assert res.prediction == golden.prediction[i]
+            np.testing.assert_array_equal(res.acc, golden.acc[i])
+
+
+def test_spike_samples():
+    net = _net("spikes", n_in=11, seed=3)
+    x = np.random.default_rng(4).integers(0, 2, (3, 5, 11))
+    golden = run_network(net, x)
+    with PtyBoard(net, t_idle=T_IDLE) as pty, _board(pty) as board:
+        for i in range(5):
+            np.testing.assert_array_equal(board.infer(x[:, i]).acc, golden.acc[i])
+
+
+def test_device_errors_raise_and_the_next_request_works():
+    net = _net(n_in=10, seed=1)
+    x = np.arange(10) % 16
+    good = encode_frame(FrameType.INFER_REQ, encode_sample(NetInfo.from_network(net, 1), x))
+    with PtyBoard(net, t_idle=T_IDLE) as pty, _board(pty) as board:
+        bad = bytearray(good)
+        bad[7] ^= 0x01
+        board.transport.write(bytes(bad))
+        with pytest.raises(DeviceError, match=r"^board rejected INFER_REQ: device error CRC "
+                                              r"\(type 0x02, arg \d+\)$") as e:
+            board.read_answer(want=FrameType.RESULT, name="INFER_REQ")
+        assert e.value.error.code == ErrorCode.CRC
+        with pytest.raises(DeviceError, match="device error TYPE"):
+            board.request(0x82, b"", want=FrameType.RESULT)  # a response sent as a request
+        with pytest.raises(DeviceError, match=r"device error LENGTH \(type 0x02, arg 10\)"):
+            board.request(FrameType.INFER_REQ, bytes(11), want=FrameType.RESULT)
+        with pytest.raises(DeviceError, match=r"device error VALUE \(type 0x02, arg 3\)"):
+            board.request(FrameType.INFER_REQ, bytes([0, 1, 2, 16] + [0] * 6),
+                          want=FrameType.RESULT)
+        board.transport.write(good[:9])  # truncated: the device times it out
+        with pytest.raises(DeviceError, match=r"device error TIMEOUT \(type 0x02, arg 8\)"):
+            board.read_answer(want=FrameType.RESULT)
+        res = board.infer(x)
+        np.testing.assert_array_equal(res.acc, run_network(net, x[None]).acc[0])
+
+
+def test_silent_board_times_out_with_a_clear_error():
+    with PtyBoard(_net(), t_idle=T_IDLE, silent=True) as pty, _board(pty, timeout=0.2) as board:
+        t0 = time.monotonic()
+        with pytest.raises(BoardTimeout, match=r"^no answer from the board to INFO_REQ: silent "
+                                               r"for 0.2 s after 0 bytes$"):
+            board.info()
+        assert time.monotonic() - t0 < 5
+
+
+def test_wrong_answer_type_is_a_protocol_error():
+    with PtyBoard(_net(), t_idle=T_IDLE) as pty, _board(pty) as board:
+        with pytest.raises(ProtocolError, match=r"^answer to INFO_REQ must be one frame of type "
+                                                r"0x82, not type 0x81$"):
+            board.request(FrameType.INFO_REQ, b"", want=FrameType.RESULT, name="INFO_REQ")
+        assert board.info().n_in == 10  # recovered
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match=r"^timeout must be a positive number of seconds, "
+                                         r"not 0$"):
+        Board(None, timeout=0)
+    with pytest.raises(ValueError, match=r"^idle must be a positive number of seconds, not "
+                                         r"'x'$"):
+        Board(None, idle="x")
+    with pytest.raises(TransportError, match=r"^cannot open serial port /nonexistent/tty: "):
+        SerialTransport("/nonexistent/tty")
+    with pytest.raises(ValueError, match=r"^baud must be a positive integer, not 0$"):
+        SerialTransport("/dev/null", baud=0)
+    with pytest.raises(TransportError, match=r"^simulation bridge /nonexistent does not exist"):
+        SimTransport("/nonexistent", clk_hz=1, divisor=4)
+    with PtyBoard(_net(), t_idle=T_IDLE) as pty, SerialTransport(pty.path) as tr:
+        with pytest.raises(ValueError, match=r"^n must be a positive integer, not 0$"):
+            tr.read(0, 1.0)
+        with pytest.raises(ValueError, match=r"^timeout must be a positive number of seconds, "
+                                             r"not -1$"):
+            tr.read(1, -1)
+
+
+def test_samples_text():
+    assert samples_text(np.array([[1, 2], [3, 4]]), "direct") == "1 2\n3 4\n"
+    assert samples_text(np.array([[[1, 0], [0, 1]]]), "spikes") == "1 0 0 1\n"
+    with pytest.raises(ValueError, match=r"^encoding must be 'direct' or 'spikes', not 'x'$"):
+        samples_text(np.zeros((1, 2), int), "x")
+    with pytest.raises(ValueError, match=r"^spikes samples must have 3 dimensions, not shape "
+                                         r"\[1, 2\]$"):
+        samples_text(np.zeros((1, 2), int), "spikes")
+    with pytest.raises(TypeError, match=r"^samples must hold integers, not dtype float64$"):
+        samples_text(np.zeros((1, 2)), "direct")
