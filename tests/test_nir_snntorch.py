@@ -138,3 +138,21 @@ def test_wrong_dt_is_caught_by_the_leak(trained):
     assert str(e.value) == (
         "LIF node '1': tau must be >= dt = 0.001 (beta = 1 - dt/tau in [0, 1]), not 0.0008"
     )
+
+
+def test_imported_graph_enters_the_integer_pipeline(trained):
+    """snnTorch graph -> SpikingMLP -> export_ptq -> golden: the integer model classifies the
+    digits test set about as the snnTorch network does (rounding is PTQ's own price)."""
+    from spikeforge.export import export_ptq
+
+    state, x, y = trained
+    net = _net("zero", True, state=state)
+    out, _ = _run_snntorch(net, x)
+    snn_pred = out.sum(0).argmax(1).numpy()
+    student = import_nir(_export(net, x), ImportModes(1e-4, "value", "gt")).to_student(T)
+    ir = export_ptq(student, w_bits=8, v_bits=None, in_bits=4, calib_x=x.numpy(),
+                    calib_y=y)
+    assert ir.spec.layers[0].neuron.leak_shift == 3
+    assert ir.spec.layers[0].neuron.reset == "zero"
+    assert ir.meta["golden_acc"] > 0.8
+    assert abs(ir.meta["golden_acc"] - float((snn_pred == y).mean())) < 0.05
