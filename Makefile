@@ -24,8 +24,11 @@ unit: $(STAMP)
 sim: $(STAMP) setup-icarus
 	$(PY) -m pytest -q sim
 
+# The digits config end to end (teacher, student, PTQ, IR, golden, Verilog, Verilator, report);
+# prints float/golden/RTL accuracy, agreement and cycles. `python -m spikeforge.demo` is the
+# same slice without a teacher or a run directory.
 demo: $(STAMP)
-	$(PY) -m spikeforge.demo
+	$(PY) -m spikeforge run configs/digits.toml --skip bitstream --force
 
 # Verilog + JSON port description of an IR: make verilog [IR=build/demo/digits.json] [LANES=4]
 verilog: $(STAMP)

@@ -110,6 +110,13 @@ def _ops(d: dict) -> list:
               f"{v['snn_pj'] / 1e3:.2f}", f"{v['ann_pj'] / 1e3:.2f}", f"{v['ratio']:.1f}×")
              for m, v in e.items()]
     lines += _table(["cost model", "pJ/AC", "pJ/MAC", "SNN nJ", "ANN nJ", "ANN / SNN"], erows)
+    if e["int"]["ratio"] < 1:
+        mac = o["total_mac"]
+        lines += [f"Here the SNN costs more than the ANN: {mac:,.0f} of its "
+                  f"{mac + o['total_ac']:,.0f} synaptic ops are the MACs of a direct first "
+                  f"layer, repeated at each of the T steps." if mac else
+                  "Here the SNN costs more than the ANN: its layers see more input spikes "
+                  "over T steps than the ANN does inputs.", ""]
     lines += [f"Constants: {ENERGY_SOURCE}. `fp32`: AC = 32-bit float add 0.9 pJ, MAC = "
               "float mult + add 3.7 + 0.9 = 4.6 pJ (the convention of the SNN literature). "
               "`int`: this design's integers, AC = 32-bit integer add 0.1 pJ, MAC = 8-bit "

@@ -119,11 +119,10 @@ def plot_raster(x_sample: np.ndarray, spikes: list, acc: np.ndarray, label: int,
         ax.set_title("input spikes")
     for k, s in enumerate(spikes):
         ax = fig.add_subplot(1, n + 2, k + 2)
-        t, i = np.nonzero(np.asarray(s))
-        ax.scatter(t, i, marker="|", s=30, color=_BLUE)
-        ax.set_xlim(-0.5, s.shape[0] - 0.5)
-        ax.set_ylim(-0.5, s.shape[1] - 0.5)
-        ax.set_xticks(range(s.shape[0]))
+        ax.imshow(np.asarray(s).T, aspect="auto", cmap="Blues", vmin=0, vmax=1,
+                  interpolation="nearest", origin="lower")
+        ax.set_xticks(range(s.shape[0]) if s.shape[0] <= 16 else
+                      np.linspace(0, s.shape[0] - 1, 5).astype(int))
         ax.set_xlabel("step")
         ax.set_ylabel("neuron")
         ax.set_title(f"L{k} spikes ({int(np.sum(s))})")
