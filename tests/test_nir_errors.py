@@ -202,3 +202,22 @@ def test_file_errors(tmp_path):
     assert _error(write_nir, "graph", tmp_path / "x.nir", exc=TypeError) == (
         "write_nir graph must be a nir.NIRGraph, not str"
     )
+
+
+def test_flatten_only_right_after_input():
+    def graph(flat_first):
+        flat = nir.Flatten(input_type={"input": np.array([2, 2])}, start_dim=0, end_dim=-1)
+        body = [("n0", _affine(3, 4)), ("n1", _lif(3)), ("n2", _affine(2, 3))]
+        body.insert(0 if flat_first else 2, ("flat", flat))
+        nodes = {"input": nir.Input(input_type=np.array([2, 2])), **dict(body),
+                 "output": nir.Output(output_type=np.array([2]))}
+        order = list(nodes)
+        return nir.NIRGraph(nodes=nodes, edges=list(zip(order[:-1], order[1:], strict=True)),
+                            type_check=False)
+
+    net = import_nir(graph(True), MODES)
+    assert [(la.dense, la.neuron) for la in net.layers] == [("n0", "n1"), ("n2", None)]
+    assert net.n_in == 4
+    assert _error(import_nir, graph(False), MODES) == (
+        "Flatten node 'flat' is allowed only right after Input"
+    )
