@@ -6,6 +6,8 @@ import nir
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spikeforge.golden import run_network
 from spikeforge.ir import QuantizedNetwork
 from spikeforge.nirgraph import (
@@ -162,3 +164,32 @@ def test_written_file_is_plain_nir(tmp_path):
     assert json.loads(g.metadata["spikeforge"])["kind"] == "quantized"
     assert sorted(p.name for p in path.parent.iterdir()) == ["n.nir"]  # no temporaries
     assert read_nir(path).nodes.keys() == g.nodes.keys()
+
+
+@st.composite
+def _networks(draw):
+    n_hidden = draw(st.integers(0, 3))
+    sizes = draw(st.lists(st.integers(1, 9), min_size=n_hidden + 2, max_size=n_hidden + 2))
+    neurons = []
+    for _ in range(n_hidden):
+        v_bits = draw(st.integers(4, 24))
+        neurons.append(LIFSpec(
+            v_bits,
+            draw(st.integers(1, 2 ** (v_bits - 1) - 1)),
+            draw(st.one_of(st.none(), st.integers(0, v_bits - 1))),
+            draw(st.sampled_from(["subtract", "zero"])),
+        ))
+    encoding = draw(st.sampled_from(["direct", "spikes"]))
+    spec = make_spec(sizes, timesteps=draw(st.integers(1, 12)), encoding=encoding,
+                     in_bits=draw(st.integers(1, 8)), w_bits=draw(st.integers(2, 16)),
+                     b_bits=draw(st.integers(2, 32)), neurons=neurons)
+    return random_network(spec, seed=draw(st.integers(0, 2**16)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(_networks())
+def test_round_trip_property(net):
+    back = import_nir(export_quantized(net)).to_quantized()
+    _same(net, back)
+    x = random_input(net.spec, 8, seed=0)
+    np.testing.assert_array_equal(run_network(net, x).acc, run_network(back, x).acc)
