@@ -140,7 +140,8 @@ int sfp_rx_push(sfp_rx *rx, uint8_t byte);
 /* ---- client over caller-supplied byte I/O ---- */
 
 typedef struct {
-    /* Send n bytes; return 0, or a negative value on failure. */
+    /* Send n bytes and return once they are on the line (tcdrain, or a UART FIFO that
+     * empties faster than the device's T_idle): 0, or a negative value on failure. */
     int (*write)(void *ctx, const uint8_t *data, size_t n);
     /* Wait up to timeout_ms for one byte: return 1 (got it), 0 (timeout) or < 0 (failure). */
     int (*read_byte)(void *ctx, uint8_t *byte, uint32_t timeout_ms);

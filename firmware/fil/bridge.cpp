@@ -1,11 +1,11 @@
 // The board top's Verilator model behind a pipe: what the Python driver's SimTransport
-// talks to (spikeforge.driver.transport). Simulated time only passes inside 'R'.
+// talks to (spikeforge.driver.transport). Simulated time passes inside 'W', 'E' and 'R'.
 //
 //     board_sim bridge DIVISOR
 //
 // Commands on stdin (integers little-endian); answers on stdout:
-//   'W' n:u32 bytes[n]   queue n bytes for rx                       -> nothing
-//   'E' byte:u8          queue one byte with a low stop bit          -> nothing
+//   'W' n:u32 bytes[n]   send n bytes on rx, running until sent     -> t:u64 (cycles run)
+//   'E' byte:u8          the same for one byte with a low stop bit  -> t:u64
 //   'R' n:u32 c:u64      run until n bytes came from tx or c cycles  -> k:u32 bytes[k] t:u64
 //                        (k <= n bytes, t = cycles run)
 //   'C' on:u8            connect (1) or cut (0) the tx line          -> nothing
@@ -53,11 +53,19 @@ int bridge_main(int argc, char** argv) {
             if (!get_le(&n)) return 1;
             buf.resize(n);
             if (n && !get(buf.data(), n)) return 1;
+            const uint64_t start = board.cycles();
             for (uint8_t b : buf) board.send(b);
+            while (board.sending()) board.step();  // like tcdrain: back when they are out
+            put_le(static_cast<uint64_t>(board.cycles() - start));
+            std::fflush(stdout);
         } else if (cmd == 'E') {
             uint8_t b;
             if (!get(&b, 1)) return 1;
+            const uint64_t start = board.cycles();
             board.send(b, true);
+            while (board.sending()) board.step();
+            put_le(static_cast<uint64_t>(board.cycles() - start));
+            std::fflush(stdout);
         } else if (cmd == 'C') {
             uint8_t on;
             if (!get(&on, 1)) return 1;

@@ -24,6 +24,7 @@ struct Link {
 int link_write(void* ctx, const uint8_t* data, size_t n) {
     Link* link = static_cast<Link*>(ctx);
     for (size_t i = 0; i < n; ++i) link->board->send(data[i]);
+    while (link->board->sending()) link->board->step();  // back once the bytes are out
     return 0;
 }
 

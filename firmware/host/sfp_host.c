@@ -34,6 +34,7 @@ static int port_write(void *ctx, const uint8_t *data, size_t n) {
         data += w;
         n -= (size_t)w;
     }
+    tcdrain(fd); /* back once the bytes are out (sfp_io.write) */
     return 0;
 }
 

@@ -11,7 +11,8 @@ of the board top (DESIGN §5, rule 10):
 the ``bridge`` harness (``firmware/fil/bridge.cpp``, built by
 ``spikeforge_hdl.boardsim.build_board_sim``) over a pipe; its seconds are simulated time,
 ``timeout * clk_hz`` clock cycles of the model, so a timeout costs no real waiting beyond
-the simulation itself and runs are reproducible.
+the simulation itself and runs are reproducible. Like pyserial's ``write`` + ``flush``,
+``write`` returns once the bytes are out on the line.
 """
 
 from __future__ import annotations
@@ -139,12 +140,15 @@ class SimTransport(Transport):
         return data
 
     def write(self, data: bytes) -> None:
+        """Send ``data``; simulated time runs until the last stop bit is out."""
         data = bytes(data)
         self._send(b"W" + struct.pack("<I", len(data)) + data)
+        self.cycles += struct.unpack("<Q", self._recv(8))[0]
 
     def write_bad_stop(self, byte: int) -> None:
         """Send one character whose stop bit is low (a UART framing fault)."""
         self._send(b"E" + bytes([byte]))
+        self.cycles += struct.unpack("<Q", self._recv(8))[0]
 
     def connect(self, on: bool) -> None:
         """Cut (False) or restore (True) the board's tx line: a silent board."""

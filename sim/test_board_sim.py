@@ -1,0 +1,141 @@
+"""The board top in Verilator driven from C++ (``board_sim``): firmware in the loop and the
+Python driver's simulation transport, with every fault of issue 6.
+
+* FIL: the C library (firmware/sfp*.c) linked to the model classifies the whole digits
+  test set with no Python in the loop; predictions and accumulators equal golden exactly.
+* Driver: :class:`spikeforge.driver.client.Board` over :class:`SimTransport` (the same
+  code that drives a serial port) gets golden answers, and for corrupted, truncated,
+  oversized and out-of-order frames, a UART framing error and a silent board it gets the
+  gateware's ERROR frame or a timeout, then recovers; nothing hangs (timeouts are in
+  simulated time).
+"""
+
+import functools
+
+import numpy as np
+import pytest
+import simlib
+from spikeforge.driver.client import Board, BoardTimeout, DeviceError
+from spikeforge.driver.protocol import ErrorCode, FrameType, crc16, encode_frame, encode_sample
+from spikeforge.golden import run_network
+from spikeforge_hdl.boardsim import build_board_sim, open_bridge, run_fil
+
+CLK_HZ = 12_000_000
+DIVISOR = 4
+T_IDLE = 300  # cycles
+TIMEOUT_S = 0.005  # 60,000 cycles of silence: far more than one inference
+IDLE_S = 2 * T_IDLE / CLK_HZ
+
+
+@functools.cache
+def _digits():
+    net, x, _y = simlib.trained_digits(0)
+    build = build_board_sim(net, simlib.BUILD / "board-sim-digits", clk_hz=CLK_HZ,
+                            divisor=DIVISOR, timeout_cycles=T_IDLE)
+    return net, x, build, run_network(net, x)
+
+
+@pytest.fixture
+def board():
+    _net, _x, build, _g = _digits()
+    with Board(open_bridge(build), timeout=TIMEOUT_S, idle=IDLE_S) as b:
+        yield b
+
+
+def test_fil_digits_test_set_equals_golden():
+    net, x, build, golden = _digits()
+    res = run_fil(build, x, "direct", build.exe.parent)
+    assert res["errors"] == 0 and len(res["prediction"]) == len(x) == 360
+    np.testing.assert_array_equal(res["prediction"], golden.prediction)
+    np.testing.assert_array_equal(res["acc"], golden.acc)
+    assert res["cycles"].min() > 0
+    print(f"FIL: {len(x)} digits in {res['seconds']:.2f} s, {res['samples_per_s']:.1f} "
+          f"samples/s, {res['sim_cycles']} cycles simulated")
+
+
+def _check(board, i):
+    _net, x, _build, golden = _digits()
+    res = board.infer(x[i])
+    assert res.prediction == golden.prediction[i]
+    np.testing.assert_array_equal(res.acc, golden.acc[i])
+    assert res.cycles > 0
+
+
+def test_driver_on_the_model_equals_golden(board):
+    info = board.info()
+    assert (info.n_in, info.n_classes, info.clk_hz) == (64, 10, CLK_HZ)
+    for i in range(12):
+        _check(board, i)
+
+
+def _request(board, i=0) -> bytes:
+    _net, x, _build, _g = _digits()
+    return encode_frame(FrameType.INFER_REQ, encode_sample(board.info(), x[i]))
+
+
+def _device_error(board, data, code, arg=None):
+    board.transport.write(data)
+    with pytest.raises(DeviceError) as e:
+        board.read_answer(want=FrameType.RESULT, name="INFER_REQ")
+    assert e.value.error.code == code, e.value
+    if arg is not None:
+        assert e.value.error.arg == arg, e.value
+    _check(board, 1)  # recovered: the next request is answered exactly
+
+
+def test_corrupted_frame(board):
+    bad = bytearray(_request(board))
+    bad[20] ^= 0x04
+    _device_error(board, bytes(bad), ErrorCode.CRC, crc16(bytes(bad[1:-2])))
+
+
+def test_truncated_frame(board):
+    _device_error(board, _request(board)[:30], ErrorCode.TIMEOUT, 29)
+
+
+def test_oversized_frames(board):
+    good = _request(board)
+    longer = encode_frame(FrameType.INFER_REQ, good[4:-2] + b"\x00")
+    _device_error(board, longer, ErrorCode.LENGTH, 64)
+    # LEN 65535 and then a stream of bytes: refused after the header, the rest drained
+    huge = bytes([0xA5, FrameType.INFER_REQ, 0xFF, 0xFF]) + bytes(range(256)) * 2
+    _device_error(board, huge, ErrorCode.LENGTH, 64)
+
+
+def test_out_of_order_frames(board):
+    # a response type sent to the device
+    _device_error(board, encode_frame(FrameType.RESULT, bytes(26)), ErrorCode.TYPE, 0)
+    # a second request before the first is answered: the first is answered exactly,
+    # the device drops (or rejects) the second, and the host recovers
+    _net, x, _build, golden = _digits()
+    board.transport.write(_request(board, 2) + _request(board, 3))
+    frame = board.read_answer(want=FrameType.RESULT)
+    from spikeforge.driver.protocol import decode_result
+
+    res = decode_result(board.info(), frame.payload)
+    np.testing.assert_array_equal(res.acc, golden.acc[2])
+    board.recover()
+    _check(board, 4)
+
+
+def test_uart_framing_error(board):
+    board.transport.write(_request(board)[:10])
+    board.transport.write_bad_stop(0x55)
+    with pytest.raises(DeviceError) as e:
+        board.read_answer(want=FrameType.RESULT)
+    assert (e.value.error.code, e.value.error.arg) == (ErrorCode.UART, 9)
+    _check(board, 5)
+
+
+def test_silent_board_times_out_then_recovers(board):
+    board.info()
+    board.transport.connect(False)
+    start = board.transport.cycles
+    with pytest.raises(BoardTimeout, match=r"^no answer from the board to INFER_REQ: silent "
+                                           r"for 0.005 s after 0 bytes$"):
+        _check(board, 6)
+    # the timeout is simulated time: one timeout of silence plus the recovery wait
+    waited = board.transport.cycles - start
+    assert TIMEOUT_S * CLK_HZ <= waited <= TIMEOUT_S * CLK_HZ + 4 * IDLE_S * CLK_HZ + 10_000
+    board.transport.connect(True)
+    _check(board, 7)
