@@ -56,6 +56,14 @@ bitstream: $(STAMP)
 bench-hw: $(STAMP)
 	nice -n 10 $(PY) bench/hw.py
 
+# The C99 board-protocol library, its unit tests and the POSIX host example (build/firmware/)
+.PHONY: firmware firmware-test
+firmware:
+	$(MAKE) -C firmware
+
+firmware-test:
+	$(MAKE) -C firmware test
+
 lint: $(STAMP)
 	$(PY) -m ruff check python hdl sim tests bench
 
