@@ -157,3 +157,23 @@ def test_imported_graph_enters_the_integer_pipeline(trained):
     assert ir.spec.layers[0].neuron.reset == "zero"
     assert ir.meta["golden_acc"] > 0.8
     assert abs(ir.meta["golden_acc"] - float((snn_pred == y).mean())) < 0.05
+
+
+def test_linear_without_bias(trained):
+    """A bias-free torch Linear exports as nir.Linear; imported, it runs with no bias."""
+    state, x, _ = trained
+    net = _net("zero", True, state=state)
+    net[0] = torch.nn.Linear(64, H, bias=False)
+    with torch.no_grad():
+        net[0].weight.copy_(state["0.weight"])
+    out, spikes = _run_snntorch(net, x)
+    graph = _export(net, x)
+    assert type(graph.nodes["0"]).__name__ == "Linear"
+    imported = import_nir(graph, ImportModes(1e-4, "value", "gt"))
+    assert imported.layers[0].bias is None
+    run = imported.run(x, timesteps=T)
+    assert torch.equal(run.spikes[0], spikes) and torch.equal(run.outputs, out)
+    with torch.no_grad():
+        logits, hidden = imported.to_student(T)(x, return_hidden=True)
+    assert torch.equal(hidden[0], spikes) and torch.equal(logits, out)
+    assert 0.02 < float(spikes.mean()) < 0.98
