@@ -8,7 +8,9 @@ For t = 0 ... T-1, stage l sees stage l-1's pooled spikes of the same step.
 Inputs: flat ``[B, C*H*W]`` or images ``[B, C, H, W]`` (direct encoding: the same x every step,
 so the first convolution is computed once), or spikes ``[T, B, C*H*W]`` / ``[T, B, C, H, W]``.
 ``forward(x, return_hidden=True)`` also returns each stage's pooled feature spikes
-``[T, B, C_l, H_l, W_l]`` (the last one is what SAMD distils).
+``[T, B, C_l, H_l, W_l]`` (the last one is what SAMD distils). ``engine`` picks the time
+loop as in ``SpikingMLP`` (``snn.fused``; default ``"fused"``, ``"loop"`` is the per-step
+reference below).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from torch import nn
 
 from ..spec import T_RANGE
+from .fused import check_engine, cnn_forward
 from .lif import LIF, check_neuron_args
 from .surrogate import SLOPE
 
@@ -46,7 +49,7 @@ class SpikingCNN(nn.Module):
         Output channels per stage (default ``(8, 16)``); each stage halves H and W (floor).
     n_classes : int
         Number of classes.
-    timesteps, leak_shift, theta, reset, slope :
+    timesteps, leak_shift, theta, reset, slope, engine :
         As ``SpikingMLP`` (``beta = 1 - 2**-leak_shift``).
 
     Attributes
@@ -59,8 +62,9 @@ class SpikingCNN(nn.Module):
     def __init__(self, image_shape: Sequence[int] = (1, 28, 28),
                  channels: Sequence[int] = (8, 16), n_classes: int = 10, *,
                  timesteps: int = 4, leak_shift: int | None = 3, theta: float = 1.0,
-                 reset: str = "subtract", slope: float = SLOPE):
+                 reset: str = "subtract", slope: float = SLOPE, engine: str = "fused"):
         super().__init__()
+        self.engine = check_engine("SpikingCNN", engine)
         self.image_shape = _positive_ints("image_shape", image_shape, 3)
         self.channels = _positive_ints("channels", channels)
         self.n_classes = _positive_ints("n_classes", (n_classes,), 1)[0]
@@ -126,6 +130,8 @@ class SpikingCNN(nn.Module):
             (only with ``return_hidden=True``)
         """
         x, spikes = self._as_images(x)
+        if check_engine("SpikingCNN", self.engine) != "loop":
+            return cnn_forward(self, x, spikes, return_hidden)
         first = None if spikes else self.convs[0](x)
         vs = [None] * len(self.convs)
         logits, hidden = [], [[] for _ in self.convs]

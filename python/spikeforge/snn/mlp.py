@@ -4,7 +4,10 @@ For t = 0 ... T-1, hidden layer l computes ``I = W_l h + b_l`` from the previous
 spikes of the same step and runs ``lif_step_float``; the last layer is a readout whose
 per-step logits are its current ``I``. The prediction is ``argmax(logits.sum(0))``.
 Input is ``[B, n_in]`` (direct encoding: the same x every step) or ``[T, B, n_in]``
-(spikes). The time loop is plain Python.
+(spikes). ``engine`` picks the time loop (``snn.fused``): ``"fused"`` (default) runs the
+network layer by layer with one autograd node per LIF layer, ``"compiled"`` the same through
+``torch.compile``, ``"loop"`` the plain per-step Python loop below. Spikes, membranes and
+logits are the same bit for bit; parameter gradients differ only in summation order.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch
 from torch import nn
 
 from ..spec import T_RANGE
+from .fused import check_engine, mlp_forward
 from .lif import LIF, check_neuron_args
 from .surrogate import SLOPE
 
@@ -48,6 +52,9 @@ class SpikingMLP(nn.Module):
         ``"subtract"`` or ``"zero"``.
     slope : float
         Surrogate gradient slope (``snn.surrogate``).
+    engine : str
+        ``"fused"``, ``"compiled"`` or ``"loop"`` (see the module docstring); may be changed
+        after construction.
 
     Attributes
     ----------
@@ -66,9 +73,11 @@ class SpikingMLP(nn.Module):
         theta: float = 1.0,
         reset: str = "subtract",
         slope: float = SLOPE,
+        engine: str = "fused",
     ):
         super().__init__()
         self.sizes = _check_sizes(sizes)
+        self.engine = check_engine("SpikingMLP", engine)
         lo, hi = T_RANGE
         if isinstance(timesteps, bool) or not isinstance(timesteps, int) or not (
             lo <= timesteps <= hi
@@ -122,6 +131,8 @@ class SpikingMLP(nn.Module):
             Spikes of each hidden layer.
         """
         x = self._check_input(x)
+        if check_engine("SpikingMLP", self.engine) != "loop":
+            return mlp_forward(self, x, return_hidden)
         batch = x.shape[0] if x.ndim == 2 else x.shape[1]
         vs = [x.new_zeros(batch, n) for n in self.sizes[1:-1]]
         logits, hidden = [], [[] for _ in self.lifs]
