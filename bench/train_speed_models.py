@@ -1,0 +1,232 @@
+"""snnTorch twins of spikeforge's students and the measurement workers of ``train_speed.py``.
+
+The twins use ``snntorch.Leaky`` with the equations of ``spikeforge.snn.lif``:
+``beta = 1 - 2**-leak_shift``, ``threshold = theta``, the fast-sigmoid surrogate with the same
+slope, the same reset mechanism, and ``reset_delay=False`` (snnTorch then resets in the step
+that fired: ``mem = beta * mem + I - theta * s``, exactly ours as long as a neuron's
+post-reset membrane stays below threshold). They share the spikeforge model's layers
+(``Linear`` / ``Conv2d`` / ``MaxPool2d``) and, like it, compute the first layer's current once
+for a direct (constant) input. ``twin_check`` measures how far the two are apart.
+
+Each worker runs in its own process (``python bench/train_speed.py --worker JSON``) with one
+torch thread and prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import copy
+import resource
+import statistics
+import time
+
+import numpy as np
+import snntorch as snn
+import torch
+import torch.nn.functional as F
+from snntorch import surrogate
+from spikeforge.data import load_dataset, quantize_input
+from spikeforge.snn.cnn import SpikingCNN
+from spikeforge.snn.mlp import SpikingMLP
+from torch import nn
+
+__all__ = ["IMPLS", "build", "run_worker"]
+
+#: Implementations compared: spikeforge's three time loops and the snnTorch twin.
+IMPLS = ("snntorch", "loop", "fused", "compiled")
+
+
+def _leaky(lif) -> snn.Leaky:
+    return snn.Leaky(beta=lif.beta, threshold=lif.theta, reset_mechanism=lif.reset,
+                     spike_grad=surrogate.fast_sigmoid(slope=lif.slope), reset_delay=False)
+
+
+class SnnTorchMLP(nn.Module):
+    """``SpikingMLP``'s layers with an ``snntorch.Leaky`` per hidden layer (direct input)."""
+
+    def __init__(self, ours: SpikingMLP):
+        super().__init__()
+        self.timesteps = ours.timesteps
+        self.fcs = copy.deepcopy(ours.fcs)
+        self.lifs = nn.ModuleList(_leaky(lif) for lif in ours.lifs)
+
+    def forward(self, x):
+        mems = [lif.reset_mem() for lif in self.lifs]
+        first = self.fcs[0](x)
+        out = []
+        for _ in range(self.timesteps):
+            cur = first
+            for i, lif in enumerate(self.lifs):
+                spk, mems[i] = lif(cur, mems[i])
+                cur = self.fcs[i + 1](spk)
+            out.append(cur)
+        return torch.stack(out)
+
+
+class SnnTorchCNN(nn.Module):
+    """``SpikingCNN``'s layers (conv, Leaky, maxpool per stage; linear readout)."""
+
+    def __init__(self, ours: SpikingCNN):
+        super().__init__()
+        self.timesteps = ours.timesteps
+        self.image_shape = ours.image_shape
+        self.convs = copy.deepcopy(ours.convs)
+        self.readout = copy.deepcopy(ours.readout)
+        self.pool = nn.MaxPool2d(2)
+        self.lifs = nn.ModuleList(_leaky(lif) for lif in ours.lifs)
+
+    def forward(self, x):
+        x = x.view(x.shape[0], *self.image_shape)
+        mems = [lif.reset_mem() for lif in self.lifs]
+        first = self.convs[0](x)
+        out = []
+        for _ in range(self.timesteps):
+            h = None
+            for i, lif in enumerate(self.lifs):
+                spk, mems[i] = lif(first if i == 0 else self.convs[i](h), mems[i])
+                h = self.pool(spk)
+            out.append(self.readout(h.flatten(1)))
+        return torch.stack(out)
+
+
+STUDENTS = {
+    # name: (dataset, builder(T, engine)); the students of bench/kd.py
+    "mlp": ("mnist5k", lambda T, e: SpikingMLP((784, 128, 10), timesteps=T, engine=e)),
+    "cnn": ("mnist5k", lambda T, e: SpikingCNN((1, 28, 28), (8, 16), 10, timesteps=T,
+                                                 engine=e)),
+    "mlp-digits": ("digits", lambda T, e: SpikingMLP((64, 64, 10), timesteps=T, engine=e)),
+    "cnn-digits": ("digits", lambda T, e: SpikingCNN((1, 8, 8), (8, 16), 10, timesteps=T,
+                                                       engine=e)),
+}
+
+
+def build(student: str, T: int, impl: str, seed: int = 0) -> nn.Module:
+    """The student ``student`` with ``T`` steps as ``impl``; same weights for every impl."""
+    torch.manual_seed(seed)
+    ours = STUDENTS[student][1](T, "fused" if impl == "snntorch" else impl)
+    if impl != "snntorch":
+        return ours
+    return SnnTorchMLP(ours) if isinstance(ours, SpikingMLP) else SnnTorchCNN(ours)
+
+
+def _data(student: str, seed: int = 0):
+    ds = load_dataset(STUDENTS[student][0], seed=seed)
+    x_tr = torch.from_numpy(quantize_input(ds.x_train, 4))
+    x_te = torch.from_numpy(quantize_input(ds.x_test, 4))
+    return x_tr, torch.from_numpy(ds.y_train), x_te, ds.y_test
+
+
+def _step(model, opt, xb, yb):
+    loss = F.cross_entropy(model(xb).mean(0), yb)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def _batches(x, y, batch, n, seed):
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    for k in range(n):
+        idx = order[(k * batch) % (len(y) - batch + 1):][:batch]
+        yield x[idx], y[idx]
+
+
+def twin_check(student: str, T: int, batch: int = 256) -> dict:
+    """Logits of the snnTorch twin vs spikeforge (fused) on test images, same weights."""
+    _, _, x_te, _ = _data(student)
+    xb = x_te[:batch]
+    with torch.no_grad():
+        a = build(student, T, "fused")(xb)
+        b = build(student, T, "snntorch")(xb)
+    return {"max_abs_logit_diff": float((a - b).abs().max()),
+            "pred_agreement": float((a.sum(0).argmax(1) == b.sum(0).argmax(1)).float().mean())}
+
+
+def _time(cfg):
+    x, y, _, _ = _data(cfg["student"])
+    models = {i: build(cfg["student"], cfg["T"], i) for i in cfg["impls"]}
+    opts = {i: torch.optim.Adam(m.parameters(), lr=1e-3) for i, m in models.items()}
+    batch, steps = cfg["batch"], cfg["steps"]
+    for i in models:  # warm-up (and torch.compile's compilation)
+        for xb, yb in _batches(x, y, batch, 2, 1):
+            _step(models[i], opts[i], xb, yb)
+    wall = {i: [] for i in models}
+    cpu = {i: [] for i in models}
+    for r in range(cfg["rounds"]):  # interleaved, so load changes hit every impl alike
+        for i in models:
+            data = list(_batches(x, y, batch, steps, 100 + r))
+            t0, c0 = time.perf_counter(), time.process_time()
+            for xb, yb in data:
+                _step(models[i], opts[i], xb, yb)
+            wall[i].append(batch * steps / (time.perf_counter() - t0))
+            cpu[i].append(batch * steps / (time.process_time() - c0))
+    return {i: {"samples_s": statistics.median(wall[i]), "samples_s_cpu": statistics.median(cpu[i]),
+                "samples_s_rounds": wall[i]} for i in models}
+
+
+def _saved_bytes(model, xb) -> int:
+    """Bytes of the distinct storages autograd saves for the backward of one forward."""
+    seen = {}
+
+    def pack(t):
+        s = t.untyped_storage()
+        seen[s.data_ptr()] = s.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(xb).mean(0).sum()
+    return sum(seen.values())
+
+
+def _memory(cfg):
+    x, y, _, _ = _data(cfg["student"])
+    model = build(cfg["student"], cfg["T"], cfg["impl"])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    data = list(_batches(x, y, cfg["batch"], 3, 1))
+    saved = _saved_bytes(model, data[0][0])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for xb, yb in data:
+        _step(model, opt, xb, yb)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"peak_mb": (after - before) / 1024, "saved_mb": saved / 2**20}
+
+
+def _accuracy(cfg):
+    x, y, x_te, y_te = _data(cfg["student"])
+    out = {}
+    n = len(y)
+    per_epoch = -(-n // cfg["batch"])
+    for impl in cfg["impls"]:
+        accs, secs = [], 0.0
+        for seed in cfg["seeds"]:
+            model = build(cfg["student"], cfg["T"], impl, seed=seed)
+            opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+            t0 = time.perf_counter()
+            for epoch in range(cfg["epochs"]):
+                gen = torch.Generator().manual_seed(1000 * seed + epoch)
+                order = torch.randperm(n, generator=gen)
+                for k in range(per_epoch):
+                    idx = order[k * cfg["batch"]:(k + 1) * cfg["batch"]]
+                    _step(model, opt, x[idx], y[idx])
+            secs += time.perf_counter() - t0
+            with torch.no_grad():
+                pred = np.concatenate([model(x_te[s:s + 500]).sum(0).argmax(1).numpy()
+                                       for s in range(0, len(x_te), 500)])
+            accs.append(float((pred == y_te).mean()))
+        out[impl] = {"test_acc": statistics.mean(accs), "test_acc_seeds": accs,
+                     "train_samples_s": n * cfg["epochs"] * len(cfg["seeds"]) / secs}
+    return out
+
+
+def run_worker(cfg: dict) -> dict:
+    """One measurement in this process (one torch thread): ``cfg["kind"]`` is ``"time"``,
+    ``"memory"``, ``"accuracy"`` or ``"twin"``."""
+    torch.set_num_threads(1)
+    kind = cfg["kind"]
+    if kind == "time":
+        return _time(cfg)
+    if kind == "memory":
+        return _memory(cfg)
+    if kind == "accuracy":
+        return _accuracy(cfg)
+    if kind == "twin":
+        return twin_check(cfg["student"], cfg["T"])
+    raise ValueError(f"worker kind must be 'time', 'memory', 'accuracy' or 'twin', not {kind!r}")
