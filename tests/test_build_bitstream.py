@@ -1,0 +1,84 @@
+"""Real bitstream builds with the YoWASP tools: one per FPGA family, a small network each.
+
+iCE40 through the command line (``python -m spikeforge_hdl build``, what ``make
+bitstream`` runs), ECP5 through :func:`spikeforge_hdl.build.build_bitstream`. Each checks
+the bitstream's sync preamble, that report.json holds the numbers the tools printed
+(resources used and available, Fmax against the board clock) and that the small design
+fits and meets the board clock. The network is tiny (16-6-3) to keep the place and route
+short; the first YoWASP run on a machine also compiles the tools (about 90 s).
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from spikeforge.driver.protocol import network_id
+from spikeforge.ir import QuantizedNetwork
+from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikeforge_hdl.build import build_bitstream
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Sync words: iCE40 ``7E AA 99 7E``; ECP5 ``FF FF BD B3`` after its comment block.
+PREAMBLE = {"ice40": b"\x7e\xaa\x99\x7e", "ecp5": b"\xff\xff\xbd\xb3"}
+
+
+def _small_net():
+    spec = NetworkSpec(
+        layers=(LayerSpec(16, 6, w_bits=5, b_bits=6,
+                          neuron=LIFSpec(v_bits=10, theta=12, leak_shift=2)),
+                LayerSpec(6, 3, w_bits=5, b_bits=6)),
+        timesteps=3, encoding="direct", in_bits=4,
+    )
+    rng = np.random.default_rng(5)
+    ws = [rng.integers(-15, 16, (la.n_out, la.n_in)) for la in spec.layers]
+    bs = [rng.integers(-30, 30, la.n_out) for la in spec.layers]
+    return QuantizedNetwork(spec, ws, bs)
+
+
+def _check_report(rep: dict, out: Path, *, board: str, family: str, clk_mhz: float, net):
+    assert rep["board"] == board and rep["family"] == family
+    assert rep["net_id"] == f"{network_id(net):08x}"
+    assert rep["network"]["sizes"] == [16, 6, 3]
+    res, util = rep["resources"], rep["nextpnr_utilization"]
+    lut_cell = "ICESTORM_LC" if family == "ice40" else "TRELLIS_COMB"
+    assert res["lut"]["used"] == util[lut_cell]["used"] > 0
+    assert res["lut"]["available"] == util[lut_cell]["available"]
+    assert res["lut"]["percent"] == round(100 * res["lut"]["used"] / res["lut"]["available"], 1)
+    assert 0 < res["ff"]["used"] <= res["ff"]["available"]
+    for name in ("bram", "dsp"):
+        assert 0 <= res[name]["used"] <= res[name]["available"]
+    assert res["bram"]["available"] == (30 if family == "ice40" else 56)
+    assert res["spram"]["available"] == (4 if family == "ice40" else 0)
+    clock = rep["clock"]
+    assert clock["board_mhz"] == clk_mhz
+    assert clock["met"] is True and clock["fmax_mhz"] >= clk_mhz
+    bit = (out / rep["bitstream"]).read_bytes()
+    assert len(bit) > 10_000 and PREAMBLE[family] in bit[:4096]
+    assert json.loads((out / "report.json").read_text()) == rep
+
+
+def test_ice40_bitstream_via_cli(tmp_path):
+    net = _small_net()
+    net.save(tmp_path / "small")
+    r = subprocess.run(
+        [sys.executable, "-m", "spikeforge_hdl", "build", "--board", "icebreaker",
+         "--ir", str(tmp_path / "small.json"), "-o", str(tmp_path / "bits")],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("icebreaker (iCE40UP5K-SG48): lut ")
+    assert r.stdout.count("\n") == 1 and "board clock 12.0 MHz" in r.stdout
+    out = tmp_path / "bits" / "icebreaker"
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["bitstream"] == "spikeforge.bin"
+    _check_report(rep, out, board="icebreaker", family="ice40", clk_mhz=12.0, net=net)
+
+
+def test_ecp5_bitstream(tmp_path):
+    net = _small_net()
+    rep = build_bitstream(net, "ulx3s-25f", out_root=tmp_path)
+    assert rep["bitstream"] == "spikeforge.bit" and rep["device"] == "LFE5U-25F-6BG381"
+    _check_report(rep, tmp_path / "ulx3s-25f", board="ulx3s-25f", family="ecp5",
+                  clk_mhz=25.0, net=net)
