@@ -137,3 +137,30 @@ def test_li_readout_cannot_become_a_student():
         "LI node '3' on the last layer leaks (beta 0.875); a spikeforge readout sums its "
         "currents (last layer: no neuron, or I)"
     )
+
+
+def test_if_layers_and_integrator_readout_to_student(digits_x):
+    """IF hidden layers (Norse IAFCell: v + I) and an I readout with r = 2: the student's
+    spikes equal the graph's, and its summed logits are the integrator's final membrane."""
+    rng = np.random.default_rng(3)
+    layers = _layers(rng, ("IF", "IF"), sizes=(64, 40, 30))
+    for _, _, _, p in layers:
+        p["v_reset"][:] = 0
+    w = rng.normal(0, 0.3, (10, 30)).astype(np.float32)
+    graph = _graph(layers)
+    nodes = {k: v for k, v in graph.nodes.items() if k != "output"}
+    nodes.update({"4": nir.Affine(weight=w, bias=np.zeros(10, np.float32)),
+                  "5": nir.I(r=np.full(10, 2.0)), "output": nir.Output(output_type=np.array([10]))})
+    edges = [e for e in graph.edges if e[1] != "output"] + [("3", "4"), ("4", "5"), ("5", "output")]
+    net = import_nir(nir.NIRGraph(nodes=nodes, edges=edges), "norse")
+    run = net.run(digits_x.float(), timesteps=T)
+    student = net.to_student(timesteps=T)
+    theta_gt = float(np.nextafter(np.float32(0.3), np.float32(np.inf)))  # v > 0.3 as v >= .
+    assert (student.leak_shift, student.reset, student.theta) == (None, "zero", theta_gt)
+    with torch.no_grad():
+        logits, hidden = student(digits_x.float(), return_hidden=True)
+    for got, want in zip(hidden, run.spikes, strict=True):
+        assert torch.equal(got, want)
+        assert 0.02 < float(want.mean()) < 0.98
+    torch.testing.assert_close(logits.sum(0), run.outputs[-1], rtol=1e-5, atol=1e-4)
+    assert torch.equal(logits.sum(0).argmax(1), run.outputs[-1].argmax(1))
