@@ -54,8 +54,10 @@ def _epochs(steps: int, n: int) -> int:
     return max(1, math.ceil(steps * 64 / n))
 
 
-def plan(quick: bool, seeds: list[int], sections: set[str]):
-    """``(teacher jobs, student/stars jobs)`` for the chosen sections."""
+def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] | None = None,
+         tune_T: int | None = None):
+    """``(teacher jobs, student/stars jobs)`` for the chosen sections (and section-c
+    ``students``, default all; the tuning section at ``tune_T``, default 2, quick 1)."""
     teachers, jobs = [], []
     datasets = ("digits",) if quick else ("digits", "mnist5k")
     kinds = {"cnn", "mlpbn"} | ({"weak"} if "tune" in sections else set())
@@ -92,6 +94,7 @@ def plan(quick: bool, seeds: list[int], sections: set[str]):
                     s_cnn)
     tiny = ({"A": _mlp((64, 8, 10))} if quick else
             {"A": _mlp((784, 20, 10)), "B": _mlp((196, 64, 32, 10), pool=True)})
+    tiny = {k: v for k, v in tiny.items() if students is None or k in students}
     ds_c = "digits" if quick else "mnist5k"
     label = {k: f"{k}: mlp {'-'.join(map(str, v['sizes']))}" + (" (2x2 pooled input)"
              if v["pool"] else "") for k, v in tiny.items()}
@@ -101,6 +104,7 @@ def plan(quick: bool, seeds: list[int], sections: set[str]):
                 for m in MLP_METHODS:
                     add("c", ds_c, st, label[key], T, m, n_train[ds_c], 2500)
     if "tune" in sections:
+        t_tune = tune_T or (1 if quick else 2)
         variants = [
             ("ce", {}), ("hinton", {}),
             ("hinton", {"label": "hinton tau=1", "kwargs": {"temperature": 1.0}}),
@@ -114,7 +118,7 @@ def plan(quick: bool, seeds: list[int], sections: set[str]):
             ("tser", {"label": "tser tau=1 beta=0", "kwargs": {"temperature": 1.0,
                                                               "entropy_weight": 0.0}}),
             ("seal", {"label": "seal warm-up 0.3", "warmup": 0.3}),
-            ("tssd", {"label": "tssd T_t=4T", "kwargs": {"T_teacher": 8}}),
+            ("tssd", {"label": "tssd T_t=4T", "kwargs": {"T_teacher": 4 * t_tune}}),
         ]
         if quick:
             variants = variants[:3] + variants[-1:]
@@ -122,8 +126,7 @@ def plan(quick: bool, seeds: list[int], sections: set[str]):
             for m, extra in variants:
                 if m == "tssd" and quick:
                     extra = {"label": "tssd T_t=4T", "kwargs": {"T_teacher": 4}}
-                add("tune", ds_c, st, label[key], 1 if quick else 2, m, n_train[ds_c], 2500,
-                    **extra)
+                add("tune", ds_c, st, label[key], t_tune, m, n_train[ds_c], 2500, **extra)
     if "stars" in sections:
         for ds in datasets:
             student = _mlp((64, 32, 10)) if ds == "digits" else _mlp((784, 128, 10))
@@ -137,7 +140,8 @@ def plan(quick: bool, seeds: list[int], sections: set[str]):
                          for s in seeds]
     order = ("c", "tune", "stars", "a", "b")  # the target first
     jobs.sort(key=lambda j: order.index(j["section"]))
-    return teachers, jobs
+    used = {j["dataset"] for j in jobs}  # teachers only where a section needs them
+    return [t for t in teachers if t["dataset"] in used], jobs
 
 
 def timed_run(job: dict) -> dict:
@@ -225,19 +229,21 @@ def cached_runs(jobs: list[dict], log) -> list[dict]:
 
 
 def reuse_or_run(jobs: list[dict], workers: int, cache: dict, code: str, log, *,
-                 run_missing: bool) -> list[dict]:
-    """The newest cached run of each job whatever code it ran; the rest are run (or, without
-    ``run_missing``, reported missing). The report lists the code hashes of the runs used."""
+                 run_missing: bool, partial: bool = False) -> tuple[list[dict], list[dict]]:
+    """``(runs, missing jobs)``: the newest cached run of each job whatever code it ran; the
+    rest are run (``run_missing``), left out (``partial``) or an error."""
     found = cached_runs(jobs, log)
     missing = [j for j, r in zip(jobs, found, strict=True) if r is None]
     log(f"{len(jobs) - len(missing)} jobs cached under any code, {len(missing)} missing")
+    if missing and partial:
+        return [r for r in found if r is not None], missing
     if missing and not run_missing:
         m = missing[0]
         raise SystemExit(f"no cached run for {len(missing)} jobs, e.g. {m['section']} "
                          f"{m['dataset']} {m['label']} T={m['T']} seed={m['seed']}; "
                          f"run without --report-only")
     new = iter(execute(missing, workers, cache, code, log) if missing else [])
-    return [r if r is not None else next(new) for r in found]
+    return [r if r is not None else next(new) for r in found], []
 
 
 def main(argv=None) -> int:
@@ -246,9 +252,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=None, help="number of seeds (5; quick 2)")
     ap.add_argument("--workers", type=int, default=2, choices=(1, 2))
     ap.add_argument("--sections", default="a,b,c,stars,tune")
+    ap.add_argument("--students", default=None,
+                    help="section c/tune students to run, e.g. 'A' (default: all)")
+    ap.add_argument("--tune-T", type=int, default=None, help="T of the tuning section")
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--report-only", action="store_true",
                     help="rebuild the report from the newest cached run of each job")
+    ap.add_argument("--partial", action="store_true",
+                    help="with --report-only: report the cached jobs, list the missing ones")
     ap.add_argument("--reuse", action="store_true",
                     help="reuse the newest cached run of each job whatever code it ran "
                          "(the shared checkout changes under long runs); run the rest")
@@ -263,18 +274,22 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     code = _code_hash()
     cache = _load_cache()
-    teachers, jobs = plan(args.quick, seeds, sections)
+    students = set(args.students.split(",")) if args.students else None
+    teachers, jobs = plan(args.quick, seeds, sections, students, args.tune_T)
     log = print
     log(f"kd bench ({'quick' if args.quick else 'full'}), seeds {seeds}, code {code}")
     teacher_res = execute(teachers, args.workers, {}, code, log)
+    missing = []
     if args.report_only or args.reuse:
-        results = reuse_or_run(jobs, args.workers, cache, code, log, run_missing=args.reuse)
+        results, missing = reuse_or_run(jobs, args.workers, cache, code, log,
+                                        run_missing=args.reuse and not args.report_only,
+                                        partial=args.partial and args.report_only)
     else:
         results = execute(jobs, args.workers, cache, code, log)
     elapsed = time.perf_counter() - t0
     stem = "kd_quick" if args.quick else "kd"
     summary = kd_report.write(Path(args.out), stem, teacher_res, results, elapsed,
-                              quick=args.quick, seeds=seeds)
+                              quick=args.quick, seeds=seeds, missing=missing)
     print(summary)
     return 0
 

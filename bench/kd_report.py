@@ -139,7 +139,8 @@ def cpu_minutes(runs: list[dict]) -> float:
 
 
 def markdown(teachers: list[dict], rows: list[dict], checks: list[dict], elapsed: float,
-             quick: bool, seeds: list[int], cpu_min: float, codes: list[str]) -> str:
+             quick: bool, seeds: list[int], cpu_min: float, codes: list[str],
+             coverage: list[str]) -> str:
     lines = [f"# Distillation benchmark{' (quick)' if quick else ''}", "",
              f"Seeds {seeds}; accuracy on the held-out test split, mean ± 95% CI (Student t); "
              f"Δ is the paired difference to the reference (CE-only; `kd-real` for STARS) on "
@@ -148,7 +149,7 @@ def markdown(teachers: list[dict], rows: list[dict], checks: list[dict], elapsed
              f"back). All runs together used {cpu_min:.1f} CPU-minutes: "
              f"{cpu_min / 2:.1f} min on 2 dedicated cores. Code hash of the runs: "
              f"{', '.join(codes)}.", "",
-             *summary_lines(rows, checks),
+             *coverage, *summary_lines(rows, checks),
              "## Teachers", "", "| dataset | teacher | test accuracy (%) |", "|---|---|---|"]
     tgroups = defaultdict(list)
     for t in teachers:
@@ -167,7 +168,8 @@ def markdown(teachers: list[dict], rows: list[dict], checks: list[dict], elapsed
                       "|---|---|---|---|---|"]
             current = head
         diff = "—" if r["verdict"] == "reference" else _pct(r["diff_mean"], r["diff_ci95"])
-        lines.append(f"| {r['label']} | {_pct(r['acc_mean'], r['acc_ci95'])} | {diff} | "
+        few = f" (n={r['n']})" if r["n"] != len(seeds) else ""
+        lines.append(f"| {r['label']} | {_pct(r['acc_mean'], r['acc_ci95'])}{few} | {diff} | "
                      f"{r['verdict']} | {'yes' if r['separated'] else 'no'} |")
     if checks:
         lines += ["", "## Target (section c, MNIST-5k): best method ≥ CE + 1.5 pp, intervals "
@@ -215,16 +217,33 @@ def plot(rows: list[dict]) -> bytes:
     return buf.getvalue()
 
 
+def coverage_lines(results: list[dict], missing: list[dict]) -> list[str]:
+    """For a partial report: how many planned runs of each section are in it."""
+    if not missing:
+        return []
+    have, lack = defaultdict(int), defaultdict(int)
+    for r in results:
+        have[r["section"]] += 1
+    for j in missing:
+        lack[j["section"]] += 1
+    parts = [f"{s}: {have[s]}/{have[s] + lack[s]}" for s in SECTION_TITLES
+             if have[s] + lack[s]]
+    return [f"**Partial run**: {len(results)} of {len(results) + len(missing)} planned runs "
+            f"finished ({'; '.join(parts)}). An accuracy over fewer seeds than planned shows its "
+            f"n; a method missing from a table did not run.", ""]
+
+
 def write(out: Path, stem: str, teachers, results, elapsed: float, *, quick: bool,
-          seeds: list[int]) -> str:
+          seeds: list[int], missing: list[dict] | None = None) -> str:
     """Write ``{stem}.json``, ``{stem}.md`` and ``{stem}.png`` under ``out``; return the md."""
     rows = summarize(results)
     checks = target_check(rows)
     cpu_min = cpu_minutes(list(teachers) + list(results))
     codes = sorted({r.get("code", "unrecorded") for r in results})
-    md = markdown(teachers, rows, checks, elapsed, quick, seeds, cpu_min, codes)
+    md = markdown(teachers, rows, checks, elapsed, quick, seeds, cpu_min, codes,
+                  coverage_lines(results, missing or []))
     payload = {"quick": quick, "seeds": seeds, "elapsed_s": elapsed, "cpu_minutes": cpu_min,
-               "codes": codes,
+               "codes": codes, "missing": missing or [],
                "teachers": teachers,
                "summary": rows, "target": checks, "runs": results}
     atomic_write_text(out / f"{stem}.json", json.dumps(payload, indent=1, default=str) + "\n")

@@ -198,14 +198,21 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--report-only", action="store_true",
                    help="rebuild the report from the newest cached run of each job")
+    p.add_argument("--partial", action="store_true",
+                   help="with --report-only: report the cached jobs, list the missing ones")
     p.add_argument("--reuse", action="store_true",
                    help="reuse the newest cached run of each job whatever code it ran "
                         "(the shared checkout changes under long runs); run the rest")
     a = p.parse_args(argv)
     grid = QUICK if a.quick else FULL
     t0 = time.perf_counter()
+    missing = []
     if a.report_only:
-        runs = cached_runs(plan(grid), log)
+        jobs = plan(grid)
+        found = cached_runs(jobs, log, allow_missing=a.partial)
+        missing = [f"{j['dataset']} T={j['T']} seed={j['seed']}"
+                   for j, r in zip(jobs, found, strict=True) if r is None]
+        runs = [r for r in found if r is not None]
     else:
         runs = execute(plan(grid), a.jobs, log, reuse=a.reuse)
     stem = a.out / ("quant_quick" if a.quick else "quant")
@@ -214,7 +221,7 @@ def main(argv=None) -> int:
     text = write_report(stem, runs, grid, seconds=seconds,
                         settings={"hidden": HIDDEN, "qat_lr": QAT_LR,
                                   "val_fraction": VAL_FRACTION, "quick": a.quick,
-                                  "report_only": from_cache})
+                                  "report_only": from_cache, "missing": missing})
     print(text)
     return 0
 

@@ -103,6 +103,9 @@ def markdown(rows, targets, grid, settings, seconds, runs) -> str:
         "`cal`: the QAT model's MSE calibration without training; `QAT`: fine-tuned "
         f"{grid['qat_epochs']} epochs (lr {settings['qat_lr']}), epoch chosen on a "
         f"{int(100 * settings['val_fraction'])} % validation hold-out that no model trained on.",
+        *([f"**Partial run**: {len(runs)} of {len(runs) + len(settings['missing'])} planned "
+           f"float models; missing: {', '.join(settings['missing'])}.", ""]
+          if settings.get("missing") else []),
         "Every QAT accuracy equals the golden model's accuracy on the exported IR "
         f"(checked in every cell: {all(r['golden_equals_qat'] for r in rows)}).",
         "",
