@@ -125,3 +125,26 @@ def test_samples_text():
         samples_text(np.zeros((1, 2), int), "spikes")
     with pytest.raises(TypeError, match=r"^samples must hold integers, not dtype float64$"):
         samples_text(np.zeros((1, 2)), "direct")
+
+
+def test_command_line_on_a_pty_board(tmp_path, capsys):
+    from spikeforge.driver.__main__ import main
+
+    net = _net(n_in=10, seed=1)
+    net.save(tmp_path / "net")
+    x = np.random.default_rng(6).integers(0, 16, (5, 10))
+    (tmp_path / "s.txt").write_text(samples_text(x, "direct"))
+    with PtyBoard(net, t_idle=T_IDLE) as pty:
+        rc = main([pty.path, str(tmp_path / "s.txt"), "--ir", str(tmp_path / "net.json"),
+                   "--timeout", "0.5", "--idle", "0.04"])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0, out
+    assert out[0].startswith("info: direct in_bits 4 n_in 10 classes 3 T 3 net_id ")
+    assert sum(line.endswith(" golden equal") for line in out) == 5
+    assert out[-1] == "5 of 5 samples ok"
+    other = _net(n_in=10, seed=2)
+    other.save(tmp_path / "other")
+    with PtyBoard(net, t_idle=T_IDLE) as pty:
+        rc = main([pty.path, str(tmp_path / "s.txt"), "--ir", str(tmp_path / "other.json")])
+    assert rc == 1
+    assert capsys.readouterr().out.splitlines()[-1].startswith("error: the board runs net_id ")
