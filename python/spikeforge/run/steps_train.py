@@ -49,6 +49,14 @@ def teacher_input(cfg: dict, x01: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(x01, np.float32))
 
 
+def chw(image_shape) -> tuple | None:
+    """``(C, H, W)`` of a dataset's ``image_shape`` (``(H, W)`` means one channel)."""
+    if image_shape is None:
+        return None
+    shape = tuple(int(n) for n in image_shape)
+    return (1, *shape) if len(shape) == 2 else shape
+
+
 def build_teacher(cfg: dict, n_in: int, n_classes: int, image_shape):
     """The untrained teacher ``teacher.kind`` describes."""
     from ..snn.teachers import CNNTeacher, MLPTeacher
@@ -58,7 +66,7 @@ def build_teacher(cfg: dict, n_in: int, n_classes: int, image_shape):
         if image_shape is None:
             raise ValueError("config key 'teacher.kind' must not be 'cnn' for a dataset "
                              "without an image shape")
-        return CNNTeacher(tuple(image_shape), tuple(t["channels"]), n_classes)
+        return CNNTeacher(chw(image_shape), tuple(t["channels"]), n_classes)
     return MLPTeacher((n_in, *t["hidden"], n_classes), batch_norm=t["batch_norm"])
 
 
@@ -181,11 +189,11 @@ def _stars(cfg, model, teacher, ds) -> None:
     from ..distill import STARS
 
     s = cfg["distill.stars"]
-    shape = ds.meta["image_shape"]
+    shape = chw(ds.meta["image_shape"])
     if shape is None:
         raise ValueError("config key 'distill.method' must not be 'stars' for a dataset "
                          "without an image shape")
-    stars = STARS(teacher, model, tuple(shape), iterations=s["iterations"], jitter=0)
+    stars = STARS(teacher, model, shape, iterations=s["iterations"], jitter=0)
     with epoch_bar(s["rounds"], "STARS rounds (synthesise + distil)") as log:
         stars.train(n_classes=ds.n_classes, rounds=s["rounds"], batch_size=s["batch_size"],
                     steps_per_round=s["steps_per_round"], distill_batch=s["distill_batch"],
