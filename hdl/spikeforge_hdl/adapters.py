@@ -13,9 +13,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from spikeforge.driver.protocol import NetInfo
 
-from .layer import lowest_set_bit
 from .plan import CYCLE_BITS, CorePlan
 from .signatures import input_layout, output_layout
+from .spikequeue import lowest_set_bit
 
 __all__ = ["SampleFeeder", "ResultSerializer", "buffer_shape"]
 

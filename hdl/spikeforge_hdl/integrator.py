@@ -3,10 +3,13 @@
 The integrator owns a layer's weight memory and current memory. For every input
 event ``(i, x_i)`` with ``x_i != 0`` it reads the ``G = ceil(n_out / lanes)`` weight rows of
 input ``i`` on consecutive cycles and adds them (times ``x_i`` for a multi-bit input) into
-the ``G`` rows of the current memory: a two-stage read-modify-write pipeline, one row
-per cycle, with the current memory's read port transparent to its write port so that
-back-to-back updates of the same row are exact. An event with ``x_i = 0`` is consumed
-in one cycle and does nothing.
+the ``G`` rows of the current memory: a read-modify-write pipeline, one row per cycle,
+with the current memory's read port transparent to its write port so that back-to-back
+updates of the same row are exact. A spike input has two stages (read the weight row;
+add it into the current row). A multi-bit input has three: read the weight row;
+multiply it by ``x_i`` into a register (``lanes`` multipliers ``w_bits x in_bits``, the
+form yosys maps to DSP blocks); add the products into the current row. An event with
+``x_i = 0`` is consumed in one cycle and does nothing.
 
 Between steps the owner (a layer) reads and rewrites the currents through the
 ``rd_*``/``wr_*`` ports; it may do so only while ``idle`` is high. The current memory
@@ -107,7 +110,7 @@ class Integrator(wiring.Component):
         s1_value = Signal.like(value)
         m.d.sync += s1_valid.eq(busy)
         with m.If(busy):
-            m.d.comb += [w_rd.addr.eq(base), c_rd.addr.eq(group)]
+            m.d.comb += w_rd.addr.eq(base)
             m.d.sync += [
                 base.eq(base + 1),
                 group.eq(group + 1),
@@ -116,8 +119,6 @@ class Integrator(wiring.Component):
             ]
             with m.If(last):
                 m.d.sync += busy.eq(0)
-        with m.Else():
-            m.d.comb += [c_rd.addr.eq(self.rd_addr), c_rd.en.eq(self.rd_en)]
         with m.If(self.events.valid & take):
             nonzero = ev.value != 0 if lp.value_bits else 1
             m.d.sync += [
@@ -127,18 +128,39 @@ class Integrator(wiring.Component):
                 value.eq(ev.value if lp.value_bits else 1),
             ]
 
-        # Stage 1: add the weight row (times the event value) into the current row.
+        if lp.value_bits:
+            # Stage 1: the products w * x_i, registered (a plain multiply of at most 16 x 16
+            # bits with registered operands and result: yosys maps it to SB_MAC16 on iCE40
+            # with ``synth_ice40 -dsp`` and to MULT18X18D on ECP5); the current row is read.
+            add_valid, add_group = Signal(), Signal(range(groups))
+            terms = Signal(data.ArrayLayout(signed(lp.w_bits + lp.value_bits + 1), lanes))
+            m.d.sync += [add_valid.eq(s1_valid), add_group.eq(s1_group)]
+            for j in range(lanes):
+                m.d.sync += terms[j].eq(w_rd.data[j] * s1_value)
+            row_addr, row_read = s1_group, s1_valid
+        else:
+            # Stage 1 adds the weight row itself (a spike has the value 1).
+            add_valid, add_group = s1_valid, s1_group
+            terms = w_rd.data
+            row_addr, row_read = group, busy
+        in_flight = busy | s1_valid | add_valid
+
+        # The current row is read one cycle before the add; the owner's reads otherwise.
+        with m.If(row_read):
+            m.d.comb += c_rd.addr.eq(row_addr)
+        with m.Else():
+            m.d.comb += [c_rd.addr.eq(self.rd_addr), c_rd.en.eq(self.rd_en)]
+
+        # Last stage: add the terms into the current row and write it back.
         sums = Signal(cur_layout)
         for j in range(lanes):
-            w = w_rd.data[j]
-            term = w * s1_value if lp.value_bits else w
-            m.d.comb += sums[j].eq(c_rd.data[j] + term)
+            m.d.comb += sums[j].eq(c_rd.data[j] + terms[j])
         m.d.comb += [
-            self.idle.eq(~busy & ~s1_valid),
+            self.idle.eq(~in_flight),
             self.rd_data.eq(c_rd.data),
-            c_wr.en.eq(Mux(s1_valid, 1, self.wr_en)),
-            c_wr.addr.eq(Mux(s1_valid, s1_group, self.wr_addr)),
-            c_wr.data.eq(Mux(s1_valid, sums, self.wr_data)),
+            c_wr.en.eq(Mux(add_valid, 1, self.wr_en)),
+            c_wr.addr.eq(Mux(add_valid, add_group, self.wr_addr)),
+            c_wr.data.eq(Mux(add_valid, sums, self.wr_data)),
         ]
         return m
 

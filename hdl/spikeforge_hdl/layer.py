@@ -7,9 +7,10 @@ One step of the layer (semantics v1, DESIGN §2):
 2. *Neuron pass.* For each group ``g`` of ``lanes`` neurons (one per cycle): read
    ``v`` and ``I``, run :class:`~.lif.LIFLanes`, write ``v`` back (zero after the last
    step of a sample), rewrite ``I`` with the bias, publish the group on ``trace`` and
-   queue its spikes. Each queued spike leaves as one event ``{index, eos=0}``; the pass
-   stalls while the next layer is busy with them. After the last group, one
-   ``{eos=1}`` beat closes the step.
+   queue its spikes in a :class:`~.spikequeue.SpikeQueue`, which sends each spike as
+   one event ``{index, eos=0}`` and, after the last group, one ``{eos=1}`` beat. The
+   queue holds a whole step, so the pass does not wait for the next layer: this layer
+   goes on with step ``t + 1`` while the next one integrates step ``t``.
 
 A *repeat* layer (a direct first layer) receives its events once per sample and runs
 ``timesteps`` passes on the same currents, rewriting the biases only after the last.
@@ -28,18 +29,10 @@ from amaranth.lib.wiring import In, Out
 from .lif import LIFLanes
 from .plan import LayerPlan
 from .signatures import TraceSignature, event_layout, layer_event_layout, refuse, trace_layout
+from .spikequeue import SpikeQueue
 from .stepper import LayerStepper
 
-__all__ = ["HiddenLayer", "lowest_set_bit"]
-
-
-def lowest_set_bit(m: Module, word, width: int) -> Signal:
-    """Index of the lowest set bit of ``word`` (0 when ``word`` is 0)."""
-    index = Signal(range(max(2, width)))
-    for j in reversed(range(width)):
-        with m.If(word[j]):
-            m.d.comb += index.eq(j)
-    return index
+__all__ = ["HiddenLayer"]
 
 
 class HiddenLayer(wiring.Component):
@@ -90,18 +83,17 @@ class HiddenLayer(wiring.Component):
         )
         v_wr = vmem.write_port()
         v_rd = vmem.read_port()
-        pend = Signal(lanes)  # spikes of the last updated group not yet sent
-        pend_base = Signal(range(groups * lanes))
-
-        # --- the pass advances while the spike queue can take the next group --------
-        pend_single = (pend & (pend - 1)) == 0
-        pend_free = (pend == 0) | (pend_single & self.o_events.ready)
-        consume = st.s1_valid & pend_free
+        # Spike masks of the step's groups wait in a queue (one entry per group with a
+        # spike, then one end-of-step entry), so the pass never waits for the next layer.
+        spike_q = SpikeQueue(lanes=lanes, groups=groups, index_bits=lp.out_index_bits)
+        m.submodules.spike_queue = spike_q
+        wiring.connect(m, spike_q.o_events, wiring.flipped(self.o_events))
         m.d.comb += [
-            st.advance.eq(st.in_pass & (~st.s1_valid | consume)),
+            st.advance.eq(st.in_pass & (~st.s1_valid | spike_q.w_ready)),
             v_rd.addr.eq(st.p_group),
             v_rd.en.eq(st.advance),
         ]
+        consume = st.s1_valid & spike_q.w_ready
 
         # --- stage 1: LIF update of the group, write back, trace, queue spikes -------
         tail = lp.n_out - (groups - 1) * lanes  # live lanes of the last group
@@ -122,23 +114,16 @@ class HiddenLayer(wiring.Component):
                 v_wr.en.eq(1),
                 v_wr.addr.eq(st.s1_group),
                 v_wr.data.eq(Mux(st.last_step | st.clearing, 0, lif.v_next)),
+                spike_q.w_valid.eq(~st.clearing & (spikes != 0)),
+                spike_q.w_group.eq(st.s1_group),
+                spike_q.w_mask.eq(spikes),
             ]
             st.rewrite_currents(m)
 
-        # --- spike events out, then the end-of-step beat ---------------------------
-        low = lowest_set_bit(m, pend, lanes)
-        done = st.pass_end & (pend == 0)
-        with m.If(pend != 0):
-            m.d.comb += [
-                self.o_events.valid.eq(1),
-                self.o_events.payload.index.eq(pend_base + low),
-            ]
-            with m.If(self.o_events.ready):
-                m.d.sync += pend.eq(pend & (pend - 1))
-        with m.Elif(done & ~st.clearing):
-            m.d.comb += [self.o_events.valid.eq(1), self.o_events.payload.eos.eq(1)]
-        with m.If(consume):
-            m.d.sync += [pend.eq(Mux(st.clearing, 0, spikes)), pend_base.eq(st.s1_group * lanes)]
+        # --- after the last group: the end-of-step entry ----------------------------
+        done = st.pass_end
+        with m.If(done & ~st.clearing):
+            m.d.comb += [spike_q.w_valid.eq(1), spike_q.w_eos.eq(1)]
 
         def sample_done():
             m.d.sync += [st.step.eq(0), st.in_pass.eq(0)]
@@ -146,6 +131,6 @@ class HiddenLayer(wiring.Component):
         with m.If(done):
             with m.If(st.clearing):
                 m.d.sync += [st.clearing.eq(0), st.in_pass.eq(0)]
-            with m.Elif(self.o_events.ready):
+            with m.Elif(spike_q.w_ready):
                 st.next_step(m, on_last=sample_done)
         return m

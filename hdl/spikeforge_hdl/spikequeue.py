@@ -1,0 +1,134 @@
+"""The queue between a hidden layer's neuron pass and the next layer: spike masks in, events out.
+
+The pass of a hidden layer produces one ``lanes``-bit spike mask per group per cycle; the
+next layer takes one spike event per ``G_next`` cycles. :class:`SpikeQueue` decouples
+the two: the pass writes each nonzero mask (and, after its last group, one end-of-step
+entry) into a FIFO that holds a whole step (``groups + 1`` entries, one spare), and the
+read side turns each mask into spike events ``{index}``, lowest index first, then the
+step's ``{eos}`` beat. So a layer finishes its pass of step ``t`` in ``G`` cycles and goes
+on with step ``t + 1`` while the next layer is still integrating step ``t``'s spikes —
+the order of the events, hence the arithmetic, is unchanged.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .signatures import event_layout
+
+__all__ = ["SpikeQueue", "lowest_set_bit", "LOGIC_BITS"]
+
+#: A queue of at most this many bits is kept in flip-flops (yosys ``ram_style = "logic"``):
+#: an iCE40 block RAM holds 4096 bits, and block RAM is what a small FPGA runs out of first.
+LOGIC_BITS = 512
+
+
+class _QueueFIFO(fifo.SyncFIFOBuffered):
+    """``SyncFIFOBuffered`` whose storage is marked for flip-flops when it is small."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        if 1 < self.depth and (self.depth - 1) * self.width <= LOGIC_BITS:
+            m.submodules.storage.attrs["ram_style"] = "logic"
+        return m
+
+
+def lowest_set_bit(m: Module, word, width: int) -> Signal:
+    """Index of the lowest set bit of ``word`` (0 when ``word`` is 0)."""
+    index = Signal(range(max(2, width)))
+    for j in reversed(range(width)):
+        with m.If(word[j]):
+            m.d.comb += index.eq(j)
+    return index
+
+
+class SpikeQueue(wiring.Component):
+    """A step's spike masks in, spike events out.
+
+    Parameters
+    ----------
+    lanes : int
+        Bits per mask (neurons per group).
+    groups : int
+        Groups per step; the FIFO holds ``groups + 2`` entries.
+    index_bits : int
+        Width of an outgoing spike address.
+
+    Attributes
+    ----------
+    w_valid : unsigned(1), in
+        Write an entry this cycle (taken when ``w_ready``).
+    w_ready : unsigned(1), out
+        The FIFO has room.
+    w_group : unsigned(ceil(log2 groups)), in
+        Group of the mask.
+    w_mask : unsigned(lanes), in
+        Spikes of neurons ``w_group * lanes + j``; nonzero unless ``w_eos``.
+    w_eos : unsigned(1), in
+        The entry is the end of the step (``w_mask`` ignored).
+    o_events : stream of StructLayout({index: unsigned(index_bits), eos: unsigned(1)}), out
+        One beat per spike, then one ``eos`` beat per step.
+    """
+
+    def __init__(self, *, lanes: int, groups: int, index_bits: int):
+        self.lanes, self.groups, self.index_bits = lanes, groups, index_bits
+        self._entry = data.StructLayout(
+            {"mask": lanes, "group": range(max(2, groups)), "eos": 1}
+        )
+        super().__init__(
+            {
+                "w_valid": In(1),
+                "w_ready": Out(1),
+                "w_group": In(range(max(2, groups))),
+                "w_mask": In(lanes),
+                "w_eos": In(1),
+                "o_events": Out(stream.Signature(event_layout(index_bits))),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        lanes = self.lanes
+        m.submodules.fifo = q = _QueueFIFO(width=self._entry.size, depth=self.groups + 2)
+        w_data = Cat(self.w_mask, self.w_group, self.w_eos)
+        m.d.comb += [q.w_data.eq(w_data), self.w_ready.eq(q.w_rdy)]
+        bypass = Signal()
+        entry = data.View(self._entry, Mux(bypass, w_data, q.r_data))
+
+        # The entry being expanded: its remaining spikes, then (for an eos entry) the eos beat.
+        pend = Signal(lanes)
+        pend_eos = Signal()
+        base = Signal(range(max(2, self.groups * lanes)))
+        single = (pend & (pend - 1)) == 0
+        out = self.o_events
+        low = lowest_set_bit(m, pend, lanes)
+        with m.If(pend != 0):
+            m.d.comb += [out.valid.eq(1), out.payload.index.eq(base + low)]
+        with m.Elif(pend_eos):
+            m.d.comb += [out.valid.eq(1), out.payload.eos.eq(1)]
+        with m.If(out.ready & (pend != 0)):
+            m.d.sync += pend.eq(pend & (pend - 1))
+        with m.If(out.ready & (pend == 0)):
+            m.d.sync += pend_eos.eq(0)
+        free = ((pend == 0) & ~pend_eos) | (out.ready & (((pend != 0) & single) | (pend == 0)))
+        # An entry written while the queue is empty and the expander is free skips the
+        # FIFO (its latency), so a layer waiting for this one loses no cycle per step.
+        m.d.comb += [
+            bypass.eq(free & (q.level == 0)),
+            q.w_en.eq(self.w_valid & ~bypass),
+            q.r_en.eq(free),
+        ]
+        # A bypassing eos entry leaves in the cycle it is written, if the reader takes it.
+        empty = (pend == 0) & ~pend_eos & (q.level == 0)  # (independent of out.ready)
+        eos_through = empty & self.w_valid & self.w_eos
+        with m.If(eos_through):
+            m.d.comb += [out.valid.eq(1), out.payload.eos.eq(1)]
+        with m.If(free & (q.r_rdy | (bypass & self.w_valid)) & ~(eos_through & out.ready)):
+            m.d.sync += [
+                pend.eq(entry.mask),
+                pend_eos.eq(entry.eos),
+                base.eq(entry.group * lanes),
+            ]
+        return m
