@@ -224,7 +224,8 @@ def cached_runs(jobs: list[dict], log) -> list[dict]:
     out = []
     for j in jobs:
         res = latest.get(_what(j))
-        out.append(None if res is None else {**res, "section": j["section"], "label": j["label"]})
+        out.append(None if res is None else
+                   {**res, **{f: j[f] for f in ("section", "label") if f in j}})
     return out
 
 
@@ -278,7 +279,11 @@ def main(argv=None) -> int:
     teachers, jobs = plan(args.quick, seeds, sections, students, args.tune_T)
     log = print
     log(f"kd bench ({'quick' if args.quick else 'full'}), seeds {seeds}, code {code}")
-    teacher_res = execute(teachers, args.workers, {}, code, log)
+    if args.report_only or args.reuse:  # a teacher's test accuracy is cached like a run
+        teacher_res, _ = reuse_or_run(teachers, args.workers, cache, code, log,
+                                      run_missing=True)
+    else:
+        teacher_res = execute(teachers, args.workers, {}, code, log)
     missing = []
     if args.report_only or args.reuse:
         results, missing = reuse_or_run(jobs, args.workers, cache, code, log,
