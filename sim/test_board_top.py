@@ -17,18 +17,16 @@ import json
 import numpy as np
 import pytest
 import simlib
-from amaranth.back import verilog
 from simulators import SIMULATORS, build, run_test
 from spikeforge.atomic import atomic_write_bytes, atomic_write_text
 from spikeforge.ir import QuantizedNetwork
 from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
-from spikeforge_hdl.top import BoardTop
+from spikeforge_hdl.boardsim import TOPLEVEL, write_board_verilog
 
 DIVISOR = 4  # clock cycles per UART bit: a fast line keeps the simulation short
 TIMEOUT = 300  # T_idle in cycles
 CLK_HZ = 12_000_000  # what INFO reports (the iCEBreaker's clock)
 LANES = 4
-TOPLEVEL = "board_top"
 
 
 def _spikes_case():
@@ -64,12 +62,8 @@ def _design(case: str):
     """Write the case's Verilog, IR and inputs once; return (net, root, verilog path, x)."""
     net, x = CASES[case]()
     root = simlib.BUILD / f"board-{case}"
-    top = BoardTop(net=net, clk_hz=CLK_HZ, lanes=LANES, divisor=DIVISOR,
-                   timeout_cycles=TIMEOUT, n_leds=3)
-    text = verilog.convert(top, name=TOPLEVEL)
-    v_path = root / f"{TOPLEVEL}.v"
-    if not v_path.is_file() or v_path.read_text() != text:
-        atomic_write_text(v_path, text)
+    _top, v_path = write_board_verilog(net, root, clk_hz=CLK_HZ, divisor=DIVISOR,
+                                       timeout_cycles=TIMEOUT, lanes=LANES)
     net.save(root / "net")
     buf = io.BytesIO()
     np.savez(buf, x=np.asarray(x, np.int64))

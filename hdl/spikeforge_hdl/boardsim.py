@@ -30,7 +30,8 @@ from spikeforge.ir import QuantizedNetwork
 from .top import BoardTop
 from .verilator import BUILD_ARGS, VerilatorError, tool_environment
 
-__all__ = ["FIRMWARE", "BoardSimBuild", "build_board_sim", "open_bridge", "run_fil"]
+__all__ = ["FIRMWARE", "BoardSimBuild", "write_board_verilog", "build_board_sim",
+           "open_bridge", "run_fil"]
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 SOURCES = ("fil/main.cpp", "fil/fil.cpp", "fil/bridge.cpp", "sfp.c", "sfp_client.c",
@@ -47,6 +48,19 @@ class BoardSimBuild:
     divisor: int
     timeout_cycles: int
     build_seconds: float
+
+
+def write_board_verilog(net: QuantizedNetwork, out_dir, *, clk_hz: int, divisor: int,
+                        timeout_cycles: int, lanes: int = 4) -> tuple[BoardTop, Path]:
+    """Write the board top's Verilog (module ``board_top``, 3 LEDs) to
+    ``out_dir/board_top.v``, leaving an identical file untouched; return the top and path."""
+    top = BoardTop(net=net, clk_hz=clk_hz, lanes=lanes, divisor=divisor,
+                   timeout_cycles=timeout_cycles, n_leds=3)
+    text = verilog.convert(top, name=TOPLEVEL)
+    v_path = Path(out_dir) / f"{TOPLEVEL}.v"
+    if not v_path.is_file() or v_path.read_text() != text:
+        atomic_write_text(v_path, text)
+    return top, v_path
 
 
 def build_board_sim(net: QuantizedNetwork, build_dir, *, clk_hz: int, divisor: int,
@@ -69,12 +83,9 @@ def build_board_sim(net: QuantizedNetwork, build_dir, *, clk_hz: int, divisor: i
         When Verilator or the C++ build fails (with the tail of its output).
     """
     build_dir = Path(build_dir).resolve()
-    top = BoardTop(net=net, clk_hz=clk_hz, lanes=lanes, divisor=divisor,
-                   timeout_cycles=timeout_cycles, n_leds=3)
-    text = verilog.convert(top, name=TOPLEVEL)
-    v_path = build_dir / f"{TOPLEVEL}.v"
-    if not v_path.is_file() or v_path.read_text() != text:
-        atomic_write_text(v_path, text)
+    top, v_path = write_board_verilog(net, build_dir, clk_hz=clk_hz, divisor=divisor,
+                                      timeout_cycles=timeout_cycles, lanes=lanes)
+    text = v_path.read_text()
     harness = "board_sim"
     srcs = [FIRMWARE / s for s in SOURCES]
     key = hashlib.sha256(text.encode() + repr(BUILD_ARGS).encode())
