@@ -1,0 +1,64 @@
+"""Small parts of the run package: recipe options, image shapes, progress bars, fingerprints."""
+
+import pytest
+from spikeforge.run import check_config
+from spikeforge.run.progress import epoch_bar, spinner
+from spikeforge.run.rundir import RunDir, fingerprint
+from spikeforge.run.steps_train import _recipe, chw
+
+
+def test_recipe_options_reach_the_recipe_and_bad_ones_name_the_key():
+    cfg = check_config({"distill": {"method": "hinton",
+                                    "options": {"temperature": 2.0, "alpha": 0.25}}},
+                       default_name="x")
+    recipe = _recipe(cfg, "hinton", None, 10)
+    assert recipe.fn.temperature == 2.0 and recipe.alpha == 0.25
+    cfg["distill"]["options"] = {"bogus": 1}
+    with pytest.raises(ValueError, match=r"^config key 'distill.options' holds an option "
+                                         r"method 'hinton' does not take \(.*bogus.*\)$"):
+        _recipe(cfg, "hinton", None, 10)
+
+
+def test_image_shapes_get_a_channel():
+    assert chw([8, 8]) == (1, 8, 8)
+    assert chw((3, 32, 32)) == (3, 32, 32)
+    assert chw(None) is None
+
+
+def test_progress_bars_draw_when_forced(monkeypatch, capsys):
+    monkeypatch.setenv("SPIKEFORGE_PROGRESS", "1")
+    with epoch_bar(3, "train") as log:
+        for e in range(3):
+            log(f"epoch {e + 1}/3 loss 0.{e}")
+    with spinner("build", interval=0.01):
+        pass
+    err = capsys.readouterr().err
+    assert "train: " in err and "/3 " in err and "build: 00:0" in err
+    monkeypatch.setenv("SPIKEFORGE_PROGRESS", "0")
+    with epoch_bar(2, "quiet") as log:
+        log("epoch 1/2")
+    assert capsys.readouterr().err == ""
+
+
+def test_fingerprint_reads_sections_and_keys():
+    cfg = check_config({}, default_name="x")
+    a = fingerprint(cfg, ["student", "hardware.lanes"], ["up"])
+    cfg["hardware"]["lanes"] = 8
+    assert fingerprint(cfg, ["student", "hardware.lanes"], ["up"]) != a
+    cfg["hardware"]["lanes"] = 4
+    assert fingerprint(cfg, ["student", "hardware.lanes"], ["up"]) == a
+    assert fingerprint(cfg, ["student", "hardware.lanes"], ["other"]) != a
+
+
+def test_state_records_and_forgets(tmp_path):
+    run = RunDir(tmp_path / "r")
+    assert run.state() == {"steps": {}}
+    run.mark_done("distill", "abc", 1.23456, {"float_acc": 0.5})
+    rec = run.step("distill")
+    assert rec["fingerprint"] == "abc" and rec["seconds"] == 1.235
+    assert run.is_done("distill", "abc") and not run.is_done("distill", "abd")
+    run.forget("distill")
+    assert run.step("distill") is None
+    run.path("state.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="state.json is not a step state"):
+        run.state()
