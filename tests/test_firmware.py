@@ -45,6 +45,16 @@ def test_c_build_is_strict_c99():
     assert "-std=c99 -Wall -Wextra -Werror" in text
 
 
+def test_library_core_calls_no_os_and_no_allocator(host_exe):
+    """The library's objects need nothing from outside but strtol (sample text parsing)."""
+    objs = [BUILD / f"{stem}.o" for stem in ("sfp", "sfp_client", "sfp_text")]
+    proc = subprocess.run(["nm", "-u", *map(str, objs)], capture_output=True, text=True,
+                          check=True)
+    undefined = {line.split()[-1] for line in proc.stdout.splitlines()
+                 if line.strip().startswith("U ")}
+    assert {s for s in undefined if not s.startswith("sfp_")} == {"strtol"}
+
+
 def _run_host(exe, board, samples, timeout_ms=500, idle_ms=40):
     return subprocess.run([str(exe), board.path, str(samples), "115200", str(timeout_ms),
                            str(idle_ms)], capture_output=True, text=True, timeout=60)
