@@ -108,3 +108,41 @@ def test_readout_plan_is_refused():
     lp = plan_core(random_network(spec, 0), lanes=2).layers[0]
     with pytest.raises(ValueError, match=r"^layer 0 is the readout, not a hidden layer$"):
         HiddenLayer(layer=lp, timesteps=2)
+
+
+def test_pass_does_not_wait_for_the_next_layer():
+    """Pipelining: with the next layer taking nothing, the layer still finishes its pass of
+    step 0 in G cycles (all groups traced, spikes queued) and takes step 1's events."""
+    neuron = LIFSpec(8, 1, None, "subtract")  # theta 1: many spikes
+    spec = make_spec((6, 12, 2), timesteps=2, neurons=[neuron])
+    net = random_network(spec, seed=2)
+    lp = plan_core(net, lanes=2).layers[0]
+    x = np.zeros((2, 1, 6), np.int64)
+    x[:, 0, :4] = 1
+    want_s, _ = _golden_layer(lp, x)
+    assert want_s[0].sum() >= lp.groups, "the case must queue many spikes"
+    dut = HiddenLayer(layer=lp, timesteps=2)
+    src = EventSource(dut.i_events, layer_events(False, x), rng=random.Random(0), idle=0.0,
+                      value_bits=0)
+    seen = {"trace": [], "step1_taken": None}
+
+    async def bench(ctx):
+        for cycle in range(200):
+            src.drive(ctx)
+            ctx.set(dut.o_events.ready, 0)  # the next layer is busy the whole time
+            pos = src.pos
+            src.sample(ctx)
+            if pos == 5 and src.pos == 6 and seen["step1_taken"] is None:
+                seen["step1_taken"] = cycle  # step 1's first event (after 4 events + eos)
+            if ctx.get(dut.trace.valid):
+                seen["trace"].append(cycle)
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    step0 = seen["trace"][: lp.groups]
+    assert len(step0) == lp.groups
+    assert step0 == list(range(step0[0], step0[0] + lp.groups)), "one group per cycle"
+    assert seen["step1_taken"] is not None and seen["step1_taken"] <= step0[-1] + 3

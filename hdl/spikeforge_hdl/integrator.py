@@ -23,6 +23,7 @@ from amaranth import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .arith import times
 from .plan import LayerPlan
 
 __all__ = ["Integrator", "route_events"]
@@ -123,7 +124,7 @@ class Integrator(wiring.Component):
             nonzero = ev.value != 0 if lp.value_bits else 1
             m.d.sync += [
                 busy.eq(nonzero),
-                base.eq(ev.index * groups),
+                base.eq(times(ev.index, groups)),
                 group.eq(0),
                 value.eq(ev.value if lp.value_bits else 1),
             ]

@@ -16,6 +16,7 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .arith import times
 from .signatures import event_layout
 
 __all__ = ["SpikeQueue", "lowest_set_bit", "LOGIC_BITS"]
@@ -129,6 +130,6 @@ class SpikeQueue(wiring.Component):
             m.d.sync += [
                 pend.eq(entry.mask),
                 pend_eos.eq(entry.eos),
-                base.eq(entry.group * lanes),
+                base.eq(times(entry.group, lanes)),
             ]
         return m
