@@ -5,6 +5,9 @@
 mini-batches. The default loss is cross-entropy on the time-averaged logits (the
 prediction is the argmax of their sum); pass ``loss_fn(logits, y, x)`` to train with
 another objective (a distillation loss, say). ``evaluate`` gives accuracy.
+
+Launched by ``torchrun`` (see ``train.dist``), the step runs in ``DistributedDataParallel``
+and each rank trains on its share of every batch; otherwise it is one plain process.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .dist import DistContext, LossStep, all_sum, init_distributed, share, wrap
 
 __all__ = ["History", "ce_mean_logits", "evaluate", "predict", "train_model"]
 
@@ -42,16 +47,22 @@ def _take(x: torch.Tensor, idx, spikes: bool) -> torch.Tensor:
     return x[:, idx] if spikes else x[idx]
 
 
+def _device(model) -> torch.device:
+    p = next(iter(model.parameters()), None)
+    return torch.device("cpu") if p is None else p.device
+
+
 def predict(model, x: torch.Tensor, *, batch_size: int = 512, spikes: bool = False) -> np.ndarray:
     """Predicted class (argmax of the logits summed over time) for every sample, int64."""
     n = x.shape[1] if spikes else x.shape[0]
     out = []
     was_training = model.training
     model.eval()
+    dev = _device(model)
     with torch.no_grad():
         for start in range(0, n, batch_size):
             idx = slice(start, start + batch_size)
-            out.append(model(_take(x, idx, spikes)).sum(0).argmax(1))
+            out.append(model(_take(x, idx, spikes).to(dev)).sum(0).argmax(1).cpu())
     model.train(was_training)
     return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, np.int64)
 
@@ -76,6 +87,7 @@ def train_model(
     loss_fn: Callable | None = None,
     val: tuple | None = None,
     log: Callable[[str], None] | None = None,
+    ctx: DistContext | None = None,
 ) -> History:
     """Train ``model`` in place; return its ``History``.
 
@@ -92,8 +104,16 @@ def train_model(
         Evaluated after each epoch into ``History.val_acc``.
     log : callable, optional
         Called with one line per epoch.
+    ctx : train.dist.DistContext, optional
+        Default ``train.dist.init_distributed()``: DDP over ``torchrun``'s process group when
+        launched by ``torchrun`` (under nccl the model moves to ``cuda:LOCAL_RANK``), else
+        one plain process. The logged loss is the mean over all ranks' rows.
     """
     loss_fn = loss_fn or ce_mean_logits
+    ctx = init_distributed() if ctx is None else ctx
+    if ctx.device.type != "cpu":
+        model.to(ctx.device)
+    runner = wrap(LossStep(model, lambda m, xb, yb: loss_fn(m(xb), yb, xb)), ctx)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
@@ -106,14 +126,16 @@ def train_model(
         order = torch.randperm(n, generator=gen)
         total, seen = 0.0, 0
         for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            xb, yb = _take(xe, idx, spikes), y[idx]
-            loss = loss_fn(model(xb), yb, xb)
+            idx, scale = share(order[start : start + batch_size], ctx)
+            xb, yb = _take(xe, idx, spikes).to(ctx.device), y[idx].to(ctx.device)
+            loss = runner(xb, yb)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss if scale == 1.0 else loss * scale).backward()
             opt.step()
-            total += float(loss.detach()) * len(idx)
-            seen += len(idx)
+            if scale:
+                total += float(loss.detach()) * len(idx)
+                seen += len(idx)
+        total, seen = all_sum([total, seen], ctx)
         sched.step()
         hist.loss.append(total / seen)
         line = f"epoch {epoch + 1:3d}/{epochs} loss {hist.loss[-1]:.4f}"
