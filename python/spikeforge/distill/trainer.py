@@ -5,7 +5,9 @@ also needs the batch's teacher logits (and CAMs), hidden features (CKDSNN), an e
 (TSSD), extra training-only parameters (TSSD's auxiliary head) and a KD warm-up. This loop
 adds exactly that and keeps the rest the same: Adam, cosine-annealed lr, fixed-seed batch
 order, per-epoch mean loss. The teacher runs once over the training set (``teacher_outputs``),
-in eval mode and under ``no_grad``; its outputs are indexed per batch.
+in eval mode and under ``no_grad``; its outputs are indexed per batch. Launched by
+``torchrun``, the step runs in ``DistributedDataParallel`` as in ``train.train_model``
+(``spikeforge.train.dist``): each rank takes its share of every batch.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..train.dist import DistContext, LossStep, all_sum, init_distributed, share, wrap
 from .common import check_fraction
 from .recipes import Recipe
 
@@ -60,7 +63,8 @@ def train_student(student: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.
                   teacher: TeacherOutputs | None = None, epochs: int = 20,
                   batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 0.0,
                   warmup: float = 0.0, seed: int = 0,
-                  log: Callable[[str], None] | None = None) -> StudentHistory:
+                  log: Callable[[str], None] | None = None,
+                  ctx: DistContext | None = None) -> StudentHistory:
     """Train ``student`` in place with ``recipe``.
 
     Parameters
@@ -72,6 +76,8 @@ def train_student(student: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.
     warmup : float
         Fraction in [0, 1] of the run over which the KD weights ramp linearly from 0 to
         their full value (0: no warm-up).
+    ctx : spikeforge.train.dist.DistContext, optional
+        Default ``init_distributed()``: DDP when launched by ``torchrun``, else one process.
     """
     warmup = check_fraction("train_student", "warmup", warmup)
     if recipe.needs_teacher and teacher is None:
@@ -80,8 +86,16 @@ def train_student(student: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.
     if teacher is not None and len(teacher.logits) != len(y):
         raise ValueError(f"train_student: teacher has {len(teacher.logits)} rows but y has "
                          f"{len(y)}")
+    ctx = init_distributed() if ctx is None else ctx
+    extra = list(recipe.parameters())
+    step_module = LossStep(student, lambda m, *a: recipe.loss(m, *a)["total_loss"],
+                           nn.ParameterList(extra) if extra else None)
+    dev = ctx.device
+    if dev.type != "cpu":  # nccl: student and training-only parameters on cuda:LOCAL_RANK
+        step_module.to(dev)
+    runner = wrap(step_module, ctx)
     gen = torch.Generator().manual_seed(seed)
-    params = list(student.parameters()) + list(recipe.parameters())
+    params = list(student.parameters()) + extra
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     n = len(y)
@@ -94,18 +108,19 @@ def train_student(student: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.
         order = torch.randperm(n, generator=gen)
         total = 0.0
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            xb = x[idx]
+            idx, scale = share(order[start:start + batch_size], ctx)
+            xb = x[idx].to(dev)
             w = 1.0 if warmup == 0 else min(1.0, step / (warmup * steps_total))
-            t_logits = teacher.logits[idx] if teacher is not None else None
-            t_maps = teacher.maps[idx] if teacher is not None and teacher.maps is not None \
-                else None
-            loss = recipe.loss(student, xb, y[idx], t_logits, t_maps, w)["total_loss"]
+            t_logits = teacher.logits[idx].to(dev) if teacher is not None else None
+            t_maps = teacher.maps[idx].to(dev) if teacher is not None and \
+                teacher.maps is not None else None
+            loss = runner(xb, y[idx].to(dev), t_logits, t_maps, w)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss if scale == 1.0 else loss * scale).backward()
             opt.step()
-            total += float(loss.detach()) * len(idx)
+            total += float(loss.detach()) * len(idx) if scale else 0.0
             step += 1
+        (total,) = all_sum([total], ctx)
         sched.step()
         hist.loss.append(total / n)
         if log is not None:
