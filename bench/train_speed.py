@@ -15,8 +15,9 @@ with ONE torch thread.
 * samples/s: median over ``rounds`` interleaved rounds of ``steps`` training steps (after two
   warm-up steps, which include ``torch.compile``'s compilation), wall clock and process CPU
   time (the CPU figure is steadier on a loaded machine);
-* peak MB: growth of the process's peak RSS over three training steps (its own process per
-  implementation); saved MB: bytes autograd keeps for the backward of one forward;
+* peak MB: growth of the process's peak RSS over three training steps, from the live set
+  after setup (its own process per implementation; Linux ``/proc/self/clear_refs``);
+  saved MB: bytes autograd keeps for the backward of one forward;
 * accuracy: the ``*-digits`` students trained for a few epochs from the same initial weights
   and batch order by snnTorch and by ``fused``, test accuracy and training samples/s.
 * twin check: max |logit difference| between the snnTorch twin and spikeforge, same weights.
@@ -97,7 +98,7 @@ def measure(students, Ts, impls, steps, rounds, batch, log=print) -> list[dict]:
                     if i != "snntorch":
                         row[f"ratio_{i}"] = speed[i]["samples_s"] / base["samples_s"]
                         row[f"ratio_cpu_{i}"] = speed[i]["samples_s_cpu"] / base["samples_s_cpu"]
-                        if mem[i]["peak_mb"] is not None:
+                        if mem[i]["peak_mb"] is not None and mem["snntorch"]["peak_mb"] > 0:
                             row[f"mem_ratio_{i}"] = mem[i]["peak_mb"] / mem["snntorch"]["peak_mb"]
             rows.append(row)
             log(f"{student:10s} T={T:2d}  " + "  ".join(
