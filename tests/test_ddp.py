@@ -107,3 +107,20 @@ def test_two_gloo_ranks_under_torchrun(tmp_path):
     for a, b in zip(ranks[0]["loss"] + ranks[0]["kd_loss"], single["loss"] + single["kd_loss"],
                     strict=True):
         assert abs(a - b) < 1e-4
+
+
+def test_train_command_writes_a_checkpoint_and_refuses_bad_flags(tmp_path, capsys):
+    from spikeforge.train import load_checkpoint
+    from spikeforge.train.__main__ import main
+
+    out = tmp_path / "run.pt"
+    assert main(["--epochs", "1", "--hidden", "16", "--timesteps", "2", "--leak-shift",
+                 "none", "--out", str(out)]) == 0
+    model, cfg, extra = load_checkpoint(out)
+    assert cfg.hidden == (16,) and cfg.leak_shift is None and model.timesteps == 2
+    assert extra["world_size"] == 1 and f"test accuracy {extra['float_acc']:.4f}" in \
+        capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--leak-shift", "-3"])
+    assert "TrainConfig.leak_shift must be an integer in [0, 31], not -3" in \
+        capsys.readouterr().err
