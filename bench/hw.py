@@ -1,0 +1,253 @@
+"""Hardware benchmark: bitstreams per board, cycles per inference, latency, against Spiker+.
+
+    python bench/hw.py [--nets digits mnist5k] [--boards ...] [--lanes N] [--images N]
+    python bench/hw.py --report-only     # the page again from bench/results/hw.json
+
+For each network (the demo's digits model, 64-128-10, and an MNIST-5k model, 784-128-10,
+both T=4 with direct 4-bit input, trained here with ``spikeforge.train.fit`` and exported
+with ``export_ptq``; cached under build/bench/hw/nets/):
+
+* golden accuracy on the whole test split (``spikeforge.golden``);
+* cycles per inference of the core in Verilator on ``--images`` test images
+  (``spikeforge_hdl.native``, input always valid, output always ready), every
+  prediction and accumulator checked against golden; the first 8 images also through
+  the cocotb bench (``spikeforge_hdl.rtlsim``), whose cycle counts must be the same;
+* synaptic operations (weights read and added) per inference, from golden's events:
+  nonzero inputs × n_out for the direct first layer (computed once per sample) plus
+  spikes × n_out for every later layer;
+
+and for each board a bitstream built with the YoWASP tools
+(``spikeforge_hdl.build.build_bitstream``: UART board top around the core) giving
+resources in % of the device, Fmax and the board clock. From these: latency at Fmax and
+at the board clock, inferences/s at Fmax (compute only: UART transfer time excluded),
+and SOP/cycle against the device's weight-read ceiling (hardware_anchors.md §c:
+block-RAM read bits per cycle ÷ w_bits; 30 × 16 bit on the UP5K, 36 bit per DP16KD on
+ECP5) and against the core's own ``lanes``. Builds are cached by the IR, the board,
+lanes and the gateware sources, so a re-run rebuilds exactly what changed.
+
+Writes bench/results/hw.json and bench/results/hw.md (bench/hw_report.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from spikeforge.atomic import atomic_write_text
+from spikeforge.golden import run_network
+from spikeforge.ir import QuantizedNetwork
+from spikeforge_hdl.boards import BOARDS, get_board
+from spikeforge_hdl.build import build_bitstream, check_network
+from spikeforge_hdl.native import run_native
+from spikeforge_hdl.report import BuildError, FitError, TimingError
+from spikeforge_hdl.rtlsim import simulate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hw_report import markdown, table, targets  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / "build" / "bench" / "hw"
+#: Block-RAM read port width in bits per block (iCE40 SB_RAM40_4K x16; ECP5 DP16KD x36).
+PORT_BITS = {"ice40": 16, "ecp5": 36}
+#: The MNIST-5k run: digits' recipe (T=4, leak 3, direct 4-bit) on 784-128-10.
+MNIST_CONFIG = {"dataset": "mnist5k", "hidden": (128,), "timesteps": 4, "leak_shift": 3,
+                "theta": 1.0, "reset": "subtract", "encoding": "direct", "in_bits": 4,
+                "epochs": 30, "batch_size": 64, "lr": 2e-3}
+N_COCOTB = 8
+
+
+def _hash(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else str(p).encode())
+    return h.hexdigest()[:16]
+
+
+def _train(name: str, seed: int):
+    """Train and export ``name``; return ``(net, x_test, y_test)``."""
+    from spikeforge.data import encode_direct
+    from spikeforge.demo import DIGITS_WIDTHS, train_digits
+    from spikeforge.export import export_ptq
+    from spikeforge.train import TrainConfig, fit
+
+    if name == "digits":
+        _model, net, ds = train_digits(seed)
+        return net, encode_direct(ds.x_test, net.spec.in_bits), ds.y_test
+    cfg = TrainConfig(**{**MNIST_CONFIG, "seed": seed})
+    res = fit(cfg)
+    ds = res.dataset
+    net = export_ptq(res.model.eval(), **DIGITS_WIDTHS, in_bits=cfg.in_bits, encoding="direct",
+                     calib_x=ds.x_test, calib_y=ds.y_test,
+                     meta={"dataset": ds.meta, "train_config": cfg.to_dict(),
+                           "float_acc": res.float_acc})
+    return net, encode_direct(ds.x_test, cfg.in_bits), ds.y_test
+
+
+def load_net(name: str, seed: int = 0):
+    """The trained network ``name`` and its integer test set, cached by recipe."""
+    key = _hash(name, seed, json.dumps(MNIST_CONFIG, sort_keys=True, default=list))
+    cache = WORK / "nets" / f"{name}-{key}"
+    if not (cache / "net.json").is_file():
+        t0 = time.perf_counter()
+        net, x, y = _train(name, seed)
+        net.meta["train_wall_s"] = round(time.perf_counter() - t0, 1)
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(cache / "test.npz", x=np.asarray(x, np.int64), y=np.asarray(y, np.int64))
+        net.save(cache / "net")
+    with np.load(cache / "test.npz") as z:
+        x, y = z["x"], z["y"]
+    return QuantizedNetwork.load(cache / "net"), x, y
+
+
+def measure(name: str, net, x, y, lanes: int, images: int) -> dict:
+    """Accuracy, cycles (Verilator), SOPs and agreement of ``net`` at ``lanes``."""
+    gold = run_network(net, x)
+    acc = float((gold.prediction == y).mean())
+    xs = x[:images]
+    g = run_network(net, xs)
+    n_sop = (xs != 0).sum(1) * net.spec.layers[0].n_out
+    for i, s in enumerate(g.spikes):
+        n_sop = n_sop + s.sum(axis=(0, 2)).astype(np.int64) * net.spec.layers[i + 1].n_out
+    build = WORK / "rtl" / f"{name}-l{lanes}"
+    nat = run_native(net, xs, lanes=lanes, build_dir=build / "native")
+    agree = int(((nat["prediction"] == g.prediction) & (nat["acc"] == g.acc).all(1)).sum())
+    coco = simulate(net, xs[:N_COCOTB], lanes=lanes, build_dir=build / "cocotb", trace=False)
+    cycles = nat["cycles"]
+    return {
+        "net": name,
+        "sizes": [net.spec.n_in] + [la.n_out for la in net.spec.layers],
+        "n_weights": net.n_weights,
+        "w_bits": max(la.w_bits for la in net.spec.layers),
+        "timesteps": net.spec.timesteps,
+        "encoding": net.spec.encoding,
+        "lanes": lanes,
+        "test_images": int(len(y)),
+        "golden_acc": acc,
+        "float_acc": net.meta.get("float_acc"),
+        "images": int(cycles.size),
+        "cycles_mean": float(cycles.mean()),
+        "cycles_max": int(cycles.max()),
+        "sop_mean": float(n_sop.mean()),
+        "sop_per_cycle": float(n_sop.sum() / cycles.sum()),
+        "rtl_agree": f"{agree}/{cycles.size}",
+        "rtl_all_agree": agree == cycles.size,
+        "cocotb_cycles_equal": bool((coco["cycles"] == cycles[:N_COCOTB]).all()),
+    }
+
+
+def build_key(net: QuantizedNetwork, board: str, lanes: int) -> str:
+    src = ROOT / "hdl" / "spikeforge_hdl"
+    parts = [board, lanes, net.spec.to_json()]
+    parts += [a.tobytes() for a in (*net.weights, *net.biases)]
+    parts += [f.read_bytes() for f in sorted(src.glob("*.py"))]
+    return _hash(*parts)
+
+
+def board_row(name: str, net, m: dict, board_name: str, lanes: int, seed: int) -> dict:
+    """Build (or reuse) the bitstream of ``net`` for a board and derive the figures."""
+    board = get_board(board_name)
+    row = {"net": name, "board": board.name, "device": board.device, "lanes": lanes}
+    try:
+        check_network(board, net, lanes=lanes)
+    except (FitError, ValueError) as e:
+        return {**row, "status": f"does not fit: {e}"}
+    out_root = WORK / "bitstreams" / f"{name}-{build_key(net, board.name, lanes)}"
+    rpt_path = out_root / board.name / "report.json"
+    done = out_root / board.name / "bench_status.txt"
+    if not done.is_file():
+        status = "ok"
+        try:
+            build_bitstream(net, board.name, lanes=lanes, out_root=out_root, seed=seed)
+        except TimingError:
+            status = "timing failed (Fmax < board clock)"
+        except FitError as e:
+            status = f"does not fit: {e}"
+        except BuildError as e:
+            return {**row, "status": f"build failed: {e}"}
+        atomic_write_text(done, status + "\n")
+    status = done.read_text().strip()
+    rep = json.loads(rpt_path.read_text()) if rpt_path.is_file() else None
+    if rep is None or rep["clock"] is None:  # refused before the tools, or by nextpnr
+        return {**row, "status": status, **({"resources": rep["resources"]} if rep else {})}
+    fmax, clk = rep["clock"]["fmax_mhz"], rep["clock"]["board_mhz"]
+    res = rep["resources"]
+    ceiling = board.capacity["bram"] * PORT_BITS[board.family] / m["w_bits"]
+    return {
+        **row,
+        "status": status,
+        "resources": res,
+        "fmax_mhz": fmax,
+        "board_mhz": clk,
+        "target_mhz": board.target_mhz,
+        "cycles_mean": m["cycles_mean"],
+        "latency_us_fmax": m["cycles_mean"] / fmax,
+        "latency_us_board": m["cycles_mean"] / clk,
+        "inferences_per_s_fmax": fmax * 1e6 / m["cycles_mean"],
+        "sop_per_cycle": m["sop_per_cycle"],
+        "weight_read_ceiling": ceiling,
+        "ceiling_fraction": m["sop_per_cycle"] / ceiling,
+        "lanes_fraction": m["sop_per_cycle"] / lanes,
+        "build_seconds": rep["build_seconds"],
+        "report": str(rpt_path.relative_to(ROOT)),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nets", nargs="+", default=["digits", "mnist5k"],
+                    choices=["digits", "mnist5k"])
+    ap.add_argument("--boards", nargs="+", default=sorted(BOARDS), choices=sorted(BOARDS))
+    ap.add_argument("--lanes", type=int, default=4)
+    ap.add_argument("--images", type=int, default=200, help="test images simulated per net")
+    ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    ap.add_argument("--out", default=str(RESULTS / "hw"), help="results stem (.json, .md)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the .md (and the targets) from the saved .json")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    if args.report_only:
+        result = json.loads(out.with_suffix(".json").read_text())
+        result["targets"] = targets(result["nets"], result["boards"])
+        _write(out, result)
+        return 0
+    t0 = time.perf_counter()
+    nets, rows = [], []
+    for name in args.nets:
+        net, x, y = load_net(name)
+        m = measure(name, net, x, y, args.lanes, args.images)
+        nets.append(m)
+        print(f"{name}: golden acc {m['golden_acc']:.4f}, {m['cycles_mean']:.0f} cycles/inf, "
+              f"RTL agrees {m['rtl_agree']}", flush=True)
+        for b in args.boards:
+            row = board_row(name, net, m, b, args.lanes, args.seed)
+            rows.append(row)
+            print(f"  {b}: {row['status']}" + (f", Fmax {row['fmax_mhz']} MHz" if
+                                              "fmax_mhz" in row else ""), flush=True)
+    result = {
+        "nets": nets,
+        "boards": rows,
+        "targets": targets(nets, rows),
+        "machine": platform.platform(),
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+    _write(out, result)
+    return 0
+
+
+def _write(out: Path, result: dict) -> None:
+    atomic_write_text(out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out.with_suffix(".md"), markdown(result))
+    print("\n".join(table(result["boards"])))
+    for t in result["targets"]:
+        print(f"{'PASS' if t['pass'] else 'FAIL'}  {t['target']}: {t['measured']}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

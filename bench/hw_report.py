@@ -1,0 +1,166 @@
+"""Tables, targets and the markdown page of bench/hw.py (no measuring here)."""
+
+from __future__ import annotations
+
+__all__ = ["SPIKER_PLUS", "targets", "table", "markdown"]
+
+#: Spiker+ (arXiv 2401.01141 abstract): MNIST, Xilinx 7-series, Vivado.
+SPIKER_PLUS = {"acc": 0.9385, "latency_us": 780.0, "logic_cells": 7612, "bram": 18}
+#: Issue 5's targets.
+UP5K_LUT_PCT = 60.0
+MNIST_ACC = 0.97
+SPEEDUP = 5.0
+ECP5_25F = ("ulx3s-25f", "orangecrab-25f")
+
+BOARD_COLUMNS = [
+    ("net", "net"), ("board", "board"), ("status", "status"), ("lut", "LUT %"), ("ff", "FF %"),
+    ("bram", "BRAM used/avail"), ("dsp", "DSP"), ("fmax_mhz", "Fmax MHz"),
+    ("board_mhz", "board MHz"), ("cycles_mean", "cycles/inf"),
+    ("latency_us_fmax", "µs @Fmax"), ("latency_us_board", "µs @board"),
+    ("inferences_per_s_fmax", "inf/s @Fmax"), ("sop_per_cycle", "SOP/cycle"),
+    ("weight_read_ceiling", "ceiling SOP/cycle"), ("ceiling_fraction", "of ceiling"),
+    ("lanes_fraction", "of lanes"),
+]
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            return f"{v:,.0f}"
+        return f"{v:.3f}" if abs(v) < 1 else f"{v:.1f}"
+    return str(v)
+
+
+def _cell(row: dict, key: str) -> str:
+    res = row.get("resources")
+    if key in ("lut", "ff") and res:
+        return f"{res[key]['percent']:.1f}"
+    if key == "bram" and res:
+        return f"{res['bram']['used']}/{res['bram']['available']}"
+    if key == "dsp" and res:
+        return f"{res['dsp']['used']}/{res['dsp']['available']}"
+    if key == "status":
+        s = row["status"]
+        if s.startswith("does not fit") and "): " in s:
+            return "does not fit: " + s.rsplit("): ", 1)[1]
+        return s if len(s) <= 60 else s[:57] + "..."
+    return _fmt(row[key]) if key in row else "-"
+
+
+def table(rows: list[dict]) -> list[str]:
+    """The per-board table as markdown lines."""
+    head = [h for _, h in BOARD_COLUMNS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(_cell(r, k) for k, _ in BOARD_COLUMNS) + " |")
+    return lines
+
+
+def _row(rows, net, board):
+    return next((r for r in rows if r["net"] == net and r["board"] == board
+                 and "fmax_mhz" in r), None)
+
+
+def targets(nets: list[dict], rows: list[dict]) -> list[dict]:
+    """Issue 5's targets, each ``{"target", "measured", "pass"}``; unmeasured ones fail."""
+    out = []
+
+    def add(target, measured, ok):
+        out.append({"target": target, "measured": measured, "pass": bool(ok)})
+
+    ice = next((r for r in rows if r["net"] == "digits" and r["board"] == "icebreaker"
+                and "resources" in r), None)
+    lut_target = f"digits net on the UP5K uses <= {UP5K_LUT_PCT:.0f}% of its LUTs"
+    if ice is None:
+        add(lut_target, "not built", False)
+    else:
+        pct = ice["resources"]["lut"]["percent"]
+        fits = "fmax_mhz" in ice
+        add(lut_target, f"{pct:.1f}% ({ice['resources']['lut']['used']} LCs)"
+            + ("" if fits else f"; the design does not fit: {ice['status']}"),
+            fits and pct <= UP5K_LUT_PCT)
+    if ice is None or "fmax_mhz" not in ice:
+        add("Fmax >= 30 MHz on the UP5K", "not placed and routed (see above)", False)
+    else:
+        add("Fmax >= 30 MHz on the UP5K", f"{ice['fmax_mhz']} MHz (digits)",
+            ice["fmax_mhz"] >= ice["target_mhz"])
+    ecp5 = [r for r in rows if r["board"] != "icebreaker" and "fmax_mhz" in r]
+    if ecp5:
+        worst = min(ecp5, key=lambda r: r["fmax_mhz"])
+        add("Fmax >= 100 MHz on ECP5",
+            ", ".join(f"{r['net']}/{r['board']} {r['fmax_mhz']}" for r in ecp5) + " MHz",
+            worst["fmax_mhz"] >= worst["target_mhz"])
+    else:
+        add("Fmax >= 100 MHz on ECP5", "not built", False)
+    mn = next((n for n in nets if n["net"] == "mnist5k"), None)
+    add(f"MNIST-5k golden accuracy >= {MNIST_ACC:.0%}",
+        "not measured" if mn is None else f"{mn['golden_acc']:.2%} on {mn['test_images']} "
+        "test images", mn is not None and mn["golden_acc"] >= MNIST_ACC)
+    limit = SPIKER_PLUS["latency_us"] / SPEEDUP
+    r25 = [r for b in ECP5_25F if (r := _row(rows, "mnist5k", b)) is not None]
+    if not r25:
+        add(f"MNIST-5k latency <= {limit:.0f} µs (5x below Spiker+) on ECP5-25F", "not built",
+            False)
+    else:
+        best = min(r25, key=lambda r: r["latency_us_fmax"])
+        add(f"MNIST-5k latency <= {limit:.0f} µs (5x below Spiker+) on ECP5-25F",
+            "; ".join(f"{r['board']}: {r['latency_us_fmax']:.1f} µs at Fmax {r['fmax_mhz']} MHz, "
+                      f"{r['latency_us_board']:.1f} µs at the {r['board_mhz']:.0f} MHz board "
+                      "clock" for r in r25),
+            best["latency_us_fmax"] <= limit)
+    return out
+
+
+def markdown(result: dict) -> str:
+    """The page bench/results/hw.md."""
+    lines = [
+        "# Hardware benchmark: bitstreams, cycles, latency",
+        "",
+        "Generated by `python bench/hw.py` (`make bench-hw`). Resources and Fmax come from "
+        "nextpnr (YoWASP) builds of the whole UART board top; cycles per inference from "
+        "Verilator simulation of the core (every prediction and accumulator compared with "
+        "golden). Latency = cycles/inference ÷ clock, compute only (the UART transfer of the "
+        "sample is not included). SOP = weights read and added (nonzero inputs × n_out for "
+        "the direct first layer, once per sample; spikes × n_out for later layers). Ceiling = "
+        "block-RAM read bits per cycle ÷ w_bits (hardware_anchors.md §c); `of lanes` = "
+        "SOP/cycle ÷ lanes.",
+        "",
+        "## Networks",
+        "",
+        "| net | sizes | weights | T | lanes | golden acc (test) | float acc | cycles/inf "
+        "(mean, max) | SOP/inf | SOP/cycle | RTL == golden | cocotb cycles equal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n in result["nets"]:
+        fa = n["float_acc"]
+        lines.append(
+            f"| {n['net']} | {'-'.join(map(str, n['sizes']))} | {n['n_weights']:,} | "
+            f"{n['timesteps']} | {n['lanes']} | {n['golden_acc']:.4f} ({n['test_images']}) | "
+            f"{'-' if fa is None else f'{fa:.4f}'} | "
+            f"{n['cycles_mean']:,.0f}, {n['cycles_max']:,} | "
+            f"{n['sop_mean']:,.0f} | {n['sop_per_cycle']:.2f} | {n['rtl_agree']} | "
+            f"{n['cocotb_cycles_equal']} |")
+    lines += ["", "## Boards", ""] + table(result["boards"])
+    notes = [r for r in result["boards"] if r["status"] != "ok"]
+    if notes:
+        lines += [""] + [f"- {r['net']} on {r['board']}: {r['status']}" for r in notes]
+    lines += ["", "## Against Spiker+ (MNIST)", "",
+              "| design | accuracy | latency µs | logic cells | BRAM | speedup |",
+              "|---|---|---|---|---|---|",
+              f"| Spiker+ (Xilinx 7-series, arXiv 2401.01141) | {SPIKER_PLUS['acc']:.2%} | "
+              f"{SPIKER_PLUS['latency_us']:.0f} | {SPIKER_PLUS['logic_cells']:,} | "
+              f"{SPIKER_PLUS['bram']} (Xilinx BRAM) | 1.0 |"]
+    mn = next((n for n in result["nets"] if n["net"] == "mnist5k"), None)
+    for r in result["boards"]:
+        if r["net"] == "mnist5k" and "fmax_mhz" in r:
+            res = r["resources"]
+            lines.append(
+                f"| spikeforge {r['board']} @ Fmax {r['fmax_mhz']} MHz | {mn['golden_acc']:.2%} "
+                f"(MNIST-5k test) | {r['latency_us_fmax']:.1f} | {res['lut']['used']:,} | "
+                f"{res['bram']['used']} (18 Kbit) | "
+                f"{SPIKER_PLUS['latency_us'] / r['latency_us_fmax']:.1f}x |")
+    lines += ["", "## Targets (issue 5)", ""]
+    for t in result["targets"]:
+        lines.append(f"- **{'PASS' if t['pass'] else 'FAIL'}** {t['target']}: {t['measured']}")
+    lines += ["", f"Machine: {result['machine']}; wall time {result['wall_s']} s.", ""]
+    return "\n".join(lines)
