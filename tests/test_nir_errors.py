@@ -221,3 +221,14 @@ def test_flatten_only_right_after_input():
     assert _error(import_nir, graph(False), MODES) == (
         "Flatten node 'flat' is allowed only right after Input"
     )
+
+
+def test_bad_spikeforge_metadata():
+    g = _chain(_affine(3, 4))
+    g.metadata = {"spikeforge": "{not json"}
+    assert _error(import_nir, g) == "graph metadata 'spikeforge' is not valid JSON"
+    g.metadata = {"spikeforge": '{"format": "other"}'}
+    assert _error(import_nir, g) == "graph metadata 'spikeforge' is not spikeforge-nir metadata"
+    g.metadata = {"spikeforge": '{"format": "spikeforge-nir", "kind": "quantized", "version": 2,'
+                                ' "modes": {"dt": 0.0001, "reset": "value", "threshold": "ge"}}'}
+    assert _error(import_nir(g).to_quantized) == "spikeforge-nir version must be 1, not 2"

@@ -22,8 +22,9 @@ __all__ = ["NIRLayer", "NIRNetwork", "SUPPORTED", "import_nir", "spikeforge_info
 SUPPORTED = "Input, Affine, Linear, LIF, IF, LI, I, Output (and Flatten right after Input)"
 _DENSE = (nir.Affine, nir.Linear)
 _NEURONS = {nir.LIF: "LIF", nir.IF: "IF", nir.LI: "LI", nir.I: "I"}
-#: Key of the graph metadata entry spikeforge writes (a JSON string).
+#: Key of the graph metadata entry spikeforge writes (a JSON string) and its format name.
 META_KEY = "spikeforge"
+FORMAT = "spikeforge-nir"
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,10 +95,10 @@ class NIRNetwork:
 
         return run_imported(self, x, timesteps=timesteps, dtype=dtype)
 
-    def to_student(self, timesteps: int | None = None, **kwargs):
+    def to_student(self, timesteps: int | None = None, slope: float | None = None):
         from .student import to_student
 
-        return to_student(self, timesteps=timesteps, **kwargs)
+        return to_student(self, timesteps=timesteps, slope=slope)
 
     def to_quantized(self):
         from .quantized import to_quantized
@@ -117,7 +118,7 @@ def spikeforge_info(graph) -> dict | None:
         info = json.loads(text)
     except (TypeError, json.JSONDecodeError):
         raise ValueError(f"graph metadata {META_KEY!r} is not valid JSON") from None
-    if not isinstance(info, dict) or info.get("format") != "spikeforge-nir":
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
         raise ValueError(f"graph metadata {META_KEY!r} is not spikeforge-nir metadata")
     return info
 

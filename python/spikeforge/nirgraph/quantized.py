@@ -26,11 +26,10 @@ import numpy as np
 from ..ir import QuantizedNetwork
 from ..spec import NetworkSpec
 from .modes import ImportModes
-from .parse import META_KEY
+from .parse import FORMAT, META_KEY
 
 __all__ = ["DEFAULT_DT", "FORMAT", "VERSION", "export_quantized", "neuron_node", "to_quantized"]
 
-FORMAT = "spikeforge-nir"
 VERSION = 1
 #: dt spikeforge writes with: snnTorch's, so snnTorch's importer reads the same beta.
 DEFAULT_DT = 1e-4
