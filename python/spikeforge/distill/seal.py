@@ -114,11 +114,12 @@ class SeAlKD(nn.Module):
                              "class), not soft labels")
         tau = self.temperature
         task = task_ce(z, y)
-        ela = z.new_zeros(())
-        for t in range(z.shape[0]):
-            s_al, t_al = ela_align(z[t], zt, y)
-            ela = ela + kd_rows(s_al, t_al, tau).mean()
-        ela = ela / z.shape[0]
+        steps, batch, n_classes = z.shape
+        # every step's rows at once (ela_align is row-wise): no per-step Python loop
+        s_al, t_al = ela_align(z.reshape(steps * batch, n_classes),
+                               zt.expand(steps, batch, n_classes).reshape(-1, n_classes),
+                               y.repeat(steps))
+        ela = kd_rows(s_al, t_al, tau).view(steps, batch).mean(1).mean(0)
         if z.shape[0] > 1:
             target, _ = sta_targets(z)
             sta = kd_rows(z, target, tau).mean()
