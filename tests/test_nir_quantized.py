@@ -193,3 +193,26 @@ def test_round_trip_property(net):
     _same(net, back)
     x = random_input(net.spec, 8, seed=0)
     np.testing.assert_array_equal(run_network(net, x).acc, run_network(back, x).acc)
+
+
+def test_integer_path_runs_without_torch(tmp_path):
+    """Export, write, read and to_quantized need neither torch nor amaranth."""
+    import subprocess
+    import sys
+
+    net = random_network(SPECS["direct_mixed_resets"], seed=1)
+    net.save(tmp_path / "ir")
+    program = (
+        'import sys; sys.modules["torch"] = None; sys.modules["amaranth"] = None\n'
+        "from spikeforge.ir import QuantizedNetwork\n"
+        "from spikeforge.nirgraph import export_quantized, import_nir, write_nir\n"
+        f"net = QuantizedNetwork.load({str(tmp_path / 'ir')!r})\n"
+        f"p = write_nir(export_quantized(net), {str(tmp_path / 'n.nir')!r})\n"
+        "back = import_nir(p).to_quantized()\n"
+        "assert back.spec == net.spec\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "ok\n"
