@@ -10,7 +10,7 @@ reset, and refuses what does not fit with the node's name:
 
 * hidden layers all LIF (one ``beta`` that is ``1 - 2**-k``, within ``GAIN_RTOL``) or all IF;
 * ``v_leak = 0``; reset ``"value"`` needs ``v_reset = 0`` (spikeforge's ``"zero"``); one
-  reset mode for all layers;
+  reset mode for all layers; ``"subtract_next"`` (snnTorch's delayed reset) is refused;
 * a gain other than 1 (Norse) and thresholds that differ between neurons are folded into
   the weights (``W_i * gain_i / theta_i``, then ``theta = 1``): exact in real numbers, and
   in floats up to rounding of the scaled weights;
