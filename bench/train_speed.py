@@ -16,7 +16,7 @@ with ONE torch thread.
   warm-up steps, which include ``torch.compile``'s compilation), wall clock and process CPU
   time (the CPU figure is steadier on a loaded machine);
 * peak MB: growth of the process's peak RSS over three training steps, from the live set
-  after setup (its own process per implementation; Linux ``/proc/self/clear_refs``);
+  after setup (``malloc_trim``, then Linux ``/proc/self/clear_refs`` resets the peak);
   saved MB: bytes autograd keeps for the backward of one forward;
 * accuracy: the ``*-digits`` students trained for a few epochs from the same initial weights
   and batch order by snnTorch and by ``fused``, test accuracy and training samples/s.
@@ -83,10 +83,10 @@ def measure(students, Ts, impls, steps, rounds, batch, log=print) -> list[dict]:
             mine = [i for i in impls if i != "compiled" or compiled_for(student)]
             speed = _worker({"kind": "time", "student": student, "T": T, "impls": mine,
                              "batch": batch, "steps": n_steps, "rounds": rounds})
-            mem = {i: _worker({"kind": "memory", "student": student, "T": T, "impl": i,
-                               "batch": batch}) if i != "compiled" else NO_MEMORY
-                   for i in mine}
-            twin = _worker({"kind": "twin", "student": student, "T": T})
+            mem = _worker({"kind": "memory", "student": student, "T": T, "batch": batch,
+                           "impls": [i for i in mine if i != "compiled"]})
+            twin = mem.pop("twin")
+            mem.setdefault("compiled", NO_MEMORY)
             row = {"student": student, "T": T, "batch": batch, "steps": n_steps,
                    "rounds": rounds, "twin_max_abs_logit_diff": twin["max_abs_logit_diff"],
                    "twin_pred_agreement": twin["pred_agreement"]}
