@@ -6,7 +6,7 @@ broken requests and checks every answer against the golden board model. Then the
 simulators' complete transmit streams (every byte, cycle counts included) must be
 identical.
 
-Cases: the trained digits model (64-128-10, direct 4-bit input, T=4) on 40 test images,
+Cases: the trained digits model (64-128-10, direct 4-bit input, T=4) on 24 test images,
 and a random spike-input network whose input rows end in padding bits (20 inputs, T=5).
 """
 
@@ -51,7 +51,7 @@ def _spikes_case():
 
 def _digits_case():
     net, x_test, _ = simlib.trained_digits(0)
-    return net, x_test[:40]
+    return net, x_test[:24]
 
 
 CASES = {"digits": _digits_case, "spikes": _spikes_case}
