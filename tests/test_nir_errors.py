@@ -60,10 +60,11 @@ def test_modes_are_required_for_foreign_graphs():
     g = _chain(_affine(3, 4))
     assert _error(import_nir, g) == (
         "modes is required for a graph spikeforge did not write: pass "
-        "ImportModes(dt=..., reset=..., threshold=...) or 'snntorch' or 'norse'"
+        "ImportModes(dt=..., reset=..., threshold=...) or one of 'snntorch', 'norse', "
+        "'norse-dev'"
     )
     assert _error(import_nir, g, "brian2") == (
-        "modes must be an ImportModes or one of 'snntorch', 'norse', not 'brian2'"
+        "modes must be an ImportModes or one of 'snntorch', 'norse', 'norse-dev', not 'brian2'"
     )
     assert _error(import_nir, g, {"dt": 1e-4}, exc=TypeError) == (
         "modes must be an ImportModes, a profile name or None, not {'dt': 0.0001}"

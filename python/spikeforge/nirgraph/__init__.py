@@ -3,9 +3,10 @@
 * ``export_quantized(net)`` / ``export_student(model)``: a ``QuantizedNetwork`` or a float
   ``SpikingMLP`` as a ``nir.NIRGraph`` (``to_nir`` picks one); ``write_nir`` saves it.
 * ``import_nir(graph_or_path, modes)``: a ``NIRNetwork`` under explicit ``ImportModes``
-  (``dt``, reset, threshold; presets ``"snntorch"`` and ``"norse"``), with ``run`` (exact
-  simulation of the graph), ``to_student`` (``SpikingMLP``) and ``to_quantized`` (the
-  bit-exact ``QuantizedNetwork`` of a graph spikeforge wrote).
+  (``dt``, reset, threshold; presets in ``PROFILES``: ``"snntorch"``, ``"norse"``,
+  ``"norse-dev"``), with ``run`` (exact simulation of the graph), ``to_student``
+  (``SpikingMLP``) and ``to_quantized`` (the bit-exact ``QuantizedNetwork`` of a graph
+  spikeforge wrote).
 
 The package is named ``nirgraph`` so that ``import nir`` keeps meaning the ``nir`` package.
 Only ``run``, ``to_student`` and ``export_student`` import torch.

@@ -14,8 +14,11 @@ Forward Euler with step ``dt`` (what snnTorch and Norse both use), per neuron::
 
 ``IF`` and ``I`` ignore ``dt``: that is how snnTorch (``r`` must be 1) and Norse (``IAFCell``,
 ``v + I``) read and write them. snnTorch writes ``tau = dt / (1 - beta)`` and
-``r = tau / dt`` with ``dt = 1e-4``, so ``gain = 1``; Norse writes ``tau = 1/tau_mem_inv``
-and ``r = 1`` and simulates with ``dt = 1e-3`` by default, so ``gain = dt/tau``.
+``r = tau / dt`` with ``dt = 1e-4``, so ``gain = 1``. Norse steps ``v += dt *
+tau_mem_inv * (v_leak - v + I)`` with ``dt = 1e-3`` and writes ``r = 1``, but its ``tau``
+depends on the version: the 1.1.0 release writes ``tau = dt / tau_mem_inv`` (so the step
+is Euler with ``dt**2 = 1e-6``), its development version ``tau = 1 / tau_mem_inv`` (Euler
+with ``dt = 1e-3``); either way ``gain = 1 - beta``.
 """
 
 from __future__ import annotations
@@ -115,12 +118,14 @@ class ImportModes:
 
 
 #: Modes of the graphs other tools write (see docs/nir.md for the evidence):
-#: snnTorch ``export_to_nir`` (``Leaky``'s defaults: subtract at the next step,
-#: ``dt = 1e-4`` hard-coded) and Norse ``to_nir`` (reset to ``v_reset``, ``from_nir``'s
-#: default ``dt``).
+#: snnTorch 1.0.0 ``export_to_nir`` (``Leaky``'s defaults: subtract at the next step,
+#: ``dt = 1e-4`` hard-coded), Norse 1.1.0 ``to_nir`` (reset to ``v_reset``; ``tau`` written
+#: as ``dt / tau_mem_inv`` with ``dt = 1e-3``, hence ``1e-6``) and Norse's development
+#: version (``tau = 1 / tau_mem_inv``, ``from_nir``'s default ``dt = 1e-3``).
 PROFILES = {
     "snntorch": ImportModes(dt=1e-4, reset="subtract_next", threshold="gt"),
-    "norse": ImportModes(dt=1e-3, reset="value", threshold="gt"),
+    "norse": ImportModes(dt=1e-6, reset="value", threshold="gt"),
+    "norse-dev": ImportModes(dt=1e-3, reset="value", threshold="gt"),
 }
 
 

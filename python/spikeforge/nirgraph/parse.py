@@ -134,7 +134,8 @@ def _resolve_modes(modes, info) -> ImportModes:
         if written is None:
             raise ValueError(
                 "modes is required for a graph spikeforge did not write: pass "
-                "ImportModes(dt=..., reset=..., threshold=...) or 'snntorch' or 'norse'"
+                "ImportModes(dt=..., reset=..., threshold=...) or one of 'snntorch', 'norse', "
+                "'norse-dev'"
             )
         return written
     if not isinstance(modes, ImportModes):
@@ -247,9 +248,10 @@ def import_nir(source, modes: ImportModes | str | None = None) -> NIRNetwork:
     source : nir.NIRGraph or path
         The graph, or a file written by ``nir.write`` / ``write_nir``.
     modes : ImportModes, str or None
-        ``dt``, reset and threshold modes; ``"snntorch"`` / ``"norse"`` name the presets
-        in ``PROFILES``. None only for graphs spikeforge wrote (their modes are in the
-        metadata); explicit modes that contradict that metadata are an error.
+        ``dt``, reset and threshold modes; ``"snntorch"``, ``"norse"``, ``"norse-dev"``
+        name the presets in ``PROFILES``. None only for graphs spikeforge wrote (their
+        modes are in the metadata); explicit modes that contradict that metadata are an
+        error.
     """
     if not isinstance(source, nir.NIRGraph):
         from .files import read_nir
