@@ -38,6 +38,11 @@ verilog: $(STAMP)
 bench-cycles: $(STAMP)
 	$(PY) bench/cycles.py
 
+# Training speed/memory/accuracy vs snnTorch, T in 1/4/8/16: bench/results/train_speed.{json,md}
+.PHONY: bench-train-speed
+bench-train-speed: $(STAMP)
+	nice -n 10 $(PY) bench/train_speed.py
+
 # Icarus Verilog (Debian package iverilog) for the sim/ cross-check; installed only when missing.
 .PHONY: setup-icarus
 setup-icarus:
@@ -63,6 +68,11 @@ firmware:
 
 firmware-test:
 	$(MAKE) -C firmware test
+
+# The C library and the Python driver on the board top's Verilator model: bench/results/fil.{json,md}
+.PHONY: bench-fil
+bench-fil: $(STAMP)
+	$(PY) bench/fil.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check python hdl sim tests bench

@@ -46,11 +46,24 @@ def test_fil_digits_test_set_equals_golden():
     net, x, build, golden = _digits()
     res = run_fil(build, x, "direct", build.exe.parent)
     assert res["errors"] == 0 and len(res["prediction"]) == len(x) == 360
+    assert not res["status"].any()
     np.testing.assert_array_equal(res["prediction"], golden.prediction)
     np.testing.assert_array_equal(res["acc"], golden.acc)
     assert res["cycles"].min() > 0
     print(f"FIL: {len(x)} digits in {res['seconds']:.2f} s, {res['samples_per_s']:.1f} "
           f"samples/s, {res['sim_cycles']} cycles simulated")
+
+
+def test_fil_silent_board_times_out_and_recovers():
+    """The C library against the model with the tx line cut for sample 2: SFP_E_TIMEOUT
+    (-3) there, exact answers before and after."""
+    _net, x, build, golden = _digits()
+    res = run_fil(build, x[:5], "direct", build.exe.parent / "silent", timeout_ms=2,
+                  silent_at=2)
+    np.testing.assert_array_equal(res["status"], [0, 0, -3, 0, 0])
+    keep = [0, 1, 3, 4]
+    np.testing.assert_array_equal(res["acc"][keep], golden.acc[keep])
+    np.testing.assert_array_equal(res["prediction"][keep], golden.prediction[keep])
 
 
 def _check(board, i):

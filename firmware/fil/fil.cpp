@@ -1,8 +1,10 @@
 // Firmware in the loop: the sfp C library (firmware/sfp*.c) drives the Verilator model of
 // the board top through its UART pins; no Python runs while it classifies.
 //
-//     board_sim fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS
+//     board_sim fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS [SILENT_AT]
 //
+// SILENT_AT: cut the board's tx line for that sample (a silent board), to check the
+// library times out and recovers with the next sample.
 // SAMPLES: one sample per line (sfp_sample_from_text). OUT gets one line per sample:
 // "PREDICTION CYCLES ACC0 ACC1 ..." or "error STATUS". The last stdout line is
 // "samples N errors E seconds S samples_per_s R sim_cycles C".
@@ -48,8 +50,10 @@ sfp_client client;
 }  // namespace
 
 int fil_main(int argc, char** argv) {
-    if (argc != 7) {
-        std::fprintf(stderr, "usage: board_sim fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS\n");
+    if (argc != 7 && argc != 8) {
+        std::fprintf(stderr,
+                     "usage: board_sim fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS "
+                     "[SILENT_AT]\n");
         return 2;
     }
     FILE* in = std::fopen(argv[1], "r");
@@ -59,6 +63,7 @@ int fil_main(int argc, char** argv) {
         return 2;
     }
     const uint64_t clk_hz = std::strtoull(argv[3], nullptr, 10);
+    const long silent_at = argc == 8 ? std::atol(argv[7]) : -1;
     BoardSim board(std::atoi(argv[4]));
     Link link{&board, clk_hz / 1000};
     sfp_io io{link_write, link_read_byte, &link};
@@ -73,6 +78,7 @@ int fil_main(int argc, char** argv) {
     auto t0 = std::chrono::steady_clock::now();
     while (std::fgets(line, sizeof line, in) != nullptr) {
         sfp_result res;
+        board.set_connected(n != silent_at);
         int len = sfp_sample_from_text(&client.info, line, values, 8192, sample, sizeof sample);
         st = len < 0 ? len : sfp_client_infer(&client, sample, static_cast<uint16_t>(len), &res);
         if (st != SFP_OK) {

@@ -117,7 +117,7 @@ def open_bridge(build: BoardSimBuild) -> SimTransport:
 
 
 def run_fil(build: BoardSimBuild, x, encoding: str, work_dir, *, timeout_ms: int = 50,
-            idle_ms: int = 1) -> dict:
+            idle_ms: int = 1, silent_at: int | None = None) -> dict:
     """Classify ``x`` with the C library driving the model (``board_sim fil``).
 
     Parameters
@@ -130,33 +130,40 @@ def run_fil(build: BoardSimBuild, x, encoding: str, work_dir, *, timeout_ms: int
         Where the samples and the answers go.
     timeout_ms, idle_ms : int
         The C client's timeouts, in simulated milliseconds.
+    silent_at : int, optional
+        Cut the board's tx line while this sample is sent (a silent board).
 
     Returns
     -------
     dict
-        ``prediction`` [N], ``cycles`` [N], ``acc`` [N, C] (int64), ``errors``,
+        ``status`` [N] (0, or the C library's negative status), ``prediction`` [N],
+        ``cycles`` [N], ``acc`` [N, C] (int64; -1 where the status is not 0), ``errors``,
         ``seconds`` (wall time of the C++ loop), ``samples_per_s``, ``sim_cycles``.
     """
     work_dir = Path(work_dir)
     samples, out = work_dir / "fil_samples.txt", work_dir / "fil_answers.txt"
     write_samples_text(samples, x, encoding)
     out.unlink(missing_ok=True)
+    extra = [] if silent_at is None else [str(int(silent_at))]
     proc = subprocess.run(
         [str(build.exe), "fil", str(samples), str(out), str(build.clk_hz), str(build.divisor),
-         str(timeout_ms), str(idle_ms)], capture_output=True, text=True, check=False)
+         str(timeout_ms), str(idle_ms), *extra], capture_output=True, text=True, check=False)
     if proc.returncode not in (0, 1) or not out.is_file():
         raise VerilatorError(f"board_sim fil failed (exit {proc.returncode}): "
                              f"{proc.stderr.strip()[-500:]}")
     words = proc.stdout.split()
     stats = dict(zip(words[0::2], words[1::2], strict=True))
     rows = [line.split() for line in out.read_text().splitlines()]
-    good = [r for r in rows if r[0] != "error"]
-    if len(good) != len(rows):
-        raise VerilatorError(f"board_sim fil: {len(rows) - len(good)} of {len(rows)} samples "
-                             f"failed: {[r for r in rows if r[0] == 'error'][:3]}")
-    arr = np.asarray([[int(v) for v in r] for r in good], dtype=np.int64).reshape(len(good), -1)
+    width = max(len(r) for r in rows) if rows else 2
+    status = np.zeros(len(rows), np.int64)
+    arr = np.full((len(rows), width), -1, np.int64)
+    for i, r in enumerate(rows):
+        if r[0] == "error":
+            status[i] = int(r[1])
+        else:
+            arr[i] = [int(v) for v in r]
     return {
-        "prediction": arr[:, 0], "cycles": arr[:, 1], "acc": arr[:, 2:],
+        "status": status, "prediction": arr[:, 0], "cycles": arr[:, 1], "acc": arr[:, 2:],
         "errors": int(stats["errors"]), "seconds": float(stats["seconds"]),
         "samples_per_s": float(stats["samples_per_s"]), "sim_cycles": int(stats["sim_cycles"]),
     }
