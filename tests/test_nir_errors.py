@@ -176,8 +176,11 @@ def test_student_conversion_errors():
     spiking_out = import_nir(_chain(_affine(3, 4), _lif(3), _affine(2, 3), _lif(2)), MODES)
     assert _error(spiking_out.to_student, 4) == (
         "LIF node 'n3' on the last layer spikes; a spikeforge readout is non-spiking (end the "
-        "graph with Affine/Linear -> Output, or -> I)"
+        "graph with Affine/Linear -> Output, or -> I); or pass drop_output_neuron=True to read "
+        "out its input current"
     )
+    dropped = spiking_out.to_student(4, drop_output_neuron=True)
+    assert dropped.sizes == (4, 3, 2)
 
 
 def test_run_input_errors():

@@ -145,7 +145,8 @@ def test_li_readout_cannot_become_a_student():
         net.to_student(timesteps=T)
     assert str(e.value) == (
         "LI node '3' on the last layer leaks (beta 0.875); a spikeforge readout sums its "
-        "currents (last layer: no neuron, or I)"
+        "currents (last layer: no neuron, or I); or pass drop_output_neuron=True to read out "
+        "its input current"
     )
 
 

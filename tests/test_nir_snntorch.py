@@ -177,3 +177,37 @@ def test_linear_without_bias(trained):
         logits, hidden = imported.to_student(T)(x, return_hidden=True)
     assert torch.equal(hidden[0], spikes) and torch.equal(logits, out)
     assert 0.02 < float(spikes.mean()) < 0.98
+
+
+def test_leaky_output_layer_dropped_on_request(trained):
+    """The usual snnTorch classifier ends in Leaky(output=True) and counts output spikes.
+    run() reproduces those spikes; to_student(drop_output_neuron=True) keeps the hidden
+    spikes exactly and reads out the current the output Leaky received."""
+    state, x, y = trained
+    net = _net("zero", True, state=state)
+    net.append(snn.Leaky(beta=torch.full((10,), 0.875), threshold=torch.ones(10),
+                         init_hidden=True, output=True, reset_mechanism="zero"))
+    snn_utils.reset(net)
+    hidden, currents, out_spikes = [], [], []
+    hooks = [net[1].register_forward_hook(lambda m, i, o: hidden.append(o)),
+             net[3].register_forward_hook(lambda m, i, o: (currents.append(i[0]),
+                                                           out_spikes.append(o[0])))]
+    with torch.no_grad():
+        for _ in range(T):
+            net(x)
+    for h in hooks:
+        h.remove()
+    graph = _export(net, x)
+    imported = import_nir(graph, ImportModes(1e-4, "value", "gt"))
+    run = imported.run(x, timesteps=T)
+    assert torch.equal(run.spikes[0], torch.stack(hidden))
+    assert torch.equal(run.spikes[1], torch.stack(out_spikes))
+    assert torch.equal(run.outputs, torch.stack(out_spikes))
+    with pytest.raises(ValueError, match=r"^LIF node '3' on the last layer spikes"):
+        imported.to_student(T)
+    student = imported.to_student(T, drop_output_neuron=True)
+    with torch.no_grad():
+        logits, h = student(x, return_hidden=True)
+    assert torch.equal(h[0], torch.stack(hidden))
+    assert torch.equal(logits, torch.stack(currents))
+    assert float((logits.sum(0).argmax(1).numpy() == y).mean()) > 0.8

@@ -95,10 +95,12 @@ class NIRNetwork:
 
         return run_imported(self, x, timesteps=timesteps, dtype=dtype)
 
-    def to_student(self, timesteps: int | None = None, slope: float | None = None):
+    def to_student(self, timesteps: int | None = None, slope: float | None = None,
+                   drop_output_neuron: bool = False):
         from .student import to_student
 
-        return to_student(self, timesteps=timesteps, slope=slope)
+        return to_student(self, timesteps=timesteps, slope=slope,
+                          drop_output_neuron=drop_output_neuron)
 
     def to_quantized(self):
         from .quantized import to_quantized

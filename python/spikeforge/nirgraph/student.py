@@ -18,10 +18,13 @@ reset, and refuses what does not fit with the node's name:
   float32 membrane; with ``reset="subtract"`` the reset then removes that value, one ulp
   more than ``theta``;
 * the last layer: no neuron (the readout) or an ``I`` integrator (its gain folded in);
-  ``LI`` leaks and LIF/IF spike, which a spikeforge readout does not.
+  ``LI`` leaks and LIF/IF spike, which a spikeforge readout does not, unless
+  ``drop_output_neuron=True`` asks for the neuron's input current as the readout.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -86,23 +89,41 @@ def _leak_shift(net) -> int | None:
 def _check_readout(layer) -> None:
     if layer.kind is None or layer.kind == "I":
         return
+    hint = "; or pass drop_output_neuron=True to read out its input current"
     if layer.kind == "LI":
         raise ValueError(
             f"LI node {layer.neuron!r} on the last layer leaks (beta {float(layer.beta[0]):.6g}); "
-            "a spikeforge readout sums its currents (last layer: no neuron, or I)"
+            f"a spikeforge readout sums its currents (last layer: no neuron, or I){hint}"
         )
     raise ValueError(
         f"{layer.kind} node {layer.neuron!r} on the last layer spikes; a spikeforge readout is "
-        "non-spiking (end the graph with Affine/Linear -> Output, or -> I)"
+        f"non-spiking (end the graph with Affine/Linear -> Output, or -> I){hint}"
     )
 
 
-def to_student(net, timesteps: int | None = None, slope: float | None = None) -> SpikingMLP:
+def _without_output_neuron(net):
+    """``net`` with the last layer's neuron removed: its current becomes the readout."""
+    last = net.layers[-1]
+    n = last.n_out
+    ones, zeros = np.ones(n), np.zeros(n)
+    bare = replace(last, neuron=None, kind=None, beta=ones, gain=ones, v_leak=zeros,
+                   v_threshold=zeros, v_reset=zeros, reset=None)
+    return replace(net, layers=(*net.layers[:-1], bare))
+
+
+def to_student(net, timesteps: int | None = None, slope: float | None = None,
+               drop_output_neuron: bool = False) -> SpikingMLP:
     """``SpikingMLP`` computing what the imported ``net`` computes (module docstring).
 
     ``timesteps`` and ``slope`` default to the values spikeforge recorded in the graph;
-    ``timesteps`` is required for other graphs (NIR does not record ``T``).
+    ``timesteps`` is required for other graphs (NIR does not record ``T``). With
+    ``drop_output_neuron`` a neuron on the last layer (snnTorch classifiers end in a
+    ``Leaky``) is dropped and the current it received becomes the readout: the hidden
+    spikes stay the same, but the decision (summed current instead of, say, spike counts)
+    is a different one, so measure its accuracy again.
     """
+    if drop_output_neuron and net.layers[-1].kind is not None:
+        net = _without_output_neuron(net)
     info = net.info or {}
     if timesteps is None:
         timesteps = info.get("timesteps") or (info.get("spec") or {}).get("timesteps")
