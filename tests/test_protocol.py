@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from spikeforge.driver.board_model import BoardModel
+from spikeforge.driver.board_model import BoardModel, reply_frame
 from spikeforge.driver.protocol import (
     SYNC,
     ErrorCode,
@@ -227,3 +227,27 @@ def test_board_model_errors_and_drain():
     board.idle()
     (r,) = board.feed(good)
     assert r.type == FrameType.RESULT
+
+
+def test_stream_decoder_needed_counts_the_missing_bytes():
+    dec = FrameDecoder()
+    frame = encode_frame(0x82, b"abcd")
+    assert dec.needed == 6
+    assert dec.feed(frame[:3]) == [] and dec.needed == 3
+    assert dec.feed(frame[3:5]) == [] and dec.needed == len(frame) - 5
+    assert dec.feed(frame[5:]) == [Frame(0x82, b"abcd")] and dec.needed == 6
+
+
+def test_reply_frame_is_what_the_device_sends():
+    net = _net()
+    model = BoardModel(net, clk_hz=1000)
+    x = np.arange(10) % 16
+    (reply,) = model.feed(encode_frame(FrameType.INFER_REQ, encode_sample(model.info, x)))
+    frame, rest = decode_frame(reply_frame(model.info, reply, cycles=77))
+    assert rest == b"" and frame.type == FrameType.RESULT
+    res = decode_result(model.info, frame.payload)
+    assert res.cycles == 77
+    np.testing.assert_array_equal(res.acc, run_network(net, x[None]).acc[0])
+    (info,) = model.feed(encode_frame(FrameType.INFO_REQ))
+    assert reply_frame(model.info, info) == encode_frame(FrameType.INFO,
+                                                         model.info.to_payload())
