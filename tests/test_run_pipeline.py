@@ -126,7 +126,7 @@ def test_an_out_of_date_upstream_step_is_named(tiny_run):
     cfg["student"]["epochs"] = 3
     other = Context(cfg, ctx.run, out=lambda s: None)
     with pytest.raises(ValueError, match="needs step 'distill', which is out of date "
-                                         r"\(the config changed\)"):
+                                         r"\(the config or an earlier step changed\)"):
         run_one(other, "quantize")
 
 
@@ -169,3 +169,18 @@ def test_fingerprints_follow_the_keys_each_step_reads():
     assert step_fingerprint(a, "train-teacher") == step_fingerprint(c, "train-teacher")
     assert all(step_fingerprint(a, s) != step_fingerprint(c, s)
                for s in ("distill", "quantize", "export", "verilog", "sim"))
+
+
+def test_forcing_a_step_reruns_the_steps_that_read_its_outputs(tmp_path):
+    path = tiny_config(tmp_path, "forced")
+    run_pipeline(_ctx(path), until="export")
+    ctx = _ctx(path)
+    before = ctx.run.step("export")["token"]
+    run_one(ctx, "quantize", force=True)
+    with pytest.raises(ValueError, match="needs step 'export', which is out of date"):
+        run_one(_ctx(path), "verilog")
+    results = run_pipeline(_ctx(path), until="export")
+    assert [k for k, v in results.items() if v != "skipped"] == ["export"]
+    rec = ctx.run.step("export")
+    assert rec["token"] != before
+    assert rec["inputs"] == {"quantize": ctx.run.step("quantize")["token"]}

@@ -98,16 +98,15 @@ def _resolve(args):
 
 
 def _status(ctx) -> int:
-    from .run.pipeline import plan, step_fingerprint
+    from .run.pipeline import is_done, plan
 
     for s in plan(ctx.cfg):
         if s.name == "report":
             continue
         rec = ctx.run.step(s.name)
-        fp = step_fingerprint(ctx.cfg, s.name, ctx.fps)
         state = "not run" if rec is None else (
-            f"done {rec['finished']} ({rec['seconds']:.1f} s)" if rec["fingerprint"] == fp
-            else "out of date (config changed)")
+            f"done {rec['finished']} ({rec['seconds']:.1f} s)" if is_done(ctx, s.name)
+            else "out of date (the config or an earlier step changed)")
         print(f"{s.name:24s} {state}")
     return 0
 

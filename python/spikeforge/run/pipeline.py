@@ -119,15 +119,23 @@ def _execute(ctx: Context, s: Step, index: int, total: int) -> dict:
     summary = s.func(ctx)
     seconds = time.perf_counter() - t0
     if s.name != "report":
-        ctx.run.mark_done(s.name, step_fingerprint(ctx.cfg, s.name, ctx.fps), seconds, summary)
+        ctx.run.mark_done(s.name, step_fingerprint(ctx.cfg, s.name, ctx.fps), seconds, summary,
+                          s.after(ctx.cfg))
     ctx.say(f"done in {seconds:.1f} s")
     return summary
 
 
+def is_done(ctx: Context, name: str) -> bool:
+    """Step ``name`` is done with the current config on its inputs' current outputs."""
+    return ctx.run.is_done(name, step_fingerprint(ctx.cfg, name, ctx.fps),
+                           _step(name).after(ctx.cfg))
+
+
 def _check_upstream(ctx: Context, s: Step) -> None:
     for u in s.after(ctx.cfg):
-        if not ctx.run.is_done(u, step_fingerprint(ctx.cfg, u, ctx.fps)):
-            state = "out of date (the config changed)" if ctx.run.step(u) else "not done"
+        if not is_done(ctx, u):
+            state = "out of date (the config or an earlier step changed)" if ctx.run.step(u) \
+                else "not done"
             raise ValueError(f"step {s.name!r} needs step {u!r}, which is {state} in "
                              f"{ctx.run.root}: run `spikeforge {u} ...` or `spikeforge run ...`")
 
@@ -138,8 +146,7 @@ def run_one(ctx: Context, name: str, *, force: bool = False) -> dict | None:
     if s.name.startswith("bitstream:") and s.name.split(":", 1)[1] not in BOARDS:
         raise ValueError(f"board must be one of {', '.join(BOARDS)}, not "
                          f"{s.name.split(':', 1)[1]!r}")
-    fp = step_fingerprint(ctx.cfg, s.name, ctx.fps)
-    if s.name != "report" and not force and ctx.run.is_done(s.name, fp):
+    if s.name != "report" and not force and is_done(ctx, s.name):
         ctx.out(f"{s.name}: already done with this config in {ctx.run.root} "
                 f"(--force runs it again)")
         return None
@@ -175,8 +182,7 @@ def run_pipeline(ctx: Context, *, until: str | None = None, skip=(), force: bool
     steps = [s for s in steps if s.name.split(":")[0] not in skip]
     results = {}
     for i, s in enumerate(steps, 1):
-        fp = step_fingerprint(ctx.cfg, s.name, ctx.fps)
-        if s.name != "report" and not force and ctx.run.is_done(s.name, fp):
+        if s.name != "report" and not force and is_done(ctx, s.name):
             rec = ctx.run.step(s.name)
             ctx.out(f"[{i}/{len(steps)}] {s.name}: done {rec['finished']} (resumed; skipped)")
             if s.name == "sim":  # what `make demo` prints, from the stored result

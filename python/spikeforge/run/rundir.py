@@ -15,9 +15,10 @@ Layout (every file written atomically)::
     report/              report.md, *.png, report.json
 
 A step is *done* when ``state.json`` holds it with the fingerprint the current config gives
-it: a hash of the config keys it reads and of the fingerprints of the steps it reads from.
-Changing a key therefore re-runs the steps that read it and everything downstream, and
-nothing else.
+it (a hash of the config keys it reads and of the fingerprints of the steps it reads from)
+and the steps it reads from have not run again since (each record carries a token, and the
+tokens of the inputs it read). Changing a key, or re-running a step with ``--force``,
+therefore re-runs the steps downstream of it, and nothing else.
 """
 
 from __future__ import annotations
@@ -105,14 +106,25 @@ class RunDir:
         """The stored record of step ``name`` or None."""
         return self.state()["steps"].get(name)
 
-    def is_done(self, name: str, fp: str) -> bool:
-        rec = self.step(name)
-        return rec is not None and rec.get("fingerprint") == fp
+    def is_done(self, name: str, fp: str, upstream=()) -> bool:
+        """Step ``name`` is recorded with fingerprint ``fp`` and was run on the outputs the
+        ``upstream`` steps hold now (none of them ran again since)."""
+        steps = self.state()["steps"]
+        rec = steps.get(name)
+        if rec is None or rec.get("fingerprint") != fp:
+            return False
+        inputs = rec.get("inputs", {})
+        return all(u in steps and inputs.get(u) == steps[u].get("token") for u in upstream)
 
-    def mark_done(self, name: str, fp: str, seconds: float, summary: dict) -> None:
+    def mark_done(self, name: str, fp: str, seconds: float, summary: dict,
+                  upstream=()) -> None:
+        """Record step ``name`` as done; ``upstream`` steps' tokens say which outputs it read."""
         state = self.state()
-        state["steps"][name] = {
+        steps = state["steps"]
+        steps[name] = {
             "fingerprint": fp,
+            "token": f"{time.time_ns():x}",
+            "inputs": {u: steps[u].get("token") for u in upstream if u in steps},
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(seconds, 3),
             "summary": summary,
