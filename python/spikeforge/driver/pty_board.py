@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import select
 import threading
+import time
 import tty
 
 from ..ir import QuantizedNetwork
@@ -65,15 +66,22 @@ class PtyBoard:
             os.write(self._master, reply_frame(self.model.info, reply))
 
     def _serve(self) -> None:
+        # The idle timer runs on the clock, not on select's wake-ups, so a late-scheduled
+        # thread still sees a quiet line as quiet when the next bytes arrive.
+        last = time.monotonic()
+        quiet = False  # model.idle() already ran for this silence
         while not self._stop.is_set():
             ready, _, _ = select.select([self._master], [], [], self.t_idle)
-            if not ready:
+            if not quiet and time.monotonic() - last >= self.t_idle:
                 self._answer(self.model.idle())
+                quiet = True
+            if not ready:
                 continue
             try:
                 data = os.read(self._master, 4096)
             except OSError:  # the host closed its side; wait for the next one
                 self._stop.wait(self.t_idle)
                 continue
+            last, quiet = time.monotonic(), False
             self.received += data
             self._answer(self.model.feed(data))
