@@ -217,3 +217,55 @@ def test_serializer_bytes():
     sim.add_testbench(sink)
     sim.run()
     assert bytes(out) == encode_result(info, Result(1, 0xDEADBEEF, np.array(acc)))
+
+
+def test_status_leds():
+    """alive blinks with period 2 * 2^(w-1) cycles, error lights after an ERROR frame and
+    goes out, busy is high during an inference, then the prediction's bits show."""
+    net = _net("direct", seed=1)
+    clk_hz = 400  # a short LED timer: alive toggles every 128 cycles
+    dut = BoardTop(net=net, clk_hz=clk_hz, lanes=2, divisor=DIV, timeout_cycles=TIMEOUT,
+                   n_leds=5)
+    info = NetInfo.from_network(net, clk_hz)
+    x = _sample(net, np.random.default_rng(0))
+    pred = int(run_network(net, x[None]).prediction[0])
+    assert pred == 2  # the LEDs must show a nonzero prediction
+    got, trace = [], []
+
+    async def watch(ctx):
+        while True:
+            trace.append(ctx.get(dut.leds))
+            await ctx.tick()
+
+    async def host(ctx):
+        ctx.set(dut.rx, 1)
+        await ctx.tick().repeat(600)
+        marks = {"bad": len(trace)}
+        await uart_send(ctx, dut.rx, encode_frame(0x42))  # unknown TYPE: ERROR
+        await ctx.tick().repeat(TIMEOUT + 900)
+        marks["infer"] = len(trace)
+        await uart_send(ctx, dut.rx, encode_frame(FrameType.INFER_REQ, encode_sample(info, x)))
+        await ctx.tick().repeat(3000)
+        marks["end"] = len(trace)
+        trace.append(marks)
+
+    sim = Simulator(dut)
+    sim.add_clock(1 / clk_hz)
+    sim.add_testbench(uart_monitor(dut.tx, got), background=True)
+    sim.add_testbench(watch, background=True)
+    sim.add_testbench(host)
+    sim.run()
+    marks = trace.pop()
+    leds = np.asarray(trace)
+    alive, error, busy = leds & 1, (leds >> 1) & 1, (leds >> 2) & 1
+    edges = np.flatnonzero(np.diff(alive[:600]))
+    assert len(edges) >= 3 and set(np.diff(edges)) == {128}
+    assert not error[: marks["bad"]].any() and not busy[: marks["infer"]].any()
+    lit = np.flatnonzero(error[marks["bad"]: marks["infer"]])
+    assert len(lit) and 128 <= len(lit) <= 3 * 128 + 1 and np.all(np.diff(lit) == 1)
+    assert busy[marks["infer"]: marks["end"]].any()
+    assert not busy[-10:].any() and not error[marks["infer"]:].any()
+    frames = FrameDecoder().feed(bytes(got))
+    assert [f.type for f in frames] == [FrameType.ERROR, FrameType.RESULT]
+    assert decode_result(info, frames[1].payload).prediction == pred
+    assert int(leds[-1]) >> 3 == pred
