@@ -148,3 +148,29 @@ def test_command_line_on_a_pty_board(tmp_path, capsys):
         rc = main([pty.path, str(tmp_path / "s.txt"), "--ir", str(tmp_path / "other.json")])
     assert rc == 1
     assert capsys.readouterr().out.splitlines()[-1].startswith("error: the board runs net_id ")
+
+
+class _Babbler:
+    """A line that never stops sending zeros."""
+
+    def __init__(self):
+        self.read_bytes = 0
+
+    def write(self, data):
+        pass
+
+    def read(self, n, timeout):
+        self.read_bytes += n
+        return bytes(n)
+
+    def close(self):
+        pass
+
+
+def test_a_line_that_never_frames_ends_in_an_error_not_a_hang():
+    line = _Babbler()
+    with pytest.raises(ProtocolError, match=r"^the line never went quiet \(\d+ bytes "
+                                            r"discarded\)$") as e:
+        Board(line, timeout=0.1, idle=0.1).info()
+    assert str(e.value.__context__).startswith("no answer frame to INFO_REQ in ")
+    assert line.read_bytes < 3 * 4 * 0x10000

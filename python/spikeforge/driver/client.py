@@ -151,7 +151,10 @@ class Board:
 
     def recover(self) -> None:
         """Discard bytes until the line has been quiet for ``idle`` seconds."""
-        for _ in range(READ_BUDGET):
-            if not self.transport.read(256, self.idle):
+        seen = 0
+        while seen <= READ_BUDGET:
+            data = self.transport.read(256, self.idle)
+            if not data:
                 return
-        raise ProtocolError("the line never went quiet")
+            seen += len(data)
+        raise ProtocolError(f"the line never went quiet ({seen} bytes discarded)")
