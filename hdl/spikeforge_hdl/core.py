@@ -6,10 +6,11 @@ Data path (docs/core.md has the port-level description and the timing)::
                                     │          │                │
                                  trace.l0   trace.l1   …    trace.l<n-1>      (trace=True)
 
-Layers are chained by event streams (spike addresses, then an end-of-step beat), so
-each layer works on its own step while the next one is still busy with the previous
-step's spikes; the order of events and steps, hence the arithmetic, is exactly that of
-the golden model. The core takes one sample at a time: a new sample's first input beat
+Layers are chained by event streams (spike addresses, then an end-of-step beat) that
+leave each hidden layer through its spike queue, which holds a whole step: so layer
+``l`` works on step ``t + 1`` while layer ``l + 1`` is still busy with step ``t``'s
+spikes; the order of events and steps, hence the arithmetic, is exactly that of the
+golden model. The core takes one sample at a time: a new sample's first input beat
 is accepted once the previous sample's last output beat has left.
 """
 
