@@ -132,6 +132,8 @@ def _requests(model: BoardModel, samples):
         ("truncated", good[1][: len(good[1]) // 2], None),
         ("uart error", good[2][:5], 1),
         ("info with payload", encode_frame(FrameType.INFO_REQ, b"\x00"), None),
+        ("oversized", bytes([0xA5, FrameType.INFER_REQ, 0xFF, 0xFF]) + bytes(range(64)), None),
+        ("response type", encode_frame(FrameType.RESULT, bytes(4)), None),
     ]
     script = [("info", encode_frame(FrameType.INFO_REQ), None)]
     every = max(1, len(good) // len(errors))

@@ -104,9 +104,9 @@ def run_board(case: str, sim: str) -> tuple[dict, bytes]:
 def test_board_top_runner(case, sim):
     summary, answers = run_board(case, sim)
     n = len(_design(case)[3])
-    # INFO, every sample, and seven broken requests each answered by its ERROR frame
-    assert summary["checked"] == {"INFO": 1, "RESULT": n, "ERROR": 7}
-    assert summary["answered"] == n + 8
+    # INFO, every sample, and nine broken requests each answered by its ERROR frame
+    assert summary["checked"] == {"INFO": 1, "RESULT": n, "ERROR": 9}
+    assert summary["answered"] == n + 10
     assert len(summary["cycles"]) == n and min(summary["cycles"]) > 0
     assert answers[0] == 0xA5
 
