@@ -91,7 +91,8 @@ class SerialTransport(Transport):
         import serial
 
         _check_read(n, timeout)
-        self._ser.timeout = timeout
+        if self._ser.timeout != timeout:  # pyserial reconfigures the port on every change
+            self._ser.timeout = timeout
         try:
             return bytes(self._ser.read(n))
         except (serial.SerialException, OSError) as e:
