@@ -174,3 +174,44 @@ def test_a_line_that_never_frames_ends_in_an_error_not_a_hang():
         Board(line, timeout=0.1, idle=0.1).info()
     assert str(e.value.__context__).startswith("no answer frame to INFO_REQ in ")
     assert line.read_bytes < 3 * 4 * 0x10000
+
+
+class _Scripted:
+    """A device that answers every write with the next scripted bytes, then stays quiet."""
+
+    def __init__(self, answers):
+        self.answers, self.pending, self.sent = list(answers), bytearray(), []
+
+    def write(self, data):
+        self.sent.append(bytes(data))
+        if self.answers:
+            self.pending += self.answers.pop(0)
+
+    def read(self, n, timeout):
+        out = bytes(self.pending[:n])
+        del self.pending[:n]
+        return out
+
+    def close(self):
+        pass
+
+
+def test_broken_answers_from_the_board():
+    net = _net(n_in=10, seed=1)
+    info = NetInfo.from_network(net, 1000)
+    good = encode_frame(FrameType.INFO, info.to_payload())
+    corrupt = bytearray(good)
+    corrupt[9] ^= 0x20
+    short = encode_frame(FrameType.INFO, info.to_payload()[:-1])
+    line = _Scripted([bytes(corrupt), short, good[:10], b"\x00\x13" + good])
+    board = Board(line, timeout=0.1, idle=0.1)
+    with pytest.raises(ProtocolError, match=r"^frame CRC must be 0x[0-9A-F]{4}, not "
+                                            r"0x[0-9A-F]{4}$"):
+        board.info()
+    with pytest.raises(ProtocolError, match=r"^INFO payload must be 20 bytes, not 19$"):
+        board.info()
+    with pytest.raises(BoardTimeout, match=r"^no answer from the board to INFO_REQ: silent "
+                                           r"for 0.1 s after 10 bytes$"):
+        board.info()
+    assert board.info() == info  # noise before SYNC is skipped
+    assert line.sent == [encode_frame(FrameType.INFO_REQ)] * 4
