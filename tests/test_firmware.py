@@ -40,6 +40,15 @@ def test_c_unit_tests_pass():
     assert int(m[1]) >= 60
 
 
+def test_c_unit_tests_pass_under_asan_and_ubsan(tmp_path):
+    flags = "-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all"
+    proc = subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), f"BUILD={tmp_path}",
+                           f"CFLAGS={flags}", "test"], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.fullmatch(r"\d+ passed, 0 failed", proc.stdout.strip().splitlines()[-1])
+
+
 def test_c_build_is_strict_c99():
     text = (ROOT / "firmware" / "Makefile").read_text()
     assert "-std=c99 -Wall -Wextra -Werror" in text
