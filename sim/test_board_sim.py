@@ -16,7 +16,15 @@ import numpy as np
 import pytest
 import simlib
 from spikeforge.driver.client import Board, BoardTimeout, DeviceError
-from spikeforge.driver.protocol import ErrorCode, FrameType, crc16, encode_frame, encode_sample
+from spikeforge.driver.protocol import (
+    ErrorCode,
+    FrameDecoder,
+    FrameType,
+    crc16,
+    decode_result,
+    encode_frame,
+    encode_sample,
+)
 from spikeforge.golden import run_network
 from spikeforge_hdl.boardsim import build_board_sim, open_bridge, run_fil
 
@@ -123,8 +131,6 @@ def test_out_of_order_frames(board):
     _net, x, _build, golden = _digits()
     board.transport.write(_request(board, 2) + _request(board, 3))
     frame = board.read_answer(want=FrameType.RESULT)
-    from spikeforge.driver.protocol import decode_result
-
     res = decode_result(board.info(), frame.payload)
     np.testing.assert_array_equal(res.acc, golden.acc[2])
     board.recover()
@@ -152,3 +158,22 @@ def test_silent_board_times_out_then_recovers(board):
     assert TIMEOUT_S * CLK_HZ <= waited <= TIMEOUT_S * CLK_HZ + 4 * IDLE_S * CLK_HZ + 10_000
     board.transport.connect(True)
     _check(board, 7)
+
+
+def test_random_noise_then_recovery(board):
+    """Seeded bursts of random bytes (SYNC bytes and plausible headers included): whatever
+    the gateware makes of them, after a recovery wait the next request is exact."""
+    rng = np.random.default_rng(12)
+    answers = FrameDecoder()
+    codes = []
+    for i in range(8):
+        noise = rng.integers(0, 256, int(rng.integers(1, 48)), dtype=np.uint8)
+        noise[rng.random(noise.size) < 0.15] = 0xA5
+        if i % 2:
+            noise[:4] = [0xA5, FrameType.INFER_REQ, 64, 0]  # a header, then a short payload
+        board.transport.write(noise.tobytes())
+        while data := board.transport.read(4096, IDLE_S):  # what recover() discards
+            codes += [f.payload[0] for f in answers.feed(data) if f.type == FrameType.ERROR]
+        _check(board, 8 + i)
+    assert answers.pending == 0
+    assert codes.count(ErrorCode.TIMEOUT) >= 4  # every cut-off header timed out
