@@ -24,7 +24,7 @@ SECTION_TITLES = {
     "a": "a: full labels",
     "b": "b: few labels for the student, teacher trained on all",
     "c": "c: UP5K-sized students (<= ~16k weights; MNIST-5k in the full run)",
-    "tune": "tune: temperature, alpha, warm-up, teacher strength (section c students, T=2)",
+    "tune": "tune: temperature, alpha, warm-up, teacher strength (section c students)",
     "stars": "stars: data-free distillation (no real images, no labels)",
 }
 
@@ -95,7 +95,10 @@ def target_check(rows: list[dict]) -> list[dict]:
 
 def summary_lines(rows: list[dict], checks: list[dict]) -> list[str]:
     """The generated summary at the top of the report: target, verdicts per section, tuning."""
-    lines = ["## Summary", ""]
+    lines = ["## Summary", "",
+             "Generated from the tables below; the discussion (why methods hurt here, what the "
+             "tuning changed) is in [docs/distill/benchmark.md](../../docs/distill/benchmark.md).",
+             ""]
     if checks:
         met = [c for c in checks if c["met"]]
         best = max(checks, key=lambda c: c["gain_pp"])
@@ -123,7 +126,8 @@ def summary_lines(rows: list[dict], checks: list[dict]) -> list[str]:
         base = next((r for r in sub if r["label"] == "hinton"), None)
         best = max(sub, key=lambda r: r["diff_mean"])
         if base is not None:
-            lines.append(f"* Tuning, {student}: default Hinton {100 * base['diff_mean']:+.2f} pp "
+            lines.append(f"* Tuning, {student}, T={base['T']}: default Hinton "
+                         f"{100 * base['diff_mean']:+.2f} pp "
                          f"vs CE; best variant `{best['label']}` "
                          f"{_pct(best['diff_mean'], best['diff_ci95'])} pp ({best['verdict']}).")
     return lines + [""]
