@@ -3,7 +3,8 @@
 For every configuration (section, dataset, student, T) and method: the mean test accuracy
 over seeds with a 95% Student-t interval, and the paired difference to CE-only on the same
 seeds (same split, teacher, init and batch order) with its own 95% interval. A method
-"helps" when the paired interval lies above 0, "hurts" when below, otherwise "no change".
+"helps" when the paired interval lies above 0, "hurts" when below, otherwise "no change";
+with fewer than 3 paired seeds the verdict is "too few seeds".
 ``separated`` says whether the two accuracy intervals do not overlap (the issue's target
 criterion). In the STARS section the reference is ``kd-real`` instead of CE.
 """
@@ -54,6 +55,8 @@ def summarize(results: list[dict]) -> list[dict]:
         ref_mean, ref_half = ci95(list(ref.values())) if ref else (float("nan"), 0.0)
         if label == ref_label or not paired:
             verdict = "reference"
+        elif len(paired) < 3:  # two seeds can give a zero-width interval from equal diffs
+            verdict = "too few seeds"
         elif d_mean - d_half > 0:
             verdict = "helps"
         elif d_mean + d_half < 0:
@@ -111,12 +114,16 @@ def summary_lines(rows: list[dict], checks: list[dict]) -> list[str]:
         sub = [r for r in rows if r["section"] == section and r["verdict"] != "reference"]
         if not sub:
             continue
-        count = {v: sum(r["verdict"] == v for r in sub) for v in ("helps", "no change", "hurts")}
+        count = {v: sum(r["verdict"] == v for r in sub)
+                 for v in ("helps", "no change", "hurts", "too few seeds")}
         named = {v: sorted({r["label"] for r in sub if r["verdict"] == v})
                  for v in ("helps", "hurts")}
         lines.append(f"* Section {section}: {len(sub)} method × setting cells: "
                      f"{count['helps']} help, {count['no change']} no change, "
-                     f"{count['hurts']} hurt (paired 95% CI vs "
+                     f"{count['hurts']} hurt"
+                     + (f", {count['too few seeds']} with < 3 seeds" if count["too few seeds"]
+                        else "")
+                     + " (paired 95% CI vs "
                      f"{sub[0]['reference']})"
                      + "".join(f"; {v}: {', '.join(named[v])}" for v in ("helps", "hurts")
                                if named[v]) + ".")
@@ -125,7 +132,7 @@ def summary_lines(rows: list[dict], checks: list[dict]) -> list[str]:
         sub = [r for r in tune if r["student"] == student]
         base = next((r for r in sub if r["label"] == "hinton"), None)
         best = max(sub, key=lambda r: r["diff_mean"])
-        if base is not None:
+        if base is not None and len(sub) > 1:  # a variant besides the default ran
             lines.append(f"* Tuning, {student}, T={base['T']}: default Hinton "
                          f"{100 * base['diff_mean']:+.2f} pp "
                          f"vs CE; best variant `{best['label']}` "
@@ -202,7 +209,8 @@ def plot(rows: list[dict]) -> bytes:
     for ax, head in zip(axes.flat, configs, strict=False):
         sub = [r for r in rows if (r["section"], r["dataset"], r["student"], r["T"]) == head
                and r["verdict"] != "reference"]
-        colors = {"helps": "tab:green", "hurts": "tab:red", "no change": "tab:gray"}
+        colors = {"helps": "tab:green", "hurts": "tab:red", "no change": "tab:gray",
+                  "too few seeds": "tab:olive"}
         y = np.arange(len(sub))
         ax.barh(y, [100 * r["diff_mean"] for r in sub],
                 xerr=[100 * r["diff_ci95"] for r in sub],
