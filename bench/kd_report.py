@@ -201,10 +201,10 @@ def plot(rows: list[dict]) -> bytes:
     configs = []
     for r in rows:
         head = (r["section"], r["dataset"], r["student"], r["T"])
-        if head not in configs:
+        if head not in configs and r["verdict"] != "reference":  # a panel needs a comparison
             configs.append(head)
     cols = 3
-    nrows = math.ceil(len(configs) / cols)
+    nrows = max(1, math.ceil(len(configs) / cols))
     fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 2.6 * nrows), squeeze=False)
     for ax, head in zip(axes.flat, configs, strict=False):
         sub = [r for r in rows if (r["section"], r["dataset"], r["student"], r["T"]) == head
