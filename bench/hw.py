@@ -23,7 +23,7 @@ at the board clock, inferences/s at Fmax (compute only: UART transfer time exclu
 and SOP/cycle against the device's weight-read ceiling (hardware_anchors.md §c:
 block-RAM read bits per cycle ÷ w_bits; 30 × 16 bit on the UP5K, 36 bit per DP16KD on
 ECP5) and against the core's own ``lanes``. Builds are cached by the IR, the board,
-lanes and the gateware sources, so a re-run rebuilds exactly what changed.
+lanes, seed and the board top's RTLIL, so a re-run rebuilds exactly what changed.
 
 Writes bench/results/hw.json and bench/results/hw.md (bench/hw_report.py).
 """
@@ -34,11 +34,14 @@ import argparse
 import hashlib
 import json
 import platform
-import sys
+import re
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+from amaranth.back import rtlil
+from hw_report import markdown, table, targets
 from spikeforge.atomic import atomic_write_text
 from spikeforge.golden import run_network
 from spikeforge.ir import QuantizedNetwork
@@ -47,9 +50,7 @@ from spikeforge_hdl.build import build_bitstream, check_network
 from spikeforge_hdl.native import run_native
 from spikeforge_hdl.report import BuildError, FitError, TimingError
 from spikeforge_hdl.rtlsim import simulate
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hw_report import markdown, table, targets  # noqa: E402
+from spikeforge_hdl.top import BoardTop
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -142,12 +143,28 @@ def measure(name: str, net, x, y, lanes: int, images: int) -> dict:
     }
 
 
-def build_key(net: QuantizedNetwork, board: str, lanes: int) -> str:
+def build_key(net: QuantizedNetwork, board_name: str, lanes: int, seed: int) -> str:
+    """Hash of what a build depends on: the board top's RTLIL (network included), the board
+    wrapper and build sources, the seed. Source locations are left out of the RTLIL, so
+    edits that do not change the design rebuild nothing."""
+    board = get_board(board_name)
+    top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds))
     src = ROOT / "hdl" / "spikeforge_hdl"
-    parts = [board, lanes, net.spec.to_json()]
-    parts += [a.tobytes() for a in (*net.weights, *net.biases)]
-    parts += [f.read_bytes() for f in sorted(src.glob("*.py"))]
+    il = re.sub(r'attribute \\src "[^"]*"\n', "", rtlil.convert(top, name="top"))
+    parts = [board.name, lanes, seed, il]
+    parts += [(src / f).read_bytes() for f in ("boards.py", "build.py", "report.py")]
     return _hash(*parts)
+
+
+def gateware_version() -> dict:
+    """The commit measured and any uncommitted gateware edits in the working tree."""
+    def git(*a):
+        r = subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    dirty = git("status", "--porcelain", "--", "hdl")
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "uncommitted_hdl": dirty.splitlines() if dirty else []}
 
 
 def board_row(name: str, net, m: dict, board_name: str, lanes: int, seed: int) -> dict:
@@ -158,7 +175,7 @@ def board_row(name: str, net, m: dict, board_name: str, lanes: int, seed: int) -
         check_network(board, net, lanes=lanes)
     except (FitError, ValueError) as e:
         return {**row, "status": f"does not fit: {e}"}
-    out_root = WORK / "bitstreams" / f"{name}-{build_key(net, board.name, lanes)}"
+    out_root = WORK / "bitstreams" / f"{name}-{build_key(net, board.name, lanes, seed)}"
     rpt_path = out_root / board.name / "report.json"
     done = out_root / board.name / "bench_status.txt"
     if not done.is_file():
@@ -234,6 +251,7 @@ def main(argv=None) -> int:
         "nets": nets,
         "boards": rows,
         "targets": targets(nets, rows),
+        "gateware": gateware_version(),
         "machine": platform.platform(),
         "wall_s": round(time.perf_counter() - t0, 1),
     }

@@ -99,15 +99,16 @@ def targets(nets: list[dict], rows: list[dict]) -> list[dict]:
     limit = SPIKER_PLUS["latency_us"] / SPEEDUP
     r25 = [r for b in ECP5_25F if (r := _row(rows, "mnist5k", b)) is not None]
     if not r25:
-        add(f"MNIST-5k latency <= {limit:.0f} µs (5x below Spiker+) on ECP5-25F", "not built",
-            False)
-    else:
-        best = min(r25, key=lambda r: r["latency_us_fmax"])
-        add(f"MNIST-5k latency <= {limit:.0f} µs (5x below Spiker+) on ECP5-25F",
+        add(f"MNIST-5k latency <= {limit:.0f} µs (5x below Spiker+) on ECP5-25F at the board "
+            "clock", "not built", False)
+    else:  # judged at the board clock: what the bitstream runs at (there is no PLL)
+        best = min(r25, key=lambda r: r["latency_us_board"])
+        add(f"MNIST-5k latency <= {limit:.0f} µs (5x below Spiker+) on ECP5-25F at the "
+            "board clock",
             "; ".join(f"{r['board']}: {r['latency_us_fmax']:.1f} µs at Fmax {r['fmax_mhz']} MHz, "
                       f"{r['latency_us_board']:.1f} µs at the {r['board_mhz']:.0f} MHz board "
                       "clock" for r in r25),
-            best["latency_us_fmax"] <= limit)
+            best["latency_us_board"] <= limit)
     return out
 
 
@@ -154,13 +155,20 @@ def markdown(result: dict) -> str:
     for r in result["boards"]:
         if r["net"] == "mnist5k" and "fmax_mhz" in r:
             res = r["resources"]
-            lines.append(
-                f"| spikeforge {r['board']} @ Fmax {r['fmax_mhz']} MHz | {mn['golden_acc']:.2%} "
-                f"(MNIST-5k test) | {r['latency_us_fmax']:.1f} | {res['lut']['used']:,} | "
-                f"{res['bram']['used']} (18 Kbit) | "
-                f"{SPIKER_PLUS['latency_us'] / r['latency_us_fmax']:.1f}x |")
+            for label, mhz, lat in (("board clock", r["board_mhz"], r["latency_us_board"]),
+                                    ("Fmax", r["fmax_mhz"], r["latency_us_fmax"])):
+                lines.append(
+                    f"| spikeforge {r['board']} @ {label} {mhz:g} MHz | {mn['golden_acc']:.2%} "
+                    f"(MNIST-5k test) | {lat:.1f} | {res['lut']['used']:,} | "
+                    f"{res['bram']['used']} (18 Kbit) | "
+                    f"{SPIKER_PLUS['latency_us'] / lat:.1f}x |")
     lines += ["", "## Targets (issue 5)", ""]
     for t in result["targets"]:
         lines.append(f"- **{'PASS' if t['pass'] else 'FAIL'}** {t['target']}: {t['measured']}")
-    lines += ["", f"Machine: {result['machine']}; wall time {result['wall_s']} s.", ""]
+    gw = result.get("gateware") or {}
+    dirty = gw.get("uncommitted_hdl") or []
+    lines += ["", f"Gateware: commit {gw.get('commit')}"
+              + (f", with uncommitted changes: {', '.join(dirty)}" if dirty else "")
+              + f". Machine: {result['machine']}; wall time {result['wall_s']} s "
+              "(builds are cached).", ""]
     return "\n".join(lines)
