@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import platform
 import re
@@ -42,7 +43,7 @@ from pathlib import Path
 import numpy as np
 from amaranth.back import rtlil
 from hw_report import markdown, table, targets
-from spikeforge.atomic import atomic_write_text
+from spikeforge.atomic import atomic_write_bytes, atomic_write_text
 from spikeforge.golden import run_network
 from spikeforge.ir import QuantizedNetwork
 from spikeforge_hdl.boards import BOARDS, get_board
@@ -93,14 +94,18 @@ def _train(name: str, seed: int):
 
 def load_net(name: str, seed: int = 0):
     """The trained network ``name`` and its integer test set, cached by recipe."""
-    key = _hash(name, seed, json.dumps(MNIST_CONFIG, sort_keys=True, default=list))
+    from spikeforge.demo import DIGITS_CONFIG, DIGITS_WIDTHS
+
+    recipe = DIGITS_CONFIG.to_dict() if name == "digits" else MNIST_CONFIG
+    key = _hash(name, seed, json.dumps([recipe, DIGITS_WIDTHS], sort_keys=True, default=list))
     cache = WORK / "nets" / f"{name}-{key}"
     if not (cache / "net.json").is_file():
         t0 = time.perf_counter()
         net, x, y = _train(name, seed)
         net.meta["train_wall_s"] = round(time.perf_counter() - t0, 1)
-        cache.mkdir(parents=True, exist_ok=True)
-        np.savez(cache / "test.npz", x=np.asarray(x, np.int64), y=np.asarray(y, np.int64))
+        buf = io.BytesIO()
+        np.savez(buf, x=np.asarray(x, np.int64), y=np.asarray(y, np.int64))
+        atomic_write_bytes(cache / "test.npz", buf.getvalue())
         net.save(cache / "net")
     with np.load(cache / "test.npz") as z:
         x, y = z["x"], z["y"]
