@@ -75,6 +75,32 @@ def check_targets(rows: list[dict]) -> list[dict]:
     return out
 
 
+def summary_lines(targets, grid) -> list[str]:
+    """Generated summary at the top of the report: each target, and QAT − PTQ per width."""
+    n = len(targets)
+    w8 = [t["w8_drop_pp"] for t in targets if "w8_drop_pp" in t]
+    w4 = [t["w4_drop_pp"] for t in targets if "w4_drop_pp" in t]
+    lines = ["## Summary", ""]
+    if w8:
+        lines.append(f"* QAT ≥ float − 0.5 pp at w8: {sum(t.get('w8_ok', False) for t in targets)}"
+                     f"/{n} settings (QAT − float {min(w8):+.2f} to {max(w8):+.2f} pp).")
+    if w4:
+        lines.append(f"* QAT ≥ float − 2 pp at w4: {sum(t.get('w4_ok', False) for t in targets)}"
+                     f"/{n} settings (QAT − float {min(w4):+.2f} to {max(w4):+.2f} pp).")
+    lines.append(f"* QAT > PTQ at every width: {sum(t['beats_ptq_all'] for t in targets)}/{n} "
+                 "settings. Per width (settings where PTQ produced a network):")
+    for w in grid["w"]:
+        d = [t["qat_minus_ptq_pp"][w] for t in targets if t["qat_minus_ptq_pp"].get(w) is not None]
+        failed = sum(t["qat_minus_ptq_pp"].get(w, 0) is None for t in targets)
+        if d:
+            lines.append(f"  w{w}: QAT > PTQ in {sum(x > 0 for x in d)}/{len(d)}, QAT − PTQ "
+                         f"{min(d):+.2f} to {max(d):+.2f} pp"
+                         + (f"; PTQ cannot fit v_bits in {failed} more" if failed else "") + ".")
+    lines.append("* Discussion (why QAT only ties PTQ at w ≥ 4): "
+                 "[docs/qat.md](../../docs/qat.md#benchmark).")
+    return lines + [""]
+
+
 def _pm(mean_half) -> str:
     m, h = mean_half
     if math.isnan(m):
@@ -109,6 +135,7 @@ def markdown(rows, targets, grid, settings, seconds, runs) -> str:
         "Every QAT accuracy equals the golden model's accuracy on the exported IR "
         f"(checked in every cell: {all(r['golden_equals_qat'] for r in rows)}).",
         "",
+        *summary_lines(targets, grid),
         "## Targets",
         "",
         "QAT ≥ float − 0.5 pp at w8; QAT ≥ float − 2 pp at w4; QAT > PTQ at every width "
