@@ -198,3 +198,26 @@ def test_cli_errors_are_one_line(tmp_path):
     assert r.returncode == 1
     assert r.stderr.startswith("error: network too large for icebreaker (iCE40UP5K-SG48)")
     assert r.stderr.count("\n") == 1
+
+
+def test_timing_failure_is_one_line_and_keeps_the_report(tmp_path, monkeypatch):
+    # the tools "succeed", but nextpnr's report has the clock below the board's 12 MHz
+    def fake_run(cmd, cwd, **kwargs):
+        util = {"ICESTORM_LC": {"used": 900, "available": 5280},
+                "ICESTORM_RAM": {"used": 3, "available": 30}}
+        report = {"utilization": util,
+                  "fmax": {"clk": {"achieved": 9.87, "constraint": 12.0}}}
+        (Path(cwd) / "spikeforge_nextpnr.json").write_text(json.dumps(report))
+        (Path(cwd) / "spikeforge.bin").write_bytes(b"\x7e\xaa\x99\x7e")
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(build_mod.subprocess, "run", fake_run)
+    with pytest.raises(build_mod.TimingError) as e:
+        build_bitstream(_net([16, 4, 3]), "icebreaker", out_root=tmp_path)
+    out = tmp_path / "icebreaker"
+    assert str(e.value) == (f"timing failed on icebreaker: Fmax 9.87 MHz < board clock 12.0 MHz "
+                            f"(report in {out / 'report.json'})")
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["clock"] == {"board_mhz": 12.0, "fmax_mhz": 9.87, "met": False}
+    assert rep["resources"]["lut"] == {"used": 900, "available": 5280, "percent": 17.0}
+    assert (out / "spikeforge.bin").read_bytes() == b"\x7e\xaa\x99\x7e"
