@@ -227,9 +227,12 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
     with _one_build_at_a_time(Path(out_root)):
         if work.exists():
             shutil.rmtree(work)
+        # synth_ice40 maps multiplies to SB_MAC16 only with -dsp (ECP5 does it by default)
+        extra = {"synth_opts": "-dsp"} if board.family == "ice40" else {}
         plan = platform.prepare(
             design, name=NAME,
             nextpnr_opts=f"--report {NAME}_nextpnr.json --timing-allow-fail --seed {seed}",
+            **extra,
         )
         plan.extract(work)
         t0 = time.monotonic()
