@@ -67,8 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     _target(q)
     q = nsub.add_parser("import", help="read a NIR graph; -o saves it as an IR or a student")
     q.add_argument("file", help=".nir file")
-    q.add_argument("--profile", choices=("snntorch", "norse"), default=None,
+    q.add_argument("--profile", choices=("snntorch", "norse", "norse-dev"), default=None,
                    help="import modes (dt, reset, threshold); omit only for spikeforge graphs")
+    q.add_argument("--timesteps", type=int, default=None,
+                   help="T of the student saved with -o (required for graphs spikeforge "
+                        "did not write: NIR does not record T)")
+    q.add_argument("--drop-output-neuron", action="store_true",
+                   help="with -o: drop a neuron on the last layer (snnTorch classifiers end "
+                        "in a Leaky); its input current becomes the readout")
     q.add_argument("-o", "--out", default=None, help="output path stem")
     return ap
 
@@ -122,7 +128,9 @@ def _dispatch(args) -> int:
     if args.command == "nir" and args.nir_command == "import":
         from .run.nir_io import import_file
 
-        lines, written = import_file(args.file, args.profile, args.out)
+        lines, written = import_file(args.file, args.profile, args.out,
+                                     timesteps=args.timesteps,
+                                     drop_output_neuron=args.drop_output_neuron)
         print("\n".join(lines))
         if written is not None:
             print(f"wrote {written}")

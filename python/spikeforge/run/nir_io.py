@@ -32,15 +32,21 @@ def export_run(run) -> list[Path]:
     return paths
 
 
-def import_file(path, profile: str | None, out=None) -> tuple[list[str], Path | None]:
+def import_file(path, profile: str | None, out=None, timesteps: int | None = None,
+                drop_output_neuron: bool = False) -> tuple[list[str], Path | None]:
     """Import the graph at ``path``; returns (one line per layer, the file written or None).
 
-    ``profile`` names the import modes (``"snntorch"``, ``"norse"``); None only for graphs
-    spikeforge wrote. With ``out`` (a path stem): a spikeforge IR graph becomes
-    ``<out>.{json,npz}``; any other graph a float student checkpoint ``<out>.pt``.
+    ``profile`` names the import modes (``"snntorch"``, ``"norse"``, ``"norse-dev"``); None
+    only for graphs spikeforge wrote. With ``out`` (a path stem): a spikeforge IR graph
+    becomes ``<out>.{json,npz}``; any other graph a float student checkpoint ``<out>.pt``
+    with ``timesteps`` steps (required unless spikeforge wrote the graph: NIR has no T) and,
+    with ``drop_output_neuron``, the last layer's neuron removed (``to_student``).
     """
     from ..nirgraph import import_nir
 
+    if timesteps is not None and (isinstance(timesteps, bool) or not isinstance(timesteps, int)
+                                  or timesteps < 1):
+        raise ValueError(f"timesteps = {timesteps!r}: must be an integer >= 1")
     net = import_nir(path, profile)
     lines = [f"L{i}: {la.dense} {la.n_in}->{la.n_out}"
              + (f", {la.kind} reset {la.reset}" if la.spiking else
@@ -56,5 +62,10 @@ def import_file(path, profile: str | None, out=None) -> tuple[list[str], Path | 
         else:
             from ..train import save_checkpoint
 
-            written = save_checkpoint(out.with_suffix(".pt"), net.to_student())
+            if timesteps is None and not net.info:
+                raise ValueError("timesteps is required to save a student from a graph "
+                                 "spikeforge did not write (NIR does not record T); "
+                                 "pass --timesteps")
+            written = save_checkpoint(out.with_suffix(".pt"), net.to_student(
+                timesteps=timesteps, drop_output_neuron=drop_output_neuron))
     return lines, written
