@@ -4,13 +4,15 @@ One step of the layer (semantics v1, DESIGN §2):
 
 1. *Accumulate.* Input events go to the :class:`~.integrator.Integrator` (``I = b``
    plus one ``lanes``-wide weight row per event and group) until the ``eos`` beat.
-2. *Neuron pass.* For each group ``g`` of ``lanes`` neurons (one per cycle): read
-   ``v`` and ``I``, run :class:`~.lif.LIFLanes`, write ``v`` back (zero after the last
-   step of a sample), rewrite ``I`` with the bias, publish the group on ``trace`` and
-   queue its spikes in a :class:`~.spikequeue.SpikeQueue`, which sends each spike as
-   one event ``{index, eos=0}`` and, after the last group, one ``{eos=1}`` beat. The
-   queue holds a whole step, so the pass does not wait for the next layer: this layer
-   goes on with step ``t + 1`` while the next one integrates step ``t``.
+2. *Neuron pass.* For each group ``g`` of ``lanes`` neurons (one per cycle, in a
+   four-stage pipeline: read; register ``v`` and ``I``; add, :class:`~.lif.LIFSum`;
+   decide, :class:`~.lif.LIFDecide`): read ``v`` and ``I``, update, write ``v`` back
+   (zero after the last step of a sample), rewrite ``I`` with the bias, publish the
+   group on ``trace`` and queue its spikes in a :class:`~.spikequeue.SpikeQueue`, which
+   sends each spike as one event ``{index, eos=0}`` and, after the last group, one
+   ``{eos=1}`` beat. The queue holds a whole step, so the pass does not wait for the
+   next layer: this layer goes on with step ``t + 1`` while the next one integrates
+   step ``t``.
 
 A *repeat* layer (a direct first layer) receives its events once per sample and runs
 ``timesteps`` passes on the same currents, rewriting the biases only after the last.
@@ -26,7 +28,7 @@ from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .lif import LIFLanes
+from .lif import LIFDecide, LIFSum
 from .plan import LayerPlan
 from .signatures import TraceSignature, event_layout, layer_event_layout, refuse, trace_layout
 from .spikequeue import SpikeQueue
@@ -77,7 +79,9 @@ class HiddenLayer(wiring.Component):
         spec = lp.neuron
         st = LayerStepper(m, layer=lp, timesteps=self.timesteps, source=self.i_events)
         integ = st.integrator
-        m.submodules.lif = lif = LIFLanes(neuron=spec, lanes=lanes, cur_bits=lp.cur_bits)
+        kw = {"neuron": spec, "lanes": lanes, "cur_bits": lp.cur_bits}
+        m.submodules.lif_sum = lif_sum = LIFSum(**kw)
+        m.submodules.lif = lif = LIFDecide(**kw)
         m.submodules.membranes = vmem = memory.Memory(
             shape=data.ArrayLayout(signed(spec.v_bits), lanes), depth=groups, init=[]
         )
@@ -88,23 +92,49 @@ class HiddenLayer(wiring.Component):
         spike_q = SpikeQueue(lanes=lanes, groups=groups, index_bits=lp.out_index_bits)
         m.submodules.spike_queue = spike_q
         wiring.connect(m, spike_q.o_events, wiring.flipped(self.o_events))
+
+        # The pass is a pipeline of four stages moving together while ``advance`` is high:
+        # 0 reads (stepper), 1 registers v and I, 2 adds (LIFSum), 3 decides (LIFDecide),
+        # writes v back, publishes the trace and queues the spikes. Groups in flight are
+        # distinct, and a pass ends only once stage 3 is empty, so no read sees a stale v.
+        s2_valid, s3_valid = Signal(), Signal()
+        s2_group, s3_group = Signal(range(groups)), Signal(range(groups))
+        s2_v = Signal.like(lif_sum.v)
+        s2_i = Signal.like(lif_sum.current)
+        s3_total = Signal.like(lif_sum.total)
+        s3_delta = Signal.like(lif_sum.delta)
         m.d.comb += [
-            st.advance.eq(st.in_pass & (~st.s1_valid | spike_q.w_ready)),
+            st.advance.eq(st.in_pass & (~s3_valid | spike_q.w_ready)),
             v_rd.addr.eq(st.p_group),
             v_rd.en.eq(st.advance),
+            lif_sum.v.eq(s2_v),
+            lif_sum.current.eq(s2_i),
+            lif.total.eq(s3_total),
+            lif.delta.eq(s3_delta),
         ]
-        consume = st.s1_valid & spike_q.w_ready
+        with m.If(st.advance):
+            m.d.sync += [
+                s2_valid.eq(st.s1_valid),
+                s2_group.eq(st.s1_group),
+                s2_v.eq(v_rd.data),
+                s2_i.eq(integ.rd_data),
+                s3_valid.eq(s2_valid),
+                s3_group.eq(s2_group),
+                s3_total.eq(lif_sum.total),
+                s3_delta.eq(lif_sum.delta),
+            ]
+            with m.If(st.s1_valid):
+                st.rewrite_currents(m)  # I is read (stage 0) once per pass: back to b
+        consume = s3_valid & spike_q.w_ready
 
-        # --- stage 1: LIF update of the group, write back, trace, queue spikes -------
+        # --- stage 3: write back, trace, queue spikes ---------------------------------
         tail = lp.n_out - (groups - 1) * lanes  # live lanes of the last group
-        mask = Mux(st.s1_group == groups - 1, Const((1 << tail) - 1, lanes), (1 << lanes) - 1)
+        mask = Mux(s3_group == groups - 1, Const((1 << tail) - 1, lanes), (1 << lanes) - 1)
         spikes = Signal(lanes)
         m.d.comb += [
-            lif.v.eq(v_rd.data),
-            lif.current.eq(integ.rd_data),
             spikes.eq(lif.spikes & mask),
             self.trace.payload.step.eq(st.step),
-            self.trace.payload.group.eq(st.s1_group),
+            self.trace.payload.group.eq(s3_group),
             self.trace.payload.spikes.eq(spikes),
             self.trace.payload.values.eq(lif.v_next),
         ]
@@ -112,16 +142,15 @@ class HiddenLayer(wiring.Component):
             m.d.comb += [
                 self.trace.valid.eq(~st.clearing),
                 v_wr.en.eq(1),
-                v_wr.addr.eq(st.s1_group),
+                v_wr.addr.eq(s3_group),
                 v_wr.data.eq(Mux(st.last_step | st.clearing, 0, lif.v_next)),
                 spike_q.w_valid.eq(~st.clearing & (spikes != 0)),
-                spike_q.w_group.eq(st.s1_group),
+                spike_q.w_group.eq(s3_group),
                 spike_q.w_mask.eq(spikes),
             ]
-            st.rewrite_currents(m)
 
         # --- after the last group: the end-of-step entry ----------------------------
-        done = st.pass_end
+        done = st.pass_end & ~s2_valid & ~s3_valid
         with m.If(done & ~st.clearing):
             m.d.comb += [spike_q.w_valid.eq(1), spike_q.w_eos.eq(1)]
 
