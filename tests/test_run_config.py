@@ -21,7 +21,7 @@ def test_defaults_fill_every_key():
                   "distill, quantize, hardware, report"),
     ({"student": {"bar": 1}}, "config has no key 'student.bar'; allowed in [student]: hidden, "
                               "timesteps, leak_shift, theta, reset, encoding, in_bits, epochs, "
-                              "batch_size, lr, weight_decay"),
+                              "batch_size, lr, weight_decay, augment_shift"),
     ({"distill": {"stars": {"round": 3}}}, "config has no key 'distill.stars.round'; allowed "
                                            "in [distill.stars]: rounds, batch_size, "
                                            "steps_per_round, iterations, distill_batch, lr"),

@@ -1,5 +1,6 @@
 """Datasets (digits, mnist5k, user arrays) and input encoders. NumPy only, no torch."""
 
+from .augment import random_shift
 from .datasets import DATASETS, Dataset, from_arrays, load_dataset
 from .encode import decode_direct, encode_direct, encode_rate, quantize_input
 
@@ -12,4 +13,5 @@ __all__ = [
     "encode_direct",
     "encode_rate",
     "quantize_input",
+    "random_shift",
 ]

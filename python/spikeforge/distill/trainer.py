@@ -59,8 +59,10 @@ class StudentHistory:
     seconds: float = 0.0
 
 
-def train_student(student: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.Tensor, *,
-                  teacher: TeacherOutputs | None = None, epochs: int = 20,
+def train_student(student: nn.Module, recipe: Recipe,
+                  x: torch.Tensor | Callable[[int], torch.Tensor], y: torch.Tensor, *,
+                  teacher: TeacherOutputs | Callable[[int], TeacherOutputs] | None = None,
+                  epochs: int = 20,
                   batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 0.0,
                   warmup: float = 0.0, seed: int = 0,
                   log: Callable[[str], None] | None = None,
@@ -70,9 +72,12 @@ def train_student(student: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.
     Parameters
     ----------
     x, y : torch.Tensor
-        Static inputs ``[N, ...]`` and int64 labels ``[N]``.
-    teacher : TeacherOutputs, optional
-        Required when ``recipe.needs_teacher``; rows aligned with ``x``.
+        Static inputs ``[N, ...]`` and int64 labels ``[N]``; ``x`` may also be a function
+        ``epoch -> [N, ...]`` for inputs that change every epoch (augmentation).
+    teacher : TeacherOutputs or callable, optional
+        Required when ``recipe.needs_teacher``; rows aligned with ``x``. A function
+        ``epoch -> TeacherOutputs`` gives the teacher's outputs on that epoch's inputs, so
+        an augmented student and its teacher see the same view (consistent KD).
     warmup : float
         Fraction in [0, 1] of the run over which the KD weights ramp linearly from 0 to
         their full value (0: no warm-up).
@@ -83,7 +88,7 @@ def train_student(student: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.
     if recipe.needs_teacher and teacher is None:
         raise ValueError(f"train_student: recipe {recipe.name!r} needs teacher outputs, "
                          f"not None")
-    if teacher is not None and len(teacher.logits) != len(y):
+    if isinstance(teacher, TeacherOutputs) and len(teacher.logits) != len(y):
         raise ValueError(f"train_student: teacher has {len(teacher.logits)} rows but y has "
                          f"{len(y)}")
     ctx = init_distributed() if ctx is None else ctx
@@ -104,16 +109,19 @@ def train_student(student: nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.
     hist = StudentHistory()
     t0 = time.perf_counter()
     for epoch in range(epochs):
+        xe = x(epoch) if callable(x) else x
+        te = teacher(epoch) if callable(teacher) else teacher
+        if te is not None and len(te.logits) != n:
+            raise ValueError(f"train_student: teacher has {len(te.logits)} rows but y has {n}")
         student.train()
         order = torch.randperm(n, generator=gen)
         total = 0.0
         for start in range(0, n, batch_size):
             idx, scale = share(order[start:start + batch_size], ctx)
-            xb = x[idx].to(dev)
+            xb = xe[idx].to(dev)
             w = 1.0 if warmup == 0 else min(1.0, step / (warmup * steps_total))
-            t_logits = teacher.logits[idx].to(dev) if teacher is not None else None
-            t_maps = teacher.maps[idx].to(dev) if teacher is not None and \
-                teacher.maps is not None else None
+            t_logits = te.logits[idx].to(dev) if te is not None else None
+            t_maps = te.maps[idx].to(dev) if te is not None and te.maps is not None else None
             loss = runner(xb, y[idx].to(dev), t_logits, t_maps, w)
             opt.zero_grad(set_to_none=True)
             (loss if scale == 1.0 else loss * scale).backward()

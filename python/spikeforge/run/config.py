@@ -122,7 +122,7 @@ SCHEMA = {
                 "encoding": (_Str(("direct", "spikes")), "direct"),
                 "in_bits": (_Int(1, 16), 4), "epochs": (_Int(1, 100_000), 40),
                 "batch_size": (_POS, 64), "lr": (_LR, 5e-3),
-                "weight_decay": (_Float(0, 1), 0.0)},
+                "weight_decay": (_Float(0, 1), 0.0), "augment_shift": (_Int(0, 8), 0)},
     "distill": {"method": (_Str(DISTILL_METHODS), "none"), "warmup": (_Float(0, 1), 0.0),
                 "options": (_Table(), {})},
     "distill.stars": {"rounds": (_Int(1, 10_000), 4), "batch_size": (_POS, 64),
@@ -212,6 +212,10 @@ def _check_combinations(cfg: dict) -> None:
         raise ValueError(f"config key 'distill.method' must be 'none' when student.encoding is "
                          f"'spikes' (the distillation trainer takes static inputs), not "
                          f"{method!r}")
+    if method == "stars" and st["augment_shift"]:
+        raise ValueError(f"config key 'student.augment_shift' must be 0 when distill.method is "
+                         f"'stars' (the student sees only synthetic images), not "
+                         f"{st['augment_shift']!r}")
     if method in ("none", "stars") and dist["options"]:
         raise ValueError(f"config key 'distill.options' must be empty when distill.method is "
                          f"{method!r}, not {dist['options']!r}")
@@ -236,7 +240,8 @@ def student_train_config(cfg: dict) -> TrainConfig:
         leak_shift=None if st["leak_shift"] == "none" else st["leak_shift"],
         theta=st["theta"], reset=st["reset"], encoding=st["encoding"], in_bits=st["in_bits"],
         epochs=st["epochs"], batch_size=st["batch_size"], lr=st["lr"],
-        weight_decay=st["weight_decay"], seed=cfg["run"]["seed"],
+        weight_decay=st["weight_decay"], augment_shift=st["augment_shift"],
+        seed=cfg["run"]["seed"],
     )
 
 

@@ -173,15 +173,43 @@ def _distill(cfg, tc, method, model, teacher, ds) -> None:
     from ..distill import teacher_outputs, train_student
 
     recipe = _recipe(cfg, method, model, ds.n_classes)
-    x = encode_inputs(tc, ds.x_train, seed=0)
-    tout = None
-    if recipe.needs_teacher:
-        tout = teacher_outputs(teacher, teacher_input(cfg, ds.x_train), cam=recipe.needs_cam)
+    if tc.augment_shift:
+        x, tout = _augmented(cfg, tc, ds, teacher if recipe.needs_teacher else None,
+                             recipe.needs_cam)
+    else:
+        x = encode_inputs(tc, ds.x_train, seed=0)
+        tout = None
+        if recipe.needs_teacher:
+            tout = teacher_outputs(teacher, teacher_input(cfg, ds.x_train),
+                                   cam=recipe.needs_cam)
     with epoch_bar(tc.epochs, f"distil student ({method})") as log:
         train_student(model, recipe, x, torch.from_numpy(ds.y_train), teacher=tout,
                       epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr,
                       weight_decay=tc.weight_decay, warmup=cfg["distill"]["warmup"],
                       seed=tc.seed, log=log)
+
+
+def _augmented(cfg, tc, ds, teacher, cam: bool):
+    """Per-epoch ``(x, teacher outputs)`` functions for ``student.augment_shift``: every epoch
+    shifts each training image afresh (``data.random_shift``) and the teacher sees the same
+    shifted images as the student (consistent distillation)."""
+    from functools import lru_cache
+
+    from ..data import random_shift
+    from ..distill import teacher_outputs
+
+    @lru_cache(maxsize=1)
+    def shifted(epoch):
+        rng = np.random.default_rng([tc.seed, 7_919, epoch])
+        return random_shift(ds.x_train, ds.meta["image_shape"], tc.augment_shift, rng)
+
+    def x(epoch):
+        return encode_inputs(tc, shifted(epoch), seed=0)
+
+    def tout(epoch):
+        return teacher_outputs(teacher, teacher_input(cfg, shifted(epoch)), cam=cam)
+
+    return x, (tout if teacher is not None else None)
 
 
 def _stars(cfg, model, teacher, ds) -> None:

@@ -40,6 +40,10 @@ class TrainConfig:
     in_bits : int
         Direct-input width (1 for spikes).
     epochs, batch_size, lr, weight_decay : optimisation (Adam, cosine-annealed lr).
+    augment_shift : int
+        Translate each training image by a fresh random offset in
+        ``[-augment_shift, augment_shift]`` pixels every epoch (``data.random_shift``);
+        0: no augmentation. Test images are never shifted.
     seed : int
         Seeds the split, the weight init, the batch order and the spike encoder.
     threads : int
@@ -60,6 +64,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 5e-3
     weight_decay: float = 0.0
+    augment_shift: int = 0
     seed: int = 0
     threads: int = 1
 
@@ -96,6 +101,7 @@ class TrainConfig:
         _int_in("batch_size", self.batch_size, 1, 1 << 20)
         _pos_float("lr", self.lr)
         _pos_float("weight_decay", self.weight_decay, allow_zero=True)
+        _int_in("augment_shift", self.augment_shift, 0, 8)
         _int_in("seed", self.seed, 0, 2**32 - 1)
         _int_in("threads", self.threads, 1, 256)
 

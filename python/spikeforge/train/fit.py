@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data import Dataset, encode_rate, load_dataset, quantize_input
+from ..data import Dataset, encode_rate, load_dataset, quantize_input, random_shift
+from ..data.augment import check_shift
 from ..snn.mlp import SpikingMLP
 from .config import TrainConfig
 from .loop import History, evaluate, train_model
@@ -75,7 +76,14 @@ def fit(cfg: TrainConfig, *, dataset: Dataset | None = None, log=None) -> FitRes
         torch.manual_seed(cfg.seed)
         model = build_model(cfg, ds.n_features, ds.n_classes)
         spikes = cfg.encoding == "spikes"
-        if spikes:
+        shape = ds.meta.get("image_shape")
+        shift = check_shift("TrainConfig", cfg.augment_shift, shape)
+        if shift:
+            def x_train(epoch):
+                rng = np.random.default_rng([cfg.seed, 7_919, epoch])
+                return encode_inputs(cfg, random_shift(ds.x_train, shape, shift, rng),
+                                     seed=cfg.seed * 100_003 + epoch + 1)
+        elif spikes:
             def x_train(epoch):
                 return encode_inputs(cfg, ds.x_train, seed=cfg.seed * 100_003 + epoch + 1)
         else:
