@@ -113,16 +113,23 @@ class SpikeQueue(wiring.Component):
             m.d.sync += pend.eq(pend & (pend - 1))
         with m.If(out.ready & (pend == 0)):
             m.d.sync += pend_eos.eq(0)
-        free = ((pend == 0) & ~pend_eos) | (out.ready & (((pend != 0) & single) | (pend == 0)))
-        # An entry written while the queue is empty and the expander is free skips the
+        idle = (pend == 0) & ~pend_eos
+        free = idle | (out.ready & (((pend != 0) & single) | (pend == 0)))
+        # ``none_held``: the FIFO is empty (a register kept beside the FIFO's own level, an
+        # adder, so that its write enable is a few gates from flip-flops and the reader).
+        none_held = Signal(init=1)
+        held = Signal(range(self.groups + 3))
+        held_next = held + (q.w_en & q.w_rdy) - (q.r_en & q.r_rdy)
+        m.d.sync += [held.eq(held_next), none_held.eq(held_next == 0)]
+        # An entry written while the queue is empty and the expander free skips the
         # FIFO (its latency), so a layer waiting for this one loses no cycle per step.
         m.d.comb += [
-            bypass.eq(free & (q.level == 0)),
+            bypass.eq(free & none_held),
             q.w_en.eq(self.w_valid & ~bypass),
             q.r_en.eq(free),
         ]
         # A bypassing eos entry leaves in the cycle it is written, if the reader takes it.
-        empty = (pend == 0) & ~pend_eos & (q.level == 0)  # (independent of out.ready)
+        empty = idle & none_held  # (independent of out.ready)
         eos_through = empty & self.w_valid & self.w_eos
         with m.If(eos_through):
             m.d.comb += [out.valid.eq(1), out.payload.eos.eq(1)]
