@@ -89,9 +89,9 @@ def test_each_nonzero_event_costs_groups_cycles_and_zero_events_one():
     events = [(i, v) for i, v in enumerate(x)]
     got = _run(lp, events)
     accept_spacing = sum(lp.groups if v else 1 for v in x[:-1])
-    # the last (nonzero) event: G issue cycles, one multiply cycle, one write-back cycle,
-    # then idle
-    assert got["idle_at"] == accept_spacing + lp.groups + 3
+    # the last (nonzero) event: G issue cycles, one weight-register cycle, one multiply
+    # cycle, one write-back cycle, then idle
+    assert got["idle_at"] == accept_spacing + lp.groups + 4
     np.testing.assert_array_equal(got["currents"], lp.weights @ np.array(x) + lp.biases)
 
 
