@@ -80,7 +80,8 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
                          "teacher": extra.get("teacher", "cnn"),
                          "kwargs": extra.get("kwargs", {}), "warmup": extra.get("warmup", 0.0),
                          "n_labels": n if n != n_train[ds] else None,
-                         "epochs": _epochs(steps or n_steps, n), "quick": quick})
+                         "epochs": _epochs(steps or n_steps, n), "quick": quick,
+                         **({"shift": extra["shift"]} if extra.get("shift") else {})})
 
     for ds in datasets:
         mlp, cnn, t_cnn, s_mlp, s_cnn, few = cfg[ds]
@@ -127,6 +128,15 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
                 if m == "tssd" and quick:
                     extra = {"label": "tssd T_t=4T", "kwargs": {"T_teacher": 4}}
                 add("tune", ds_c, st, label[key], t_tune, m, n_train[ds_c], 2500, **extra)
+    if "aug" in sections:  # augmentation control: does KD add to what random shifts give?
+        t_aug = 2 if quick else 4
+        for key, st in tiny.items():
+            if not quick and key != "B":
+                continue
+            add("aug", ds_c, st, label[key], t_aug, "ce", n_train[ds_c], 2500)
+            for m in ("ce", "tet", "hinton", "seal"):
+                add("aug", ds_c, st, label[key], t_aug, m, n_train[ds_c], 500 if quick else 7500,
+                    label=f"{m} +shift", shift=1 if quick else 2)
     if "stars" in sections:
         for ds in datasets:
             student = _mlp((64, 32, 10)) if ds == "digits" else _mlp((784, 128, 10))
@@ -138,7 +148,7 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
                           "batch": 64 if quick else 128,
                           "steps_per_round": 60 if quick else 150, "quick": quick}
                          for s in seeds]
-    order = ("c", "tune", "stars", "a", "b")  # the target first
+    order = ("c", "aug", "tune", "stars", "a", "b")  # the target first
     jobs.sort(key=lambda j: order.index(j["section"]))
     used = {j["dataset"] for j in jobs}  # teachers only where a section needs them
     return [t for t in teachers if t["dataset"] in used], jobs
@@ -252,7 +262,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="digits only, 2 seeds, short runs")
     ap.add_argument("--seeds", type=int, default=None, help="number of seeds (5; quick 2)")
     ap.add_argument("--workers", type=int, default=2, choices=(1, 2))
-    ap.add_argument("--sections", default="a,b,c,stars,tune")
+    ap.add_argument("--sections", default="a,b,c,aug,stars,tune")
     ap.add_argument("--students", default=None,
                     help="section c/tune students to run, e.g. 'A' (default: all)")
     ap.add_argument("--tune-T", type=int, default=None, help="T of the tuning section")
@@ -268,7 +278,7 @@ def main(argv=None) -> int:
     import kd_report
 
     sections = set(args.sections.split(","))
-    unknown = sections - {"a", "b", "c", "stars", "tune"}
+    unknown = sections - {"a", "b", "c", "aug", "stars", "tune"}
     if unknown:
         ap.error(f"--sections has unknown section {sorted(unknown)[0]!r}")
     seeds = list(range(args.seeds or (2 if args.quick else 5)))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from spikeforge.data import load_dataset, quantize_input
+from spikeforge.data import load_dataset, quantize_input, random_shift
 from spikeforge.distill import STARS, make_recipe, teacher_outputs, train_student
 from spikeforge.snn.cnn import SpikingCNN
 from spikeforge.snn.mlp import SpikingMLP
@@ -148,8 +148,11 @@ def run_student(job: dict) -> dict:
     recipe = make_recipe(method, **kwargs)
     t0 = time.perf_counter()
     tout = None
-    if recipe.needs_teacher:
-        teacher = load_teacher(dataset, job["teacher"], seed, job["quick"])
+    teacher = load_teacher(dataset, job["teacher"], seed, job["quick"]) \
+        if recipe.needs_teacher else None
+    if job.get("shift"):
+        xs, tout = _shifted(job, x, teacher, recipe.needs_cam)
+    elif teacher is not None:
         tout = teacher_outputs(teacher, x, cam=recipe.needs_cam)
     hist = train_student(student, recipe, xs, y, teacher=tout, epochs=job["epochs"],
                          batch_size=64, lr=job.get("lr", 5e-3), warmup=job.get("warmup", 0.0),
@@ -157,6 +160,30 @@ def run_student(job: dict) -> dict:
     acc = evaluate(student, xts, d["yt"])
     return {**job, "acc": acc, "seconds": time.perf_counter() - t0,
             "final_loss": hist.loss[-1], "weights": n_weights(student)}
+
+
+def _shifted(job: dict, x: torch.Tensor, teacher, cam: bool):
+    """Per-epoch student inputs and teacher outputs for ``job["shift"]``: each epoch every
+    training image moves by its own random offset (``spikeforge.data.random_shift``; the
+    8-bit values move, nothing is re-rounded) and the teacher sees the same shifted images
+    as the student (before the pooled student's 2x2 pooling)."""
+    image = IMAGE[job["dataset"]]
+    cache = {}
+
+    def shifted(epoch):
+        if epoch not in cache:
+            cache.clear()
+            rng = np.random.default_rng([job["seed"], 7_919, epoch])
+            cache[epoch] = torch.from_numpy(random_shift(x.numpy(), image, job["shift"], rng))
+        return cache[epoch]
+
+    def xs(epoch):
+        return pool2(shifted(epoch), image) if job["student"].get("pool") else shifted(epoch)
+
+    def tout(epoch):
+        return teacher_outputs(teacher, shifted(epoch), cam=cam)
+
+    return xs, (tout if teacher is not None else None)
 
 
 def run_stars(job: dict) -> dict:

@@ -6,7 +6,9 @@ seeds (same split, teacher, init and batch order) with its own 95% interval. A m
 "helps" when the paired interval lies above 0, "hurts" when below, otherwise "no change";
 with fewer than 3 paired seeds the verdict is "too few seeds".
 ``separated`` says whether the two accuracy intervals do not overlap (the issue's target
-criterion). In the STARS section the reference is ``kd-real`` instead of CE.
+criterion). In the STARS section the reference is ``kd-real`` instead of CE; in the ``aug``
+section it is ``ce +shift`` (CE with the same augmentation), so a KD row's difference is
+what the teacher adds on top of the augmentation.
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ SECTION_TITLES = {
     "a": "a: full labels",
     "b": "b: few labels for the student, teacher trained on all",
     "c": "c: UP5K-sized students (<= ~16k weights; MNIST-5k in the full run)",
+    "aug": "aug: random-shift augmentation, with and without a teacher (section c student)",
     "tune": "tune: temperature, alpha, warm-up, teacher strength (section c students)",
     "stars": "stars: data-free distillation (no real images, no labels)",
 }
+
+
+REFERENCE = {"stars": "kd-real", "aug": "ce +shift"}
 
 
 def ci95(values) -> tuple[float, float]:
@@ -46,7 +52,7 @@ def summarize(results: list[dict]) -> list[dict]:
         groups[(r["section"], r["dataset"], r["student_label"], r["T"], r["label"])].append(r)
     rows = []
     for (section, ds, student, T, label), runs in groups.items():
-        ref_label = "kd-real" if section == "stars" else "ce"
+        ref_label = REFERENCE.get(section, "ce")
         ref = {r["seed"]: r["acc"] for r in groups.get((section, ds, student, T, ref_label), [])}
         accs = [r["acc"] for r in runs]
         mean, half = ci95(accs)
@@ -127,6 +133,7 @@ def summary_lines(rows: list[dict], checks: list[dict]) -> list[str]:
                      f"{sub[0]['reference']})"
                      + "".join(f"; {v}: {', '.join(named[v])}" for v in ("helps", "hurts")
                                if named[v]) + ".")
+    lines += _aug_lines(rows)
     tune = [r for r in rows if r["section"] == "tune" and r["verdict"] != "reference"]
     for student in sorted({r["student"] for r in tune}):
         sub = [r for r in tune if r["student"] == student]
@@ -138,6 +145,31 @@ def summary_lines(rows: list[dict], checks: list[dict]) -> list[str]:
                          f"vs CE; best variant `{best['label']}` "
                          f"{_pct(best['diff_mean'], best['diff_ci95'])} pp ({best['verdict']}).")
     return lines + [""]
+
+
+def _aug_lines(rows: list[dict]) -> list[str]:
+    """Augmentation section: what the shifts give alone, and what a teacher adds to them."""
+    out = []
+    aug = [r for r in rows if r["section"] == "aug"]
+    for student, T in sorted({(r["student"], r["T"]) for r in aug}):
+        sub = {r["label"]: r for r in aug if (r["student"], r["T"]) == (student, T)}
+        plain, ref = sub.get("ce"), sub.get("ce +shift")
+        kd = [r for k, r in sub.items() if k not in ("ce", "ce +shift")]
+        if plain is None or ref is None or not kd:
+            continue
+        best = max(kd, key=lambda r: r["acc_mean"])
+        sep = (best["acc_mean"] - best["acc_ci95"] > plain["acc_mean"] + plain["acc_ci95"])
+        out.append(f"* Augmentation, {student}, T={T}: CE +shift "
+                   f"{_pct(ref['acc_mean'], ref['acc_ci95'])} % vs CE-only "
+                   f"{_pct(plain['acc_mean'], plain['acc_ci95'])} % "
+                   f"({100 * -plain['diff_mean']:+.2f} pp); best other `{best['label']}` "
+                   f"{_pct(best['acc_mean'], best['acc_ci95'])} %: "
+                   f"{100 * (best['acc_mean'] - plain['acc_mean']):+.2f} pp over CE-only "
+                   f"(intervals {'separated' if sep else 'overlapping'}), "
+                   f"{_pct(best['diff_mean'], best['diff_ci95'])} pp over CE +shift "
+                   f"({best['verdict']}): the gain over CE-only is the augmentation's, not "
+                   f"the teacher's, unless the last interval lies above 0.")
+    return out
 
 
 def _pct(m, h) -> str:
@@ -154,7 +186,8 @@ def markdown(teachers: list[dict], rows: list[dict], checks: list[dict], elapsed
              coverage: list[str]) -> str:
     lines = [f"# Distillation benchmark{' (quick)' if quick else ''}", "",
              f"Seeds {seeds}; accuracy on the held-out test split, mean ± 95% CI (Student t); "
-             f"Δ is the paired difference to the reference (CE-only; `kd-real` for STARS) on "
+             f"Δ is the paired difference to the reference (CE-only; `kd-real` for STARS; "
+             f"`ce +shift` in the augmentation section) on "
              f"the same seeds. This invocation took {elapsed / 60:.1f} min wall time "
              f"(2 worker processes, 1 torch thread each, shared machine; cached runs are read "
              f"back). All runs together used {cpu_min:.1f} CPU-minutes: "
