@@ -97,8 +97,10 @@ class HiddenLayer(wiring.Component):
         # 0 reads (stepper), 1 registers v and I, 2 adds (LIFSum), 3 decides (LIFDecide),
         # writes v back, publishes the trace and queues the spikes. Groups in flight are
         # distinct, and a pass ends only once stage 3 is empty, so no read sees a stale v.
-        s2_valid, s3_valid = Signal(), Signal()
-        s2_group, s3_group = Signal(range(groups)), Signal(range(groups))
+        s2_valid = Signal()
+        s3_valid = Signal()
+        s2_group = Signal(range(groups))
+        s3_group = Signal(range(groups))
         s2_v = Signal.like(lif_sum.v)
         s2_i = Signal.like(lif_sum.current)
         s3_total = Signal.like(lif_sum.total)

@@ -3,7 +3,7 @@
 The pass of a hidden layer produces one ``lanes``-bit spike mask per group per cycle; the
 next layer takes one spike event per ``G_next`` cycles. :class:`SpikeQueue` decouples
 the two: the pass writes each nonzero mask (and, after its last group, one end-of-step
-entry) into a FIFO that holds a whole step (``groups + 1`` entries, one spare), and the
+entry) into a FIFO that holds a whole step (``groups + 1`` entries, three spare), and the
 read side turns each mask into spike events ``{index}``, lowest index first, then the
 step's ``{eos}`` beat. So a layer finishes its pass of step ``t`` in ``G`` cycles and goes
 on with step ``t + 1`` while the next layer is still integrating step ``t``'s spikes —
@@ -53,7 +53,7 @@ class SpikeQueue(wiring.Component):
     lanes : int
         Bits per mask (neurons per group).
     groups : int
-        Groups per step; the FIFO holds ``groups + 2`` entries.
+        Groups per step; the FIFO holds ``groups + 4`` entries.
     index_bits : int
         Width of an outgoing spike address.
 
@@ -92,9 +92,19 @@ class SpikeQueue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lanes = self.lanes
-        m.submodules.fifo = q = _QueueFIFO(width=self._entry.size, depth=self.groups + 2)
-        w_data = Cat(self.w_mask, self.w_group, self.w_eos)
-        m.d.comb += [q.w_data.eq(w_data), self.w_ready.eq(q.w_rdy)]
+        depth = self.groups + 4
+        m.submodules.fifo = q = _QueueFIFO(width=self._entry.size, depth=depth)
+        # A written entry is first latched (``w_data``, ``w_valid``: registers), so the
+        # writer's logic ends at flip-flops; ``w_ready`` (a register too) promises room for
+        # the latched entry in the next cycle.
+        w_data = Signal(self._entry.size)
+        w_valid = Signal()
+        ready = Signal(init=1)
+        m.d.comb += [q.w_data.eq(w_data), self.w_ready.eq(ready)]
+        m.d.sync += w_valid.eq(self.w_valid & ready)
+        with m.If(self.w_valid & ready):
+            m.d.sync += w_data.eq(Cat(self.w_mask, self.w_group, self.w_eos))
+        latched = data.View(self._entry, w_data)
         bypass = Signal()
         entry = data.View(self._entry, Mux(bypass, w_data, q.r_data))
 
@@ -118,22 +128,28 @@ class SpikeQueue(wiring.Component):
         # ``none_held``: the FIFO is empty (a register kept beside the FIFO's own level, an
         # adder, so that its write enable is a few gates from flip-flops and the reader).
         none_held = Signal(init=1)
-        held = Signal(range(self.groups + 3))
+        held = Signal(range(depth + 1))
         held_next = held + (q.w_en & q.w_rdy) - (q.r_en & q.r_rdy)
-        m.d.sync += [held.eq(held_next), none_held.eq(held_next == 0)]
+        m.d.sync += [
+            held.eq(held_next),
+            none_held.eq(held_next == 0),
+            # room for an entry latched now, written next cycle: the FIFO's inner memory
+            # (depth - 1 entries) may hold all but its output register's entry
+            ready.eq(held_next <= depth - 3),
+        ]
         # An entry written while the queue is empty and the expander free skips the
         # FIFO (its latency), so a layer waiting for this one loses no cycle per step.
         m.d.comb += [
             bypass.eq(free & none_held),
-            q.w_en.eq(self.w_valid & ~bypass),
+            q.w_en.eq(w_valid & ~bypass),
             q.r_en.eq(free),
         ]
         # A bypassing eos entry leaves in the cycle it is written, if the reader takes it.
         empty = idle & none_held  # (independent of out.ready)
-        eos_through = empty & self.w_valid & self.w_eos
+        eos_through = empty & w_valid & latched.eos
         with m.If(eos_through):
             m.d.comb += [out.valid.eq(1), out.payload.eos.eq(1)]
-        with m.If(free & (q.r_rdy | (bypass & self.w_valid)) & ~(eos_through & out.ready)):
+        with m.If(free & (q.r_rdy | (bypass & w_valid)) & ~(eos_through & out.ready)):
             m.d.sync += [
                 pend.eq(entry.mask),
                 pend_eos.eq(entry.eos),
