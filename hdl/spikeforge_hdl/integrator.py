@@ -5,10 +5,11 @@ event ``(i, x_i)`` with ``x_i != 0`` it reads the ``G = ceil(n_out / lanes)`` we
 input ``i`` on consecutive cycles and adds them (times ``x_i`` for a multi-bit input) into
 the ``G`` rows of the current memory: a read-modify-write pipeline, one row per cycle,
 with the current memory's read port transparent to its write port so that back-to-back
-updates of the same row are exact. A spike input has two stages (read the weight row;
-add it into the current row). A multi-bit input has four: read the weight row; register
-it; multiply it by ``x_i`` into a register (``lanes`` multipliers ``w_bits x in_bits``, the
-form yosys maps to DSP blocks); add the products into the current row. An event with
+updates of the same row are exact. A spike input has three stages (read the weight row;
+register it; add it into the current row). A multi-bit input has four: read the weight
+row; register it; multiply it by ``x_i`` into a register (``lanes`` multipliers
+``w_bits x in_bits``, the form yosys maps to DSP blocks); add the products into the
+current row. An event with
 ``x_i = 0`` is consumed in one cycle and does nothing.
 
 Between steps the owner (a layer) reads and rewrites the currents through the
@@ -129,33 +130,29 @@ class Integrator(wiring.Component):
                 value.eq(ev.value if lp.value_bits else 1),
             ]
 
+        # Stage 1 registers the weight row (a block RAM's output is slow).
+        reg_valid, reg_group = Signal(), Signal(range(groups))
+        reg_w = Signal.like(w_rd.data)
+        m.d.sync += [reg_valid.eq(s1_valid), reg_group.eq(s1_group), reg_w.eq(w_rd.data)]
         if lp.value_bits:
-            # Stage 1 registers the weight row (a block RAM's output is slow); stage 2 the
-            # products w * x_i (a plain multiply of at most 16 x 16 bits with registered
-            # operands and result: yosys maps it to SB_MAC16 on iCE40 with
-            # ``synth_ice40 -dsp`` and to MULT18X18D on ECP5) while the current row is read.
-            mul_valid, mul_group = Signal(), Signal(range(groups))
-            mul_w = Signal.like(w_rd.data)
-            mul_value = Signal.like(value)
-            m.d.sync += [
-                mul_valid.eq(s1_valid),
-                mul_group.eq(s1_group),
-                mul_w.eq(w_rd.data),
-                mul_value.eq(s1_value),
-            ]
+            # Stage 2: the products w * x_i, registered (a plain multiply of at most 16 x 16
+            # bits with registered operands and result: yosys maps it to SB_MAC16 on iCE40
+            # with ``synth_ice40 -dsp`` and to MULT18X18D on ECP5); the current row is read.
+            reg_value = Signal.like(value)
+            m.d.sync += reg_value.eq(s1_value)
             add_valid, add_group = Signal(), Signal(range(groups))
             terms = Signal(data.ArrayLayout(signed(lp.w_bits + lp.value_bits + 1), lanes))
-            m.d.sync += [add_valid.eq(mul_valid), add_group.eq(mul_group)]
+            m.d.sync += [add_valid.eq(reg_valid), add_group.eq(reg_group)]
             for j in range(lanes):
-                m.d.sync += terms[j].eq(mul_w[j] * mul_value)
-            row_addr, row_read = mul_group, mul_valid
-            in_flight = busy | s1_valid | mul_valid | add_valid
+                m.d.sync += terms[j].eq(reg_w[j] * reg_value)
+            row_addr, row_read = reg_group, reg_valid
+            in_flight = busy | s1_valid | reg_valid | add_valid
         else:
-            # Stage 1 adds the weight row itself (a spike has the value 1).
-            add_valid, add_group = s1_valid, s1_group
-            terms = w_rd.data
-            row_addr, row_read = group, busy
-            in_flight = busy | s1_valid
+            # Stage 2 adds the weight row itself (a spike has the value 1).
+            add_valid, add_group = reg_valid, reg_group
+            terms = reg_w
+            row_addr, row_read = s1_group, s1_valid
+            in_flight = busy | s1_valid | reg_valid
 
         # The current row is read one cycle before the add; the owner's reads otherwise.
         with m.If(row_read):
