@@ -3,7 +3,7 @@
 The pass of a hidden layer produces one ``lanes``-bit spike mask per group per cycle; the
 next layer takes one spike event per ``G_next`` cycles. :class:`SpikeQueue` decouples
 the two: the pass writes each nonzero mask (and, after its last group, one end-of-step
-entry) into a FIFO that holds a whole step (``groups + 1`` entries, three spare), and the
+entry) into a FIFO that holds a whole step (``groups + 1`` entries, four spare), and the
 read side turns each mask into spike events ``{index}``, lowest index first, then the
 step's ``{eos}`` beat. So a layer finishes its pass of step ``t`` in ``G`` cycles and goes
 on with step ``t + 1`` while the next layer is still integrating step ``t``'s spikes —
@@ -53,7 +53,7 @@ class SpikeQueue(wiring.Component):
     lanes : int
         Bits per mask (neurons per group).
     groups : int
-        Groups per step; the FIFO holds ``groups + 4`` entries.
+        Groups per step; the FIFO holds ``groups + 5`` entries.
     index_bits : int
         Width of an outgoing spike address.
 
@@ -92,7 +92,7 @@ class SpikeQueue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lanes = self.lanes
-        depth = self.groups + 4
+        depth = self.groups + 5
         m.submodules.fifo = q = _QueueFIFO(width=self._entry.size, depth=depth)
         # A written entry is first latched (``w_data``, ``w_valid``: registers), so the
         # writer's logic ends at flip-flops; ``w_ready`` (a register too) promises room for
@@ -126,16 +126,18 @@ class SpikeQueue(wiring.Component):
         idle = (pend == 0) & ~pend_eos
         free = idle | (out.ready & (((pend != 0) & single) | (pend == 0)))
         # ``none_held``: the FIFO is empty (a register kept beside the FIFO's own level, an
-        # adder, so that its write enable is a few gates from flip-flops and the reader).
+        # adder, so that its write enable is a few gates from flip-flops and the reader;
+        # it and ``ready`` are computed without an adder).
         none_held = Signal(init=1)
         held = Signal(range(depth + 1))
-        held_next = held + (q.w_en & q.w_rdy) - (q.r_en & q.r_rdy)
+        wrote, read = q.w_en & q.w_rdy, q.r_en & q.r_rdy
         m.d.sync += [
-            held.eq(held_next),
-            none_held.eq(held_next == 0),
-            # room for an entry latched now, written next cycle: the FIFO's inner memory
-            # (depth - 1 entries) may hold all but its output register's entry
-            ready.eq(held_next <= depth - 3),
+            held.eq(held + wrote - read),
+            none_held.eq(~wrote & ((held == 0) | ((held == 1) & read))),
+            # room for an entry latched in the next cycle and written in the one after,
+            # whatever happens now: the FIFO's inner memory (depth - 1 entries) may hold
+            # all but its output register's entry, and held grows by at most 1 a cycle
+            ready.eq(held <= depth - 4),
         ]
         # An entry written while the queue is empty and the expander free skips the
         # FIFO (its latency), so a layer waiting for this one loses no cycle per step.
