@@ -50,10 +50,11 @@ setup-icarus:
 		{ apt-get update && apt-get install -y iverilog; }
 
 # Bitstream + report.json into build/bitstreams/<board>/:
-#   make bitstream BOARD=<icebreaker|ulx3s-25f|ulx3s-85f|orangecrab-25f> IR=<file> [LANES=4]
+#   make bitstream BOARD=<icebreaker|ulx3s-25f|ulx3s-85f|orangecrab-25f> IR=<file> [LANES=N]
+#   (default lanes: the board's, 2 on the iCEBreaker, 4 on ECP5)
 .PHONY: bitstream
 bitstream: $(STAMP)
-	$(PY) -m spikeforge_hdl build --board "$(BOARD)" --ir "$(IR)" --lanes $(or $(LANES),4) \
+	$(PY) -m spikeforge_hdl build --board "$(BOARD)" --ir "$(IR)" $(if $(LANES),--lanes $(LANES)) \
 		-o build/bitstreams
 
 # Hardware benchmark (bitstreams for every board + rtlsim cycles): bench/results/hw.{json,md}

@@ -174,6 +174,14 @@ def gateware_version() -> dict:
             "uncommitted_hdl": dirty.splitlines() if dirty else []}
 
 
+def _fits(net, board_name: str, lanes: int) -> bool:
+    try:
+        check_network(get_board(board_name), net, lanes=lanes)
+    except (FitError, ValueError):
+        return False
+    return True
+
+
 def board_row(name: str, net, m: dict, board_name: str, lanes: int, seed: int) -> dict:
     """Build (or reuse) the bitstream of ``net`` for a board and derive the figures."""
     board = get_board(board_name)
@@ -228,7 +236,8 @@ def main(argv=None) -> int:
     ap.add_argument("--nets", nargs="+", default=["digits", "mnist5k"],
                     choices=["digits", "mnist5k"])
     ap.add_argument("--boards", nargs="+", default=sorted(BOARDS), choices=sorted(BOARDS))
-    ap.add_argument("--lanes", type=int, default=4)
+    ap.add_argument("--lanes", type=int, default=None,
+                    help="lanes on every board (default: each board's own, boards.py)")
     ap.add_argument("--images", type=int, default=200, help="test images simulated per net")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     ap.add_argument("--out", default=str(RESULTS / "hw"), help="results stem (.json, .md)")
@@ -245,12 +254,15 @@ def main(argv=None) -> int:
     nets, rows = [], []
     for name in args.nets:
         net, x, y = load_net(name)
-        m = measure(name, net, x, y, args.lanes, args.images)
-        nets.append(m)
-        print(f"{name}: golden acc {m['golden_acc']:.4f}, {m['cycles_mean']:.0f} cycles/inf, "
-              f"RTL agrees {m['rtl_agree']}", flush=True)
+        lanes = {b: args.lanes or get_board(b).lanes for b in args.boards}
+        by_lanes = {}
+        for n_lanes in sorted({n for b, n in lanes.items() if _fits(net, b, n)}, reverse=True):
+            m = by_lanes[n_lanes] = measure(name, net, x, y, n_lanes, args.images)
+            nets.append(m)
+            print(f"{name}, lanes {n_lanes}: golden acc {m['golden_acc']:.4f}, "
+                  f"{m['cycles_mean']:.0f} cycles/inf, RTL agrees {m['rtl_agree']}", flush=True)
         for b in args.boards:
-            row = board_row(name, net, m, b, args.lanes, args.seed)
+            row = board_row(name, net, by_lanes.get(lanes[b]), b, lanes[b], args.seed)
             rows.append(row)
             print(f"  {b}: {row['status']}" + (f", Fmax {row['fmax_mhz']} MHz" if
                                               "fmax_mhz" in row else ""), flush=True)

@@ -13,7 +13,8 @@ SPEEDUP = 5.0
 ECP5_25F = ("ulx3s-25f", "orangecrab-25f")
 
 BOARD_COLUMNS = [
-    ("net", "net"), ("board", "board"), ("status", "status"), ("lut", "LUT %"), ("ff", "FF %"),
+    ("net", "net"), ("board", "board"), ("lanes", "lanes"), ("status", "status"),
+    ("lut", "LUT %"), ("ff", "FF %"),
     ("bram", "BRAM used/avail"), ("dsp", "DSP"), ("fmax_mhz", "Fmax MHz"),
     ("board_mhz", "board MHz"), ("cycles_mean", "cycles/inf"),
     ("latency_us_fmax", "µs @Fmax"), ("latency_us_board", "µs @board"),

@@ -51,6 +51,10 @@ class Board:
         ``bram`` (blocks), ``bram_bits`` (bits per block), ``spram``, ``dsp``.
     target_mhz : float
         The Fmax the issue asks of this family (30 MHz on the UP5K, 100 MHz on ECP5).
+    lanes : int
+        Default ``lanes`` of a build for this board (``--lanes`` overrides it). 2 on the
+        UP5K: lanes 4 take 79.7 % of its LUTs for the digits net, lanes 2 48.1 %, at the same
+        Fmax (bench/results/hw.md); 4 on ECP5, where logic is plentiful.
     """
 
     name: str
@@ -60,6 +64,7 @@ class Board:
     capacity: dict
     target_mhz: float
     extra_uart: bool = False
+    lanes: int = 4
 
     @property
     def device(self) -> str:
@@ -90,7 +95,7 @@ BOARDS = {
     b.name: b
     for b in (
         Board("icebreaker", ICEBreakerPlatform, "ice40",
-              (("led_g", 0, None), ("led_r", 0, None)), _UP5K, 30.0),
+              (("led_g", 0, None), ("led_r", 0, None)), _UP5K, 30.0, lanes=2),
         Board("ulx3s-25f", ULX3S_25F_Platform, "ecp5", _ULX3S_LEDS, _ECP5_25, 100.0),
         Board("ulx3s-85f", ULX3S_85F_Platform, "ecp5", _ULX3S_LEDS, _ECP5_85, 100.0),
         Board("orangecrab-25f", OrangeCrabR0_2_25FPlatform, "ecp5",

@@ -26,7 +26,9 @@ def add_build(sub) -> None:
     p = sub.add_parser("build", help="build a bitstream and report.json for a board")
     p.add_argument("--board", required=True, help=f"one of {', '.join(sorted(BOARDS))}")
     p.add_argument("--ir", required=True, help="IR file (<stem>.json, <stem>.npz or <stem>)")
-    p.add_argument("--lanes", type=int, default=4, help="weights read per cycle (default 4)")
+    p.add_argument("--lanes", type=int, default=None,
+                   help="weights read per cycle (default: the board's, 2 on the iCEBreaker, "
+                        "4 on ECP5 boards)")
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                    help=f"UART baud rate (default {DEFAULT_BAUD})")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
@@ -37,7 +39,10 @@ def add_build(sub) -> None:
 
 def _cmd_build(args) -> int:
     try:
-        r = build_bitstream(args.ir, args.board, lanes=args.lanes, baud=args.baud,
+        lanes = args.lanes
+        if lanes is None:
+            lanes = BOARDS[args.board].lanes if args.board in BOARDS else 4
+        r = build_bitstream(args.ir, args.board, lanes=lanes, baud=args.baud,
                             out_root=args.out, seed=args.seed)
     except (BuildError, ToolchainError) as e:
         print(f"error: {e}", file=sys.stderr)
