@@ -41,45 +41,13 @@ from ..quant.calibrate import calibrate_scale
 from ..spec import B_BITS_RANGE, ENCODINGS, IN_BITS_RANGE, T_RANGE, V_BITS_RANGE, W_BITS_RANGE
 from .lif import check_neuron_args
 from .mlp import SpikingMLP
+from .qargs import _check_sizes, _int_check, _per_layer
 from .qlif import EXACT_DTYPE, qlif_step, round_ste
 from .surrogate import SLOPE
 
 __all__ = ["SCALE_MODES", "QSpikingMLP"]
 
 SCALE_MODES = ("learned", "fixed")
-
-
-def _per_layer(owner, name, value, n, check):
-    """Broadcast a scalar (or check a sequence) to one value per layer."""
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        if len(value) != n:
-            raise ValueError(f"{owner} {name} must have one entry per layer ({n}), not {value!r}")
-        values = list(value)
-    else:
-        values = [value] * n
-    for i, v in enumerate(values):
-        check(i, v)
-    return values
-
-
-def _check_sizes(owner, sizes) -> tuple[int, ...]:
-    ok = isinstance(sizes, Sequence) and not isinstance(sizes, str) and len(sizes) >= 2
-    ok = ok and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)
-    if not ok:
-        raise ValueError(
-            f"{owner} sizes must be a sequence of >= 2 positive integers, not {sizes!r}"
-        )
-    return tuple(sizes)
-
-
-def _int_check(owner, name, lo, hi):
-    def check(i, v):
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise ValueError(
-                f"{owner} layer {i}: {name} must be an integer in [{lo}, {hi}], not {v!r}"
-            )
-
-    return check
 
 
 class QSpikingMLP(nn.Module):
