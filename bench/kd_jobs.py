@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from spikeforge.data import load_dataset, quantize_input, random_shift
+from spikeforge.data import epoch_shifts, load_dataset, quantize_input
 from spikeforge.distill import STARS, make_recipe, teacher_outputs, train_student
 from spikeforge.snn.cnn import SpikingCNN
 from spikeforge.snn.mlp import SpikingMLP
@@ -168,20 +168,14 @@ def _shifted(job: dict, x: torch.Tensor, teacher, cam: bool):
     8-bit values move, nothing is re-rounded) and the teacher sees the same shifted images
     as the student (before the pooled student's 2x2 pooling)."""
     image = IMAGE[job["dataset"]]
-    cache = {}
-
-    def shifted(epoch):
-        if epoch not in cache:
-            cache.clear()
-            rng = np.random.default_rng([job["seed"], 7_919, epoch])
-            cache[epoch] = torch.from_numpy(random_shift(x.numpy(), image, job["shift"], rng))
-        return cache[epoch]
+    shifted = epoch_shifts(x.numpy(), image, job["shift"], job["seed"])
 
     def xs(epoch):
-        return pool2(shifted(epoch), image) if job["student"].get("pool") else shifted(epoch)
+        xe = torch.from_numpy(shifted(epoch))
+        return pool2(xe, image) if job["student"].get("pool") else xe
 
     def tout(epoch):
-        return teacher_outputs(teacher, shifted(epoch), cam=cam)
+        return teacher_outputs(teacher, torch.from_numpy(shifted(epoch)), cam=cam)
 
     return xs, (tout if teacher is not None else None)
 

@@ -108,5 +108,6 @@ def test_config_augment_shift(tmp_path):
     bad.write_text(bad.read_text().replace("epochs = 2", "epochs = 2\naugment_shift = 1"))
     with pytest.raises(ValueError) as e:
         load_config(bad)
-    assert str(e.value) == (f"config {bad}: config key 'student.augment_shift' must be 0 when distill.method "
-                            "is 'stars' (the student sees only synthetic images), not 1")
+    assert str(e.value) == (f"config {bad}: config key 'student.augment_shift' must be 0 "
+                            "when distill.method is 'stars' (the student sees only synthetic "
+                            "images), not 1")

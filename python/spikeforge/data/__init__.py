@@ -1,6 +1,6 @@
 """Datasets (digits, mnist5k, user arrays) and input encoders. NumPy only, no torch."""
 
-from .augment import random_shift
+from .augment import epoch_shifts, random_shift
 from .datasets import DATASETS, Dataset, from_arrays, load_dataset
 from .encode import decode_direct, encode_direct, encode_rate, quantize_input
 
@@ -12,6 +12,7 @@ __all__ = [
     "decode_direct",
     "encode_direct",
     "encode_rate",
+    "epoch_shifts",
     "quantize_input",
     "random_shift",
 ]

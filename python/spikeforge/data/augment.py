@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["random_shift", "check_shift"]
+__all__ = ["random_shift", "check_shift", "epoch_shifts"]
 
 
 def check_shift(owner: str, max_shift, image_shape) -> int:
@@ -48,3 +48,20 @@ def random_shift(x: np.ndarray, image_shape, max_shift: int,
     out = pad[np.arange(n)[:, None, None, None], np.arange(img.shape[1])[None, :, None, None],
               rows[:, None, :, None], cols[:, None, None, :]]
     return out.reshape(x.shape).astype(x.dtype, copy=False)
+
+
+def epoch_shifts(x, image_shape, max_shift: int, seed: int):
+    """``epoch -> random_shift(x, ...)`` with fresh offsets per epoch, drawn from
+    ``default_rng([seed, 7919, epoch])``; the last epoch's images are kept, so a student and
+    its teacher asking for the same epoch get the same shifted images, computed once."""
+    max_shift = check_shift("epoch_shifts", max_shift, image_shape)
+    last: dict = {}
+
+    def shifted(epoch: int) -> np.ndarray:
+        if epoch not in last:
+            last.clear()
+            last[epoch] = random_shift(x, image_shape, max_shift,
+                                       np.random.default_rng([seed, 7_919, epoch]))
+        return last[epoch]
+
+    return shifted

@@ -193,15 +193,10 @@ def _augmented(cfg, tc, ds, teacher, cam: bool):
     """Per-epoch ``(x, teacher outputs)`` functions for ``student.augment_shift``: every epoch
     shifts each training image afresh (``data.random_shift``) and the teacher sees the same
     shifted images as the student (consistent distillation)."""
-    from functools import lru_cache
-
-    from ..data import random_shift
+    from ..data import epoch_shifts
     from ..distill import teacher_outputs
 
-    @lru_cache(maxsize=1)
-    def shifted(epoch):
-        rng = np.random.default_rng([tc.seed, 7_919, epoch])
-        return random_shift(ds.x_train, ds.meta["image_shape"], tc.augment_shift, rng)
+    shifted = epoch_shifts(ds.x_train, ds.meta["image_shape"], tc.augment_shift, tc.seed)
 
     def x(epoch):
         return encode_inputs(tc, shifted(epoch), seed=0)

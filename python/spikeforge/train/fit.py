@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data import Dataset, encode_rate, load_dataset, quantize_input, random_shift
+from ..data import Dataset, encode_rate, epoch_shifts, load_dataset, quantize_input
 from ..data.augment import check_shift
 from ..snn.mlp import SpikingMLP
 from .config import TrainConfig
@@ -79,10 +79,10 @@ def fit(cfg: TrainConfig, *, dataset: Dataset | None = None, log=None) -> FitRes
         shape = ds.meta.get("image_shape")
         shift = check_shift("TrainConfig", cfg.augment_shift, shape)
         if shift:
+            shifted = epoch_shifts(ds.x_train, shape, shift, cfg.seed)
+
             def x_train(epoch):
-                rng = np.random.default_rng([cfg.seed, 7_919, epoch])
-                return encode_inputs(cfg, random_shift(ds.x_train, shape, shift, rng),
-                                     seed=cfg.seed * 100_003 + epoch + 1)
+                return encode_inputs(cfg, shifted(epoch), seed=cfg.seed * 100_003 + epoch + 1)
         elif spikes:
             def x_train(epoch):
                 return encode_inputs(cfg, ds.x_train, seed=cfg.seed * 100_003 + epoch + 1)
