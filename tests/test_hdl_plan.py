@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from spikeforge.spec import LIFSpec
-from spikeforge_hdl.plan import check_lanes, pack_groups, pack_rows, plan_core
+from spikeforge_hdl.plan import bank_rows_for, check_lanes, pack_groups, pack_rows, plan_core
 from spikeforge_hdl.randnet import make_spec, random_network
 
 
@@ -41,3 +41,19 @@ def test_plan_widths_come_from_the_ir():
 def test_lanes_must_be_an_integer_in_range(bad):
     with pytest.raises(ValueError, match=rf"^lanes must be an integer in \[1, 64\], not {bad!r}$"):
         check_lanes(bad)
+
+
+def test_weight_banks_take_the_dp16kd_shape_with_fewest_blocks():
+    # (width, depth) -> rows per bank: 49 x (512 x 36) beats 25 x 2 x (1024 x 18)
+    assert bank_rows_for(32, 25088) == 512
+    assert bank_rows_for(24, 25088) == 2048  # 13 x 3 x (2048 x 9) = 39 blocks, not 49
+    assert bank_rows_for(32, 2048) == 2048  # 4 blocks every way: one bank of 4 x (2048 x 9)
+    assert bank_rows_for(16, 4096) == 4096  # the UP5K digits net: one bank
+    assert bank_rows_for(8, 21) == 2048  # a small memory is one bank
+    spec = make_spec((784, 128, 10), encoding="direct", in_bits=4, w_bits=8)
+    l0, l1 = plan_core(random_network(spec, seed=0), lanes=4).layers
+    assert (l0.bank_rows, l0.weight_banks) == (512, 49)  # 784 * 32 rows
+    assert l1.weight_banks == 1  # 128 * 3 rows
+    assert l0.to_dict()["weight_memory"] == {
+        "depth": 25088, "width": 32, "banks": 49, "bank_rows": 512,
+    }

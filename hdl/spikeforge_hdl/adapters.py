@@ -3,7 +3,8 @@
 * :class:`SampleFeeder` reads a received sample from the sample buffer and plays it
   into the core's ``i_stream``: ``n_in`` value beats (direct), or per step one address
   beat per set bit of the step's bitmap row and an ``eos`` beat (spikes). It reads one
-  buffer entry per cycle, so a zero bitmap byte costs one cycle.
+  buffer entry per cycle, so a zero bitmap byte costs one cycle; what it sends comes
+  from flip-flops, not from the buffer's block RAM.
 * :class:`ResultSerializer` turns the core's ``o_stream`` (accumulators, prediction,
   cycle count) into the RESULT payload bytes, little-endian.
 """
@@ -81,12 +82,18 @@ class SampleFeeder(wiring.Component):
             m.d.sync += idx.eq(0)
         out = self.o_stream
         if self.info.encoding == "direct":
+            # stage 2 (direct): the value registered, so the core's input logic starts at
+            # a flip-flop, not at the block RAM's slow output
+            ov = Signal()
+            od = Signal(self.width)
             m.d.comb += [
-                out.valid.eq(bv),
-                out.payload.data.eq(self.r_data),
-                b_ready.eq(out.ready),
-                self.busy.eq((idx != n) | bv),
+                b_ready.eq(~ov | out.ready),
+                out.valid.eq(ov),
+                out.payload.data.eq(od),
+                self.busy.eq((idx != n) | bv | ov),
             ]
+            with m.If(b_ready):
+                m.d.sync += [ov.eq(bv), od.eq(self.r_data)]
             return m
         # stage 2 (spikes): one address beat per set bit, an eos beat after each row
         rb = -(-self.info.n_in // 8)

@@ -167,9 +167,18 @@ class NetworkCore(wiring.Component):
             with m.Else():
                 m.d.sync += cycles.eq(cycles + 1)
 
+        # The argmax compares a registered copy of each accumulator (``pend_*``) one cycle
+        # after it passed, so the comparison starts at flip-flops, not at the readout's
+        # memory and lane multiplexer; a one-cycle "Fold" state lets the last one land.
         best = Signal.like(acc.payload.data)
         best_class = Signal(range(plan.n_classes))
         cls = Signal(range(plan.n_classes))
+        pend = Signal()
+        pend_data = Signal.like(acc.payload.data)
+        pend_cls = Signal.like(cls)
+        m.d.sync += pend.eq(0)
+        with m.If(pend & ((pend_cls == 0) | (pend_data > best))):
+            m.d.sync += [best.eq(pend_data), best_class.eq(pend_cls)]
         with m.FSM():
             with m.State("Accumulators"):
                 m.d.comb += [
@@ -178,11 +187,16 @@ class NetworkCore(wiring.Component):
                     acc.ready.eq(out.ready),
                 ]
                 with m.If(acc.valid & out.ready):
-                    m.d.sync += cls.eq(cls + 1)
-                    with m.If((cls == 0) | (acc.payload.data > best)):
-                        m.d.sync += [best.eq(acc.payload.data), best_class.eq(cls)]
+                    m.d.sync += [
+                        cls.eq(cls + 1),
+                        pend.eq(1),
+                        pend_data.eq(acc.payload.data),
+                        pend_cls.eq(cls),
+                    ]
                     with m.If(acc.payload.last):
-                        m.next = "Prediction"
+                        m.next = "Fold"
+            with m.State("Fold"):
+                m.next = "Prediction"
             with m.State("Prediction"):
                 m.d.comb += [out.valid.eq(1), out.payload.data.eq(best_class)]
                 with m.If(out.ready):

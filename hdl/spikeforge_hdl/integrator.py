@@ -9,8 +9,9 @@ updates of the same row are exact. A spike input has three stages (read the weig
 register it; add it into the current row). A multi-bit input has four: read the weight
 row; register it; multiply it by ``x_i`` into a register (``lanes`` multipliers
 ``w_bits x in_bits``, the form yosys maps to DSP blocks); add the products into the
-current row. An event with
-``x_i = 0`` is consumed in one cycle and does nothing.
+current row. A weight memory of several banks (:mod:`.weightmem`, one block RAM each)
+adds one stage, the banks' own output registers. An event with ``x_i = 0`` is consumed
+in one cycle and does nothing.
 
 Between steps the owner (a layer) reads and rewrites the currents through the
 ``rd_*``/``wr_*`` ports; it may do so only while ``idle`` is high. The current memory
@@ -26,6 +27,7 @@ from amaranth.lib.wiring import In, Out
 
 from .arith import times
 from .plan import LayerPlan
+from .weightmem import WeightMemory
 
 __all__ = ["Integrator", "route_events"]
 
@@ -85,15 +87,14 @@ class Integrator(wiring.Component):
         lp = self.layer
         groups, lanes = lp.groups, lp.lanes
         cur_layout = data.ArrayLayout(signed(lp.cur_bits), lanes)
-        m.submodules.weights = wmem = memory.Memory(
+        m.submodules.weights = wmem = WeightMemory(
             shape=data.ArrayLayout(signed(lp.w_bits), lanes),
-            depth=lp.n_in * groups,
-            init=[list(map(int, row)) for row in lp.weight_rows],
+            rows=lp.weight_rows,
+            bank_rows=lp.bank_rows,
         )
         m.submodules.currents = cmem = memory.Memory(
             shape=cur_layout, depth=groups, init=[list(map(int, row)) for row in lp.bias_rows]
         )
-        w_rd = wmem.read_port()
         c_wr = cmem.write_port()
         c_rd = cmem.read_port(transparent_for=(c_wr,))
 
@@ -106,19 +107,9 @@ class Integrator(wiring.Component):
         take = ~busy | last
         ev = self.events.payload
         m.d.comb += self.events.ready.eq(take)
-
-        s1_valid = Signal()
-        s1_group = Signal(range(groups))
-        s1_value = Signal.like(value)
-        m.d.sync += s1_valid.eq(busy)
         with m.If(busy):
-            m.d.comb += w_rd.addr.eq(base)
-            m.d.sync += [
-                base.eq(base + 1),
-                group.eq(group + 1),
-                s1_group.eq(group),
-                s1_value.eq(value),
-            ]
+            m.d.comb += wmem.addr.eq(base)
+            m.d.sync += [base.eq(base + 1), group.eq(group + 1)]
             with m.If(last):
                 m.d.sync += busy.eq(0)
         with m.If(self.events.valid & take):
@@ -130,29 +121,36 @@ class Integrator(wiring.Component):
                 value.eq(ev.value if lp.value_bits else 1),
             ]
 
-        # Stage 1 registers the weight row (a block RAM's output is slow).
-        reg_valid, reg_group = Signal(), Signal(range(groups))
-        reg_w = Signal.like(w_rd.data)
-        m.d.sync += [reg_valid.eq(s1_valid), reg_group.eq(s1_group), reg_w.eq(w_rd.data)]
+        # Stages 1 .. latency: the row travels through the weight memory (its block RAM,
+        # then its output register, :mod:`.weightmem`); valid, group and value go alongside.
+        stages = [(busy, group, value)]
+        for k in range(1, wmem.latency + 1):
+            prev = stages[-1]
+            cur = (Signal(name=f"s{k}_valid"), Signal(range(groups), name=f"s{k}_group"),
+                   Signal.like(value, name=f"s{k}_value"))
+            m.d.sync += [c.eq(p) for c, p in zip(cur, prev)]
+            stages.append(cur)
+        reg_w = wmem.data
+        (pre_valid, pre_group, _), (reg_valid, reg_group, reg_value) = stages[-2:]
+        in_flight = busy
+        for valid, _, _ in stages[1:]:
+            in_flight = in_flight | valid
         if lp.value_bits:
-            # Stage 2: the products w * x_i, registered (a plain multiply of at most 16 x 16
+            # Next stage: the products w * x_i, registered (a plain multiply of at most 16 x 16
             # bits with registered operands and result: yosys maps it to SB_MAC16 on iCE40
             # with ``synth_ice40 -dsp`` and to MULT18X18D on ECP5); the current row is read.
-            reg_value = Signal.like(value)
-            m.d.sync += reg_value.eq(s1_value)
             add_valid, add_group = Signal(), Signal(range(groups))
             terms = Signal(data.ArrayLayout(signed(lp.w_bits + lp.value_bits + 1), lanes))
             m.d.sync += [add_valid.eq(reg_valid), add_group.eq(reg_group)]
             for j in range(lanes):
                 m.d.sync += terms[j].eq(reg_w[j] * reg_value)
             row_addr, row_read = reg_group, reg_valid
-            in_flight = busy | s1_valid | reg_valid | add_valid
+            in_flight = in_flight | add_valid
         else:
-            # Stage 2 adds the weight row itself (a spike has the value 1).
+            # The row is added as it leaves the memory (a spike has the value 1).
             add_valid, add_group = reg_valid, reg_group
             terms = reg_w
-            row_addr, row_read = s1_group, s1_valid
-            in_flight = busy | s1_valid | reg_valid
+            row_addr, row_read = pre_group, pre_valid
 
         # The current row is read one cycle before the add; the owner's reads otherwise.
         with m.If(row_read):

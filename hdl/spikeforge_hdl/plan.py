@@ -29,12 +29,27 @@ __all__ = [
     "plan_core",
     "pack_rows",
     "pack_groups",
+    "DP16KD_SHAPES",
+    "bank_rows_for",
 ]
 
 #: Largest ``lanes`` the core accepts (weights read per cycle).
 MAX_LANES = 64
 #: Width of the cycle counter reported with every result (wraps after 2**32 cycles).
 CYCLE_BITS = 32
+#: The shapes of an ECP5 DP16KD block RAM, (rows, bits): one weight-memory bank is one of
+#: these, repeated side by side to the row width (:mod:`.weightmem`).
+DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def bank_rows_for(width: int, depth: int) -> int:
+    """Rows per bank of a ``depth`` x ``width`` bit weight memory: the DP16KD shape that
+    stores it in the fewest blocks, the deepest of equals (fewest banks)."""
+    best = min(
+        DP16KD_SHAPES,
+        key=lambda s: (-(-int(width) // s[1]) * -(-int(depth) // s[0]), -s[0]),
+    )
+    return best[0]
 
 
 def check_lanes(lanes) -> int:
@@ -94,6 +109,10 @@ class LayerPlan:
         The neuron stage (None for the readout).
     weights, biases : ndarray
         The layer's integer arrays from the IR.
+    bank_rows : int
+        Rows per bank of the weight memory (:mod:`.weightmem`): by default the rows of
+        the ECP5 DP16KD shape that holds the memory in the fewest blocks
+        (:func:`bank_rows_for`).
     """
 
     index: int
@@ -110,6 +129,17 @@ class LayerPlan:
     neuron: LIFSpec | None
     weights: np.ndarray
     biases: np.ndarray
+    bank_rows: int = 0
+
+    def __post_init__(self):
+        if not self.bank_rows:
+            rows = bank_rows_for(self.lanes * self.w_bits, self.n_in * self.groups)
+            object.__setattr__(self, "bank_rows", rows)
+
+    @property
+    def weight_banks(self) -> int:
+        """Banks of the weight memory (``ceil(n_in * G / bank_rows)``)."""
+        return -(-self.n_in * self.groups // self.bank_rows)
 
     @property
     def is_readout(self) -> bool:
@@ -146,7 +176,12 @@ class LayerPlan:
             "value_bits": self.value_bits,
             "repeat": self.repeat,
             "readout": self.is_readout,
-            "weight_memory": {"depth": self.n_in * self.groups, "width": self.lanes * self.w_bits},
+            "weight_memory": {
+                "depth": self.n_in * self.groups,
+                "width": self.lanes * self.w_bits,
+                "banks": self.weight_banks,
+                "bank_rows": self.bank_rows,
+            },
         }
 
 

@@ -19,14 +19,14 @@ from amaranth.lib.wiring import In, Out
 from .arith import times
 from .signatures import event_layout
 
-__all__ = ["SpikeQueue", "lowest_set_bit", "LOGIC_BITS"]
+__all__ = ["SpikeQueue", "SmallFIFO", "lowest_set_bit", "LOGIC_BITS"]
 
 #: A queue of at most this many bits is kept in flip-flops (yosys ``ram_style = "logic"``):
 #: an iCE40 block RAM holds 4096 bits, and block RAM is what a small FPGA runs out of first.
 LOGIC_BITS = 512
 
 
-class _QueueFIFO(fifo.SyncFIFOBuffered):
+class SmallFIFO(fifo.SyncFIFOBuffered):
     """``SyncFIFOBuffered`` whose storage is marked for flip-flops when it is small."""
 
     def elaborate(self, platform):
@@ -93,7 +93,7 @@ class SpikeQueue(wiring.Component):
         m = Module()
         lanes = self.lanes
         depth = self.groups + 5
-        m.submodules.fifo = q = _QueueFIFO(width=self._entry.size, depth=depth)
+        m.submodules.fifo = q = SmallFIFO(width=self._entry.size, depth=depth)
         # A written entry is first latched (``w_data``, ``w_valid``: registers), so the
         # writer's logic ends at flip-flops; ``w_ready`` (a register too) promises room for
         # the latched entry in the next cycle.
@@ -131,18 +131,23 @@ class SpikeQueue(wiring.Component):
         none_held = Signal(init=1)
         held = Signal(range(depth + 1))
         wrote, read = q.w_en & q.w_rdy, q.r_en & q.r_rdy
+        # held +- 1 comes from the register alone; the late write/read only select it
+        up, down = Signal.like(held), Signal.like(held)
+        m.d.comb += [up.eq(held + 1), down.eq(held - 1)]
         m.d.sync += [
-            held.eq(held + wrote - read),
+            held.eq(Mux(wrote == read, held, Mux(wrote, up, down))),
             none_held.eq(~wrote & ((held == 0) | ((held == 1) & read))),
             # room for an entry latched in the next cycle and written in the one after,
             # whatever happens now: the FIFO's inner memory (depth - 1 entries) may hold
             # all but its output register's entry, and held grows by at most 1 a cycle
             ready.eq(held <= depth - 4),
         ]
-        # An entry written while the queue is empty and the expander free skips the
+        # An entry written while the queue is empty and the expander idle skips the
         # FIFO (its latency), so a layer waiting for this one loses no cycle per step.
+        # (``idle``, not ``free``: the FIFO's write enable then comes from flip-flops
+        # alone, not from the next layer's ``ready``.)
         m.d.comb += [
-            bypass.eq(free & none_held),
+            bypass.eq(idle & none_held),
             q.w_en.eq(w_valid & ~bypass),
             q.r_en.eq(free),
         ]

@@ -5,7 +5,7 @@ Data path::
     rx ─► UARTRx ─► FrameParser ─► sample buffer ─► SampleFeeder ─► core.i_stream
                          │ commands                                     │
                          ▼                                              ▼
-    tx ◄─ UARTTx ◄─ FrameBuilder ◄── INFO bytes / ERROR bytes / ResultSerializer ◄─ core.o_stream
+    tx ◄─ UARTTx ◄─ FrameBuilder ◄── INFO bytes / ERROR bytes / ResultSerializer ◄─ FIFO ◄─ core.o_stream
 
 One request is handled at a time (docs/protocol.md): the parser discards bytes while
 the top is busy. An INFER's RESULT header is sent once the core offers its first result
@@ -17,7 +17,7 @@ LEDs (as many as the board has, in this order): 0 alive (blinks, about 1 Hz), 1 
 the low bits of the last prediction.
 """
 
-from amaranth import Array, Const, Module, Signal
+from amaranth import Array, Const, Module, Shape, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from spikeforge.driver.protocol import ERROR_LEN, FrameType, NetInfo
@@ -26,6 +26,7 @@ from spikeforge.ir import QuantizedNetwork
 from .adapters import ResultSerializer, SampleFeeder, buffer_shape
 from .framing import Command, FrameBuilder, FrameParser
 from .plan import plan_core
+from .spikequeue import SmallFIFO
 from .uart import UARTRx, UARTTx, uart_divisor
 
 __all__ = ["DEFAULT_BAUD", "DEFAULT_TIMEOUT_S", "BoardTop"]
@@ -110,7 +111,18 @@ class BoardTop(wiring.Component):
         wiring.connect(m, rx.o_stream, parser.i_stream)
         wiring.connect(m, builder.o_stream, tx.i_stream)
         wiring.connect(m, feeder.o_stream, core.i_stream)
-        wiring.connect(m, core.o_stream, ser.i_stream)
+        # The results pass a two-entry FIFO, so the core's output ``ready`` is a register,
+        # not the end of a path through the frame builder and the UART transmitter.
+        out_bits = Shape.cast(core.o_stream.payload.shape()).width
+        m.submodules.results = res_q = SmallFIFO(width=out_bits, depth=2)
+        m.d.comb += [
+            res_q.w_data.eq(core.o_stream.payload),
+            res_q.w_en.eq(core.o_stream.valid),
+            core.o_stream.ready.eq(res_q.w_rdy),
+            ser.i_stream.payload.eq(res_q.r_data),
+            ser.i_stream.valid.eq(res_q.r_rdy),
+            res_q.r_en.eq(ser.i_stream.ready),
+        ]
         m.d.comb += [
             wp.addr.eq(parser.w_addr), wp.data.eq(parser.w_data), wp.en.eq(parser.w_en),
             rp.addr.eq(feeder.r_addr), rp.en.eq(feeder.r_en), feeder.r_data.eq(rp.data),
@@ -143,7 +155,7 @@ class BoardTop(wiring.Component):
             with m.State("Infer"):
                 m.d.comb += [head.payload.type.eq(FrameType.RESULT),
                              head.payload.length.eq(info.result_len),
-                             head.valid.eq(core.o_stream.valid)]
+                             head.valid.eq(res_q.r_rdy)]
                 with m.If(head.valid & head.ready):
                     m.next = "Send"
             with m.State("Head"):

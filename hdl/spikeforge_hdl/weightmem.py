@@ -1,0 +1,109 @@
+"""A layer's weight memory: one ``lanes``-wide row per cycle, banked by block RAM, registered.
+
+A large weight memory spans many block RAMs. Left to yosys, it becomes one memory whose
+block RAMs feed a wide multiplexer straight from their (slow, unregistered) outputs:
+on ECP5 a DP16KD's clock-to-output is ~5.6 ns, and the routing from blocks spread over
+the die to a 49-to-1 multiplexer adds as much again, so a 784-input layer's weight read
+capped the core at ~72 MHz. :class:`WeightMemory` splits the rows into *banks* of
+``bank_rows`` rows (one DP16KD shape, as many blocks side by side as the row needs,
+:func:`.plan.bank_rows_for`). A bank's read is a block RAM's synchronous read whose
+output is reset to zero unless the bank is the one addressed (DP16KD ``RESETMODE=SYNC``:
+yosys merges the zeroing register into the block RAM), so the banks' outputs can be ORed,
+not multiplexed: one LUT level ORs :data:`OR_GROUP` banks into a register, and the
+registers are ORed into the output register. Paths: block RAM → one LUT → flip-flop, and
+a few flip-flops → one LUT → flip-flop; one cycle more latency than a plain memory, and
+no select signal fanning out to every bit. (Registering every bank's output in the
+fabric instead congested the routing next to the block RAMs of a nearly full ECP5-25F.)
+A memory of one bank is a plain memory with a registered output.
+
+Latency: ``data`` holds the row addressed ``latency`` cycles earlier (2 with one bank,
+3 with more).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth import Module, Shape, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["WeightMemory", "OR_GROUP"]
+
+#: Banks whose (zeroed) outputs one LUT level ORs before a register.
+OR_GROUP = 4
+
+class WeightMemory(wiring.Component):
+    """Read-only weight rows, banked, with a registered output.
+
+    Parameters
+    ----------
+    shape : ShapeCastable
+        One row (``ArrayLayout(signed(w_bits), lanes)``).
+    rows : array-like [depth, lanes]
+        The memory image.
+    bank_rows : int
+        Rows per bank (a power of two).
+
+    Attributes
+    ----------
+    addr : unsigned(ceil(log2 depth)), in
+        Row to read.
+    data : shape, out
+        The row addressed ``latency`` cycles earlier.
+    latency : int
+        2 for one bank, 3 for several.
+    banks : int
+        Number of banks.
+    """
+
+    def __init__(self, *, shape, rows, bank_rows: int):
+        if bank_rows < 1 or bank_rows & (bank_rows - 1):
+            raise ValueError(f"bank_rows must be a power of two >= 1, not {bank_rows!r}")
+        self._rows = [list(map(int, r)) for r in np.asarray(rows, np.int64)]
+        self._shape = shape
+        self.depth = len(self._rows)
+        self.bank_rows = int(bank_rows)
+        self.banks = max(1, -(-self.depth // self.bank_rows))
+        self.latency = 2 if self.banks == 1 else 3
+        super().__init__({"addr": In(range(max(2, self.depth))), "data": Out(shape)})
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.banks == 1:
+            m.submodules.bank0 = mem = memory.Memory(
+                shape=self._shape, depth=self.depth, init=self._rows
+            )
+            rd = mem.read_port()
+            m.d.comb += rd.addr.eq(self.addr)
+            m.d.sync += self.data.eq(rd.data)
+            return m
+        low = self.bank_rows.bit_length() - 1
+        sel = self.addr[low:]
+        width = Shape.cast(self._shape).width
+        partial = []
+        for first in range(0, self.banks, OR_GROUP):
+            word = 0
+            for k in range(first, min(first + OR_GROUP, self.banks)):
+                image = self._rows[k * self.bank_rows : (k + 1) * self.bank_rows]
+                mem = memory.Memory(shape=self._shape, depth=len(image), init=image)
+                m.submodules[f"bank{k}"] = mem
+                # An asynchronous read port, then a register that is zero unless this bank
+                # is addressed: yosys merges the two into the block RAM's synchronous read
+                # with its synchronous output reset (DP16KD RESETMODE=SYNC).
+                rd = mem.read_port(domain="comb")
+                q = Signal(width, name=f"bank{k}_q")
+                m.d.comb += rd.addr.eq(self.addr[:low])
+                with m.If(sel == k):
+                    m.d.sync += q.eq(rd.data)
+                with m.Else():
+                    m.d.sync += q.eq(0)
+                word = word | q
+            # a few banks' outputs ORed by one LUT level, registered
+            p = Signal(width, name=f"or{first // OR_GROUP}_q")
+            m.d.sync += p.eq(word)
+            partial.append(p)
+        merged = 0
+        for p in partial:
+            merged = merged | p
+        m.d.sync += self.data.eq(merged)
+        return m
