@@ -2,14 +2,14 @@
 
 The specs cover widths from 2-bit inputs to 24-bit membranes, leaks None / 0 / k, both
 resets, lanes 1/2/4/8, both encodings, one and two hidden layers, a readout-only
-network, ragged last groups, and weights over the full ``w_bits`` range against small
-``v_bits`` so that membranes saturate.
+network, ragged last groups, weights over the full ``w_bits`` range against small
+``v_bits`` so that membranes saturate, and first layers whose weight memory is banked.
 """
 
 from spikeforge.spec import LIFSpec
 from spikeforge_hdl.randnet import make_spec, random_input, random_network
 
-__all__ = ["CASES", "BATCH", "random_case"]
+__all__ = ["CASES", "BANKED", "BATCH", "random_case"]
 
 CASES = {
     "spikes-2hidden-l1": (dict(sizes=(12, 16, 8, 5), timesteps=4, w_bits=6,
@@ -23,7 +23,14 @@ CASES = {
     "spikes-readout-only-l4": (dict(sizes=(8, 3), timesteps=3), 4),
     "direct-wide-l8": (dict(sizes=(24, 40, 12), encoding="direct", in_bits=6, timesteps=6,
                             w_bits=12, b_bits=20, neurons=[LIFSpec(24, 30000, 5)]), 8),
+    # layer 0 of 48 x 90 (70 x 64) rows of 8 bits: three banks of 2048 rows (weightmem.py)
+    "direct-banked-l1": (dict(sizes=(48, 90, 4), encoding="direct", in_bits=3, timesteps=2,
+                              w_bits=8, neurons=[LIFSpec(16, 400, 2)]), 1),
+    "spikes-banked-l1": (dict(sizes=(70, 64, 3), timesteps=3, w_bits=8,
+                              neurons=[LIFSpec(12, 150, 1)]), 1),
 }
+#: The cases whose first weight memory is split into banks.
+BANKED = ("direct-banked-l1", "spikes-banked-l1")
 BATCH = 24
 
 

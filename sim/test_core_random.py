@@ -7,8 +7,9 @@ One Verilator build per distinct network (``build/sim/random-<id>/``); the specs
 import numpy as np
 import pytest
 import simlib
-from core_cases import BATCH, CASES, random_case
+from core_cases import BANKED, BATCH, CASES, random_case
 from spikeforge.golden import run_network
+from spikeforge_hdl.plan import plan_core
 
 
 def _raw_membranes(net, x, gold):
@@ -37,6 +38,8 @@ def test_cases_exercise_what_they_claim():
             hit_low |= bool((raw < -(1 << (bits - 1))).any())
             hit_high |= bool((raw > (1 << (bits - 1)) - 1).any())
             assert 0 < s.mean() < 1, f"{name}: layer never or always spikes"
+        banks = plan_core(net, lanes=_lanes).layers[0].weight_banks
+        assert (banks > 1) == (name in BANKED), (name, banks)
     assert hit_low and hit_high
 
 
