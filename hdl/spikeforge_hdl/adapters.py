@@ -82,18 +82,24 @@ class SampleFeeder(wiring.Component):
             m.d.sync += idx.eq(0)
         out = self.o_stream
         if self.info.encoding == "direct":
-            # stage 2 (direct): the value registered, so the core's input logic starts at
-            # a flip-flop, not at the block RAM's slow output
-            ov = Signal()
-            od = Signal(self.width)
+            # stage 2 (direct): an output register and a skid register, so the core's input
+            # logic starts at a flip-flop, not at the block RAM's slow output, and the
+            # buffer's read enable depends on registers only, not on the core's ``ready``
+            ov, sv = Signal(), Signal()
+            od, sd = Signal(self.width), Signal(self.width)
             m.d.comb += [
-                b_ready.eq(~ov | out.ready),
+                b_ready.eq(~sv),
                 out.valid.eq(ov),
                 out.payload.data.eq(od),
-                self.busy.eq((idx != n) | bv | ov),
+                self.busy.eq((idx != n) | bv | ov | sv),
             ]
-            with m.If(b_ready):
-                m.d.sync += [ov.eq(bv), od.eq(self.r_data)]
+            with m.If(out.ready | ~ov):
+                with m.If(sv):
+                    m.d.sync += [od.eq(sd), ov.eq(1), sv.eq(0)]
+                with m.Else():
+                    m.d.sync += [od.eq(self.r_data), ov.eq(bv)]
+            with m.Elif(bv & ~sv):
+                m.d.sync += [sd.eq(self.r_data), sv.eq(1)]
             return m
         # stage 2 (spikes): one address beat per set bit, an eos beat after each row
         rb = -(-self.info.n_in // 8)
