@@ -32,8 +32,9 @@ from torch import nn
 
 __all__ = ["IMPLS", "build", "run_worker"]
 
-#: Implementations compared: spikeforge's three time loops and the snnTorch twin.
-IMPLS = ("snntorch", "loop", "fused", "compiled")
+#: Implementations compared: spikeforge's three time loops, the snnTorch twin, and
+#: ``floor``: the same synaptic layers on the same number of inputs with no neurons at all.
+IMPLS = ("snntorch", "loop", "fused", "compiled", "floor")
 
 
 def _leaky(lif) -> snn.Leaky:
@@ -89,6 +90,37 @@ class SnnTorchCNN(nn.Module):
         return torch.stack(out)
 
 
+class Floor(nn.Module):
+    """The work every engine shares: the student's synaptic layers without neurons.
+
+    The first layer runs once (direct input), every later layer on ``T x B`` inputs, as
+    in both engines; the neurons are left out (identity). A training step of this model
+    (same loss, Adam, batches) is what no spiking engine can go below, so
+    ``floor / snnTorch`` samples/s bounds the speed-up any engine can reach over snnTorch.
+    """
+
+    def __init__(self, ours):
+        super().__init__()
+        self.ours = ours
+        self.cnn = isinstance(ours, SpikingCNN)
+
+    def forward(self, x):
+        o, T = self.ours, self.ours.timesteps
+        if self.cnn:
+            first = o.convs[0](x.view(x.shape[0], *o.image_shape))
+            h = F.max_pool2d(first.unsqueeze(0).expand(T, *first.shape).flatten(0, 1), 2)
+            for conv in o.convs[1:]:
+                h = F.max_pool2d(conv(h), 2)
+            out = o.readout(h.flatten(1))
+        else:
+            first = o.fcs[0](x)
+            h = first.unsqueeze(0).expand(T, *first.shape).flatten(0, 1)
+            for fc in o.fcs[1:]:
+                h = fc(h)
+            out = h
+        return out.view(T, x.shape[0], -1)
+
+
 STUDENTS = {
     # name: (dataset, builder(T, engine)); the students of bench/kd.py
     "mlp": ("mnist5k", lambda T, e: SpikingMLP((784, 128, 10), timesteps=T, engine=e)),
@@ -103,7 +135,9 @@ STUDENTS = {
 def build(student: str, T: int, impl: str, seed: int = 0) -> nn.Module:
     """The student ``student`` with ``T`` steps as ``impl``; same weights for every impl."""
     torch.manual_seed(seed)
-    ours = STUDENTS[student][1](T, "fused" if impl == "snntorch" else impl)
+    ours = STUDENTS[student][1](T, "fused" if impl in ("snntorch", "floor") else impl)
+    if impl == "floor":
+        return Floor(ours)
     if impl != "snntorch":
         return ours
     return SnnTorchMLP(ours) if isinstance(ours, SpikingMLP) else SnnTorchCNN(ours)
