@@ -128,7 +128,7 @@ class Integrator(wiring.Component):
             prev = stages[-1]
             cur = (Signal(name=f"s{k}_valid"), Signal(range(groups), name=f"s{k}_group"),
                    Signal.like(value, name=f"s{k}_value"))
-            m.d.sync += [c.eq(p) for c, p in zip(cur, prev)]
+            m.d.sync += [c.eq(p) for c, p in zip(cur, prev, strict=True)]
             stages.append(cur)
         reg_w = wmem.data
         (pre_valid, pre_group, _), (reg_valid, reg_group, reg_value) = stages[-2:]

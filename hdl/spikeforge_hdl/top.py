@@ -5,7 +5,7 @@ Data path::
     rx ─► UARTRx ─► FrameParser ─► sample buffer ─► SampleFeeder ─► core.i_stream
                          │ commands                                     │
                          ▼                                              ▼
-    tx ◄─ UARTTx ◄─ FrameBuilder ◄── INFO bytes / ERROR bytes / ResultSerializer ◄─ FIFO ◄─ core.o_stream
+    tx ◄─ UARTTx ◄─ FrameBuilder ◄─ INFO / ERROR bytes / ResultSerializer ◄─ FIFO ◄─ core.o_stream
 
 One request is handled at a time (docs/protocol.md): the parser discards bytes while
 the top is busy. An INFER's RESULT header is sent once the core offers its first result

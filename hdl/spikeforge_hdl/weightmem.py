@@ -32,6 +32,7 @@ __all__ = ["WeightMemory", "OR_GROUP"]
 #: Banks whose (zeroed) outputs one LUT level ORs before a register.
 OR_GROUP = 4
 
+
 class WeightMemory(wiring.Component):
     """Read-only weight rows, banked, with a registered output.
 
