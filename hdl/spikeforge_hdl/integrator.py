@@ -9,9 +9,9 @@ updates of the same row are exact. A spike input has three stages (read the weig
 register it; add it into the current row). A multi-bit input has four: read the weight
 row; register it; multiply it by ``x_i`` into a register (``lanes`` multipliers
 ``w_bits x in_bits``, the form yosys maps to DSP blocks); add the products into the
-current row. A weight memory of several banks (:mod:`.weightmem`, one block RAM each)
-adds one stage, the banks' own output registers. An event with ``x_i = 0`` is consumed
-in one cycle and does nothing.
+current row. A weight memory of several banks (:mod:`.weightmem`, one block-RAM shape
+each) adds one stage: the OR of the banks' zeroed outputs, registered. An event with
+``x_i = 0`` is consumed in one cycle and does nothing.
 
 Between steps the owner (a layer) reads and rewrites the currents through the
 ``rd_*``/``wr_*`` ports; it may do so only while ``idle`` is high. The current memory
