@@ -20,19 +20,10 @@ from torch import nn
 from ..spec import T_RANGE
 from .fused import check_engine, mlp_forward
 from .lif import LIF, check_neuron_args
+from .qargs import _check_sizes
 from .surrogate import SLOPE
 
 __all__ = ["SpikingMLP"]
-
-
-def _check_sizes(sizes) -> tuple[int, ...]:
-    ok = isinstance(sizes, Sequence) and not isinstance(sizes, str) and len(sizes) >= 2
-    ok = ok and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)
-    if not ok:
-        raise ValueError(
-            f"SpikingMLP sizes must be a sequence of >= 2 positive integers, not {sizes!r}"
-        )
-    return tuple(sizes)
 
 
 class SpikingMLP(nn.Module):
@@ -76,7 +67,7 @@ class SpikingMLP(nn.Module):
         engine: str = "fused",
     ):
         super().__init__()
-        self.sizes = _check_sizes(sizes)
+        self.sizes = _check_sizes("SpikingMLP", sizes)
         self.engine = check_engine("SpikingMLP", engine)
         lo, hi = T_RANGE
         if isinstance(timesteps, bool) or not isinstance(timesteps, int) or not (

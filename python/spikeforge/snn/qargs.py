@@ -1,4 +1,4 @@
-"""Argument checks of QSpikingMLP: layer sizes and one-value-per-layer widths.
+"""Argument checks of the spiking MLPs (float and QAT): layer sizes and per-layer widths.
 
 Each raises a one-line ``ValueError`` naming the owner, the layer and the allowed range.
 """
