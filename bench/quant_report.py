@@ -75,7 +75,42 @@ def check_targets(rows: list[dict]) -> list[dict]:
     return out
 
 
-def summary_lines(targets, grid) -> list[str]:
+def pooled_by_width(runs: list[dict], widths) -> list[dict]:
+    """Per w_bits, every (dataset, T, v, seed) where PTQ produced a network, paired: mean and
+    95 % interval of PTQ − float (what PTQ loses) and of QAT − PTQ (what QAT adds), in pp."""
+    out = []
+    for w in widths:
+        pairs = [(r["float_acc"], c) for r in runs for c in r["grid"]
+                 if c["w"] == w and c["ptq_acc"] is not None]
+        if not pairs:
+            continue
+        loss = ci95([100 * (c["ptq_acc"] - f) for f, c in pairs])
+        gain = ci95([100 * (c["qat_acc"] - c["ptq_acc"]) for _, c in pairs])
+        out.append({"w": w, "n": len(pairs), "ptq_minus_float": loss, "qat_minus_ptq": gain,
+                    "ptq_loses": loss[0] + loss[1] < 0, "qat_beats": gain[0] - gain[1] > 0})
+    return out
+
+
+def _signed(mean_half, digits=2) -> str:
+    return f"{mean_half[0]:+.{digits}f} ± {mean_half[1]:.{digits}f}"
+
+
+def pooled_lines(pooled) -> list[str]:
+    """The per-width pooled table (see ``pooled_by_width``)."""
+    lines = ["## Per width, pooled over datasets, T, v and seeds", "",
+             "Paired differences in pp, mean ± 95 % t-interval over every (dataset, T, v, seed) "
+             "where `export_ptq` produced a network. *PTQ loses* / *QAT beats PTQ*: the "
+             "interval lies wholly below / above 0.", "",
+             "| w | pairs | PTQ − float | PTQ loses | QAT − PTQ | QAT beats PTQ |",
+             "|---|---|---|---|---|---|"]
+    for p in pooled:
+        lines.append(f"| {p['w']} | {p['n']} | {_signed(p['ptq_minus_float'])} | "
+                     f"{'yes' if p['ptq_loses'] else 'no'} | {_signed(p['qat_minus_ptq'])} | "
+                     f"{'yes' if p['qat_beats'] else 'no'} |")
+    return lines + [""]
+
+
+def summary_lines(targets, grid, pooled=()) -> list[str]:
     """Generated summary at the top of the report: each target, and QAT − PTQ per width."""
     n = len(targets)
     w8 = [t["w8_drop_pp"] for t in targets if "w8_drop_pp" in t]
@@ -96,6 +131,15 @@ def summary_lines(targets, grid) -> list[str]:
             lines.append(f"  w{w}: QAT > PTQ in {sum(x > 0 for x in d)}/{len(d)}, QAT − PTQ "
                          f"{min(d):+.2f} to {max(d):+.2f} pp"
                          + (f"; PTQ cannot fit v_bits in {failed} more" if failed else "") + ".")
+    if pooled:
+        beat = [p["w"] for p in pooled if p["qat_beats"]]
+        lossless = [p for p in pooled if not p["ptq_loses"]]
+        lines.append(
+            "* Pooled per width (all settings and seeds, paired): QAT beats PTQ with the 95 % "
+            f"interval above 0 at w = {', '.join(map(str, beat)) or 'none'}"
+            + "".join(f"; at w{p['w']} PTQ loses nothing measurable (PTQ − float "
+                      f"{_signed(p['ptq_minus_float'])} pp) and QAT − PTQ is "
+                      f"{_signed(p['qat_minus_ptq'])} pp" for p in lossless) + ".")
     lines.append("* Discussion (why QAT only ties PTQ at w ≥ 4): "
                  "[docs/qat.md](../../docs/qat.md#benchmark).")
     return lines + [""]
@@ -108,7 +152,7 @@ def _pm(mean_half) -> str:
     return f"{m:.1f}" if h == 0 else f"{m:.1f} ± {h:.1f}"
 
 
-def markdown(rows, targets, grid, settings, seconds, runs) -> str:
+def markdown(rows, targets, pooled, grid, settings, seconds, runs) -> str:
     vs = sorted({r["v"] for r in rows}, reverse=True)
     n_seeds = len(grid["seeds"])
     lines = [
@@ -135,7 +179,8 @@ def markdown(rows, targets, grid, settings, seconds, runs) -> str:
         "Every QAT accuracy equals the golden model's accuracy on the exported IR "
         f"(checked in every cell: {all(r['golden_equals_qat'] for r in rows)}).",
         "",
-        *summary_lines(targets, grid),
+        *summary_lines(targets, grid, pooled),
+        *pooled_lines(pooled),
         "## Targets",
         "",
         "QAT ≥ float − 0.5 pp at w8; QAT ≥ float − 2 pp at w4; QAT > PTQ at every width "
@@ -234,9 +279,10 @@ def write_report(stem, runs, grid, *, seconds, settings) -> str:
     """Write ``stem.{json,md,png}``; return the markdown."""
     rows = summarize(runs)
     targets = check_targets(rows)
-    md = markdown(rows, targets, grid, settings, seconds, runs)
+    pooled = pooled_by_width(runs, grid["w"])
+    md = markdown(rows, targets, pooled, grid, settings, seconds, runs)
     doc = {"settings": settings, "grid": grid, "seconds": seconds, "summary": rows,
-           "targets": targets, "runs": runs}
+           "targets": targets, "pooled_by_width": pooled, "runs": runs}
     atomic_write_text(stem.with_suffix(".json"), json.dumps(doc, indent=1) + "\n")
     atomic_write_text(stem.with_suffix(".md"), md + "\n")
     plot(rows, grid, stem.with_suffix(".png"))
