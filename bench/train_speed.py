@@ -16,7 +16,9 @@ fresh process with ONE torch thread.
 
 * samples/s: median over ``rounds`` interleaved rounds of ``steps`` training steps (after two
   warm-up steps, which include ``torch.compile``'s compilation), wall clock and process CPU
-  time (the CPU figure is steadier on a loaded machine);
+  time; within a round every implementation runs back to back (order reversed every other
+  round), and the wall-clock ratio to snnTorch is the median over rounds of the round's
+  ratio, so a slow or fast phase of the shared machine hits both sides of a ratio;
 * peak MB: growth of the process's peak RSS over three training steps, from the live set
   after setup (``malloc_trim``, then Linux ``/proc/self/clear_refs`` resets the peak);
   saved MB: bytes autograd keeps for the backward of one forward;
@@ -33,6 +35,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -98,7 +101,9 @@ def measure(students, Ts, impls, steps, rounds, batch, log=print) -> list[dict]:
                 base = speed["snntorch"]
                 for i in mine:
                     if i != "snntorch":
-                        row[f"ratio_{i}"] = speed[i]["samples_s"] / base["samples_s"]
+                        row[f"ratio_{i}"] = statistics.median(  # paired by round
+                            a / b for a, b in zip(speed[i]["samples_s_rounds"],
+                                                  base["samples_s_rounds"], strict=True))
                         row[f"ratio_cpu_{i}"] = speed[i]["samples_s_cpu"] / base["samples_s_cpu"]
                         if mem[i]["peak_mb"] is not None and mem["snntorch"]["peak_mb"] > 0:
                             row[f"mem_ratio_{i}"] = mem[i]["peak_mb"] / mem["snntorch"]["peak_mb"]
@@ -194,7 +199,7 @@ def main(argv=None) -> int:
     ap.add_argument("--T", nargs="+", type=int, default=[1, 4, 8, 16])
     ap.add_argument("--students", nargs="+", default=["mlp", "cnn", "mlp-digits", "cnn-digits"])
     ap.add_argument("--steps", type=int, default=16, help="training steps per timed round")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=15, help="epochs of the accuracy runs")
     ap.add_argument("--seeds", type=int, default=2, help="seeds of the accuracy runs")
@@ -229,7 +234,8 @@ def main(argv=None) -> int:
            "seconds": time.perf_counter() - t0, "speed": rows, "accuracy": acc}
     md = ["# Training speed: spikeforge vs snnTorch", "",
           f"One torch thread per process; batch {args.batch}; {args.rounds} interleaved "
-          f"rounds, median. Machine load average (1 min) at start / end: "
+          "rounds, median (ratios: median of the per-round ratios). Machine load average "
+          "(1 min) at start / end: "
           f"{load0[0]:.1f} / {doc['machine']['load_avg_end'][0]:.1f} on {os.cpu_count()} CPUs "
           "(shared): wall figures are noisy, the CPU-time ratio is steadier.", "",
           "## Speed and memory", "", speed_markdown(rows, args.impls), "",

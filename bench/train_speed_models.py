@@ -186,7 +186,7 @@ def _time(cfg):
     wall = {i: [] for i in models}
     cpu = {i: [] for i in models}
     for r in range(cfg["rounds"]):  # interleaved, so load changes hit every impl alike
-        for i in models:
+        for i in (list(models) if r % 2 == 0 else list(models)[::-1]):
             data = list(_batches(x, y, batch, steps, 100 + r))
             t0, c0 = time.perf_counter(), time.process_time()
             for xb, yb in data:

@@ -23,9 +23,10 @@ def _loop(current, steps, beta, theta, reset):
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
 @pytest.mark.parametrize("beta,theta", [(0.875, 1.0), (1.0, 0.7), (0.5, 1.3)])
 @pytest.mark.parametrize("const", [False, True])
-def test_lif_sequence_equals_the_step_loop_bit_for_bit(reset, beta, theta, const):
+@pytest.mark.parametrize("steps", [5, 1])
+def test_lif_sequence_equals_the_step_loop_bit_for_bit(reset, beta, theta, const, steps):
     gen = torch.Generator().manual_seed(3)
-    shape = (5, 7, 11)
+    shape = (steps, 7, 11)
     base = torch.randn(*(shape[1:] if const else shape), generator=gen) * 1.5 + 0.4
     steps = shape[0] if const else None
     grad_out = torch.randn(*shape, generator=gen)

@@ -62,18 +62,23 @@ def _forward_eager(cur, steps, beta, theta, zero, const):
     for t in range(steps):
         c = cur if const else cur[t]
         vt = vs[t] if zero else v
-        if t == 0:
-            vt.copy_(c)  # beta * 0 + I == I
+        if t == 0:  # beta * 0 + I == I
+            if zero:
+                vt.copy_(c)
+            else:
+                vt = c  # read only; v is first written by this step's reset
         elif zero:
             torch.mul(v, beta, out=vt).add_(c)
         else:
             (vt.mul_(beta) if beta != 1.0 else vt).add_(c)
         x = torch.sub(vt, theta, out=xs[t])
         s = torch.ge(x, 0, out=spk[t])
+        if t == steps - 1:
+            break  # the last reset is never read
         if zero:
             torch.mul(vt, torch.rsub(s, 1.0), out=v)  # v * (1 - s)
-        else:
-            v.sub_(s, alpha=theta)  # theta * s is exact (s is 0 or 1): one rounding, as v - theta*s
+        else:  # theta * s is exact (s is 0 or 1): one rounding, as v - theta*s
+            torch.sub(vt, s, alpha=theta, out=v)
     return spk, xs, vs
 
 
@@ -93,7 +98,10 @@ def _backward_eager(grad_s, xs, vs, beta, theta, slope, const):
         x = xs[t]
         torch.abs(x, out=den).mul_(slope).add_(1.0)
         den.mul_(den)
-        out = gv if const else grad_i[t]
+        if const:  # the last step's gradient starts the sum in place
+            out = total if t == steps - 1 else gv
+        else:
+            out = grad_i[t]
         if t == steps - 1:
             torch.div(grad_s[t], den, out=out)
         elif vs is None:
@@ -109,11 +117,8 @@ def _backward_eager(grad_s, xs, vs, beta, theta, slope, const):
             torch.sub(grad_s[t], gx, out=gx).div_(den)
             torch.lt(x, 0, out=keep)
             torch.mul(gvp, keep, out=out).add_(gx)
-        if const:
-            if t == steps - 1:
-                total.copy_(gv)
-            else:
-                total.add_(gv)
+        if const and t < steps - 1:
+            total.add_(gv)
         if t:
             if beta != 1.0:
                 torch.mul(out, beta, out=gvp)
