@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from ..spec import T_RANGE
-from .fused import check_engine, cnn_forward
+from .fused import check_engine
+from .fused_cnn import cnn_forward
 from .lif import LIF, check_neuron_args
 from .surrogate import SLOPE
 

@@ -7,10 +7,11 @@ The float model (``snn.lif``) runs, per step ``t`` and per neuron::
 A feed-forward spiking network couples layers only within a step, so the same numbers come
 out when it runs *layer by layer* instead of *step by step*: one matmul / convolution over all
 ``T * B`` rows of a layer, then the layer's LIF recurrence over ``T`` (``lif_sequence``), then
-the next layer (``mlp_forward``, ``cnn_forward``). ``lif_sequence`` is a custom
-``torch.autograd.Function``: its forward runs the recurrence without building a graph and its
-backward runs the reverse-time recurrence of the surrogate gradient, so autograd sees one node
-per layer instead of about eight per step. Two kernels compute it:
+the next layer (``mlp_forward``; the conv student's ``snn.fused_cnn.cnn_forward``).
+``lif_sequence`` is a custom ``torch.autograd.Function``: its forward runs the recurrence
+without building a graph and its backward runs the reverse-time recurrence of the surrogate
+gradient, so autograd sees one node per layer instead of about eight per step.
+Two kernels compute it:
 
 - ``"fused"``: eager PyTorch, in-place ops into preallocated ``[T, ...]`` buffers;
 - ``"compiled"``: the same recurrence through ``torch.compile`` (Inductor writes one C++ loop
@@ -33,7 +34,8 @@ import torch
 from ..spec import RESETS
 from .surrogate import SLOPE
 
-__all__ = ["ENGINES", "KERNELS", "check_engine", "cnn_forward", "lif_sequence", "mlp_forward"]
+__all__ = ["ENGINES", "KERNELS", "check_engine", "check_sequence_args", "lif_sequence",
+           "mlp_forward"]
 
 #: Time-loop implementations of the spiking models: the two kernels of ``lif_sequence`` in
 #: layer-major order, and ``"loop"``, the plain per-step reference.
@@ -210,6 +212,30 @@ class _LIFSequence(torch.autograd.Function):
         return grad, None, None, None, None, None, None
 
 
+def check_sequence_args(owner: str, current, reset, kernel, timesteps) -> None:
+    """One-line errors for the arguments ``lif_sequence`` and ``lif_pool_sequence`` share."""
+    if not isinstance(current, torch.Tensor) or not current.is_floating_point():
+        what = current.dtype if isinstance(current, torch.Tensor) else type(current).__name__
+        raise TypeError(f"{owner} current must be a floating-point tensor, not {what}")
+    if reset not in RESETS:
+        allowed = ", ".join(repr(r) for r in RESETS)
+        raise ValueError(f"{owner} reset must be one of {allowed}, not {reset!r}")
+    if kernel not in KERNELS:
+        allowed = ", ".join(repr(k) for k in KERNELS)
+        raise ValueError(f"{owner} kernel must be one of {allowed}, not {kernel!r}")
+    if timesteps is not None and (
+        isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1
+    ):
+        raise ValueError(
+            f"{owner} timesteps must be None or an integer >= 1, not {timesteps!r}"
+        )
+    if timesteps is None and (current.ndim < 1 or current.shape[0] < 1):
+        raise ValueError(
+            f"{owner} current must have a leading time axis of length >= 1 "
+            f"when timesteps is None, not shape {list(current.shape)}"
+        )
+
+
 def lif_sequence(
     current: torch.Tensor,
     *,
@@ -236,26 +262,7 @@ def lif_sequence(
     kernel : str
         ``"fused"`` (eager) or ``"compiled"`` (``torch.compile``); same numbers.
     """
-    if not isinstance(current, torch.Tensor) or not current.is_floating_point():
-        what = current.dtype if isinstance(current, torch.Tensor) else type(current).__name__
-        raise TypeError(f"lif_sequence current must be a floating-point tensor, not {what}")
-    if reset not in RESETS:
-        allowed = ", ".join(repr(r) for r in RESETS)
-        raise ValueError(f"lif_sequence reset must be one of {allowed}, not {reset!r}")
-    if kernel not in KERNELS:
-        allowed = ", ".join(repr(k) for k in KERNELS)
-        raise ValueError(f"lif_sequence kernel must be one of {allowed}, not {kernel!r}")
-    if timesteps is not None and (
-        isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1
-    ):
-        raise ValueError(
-            f"lif_sequence timesteps must be None or an integer >= 1, not {timesteps!r}"
-        )
-    if timesteps is None and (current.ndim < 1 or current.shape[0] < 1):
-        raise ValueError(
-            "lif_sequence current must have a leading time axis of length >= 1 "
-            f"when timesteps is None, not shape {list(current.shape)}"
-        )
+    check_sequence_args("lif_sequence", current, reset, kernel, timesteps)
     return _LIFSequence.apply(
         current, timesteps, float(beta), float(theta), reset, float(slope), kernel
     )
@@ -264,11 +271,6 @@ def lif_sequence(
 def _lif(lif, current, timesteps, kernel):
     return lif_sequence(current, beta=lif.beta, theta=lif.theta, reset=lif.reset,
                         slope=lif.slope, timesteps=timesteps, kernel=kernel)
-
-
-def _per_step(module, x):
-    """``module`` applied to every ``[T, B, ...]`` slice at once (T folded into the batch)."""
-    return module(x.flatten(0, 1)).unflatten(0, x.shape[:2])
 
 
 def mlp_forward(model, x: torch.Tensor, return_hidden: bool = False):
@@ -286,20 +288,4 @@ def mlp_forward(model, x: torch.Tensor, return_hidden: bool = False):
         cur = model.fcs[i + 1](h)
         const = False
     out = torch.stack([cur] * steps) if const else cur
-    return (out, hidden) if return_hidden else out
-
-
-def cnn_forward(model, x: torch.Tensor, spikes: bool, return_hidden: bool = False):
-    """Layer-major forward of a ``SpikingCNN`` on images ``x`` (``[B, C, H, W]``, or with a
-    leading ``T`` when ``spikes``); its per-step loop's outputs exactly."""
-    steps, kernel = model.timesteps, model.engine
-    cur = _per_step(model.convs[0], x) if spikes else model.convs[0](x)
-    hidden, h = [], None
-    for i, lif in enumerate(model.lifs):
-        if i:
-            cur = _per_step(model.convs[i], h)
-        s = _lif(lif, cur, None if (spikes or i) else steps, kernel)
-        h = _per_step(model.pool, s)
-        hidden.append(h)
-    out = _per_step(model.readout, h.flatten(2))
     return (out, hidden) if return_hidden else out
