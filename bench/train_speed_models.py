@@ -28,6 +28,7 @@ from snntorch import surrogate
 from spikeforge.data import load_dataset, quantize_input
 from spikeforge.snn.cnn import SpikingCNN
 from spikeforge.snn.mlp import SpikingMLP
+from spikeforge.train.heap import keep_freed_memory
 from torch import nn
 
 __all__ = ["IMPLS", "build", "run_worker"]
@@ -218,6 +219,11 @@ def _status_kb(key: str) -> int:
 
 def _memory_one(student, T, impl, batch):
     x, y, _, _ = _data(student)
+    if impl == "compiled":  # compile forward and backward outside the measured window
+        warm = build(student, T, impl)
+        _step(warm, torch.optim.Adam(warm.parameters(), lr=1e-3), *next(_batches(x, y, batch,
+                                                                                 1, 1)))
+        del warm
     model = build(student, T, impl)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     data = list(_batches(x, y, batch, 3, 1))
@@ -275,6 +281,8 @@ def run_worker(cfg: dict) -> dict:
     """One measurement in this process (one torch thread): ``cfg["kind"]`` is ``"time"``,
     ``"memory"``, ``"accuracy"`` or ``"twin"``."""
     torch.set_num_threads(1)
+    if cfg.get("malloc", "keep") == "keep":  # the same allocator policy for every impl
+        keep_freed_memory()
     kind = cfg["kind"]
     if kind == "time":
         return _time(cfg)

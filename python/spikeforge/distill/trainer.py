@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..train.dist import DistContext, LossStep, all_sum, init_distributed, share, wrap
+from ..train.heap import keep_freed_memory
 from .common import check_fraction
 from .recipes import Recipe
 
@@ -91,6 +92,7 @@ def train_student(student: nn.Module, recipe: Recipe,
     if isinstance(teacher, TeacherOutputs) and len(teacher.logits) != len(y):
         raise ValueError(f"train_student: teacher has {len(teacher.logits)} rows but y has "
                          f"{len(y)}")
+    keep_freed_memory()  # whole-[T, B, ...] buffers are reused, not page-faulted in (train.heap)
     ctx = init_distributed() if ctx is None else ctx
     extra = list(recipe.parameters())
     step_module = LossStep(student, lambda m, *a: recipe.loss(m, *a)["total_loss"],

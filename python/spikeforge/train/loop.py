@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .dist import DistContext, LossStep, all_sum, init_distributed, share, wrap
+from .heap import keep_freed_memory
 
 __all__ = ["History", "ce_mean_logits", "evaluate", "predict", "train_model"]
 
@@ -110,6 +111,7 @@ def train_model(
         one plain process. The logged loss is the mean over all ranks' rows.
     """
     loss_fn = loss_fn or ce_mean_logits
+    keep_freed_memory()  # whole-[T, B, ...] buffers are reused, not page-faulted in (train.heap)
     ctx = init_distributed() if ctx is None else ctx
     if ctx.device.type != "cpu":
         model.to(ctx.device)
