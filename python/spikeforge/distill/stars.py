@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from ..train.optim import adam
 from .common import (
     check_choice,
     check_fraction,
@@ -139,7 +140,7 @@ class STARS:
         """
         rounds = check_steps_count("STARS", "rounds", rounds)
         gen = torch.Generator().manual_seed(seed)
-        opt = torch.optim.Adam(self.student.parameters(), lr=lr)
+        opt = adam(self.student.parameters(), lr=lr)
         pool, labels, logits = [], [], []
         for r in range(rounds):
             targets = torch.randint(0, n_classes, (batch_size,), generator=gen)

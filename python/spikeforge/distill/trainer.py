@@ -21,6 +21,7 @@ from torch import nn
 
 from ..train.dist import DistContext, LossStep, all_sum, init_distributed, share, wrap
 from ..train.heap import keep_freed_memory
+from ..train.optim import adam
 from .common import check_fraction
 from .recipes import Recipe
 
@@ -103,7 +104,7 @@ def train_student(student: nn.Module, recipe: Recipe,
     runner = wrap(step_module, ctx)
     gen = torch.Generator().manual_seed(seed)
     params = list(student.parameters()) + extra
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    opt = adam(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     n = len(y)
     steps_total = epochs * -(-n // batch_size)

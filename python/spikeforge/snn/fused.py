@@ -13,7 +13,9 @@ without building a graph and its backward runs the reverse-time recurrence of th
 gradient, so autograd sees one node per layer instead of about eight per step.
 Two kernels compute it:
 
-- ``"fused"``: eager PyTorch, in-place ops into preallocated ``[T, ...]`` buffers;
+- ``"fused"``: for float32 CPU tensors the C loop of ``snn.native`` (one call per direction,
+  the same floating-point operations); otherwise eager PyTorch, in-place ops into
+  preallocated ``[T, ...]`` buffers;
 - ``"compiled"``: the same recurrence through ``torch.compile`` (Inductor writes one C++ loop
   per direction). Faster per step, but the first call in a process costs seconds of
   compilation (minutes with a cold cache) and it needs a C++ compiler.
@@ -32,6 +34,7 @@ from __future__ import annotations
 import torch
 
 from ..spec import RESETS
+from . import native
 from .surrogate import SLOPE
 
 __all__ = ["ENGINES", "KERNELS", "check_engine", "check_sequence_args", "lif_sequence",
@@ -194,6 +197,9 @@ class _LIFSequence(torch.autograd.Function):
             fwd = _compiled("forward", _forward_pure)
             spk, xs, vs = fwd(_flat(current, 0 if const else 1), steps, beta, theta, zero, const)
             spk = spk.view(shape)
+        elif native.usable(current):
+            kernel = "native"
+            spk, xs, vs = native.forward(current, steps, beta, theta, zero, const)
         else:
             spk, xs, vs = _forward_eager(current, steps, beta, theta, zero, const)
         ctx.save_for_backward(xs, vs)
@@ -207,6 +213,8 @@ class _LIFSequence(torch.autograd.Function):
         if kernel == "compiled":
             bwd = _compiled("backward", _backward_pure)
             grad = bwd(_flat(grad_s, 1), xs, vs, beta, theta, slope, const).view(shape)
+        elif kernel == "native":
+            grad = native.backward(grad_s, xs, vs, beta, theta, slope, const)
         else:
             grad = _backward_eager(grad_s, xs, vs, beta, theta, slope, const)
         return grad, None, None, None, None, None, None

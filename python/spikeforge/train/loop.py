@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from .dist import DistContext, LossStep, all_sum, init_distributed, share, wrap
 from .heap import keep_freed_memory
+from .optim import adam
 
 __all__ = ["History", "ce_mean_logits", "evaluate", "predict", "train_model"]
 
@@ -117,7 +118,7 @@ def train_model(
         model.to(ctx.device)
     runner = wrap(LossStep(model, lambda m, xb, yb: loss_fn(m(xb), yb, xb)), ctx)
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     hist = History()
     t0 = time.perf_counter()
