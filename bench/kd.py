@@ -40,6 +40,8 @@ RUN_CACHE = ROOT / "build" / "kd" / "runs.jsonl"
 MLP_METHODS = ("ce", "tet", "hinton", "tser", "seal", "nld", "tssd")
 CNN_METHODS = ("ce", "hinton", "ckdsnn")
 STARS_VARIANTS = ("kd-real", "ce-synth", "deepinversion", "stars")
+#: Shifted views per training image in the augmentation section, labelled once by the teacher.
+AUG_VIEWS = 16
 
 
 def _mlp(sizes, pool=False):
@@ -81,7 +83,8 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
                          "kwargs": extra.get("kwargs", {}), "warmup": extra.get("warmup", 0.0),
                          "n_labels": n if n != n_train[ds] else None,
                          "epochs": _epochs(steps or n_steps, n), "quick": quick,
-                         **({"shift": extra["shift"]} if extra.get("shift") else {})})
+                         **({"shift": extra["shift"]} if extra.get("shift") else {}),
+                         **({"views": extra["views"]} if extra.get("views") else {})})
 
     for ds in datasets:
         mlp, cnn, t_cnn, s_mlp, s_cnn, few = cfg[ds]
@@ -134,9 +137,13 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
             if not quick and key != "B":
                 continue
             add("aug", ds_c, st, label[key], t_aug, "ce", n_train[ds_c], 2500)
+            shifted = dict(shift=1 if quick else 2, views=AUG_VIEWS)
             for m in ("ce", "tet", "hinton", "seal"):
                 add("aug", ds_c, st, label[key], t_aug, m, n_train[ds_c], 500 if quick else 7500,
-                    label=f"{m} +shift", shift=1 if quick else 2)
+                    label=f"{m} +shift", **shifted)
+            add("aug", ds_c, st, label[key], t_aug, "hinton", n_train[ds_c],
+                500 if quick else 7500, label="hinton tau=1 alpha=1 +shift",
+                kwargs={"temperature": 1.0, "alpha": 1.0}, **shifted)
     if "stars" in sections:
         for ds in datasets:
             student = _mlp((64, 32, 10)) if ds == "digits" else _mlp((784, 128, 10))

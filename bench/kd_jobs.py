@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from spikeforge.data import epoch_shifts, load_dataset, quantize_input
-from spikeforge.distill import STARS, make_recipe, teacher_outputs, train_student
+from spikeforge.distill import STARS, TeacherOutputs, make_recipe, teacher_outputs, train_student
 from spikeforge.snn.cnn import SpikingCNN
 from spikeforge.snn.mlp import SpikingMLP
 from spikeforge.snn.teachers import CNNTeacher, MLPTeacher, train_teacher
@@ -163,21 +163,52 @@ def run_student(job: dict) -> dict:
 
 
 def _shifted(job: dict, x: torch.Tensor, teacher, cam: bool):
-    """Per-epoch student inputs and teacher outputs for ``job["shift"]``: each epoch every
-    training image moves by its own random offset (``spikeforge.data.random_shift``; the
-    8-bit values move, nothing is re-rounded) and the teacher sees the same shifted images
-    as the student (before the pooled student's 2x2 pooling)."""
+    """Per-epoch student inputs and teacher outputs for ``job["shift"]``.
+
+    Without ``job["views"]``, each epoch every training image moves by its own random offset
+    (``spikeforge.data.random_shift``; the 8-bit values move, nothing is re-rounded) and the
+    teacher is run again on the same shifted images as the student (before the pooled
+    student's 2x2 pooling). With ``job["views"] = P``, every image gets ``P`` shifted views,
+    the teacher labels each view once, and each epoch shows every image as one of its views
+    (drawn from the seed and the epoch): the same consistent distillation (Beyer et al. 2022)
+    with the teacher run ``P`` times instead of once per epoch."""
     image = IMAGE[job["dataset"]]
     shifted = epoch_shifts(x.numpy(), image, job["shift"], job["seed"])
+    pooled = job["student"].get("pool")
+    views = job.get("views")
+    if not views:
+        def xs(epoch):
+            xe = torch.from_numpy(shifted(epoch))
+            return pool2(xe, image) if pooled else xe
 
-    def xs(epoch):
-        xe = torch.from_numpy(shifted(epoch))
-        return pool2(xe, image) if job["student"].get("pool") else xe
+        def tout(epoch):
+            return teacher_outputs(teacher, torch.from_numpy(shifted(epoch)), cam=cam)
 
-    def tout(epoch):
-        return teacher_outputs(teacher, torch.from_numpy(shifted(epoch)), cam=cam)
+        return xs, (tout if teacher is not None else None)
+    raw = [torch.from_numpy(shifted(v).copy()) for v in range(views)]
+    student_views = torch.stack([pool2(v, image) if pooled else v for v in raw])
+    labelled = [teacher_outputs(teacher, v, cam=cam) for v in raw] if teacher else None
+    del raw
+    n = len(x)
+    rows = torch.arange(n)
 
-    return xs, (tout if teacher is not None else None)
+    def pick(epoch):
+        gen = torch.Generator().manual_seed(1_000_003 * job["seed"] + epoch)
+        return torch.randint(0, views, (n,), generator=gen)
+
+    def xs_view(epoch):
+        return student_views[pick(epoch), rows]
+
+    if labelled is None:
+        return xs_view, None
+    logits = torch.stack([t.logits for t in labelled])
+    maps = torch.stack([t.maps for t in labelled]) if cam else None
+
+    def tout_view(epoch):
+        k = pick(epoch)
+        return TeacherOutputs(logits[k, rows], maps[k, rows] if cam else None)
+
+    return xs_view, tout_view
 
 
 def run_stars(job: dict) -> dict:
