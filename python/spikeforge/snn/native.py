@@ -140,9 +140,12 @@ def _run(fn, ranges):
     if len(ranges) == 1:
         fn(*ranges[0])
         return
-    pool = _state.get("pool")
-    if pool is None or pool._max_workers < len(ranges):
+    pool, size = _state.get("pool"), _state.get("pool_size", 0)
+    if pool is None or size < len(ranges):
+        if pool is not None:
+            pool.shutdown()
         pool = _state["pool"] = ThreadPoolExecutor(len(ranges), "spikeforge-lif")
+        _state["pool_size"] = len(ranges)
     for f in [pool.submit(fn, a, b) for a, b in ranges]:
         f.result()
 
