@@ -163,52 +163,45 @@ def run_student(job: dict) -> dict:
 
 
 def _shifted(job: dict, x: torch.Tensor, teacher, cam: bool):
-    """Per-epoch student inputs and teacher outputs for ``job["shift"]``.
+    """Per-epoch student inputs and teacher outputs for ``job["shift"]`` and ``job["views"]``.
 
-    Without ``job["views"]``, each epoch every training image moves by its own random offset
-    (``spikeforge.data.random_shift``; the 8-bit values move, nothing is re-rounded) and the
-    teacher is run again on the same shifted images as the student (before the pooled
-    student's 2x2 pooling). With ``job["views"] = P``, every image gets ``P`` shifted views,
-    the teacher labels each view once, and each epoch shows every image as one of its views
-    (drawn from the seed and the epoch): the same consistent distillation (Beyer et al. 2022)
-    with the teacher run ``P`` times instead of once per epoch."""
+    Every training image gets ``views`` shifted copies (``spikeforge.data.epoch_shifts``: each
+    image moves by its own random offset; the 8-bit values move, nothing is re-rounded), the
+    teacher labels each copy once, and each epoch shows every image as one of its copies,
+    drawn from the seed and the epoch. The teacher sees exactly the copy the student sees
+    (before the pooled student's 2x2 pooling): consistent distillation (Beyer et al. 2022)
+    with the teacher run ``views`` times instead of once per epoch."""
     image = IMAGE[job["dataset"]]
     shifted = epoch_shifts(x.numpy(), image, job["shift"], job["seed"])
-    pooled = job["student"].get("pool")
-    views = job.get("views")
-    if not views:
-        def xs(epoch):
-            xe = torch.from_numpy(shifted(epoch))
-            return pool2(xe, image) if pooled else xe
-
-        def tout(epoch):
-            return teacher_outputs(teacher, torch.from_numpy(shifted(epoch)), cam=cam)
-
-        return xs, (tout if teacher is not None else None)
+    views = job["views"]
     raw = [torch.from_numpy(shifted(v).copy()) for v in range(views)]
-    student_views = torch.stack([pool2(v, image) if pooled else v for v in raw])
+    student_views = torch.stack([pool2(v, image) if job["student"].get("pool") else v
+                                 for v in raw])
     labelled = [teacher_outputs(teacher, v, cam=cam) for v in raw] if teacher else None
     del raw
-    n = len(x)
-    rows = torch.arange(n)
+    rows = torch.arange(len(x))
+    drawn = {}
 
-    def pick(epoch):
-        gen = torch.Generator().manual_seed(1_000_003 * job["seed"] + epoch)
-        return torch.randint(0, views, (n,), generator=gen)
+    def pick(epoch):  # asked for by the student's and the teacher's side of an epoch
+        if epoch not in drawn:
+            drawn.clear()
+            gen = torch.Generator().manual_seed(1_000_003 * job["seed"] + epoch)
+            drawn[epoch] = torch.randint(0, views, (len(x),), generator=gen)
+        return drawn[epoch]
 
-    def xs_view(epoch):
+    def xs(epoch):
         return student_views[pick(epoch), rows]
 
     if labelled is None:
-        return xs_view, None
+        return xs, None
     logits = torch.stack([t.logits for t in labelled])
     maps = torch.stack([t.maps for t in labelled]) if cam else None
 
-    def tout_view(epoch):
+    def tout(epoch):
         k = pick(epoch)
         return TeacherOutputs(logits[k, rows], maps[k, rows] if cam else None)
 
-    return xs_view, tout_view
+    return xs, tout
 
 
 def run_stars(job: dict) -> dict:

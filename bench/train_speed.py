@@ -81,27 +81,24 @@ def _table(rows, cols) -> str:
 #: with Inductor's on-disk cache warm); ``--no-compiled-digits`` leaves it out for the digits
 #: students.
 NO_MEMORY = {"peak_mb": None, "saved_mb": None}
-COMPILED_DIGITS = {"on": True}
+#: What every implementation's worker process shares: allocator policy and optimiser.
+SETTINGS = {"malloc": "keep", "adam": "fused"}
 
 
-def compiled_for(student: str) -> bool:
-    return COMPILED_DIGITS["on"] or not student.endswith("digits")
-
-
-def measure(students, Ts, impls, steps, rounds, batch, malloc="keep", adam="fused",
-            log=print) -> list[dict]:
+def measure(students, Ts, impls, steps, rounds, batch, settings=SETTINGS,
+            compiled_digits=True, log=print) -> list[dict]:
     """One row per (student, T): speed, memory and ratios of every implementation."""
     rows = []
     for student in students:
         for T in Ts:
             n_steps = max(2, steps // (4 if student == "cnn" else 1))
             t0 = time.perf_counter()
-            mine = [i for i in impls if i != "compiled" or compiled_for(student)]
+            mine = [i for i in impls if i != "compiled" or compiled_digits
+                    or not student.endswith("digits")]
             speed = _worker({"kind": "time", "student": student, "T": T, "impls": mine,
-                             "batch": batch, "steps": n_steps, "rounds": rounds,
-                             "malloc": malloc, "adam": adam})
+                             "batch": batch, "steps": n_steps, "rounds": rounds, **settings})
             mem = _worker({"kind": "memory", "student": student, "T": T, "batch": batch,
-                           "impls": mine, "malloc": malloc, "adam": adam})
+                           "impls": mine, **settings})
             twin = mem.pop("twin")
             mem.setdefault("compiled", NO_MEMORY)
             row = {"student": student, "T": T, "batch": batch, "steps": n_steps,
@@ -126,14 +123,13 @@ def measure(students, Ts, impls, steps, rounds, batch, malloc="keep", adam="fuse
     return rows
 
 
-def accuracy(students, Ts, epochs, batch, seeds, malloc="keep", adam="fused",
-             log=print) -> list[dict]:
+def accuracy(students, Ts, epochs, batch, seeds, settings=SETTINGS, log=print) -> list[dict]:
     rows = []
     for student in students:
         for T in Ts:
             r = _worker({"kind": "accuracy", "student": student, "T": T, "epochs": epochs,
                          "batch": batch, "lr": 5e-3, "impls": ["snntorch", "fused"],
-                         "seeds": list(seeds), "malloc": malloc, "adam": adam})
+                         "seeds": list(seeds), **settings})
             rows.append({"student": student, "T": T, "epochs": epochs, **r})
             log(f"{student:10s} T={T:2d}  acc snntorch {r['snntorch']['test_acc']:.4f} "
                 f"fused {r['fused']['test_acc']:.4f}  train samples/s snntorch "
@@ -236,7 +232,6 @@ def main(argv=None) -> int:
     ap.add_argument("--no-compiled-digits", action="store_true",
                     help="time the compiled engine on the MNIST students only")
     args = ap.parse_args(argv)
-    COMPILED_DIGITS["on"] = not args.no_compiled_digits
     if args.worker:
         from train_speed_models import run_worker
 
@@ -254,12 +249,13 @@ def main(argv=None) -> int:
         args.students = [s for s in args.students if s.endswith("digits")]
     t0, load0 = time.perf_counter(), list(os.getloadavg())
     print(f"speed: {args.students} T={args.T} impls={args.impls} batch={args.batch}, 1 thread")
+    settings = {"malloc": args.malloc, "adam": args.adam}
     rows = measure(args.students, args.T, args.impls, args.steps, args.rounds, args.batch,
-                   args.malloc, args.adam)
+                   settings, compiled_digits=not args.no_compiled_digits)
     acc_students = [s for s in args.students if s.endswith("digits")]
     print(f"accuracy: {acc_students} T={args.T}, {args.epochs} epochs, snntorch vs fused")
     acc = (accuracy(acc_students, args.T, args.epochs, args.batch, range(args.seeds),
-                    args.malloc, args.adam)
+                    settings)
            if args.seeds > 0 else [])
     doc = {"config": vars(args) | {"worker": None}, "threads": 1,
            "machine": {"python": platform.python_version(), "torch": torch.__version__,

@@ -224,7 +224,8 @@ def _status_kb(key: str) -> int:
         return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
 
 
-def _memory_one(student, T, impl, batch, cfg):
+def _memory_one(cfg, impl):
+    student, T, batch = cfg["student"], cfg["T"], cfg["batch"]
     x, y, _, _ = _data(student)
     if impl == "compiled":  # compile forward and backward outside the measured window
         warm = build(student, T, impl)
@@ -249,9 +250,8 @@ def _memory(cfg):
     each, free heap memory goes back to the OS (``malloc_trim``) and the peak is reset
     (``/proc/self/clear_refs``, Linux). A first, discarded run takes torch's one-time lazy
     initialisations out of the first figure. Also the twin check."""
-    args = (cfg["student"], cfg["T"])
-    _memory_one(*args, cfg["impls"][-1], cfg["batch"], cfg)  # one-time lazy initialisations
-    out = {i: _memory_one(*args, i, cfg["batch"], cfg) for i in cfg["impls"]}
+    _memory_one(cfg, cfg["impls"][-1])  # one-time lazy initialisations
+    out = {i: _memory_one(cfg, i) for i in cfg["impls"]}
     out["twin"] = twin_check(cfg["student"], cfg["T"])
     return out
 

@@ -31,7 +31,6 @@ from .fused import (
     _backward_pure,
     _compiled,
     _forward_pure,
-    _lif,
     check_sequence_args,
     lif_sequence,
 )
@@ -132,8 +131,8 @@ def cnn_forward(model, x: torch.Tensor, spikes: bool, return_hidden: bool = Fals
     """Layer-major forward of a ``SpikingCNN`` on images ``x`` (``[B, C, H, W]``, or with a
     leading ``T`` when ``spikes``); its per-step loop's outputs exactly.
 
-    ``model.engine`` picks the kernel: ``"fused"`` runs ``lif_sequence`` then the model's
-    ``MaxPool2d``; ``"compiled"`` runs each stage's LIF and pool as one ``lif_pool_sequence``.
+    Each stage's LIF and 2x2 pool is one ``lif_pool_sequence`` with ``model.engine`` as the
+    kernel (``"fused"``: ``lif_sequence`` then ``max_pool2d``; ``"compiled"``: one graph).
     """
     steps, kernel = model.timesteps, model.engine
     cur = _per_step(model.convs[0], x) if spikes else model.convs[0](x)
@@ -141,12 +140,9 @@ def cnn_forward(model, x: torch.Tensor, spikes: bool, return_hidden: bool = Fals
     for i, lif in enumerate(model.lifs):
         if i:
             cur = _per_step(model.convs[i], h)
-        const_steps = None if (spikes or i) else steps
-        if kernel == "compiled":
-            h = lif_pool_sequence(cur, beta=lif.beta, theta=lif.theta, reset=lif.reset,
-                                  slope=lif.slope, timesteps=const_steps, kernel=kernel)
-        else:
-            h = _per_step(model.pool, _lif(lif, cur, const_steps, kernel))
+        h = lif_pool_sequence(cur, beta=lif.beta, theta=lif.theta, reset=lif.reset,
+                              slope=lif.slope, timesteps=None if (spikes or i) else steps,
+                              kernel=kernel)
         hidden.append(h)
     out = _per_step(model.readout, h.flatten(2))
     return (out, hidden) if return_hidden else out

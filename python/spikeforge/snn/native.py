@@ -71,15 +71,14 @@ def _build() -> Path:
     fd, tmp = tempfile.mkstemp(prefix=".lif_native.", suffix=".so", dir=out.parent)
     os.close(fd)
     try:
-        errors = ""
         for march in (["-march=native"], []):  # some compilers lack -march=native
             cmd = [cc, *FLAGS, *march, "-o", tmp, str(SOURCE), "-lm"]
             run = subprocess.run(cmd, capture_output=True, text=True)
             if run.returncode == 0:
                 os.replace(tmp, out)
                 return out
-            errors = run.stderr.strip().splitlines()[-1:] or [f"exit {run.returncode}"]
-        raise RuntimeError(f"{cc} failed to build {SOURCE.name}: {errors[0]}")
+        last = (run.stderr.strip().splitlines() or [f"exit {run.returncode}"])[-1]
+        raise RuntimeError(f"{cc} failed to build {SOURCE.name}: {last}")
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
