@@ -1,9 +1,11 @@
 """snn.fused: the whole-time-loop LIF node equals the per-step loop (spikes and current
-gradient bit for bit), models give the same outputs with every eager engine, memory is linear
-in T, and bad arguments fail with one-line messages."""
+gradient bit for bit), models give the same outputs with every eager engine when the synaptic
+layers' sums are exact (``tests/dyadic.py``), memory is linear in T, and bad arguments fail with
+one-line messages."""
 
 import pytest
 import torch
+from dyadic import dyadic_rand, snap_parameters_
 from spikeforge.snn.cnn import SpikingCNN
 from spikeforge.snn.fused import lif_sequence
 from spikeforge.snn.lif import lif_step_float
@@ -55,6 +57,8 @@ def _run(model, engine, x):
 
 
 def _compare(model, x):
+    """Engines on one model: equal spikes and logits (the synaptic sums are exact, so no BLAS
+    kernel choice can move them), parameter gradients to summation order."""
     ref = _run(model, "loop", x)
     new = _run(model, "fused", x)
     assert torch.equal(new[0], ref[0])
@@ -76,14 +80,15 @@ def test_mlp_fused_engine_matches_the_loop(reset, leak_shift):
     with torch.no_grad():
         for fc in m.fcs:
             fc.weight.mul_(3)
-    _compare(m, torch.rand(9, 20))  # direct: constant first-layer current
+    snap_parameters_(m)
+    _compare(m, dyadic_rand(9, 20))  # direct: constant first-layer current
     _compare(m, (torch.rand(6, 9, 20) < 0.4).float())  # spikes
 
 
 def test_cnn_fused_engine_matches_the_loop():
     torch.manual_seed(1)
-    m = SpikingCNN((2, 9, 8), (4, 6), 3, timesteps=5, theta=0.5)
-    _compare(m, torch.rand(4, 2 * 9 * 8))
+    m = snap_parameters_(SpikingCNN((2, 9, 8), (4, 6), 3, timesteps=5, theta=0.5))
+    _compare(m, dyadic_rand(4, 2 * 9 * 8))
     _compare(m, (torch.rand(5, 4, 2, 9, 8) < 0.5).float())
 
 

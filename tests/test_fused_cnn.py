@@ -1,6 +1,7 @@
 """The compiled kernels (torch.compile): ``lif_sequence(kernel="compiled")`` and the conv stage
 ``lif_pool_sequence`` equal the eager reference bit for bit (spikes and current gradient),
-the compiled conv student equals its per-step loop, and bad shapes fail in one line.
+the compiled conv student equals its per-step loop (on exact synaptic sums), and bad shapes
+fail in one line.
 
 Each distinct (reset, constant-current) pair compiles its own graphs (about 10-30 s each on
 the 2-core CI machine), so the cases below cover both resets and both current kinds once.
@@ -9,6 +10,7 @@ the 2-core CI machine), so the cases below cover both resets and both current ki
 import pytest
 import torch
 import torch.nn.functional as F
+from dyadic import dyadic_rand, snap_parameters_
 from spikeforge.snn.cnn import SpikingCNN
 from spikeforge.snn.fused import lif_sequence
 from spikeforge.snn.fused_cnn import lif_pool_sequence
@@ -62,8 +64,8 @@ def test_lif_sequence_compiled_equals_eager_bit_for_bit(shape, steps, reset):
 
 def test_cnn_compiled_engine_matches_the_loop():
     torch.manual_seed(1)
-    m = SpikingCNN((1, 10, 8), (4, 6), 3, timesteps=4, theta=0.5)
-    x = torch.rand(5, 80)
+    m = snap_parameters_(SpikingCNN((1, 10, 8), (4, 6), 3, timesteps=4, theta=0.5))
+    x = dyadic_rand(5, 80)  # exact synaptic sums: see tests/dyadic.py
     out = {}
     for engine in ("loop", "compiled"):
         m.engine = engine

@@ -24,8 +24,10 @@ Exactness: each kernel performs the floating-point operations of ``lif_step_floa
 autograd's backward through it, in the same order (no fused multiply-add; division by the
 squared surrogate denominator; a constant current's gradient summed from ``t = T-1`` down to
 0), so spikes, membranes and the gradient with respect to the current equal the per-step loop
-bit for bit. Whole-model parameter gradients differ only in summation order (one matmul over
-``T * B`` rows instead of ``T`` matmuls), see ``tests/test_fused.py``. Memory: the saved
+bit for bit. A whole model calls its synaptic layers once over ``T * B`` rows instead of ``T``
+times over ``B``; BLAS may sum those in another order (1 ulp), so its logits equal the loop's
+bit for bit where the synaptic sums are exact (``tests/dyadic.py``) and to rounding otherwise;
+parameter gradients differ in summation order, see ``tests/test_fused.py``. Memory: the saved
 state is ``v - theta`` per step (and ``v`` for ``reset="zero"``), linear in ``T``.
 """
 
@@ -282,7 +284,8 @@ def _lif(lif, current, timesteps, kernel):
 
 
 def mlp_forward(model, x: torch.Tensor, return_hidden: bool = False):
-    """Layer-major forward of a ``SpikingMLP`` on a checked ``x``; its loop's outputs exactly.
+    """Layer-major forward of a ``SpikingMLP`` on a checked ``x``; its loop's outputs (exactly
+where the synaptic layers give the same currents for ``T * B`` rows as per step).
 
     Uses ``model.engine`` (``"fused"`` or ``"compiled"``) as the ``lif_sequence`` kernel.
     """

@@ -129,7 +129,8 @@ def _per_step(module, x):
 
 def cnn_forward(model, x: torch.Tensor, spikes: bool, return_hidden: bool = False):
     """Layer-major forward of a ``SpikingCNN`` on images ``x`` (``[B, C, H, W]``, or with a
-    leading ``T`` when ``spikes``); its per-step loop's outputs exactly.
+    leading ``T`` when ``spikes``); its per-step loop's outputs (exactly where the convolutions
+    and the readout give the same currents for ``T * B`` rows as per step).
 
     Each stage's LIF and 2x2 pool is one ``lif_pool_sequence`` with ``model.engine`` as the
     kernel (``"fused"``: ``lif_sequence`` then ``max_pool2d``; ``"compiled"``: one graph).

@@ -6,8 +6,10 @@ per-step logits are its current ``I``. The prediction is ``argmax(logits.sum(0))
 Input is ``[B, n_in]`` (direct encoding: the same x every step) or ``[T, B, n_in]``
 (spikes). ``engine`` picks the time loop (``snn.fused``): ``"fused"`` (default) runs the
 network layer by layer with one autograd node per LIF layer, ``"compiled"`` the same through
-``torch.compile``, ``"loop"`` the plain per-step Python loop below. Spikes, membranes and
-logits are the same bit for bit; parameter gradients differ only in summation order.
+``torch.compile``, ``"loop"`` the plain per-step Python loop below. For the same currents,
+spikes, membranes and logits are the same bit for bit; the layer-major engines call each
+``nn.Linear`` once over ``T * B`` rows, which BLAS may sum in another order than ``T`` calls
+(``docs/speed.md``, "Exactness"); parameter gradients differ in summation order.
 """
 
 from __future__ import annotations
