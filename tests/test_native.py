@@ -50,11 +50,12 @@ def test_native_split_across_threads_is_still_exact(monkeypatch, reset):
     steps = 4
     n = native.PARALLEL_MIN // steps + 37  # large enough to split, not a multiple of 16
     (s_n, g_n), (s_e, g_e) = _both(monkeypatch, (n,), steps, reset, 0.875, 1.0, threads=3)
+    old = torch.get_num_threads()
     torch.set_num_threads(3)
     try:
         assert len(native._ranges(n, steps)) == 3
     finally:
-        torch.set_num_threads(1)
+        torch.set_num_threads(old)
     assert torch.equal(s_n, s_e)
     assert torch.equal(g_n, g_e)
 

@@ -43,8 +43,17 @@ def _run_snntorch(net, x):
 
 @pytest.fixture(scope="module")
 def trained():
-    """(state_dict of the two Linear layers, digits test images and labels): 1 epoch of Adam."""
+    """(state_dict of the two Linear layers, digits test images and labels): 1 epoch of Adam
+    on one thread (the process's thread count is restored afterwards)."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    try:
+        return _train()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train():
     ds = load_dataset("digits")
     x, y = torch.from_numpy(ds.x_train).float(), torch.from_numpy(ds.y_train)
     net = _net("zero", True)
