@@ -1,7 +1,9 @@
 """Float SpikingMLP -> NIR -> SpikingMLP, and snnTorch's importer reading our graphs."""
 
+import numpy as np
 import pytest
 import torch
+from dyadic import snap_parameters_
 from snntorch import utils as snn_utils
 from snntorch.import_nir import import_from_nir
 from spikeforge.data import load_dataset
@@ -80,6 +82,24 @@ def test_snntorch_importer_reproduces_our_student(digits_x):
     # the second hidden layer feeds the readout; equal logits mean equal spikes there too
     assert torch.equal(out, logits)
     assert 0.02 < float(hidden[0].mean()) < 0.98
+
+
+def test_snntorch_importer_differs_only_at_threshold_ties(digits_x):
+    """snnTorch fires at ``v > theta``, spikeforge at ``v >= theta``. On weights of a 2^-6 grid
+    (digits pixels are multiples of 1/16) membranes land on ``theta`` exactly: snnTorch's import
+    then equals a student with ``theta = nextafter(theta, +inf)`` bit for bit, not ours."""
+    m = snap_parameters_(_model(3, "zero"))
+    gt = snap_parameters_(_model(3, "zero"))
+    for lif in gt.lifs:
+        lif.theta = float(np.nextafter(np.float32(lif.theta), np.float32(np.inf)))
+    snn_net = import_from_nir(export_student(m))
+    with torch.no_grad():
+        snn_utils.reset(snn_net)
+        out = torch.stack([snn_net(digits_x)[0] for _ in range(T)])
+    logits_ge, hidden_ge = _forward(m, digits_x)
+    logits_gt, hidden_gt = _forward(gt, digits_x)
+    assert torch.equal(out, logits_gt)
+    assert not torch.equal(hidden_ge[1], hidden_gt[1])  # ties happened, and only they differ
 
 
 def test_export_student_rejects_other_models():
