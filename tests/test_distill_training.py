@@ -13,16 +13,15 @@ from spikeforge.distill import (
 from spikeforge.snn.cnn import SpikingCNN
 from spikeforge.snn.mlp import SpikingMLP
 from spikeforge.snn.teachers import CNNTeacher, MLPTeacher, train_teacher
+from threads import torch_threads
 
 N_TRAIN = 400
 
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

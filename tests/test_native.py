@@ -6,6 +6,7 @@ import pytest
 import torch
 from spikeforge.snn import fused, native
 from spikeforge.snn.fused import lif_sequence
+from threads import torch_threads
 
 
 def test_native_kernel_builds_and_loads():
@@ -19,9 +20,7 @@ def _both(monkeypatch, shape, steps, reset, beta, theta, threads=1):
     base = torch.randn(*shape, generator=gen) * 1.5 + 0.4
     grad = torch.randn(steps or shape[0], *(shape if steps else shape[1:]), generator=gen)
     out = {}
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         for flag in ("1", "0"):
             monkeypatch.setenv("SPIKEFORGE_NATIVE", flag)
             assert native.usable(base) is (flag == "1")
@@ -29,8 +28,6 @@ def _both(monkeypatch, shape, steps, reset, beta, theta, threads=1):
             s = lif_sequence(cur, beta=beta, theta=theta, reset=reset, timesteps=steps)
             (g,) = torch.autograd.grad(s, cur, grad)
             out[flag] = (s, g)
-    finally:
-        torch.set_num_threads(old)
     return out["1"], out["0"]
 
 
@@ -50,12 +47,8 @@ def test_native_split_across_threads_is_still_exact(monkeypatch, reset):
     steps = 4
     n = native.PARALLEL_MIN // steps + 37  # large enough to split, not a multiple of 16
     (s_n, g_n), (s_e, g_e) = _both(monkeypatch, (n,), steps, reset, 0.875, 1.0, threads=3)
-    old = torch.get_num_threads()
-    torch.set_num_threads(3)
-    try:
+    with torch_threads(3):
         assert len(native._ranges(n, steps)) == 3
-    finally:
-        torch.set_num_threads(old)
     assert torch.equal(s_n, s_e)
     assert torch.equal(g_n, g_e)
 

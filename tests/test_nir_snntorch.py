@@ -12,6 +12,7 @@ from snntorch import utils as snn_utils
 from snntorch.export_nir import export_to_nir
 from spikeforge.data import load_dataset
 from spikeforge.nirgraph import PROFILES, ImportModes, import_nir, write_nir
+from threads import torch_threads
 
 T, H = 8, 32
 
@@ -45,12 +46,8 @@ def _run_snntorch(net, x):
 def trained():
     """(state_dict of the two Linear layers, digits test images and labels): 1 epoch of Adam
     on one thread (the process's thread count is restored afterwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _train()
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train():

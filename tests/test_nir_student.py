@@ -1,5 +1,7 @@
 """Float SpikingMLP -> NIR -> SpikingMLP, and snnTorch's importer reading our graphs."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -65,20 +67,27 @@ def test_graph_records_modes_and_timesteps():
     assert info["modes"] == {"dt": 1e-3, "reset": "value", "threshold": "ge"}
 
 
+def _snntorch_import_run(m, x):
+    """snnTorch's import_from_nir of ``export_student(m)`` run ``T`` steps on ``x``:
+    (logits ``[T, B, C]``, first hidden layer's spikes ``[T, B, n]``, the snnTorch net)."""
+    snn_net = import_from_nir(export_student(m))
+    spikes = []
+    hook = snn_net.lif0.register_forward_hook(lambda mod, i, o: spikes.append(o))
+    with torch.no_grad():
+        snn_utils.reset(snn_net)
+        out = torch.stack([snn_net(x)[0] for _ in range(T)])
+    hook.remove()
+    return out, torch.stack(spikes), snn_net
+
+
 def test_snntorch_importer_reproduces_our_student(digits_x):
     """snnTorch's own import_from_nir reads our graph (LIF with tau = dt*2**k, r = tau/dt)
     as Leaky(beta=1 - 2**-k, reset 'zero'): same spikes and logits on the digits test set."""
     m = _model(3, "zero")
     logits, hidden = _forward(m, digits_x)
-    snn_net = import_from_nir(export_student(m))
+    out, spikes, snn_net = _snntorch_import_run(m, digits_x)
     assert float(snn_net.lif0.beta[0]) == 0.875
-    spikes = []
-    hook = snn_net.lif0.register_forward_hook(lambda mod, i, o: spikes.append(o))
-    with torch.no_grad():
-        snn_utils.reset(snn_net)
-        out = torch.stack([snn_net(digits_x)[0] for _ in range(T)])
-    hook.remove()
-    assert torch.equal(torch.stack(spikes), hidden[0])
+    assert torch.equal(spikes, hidden[0])
     # the second hidden layer feeds the readout; equal logits mean equal spikes there too
     assert torch.equal(out, logits)
     assert 0.02 < float(hidden[0].mean()) < 0.98
@@ -89,14 +98,11 @@ def test_snntorch_importer_differs_only_at_threshold_ties(digits_x):
     (digits pixels are multiples of 1/16) membranes land on ``theta`` exactly: snnTorch's import
     then equals a student with ``theta = nextafter(theta, +inf)`` bit for bit, not ours."""
     m = snap_parameters_(_model(3, "zero"))
-    gt = snap_parameters_(_model(3, "zero"))
-    for lif in gt.lifs:
+    gt = copy.deepcopy(m)
+    for lif in gt.lifs:  # as nirgraph's to_student reads threshold "gt"
         lif.theta = float(np.nextafter(np.float32(lif.theta), np.float32(np.inf)))
-    snn_net = import_from_nir(export_student(m))
-    with torch.no_grad():
-        snn_utils.reset(snn_net)
-        out = torch.stack([snn_net(digits_x)[0] for _ in range(T)])
-    logits_ge, hidden_ge = _forward(m, digits_x)
+    out, _, _ = _snntorch_import_run(m, digits_x)
+    _, hidden_ge = _forward(m, digits_x)
     logits_gt, hidden_gt = _forward(gt, digits_x)
     assert torch.equal(out, logits_gt)
     assert not torch.equal(hidden_ge[1], hidden_gt[1])  # ties happened, and only they differ

@@ -5,6 +5,7 @@ import pytest
 import torch
 from spikeforge.data import load_dataset
 from spikeforge.snn.teachers import CNNTeacher, MLPTeacher, freeze, train_teacher
+from threads import torch_threads
 
 
 def test_mlp_teacher_shapes_batchnorm_and_features():
@@ -43,14 +44,10 @@ def test_freeze_sets_eval_and_no_grad():
 def test_train_teacher_learns_digits():
     ds = load_dataset("digits", seed=0)
     torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         t = train_teacher(MLPTeacher((64, 64, 10), batch_norm=True),
                           torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train), epochs=8,
                           seed=0)
-    finally:
-        torch.set_num_threads(threads)
     acc = float((t(torch.from_numpy(ds.x_test)).argmax(1).numpy() == ds.y_test).mean())
     assert acc > 0.9
     assert not t.training
