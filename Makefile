@@ -25,14 +25,16 @@ sim: $(STAMP) setup-icarus
 	$(PY) -m pytest -q sim
 
 # The digits config end to end (teacher, student, PTQ, IR, golden, Verilog, Verilator, report);
-# prints float/golden/RTL accuracy, agreement and cycles. `python -m spikeforge.demo` is the
-# same slice without a teacher or a run directory.
+# prints float/golden/RTL accuracy, agreement and cycles; its IR is $(DEMO_IR). `python -m
+# spikefab.demo` is the same slice without a teacher or a run directory.
+DEMO_IR := build/runs/digits/ir/net.json
 demo: $(STAMP)
-	$(PY) -m spikeforge run configs/digits.toml --skip bitstream --force
+	$(PY) -m spikefab run configs/digits.toml --skip bitstream --force
 
-# Verilog + JSON port description of an IR: make verilog [IR=build/demo/digits.json] [LANES=4]
+# Verilog + JSON port description of an IR: make verilog [IR=<ir.json>] [LANES=4]
+# (default IR: the one `make demo` writes)
 verilog: $(STAMP)
-	$(PY) -m spikeforge_hdl verilog --ir $(or $(IR),build/demo/digits.json) -o build/rtl --lanes $(or $(LANES),4)
+	$(PY) -m spikefab_hdl verilog --ir $(or $(IR),$(DEMO_IR)) -o build/rtl --lanes $(or $(LANES),4)
 
 .PHONY: bench-cycles
 bench-cycles: $(STAMP)
@@ -50,11 +52,13 @@ setup-icarus:
 		{ apt-get update && apt-get install -y iverilog; }
 
 # Bitstream + report.json into build/bitstreams/<board>/:
-#   make bitstream BOARD=<icebreaker|ulx3s-25f|ulx3s-85f|orangecrab-25f> IR=<file> [LANES=N]
-#   (default lanes: the board's, 2 on the iCEBreaker, 4 on ECP5)
+#   make bitstream [BOARD=<icebreaker|ulx3s-25f|ulx3s-85f|orangecrab-25f>] [IR=<file>] [LANES=N]
+#   (defaults: the iCEBreaker, the IR `make demo` writes, the board's lanes: 2 on the
+#   iCEBreaker, 4 on ECP5)
 .PHONY: bitstream
 bitstream: $(STAMP)
-	$(PY) -m spikeforge_hdl build --board "$(BOARD)" --ir "$(IR)" $(if $(LANES),--lanes $(LANES)) \
+	$(PY) -m spikefab_hdl build --board "$(or $(BOARD),icebreaker)" --ir "$(or $(IR),$(DEMO_IR))" \
+		$(if $(LANES),--lanes $(LANES)) \
 		-o build/bitstreams
 
 # Hardware benchmark (bitstreams for every board + rtlsim cycles): bench/results/hw.{json,md}

@@ -3,12 +3,12 @@
     python bench/fil.py [--images N]
 
 For the trained digits models (direct 4-bit input, T=4; rate-coded spikes, T=8; from
-sim/simlib.py): build ``board_sim`` (the board top in Verilator with C++ UART pins,
-``spikeforge_hdl.boardsim``; 12 MHz, 4 clocks per UART bit, T_idle 300 cycles) and
+``spikefab.trained``): build ``board_sim`` (the board top in Verilator with C++ UART pins,
+``spikefab_hdl.sim.board_bridge``; 12 MHz, 4 clocks per UART bit, T_idle 300 cycles) and
 classify the test images twice through the board's UART:
 
 * ``fil``: the C99 library (firmware/) linked to the model, no Python in the loop;
-* ``python``: :class:`spikeforge.driver.client.Board` over ``SimTransport`` (a pipe to
+* ``python``: :class:`spikefab.driver.client.Board` over ``SimTransport`` (a pipe to
   the same executable), the code that drives a serial port.
 
 Every prediction and accumulator is compared with golden. Reported: samples per
@@ -24,19 +24,18 @@ Prints a table and writes bench/results/fil.json and bench/results/fil.md.
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from spikeforge.atomic import atomic_write_text
-from spikeforge.driver.client import Board
-from spikeforge.driver.protocol import NetInfo
-from spikeforge.golden import run_network
-from spikeforge_hdl.boardsim import build_board_sim, open_bridge, run_fil
+from jobcache import write_results
+from spikefab import trained
+from spikefab.driver.client import Board
+from spikefab.golden import run_network
+from spikefab.protocol import NetInfo
+from spikefab_hdl.sim.board_bridge import build_board_sim, open_bridge, run_fil
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -47,12 +46,6 @@ COLUMNS = [
     ("sim_cycles_per_s", "sim cycles/s"), ("core_cycles_mean", "core cycles/inf"),
     ("wire_bytes", "bytes/sample"), ("uart_bound_115200", "UART bound @115200 (samples/s)"),
 ]
-
-
-def _simlib():
-    if str(ROOT / "sim") not in sys.path:
-        sys.path.insert(0, str(ROOT / "sim"))
-    return importlib.import_module("simlib")
 
 
 def measure(name: str, net, x, encoding: str) -> list[dict]:
@@ -111,19 +104,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--images", type=int, default=360)
     args = p.parse_args(argv)
-    simlib = _simlib()
     rows = []
-    net, x, _ = simlib.trained_digits(0)
+    net, x, _ = trained.load("digits", 0)
     rows += measure("digits-direct", net, x[: args.images], "direct")
-    net, x, _ = simlib.trained_digits(0, encoding="spikes")
+    net, x, _ = trained.load("digits-spikes", 0)
     rows += measure("digits-spikes", net, np.transpose(x, (1, 0, 2))[: args.images], "spikes")
     meta = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
             "python": platform.python_version()}
     for r in rows:
         print("  ".join(f"{t}={r[k]}" for k, t in COLUMNS))
-    atomic_write_text(RESULTS / "fil.json", json.dumps({"meta": meta, "rows": rows},
-                                                       indent=2) + "\n")
-    atomic_write_text(RESULTS / "fil.md", _markdown(rows, meta))
+    write_results(RESULTS / "fil", {"meta": meta, "rows": rows}, _markdown(rows, meta))
     return 0 if all(r["agree"] for r in rows) else 1
 
 

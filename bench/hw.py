@@ -4,20 +4,20 @@
     python bench/hw.py --report-only     # the page again from bench/results/hw.json
 
 For each network (the demo's digits model, 64-128-10, and an MNIST-5k model, 784-128-10,
-both T=4 with direct 4-bit input, trained here with ``spikeforge.train.fit`` and exported
+both T=4 with direct 4-bit input, trained here with ``spikefab.train.fit`` and exported
 with ``export_ptq``; cached under build/bench/hw/nets/):
 
-* golden accuracy on the whole test split (``spikeforge.golden``);
+* golden accuracy on the whole test split (``spikefab.golden``);
 * cycles per inference of the core in Verilator on ``--images`` test images
-  (``spikeforge_hdl.native``, input always valid, output always ready), every
+  (``spikefab_hdl.sim.native``, input always valid, output always ready), every
   prediction and accumulator checked against golden; the first 8 images also through
-  the cocotb bench (``spikeforge_hdl.rtlsim``), whose cycle counts must be the same;
+  the cocotb bench (``spikefab_hdl.sim.rtlsim``), whose cycle counts must be the same;
 * synaptic operations (weights read and added) per inference, from golden's events:
   nonzero inputs × n_out for the direct first layer (computed once per sample) plus
   spikes × n_out for every later layer;
 
 and for each board a bitstream built with the YoWASP tools
-(``spikeforge_hdl.build.build_bitstream``: UART board top around the core) giving
+(``spikefab_hdl.build.bitstream.build_bitstream``: UART board top around the core) giving
 resources in % of the device, Fmax and the board clock. From these: latency at Fmax and
 at the board clock, inferences/s at Fmax (compute only: UART transfer time excluded),
 and SOP/cycle against the device's weight-read ceiling (hardware_anchors.md §c:
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import platform
 import re
@@ -43,75 +42,24 @@ from pathlib import Path
 import numpy as np
 from amaranth.back import rtlil
 from hw_report import markdown, table, targets
-from spikeforge.atomic import atomic_write_bytes, atomic_write_text
-from spikeforge.golden import run_network
-from spikeforge.ir import QuantizedNetwork
-from spikeforge_hdl.boards import BOARDS, get_board
-from spikeforge_hdl.build import build_bitstream, check_network
-from spikeforge_hdl.native import run_native
-from spikeforge_hdl.report import BuildError, FitError, TimingError
-from spikeforge_hdl.rtlsim import simulate
-from spikeforge_hdl.top import BoardTop
+from jobcache import write_results
+from spikefab import trained
+from spikefab.atomic import atomic_write_text
+from spikefab.golden import run_network
+from spikefab.ir import QuantizedNetwork
+from spikefab_hdl.board.definitions import BOARDS, get_board
+from spikefab_hdl.board.top import BoardTop
+from spikefab_hdl.build.bitstream import build_bitstream, check_network
+from spikefab_hdl.build.tool_report import BuildError, FitError, TimingError
+from spikefab_hdl.sim.native import run_native
+from spikefab_hdl.sim.rtlsim import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "build" / "bench" / "hw"
 #: Block-RAM read port width in bits per block (iCE40 SB_RAM40_4K x16; ECP5 DP16KD x36).
 PORT_BITS = {"ice40": 16, "ecp5": 36}
-#: The MNIST-5k run: digits' recipe (T=4, leak 3, direct 4-bit) on 784-128-10, trained on
-#: images shifted by up to 2 pixels (fresh offsets every epoch) for 200 epochs: 4,000
-#: training images are too few for 97 % without it (30 epochs, no shifts: 91.8 % golden).
-MNIST_CONFIG = {"dataset": "mnist5k", "hidden": (128,), "timesteps": 4, "leak_shift": 3,
-                "theta": 1.0, "reset": "subtract", "encoding": "direct", "in_bits": 4,
-                "epochs": 200, "batch_size": 64, "lr": 2e-3, "augment_shift": 2}
 N_COCOTB = 8
-
-
-def _hash(*parts) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p if isinstance(p, bytes) else str(p).encode())
-    return h.hexdigest()[:16]
-
-
-def _train(name: str, seed: int):
-    """Train and export ``name``; return ``(net, x_test, y_test)``."""
-    from spikeforge.data import encode_direct
-    from spikeforge.demo import DIGITS_WIDTHS, train_digits
-    from spikeforge.export import export_ptq
-    from spikeforge.train import TrainConfig, fit
-
-    if name == "digits":
-        _model, net, ds = train_digits(seed)
-        return net, encode_direct(ds.x_test, net.spec.in_bits), ds.y_test
-    cfg = TrainConfig(**{**MNIST_CONFIG, "seed": seed})
-    res = fit(cfg)
-    ds = res.dataset
-    net = export_ptq(res.model.eval(), **DIGITS_WIDTHS, in_bits=cfg.in_bits, encoding="direct",
-                     calib_x=ds.x_test, calib_y=ds.y_test,
-                     meta={"dataset": ds.meta, "train_config": cfg.to_dict(),
-                           "float_acc": res.float_acc})
-    return net, encode_direct(ds.x_test, cfg.in_bits), ds.y_test
-
-
-def load_net(name: str, seed: int = 0):
-    """The trained network ``name`` and its integer test set, cached by recipe."""
-    from spikeforge.demo import DIGITS_CONFIG, DIGITS_WIDTHS
-
-    recipe = DIGITS_CONFIG.to_dict() if name == "digits" else MNIST_CONFIG
-    key = _hash(name, seed, json.dumps([recipe, DIGITS_WIDTHS], sort_keys=True, default=list))
-    cache = WORK / "nets" / f"{name}-{key}"
-    if not (cache / "net.json").is_file():
-        t0 = time.perf_counter()
-        net, x, y = _train(name, seed)
-        net.meta["train_wall_s"] = round(time.perf_counter() - t0, 1)
-        buf = io.BytesIO()
-        np.savez(buf, x=np.asarray(x, np.int64), y=np.asarray(y, np.int64))
-        atomic_write_bytes(cache / "test.npz", buf.getvalue())
-        net.save(cache / "net")
-    with np.load(cache / "test.npz") as z:
-        x, y = z["x"], z["y"]
-    return QuantizedNetwork.load(cache / "net"), x, y
 
 
 def measure(name: str, net, x, y, lanes: int, images: int) -> dict:
@@ -156,11 +104,15 @@ def build_key(net: QuantizedNetwork, board_name: str, lanes: int, seed: int) -> 
     edits that do not change the design rebuild nothing."""
     board = get_board(board_name)
     top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds))
-    src = ROOT / "hdl" / "spikeforge_hdl"
+    src = ROOT / "hdl" / "spikefab_hdl"
     il = re.sub(r'attribute \\src "[^"]*"\n', "", rtlil.convert(top, name="top"))
     parts = [board.name, lanes, seed, il]
-    parts += [(src / f).read_bytes() for f in ("boards.py", "build.py", "report.py")]
-    return _hash(*parts)
+    parts += [(src / f).read_bytes()
+              for f in ("board/definitions.py", "build/bitstream.py", "build/tool_report.py")]
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else str(p).encode())
+    return h.hexdigest()[:16]
 
 
 def gateware_version() -> dict:
@@ -237,7 +189,7 @@ def main(argv=None) -> int:
                     choices=["digits", "mnist5k"])
     ap.add_argument("--boards", nargs="+", default=sorted(BOARDS), choices=sorted(BOARDS))
     ap.add_argument("--lanes", type=int, default=None,
-                    help="lanes on every board (default: each board's own, boards.py)")
+                    help="lanes on every board (default: each board's own, board/definitions.py)")
     ap.add_argument("--images", type=int, default=200, help="test images simulated per net")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     ap.add_argument("--out", default=str(RESULTS / "hw"), help="results stem (.json, .md)")
@@ -253,7 +205,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     nets, rows = [], []
     for name in args.nets:
-        net, x, y = load_net(name)
+        net, x, y = trained.load(name)
         lanes = {b: args.lanes or get_board(b).lanes for b in args.boards}
         by_lanes = {}
         for n_lanes in sorted({n for b, n in lanes.items() if _fits(net, b, n)}, reverse=True):
@@ -279,8 +231,7 @@ def main(argv=None) -> int:
 
 
 def _write(out: Path, result: dict) -> None:
-    atomic_write_text(out.with_suffix(".json"), json.dumps(result, indent=2) + "\n")
-    atomic_write_text(out.with_suffix(".md"), markdown(result))
+    write_results(out, result, markdown(result))
     print("\n".join(table(result["boards"])))
     for t in result["targets"]:
         print(f"{'PASS' if t['pass'] else 'FAIL'}  {t['target']}: {t['measured']}")

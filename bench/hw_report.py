@@ -159,7 +159,7 @@ def markdown(result: dict) -> str:
             for label, mhz, lat in (("board clock", r["board_mhz"], r["latency_us_board"]),
                                     ("Fmax", r["fmax_mhz"], r["latency_us_fmax"])):
                 lines.append(
-                    f"| spikeforge {r['board']} @ {label} {mhz:g} MHz | {mn['golden_acc']:.2%} "
+                    f"| spikefab {r['board']} @ {label} {mhz:g} MHz | {mn['golden_acc']:.2%} "
                     f"(MNIST-5k test) | {lat:.1f} | {res['lut']['used']:,} | "
                     f"{res['bram']['used']} (18 Kbit) | "
                     f"{SPIKER_PLUS['latency_us'] / lat:.1f}x |")

@@ -23,17 +23,14 @@ report lists the code hashes of the runs it used.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import math
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
+from jobcache import RunCache, add_flags, code_hash, gather
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
 ROOT = HERE.parent
 RUN_CACHE = ROOT / "build" / "kd" / "runs.jsonl"
 
@@ -171,97 +168,14 @@ def timed_run(job: dict) -> dict:
 
 
 def _code_hash() -> str:
-    files = sorted((ROOT / "python" / "spikeforge" / "distill").glob("*.py"))
-    files += [ROOT / "python/spikeforge/snn/mlp.py", ROOT / "python/spikeforge/snn/cnn.py",
-              ROOT / "python/spikeforge/snn/teachers.py", HERE / "kd_jobs.py"]
-    h = hashlib.sha1()
-    for f in files:
-        h.update(f.read_bytes())
-    return h.hexdigest()[:12]
+    files = sorted((ROOT / "python" / "spikefab" / "distill").glob("*.py"))
+    files += [ROOT / "python/spikefab/snn/mlp.py", ROOT / "python/spikefab/snn/cnn.py",
+              ROOT / "python/spikefab/snn/teachers.py", HERE / "kd_jobs.py"]
+    return code_hash(files)
 
 
-def _what(job: dict) -> str:
-    """What a job computes, as canonical JSON: its section and display label do not count."""
-    return json.dumps({k: v for k, v in job.items() if k not in ("section", "label")},
-                      sort_keys=True)
-
-
-def _key(job: dict, code: str) -> str:
-    """Identifies what a run computes: its section and display label do not count, so the
-    tuning section reuses section c's identical runs."""
-    return hashlib.sha1((code + _what(job)).encode()).hexdigest()
-
-
-def _load_cache() -> dict:
-    if not RUN_CACHE.exists():
-        return {}
-    out = {}
-    for line in RUN_CACHE.read_text().splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            out[rec["key"]] = rec["result"]
-    return out
-
-
-def execute(jobs: list[dict], workers: int, cache: dict, code: str, log) -> list[dict]:
-    """Run ``jobs`` (cached ones are read back) in ``workers`` processes."""
-    todo = list({_key(j, code): j for j in jobs if _key(j, code) not in cache}.values())
-    log(f"{len(jobs)} jobs, {len(todo)} distinct runs to do (the rest cached or shared)")
-    RUN_CACHE.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    if todo:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool, \
-                RUN_CACHE.open("a") as fh:
-            done = pool.map(timed_run, todo)
-            for i, (job, res) in enumerate(zip(todo, done, strict=True), 1):
-                key = _key(job, code)
-                res = {**res, "code": code}
-                cache[key] = res
-                fh.write(json.dumps({"key": key, "result": res}) + "\n")
-                fh.flush()
-                if i % 10 == 0 or i == len(todo):
-                    log(f"  {i}/{len(todo)} done, {time.perf_counter() - t0:.0f} s")
-    return [{**cache[_key(j, code)], **{f: j[f] for f in ("section", "label") if f in j}}
-            for j in jobs]
-
-
-def cached_runs(jobs: list[dict], log) -> list[dict]:
-    """The newest cached run of each job whatever code it ran (``None`` where there is none)."""
-    fields = {tuple(sorted(j)) for j in jobs}  # student and stars jobs differ in their fields
-    latest = {}
-    if RUN_CACHE.exists():
-        for line in RUN_CACHE.read_text().splitlines():
-            try:
-                res = json.loads(line)["result"]
-            except (json.JSONDecodeError, KeyError):
-                continue  # a torn last line (an interrupted write)
-            for keys in fields:
-                if all(k in res for k in keys):
-                    latest[_what({k: res[k] for k in keys})] = res
-    out = []
-    for j in jobs:
-        res = latest.get(_what(j))
-        out.append(None if res is None else
-                   {**res, **{f: j[f] for f in ("section", "label") if f in j}})
-    return out
-
-
-def reuse_or_run(jobs: list[dict], workers: int, cache: dict, code: str, log, *,
-                 run_missing: bool, partial: bool = False) -> tuple[list[dict], list[dict]]:
-    """``(runs, missing jobs)``: the newest cached run of each job whatever code it ran; the
-    rest are run (``run_missing``), left out (``partial``) or an error."""
-    found = cached_runs(jobs, log)
-    missing = [j for j, r in zip(jobs, found, strict=True) if r is None]
-    log(f"{len(jobs) - len(missing)} jobs cached under any code, {len(missing)} missing")
-    if missing and partial:
-        return [r for r in found if r is not None], missing
-    if missing and not run_missing:
-        m = missing[0]
-        raise SystemExit(f"no cached run for {len(missing)} jobs, e.g. {m['section']} "
-                         f"{m['dataset']} {m['label']} T={m['T']} seed={m['seed']}; "
-                         f"run without --report-only")
-    new = iter(execute(missing, workers, cache, code, log) if missing else [])
-    return [r if r is not None else next(new) for r in found], []
+def _describe(job: dict) -> str:
+    return f"{job['section']} {job['dataset']} {job['label']} T={job['T']} seed={job['seed']}"
 
 
 def main(argv=None) -> int:
@@ -274,13 +188,7 @@ def main(argv=None) -> int:
                     help="section c/tune students to run, e.g. 'A' (default: all)")
     ap.add_argument("--tune-T", type=int, default=None, help="T of the tuning section")
     ap.add_argument("--out", default=str(HERE / "results"))
-    ap.add_argument("--report-only", action="store_true",
-                    help="rebuild the report from the newest cached run of each job")
-    ap.add_argument("--partial", action="store_true",
-                    help="with --report-only: report the cached jobs, list the missing ones")
-    ap.add_argument("--reuse", action="store_true",
-                    help="reuse the newest cached run of each job whatever code it ran "
-                         "(the shared checkout changes under long runs); run the rest")
+    add_flags(ap)
     args = ap.parse_args(argv)
     import kd_report
 
@@ -290,24 +198,16 @@ def main(argv=None) -> int:
         ap.error(f"--sections has unknown section {sorted(unknown)[0]!r}")
     seeds = list(range(args.seeds or (2 if args.quick else 5)))
     t0 = time.perf_counter()
-    code = _code_hash()
-    cache = _load_cache()
+    cache = RunCache(RUN_CACHE, _code_hash())
     students = set(args.students.split(",")) if args.students else None
     teachers, jobs = plan(args.quick, seeds, sections, students, args.tune_T)
     log = print
-    log(f"kd bench ({'quick' if args.quick else 'full'}), seeds {seeds}, code {code}")
-    if args.report_only or args.reuse:  # a teacher's test accuracy is cached like a run
-        teacher_res, _ = reuse_or_run(teachers, args.workers, cache, code, log,
-                                      run_missing=True)
-    else:
-        teacher_res = execute(teachers, args.workers, {}, code, log)
-    missing = []
-    if args.report_only or args.reuse:
-        results, missing = reuse_or_run(jobs, args.workers, cache, code, log,
-                                        run_missing=args.reuse and not args.report_only,
-                                        partial=args.partial and args.report_only)
-    else:
-        results = execute(jobs, args.workers, cache, code, log)
+    log(f"kd bench ({'quick' if args.quick else 'full'}), seeds {seeds}, code {cache.code}")
+    # a teacher's test accuracy is cached like a run, and run when missing
+    teacher_res, _ = gather(cache, teachers, timed_run, args.workers, log, args,
+                            describe=_describe, always_run_missing=True)
+    results, missing = gather(cache, jobs, timed_run, args.workers, log, args,
+                              describe=_describe)
     elapsed = time.perf_counter() - t0
     stem = "kd_quick" if args.quick else "kd"
     summary = kd_report.write(Path(args.out), stem, teacher_res, results, elapsed,

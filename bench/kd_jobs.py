@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from spikeforge.data import epoch_shifts, load_dataset, quantize_input
-from spikeforge.distill import STARS, TeacherOutputs, make_recipe, teacher_outputs, train_student
-from spikeforge.snn.cnn import SpikingCNN
-from spikeforge.snn.mlp import SpikingMLP
-from spikeforge.snn.teachers import CNNTeacher, MLPTeacher, train_teacher
-from spikeforge.train.loop import evaluate
+from spikefab.data import epoch_shifts, load_dataset, quantize_input
+from spikefab.distill import STARS, TeacherOutputs, make_recipe, teacher_outputs, train_student
+from spikefab.snn.cnn import SpikingCNN
+from spikefab.snn.mlp import SpikingMLP
+from spikefab.snn.teachers import CNNTeacher, MLPTeacher, train_teacher
+from spikefab.train.loop import evaluate
 
 IN_BITS = 8
 IMAGE = {"digits": (1, 8, 8), "mnist5k": (1, 28, 28)}
@@ -165,7 +165,7 @@ def run_student(job: dict) -> dict:
 def _shifted(job: dict, x: torch.Tensor, teacher, cam: bool):
     """Per-epoch student inputs and teacher outputs for ``job["shift"]`` and ``job["views"]``.
 
-    Every training image gets ``views`` shifted copies (``spikeforge.data.epoch_shifts``: each
+    Every training image gets ``views`` shifted copies (``spikefab.data.epoch_shifts``: each
     image moves by its own random offset; the 8-bit values move, nothing is re-rounded), the
     teacher labels each copy once, and each epoch shows every image as one of its copies,
     drawn from the seed and the epoch. The teacher sees exactly the copy the student sees

@@ -14,14 +14,13 @@ what the teacher adds on top of the augmentation.
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from jobcache import write_results
 from scipy import stats
-from spikeforge.atomic import atomic_write_bytes, atomic_write_text
 
 SECTION_TITLES = {
     "a": "a: full labels",
@@ -300,7 +299,5 @@ def write(out: Path, stem: str, teachers, results, elapsed: float, *, quick: boo
                "codes": codes, "missing": missing or [],
                "teachers": teachers,
                "summary": rows, "target": checks, "runs": results}
-    atomic_write_text(out / f"{stem}.json", json.dumps(payload, indent=1, default=str) + "\n")
-    atomic_write_text(out / f"{stem}.md", md)
-    atomic_write_bytes(out / f"{stem}.png", plot(rows))
+    write_results(out / stem, payload, md, plot(rows))
     return md

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections import defaultdict
 
 import numpy as np
+from jobcache import write_results
 from scipy import stats
-from spikeforge.atomic import atomic_write_bytes, atomic_write_text
 
 METHODS = ("ptq", "cal", "qat")
 
@@ -232,7 +231,7 @@ def markdown(rows, targets, pooled, grid, settings, seconds, runs) -> str:
     return "\n".join(lines)
 
 
-def plot(rows, grid, path_png) -> None:
+def plot(rows, grid) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -272,7 +271,7 @@ def plot(rows, grid, path_png) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    atomic_write_bytes(path_png, buf.getvalue())
+    return buf.getvalue()
 
 
 def write_report(stem, runs, grid, *, seconds, settings) -> str:
@@ -283,7 +282,5 @@ def write_report(stem, runs, grid, *, seconds, settings) -> str:
     md = markdown(rows, targets, pooled, grid, settings, seconds, runs)
     doc = {"settings": settings, "grid": grid, "seconds": seconds, "summary": rows,
            "targets": targets, "pooled_by_width": pooled, "runs": runs}
-    atomic_write_text(stem.with_suffix(".json"), json.dumps(doc, indent=1) + "\n")
-    atomic_write_text(stem.with_suffix(".md"), md + "\n")
-    plot(rows, grid, stem.with_suffix(".png"))
+    write_results(stem, doc, md, plot(rows, grid))
     return md

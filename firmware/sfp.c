@@ -1,4 +1,4 @@
-/* sfp: the spikeforge board protocol (docs/protocol.md). See sfp.h. */
+/* sfp: the spikefab board protocol (docs/protocol.md). See sfp.h. */
 #include "sfp.h"
 
 enum { RX_HUNT, RX_TYPE, RX_LEN0, RX_LEN1, RX_PAYLOAD, RX_CRC0, RX_CRC1 };

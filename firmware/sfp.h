@@ -1,5 +1,5 @@
 /*
- * sfp: the spikeforge board protocol (docs/protocol.md) in portable C99.
+ * sfp: the spikefab board protocol (docs/protocol.md) in portable C99.
  *
  * No malloc, no OS calls: the caller supplies the byte I/O (sfp_io) and every buffer.
  * A frame on the wire:

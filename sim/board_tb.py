@@ -4,16 +4,16 @@
   ``rx`` (8N1, ``divisor`` clocks per bit) with seeded random pauses between bytes
   (shorter than ``T_idle``), and can send a character with a low stop bit.
 * **Monitor** (:class:`UartMonitor`): decodes ``tx`` into bytes, checking every stop bit.
-* **Model**: :class:`spikeforge.driver.board_model.BoardModel` (golden arithmetic) says
+* **Model**: :class:`spikefab.driver.board_model.BoardModel` (golden arithmetic) says
   what the device must answer to every request, error cases included.
-* **Checker**: decodes the answer frames (:class:`~spikeforge.driver.protocol.FrameDecoder`)
+* **Checker**: decodes the answer frames (:class:`~spikefab.protocol.FrameDecoder`)
   and compares each with the model exactly: INFO and ERROR payloads byte for byte,
   RESULT prediction and every accumulator; the cycle count must be positive.
 
 The host follows docs/protocol.md: one request at a time, and it waits ``T_idle`` after
 every answer. At the end, a drain check: ``3 * T_idle`` more cycles without a byte on
 ``tx`` and no partial frame. Configuration: the JSON file named by
-``SPIKEFORGE_BOARD_CONFIG`` (``ir``, ``inputs``, ``clk_hz``, ``divisor``,
+``SPIKEFAB_BOARD_CONFIG`` (``ir``, ``inputs``, ``clk_hz``, ``divisor``,
 ``timeout_cycles``, ``seed``, ``answers``, ``summary``).
 """
 
@@ -27,18 +27,18 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
-from spikeforge.atomic import atomic_write_bytes, atomic_write_text
-from spikeforge.driver.board_model import BoardModel
-from spikeforge.driver.protocol import (
+from spikefab.atomic import atomic_write_bytes, atomic_write_text
+from spikefab.driver.board_model import BoardModel
+from spikefab.ir import QuantizedNetwork
+from spikefab.protocol import (
     FrameDecoder,
     FrameType,
     decode_result,
     encode_frame,
     encode_sample,
 )
-from spikeforge.ir import QuantizedNetwork
 
-CONFIG_ENV = "SPIKEFORGE_BOARD_CONFIG"
+CONFIG_ENV = "SPIKEFAB_BOARD_CONFIG"
 
 
 class UartDriver:

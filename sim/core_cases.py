@@ -6,8 +6,8 @@ network, ragged last groups, weights over the full ``w_bits`` range against smal
 ``v_bits`` so that membranes saturate, and first layers whose weight memory is banked.
 """
 
-from spikeforge.spec import LIFSpec
-from spikeforge_hdl.randnet import make_spec, random_input, random_network
+from spikefab.spec import LIFSpec
+from spikefab_hdl.sim.randnet import make_spec, random_input, random_network
 
 __all__ = ["CASES", "BANKED", "BATCH", "random_case"]
 
@@ -23,7 +23,7 @@ CASES = {
     "spikes-readout-only-l4": (dict(sizes=(8, 3), timesteps=3), 4),
     "direct-wide-l8": (dict(sizes=(24, 40, 12), encoding="direct", in_bits=6, timesteps=6,
                             w_bits=12, b_bits=20, neurons=[LIFSpec(24, 30000, 5)]), 8),
-    # layer 0 of 48 x 90 (70 x 64) rows of 8 bits: three banks of 2048 rows (weightmem.py)
+    # layer 0 of 48 x 90 (70 x 64) rows of 8 bits: three banks of 2048 rows (core/weight_memory.py)
     "direct-banked-l1": (dict(sizes=(48, 90, 4), encoding="direct", in_bits=3, timesteps=2,
                               w_bits=8, neurons=[LIFSpec(16, 400, 2)]), 1),
     "spikes-banked-l1": (dict(sizes=(70, 64, 3), timesteps=3, w_bits=8,

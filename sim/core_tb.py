@@ -1,10 +1,10 @@
 """cocotb testbench of the network core: driver -> monitor -> model -> checker, exact.
 
-* **Driver** (:class:`~spikeforge_hdl.cocotb_bench.StreamDriver`): streams every
+* **Driver** (:class:`~spikefab_hdl.sim.cocotb_bench.StreamDriver`): streams every
   sample's input beats with seeded random idle cycles.
 * **Input monitor**: every accepted input beat goes to the model, which rebuilds the
   sample from what the core actually took.
-* **Model** (:class:`GoldenModel`): once a sample is complete, ``spikeforge.golden``
+* **Model** (:class:`GoldenModel`): once a sample is complete, ``spikefab.golden``
   computes everything the core must output for it.
 * **Output and trace monitors**: the sink (random backpressure) and one monitor per
   trace port hand their beats to the checker.
@@ -15,7 +15,7 @@
 
 At the end, a drain check: no input left, nothing expected left, and 32 more cycles
 with ``ready`` high produce no output and no trace beat. Configuration: the JSON file
-named by ``SPIKEFORGE_SIM_CONFIG`` (``description``, ``ir``, ``inputs``, ``idle``,
+named by ``SPIKEFAB_SIM_CONFIG`` (``description``, ``ir``, ``inputs``, ``idle``,
 ``stall``, ``seed``, ``max_cycles``, ``summary``).
 """
 
@@ -29,13 +29,12 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from spikeforge.atomic import atomic_write_text
-from spikeforge.golden import run_network
-from spikeforge.ir import QuantizedNetwork
-from spikeforge_hdl.beats import Recorder, field, input_beats
-from spikeforge_hdl.cocotb_bench import CoreBench, StreamDriver, StreamSink, TraceMonitor
-
-CONFIG_ENV = "SPIKEFORGE_SIM_CONFIG"
+from spikefab.atomic import atomic_write_text
+from spikefab.golden import run_network
+from spikefab.ir import QuantizedNetwork
+from spikefab_hdl.sim.beats import Recorder, field, input_beats
+from spikefab_hdl.sim.cocotb_bench import CoreBench, StreamDriver, StreamSink, TraceMonitor
+from spikefab_hdl.sim.testbench import CONFIG_ENV
 
 
 class GoldenModel:

@@ -3,7 +3,7 @@ Python driver's simulation transport, with every fault of issue 6.
 
 * FIL: the C library (firmware/sfp*.c) linked to the model classifies the whole digits
   test set with no Python in the loop; predictions and accumulators equal golden exactly.
-* Driver: :class:`spikeforge.driver.client.Board` over :class:`SimTransport` (the same
+* Driver: :class:`spikefab.driver.client.Board` over :class:`SimTransport` (the same
   code that drives a serial port) gets golden answers, and for corrupted, truncated,
   oversized and out-of-order frames, a UART framing error and a silent board it gets the
   gateware's ERROR frame or a timeout, then recovers; nothing hangs (timeouts are in
@@ -14,9 +14,10 @@ import functools
 
 import numpy as np
 import pytest
-import simlib
-from spikeforge.driver.client import Board, BoardTimeout, DeviceError
-from spikeforge.driver.protocol import (
+from spikefab import trained
+from spikefab.driver.client import Board, BoardTimeout, DeviceError
+from spikefab.golden import run_network
+from spikefab.protocol import (
     ErrorCode,
     FrameDecoder,
     FrameType,
@@ -25,8 +26,8 @@ from spikeforge.driver.protocol import (
     encode_frame,
     encode_sample,
 )
-from spikeforge.golden import run_network
-from spikeforge_hdl.boardsim import build_board_sim, open_bridge, run_fil
+from spikefab_hdl.sim.board_bridge import build_board_sim, open_bridge, run_fil
+from spikefab_hdl.sim.testbench import SIM_BUILD
 
 CLK_HZ = 12_000_000
 DIVISOR = 4
@@ -37,8 +38,8 @@ IDLE_S = 2 * T_IDLE / CLK_HZ
 
 @functools.cache
 def _digits():
-    net, x, _y = simlib.trained_digits(0)
-    build = build_board_sim(net, simlib.BUILD / "board-sim-digits", clk_hz=CLK_HZ,
+    net, x, _y = trained.load("digits", 0)
+    build = build_board_sim(net, SIM_BUILD / "board-sim-digits", clk_hz=CLK_HZ,
                             divisor=DIVISOR, timeout_cycles=T_IDLE)
     return net, x, build, run_network(net, x)
 

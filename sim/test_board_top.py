@@ -16,12 +16,13 @@ import json
 
 import numpy as np
 import pytest
-import simlib
-from simulators import SIMULATORS, build, run_test
-from spikeforge.atomic import atomic_write_bytes, atomic_write_text
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
-from spikeforge_hdl.boardsim import TOPLEVEL, write_board_verilog
+from spikefab import trained
+from spikefab.atomic import atomic_write_bytes, atomic_write_text
+from spikefab.ir import QuantizedNetwork
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab_hdl.sim.board_bridge import TOPLEVEL, write_board_verilog
+from spikefab_hdl.sim.simulators import SIMULATORS, build, run_test
+from spikefab_hdl.sim.testbench import SIM_BUILD
 
 DIVISOR = 4  # clock cycles per UART bit: a fast line keeps the simulation short
 TIMEOUT = 300  # T_idle in cycles
@@ -50,7 +51,7 @@ def _spikes_case():
 
 
 def _digits_case():
-    net, x_test, _ = simlib.trained_digits(0)
+    net, x_test, _ = trained.load("digits", 0)
     return net, x_test[:24]
 
 
@@ -61,7 +62,7 @@ CASES = {"digits": _digits_case, "spikes": _spikes_case}
 def _design(case: str):
     """Write the case's Verilog, IR and inputs once; return (net, root, verilog path, x)."""
     net, x = CASES[case]()
-    root = simlib.BUILD / f"board-{case}"
+    root = SIM_BUILD / f"board-{case}"
     _top, v_path = write_board_verilog(net, root, clk_hz=CLK_HZ, divisor=DIVISOR,
                                        timeout_cycles=TIMEOUT, lanes=LANES)
     net.save(root / "net")
@@ -94,7 +95,7 @@ def run_board(case: str, sim: str) -> tuple[dict, bytes]:
     cfg_path = run_dir / "config.json"
     atomic_write_text(cfg_path, json.dumps(cfg, indent=2) + "\n")
     run_test(sim, build_dir, toplevel=TOPLEVEL, test_module="board_tb", test_dir=run_dir,
-             extra_env={"SPIKEFORGE_BOARD_CONFIG": str(cfg_path)}, seed=3)
+             extra_env={"SPIKEFAB_BOARD_CONFIG": str(cfg_path)}, seed=3)
     summary = json.loads((run_dir / "summary.json").read_text())
     return summary, (run_dir / "answers.bin").read_bytes()
 

@@ -1,12 +1,12 @@
-"""End to end through the ``spikeforge`` command: a tiny digits config from the teacher to
+"""End to end through the ``spikefab`` command: a tiny digits config from the teacher to
 the Verilator simulation and the report, then a resumed run that only re-prints."""
 
 import json
 
 import numpy as np
-from spikeforge.cli import main
-from spikeforge.golden import run_network
-from spikeforge.ir import QuantizedNetwork
+from spikefab.cli import main
+from spikefab.golden import run_network
+from spikefab.ir import QuantizedNetwork
 
 CONFIG = """\
 [run]
@@ -27,7 +27,7 @@ sweep_bits = [4, 8]
 """
 
 
-def test_spikeforge_run_to_rtl_and_report(tmp_path, capsys):
+def test_spikefab_run_to_rtl_and_report(tmp_path, capsys):
     cfg = tmp_path / "e2e.toml"
     cfg.write_text(CONFIG)
     assert main(["--runs", str(tmp_path / "runs"), "run", str(cfg)]) == 0

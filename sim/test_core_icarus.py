@@ -1,12 +1,12 @@
 """The same core Verilog in Icarus Verilog and in Verilator: both exact against golden, and equal.
 
 For every random network of ``core_cases.py`` and for the trained digits model, one
-generated ``spikeforge_core.v`` (trace ports on) is built for both simulators
-(:mod:`simulators`) and run through the same cocotb bench, ``core_tb.core_golden_test``,
-with the same seeded idle and backpressure pattern. In each simulator the bench checks
-every accumulator, prediction, spike, post-reset membrane, per-step logit and cycle count
-against ``spikeforge.golden`` exactly. Then the two simulators' summaries (cycles per
-sample, total simulated cycles) must be identical.
+generated ``spikefab_core.v`` (trace ports on) is built for both simulators
+(:mod:`spikefab_hdl.sim.simulators`) and run through the same cocotb bench,
+``core_tb.core_golden_test``, with the same seeded idle and backpressure pattern. In each
+simulator the bench checks every accumulator, prediction, spike, post-reset membrane,
+per-step logit and cycle count against ``spikefab.golden`` exactly. Then the two
+simulators' summaries (cycles per sample, total simulated cycles) must be identical.
 
 The Verilog and the Verilator build are those of test_core_random.py and
 test_core_digits.py (``build/sim/random-<case>/``, ``build/sim/digits-l4/``: same network,
@@ -15,18 +15,13 @@ lanes and trace ports, so one Verilator build serves both); Icarus builds into
 """
 
 import functools
-import io
-import json
 
-import numpy as np
 import pytest
-import simlib
 from core_cases import BATCH, CASES, random_case
-from simulators import SIMULATORS, build, run_test
-from spikeforge.atomic import atomic_write_bytes, atomic_write_text
-from spikeforge_hdl.export import write_verilog
+from spikefab import trained
+from spikefab_hdl.sim.simulators import SIMULATORS
+from spikefab_hdl.sim.testbench import SIM_BUILD, run_core_bench
 
-TOPLEVEL = "spikeforge_core"
 N_DIGITS = 24  # test images of the digits model
 DIGITS_LANES = 4
 
@@ -34,7 +29,7 @@ DIGITS_LANES = 4
 def _case(name: str):
     """``(net, x, lanes, seed)`` of a random case or of ``"digits"``."""
     if name == "digits":
-        net, x_test, _ = simlib.trained_digits(0)
+        net, x_test, _ = trained.load("digits", 0)
         return net, x_test[:N_DIGITS], DIGITS_LANES, 11
     return random_case(name)
 
@@ -47,34 +42,9 @@ def _inputs_count(net, x) -> int:
 def run_core(name: str, sim: str) -> dict:
     """Run core_tb on case ``name`` in ``sim``; return the bench's summary."""
     net, x, lanes, seed = _case(name)
-    root = simlib.BUILD / ("digits-l4" if name == "digits" else f"random-{name}")
-    v_path, j_path = write_verilog(net, root, lanes=lanes, trace=True)
-    build_dir = root if sim == "verilator" else root / sim
-    build(sim, v_path, toplevel=TOPLEVEL, build_dir=build_dir)
-    run_dir = build_dir / "xsim_tb"
-    ir = net.save(run_dir / "net")
-    buf = io.BytesIO()
-    np.savez(buf, x=np.asarray(x, np.int64))
-    atomic_write_bytes(run_dir / "inputs.npz", buf.getvalue())
-    summary = run_dir / "summary.json"
-    summary.unlink(missing_ok=True)
-    plan = json.loads(j_path.read_text())["plan"]
-    dense = sum(lp["n_in"] * lp["groups"] + lp["groups"] + lp["n_out"] for lp in plan["layers"])
-    cfg = {
-        "description": str(j_path),
-        "ir": str(ir),
-        "inputs": str(run_dir / "inputs.npz"),
-        "idle": 0.2,
-        "stall": 0.25,
-        "seed": seed,
-        "max_cycles": int(_inputs_count(net, x) * (plan["timesteps"] * dense + 200) * 10),
-        "summary": str(summary),
-    }
-    cfg_path = run_dir / "config.json"
-    atomic_write_text(cfg_path, json.dumps(cfg, indent=2) + "\n")
-    run_test(sim, build_dir, toplevel=TOPLEVEL, test_module="core_tb", test_dir=run_dir,
-             extra_env={"SPIKEFORGE_SIM_CONFIG": str(cfg_path)}, seed=seed)
-    return json.loads(summary.read_text())
+    root = SIM_BUILD / ("digits-l4" if name == "digits" else f"random-{name}")
+    return run_core_bench(net, x, build_dir=root, lanes=lanes, idle=0.2, stall=0.25, seed=seed,
+                          sim=sim, run_name="xsim_tb")
 
 
 NAMES = sorted(CASES) + ["digits"]

@@ -6,10 +6,10 @@ One Verilator build per distinct network (``build/sim/random-<id>/``); the specs
 
 import numpy as np
 import pytest
-import simlib
 from core_cases import BANKED, BATCH, CASES, random_case
-from spikeforge.golden import run_network
-from spikeforge_hdl.plan import plan_core
+from spikefab.golden import run_network
+from spikefab_hdl.core.plan import plan_core
+from spikefab_hdl.sim.testbench import SIM_BUILD, run_core_bench
 
 
 def _raw_membranes(net, x, gold):
@@ -46,7 +46,7 @@ def test_cases_exercise_what_they_claim():
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_core_random_runner(name):
     net, x, lanes, seed = random_case(name)
-    summary = simlib.run_core_bench(net, x, name=f"random-{name}", lanes=lanes,
+    summary = run_core_bench(net, x, build_dir=SIM_BUILD / f"random-{name}", lanes=lanes,
                                     idle=0.25, stall=0.3, seed=seed)
     assert summary["samples"] == BATCH
     assert len(summary["cycles"]) == BATCH and min(summary["cycles"]) > 0

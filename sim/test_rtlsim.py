@@ -1,4 +1,4 @@
-"""spikeforge_hdl.rtlsim.simulate (the API the demo calls) returns exactly what golden computes.
+"""spikefab_hdl.sim.rtlsim.simulate (the API the demo calls) returns exactly what golden computes.
 
 It reuses the Verilator builds of the other sim/ tests where the Verilog is the same
 (the digits model, the two-hidden-layer spiking network), so it mostly costs simulation.
@@ -6,12 +6,13 @@ It reuses the Verilator builds of the other sim/ tests where the Verilog is the 
 
 import numpy as np
 import pytest
-import simlib
 from core_cases import random_case
-from spikeforge.golden import run_network
-from spikeforge_hdl.bound import event_bound
-from spikeforge_hdl.native import run_native
-from spikeforge_hdl.rtlsim import simulate
+from spikefab import trained
+from spikefab.golden import run_network
+from spikefab_hdl.sim.bound import event_bound
+from spikefab_hdl.sim.native import run_native
+from spikefab_hdl.sim.rtlsim import simulate
+from spikefab_hdl.sim.testbench import SIM_BUILD
 
 
 def _assert_equal_to_golden(res, gold, trace=True):
@@ -30,9 +31,9 @@ def _assert_equal_to_golden(res, gold, trace=True):
 
 
 def test_simulate_digits_model():
-    net, x_test, _ = simlib.trained_digits(0)
+    net, x_test, _ = trained.load("digits", 0)
     x = x_test[:40]
-    res = simulate(net, x, lanes=4, build_dir=simlib.BUILD / "digits-l4", trace=True)
+    res = simulate(net, x, lanes=4, build_dir=SIM_BUILD / "digits-l4", trace=True)
     _assert_equal_to_golden(res, run_network(net, x))
     np.testing.assert_array_equal(res["cycles"], res["wall_cycles"])
     bound = event_bound(net, x, lanes=4)
@@ -44,7 +45,7 @@ def test_simulate_digits_model():
 
 def test_simulate_spikes_network_with_backpressure():
     net, x, lanes, _ = random_case("spikes-2hidden-l1")
-    res = simulate(net, x, lanes=lanes, build_dir=simlib.BUILD / "random-spikes-2hidden-l1",
+    res = simulate(net, x, lanes=lanes, build_dir=SIM_BUILD / "random-spikes-2hidden-l1",
                    idle=0.3, stall=0.3, seed=3)
     _assert_equal_to_golden(res, run_network(net, x))
     np.testing.assert_array_equal(res["cycles"], res["wall_cycles"])

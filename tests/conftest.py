@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from spikeforge.golden.vectors import load_vector, vector_paths
+from spikefab.golden.vectors import load_vector, vector_paths
 
 VECTOR_DIR = Path(__file__).parent / "vectors"
 

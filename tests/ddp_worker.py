@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import torch
-from spikeforge.data import load_dataset, quantize_input
-from spikeforge.distill import make_recipe
-from spikeforge.distill.trainer import train_student
-from spikeforge.snn.mlp import SpikingMLP
-from spikeforge.train import train_model
-from spikeforge.train.dist import init_distributed
+from spikefab.data import load_dataset, quantize_input
+from spikefab.distill import make_recipe
+from spikefab.distill.trainer import train_student
+from spikefab.snn.mlp import SpikingMLP
+from spikefab.train import train_model
+from spikefab.train.dist import init_distributed
 
 N = 193  # batches of 32: the last has one row, so at world size 2 one rank's share is empty
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from spikeforge.data import load_dataset, random_shift
-from spikeforge.train import TrainConfig, fit
+from spikefab.data import load_dataset, random_shift
+from spikefab.train import TrainConfig, fit
 
 
 def _translate(img, dy, dx):
@@ -62,8 +62,8 @@ def test_fit_with_shift_is_deterministic_and_learns():
 def test_train_student_takes_per_epoch_inputs_and_teacher():
     """With callables, every epoch reads its own inputs and its own teacher outputs."""
     import torch
-    from spikeforge.distill import TeacherOutputs, make_recipe, train_student
-    from spikeforge.snn.mlp import SpikingMLP
+    from spikefab.distill import TeacherOutputs, make_recipe, train_student
+    from spikefab.snn.mlp import SpikingMLP
 
     ds = load_dataset("digits")
     x01, y = ds.x_train[:256], torch.from_numpy(ds.y_train[:256])
@@ -94,13 +94,13 @@ def test_train_student_takes_per_epoch_inputs_and_teacher():
 
 def test_config_augment_shift(tmp_path):
     from runlib import tiny_config
-    from spikeforge.run import load_config
-    from spikeforge.run.config import student_train_config
+    from spikefab.run import load_config
+    from spikefab.run.config import student_train_config
 
     path = tiny_config(tmp_path)
     path.write_text(path.read_text().replace("epochs = 2", "epochs = 2\naugment_shift = 1"))
     assert student_train_config(load_config(path)).augment_shift == 1
-    from spikeforge.cli import main
+    from spikefab.cli import main
 
     assert main(["run", str(path), "--until", "distill"]) == 0  # hinton, consistent teacher
     assert (tmp_path / "runs" / "tiny" / "student" / "student.pt").is_file()

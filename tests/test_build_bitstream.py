@@ -1,7 +1,7 @@
 """Real bitstream builds with the YoWASP tools: one per FPGA family, a small network each.
 
-iCE40 through the command line (``python -m spikeforge_hdl build``, what ``make
-bitstream`` runs), ECP5 through :func:`spikeforge_hdl.build.build_bitstream`. Each checks
+iCE40 through the command line (``python -m spikefab_hdl build``, what ``make
+bitstream`` runs), ECP5 through :func:`spikefab_hdl.build.bitstream.build_bitstream`. Each checks
 the bitstream's sync preamble, that report.json holds the numbers the tools printed
 (resources used and available, Fmax against the board clock) and that the small design
 fits and meets the board clock. The network is tiny (16-6-3) to keep the place and route
@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from spikeforge.driver.protocol import network_id
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
-from spikeforge_hdl.build import build_bitstream
+from spikefab.ir import QuantizedNetwork
+from spikefab.protocol import network_id
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab_hdl.build.bitstream import build_bitstream
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Sync words: iCE40 ``7E AA 99 7E``; ECP5 ``FF FF BD B3`` after its comment block.
@@ -63,7 +63,7 @@ def test_ice40_bitstream_via_cli(tmp_path):
     net = _small_net()
     net.save(tmp_path / "small")
     r = subprocess.run(
-        [sys.executable, "-m", "spikeforge_hdl", "build", "--board", "icebreaker",
+        [sys.executable, "-m", "spikefab_hdl", "build", "--board", "icebreaker",
          "--ir", str(tmp_path / "small.json"), "-o", str(tmp_path / "bits")],
         capture_output=True, text=True, cwd=ROOT,
     )
@@ -72,13 +72,13 @@ def test_ice40_bitstream_via_cli(tmp_path):
     assert r.stdout.count("\n") == 1 and "board clock 12.0 MHz" in r.stdout
     out = tmp_path / "bits" / "icebreaker"
     rep = json.loads((out / "report.json").read_text())
-    assert rep["bitstream"] == "spikeforge.bin"
+    assert rep["bitstream"] == "spikefab.bin"
     _check_report(rep, out, board="icebreaker", family="ice40", clk_mhz=12.0, net=net)
 
 
 def test_ecp5_bitstream(tmp_path):
     net = _small_net()
     rep = build_bitstream(net, "ulx3s-25f", out_root=tmp_path)
-    assert rep["bitstream"] == "spikeforge.bit" and rep["device"] == "LFE5U-25F-6BG381"
+    assert rep["bitstream"] == "spikefab.bit" and rep["device"] == "LFE5U-25F-6BG381"
     _check_report(rep, tmp_path / "ulx3s-25f", board="ulx3s-25f", family="ecp5",
                   clk_mhz=25.0, net=net)

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from spikeforge.ir import IRError, QuantizedNetwork
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
-from spikeforge.toolchain import ToolchainError
-from spikeforge_hdl import build as build_mod
-from spikeforge_hdl.boards import BOARDS, get_board
-from spikeforge_hdl.build import (
+from spikefab.ir import IRError, QuantizedNetwork
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab.toolchain import ToolchainError
+from spikefab_hdl.board.definitions import BOARDS, get_board
+from spikefab_hdl.build import bitstream as build_mod
+from spikefab_hdl.build.bitstream import (
     FitError,
     build_bitstream,
     check_network,
     memory_blocks,
     yowasp_env,
 )
-from spikeforge_hdl.report import (
+from spikefab_hdl.build.tool_report import (
     BuildError,
     check_fit,
     clock_result,
@@ -156,7 +156,7 @@ def test_clock_result():
 def test_nextpnr_overflow_becomes_fit_error(tmp_path, monkeypatch):
     # the tools "run" and nextpnr fails the way it does on an over-full device
     def fake_run(cmd, cwd, **kwargs):
-        (Path(cwd) / "spikeforge.tim").write_text(LOG)
+        (Path(cwd) / "spikefab.tim").write_text(LOG)
         return subprocess.CompletedProcess(cmd, 1)
 
     monkeypatch.setattr(build_mod.subprocess, "run", fake_run)
@@ -183,7 +183,7 @@ def test_tool_failure_is_one_line(tmp_path, monkeypatch):
 
 def test_cli_errors_are_one_line(tmp_path):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "spikeforge_hdl", "build", *args],
+        return subprocess.run([sys.executable, "-m", "spikefab_hdl", "build", *args],
                               capture_output=True, text=True, cwd=ROOT)
 
     r = cli("--board", "nope", "--ir", str(tmp_path / "x"))
@@ -207,8 +207,8 @@ def test_timing_failure_is_one_line_and_keeps_the_report(tmp_path, monkeypatch):
                 "ICESTORM_RAM": {"used": 3, "available": 30}}
         report = {"utilization": util,
                   "fmax": {"clk": {"achieved": 9.87, "constraint": 12.0}}}
-        (Path(cwd) / "spikeforge_nextpnr.json").write_text(json.dumps(report))
-        (Path(cwd) / "spikeforge.bin").write_bytes(b"\x7e\xaa\x99\x7e")
+        (Path(cwd) / "spikefab_nextpnr.json").write_text(json.dumps(report))
+        (Path(cwd) / "spikefab.bin").write_bytes(b"\x7e\xaa\x99\x7e")
         return subprocess.CompletedProcess(cmd, 0)
 
     monkeypatch.setattr(build_mod.subprocess, "run", fake_run)
@@ -220,4 +220,4 @@ def test_timing_failure_is_one_line_and_keeps_the_report(tmp_path, monkeypatch):
     rep = json.loads((out / "report.json").read_text())
     assert rep["clock"] == {"board_mhz": 12.0, "fmax_mhz": 9.87, "met": False}
     assert rep["resources"]["lut"] == {"used": 900, "available": 5280, "percent": 17.0}
-    assert (out / "spikeforge.bin").read_bytes() == b"\x7e\xaa\x99\x7e"
+    assert (out / "spikefab.bin").read_bytes() == b"\x7e\xaa\x99\x7e"

@@ -1,4 +1,4 @@
-"""The ``spikeforge`` command: exit codes, one-line errors, overrides, run-directory targets."""
+"""The ``spikefab`` command: exit codes, one-line errors, overrides, run-directory targets."""
 
 import json
 import subprocess
@@ -7,8 +7,8 @@ from importlib.metadata import entry_points
 
 import pytest
 from runlib import tiny_config
-from spikeforge.cli import main
-from spikeforge.run import DISTILL_METHODS, RunDir
+from spikefab.cli import main
+from spikefab.run import DISTILL_METHODS, RunDir
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +27,9 @@ def _err_line(capsys) -> str:
 
 
 def test_the_script_is_installed():
-    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "spikeforge"]
-    assert ep.value == "spikeforge.cli:main"
-    proc = subprocess.run([sys.executable, "-m", "spikeforge", "--help"], capture_output=True,
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "spikefab"]
+    assert ep.value == "spikefab.cli:main"
+    proc = subprocess.run([sys.executable, "-m", "spikefab", "--help"], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0
     for cmd in ("train-teacher", "distill", "quantize", "export", "verilog", "sim",
@@ -39,8 +39,8 @@ def test_the_script_is_installed():
 
 def test_cli_run_and_report_do_not_import_amaranth():
     program = ('import sys; sys.modules["amaranth"] = None; '
-               "import spikeforge.cli, spikeforge.run, spikeforge.report, "
-               "spikeforge.run.steps_hw; print('ok')")
+               "import spikefab.cli, spikefab.run, spikefab.report, "
+               "spikefab.run.steps_hw; print('ok')")
     proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0, proc.stderr

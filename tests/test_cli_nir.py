@@ -1,10 +1,10 @@
-"""``spikeforge nir export|import``: a run's IR survives the round trip bit for bit."""
+"""``spikefab nir export|import``: a run's IR survives the round trip bit for bit."""
 
 import numpy as np
 from runlib import tiny_config
-from spikeforge.cli import main
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.train import load_checkpoint
+from spikefab.cli import main
+from spikefab.ir import QuantizedNetwork
+from spikefab.train import load_checkpoint
 
 
 def test_nir_export_and_import_round_trip(tmp_path, capsys):
@@ -37,7 +37,7 @@ def test_nir_export_and_import_round_trip(tmp_path, capsys):
 
 
 def test_nir_import_of_a_foreign_graph_needs_timesteps(tmp_path, capsys):
-    """A graph spikeforge did not write has no T: -o refuses it without --timesteps, then
+    """A graph spikefab did not write has no T: -o refuses it without --timesteps, then
     saves a student with the T given, under the norse-dev profile."""
     import nir
     from test_nir_norse import DT, _graph, _layers

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
-from spikeforge.data import (
+from spikefab.data import (
     decode_direct,
     encode_direct,
     encode_rate,

@@ -15,7 +15,7 @@ import ddp_worker
 import pytest
 import torch
 import torch.distributed as dist
-from spikeforge.train.dist import (
+from spikefab.train.dist import (
     DistContext,
     all_sum,
     context,
@@ -110,8 +110,8 @@ def test_two_gloo_ranks_under_torchrun(tmp_path):
 
 
 def test_train_command_writes_a_checkpoint_and_refuses_bad_flags(tmp_path, capsys):
-    from spikeforge.train import load_checkpoint
-    from spikeforge.train.__main__ import main
+    from spikefab.train import load_checkpoint
+    from spikefab.train.__main__ import main
 
     out = tmp_path / "run.pt"
     assert main(["--epochs", "1", "--hidden", "16", "--timesteps", "2", "--leak-shift",

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from spikeforge.distill import CKDSNN, NLD, SAMD, HintonKD
-from spikeforge.distill.common import kd_rows
-from spikeforge.distill.samd import normalize_map
+from spikefab.distill import CKDSNN, NLD, SAMD, HintonKD
+from spikefab.distill.common import kd_rows
+from spikefab.distill.samd import normalize_map
 
 
 def _t(*shape, seed=0):

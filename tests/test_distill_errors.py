@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from spikeforge.distill import (
+from spikefab.distill import (
     CKDSNN,
     NLD,
     SAMD,

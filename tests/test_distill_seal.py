@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from spikeforge.distill import TET, HintonKD, SeAlKD
-from spikeforge.distill.common import kd_rows
-from spikeforge.distill.seal import ela_align, sta_targets
+from spikefab.distill import TET, HintonKD, SeAlKD
+from spikefab.distill.common import kd_rows
+from spikefab.distill.seal import ela_align, sta_targets
 
 
 def _logits(*shape, seed=0):

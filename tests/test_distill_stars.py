@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 import torch
-from spikeforge.distill import STARS, DeepInversion, rca_loss, tar_a, tar_b, tar_c
-from spikeforge.distill.deepinversion import (
+from spikefab.distill import STARS, DeepInversion, rca_loss, tar_a, tar_b, tar_c
+from spikefab.distill.deepinversion import (
     BNRecorder,
     adi_competition,
     bn_layer_loss,
     l2_prior,
     tv_loss,
 )
-from spikeforge.snn.mlp import SpikingMLP
-from spikeforge.snn.teachers import CNNTeacher, MLPTeacher, freeze
+from spikefab.snn.mlp import SpikingMLP
+from spikefab.snn.teachers import CNNTeacher, MLPTeacher, freeze
 
 
 def _t(*shape, seed=0):

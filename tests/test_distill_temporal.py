@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from spikeforge.distill import SelfDistiller, TemporalDistillationLoss
-from spikeforge.distill.common import kd_rows
+from spikefab.distill import SelfDistiller, TemporalDistillationLoss
+from spikefab.distill.common import kd_rows
 
 
 def _logits(*shape, seed=0):

@@ -2,18 +2,19 @@
 
 import pytest
 import torch
-from spikeforge.data import load_dataset
-from spikeforge.distill import (
+from spikefab.data import load_dataset
+from spikefab.distill import (
     RECIPES,
     STARS,
     make_recipe,
     teacher_outputs,
     train_student,
 )
-from spikeforge.snn.cnn import SpikingCNN
-from spikeforge.snn.mlp import SpikingMLP
-from spikeforge.snn.teachers import CNNTeacher, MLPTeacher, train_teacher
-from threads import torch_threads
+from spikefab.quant.qat import qat_from_float
+from spikefab.snn.cnn import SpikingCNN
+from spikefab.snn.mlp import SpikingMLP
+from spikefab.snn.teachers import CNNTeacher, MLPTeacher, train_teacher
+from spikefab.train.threads import torch_threads
 
 N_TRAIN = 400
 
@@ -104,11 +105,10 @@ def test_stars_distillation_on_a_synthetic_pool_lowers_the_kd_loss(teachers):
 
 @pytest.mark.parametrize("name", ["hinton", "seal", "tssd"])
 def test_the_qat_student_is_a_drop_in(name, digits, teachers):
-    from spikeforge.snn.qmlp import QSpikingMLP
 
     x, y = digits
     torch.manual_seed(1)
-    student = QSpikingMLP.from_float(SpikingMLP((64, 32, 10), timesteps=2), in_bits=8)
+    student = qat_from_float(SpikingMLP((64, 32, 10), timesteps=2), in_bits=8)
     recipe = _recipe(name, student)
     t = teacher_outputs(teachers[0], x) if recipe.needs_teacher else None
     before = _eval_loss(recipe, student, x, y, t)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 import torch
-from spikeforge.distill import TSSD, TSSDLoss
-from spikeforge.distill.tssd import run_for
-from spikeforge.snn.cnn import SpikingCNN
-from spikeforge.snn.mlp import SpikingMLP
+from spikefab.distill import TSSD, TSSDLoss
+from spikefab.distill.tssd import run_for
+from spikefab.snn.cnn import SpikingCNN
+from spikefab.snn.mlp import SpikingMLP
 
 
 def _model(steps=2, seed=0):

@@ -8,8 +8,12 @@ import time
 
 import numpy as np
 import pytest
-from spikeforge.driver.client import Board, BoardTimeout, DeviceError
-from spikeforge.driver.protocol import (
+from spikefab.driver.client import Board, BoardTimeout, DeviceError
+from spikefab.driver.pty_board import PtyBoard
+from spikefab.driver.samples import samples_text
+from spikefab.driver.transport import SerialTransport, SimTransport, TransportError
+from spikefab.golden import run_network
+from spikefab.protocol import (
     ErrorCode,
     FrameType,
     NetInfo,
@@ -17,10 +21,6 @@ from spikeforge.driver.protocol import (
     encode_frame,
     encode_sample,
 )
-from spikeforge.driver.pty_board import PtyBoard
-from spikeforge.driver.samples import samples_text
-from spikeforge.driver.transport import SerialTransport, SimTransport, TransportError
-from spikeforge.golden import run_network
 from test_protocol import _net
 
 T_IDLE = 0.02
@@ -128,7 +128,7 @@ def test_samples_text():
 
 
 def test_command_line_on_a_pty_board(tmp_path, capsys):
-    from spikeforge.driver.__main__ import main
+    from spikefab.driver.__main__ import main
 
     net = _net(n_in=10, seed=1)
     net.save(tmp_path / "net")

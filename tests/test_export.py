@@ -9,13 +9,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
-from spikeforge.data import encode_direct, encode_rate
-from spikeforge.export import export_ptq, membrane_bounds
-from spikeforge.golden import run_network
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.snn import SpikingMLP
-from spikeforge.spec import LIFSpec
-from spikeforge.train import TrainConfig, fit
+from spikefab.data import encode_direct, encode_rate
+from spikefab.golden import run_network
+from spikefab.ir import QuantizedNetwork
+from spikefab.quant.ptq import export_ptq, membrane_bounds
+from spikefab.snn import SpikingMLP
+from spikefab.spec import LIFSpec
+from spikefab.train import TrainConfig, fit
 
 
 def exact(message: str) -> str:

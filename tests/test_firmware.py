@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from spikeforge.driver.pty_board import PtyBoard
-from spikeforge.driver.samples import write_samples_text
-from spikeforge.golden import run_network
+from spikefab.driver.pty_board import PtyBoard
+from spikefab.driver.samples import write_samples_text
+from spikefab.golden import run_network
 from test_protocol import _net
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
-from spikeforge.fixed import (
+from spikefab.fixed import (
     dense_bounds,
     floor_shift,
     quantize,

@@ -6,10 +6,10 @@ one-line messages."""
 import pytest
 import torch
 from dyadic import dyadic_rand, snap_parameters_
-from spikeforge.snn.cnn import SpikingCNN
-from spikeforge.snn.fused import lif_sequence
-from spikeforge.snn.lif import lif_step_float
-from spikeforge.snn.mlp import SpikingMLP
+from spikefab.snn.cnn import SpikingCNN
+from spikefab.snn.fused import lif_sequence
+from spikefab.snn.lif import lif_step_float
+from spikefab.snn.mlp import SpikingMLP
 
 
 def _loop(current, steps, beta, theta, reset):

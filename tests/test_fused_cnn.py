@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from dyadic import dyadic_rand, snap_parameters_
-from spikeforge.snn.cnn import SpikingCNN
-from spikeforge.snn.fused import lif_sequence
-from spikeforge.snn.fused_cnn import lif_pool_sequence
+from spikefab.snn.cnn import SpikingCNN
+from spikefab.snn.fused import lif_sequence
+from spikefab.snn.fused_cnn import lif_pool_sequence
 
 KW = dict(beta=0.875, theta=1.0, slope=5.0)
 # (shape of the current, T for a constant current or None, reset): odd and even H and W

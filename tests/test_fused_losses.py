@@ -3,8 +3,8 @@ SeAlKD's ELA over all steps at once equals the mean over steps of the per-step E
 
 import pytest
 import torch
-from spikeforge.distill.common import kd_rows
-from spikeforge.distill.seal import SeAlKD, ela_align
+from spikefab.distill.common import kd_rows
+from spikefab.distill.seal import SeAlKD, ela_align
 
 
 def _ela_per_step(z, zt, y, tau):

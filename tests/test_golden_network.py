@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
-from spikeforge.golden import check_input, run_network
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab.golden import check_input, run_network
+from spikefab.ir import QuantizedNetwork
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
 
 
 def reference(net, xs):

@@ -2,7 +2,7 @@
 
 import numpy as np
 from numpy.testing import assert_array_equal
-from spikeforge.golden import LIFState, lif_init, lif_step, run_network
+from spikefab.golden import LIFState, lif_init, lif_step, run_network
 
 
 def test_lif_vector(lif_vector):
@@ -37,6 +37,6 @@ def test_state_is_a_tuple():
 
 
 def _spec():
-    from spikeforge.spec import LIFSpec
+    from spikefab.spec import LIFSpec
 
     return LIFSpec(v_bits=8, theta=2, leak_shift=None, reset="zero")

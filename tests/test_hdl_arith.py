@@ -3,7 +3,7 @@
 import pytest
 from amaranth import Module, Signal
 from amaranth.sim import Simulator
-from spikeforge_hdl.arith import times
+from spikefab_hdl.core.arith import times
 
 KS = [0, 1, 2, 3, 5, 10, 32, 127]
 

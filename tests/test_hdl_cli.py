@@ -1,12 +1,12 @@
-"""``python -m spikeforge_hdl verilog``: writes the Verilog and its JSON description."""
+"""``python -m spikefab_hdl verilog``: writes the Verilog and its JSON description."""
 
 import json
 import subprocess
 import sys
 
-from spikeforge.spec import LIFSpec
-from spikeforge_hdl.__main__ import main
-from spikeforge_hdl.randnet import make_spec, random_network
+from spikefab.spec import LIFSpec
+from spikefab_hdl.build.cli import main
+from spikefab_hdl.sim.randnet import make_spec, random_network
 
 
 def _ir(tmp_path, encoding="direct"):
@@ -20,17 +20,17 @@ def test_verilog_command_writes_verilog_and_json(tmp_path):
     net = _ir(tmp_path)
     out = tmp_path / "rtl"
     proc = subprocess.run(
-        [sys.executable, "-m", "spikeforge_hdl", "verilog", "--ir", str(tmp_path / "net.json"),
+        [sys.executable, "-m", "spikefab_hdl", "verilog", "--ir", str(tmp_path / "net.json"),
          "-o", str(out), "--lanes", "2"],
         capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [f"wrote {out / 'spikeforge_core.v'}",
-                                        f"wrote {out / 'spikeforge_core.json'}"]
-    verilog = (out / "spikeforge_core.v").read_text()
-    assert "module spikeforge_core(" in verilog
-    desc = json.loads((out / "spikeforge_core.json").read_text())
-    assert desc["format"] == "spikeforge-core" and desc["module"] == "spikeforge_core"
+    assert proc.stdout.splitlines() == [f"wrote {out / 'spikefab_core.v'}",
+                                        f"wrote {out / 'spikefab_core.json'}"]
+    verilog = (out / "spikefab_core.v").read_text()
+    assert "module spikefab_core(" in verilog
+    desc = json.loads((out / "spikefab_core.json").read_text())
+    assert desc["format"] == "spikefab-core" and desc["module"] == "spikefab_core"
     assert desc["trace"] is False
     plan = desc["plan"]
     assert (plan["lanes"], plan["encoding"], plan["n_in"], plan["n_classes"]) == (2, "direct", 5, 3)
@@ -82,7 +82,7 @@ def test_corrupt_ir_is_one_line_error(tmp_path, capsys):
 def test_bad_lanes_and_name_are_refused(tmp_path, capsys):
     _ir(tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "spikeforge_hdl", "verilog", "--ir", str(tmp_path / "net"),
+        [sys.executable, "-m", "spikefab_hdl", "verilog", "--ir", str(tmp_path / "net"),
          "--lanes", "0"], capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 2
@@ -97,5 +97,5 @@ def test_output_is_deterministic(tmp_path):
     _ir(tmp_path)
     for d in ("a", "b"):
         assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path / d)]) == 0
-    for f in ("spikeforge_core.v", "spikeforge_core.json"):
+    for f in ("spikefab_core.v", "spikefab_core.json"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()

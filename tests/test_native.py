@@ -1,12 +1,12 @@
 """snn.native: the C LIF kernel builds here (a missing compiler fails this test), equals the
 eager kernel bit for bit (spikes and current gradient; single call and split across
-threads), is switched off by SPIKEFORGE_NATIVE=0, and a failed build is a one-line error."""
+threads), is switched off by SPIKEFAB_NATIVE=0, and a failed build is a one-line error."""
 
 import pytest
 import torch
-from spikeforge.snn import fused, native
-from spikeforge.snn.fused import lif_sequence
-from threads import torch_threads
+from spikefab.snn import fused, native
+from spikefab.snn.fused import lif_sequence
+from spikefab.train.threads import torch_threads
 
 
 def test_native_kernel_builds_and_loads():
@@ -22,7 +22,7 @@ def _both(monkeypatch, shape, steps, reset, beta, theta, threads=1):
     out = {}
     with torch_threads(threads):
         for flag in ("1", "0"):
-            monkeypatch.setenv("SPIKEFORGE_NATIVE", flag)
+            monkeypatch.setenv("SPIKEFAB_NATIVE", flag)
             assert native.usable(base) is (flag == "1")
             cur = base.clone().requires_grad_()
             s = lif_sequence(cur, beta=beta, theta=theta, reset=reset, timesteps=steps)
@@ -55,18 +55,18 @@ def test_native_split_across_threads_is_still_exact(monkeypatch, reset):
 
 def test_failed_build_is_a_one_line_error_and_falls_back(monkeypatch, tmp_path):
     monkeypatch.setattr(native, "_state", {})
-    monkeypatch.setenv("SPIKEFORGE_CACHE", str(tmp_path))
+    monkeypatch.setenv("SPIKEFAB_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", "false")
     assert not native.available()
-    with pytest.raises(RuntimeError, match=r"^spikeforge's native LIF kernel is unavailable: "
+    with pytest.raises(RuntimeError, match=r"^spikefab's native LIF kernel is unavailable: "
                        r"false failed to build lif_native\.c: exit 1$"):
         native.require()
     cur = torch.randn(4, 6)
-    with pytest.warns(RuntimeWarning, match=r"^spikeforge: using the eager LIF kernel"):
+    with pytest.warns(RuntimeWarning, match=r"^spikefab: using the eager LIF kernel"):
         s = lif_sequence(cur, beta=0.875, theta=1.0, reset="subtract", timesteps=3)
     monkeypatch.setattr(native, "_state", {})
     monkeypatch.delenv("CC")
-    monkeypatch.setenv("SPIKEFORGE_NATIVE", "0")
+    monkeypatch.setenv("SPIKEFAB_NATIVE", "0")
     assert torch.equal(s, lif_sequence(cur, beta=0.875, theta=1.0, reset="subtract",
                                        timesteps=3))
     assert list(tmp_path.rglob("*.so")) == []  # nothing half-built is left behind

@@ -4,7 +4,15 @@ import nir
 import numpy as np
 import pytest
 import torch
-from spikeforge.nirgraph import ImportModes, import_nir, read_nir, write_nir
+from spikefab.nirgraph import (
+    ImportModes,
+    import_nir,
+    read_nir,
+    run_imported,
+    to_quantized,
+    to_student,
+    write_nir,
+)
 
 MODES = ImportModes(1e-4, "value", "gt")
 
@@ -59,7 +67,7 @@ def test_modes_validation(kwargs, msg):
 def test_modes_are_required_for_foreign_graphs():
     g = _chain(_affine(3, 4))
     assert _error(import_nir, g) == (
-        "modes is required for a graph spikeforge did not write: pass "
+        "modes is required for a graph spikefab did not write: pass "
         "ImportModes(dt=..., reset=..., threshold=...) or one of 'snntorch', 'norse', "
         "'norse-dev'"
     )
@@ -78,17 +86,17 @@ def test_unsupported_nodes():
                             "output": nir.Output(output_type=np.array([2, 6, 6]))},
                      edges=[("input", "conv1"), ("conv1", "output")], type_check=False)
     assert _error(import_nir, g, MODES) == (
-        "NIR node 'conv1' is a Conv2d; spikeforge imports Input, Affine, Linear, LIF, IF, LI, "
+        "NIR node 'conv1' is a Conv2d; spikefab imports Input, Affine, Linear, LIF, IF, LI, "
         "I, Output (and Flatten right after Input)"
     )
     cuba = nir.CubaLIF(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3),
                        v_leak=np.zeros(3), v_threshold=np.ones(3))
     assert _error(import_nir, _chain(_affine(3, 4), cuba), MODES).startswith(
-        "NIR node 'n1' is a CubaLIF; spikeforge imports Input, Affine"
+        "NIR node 'n1' is a CubaLIF; spikefab imports Input, Affine"
     )
     sub = _chain(_affine(4, 4))
     assert _error(import_nir, _chain(_affine(4, 4), sub), MODES) == (
-        "NIR node 'n1' is a NIRGraph (a subgraph, e.g. a recurrent RLeaky); spikeforge imports "
+        "NIR node 'n1' is a NIRGraph (a subgraph, e.g. a recurrent RLeaky); spikefab imports "
         "a feed-forward chain of Input, Affine, Linear, LIF, IF, LI, I, Output (and Flatten "
         "right after Input)"
     )
@@ -98,7 +106,7 @@ def test_topology_errors():
     g = _chain(_affine(3, 4), _lif(3), _affine(2, 3))
     g.edges.append(("n0", "output"))
     assert _error(import_nir, g, MODES) == (
-        "NIR node 'n0' feeds 2 nodes ['n1', 'output']; spikeforge imports an unbranched chain "
+        "NIR node 'n0' feeds 2 nodes ['n1', 'output']; spikefab imports an unbranched chain "
         "(one successor per node)"
     )
     g = _chain(_affine(3, 4), _lif(3), _affine(2, 3))
@@ -107,17 +115,17 @@ def test_topology_errors():
     g = _chain(_affine(3, 4), _lif(3), _affine(2, 3))
     g.edges.append(("output", "n1"))
     assert _error(import_nir, g, MODES) == (
-        "NIR edges [('output', 'n1')] leave the Input -> Output chain; spikeforge imports one "
+        "NIR edges [('output', 'n1')] leave the Input -> Output chain; spikefab imports one "
         "unbranched feed-forward chain"
     )
     g = _chain(_affine(3, 4))
     g.nodes["stray"] = _lif(3)
     assert _error(import_nir, g, MODES) == (
-        "NIR nodes ['stray'] are not on the Input -> Output chain; spikeforge imports one "
+        "NIR nodes ['stray'] are not on the Input -> Output chain; spikefab imports one "
         "unbranched chain"
     )
     assert _error(import_nir, _chain(_affine(3, 4), _affine(2, 3)), MODES) == (
-        "Affine node 'n0' feeds another dense node 'n1'; spikeforge needs a neuron between "
+        "Affine node 'n0' feeds another dense node 'n1'; spikefab needs a neuron between "
         "dense layers"
     )
     assert _error(import_nir, _chain(_lif(4), _affine(2, 4)), MODES) == (
@@ -157,44 +165,44 @@ def test_parameter_errors():
 def test_student_conversion_errors():
     g = _chain(_affine(3, 4), _lif(3), _affine(2, 3))
     net = import_nir(g, MODES)
-    assert _error(net.to_student) == (
+    assert _error(to_student, net) == (
         "to_student timesteps is required: a NIR graph does not record T"
     )
     iff = nir.IF(r=np.ones(3), v_threshold=np.ones(3), v_reset=np.zeros(3))
     mixed = import_nir(_chain(_affine(3, 4), _lif(3), _affine(3, 3), iff, _affine(2, 3)), MODES)
-    assert _error(mixed.to_student, 4) == (
+    assert _error(to_student, mixed, 4) == (
         "SpikingMLP has one neuron type; the hidden layers mix ['IF', 'LIF']"
     )
     leaky = import_nir(_chain(_affine(3, 4), _lif(3, v_leak=0.2), _affine(2, 3)), MODES)
-    assert _error(leaky.to_student, 4) == (
+    assert _error(to_student, leaky, 4) == (
         "LIF node 'n1': v_leak must be 0 for a SpikingMLP, not 0.2"
     )
     offset = import_nir(_chain(_affine(3, 4), _lif(3, v_reset=-0.5), _affine(2, 3)), MODES)
-    assert _error(offset.to_student, 4) == (
-        "LIF node 'n1': reset 'value' needs v_reset = 0 (spikeforge's 'zero'), not -0.5"
+    assert _error(to_student, offset, 4) == (
+        "LIF node 'n1': reset 'value' needs v_reset = 0 (spikefab's 'zero'), not -0.5"
     )
     spiking_out = import_nir(_chain(_affine(3, 4), _lif(3), _affine(2, 3), _lif(2)), MODES)
-    assert _error(spiking_out.to_student, 4) == (
-        "LIF node 'n3' on the last layer spikes; a spikeforge readout is non-spiking (end the "
+    assert _error(to_student, spiking_out, 4) == (
+        "LIF node 'n3' on the last layer spikes; a spikefab readout is non-spiking (end the "
         "graph with Affine/Linear -> Output, or -> I); or pass drop_output_neuron=True to read "
         "out its input current"
     )
-    dropped = spiking_out.to_student(4, drop_output_neuron=True)
+    dropped = to_student(spiking_out, 4, drop_output_neuron=True)
     assert dropped.sizes == (4, 3, 2)
 
 
 def test_run_input_errors():
     net = import_nir(_chain(_affine(3, 4), _lif(3), _affine(2, 3)), MODES)
-    assert _error(net.run, torch.zeros(5, 4)) == (
+    assert _error(run_imported, net, torch.zeros(5, 4)) == (
         "run timesteps is required for a [B, n_in] (direct) input"
     )
-    assert _error(net.run, torch.zeros(5, 3), timesteps=2) == (
+    assert _error(run_imported, net, torch.zeros(5, 3), timesteps=2) == (
         "run input must have shape [B, 4] or [T, B, 4] with T = 2, not [5, 3]"
     )
-    assert _error(net.run, [[0.0] * 4], exc=TypeError) == (
+    assert _error(run_imported, net, [[0.0] * 4], exc=TypeError) == (
         "run input must be a torch.Tensor or numpy array, not list"
     )
-    assert net.run(np.zeros((3, 5, 4)), timesteps=3).outputs.shape == (3, 5, 2)
+    assert run_imported(net, np.zeros((3, 5, 4)), timesteps=3).outputs.shape == (3, 5, 2)
 
 
 def test_file_errors(tmp_path):
@@ -227,12 +235,12 @@ def test_flatten_only_right_after_input():
     )
 
 
-def test_bad_spikeforge_metadata():
+def test_bad_spikefab_metadata():
     g = _chain(_affine(3, 4))
-    g.metadata = {"spikeforge": "{not json"}
-    assert _error(import_nir, g) == "graph metadata 'spikeforge' is not valid JSON"
-    g.metadata = {"spikeforge": '{"format": "other"}'}
-    assert _error(import_nir, g) == "graph metadata 'spikeforge' is not spikeforge-nir metadata"
-    g.metadata = {"spikeforge": '{"format": "spikeforge-nir", "kind": "quantized", "version": 2,'
+    g.metadata = {"spikefab": "{not json"}
+    assert _error(import_nir, g) == "graph metadata 'spikefab' is not valid JSON"
+    g.metadata = {"spikefab": '{"format": "other"}'}
+    assert _error(import_nir, g) == "graph metadata 'spikefab' is not spikefab-nir metadata"
+    g.metadata = {"spikefab": '{"format": "spikefab-nir", "kind": "quantized", "version": 2,'
                                 ' "modes": {"dt": 0.0001, "reset": "value", "threshold": "ge"}}'}
-    assert _error(import_nir(g).to_quantized) == "spikeforge-nir version must be 1, not 2"
+    assert _error(to_quantized, import_nir(g)) == "spikefab-nir version must be 1, not 2"

@@ -16,8 +16,8 @@ import nir
 import numpy as np
 import pytest
 import torch
-from spikeforge.data import load_dataset
-from spikeforge.nirgraph import PROFILES, import_nir
+from spikefab.data import load_dataset
+from spikefab.nirgraph import PROFILES, import_nir, run_imported, to_student
 
 DT, T = 1e-3, 10
 
@@ -99,7 +99,7 @@ def test_lif_if_li_graph_follows_norse(profile, digits_x):
     layers = _layers(np.random.default_rng(0), ("LIF", "IF", "LI"))
     want_out, want_spikes = _norse_reference(layers, digits_x)
     net = import_nir(_graph(layers, profile), profile)
-    run = net.run(digits_x, timesteps=T, dtype=torch.float64)
+    run = run_imported(net, digits_x, timesteps=T, dtype=torch.float64)
     for got, want in zip(run.spikes, want_spikes, strict=True):
         assert torch.equal(got, want)
         assert 0.02 < float(want.mean()) < 0.98
@@ -124,7 +124,7 @@ def test_norse_graph_to_student(profile, digits_x):
                "4": nir.Affine(weight=w, bias=b), "output": nir.Output(output_type=np.array([10]))},
         edges=[e for e in graph.edges if e[1] != "output"] + [("3", "4"), ("4", "output")],
     )
-    student = import_nir(graph, profile).to_student(timesteps=T)
+    student = to_student(import_nir(graph, profile), timesteps=T)
     assert (student.leak_shift, student.reset) == (3, "zero")
     _, want_spikes = _norse_reference(layers, digits_x)
     with torch.no_grad():
@@ -142,9 +142,9 @@ def test_li_readout_cannot_become_a_student():
     layers[0][3]["v_reset"][:] = 0
     net = import_nir(_graph(layers), PROFILES["norse"])
     with pytest.raises(ValueError) as e:
-        net.to_student(timesteps=T)
+        to_student(net, timesteps=T)
     assert str(e.value) == (
-        "LI node '3' on the last layer leaks (beta 0.875); a spikeforge readout sums its "
+        "LI node '3' on the last layer leaks (beta 0.875); a spikefab readout sums its "
         "currents (last layer: no neuron, or I); or pass drop_output_neuron=True to read out "
         "its input current"
     )
@@ -164,8 +164,8 @@ def test_if_layers_and_integrator_readout_to_student(digits_x):
                   "5": nir.I(r=np.full(10, 2.0)), "output": nir.Output(output_type=np.array([10]))})
     edges = [e for e in graph.edges if e[1] != "output"] + [("3", "4"), ("4", "5"), ("5", "output")]
     net = import_nir(nir.NIRGraph(nodes=nodes, edges=edges), "norse")
-    run = net.run(digits_x.float(), timesteps=T)
-    student = net.to_student(timesteps=T)
+    run = run_imported(net, digits_x.float(), timesteps=T)
+    student = to_student(net, timesteps=T)
     theta_gt = float(np.nextafter(np.float32(0.3), np.float32(np.inf)))  # v > 0.3 as v >= .
     assert (student.leak_shift, student.reset, student.theta) == (None, "zero", theta_gt)
     with torch.no_grad():

@@ -8,19 +8,21 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from spikeforge.golden import run_network
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.nirgraph import (
+from spikefab.golden import run_network
+from spikefab.ir import QuantizedNetwork
+from spikefab.nirgraph import (
     ImportModes,
     export_quantized,
     import_nir,
     read_nir,
-    spikeforge_info,
+    run_imported,
+    spikefab_info,
     to_nir,
+    to_quantized,
     write_nir,
 )
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
-from spikeforge_hdl.randnet import make_spec, random_input, random_network
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab_hdl.sim.randnet import make_spec, random_input, random_network
 
 SPECS = {
     "direct_mixed_resets": make_spec(
@@ -50,7 +52,7 @@ def _same(a: QuantizedNetwork, b: QuantizedNetwork) -> None:
 def test_file_round_trip_is_identity(name, tmp_path):
     net = random_network(SPECS[name], seed=len(name))
     path = write_nir(export_quantized(net), tmp_path / "net.nir")
-    back = import_nir(path).to_quantized()
+    back = to_quantized(import_nir(path))
     _same(net, back)
     x = random_input(net.spec, 40, seed=3)
     ra, rb = run_network(net, x), run_network(back, x)
@@ -73,7 +75,7 @@ def test_nodes_carry_semantics_v1_parameters():
     np.testing.assert_array_equal(lif.v_threshold, np.full(9, 24.0))
     np.testing.assert_array_equal(iff.r, np.ones(7))
     np.testing.assert_array_equal(g.nodes["fc0"].weight, net.weights[0].astype(np.float64))
-    info = spikeforge_info(g)
+    info = spikefab_info(g)
     assert info["modes"] == {"dt": 1e-3, "reset": ["subtract", "value"], "threshold": "ge"}
     assert info["spec"] == net.spec.to_dict()
     layers = import_nir(g).layers
@@ -95,7 +97,7 @@ def test_graph_semantics_equal_golden_for_if_layers_without_saturation():
     x = random_input(spec, 64, seed=6)
     gold = run_network(net, x)
     assert max(int(np.abs(m).max()) for m in gold.membranes) < 2**19  # no saturation
-    out = import_nir(export_quantized(net)).run(torch.from_numpy(x), timesteps=8,
+    out = run_imported(import_nir(export_quantized(net)), torch.from_numpy(x), timesteps=8,
                                                 dtype=torch.float64)
     for s_float, s_int in zip(out.spikes, gold.spikes, strict=True):
         np.testing.assert_array_equal(s_float.numpy().astype(np.uint8), s_int)
@@ -109,7 +111,7 @@ def test_leaky_graph_differs_from_golden_only_by_the_floor():
     net = random_network(SPECS["direct_mixed_resets"], seed=2)
     x = random_input(net.spec, 200, seed=7)
     gold = run_network(net, x)
-    out = import_nir(export_quantized(net)).run(torch.from_numpy(x), timesteps=5,
+    out = run_imported(import_nir(export_quantized(net)), torch.from_numpy(x), timesteps=5,
                                                 dtype=torch.float64)
     agree = (out.spikes[0].numpy() == gold.spikes[0]).mean()
     assert 0.95 < agree < 1.0
@@ -120,38 +122,38 @@ def test_edited_node_is_refused():
     g = export_quantized(net)
     g.nodes["lif0"].v_threshold = np.full(8, 6.0)
     with pytest.raises(ValueError) as e:
-        import_nir(g).to_quantized()
+        to_quantized(import_nir(g))
     assert str(e.value) == (
-        "LIF node 'lif0': v_threshold is 6.0 but the spikeforge spec says 5.0"
+        "LIF node 'lif0': v_threshold is 6.0 but the spikefab spec says 5.0"
     )
     g = export_quantized(net)
     g.nodes["fc0"].weight = g.nodes["fc0"].weight + 0.5
     with pytest.raises(ValueError, match=r"node 'fc0' weight must hold integers"):
-        import_nir(g).to_quantized()
+        to_quantized(import_nir(g))
 
 
 def test_modes_come_from_the_graph_and_must_not_contradict_it():
     net = random_network(SPECS["spikes_full_leak"], seed=4)
     g = export_quantized(net)
     assert import_nir(g).modes == ImportModes(1e-4, "value", "ge")
-    assert import_nir(g, ImportModes(1e-4, "value", "ge")).to_quantized().spec == net.spec
+    assert to_quantized(import_nir(g, ImportModes(1e-4, "value", "ge"))).spec == net.spec
     with pytest.raises(ValueError) as e:
         import_nir(g, ImportModes(1e-3, "value", "ge"))
     assert str(e.value) == (
-        "modes.dt = 0.001 contradicts the graph, which spikeforge wrote with dt = 0.0001"
+        "modes.dt = 0.001 contradicts the graph, which spikefab wrote with dt = 0.0001"
     )
     with pytest.raises(ValueError, match=r"^modes.threshold = 'gt' contradicts the graph"):
         import_nir(g, ImportModes(1e-4, "value", "gt"))
 
 
-def test_to_quantized_needs_spikeforge_metadata():
+def test_to_quantized_needs_spikefab_metadata():
     net = random_network(SPECS["readout_only"], seed=1)
     g = export_quantized(net)
     plain = nir.NIRGraph(nodes=g.nodes, edges=g.edges)
     with pytest.raises(ValueError) as e:
-        import_nir(plain, ImportModes(1e-4, "value", "ge")).to_quantized()
+        to_quantized(import_nir(plain, ImportModes(1e-4, "value", "ge")))
     assert str(e.value) == (
-        "to_quantized needs a graph written by export_quantized, not no spikeforge metadata; "
+        "to_quantized needs a graph written by export_quantized, not no spikefab metadata; "
         "import it as a float student (to_student) and quantize it with export_ptq"
     )
 
@@ -161,7 +163,7 @@ def test_written_file_is_plain_nir(tmp_path):
     path = write_nir(export_quantized(net), tmp_path / "sub" / "n.nir")
     g = nir.read(path)
     assert set(g.nodes) == {"input", "fc0", "if0", "fc1", "lif1", "fc2", "output"}
-    assert json.loads(g.metadata["spikeforge"])["kind"] == "quantized"
+    assert json.loads(g.metadata["spikefab"])["kind"] == "quantized"
     assert sorted(p.name for p in path.parent.iterdir()) == ["n.nir"]  # no temporaries
     assert read_nir(path).nodes.keys() == g.nodes.keys()
 
@@ -189,7 +191,7 @@ def _networks(draw):
 @settings(max_examples=60, deadline=None)
 @given(_networks())
 def test_round_trip_property(net):
-    back = import_nir(export_quantized(net)).to_quantized()
+    back = to_quantized(import_nir(export_quantized(net)))
     _same(net, back)
     x = random_input(net.spec, 8, seed=0)
     np.testing.assert_array_equal(run_network(net, x).acc, run_network(back, x).acc)
@@ -204,11 +206,11 @@ def test_integer_path_runs_without_torch(tmp_path):
     net.save(tmp_path / "ir")
     program = (
         'import sys; sys.modules["torch"] = None; sys.modules["amaranth"] = None\n'
-        "from spikeforge.ir import QuantizedNetwork\n"
-        "from spikeforge.nirgraph import export_quantized, import_nir, write_nir\n"
+        "from spikefab.ir import QuantizedNetwork\n"
+        "from spikefab.nirgraph import export_quantized, import_nir, to_quantized, write_nir\n"
         f"net = QuantizedNetwork.load({str(tmp_path / 'ir')!r})\n"
         f"p = write_nir(export_quantized(net), {str(tmp_path / 'n.nir')!r})\n"
-        "back = import_nir(p).to_quantized()\n"
+        "back = to_quantized(import_nir(p))\n"
         "assert back.spec == net.spec\n"
         "print('ok')\n"
     )

@@ -10,9 +10,9 @@ import snntorch as snn
 import torch
 from snntorch import utils as snn_utils
 from snntorch.export_nir import export_to_nir
-from spikeforge.data import load_dataset
-from spikeforge.nirgraph import PROFILES, ImportModes, import_nir, write_nir
-from threads import torch_threads
+from spikefab.data import load_dataset
+from spikefab.nirgraph import PROFILES, ImportModes, import_nir, run_imported, to_student, write_nir
+from spikefab.train.threads import torch_threads
 
 T, H = 8, 32
 
@@ -87,10 +87,10 @@ def test_imported_spikes_equal_snntorch(case, trained):
     assert 0.05 < float(spikes.mean()) < 0.95
     assert float((out.sum(0).argmax(1).numpy() == y).mean()) > 0.8  # it learned digits
     imported = import_nir(_export(net, x), modes)
-    run = imported.run(x, timesteps=T)
+    run = run_imported(imported, x, timesteps=T)
     assert torch.equal(run.spikes[0], spikes)
     assert torch.equal(run.outputs, out)
-    student = imported.to_student(timesteps=T)
+    student = to_student(imported, timesteps=T)
     assert (student.leak_shift, student.reset) == (3, "zero" if reset == "zero" else "subtract")
     with torch.no_grad():
         logits, hidden = student(x, return_hidden=True)
@@ -100,22 +100,23 @@ def test_imported_spikes_equal_snntorch(case, trained):
 
 def test_default_leaky_needs_subtract_next(trained, tmp_path):
     """snnTorch's default Leaky (subtract, reset_delay=True) subtracts after the decay: the
-    'snntorch' profile reproduces it (here through a file); spikeforge's immediate subtract
+    'snntorch' profile reproduces it (here through a file); spikefab's immediate subtract
     does not."""
     state, x, _ = trained
     net = _net("subtract", True, state=state)
     out, spikes = _run_snntorch(net, x)
     graph = _export(net, x)
-    run = import_nir(write_nir(graph, tmp_path / "leaky.nir"), "snntorch").run(x, timesteps=T)
+    run = run_imported(import_nir(write_nir(graph, tmp_path / "leaky.nir"), "snntorch"), x,
+                       timesteps=T)
     assert PROFILES["snntorch"].reset == "subtract_next"
     assert torch.equal(run.spikes[0], spikes) and torch.equal(run.outputs, out)
-    wrong = import_nir(graph, ImportModes(1e-4, "subtract", "gt")).run(x, timesteps=T)
+    wrong = run_imported(import_nir(graph, ImportModes(1e-4, "subtract", "gt")), x, timesteps=T)
     assert float((wrong.spikes[0] != spikes).float().mean()) > 0.01
     with pytest.raises(ValueError) as e:
-        import_nir(graph, "snntorch").to_student(timesteps=T)
+        to_student(import_nir(graph, "snntorch"), timesteps=T)
     assert str(e.value) == (
         "LIF node '1': reset 'subtract_next' (snnTorch's default reset_delay=True) has no "
-        "spikeforge equivalent; use a network trained with reset_delay=False or "
+        "spikefab equivalent; use a network trained with reset_delay=False or "
         "reset_mechanism='zero'"
     )
 
@@ -126,13 +127,13 @@ def test_beta_that_is_not_a_shift(trained):
     net = _net("zero", True, beta=0.9, state=state)
     out, spikes = _run_snntorch(net, x)
     imported = import_nir(_export(net, x), ImportModes(1e-4, "value", "gt"))
-    run = imported.run(x, timesteps=T)
+    run = run_imported(imported, x, timesteps=T)
     assert torch.equal(run.spikes[0], spikes) and torch.equal(run.outputs, out)
     with pytest.raises(ValueError) as e:
-        imported.to_student(timesteps=T)
+        to_student(imported, timesteps=T)
     assert str(e.value) == (
         "LIF node '1': beta = 1 - dt/tau = 0.9 (dt = 0.0001) is not 1 - 2**-k for an integer k "
-        "(0, 0.5, 0.75, 0.875, ...); spikeforge's leak is a shift"
+        "(0, 0.5, 0.75, 0.875, ...); spikefab's leak is a shift"
     )
 
 
@@ -150,13 +151,13 @@ def test_wrong_dt_is_caught_by_the_leak(trained):
 def test_imported_graph_enters_the_integer_pipeline(trained):
     """snnTorch graph -> SpikingMLP -> export_ptq -> golden: the integer model classifies the
     digits test set about as the snnTorch network does (rounding is PTQ's own price)."""
-    from spikeforge.export import export_ptq
+    from spikefab.quant.ptq import export_ptq
 
     state, x, y = trained
     net = _net("zero", True, state=state)
     out, _ = _run_snntorch(net, x)
     snn_pred = out.sum(0).argmax(1).numpy()
-    student = import_nir(_export(net, x), ImportModes(1e-4, "value", "gt")).to_student(T)
+    student = to_student(import_nir(_export(net, x), ImportModes(1e-4, "value", "gt")), T)
     ir = export_ptq(student, w_bits=8, v_bits=None, in_bits=4, calib_x=x.numpy(),
                     calib_y=y)
     assert ir.spec.layers[0].neuron.leak_shift == 3
@@ -177,10 +178,10 @@ def test_linear_without_bias(trained):
     assert type(graph.nodes["0"]).__name__ == "Linear"
     imported = import_nir(graph, ImportModes(1e-4, "value", "gt"))
     assert imported.layers[0].bias is None
-    run = imported.run(x, timesteps=T)
+    run = run_imported(imported, x, timesteps=T)
     assert torch.equal(run.spikes[0], spikes) and torch.equal(run.outputs, out)
     with torch.no_grad():
-        logits, hidden = imported.to_student(T)(x, return_hidden=True)
+        logits, hidden = to_student(imported, T)(x, return_hidden=True)
     assert torch.equal(hidden[0], spikes) and torch.equal(logits, out)
     assert 0.02 < float(spikes.mean()) < 0.98
 
@@ -205,13 +206,13 @@ def test_leaky_output_layer_dropped_on_request(trained):
         h.remove()
     graph = _export(net, x)
     imported = import_nir(graph, ImportModes(1e-4, "value", "gt"))
-    run = imported.run(x, timesteps=T)
+    run = run_imported(imported, x, timesteps=T)
     assert torch.equal(run.spikes[0], torch.stack(hidden))
     assert torch.equal(run.spikes[1], torch.stack(out_spikes))
     assert torch.equal(run.outputs, torch.stack(out_spikes))
     with pytest.raises(ValueError, match=r"^LIF node '3' on the last layer spikes"):
-        imported.to_student(T)
-    student = imported.to_student(T, drop_output_neuron=True)
+        to_student(imported, T)
+    student = to_student(imported, T, drop_output_neuron=True)
     with torch.no_grad():
         logits, h = student(x, return_hidden=True)
     assert torch.equal(h[0], torch.stack(hidden))

@@ -8,9 +8,17 @@ import torch
 from dyadic import snap_parameters_
 from snntorch import utils as snn_utils
 from snntorch.import_nir import import_from_nir
-from spikeforge.data import load_dataset
-from spikeforge.nirgraph import export_student, import_nir, spikeforge_info, to_nir, write_nir
-from spikeforge.snn import SpikingMLP
+from spikefab.data import load_dataset
+from spikefab.nirgraph import (
+    export_student,
+    import_nir,
+    run_imported,
+    spikefab_info,
+    to_nir,
+    to_student,
+    write_nir,
+)
+from spikefab.snn import SpikingMLP
 
 T = 6
 
@@ -42,7 +50,7 @@ def test_student_round_trip_is_exact(leak_shift, reset, theta, digits_x, tmp_pat
     m = _model(leak_shift, reset, theta)
     path = write_nir(export_student(m), tmp_path / "s.nir")
     net = import_nir(path)
-    back = net.to_student()
+    back = to_student(net)
     assert (back.sizes, back.timesteps, back.leak_shift, back.theta, back.reset) == (
         m.sizes, m.timesteps, m.leak_shift, m.theta, m.reset
     )
@@ -52,7 +60,7 @@ def test_student_round_trip_is_exact(leak_shift, reset, theta, digits_x, tmp_pat
     logits, hidden = _forward(m, digits_x)
     logits2, hidden2 = _forward(back, digits_x)
     assert torch.equal(logits, logits2)
-    run = net.run(digits_x, timesteps=T)  # the graph's own equations, float32
+    run = run_imported(net, digits_x, timesteps=T)  # the graph's own equations, float32
     assert torch.equal(run.outputs, logits)
     for h, h2, hr in zip(hidden, hidden2, run.spikes, strict=True):
         assert torch.equal(h, h2) and torch.equal(h, hr)
@@ -61,7 +69,7 @@ def test_student_round_trip_is_exact(leak_shift, reset, theta, digits_x, tmp_pat
 
 def test_graph_records_modes_and_timesteps():
     m = _model(2, "zero")
-    info = spikeforge_info(to_nir(m, dt=1e-3))
+    info = spikefab_info(to_nir(m, dt=1e-3))
     assert info["kind"] == "float"
     assert info["timesteps"] == T
     assert info["modes"] == {"dt": 1e-3, "reset": "value", "threshold": "ge"}
@@ -94,7 +102,7 @@ def test_snntorch_importer_reproduces_our_student(digits_x):
 
 
 def test_snntorch_importer_differs_only_at_threshold_ties(digits_x):
-    """snnTorch fires at ``v > theta``, spikeforge at ``v >= theta``. On weights of a 2^-6 grid
+    """snnTorch fires at ``v > theta``, spikefab at ``v >= theta``. On weights of a 2^-6 grid
     (digits pixels are multiples of 1/16) membranes land on ``theta`` exactly: snnTorch's import
     then equals a student with ``theta = nextafter(theta, +inf)`` bit for bit, not ours."""
     m = snap_parameters_(_model(3, "zero"))

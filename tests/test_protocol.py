@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
-from spikeforge.driver.board_model import BoardModel, reply_frame
-from spikeforge.driver.protocol import (
+from spikefab.driver.board_model import BoardModel, reply_frame
+from spikefab.golden import run_network
+from spikefab.ir import QuantizedNetwork
+from spikefab.protocol import (
     SYNC,
     ErrorCode,
     ErrorReply,
@@ -22,9 +24,7 @@ from spikeforge.driver.protocol import (
     encode_sample,
     network_id,
 )
-from spikeforge.golden import run_network
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
 
 
 def _net(encoding="direct", n_in=10, in_bits=4, seed=0, timesteps=3):

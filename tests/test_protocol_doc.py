@@ -9,9 +9,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-from spikeforge.driver.board_model import BoardModel, reply_frame
-from spikeforge.driver.protocol import FrameType, decode_frame, decode_result, encode_frame
-from spikeforge.golden import run_network
+from spikefab.driver.board_model import BoardModel, reply_frame
+from spikefab.golden import run_network
+from spikefab.protocol import FrameType, decode_frame, decode_result, encode_frame
 from test_protocol import _net
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"

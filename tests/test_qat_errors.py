@@ -4,8 +4,9 @@ import re
 
 import pytest
 import torch
-from spikeforge.snn import SpikingMLP
-from spikeforge.snn.qmlp import QSpikingMLP
+from spikefab.quant.qat import qat_from_float
+from spikefab.snn import SpikingMLP
+from spikefab.snn.qmlp import QSpikingMLP
 
 BAD_CONFIG = [
     ({"w_bits": 1}, "QSpikingMLP layer 0: w_bits must be an integer in [2, 16], not 1"),
@@ -62,7 +63,7 @@ def test_second_hidden_layer_is_named():
 def test_from_float_checks_bits_per_layer():
     msg = "QSpikingMLP layer 2: w_bits must be an integer in [2, 16], not 0"
     with pytest.raises(ValueError, match="^" + re.escape(msg) + "$"):
-        QSpikingMLP.from_float(SpikingMLP([4, 3, 3, 2]), w_bits=[8, 8, 0])
+        qat_from_float(SpikingMLP([4, 3, 3, 2]), w_bits=[8, 8, 0])
 
 
 @pytest.mark.parametrize("sizes", [[4], (4, 0), "ab"])
@@ -99,9 +100,9 @@ def test_bad_spike_input_and_types():
         q(torch.full((4, 2, 4), 2.0))
     with pytest.raises(TypeError, match="^QSpikingMLP input must be a torch.Tensor, not list$"):
         q([1])
-    with pytest.raises(TypeError, match="^from_float model must be a SpikingMLP, not "
+    with pytest.raises(TypeError, match="^qat_from_float model must be a SpikingMLP, not "
                                         "QSpikingMLP$"):
-        QSpikingMLP.from_float(q)
+        qat_from_float(q)
     with pytest.raises(TypeError, match="^from_ir net must be a QuantizedNetwork, not "
                                         "QSpikingMLP$"):
         QSpikingMLP.from_ir(q)

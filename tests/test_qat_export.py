@@ -5,12 +5,12 @@ import re
 import numpy as np
 import pytest
 import torch
-from spikeforge.export_qat import export_qat
-from spikeforge.golden import run_network
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.quant.qat import eval_inputs, finetune_qat, int_accuracy
-from spikeforge.snn.qmlp import QSpikingMLP
-from spikeforge.train import TrainConfig, evaluate, fit
+from spikefab.golden import run_network
+from spikefab.ir import QuantizedNetwork
+from spikefab.quant.qat import eval_inputs, finetune_qat, int_accuracy
+from spikefab.quant.qat_export import export_qat
+from spikefab.snn.qmlp import QSpikingMLP
+from spikefab.train import TrainConfig, evaluate, fit
 from test_qat_golden import assert_runs_equal
 
 

@@ -10,11 +10,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
-from spikeforge.export_qat import export_qat
-from spikeforge.golden import run_network
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.snn.qmlp import QSpikingMLP
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab.golden import run_network
+from spikefab.ir import QuantizedNetwork
+from spikefab.quant.qat_export import export_qat
+from spikefab.snn.qmlp import QSpikingMLP
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
 
 
 def assert_same_run(q: QSpikingMLP, net: QuantizedNetwork, x: np.ndarray):

@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
-from spikeforge.golden import LIFState, lif_init, lif_step
-from spikeforge.snn.qlif import floor_ste, qlif_integrate, qlif_step, round_ste, sat_ste
-from spikeforge.spec import LIFSpec
+from spikefab.golden import LIFState, lif_init, lif_step
+from spikefab.snn.qlif import floor_ste, qlif_integrate, qlif_step, round_ste, sat_ste
+from spikefab.spec import LIFSpec
 
 F64 = torch.float64
 

@@ -3,10 +3,10 @@
 import re
 
 import pytest
-from spikeforge.data import load_dataset
-from spikeforge.quant.qat import holdout
-from spikeforge.quant.search import format_table, search_bits, weight_bits
-from spikeforge.train import TrainConfig, fit
+from spikefab.data import load_dataset
+from spikefab.quant.qat import holdout
+from spikefab.quant.search import format_table, search_bits, weight_bits
+from spikefab.train import TrainConfig, fit
 
 
 @pytest.fixture(scope="module")

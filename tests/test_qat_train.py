@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_array_equal
-from spikeforge.data import load_dataset, quantize_input
-from spikeforge.distill import TET, HintonKD, SeAlKD, SelfDistiller, TemporalDistillationLoss
-from spikeforge.distill.tssd import TSSD
-from spikeforge.snn import SpikingMLP
-from spikeforge.snn.qmlp import QSpikingMLP
-from spikeforge.train import train_model
+from spikefab.data import load_dataset, quantize_input
+from spikefab.distill import TET, HintonKD, SeAlKD, SelfDistiller, TemporalDistillationLoss
+from spikefab.distill.tssd import TSSD
+from spikefab.quant.qat import qat_from_float
+from spikefab.snn import SpikingMLP
+from spikefab.train import train_model
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def batch():
 
 def _student(seed=0):
     torch.manual_seed(seed)
-    return QSpikingMLP.from_float(SpikingMLP([64, 32, 10], timesteps=4), w_bits=4, v_bits=12)
+    return qat_from_float(SpikingMLP([64, 32, 10], timesteps=4), w_bits=4, v_bits=12)
 
 
 def test_outputs_have_the_float_models_shapes_and_dtypes(batch):
@@ -107,8 +107,8 @@ def test_self_distiller_and_tssd_run_the_qat_model_longer(batch):
 
 
 def test_finetune_keeps_the_best_validation_epoch():
-    from spikeforge.quant.qat import finetune_qat, holdout, int_accuracy
-    from spikeforge.train import TrainConfig, encode_inputs, fit
+    from spikefab.quant.qat import finetune_qat, holdout, int_accuracy
+    from spikefab.train import TrainConfig, encode_inputs, fit
 
     cfg = TrainConfig(dataset="digits", hidden=(16,), epochs=3, threads=1)
     ds, val = holdout(load_dataset("digits"), 0.2, 0)

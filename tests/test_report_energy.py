@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from spikeforge.report import PJ, energy_estimate, synaptic_ops
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab.report import PJ, energy_estimate, synaptic_ops
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
 
 
 def _spec(encoding, w_bits=8):

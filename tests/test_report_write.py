@@ -5,13 +5,13 @@ import json
 
 import pytest
 from runlib import tiny_config
-from spikeforge.cli import main
-from spikeforge.report import write_report
-from spikeforge.run import RunDir
+from spikefab.cli import main
+from spikefab.report import write_report
+from spikefab.run import RunDir
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
-#: A bitstream report.json as hdl/spikeforge_hdl/build.py writes it (hand-made, for layout).
+#: A bitstream report.json as hdl/spikefab_hdl/build/bitstream.py writes it (hand-made, for layout).
 BOARD_REPORT = {
     "board": "icebreaker", "family": "ice40", "device": "iCE40UP5K-SG48",
     "clock": {"board_mhz": 12.0, "fmax_mhz": 21.71, "met": True},
@@ -35,7 +35,7 @@ def report(tmp_path_factory):
 def test_sections_and_figures(report):
     run, md = report
     text = md.read_text()
-    for heading in ("# spikeforge run `tiny`", "## Accuracy", "## Accuracy against T and bits",
+    for heading in ("# spikefab run `tiny`", "## Accuracy", "## Accuracy against T and bits",
                     "## Spikes", "## Synaptic operations and energy per inference",
                     "## Hardware", "## Not run yet"):
         assert heading in text

@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
-from spikeforge.run import BOARDS, DISTILL_METHODS, check_config, load_config
-from spikeforge.run.config import MAX_LANES, SCHEMA, student_train_config
+from spikefab.run import BOARDS, DISTILL_METHODS, check_config, load_config
+from spikefab.run.config import MAX_LANES, SCHEMA, student_train_config
 
 
 def test_defaults_fill_every_key():
@@ -129,8 +129,8 @@ def test_example_configs_are_valid(name):
 
 
 def test_board_names_and_lanes_match_the_gateware():
-    from spikeforge_hdl.boards import BOARDS as HDL_BOARDS
-    from spikeforge_hdl.plan import MAX_LANES as HDL_MAX_LANES
+    from spikefab_hdl.board.definitions import BOARDS as HDL_BOARDS
+    from spikefab_hdl.core.plan import MAX_LANES as HDL_MAX_LANES
 
     assert BOARDS == tuple(sorted(HDL_BOARDS))
     assert MAX_LANES == HDL_MAX_LANES

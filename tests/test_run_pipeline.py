@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 from runlib import tiny_config
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.run import Context, RunDir, load_config, run_one, run_pipeline
-from spikeforge.run import pipeline as pipeline_mod
-from spikeforge.run.pipeline import step_fingerprint
+from spikefab.ir import QuantizedNetwork
+from spikefab.run import Context, RunDir, load_config, run_one, run_pipeline
+from spikefab.run import pipeline as pipeline_mod
+from spikefab.run.pipeline import step_fingerprint
 
 UNTIL_EXPORT = ("train-teacher", "distill", "quantize", "export")
 
@@ -51,7 +51,7 @@ def test_steps_write_the_run_directory(tiny_run):
 
 def test_golden_results_match_the_saved_ir(tiny_run):
     _, ctx, _, _ = tiny_run
-    from spikeforge.golden import run_network
+    from spikefab.golden import run_network
 
     net = QuantizedNetwork.load(ctx.run.path("ir", "net"))
     x = np.load(ctx.run.path("ir", "test_inputs.npy"))
@@ -116,8 +116,8 @@ def test_a_step_refuses_to_run_before_the_steps_it_reads(tmp_path):
     with pytest.raises(ValueError) as e:
         run_one(ctx, "quantize")
     assert str(e.value) == (f"step 'quantize' needs step 'distill', which is not done in "
-                            f"{ctx.run.root}: run `spikeforge distill ...` or "
-                            f"`spikeforge run ...`")
+                            f"{ctx.run.root}: run `spikefab distill ...` or "
+                            f"`spikefab run ...`")
 
 
 def test_an_out_of_date_upstream_step_is_named(tiny_run):
@@ -158,7 +158,7 @@ def test_bad_step_names(tiny_run, kw, message):
 
 
 def test_fingerprints_follow_the_keys_each_step_reads():
-    from spikeforge.run import check_config
+    from spikefab.run import check_config
 
     a = check_config({}, default_name="x")
     b = check_config({"hardware": {"lanes": 8}}, default_name="x")

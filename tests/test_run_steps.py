@@ -1,10 +1,10 @@
 """Small parts of the run package: recipe options, image shapes, progress bars, fingerprints."""
 
 import pytest
-from spikeforge.run import check_config
-from spikeforge.run.progress import epoch_bar, spinner
-from spikeforge.run.rundir import RunDir, fingerprint
-from spikeforge.run.steps_train import _recipe, chw
+from spikefab.run import check_config
+from spikefab.run.progress import epoch_bar, spinner
+from spikefab.run.rundir import RunDir, fingerprint
+from spikefab.run.steps_train import _recipe, chw
 
 
 def test_recipe_options_reach_the_recipe_and_bad_ones_name_the_key():
@@ -26,7 +26,7 @@ def test_image_shapes_get_a_channel():
 
 
 def test_progress_bars_draw_when_forced(monkeypatch, capsys):
-    monkeypatch.setenv("SPIKEFORGE_PROGRESS", "1")
+    monkeypatch.setenv("SPIKEFAB_PROGRESS", "1")
     with epoch_bar(3, "train") as log:
         for e in range(3):
             log(f"epoch {e + 1}/3 loss 0.{e}")
@@ -34,7 +34,7 @@ def test_progress_bars_draw_when_forced(monkeypatch, capsys):
         pass
     err = capsys.readouterr().err
     assert "train: " in err and "/3 " in err and "build: 00:0" in err
-    monkeypatch.setenv("SPIKEFORGE_PROGRESS", "0")
+    monkeypatch.setenv("SPIKEFAB_PROGRESS", "0")
     with epoch_bar(2, "quiet") as log:
         log("epoch 1/2")
     assert capsys.readouterr().err == ""

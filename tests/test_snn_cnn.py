@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 import torch
-from spikeforge.snn.cnn import SpikingCNN
-from spikeforge.snn.lif import lif_step_float
+from spikefab.snn.cnn import SpikingCNN
+from spikefab.snn.lif import lif_step_float
 
 
 def _model(**kw):

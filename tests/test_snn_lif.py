@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 from numpy.testing import assert_array_equal
-from spikeforge.snn import LIF, beta_from_leak_shift, lif_step_float, spike
+from spikefab.snn import LIF, beta_from_leak_shift, lif_step_float, spike
 
 
 def exact(message: str) -> str:

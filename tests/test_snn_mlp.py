@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_array_equal
-from spikeforge.golden import run_network
-from spikeforge.ir import QuantizedNetwork
-from spikeforge.snn import SpikingMLP
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab.golden import run_network
+from spikefab.ir import QuantizedNetwork
+from spikefab.snn import SpikingMLP
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
 
 
 def exact(message: str) -> str:

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from spikeforge.data import load_dataset
-from spikeforge.snn.teachers import CNNTeacher, MLPTeacher, freeze, train_teacher
-from threads import torch_threads
+from spikefab.data import load_dataset
+from spikefab.snn.teachers import CNNTeacher, MLPTeacher, freeze, train_teacher
+from spikefab.train.threads import torch_threads
 
 
 def test_mlp_teacher_shapes_batchnorm_and_features():

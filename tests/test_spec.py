@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from spikeforge.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
 
 
 def _net(**kw):

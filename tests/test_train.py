@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_array_equal
-from spikeforge.data import load_dataset
-from spikeforge.snn import SpikingMLP
-from spikeforge.train import (
+from spikefab.data import load_dataset
+from spikefab.snn import SpikingMLP
+from spikefab.train import (
     TrainConfig,
     encode_inputs,
     evaluate,

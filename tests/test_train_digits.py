@@ -1,13 +1,13 @@
-"""spikeforge.demo: the trained digits model (train_digits) and the RTL-vs-golden comparison."""
+"""spikefab.trained: the trained digits model (train_digits); golden.compare_rtl."""
 
 import re
 
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
-from spikeforge.data import encode_direct
-from spikeforge.demo import compare_rtl, train_digits
-from spikeforge.golden import run_network
+from spikefab.data import encode_direct
+from spikefab.golden import compare_rtl, run_network
+from spikefab.trained import train_digits
 
 
 @pytest.fixture(scope="module")

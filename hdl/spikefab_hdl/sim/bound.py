@@ -1,0 +1,73 @@
+"""The event-driven cycle bound the core is measured against (docs/core.md, bench/cycles.py).
+
+For one sample, with ``G_l = ceil(n_out_l / lanes)``::
+
+    bound = E_0 * G_0                                  # input events into layer 0
+          + sum_t sum_{l>=1} S_{l-1}[t] * G_l          # spikes of layer l-1 into layer l
+          + T * sum_l G_l                              # per step: one pass over each layer
+
+``E_0`` is the number of nonzero inputs: summed over the ``T`` steps for
+``encoding="spikes"``; counted once per sample for ``encoding="direct"``, because the
+core computes a direct first layer's current once per sample (its input repeats every
+step). ``direct_per_step`` gives the bound of a design that recomputes it every step
+(``T * E_0 * G_0`` instead), for comparison. Spike counts come from the golden model.
+
+Layers work concurrently in the core (layer ``l`` integrates step ``t``'s spikes while
+layer ``l-1`` goes on), so a sample can finish in fewer cycles than ``bound``; it can
+never finish in fewer than ``lower``, the work of its busiest layer::
+
+    lower = max_l (events into layer l) * G_l + T * G_l
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from spikefab.golden import check_input, run_network
+from spikefab.ir import QuantizedNetwork
+
+from ..core.plan import check_lanes
+
+__all__ = ["event_bound"]
+
+
+def event_bound(net: QuantizedNetwork, x, *, lanes: int) -> dict:
+    """Per-sample event-driven bound and its parts.
+
+    Returns
+    -------
+    dict
+        ``bound`` and ``lower`` int64 [B]; ``input_work`` (``E_0 * G_0``), ``spike_work``
+        (the sum over layers >= 1) and ``overhead`` (``T * sum G_l``), each int64 [B];
+        ``direct_per_step`` int64 [B] (equal to ``bound`` for spike input); ``groups``
+        (``G_l`` per layer).
+    """
+    lanes = check_lanes(lanes)
+    spec = net.spec
+    xs = check_input(net, x)
+    steps, batch = xs.shape[0], xs.shape[1]
+    groups = [-(-layer.n_out // lanes) for layer in spec.layers]
+    gold = run_network(net, x)
+    nonzero = (xs != 0).sum(axis=2)  # [T, B]
+    if spec.encoding == "direct":
+        input_work = nonzero[0] * groups[0]
+        per_step = steps * input_work
+    else:
+        input_work = nonzero.sum(axis=0) * groups[0]
+        per_step = input_work
+    spike_work = np.zeros(batch, np.int64)
+    layer_work = [input_work + steps * groups[0]]
+    for i, s in enumerate(gold.spikes):
+        work = s.sum(axis=(0, 2)).astype(np.int64) * groups[i + 1]
+        spike_work += work
+        layer_work.append(work + steps * groups[i + 1])
+    overhead = np.full(batch, steps * sum(groups), np.int64)
+    bound = input_work + spike_work + overhead
+    return {
+        "bound": bound.astype(np.int64),
+        "lower": np.max(layer_work, axis=0).astype(np.int64),
+        "input_work": input_work.astype(np.int64),
+        "spike_work": spike_work,
+        "overhead": overhead,
+        "direct_per_step": (per_step + spike_work + overhead).astype(np.int64),
+        "groups": groups,
+    }

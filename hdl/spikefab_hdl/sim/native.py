@@ -1,0 +1,133 @@
+"""The core in Verilator with a C++ driver instead of cocotb: raw model throughput.
+
+cocotb calls into Python at every clock edge, so a cocotb bench measures mostly Python.
+:func:`run_native` builds the Verilog with a small C++ harness (inputs always valid,
+outputs always ready, the same handshake rules as the cocotb bench) and reports the
+clock cycles simulated per second of the C++ loop, next to the results it collected,
+which the caller can compare with golden like any other run. Trace ports are not
+supported here (build with ``trace=False``); payloads must fit in 64 bits.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from spikefab.atomic import atomic_write_text
+from spikefab.ir import QuantizedNetwork
+
+from ..build.verilog import write_verilog
+from . import verilator
+from .beats import Recorder, input_beats
+from .pysim import sample_inputs
+from .verilator import Harness, VerilatorError
+
+__all__ = ["HARNESS", "run_native"]
+
+TOPLEVEL = "spikefab_core"
+
+HARNESS = r"""
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+#include "verilated.h"
+#include "Vnative.h"
+
+// argv: inputs file (one decimal beat per line), outputs file; prints "cycles seconds"
+int main(int argc, char** argv) {
+    VerilatedContext ctx;
+    Vnative top{&ctx};
+    std::vector<uint64_t> beats;
+    FILE* in = std::fopen(argv[1], "r");
+    unsigned long long v;
+    while (std::fscanf(in, "%llu", &v) == 1) beats.push_back(v);
+    std::fclose(in);
+    const size_t expected = std::strtoull(argv[3], nullptr, 10);
+    std::vector<uint64_t> outs;
+    outs.reserve(expected);
+    top.clk = 0; top.rst = 1; top.i_stream__valid = 0; top.o_stream__ready = 0;
+    for (int k = 0; k < 3; ++k) { top.clk = 0; top.eval(); top.clk = 1; top.eval(); }
+    top.rst = 0;
+    size_t pos = 0;
+    uint64_t cycles = 0;
+    const uint64_t limit = std::strtoull(argv[4], nullptr, 10);
+    auto t0 = std::chrono::steady_clock::now();
+    while (outs.size() < expected && cycles < limit) {
+        top.clk = 0;
+        top.i_stream__valid = pos < beats.size();
+        if (pos < beats.size()) top.i_stream__payload = beats[pos];
+        top.o_stream__ready = 1;
+        top.eval();
+        bool in_fire = top.i_stream__valid && top.i_stream__ready;
+        if (top.o_stream__valid) outs.push_back(top.o_stream__payload);
+        top.clk = 1;
+        top.eval();
+        if (in_fire) ++pos;
+        ++cycles;
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    FILE* out = std::fopen(argv[2], "w");
+    for (uint64_t o : outs) std::fprintf(out, "%llu\n", (unsigned long long)o);
+    std::fclose(out);
+    std::printf("%llu %.9f\n", (unsigned long long)cycles, secs);
+    return outs.size() == expected ? 0 : 1;
+}
+"""
+
+
+def _build(verilog: Path, build_dir: Path) -> float:
+    """Compile ``verilog`` with the harness into ``build_dir/native`` (cached by hash)."""
+    harness = build_dir / "harness.cpp"
+    # Verilator's C++ names escape the "__" of Amaranth's port names as "___05F".
+    text = HARNESS.replace("_stream__", "_stream___05F")
+    if not harness.is_file() or harness.read_text() != text:
+        atomic_write_text(harness, text)
+    return verilator.build(verilog, toplevel=TOPLEVEL, build_dir=build_dir,
+                           harness=Harness("native", (harness,), "Vnative"))
+
+
+def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir) -> dict:
+    """Simulate ``x`` on ``net``'s core in Verilator with the C++ harness.
+
+    Returns
+    -------
+    dict
+        ``prediction``, ``acc``, ``cycles`` (per sample, the core's count), ``sim_cycles``
+        (clock cycles simulated), ``loop_seconds`` (wall time of the C++ loop),
+        ``cycles_per_second``, ``build_seconds``.
+    """
+    samples = sample_inputs(net, x)
+    build_dir = Path(build_dir).resolve()
+    v_path, j_path = write_verilog(net, build_dir, lanes=lanes, trace=False)
+    desc = json.loads(j_path.read_text())
+    for port in ("i_stream__payload", "o_stream__payload"):
+        if desc["ports"][port]["width"] > 64:
+            raise ValueError(f"{port} is {desc['ports'][port]['width']} bits; the harness takes 64")
+    build_seconds = _build(v_path, build_dir)
+    beats = [b for s in samples for b in input_beats(desc, s)]
+    inputs, outputs = build_dir / "native_inputs.txt", build_dir / "native_outputs.txt"
+    atomic_write_text(inputs, "".join(f"{b}\n" for b in beats))
+    rec = Recorder(desc, len(samples))
+    expected = len(samples) * rec.beats_per_result
+    limit = 1000 * expected + 100 * len(beats) + 10**6
+    proc = subprocess.run(
+        [str(build_dir / "native"), str(inputs), str(outputs), str(expected), str(limit)],
+        capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise VerilatorError(f"native run failed (exit {proc.returncode}): {proc.stderr[-500:]}")
+    cycles, seconds = proc.stdout.split()
+    for line in outputs.read_text().split():
+        rec.output(int(line))
+    res = rec.results()
+    return {
+        **res,
+        "sim_cycles": int(cycles),
+        "loop_seconds": float(seconds),
+        "cycles_per_second": int(cycles) / max(float(seconds), 1e-9),
+        "build_seconds": build_seconds,
+    }
+

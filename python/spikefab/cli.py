@@ -1,0 +1,180 @@
+"""The ``spikefab`` command: one config from dataset to bitstream (``docs/cli.md``).
+
+Every step command takes a TARGET: a config file (``configs/digits.toml``) or a run
+directory (``build/runs/digits``) whose stored config is used. Steps already done with the
+current config are skipped (``--force`` runs them again); ``run`` runs every step in order
+and resumes from the last completed one.
+
+Exit status: 0 success, 1 a step ran and failed (RTL disagrees with golden, a bitstream
+build failed), 2 bad input (config, arguments, missing earlier step), each with one line
+``error: ...`` on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+_STEP_HELP = {
+    "train-teacher": "train the ANN teacher ([teacher])",
+    "distill": "train the float spiking student, with or without a teacher ([student], "
+               "[distill])",
+    "quantize": "PTQ or QAT to integer widths ([quantize])",
+    "export": "write the IR and the golden model's results on the test set",
+    "verilog": "generate the core's Verilog (python -m spikefab_hdl verilog)",
+    "sim": "simulate the test set in Verilator and compare with golden exactly",
+    "bitstream": "build a bitstream and its resource/Fmax report for a board",
+    "report": "write report.md and PNG plots into <run>/report/",
+}
+
+
+def _target(p) -> None:
+    p.add_argument("target", help="config file (.toml) or run directory")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="spikefab", description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", metavar="DIR", default=None,
+                    help="parent folder of run directories (overrides run.dir)")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="command")
+    for name, text in _STEP_HELP.items():
+        p = sub.add_parser(name, help=text, description=text)
+        _target(p)
+        if name != "report":
+            p.add_argument("--force", action="store_true", help="run even if already done")
+        if name == "distill":
+            p.add_argument("--method", help="distillation method (overrides distill.method)")
+        if name == "bitstream":
+            p.add_argument("--board", action="append",
+                           help="board (repeatable; default hardware.boards)")
+    p = sub.add_parser("run", help="run every step not done yet, in order (resumes)",
+                       description="run every step not done yet, in order (resumes)")
+    _target(p)
+    p.add_argument("--until", metavar="STEP", help="stop after this step")
+    p.add_argument("--skip", metavar="STEP", action="append", default=[],
+                   help="leave this step out (repeatable; e.g. --skip bitstream)")
+    p.add_argument("--force", action="store_true", help="run every step again")
+    p = sub.add_parser("status", help="list the steps of a run and whether each is done")
+    _target(p)
+    p = sub.add_parser("check", help="validate a config file and print it with its defaults")
+    p.add_argument("config", help="config file (.toml)")
+    p = sub.add_parser("nir", help="NIR graphs: export a run, import a graph (docs/nir.md)")
+    nsub = p.add_subparsers(dest="nir_command", required=True, metavar="nir-command")
+    q = nsub.add_parser("export", help="<run>/nir/net.nir (IR) and student.nir (float)")
+    _target(q)
+    q = nsub.add_parser("import", help="read a NIR graph; -o saves it as an IR or a student")
+    q.add_argument("file", help=".nir file")
+    q.add_argument("--profile", choices=("snntorch", "norse", "norse-dev"), default=None,
+                   help="import modes (dt, reset, threshold); omit only for spikefab graphs")
+    q.add_argument("--timesteps", type=int, default=None,
+                   help="T of the student saved with -o (required for graphs spikefab "
+                        "did not write: NIR does not record T)")
+    q.add_argument("--drop-output-neuron", action="store_true",
+                   help="with -o: drop a neuron on the last layer (snnTorch classifiers end "
+                        "in a Leaky); its input current becomes the readout")
+    q.add_argument("-o", "--out", default=None, help="output path stem")
+    return ap
+
+
+def _resolve(args):
+    """``(Context, config)`` for the target, with CLI overrides applied and stored."""
+    from .run import Context, RunDir, check_config, load_config
+
+    target = Path(args.target)
+    if target.is_dir():
+        run = RunDir(target)
+        cfg = run.load_config()
+        source = None
+    else:
+        cfg = load_config(target)
+        if args.runs is not None:
+            cfg["run"]["dir"] = args.runs
+        run = RunDir.for_config(cfg)
+        source = target.read_text()
+    method = getattr(args, "method", None)
+    if method is not None:
+        doc = {k: v for k, v in cfg.items()}
+        doc["distill"] = dict(cfg["distill"], method=method)
+        cfg = check_config(doc)
+    run.save_config(cfg, source)
+    return Context(cfg, run), cfg
+
+
+def _status(ctx) -> int:
+    from .run.pipeline import is_done, plan
+
+    for s in plan(ctx.cfg):
+        if s.name == "report":
+            continue
+        rec = ctx.run.step(s.name)
+        state = "not run" if rec is None else (
+            f"done {rec['finished']} ({rec['seconds']:.1f} s)" if is_done(ctx, s.name)
+            else "out of date (the config or an earlier step changed)")
+        print(f"{s.name:24s} {state}")
+    return 0
+
+
+def _dispatch(args) -> int:
+    if args.command == "check":
+        import json
+
+        from .run import load_config
+
+        print(json.dumps(load_config(args.config), indent=2))
+        return 0
+    if args.command == "nir" and args.nir_command == "import":
+        from .run.nir_io import import_file
+
+        lines, written = import_file(args.file, args.profile, args.out,
+                                     timesteps=args.timesteps,
+                                     drop_output_neuron=args.drop_output_neuron)
+        print("\n".join(lines))
+        if written is not None:
+            print(f"wrote {written}")
+        return 0
+    from .run import run_one, run_pipeline
+
+    ctx, cfg = _resolve(args)
+    if args.command == "nir":
+        from .run.nir_io import export_run
+
+        for path in export_run(ctx.run):
+            print(f"wrote {path}")
+        return 0
+    if args.command == "status":
+        return _status(ctx)
+    if args.command == "run":
+        run_pipeline(ctx, until=args.until, skip=tuple(args.skip), force=args.force)
+        return 0
+    if args.command == "bitstream":
+        boards = args.board or cfg["hardware"]["boards"]
+        if not boards:
+            raise ValueError("bitstream needs a board: --board <board> or hardware.boards")
+        for b in boards:
+            run_one(ctx, f"bitstream:{b}", force=args.force)
+        return 0
+    run_one(ctx, args.command, force=getattr(args, "force", False))
+    return 0
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``spikefab`` script."""
+    args = build_parser().parse_args(argv)
+    from .ir import IRError
+    from .run import StepFailed
+
+    try:
+        return _dispatch(args)
+    except StepFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, IRError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

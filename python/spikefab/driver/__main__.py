@@ -1,0 +1,89 @@
+"""Classify samples on a board over a serial port: ``python -m spikefab.driver``.
+
+    python -m spikefab.driver /dev/ttyUSB1 samples.txt [--ir build/runs/digits/ir/net.json]
+
+SAMPLES is a text file, one sample per line (:mod:`spikefab.driver.samples`; the C host
+example reads the same files). Prints the board's INFO, then per sample its prediction,
+core cycles and accumulators. With ``--ir`` it first checks the board runs that network
+(INFO's ``net_id``) and then compares every answer with the golden model; the exit
+status is 1 when any answer differs or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from ..golden import run_network
+from ..ir import QuantizedNetwork
+from ..protocol import ProtocolError, network_id
+from .client import Board, BoardTimeout, DeviceError
+from .transport import SerialTransport, TransportError
+
+
+def _samples(path: str, info) -> list[np.ndarray]:
+    shape = (info.n_in,) if info.encoding == "direct" else (info.timesteps, info.n_in)
+    out = []
+    with open(path) as f:
+        for k, line in enumerate(f):
+            vals = np.asarray([int(v) for v in line.split()], dtype=np.int64)
+            if vals.size != int(np.prod(shape)):
+                raise ValueError(f"{path} line {k + 1}: a sample needs {int(np.prod(shape))} "
+                                 f"values, not {vals.size}")
+            out.append(vals.reshape(shape))
+    return out
+
+
+def main(argv=None, transport=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m spikefab.driver", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("port")
+    p.add_argument("samples")
+    p.add_argument("--baud", type=int, default=115_200)
+    p.add_argument("--timeout", type=float, default=1.0, help="seconds of silence (1.0)")
+    p.add_argument("--idle", type=float, default=0.15, help="recovery quiet time (0.15)")
+    p.add_argument("--ir", help="the network the board should run (stem.json)")
+    args = p.parse_args(argv)
+    try:
+        net = QuantizedNetwork.load(args.ir) if args.ir else None
+        tr = transport if transport is not None else SerialTransport(args.port, args.baud)
+        with Board(tr, timeout=args.timeout, idle=args.idle) as board:
+            info = board.info()
+            print(f"info: {info.encoding} in_bits {info.in_bits} n_in {info.n_in} classes "
+                  f"{info.n_classes} T {info.timesteps} net_id {info.net_id:08x} "
+                  f"clk_hz {info.clk_hz}")
+            if net is not None and network_id(net) != info.net_id:
+                print(f"error: the board runs net_id {info.net_id:08x}, {args.ir} is "
+                      f"{network_id(net):08x}")
+                return 1
+            xs = _samples(args.samples, info)
+            bad = 0
+            for i, x in enumerate(xs):
+                try:
+                    res = board.infer(x)
+                except (BoardTimeout, DeviceError, ProtocolError) as e:
+                    print(f"sample {i}: error {e}")
+                    bad += 1
+                    continue
+                line = (f"sample {i}: prediction {res.prediction} cycles {res.cycles} acc "
+                        + " ".join(map(str, res.acc)))
+                if net is not None:
+                    batch = x[None] if info.encoding == "direct" else x[:, None]
+                    gold = run_network(net, batch)
+                    same = (gold.prediction[0] == res.prediction
+                            and np.array_equal(gold.acc[0], res.acc))
+                    line += " golden " + ("equal" if same else "DIFFERS")
+                    bad += not same
+                print(line, flush=True)
+            print(f"{len(xs) - bad} of {len(xs)} samples ok")
+            return 1 if bad else 0
+    except (TransportError, BoardTimeout, DeviceError, ProtocolError, ValueError,
+            OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

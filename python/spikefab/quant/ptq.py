@@ -1,0 +1,261 @@
+"""Post-training quantisation: a trained float ``SpikingMLP`` -> ``QuantizedNetwork``.
+
+This is the one place floats become integers (DESIGN §1). Per layer ``l``:
+
+* the layer's float input unit is 1 (spikes) or ``1 / (2**in_bits - 1)`` for a direct
+  first layer (the float model sees ``x_int / (2**in_bits - 1)``), so the weights seen by
+  the integer input are ``W_eff = W / (2**in_bits - 1)`` there and ``W`` elsewhere;
+* the scale ``s_l = (2**(w_bits-1) - 1) / max|W_eff|`` makes the largest weight use the
+  whole ``w_bits`` range; ``W_int = quantize(W_eff, s_l, w_bits)``,
+  ``b_int = quantize(b, s_l, b_bits)`` (round half to even, then saturate: a saturated
+  bias is counted in ``meta["bias_clipped"]``);
+* membrane, threshold and bias share the scale, so ``v_int ~ s_l * v_float`` and
+  ``theta_l = round(theta * s_l)``; the leak ``k`` is copied (``beta = 1 - 2**-k``);
+* ``v_bits`` must hold every membrane value the layer can reach in ``T`` steps for any
+  input (interval bound over the exact integer current range, ``membrane_bounds``):
+  otherwise a one-line ``ValueError`` names the layer, the range and the width it needs.
+
+The readout's scale is free (argmax ignores a positive factor) and uses the same rule.
+With ``calib_x`` (and ``calib_y``) the float model and the golden model are both run and
+their agreement (and accuracies) is recorded in ``meta``: the honest price of rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data.encode import decode_direct, encode_direct
+from ..fixed import dense_bounds, quantize, round_half_even, signed_width, smax, umax
+from ..golden import run_network
+from ..ir import QuantizedNetwork
+from ..snn.mlp import SpikingMLP
+from ..spec import (
+    B_BITS_RANGE,
+    ENCODINGS,
+    IN_BITS_RANGE,
+    V_BITS_RANGE,
+    W_BITS_RANGE,
+    LayerSpec,
+    LIFSpec,
+    NetworkSpec,
+)
+
+__all__ = ["export_ptq", "membrane_bounds"]
+
+
+def _check_bits(name: str, value, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"export_ptq {name} must be an integer in [{lo}, {hi}], not {value!r}")
+
+
+def membrane_bounds(lo: int, hi: int, spec: LIFSpec, timesteps: int) -> tuple[int, int]:
+    """Range of the pre-saturation membrane ``v - (v >> k) + I`` over ``timesteps`` steps.
+
+    Interval arithmetic over currents ``I`` in ``[lo, hi]`` (any sequence, so the bound is
+    sound for spike inputs that change every step). ``v - (v >> k)`` is non-decreasing
+    in ``v``, so the interval ends map to interval ends; the reset is applied to the
+    interval piecewise.
+    """
+    theta = spec.theta
+    a = b = 0  # membrane interval after reset
+    low, high = 0, 0
+    for _ in range(timesteps):
+        if spec.leak_shift is None:
+            pa, pb = a + lo, b + hi
+        else:
+            k = spec.leak_shift
+            pa, pb = a - (a >> k) + lo, b - (b >> k) + hi
+        low, high = min(low, pa), max(high, pb)
+        below = (pa, min(pb, theta - 1)) if pa < theta else None
+        above = (max(pa, theta), pb) if pb >= theta else None
+        parts = [below] if below else []
+        if above:
+            fired = (above[0] - theta, above[1] - theta) if spec.reset == "subtract" else (0, 0)
+            parts.append(fired)
+        a, b = min(p[0] for p in parts), max(p[1] for p in parts)
+    return low, high
+
+
+def _float_layers(model: SpikingMLP):
+    ws, bs = [], []
+    for i, fc in enumerate(model.fcs):
+        w = fc.weight.detach().to(torch.float64).cpu().numpy()
+        b = (
+            fc.bias.detach().to(torch.float64).cpu().numpy()
+            if fc.bias is not None
+            else np.zeros(w.shape[0])
+        )
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            raise ValueError(f"export_ptq layer {i} has non-finite weights or biases")
+        ws.append(w)
+        bs.append(b)
+    return ws, bs
+
+
+def _calibrate(model, net: QuantizedNetwork, calib_x, calib_y) -> dict:
+    spec = net.spec
+    x = np.asarray(calib_x)
+    if spec.encoding == "direct":
+        if x.ndim != 2 or x.shape[1] != spec.n_in:
+            raise ValueError(
+                f"export_ptq calib_x must have shape [N, {spec.n_in}], not {list(x.shape)}"
+            )
+        x_int = encode_direct(x, spec.in_bits)
+        x_float = torch.from_numpy(decode_direct(x_int, spec.in_bits))
+    else:
+        want = f"[{spec.timesteps}, N, {spec.n_in}]"
+        if x.ndim != 3 or x.shape[0] != spec.timesteps or x.shape[2] != spec.n_in:
+            raise ValueError(f"export_ptq calib_x must have shape {want}, not {list(x.shape)}")
+        if x.size and not np.isin(x, (0, 1)).all():
+            raise ValueError("export_ptq calib_x spikes must be 0 or 1")
+        x_int = x.astype(np.int64)
+        x_float = torch.from_numpy(x.astype(np.float32))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        logits, hidden = model(x_float, return_hidden=True)
+    model.train(was_training)
+    float_pred = logits.sum(0).argmax(1).numpy().astype(np.int64)
+    golden = run_network(net, x_int)
+    n = len(float_pred)
+    out = {
+        "n_calib": n,
+        "agreement": float((float_pred == golden.prediction).mean()) if n else 1.0,
+        "spike_rate_float": [float(h.mean()) for h in hidden],
+        "spike_rate_golden": [float(s.mean()) for s in golden.spikes],
+    }
+    if calib_y is not None:
+        y = np.asarray(calib_y)
+        if y.shape != (n,) or y.dtype.kind not in "iu":
+            raise ValueError(
+                f"export_ptq calib_y must be [{n}] integer labels, not {list(y.shape)}"
+            )
+        out["float_acc"] = float((float_pred == y).mean()) if n else 0.0
+        out["golden_acc"] = float((golden.prediction == y).mean()) if n else 0.0
+    return out
+
+
+def export_ptq(
+    model: SpikingMLP,
+    *,
+    w_bits: int = 8,
+    b_bits: int = 16,
+    v_bits: int | None = 16,
+    in_bits: int | None = None,
+    encoding: str = "direct",
+    calib_x=None,
+    calib_y=None,
+    meta: dict | None = None,
+    allow_saturation: bool = False,
+) -> QuantizedNetwork:
+    """Quantise a trained ``SpikingMLP`` after training (see the module docstring).
+
+    Parameters
+    ----------
+    model : SpikingMLP
+    w_bits, b_bits : int
+        Signed widths of weights [2, 16] and biases [2, 32] (all layers).
+    v_bits : int or None
+        Signed membrane width [2, 32] of every hidden layer; ``None`` gives each layer the
+        smallest width that holds its ``membrane_bounds`` (so it can never saturate).
+    in_bits : int, optional
+        Direct-input width [1, 16]; default 4 for ``"direct"``, and 1 (the only choice)
+        for ``"spikes"``.
+    encoding : str
+        ``"direct"`` (model fed ``x_int / (2**in_bits - 1)``) or ``"spikes"`` (0/1).
+    calib_x : array, optional
+        Direct: floats in [0, 1] ``[N, n_in]`` (encoded with ``encode_direct``); spikes:
+        0/1 ``[T, N, n_in]``. Runs float and golden models and records their agreement.
+    calib_y : array, optional
+        Labels for ``calib_x``: records ``float_acc`` and ``golden_acc`` too.
+    meta : dict, optional
+        Extra JSON-able metadata merged into the IR's ``meta``.
+    allow_saturation : bool
+        Accept a ``v_bits`` smaller than the membrane bound (the integer model then
+        saturates where the float model does not; the bound is still in ``meta``).
+    """
+    if not isinstance(model, SpikingMLP):
+        raise TypeError(f"export_ptq model must be a SpikingMLP, not {type(model).__name__}")
+    _check_bits("w_bits", w_bits, *W_BITS_RANGE)
+    _check_bits("b_bits", b_bits, *B_BITS_RANGE)
+    if v_bits is not None:
+        _check_bits("v_bits", v_bits, *V_BITS_RANGE)
+    if encoding not in ENCODINGS:
+        allowed = ", ".join(repr(e) for e in ENCODINGS)
+        raise ValueError(f"export_ptq encoding must be one of {allowed}, not {encoding!r}")
+    if in_bits is None:
+        in_bits = 4 if encoding == "direct" else 1
+    if encoding == "spikes" and in_bits != 1:
+        raise ValueError(f"export_ptq in_bits must be 1 when encoding is 'spikes', not {in_bits!r}")
+    _check_bits("in_bits", in_bits, *IN_BITS_RANGE)
+    if calib_y is not None and calib_x is None:
+        raise ValueError("export_ptq calib_y needs calib_x")
+
+    T = model.timesteps
+    ws, bs = _float_layers(model)
+    layers, w_ints, b_ints = [], [], []
+    scales, thetas, clipped, bounds, needs = [], [], [], [], []
+    for i, (w, b) in enumerate(zip(ws, bs, strict=True)):
+        x_max = umax(in_bits) if (i == 0 and encoding == "direct") else 1
+        w_eff = w / x_max
+        peak = float(np.abs(w_eff).max(initial=0.0))
+        if peak == 0.0:
+            raise ValueError(f"export_ptq layer {i} has all-zero weights; no scale can be chosen")
+        scale = smax(w_bits) / peak
+        w_int = quantize(w_eff, scale, w_bits)
+        b_raw = round_half_even(b * scale)
+        b_int = quantize(b, scale, b_bits)
+        clipped.append(int((b_raw != b_int).sum()))
+        readout = i == len(ws) - 1
+        neuron = None
+        if not readout:
+            theta = int(round_half_even(np.float64(model.theta * scale)))
+            top = smax(V_BITS_RANGE[1] if v_bits is None else v_bits)
+            if not 1 <= theta <= top:
+                raise ValueError(
+                    f"export_ptq layer {i} threshold round({model.theta} * {scale:.6g}) = {theta}"
+                    f" does not fit v_bits={v_bits} (allowed [1, {top}])"
+                )
+            lo, hi = dense_bounds(w_int, b_int, x_max)
+            probe = LIFSpec(v_bits=V_BITS_RANGE[1], theta=theta, leak_shift=model.leak_shift,
+                            reset=model.reset)
+            m_lo, m_hi = membrane_bounds(lo, hi, probe, T)
+            need = max(signed_width(m_lo, max(m_hi, theta)), V_BITS_RANGE[0])
+            if v_bits is None and need > V_BITS_RANGE[1]:
+                raise ValueError(
+                    f"export_ptq layer {i} membrane can reach [{m_lo}, {m_hi}] in {T} steps,"
+                    f" which needs {need} bits, more than the largest v_bits {V_BITS_RANGE[1]}"
+                )
+            if v_bits is not None and need > v_bits and not allow_saturation:
+                raise ValueError(
+                    f"export_ptq layer {i} membrane can reach [{m_lo}, {m_hi}] in {T} steps,"
+                    f" which needs v_bits >= {need}, not {v_bits} (raise v_bits or lower w_bits)"
+                )
+            neuron = LIFSpec(v_bits=need if v_bits is None else v_bits, theta=theta,
+                             leak_shift=model.leak_shift, reset=model.reset)
+            bounds.append([m_lo, m_hi])
+            needs.append(need)
+            thetas.append(theta)
+        layers.append(LayerSpec(n_in=w.shape[1], n_out=w.shape[0], w_bits=w_bits,
+                                b_bits=b_bits, neuron=neuron))
+        w_ints.append(w_int)
+        b_ints.append(b_int)
+        scales.append(scale)
+
+    spec = NetworkSpec(layers=tuple(layers), timesteps=T, encoding=encoding, in_bits=in_bits)
+    info = {
+        "exporter": "export_ptq",
+        "scales": scales,
+        "theta_float": model.theta,
+        "thetas": thetas,
+        "membrane_bounds": bounds,
+        "v_bits_needed": needs,
+        "bias_clipped": clipped,
+    }
+    info.update(meta or {})
+    net = QuantizedNetwork(spec, tuple(w_ints), tuple(b_ints), info)
+    if calib_x is not None:
+        info.update(_calibrate(model, net, calib_x, calib_y))
+        net = QuantizedNetwork(spec, net.weights, net.biases, info)
+    return net

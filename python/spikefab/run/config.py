@@ -1,0 +1,260 @@
+"""Run configs: TOML -> a validated, fully defaulted ``dict`` (``load_config``, ``check_config``).
+
+Every key has a type, a default and a range; unknown sections or keys, wrong types and
+impossible combinations raise a one-line ``ValueError`` naming the key as
+``section.key`` (``docs/cli.md`` is the reference). The result is plain JSON-able data:
+``cfg["student"]["timesteps"]`` and so on, with every default filled in.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from ..data import DATASETS
+from ..distill.recipes import RECIPES
+from ..spec import B_BITS_RANGE, V_BITS_RANGE, W_BITS_RANGE
+from ..train.config import TrainConfig
+
+__all__ = ["BOARDS", "DISTILL_METHODS", "MAX_LANES", "SCHEMA", "check_config", "load_config",
+           "student_train_config"]
+
+#: Board names of ``spikefab_hdl.board.definitions.BOARDS`` (not imported: it needs amaranth; a test
+#: checks the two agree).
+BOARDS = ("icebreaker", "orangecrab-25f", "ulx3s-25f", "ulx3s-85f")
+#: ``spikefab_hdl.core.plan.MAX_LANES`` (checked equal by a test).
+MAX_LANES = 64
+#: ``none`` trains the student on labels alone (``train.fit``); ``stars`` is data-free.
+#: ``ckdsnn`` is left out: it needs a convolutional student, which the IR cannot hold.
+DISTILL_METHODS = ("none", *(m for m in RECIPES if m != "ckdsnn"), "stars")
+_NEEDS_TEACHER = ("hinton", "tser", "seal", "nld", "stars")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class _Int:
+    def __init__(self, lo, hi, *, words=()):
+        self.lo, self.hi, self.words = lo, hi, tuple(words)
+
+    def check(self, key, v):
+        if v in self.words and isinstance(v, str):
+            return v
+        if isinstance(v, bool) or not isinstance(v, int) or not self.lo <= v <= self.hi:
+            extra = "".join(f" or {w!r}" for w in self.words)
+            raise ValueError(f"config key {key!r} must be an integer in [{self.lo}, {self.hi}]"
+                             f"{extra}, not {v!r}")
+        return v
+
+
+class _Float:
+    def __init__(self, lo, hi, *, lo_open=False, hi_open=False):
+        self.lo, self.hi, self.lo_open, self.hi_open = lo, hi, lo_open, hi_open
+
+    def check(self, key, v):
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        ok = ok and (v > self.lo if self.lo_open else v >= self.lo)
+        ok = ok and (v < self.hi if self.hi_open else v <= self.hi)
+        if not ok:
+            left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+            rng = f"{left}{self.lo}, {self.hi}{right}"
+            raise ValueError(f"config key {key!r} must be a number in {rng}, not {v!r}")
+        return float(v)
+
+
+class _Str:
+    def __init__(self, choices=None, pattern=None):
+        self.choices, self.pattern = choices, pattern
+
+    def check(self, key, v):
+        if not isinstance(v, str):
+            raise ValueError(f"config key {key!r} must be a string, not {v!r}")
+        if self.choices is not None and v not in self.choices:
+            allowed = ", ".join(repr(c) for c in self.choices)
+            raise ValueError(f"config key {key!r} must be one of {allowed}, not {v!r}")
+        if self.pattern is not None and not _NAME.match(v):
+            raise ValueError(f"config key {key!r} must be letters, digits, '.', '_' or '-' "
+                             f"(not starting with '.', '_' or '-'), not {v!r}")
+        return v
+
+
+class _Bool:
+    def check(self, key, v):
+        if not isinstance(v, bool):
+            raise ValueError(f"config key {key!r} must be true or false, not {v!r}")
+        return v
+
+
+class _List:
+    def __init__(self, item, *, min_len=0, choices=None):
+        self.item, self.min_len, self.choices = item, min_len, choices
+
+    def check(self, key, v):
+        if not isinstance(v, list) or len(v) < self.min_len:
+            raise ValueError(f"config key {key!r} must be a list of >= {self.min_len} items, "
+                             f"not {v!r}")
+        return [self.item.check(f"{key}[{i}]", x) for i, x in enumerate(v)]
+
+
+class _Table:
+    def check(self, key, v):
+        if not isinstance(v, dict):
+            raise ValueError(f"config key {key!r} must be a table, not {v!r}")
+        return dict(v)
+
+
+_POS = _Int(1, 1 << 20)
+_LR = _Float(0, 10, lo_open=True)
+
+#: section -> key -> (checker, default). ``None`` defaults are filled in by ``check_config``.
+SCHEMA = {
+    "run": {"name": (_Str(pattern=True), None), "seed": (_Int(0, 2**32 - 1), 0),
+            "dir": (_Str(), "build/runs")},
+    "data": {"dataset": (_Str(DATASETS), "digits")},
+    "teacher": {"kind": (_Str(("none", "mlp", "cnn")), "mlp"),
+                "hidden": (_List(_POS, min_len=1), [256, 256]),
+                "channels": (_List(_POS, min_len=1), [32, 64]),
+                "batch_norm": (_Bool(), True), "epochs": (_POS, 30),
+                "batch_size": (_POS, 128), "lr": (_LR, 2e-3)},
+    "student": {"hidden": (_List(_POS, min_len=1), [128]), "timesteps": (_Int(1, 1024), 4),
+                "leak_shift": (_Int(0, 31, words=("none",)), 3),
+                "theta": (_Float(0, 1e6, lo_open=True), 1.0),
+                "reset": (_Str(("subtract", "zero")), "subtract"),
+                "encoding": (_Str(("direct", "spikes")), "direct"),
+                "in_bits": (_Int(1, 16), 4), "epochs": (_Int(1, 100_000), 40),
+                "batch_size": (_POS, 64), "lr": (_LR, 5e-3),
+                "weight_decay": (_Float(0, 1), 0.0), "augment_shift": (_Int(0, 8), 0)},
+    "distill": {"method": (_Str(DISTILL_METHODS), "none"), "warmup": (_Float(0, 1), 0.0),
+                "options": (_Table(), {})},
+    "distill.stars": {"rounds": (_Int(1, 10_000), 4), "batch_size": (_POS, 64),
+                      "steps_per_round": (_POS, 100), "iterations": (_POS, 60),
+                      "distill_batch": (_POS, 64), "lr": (_LR, 3e-3)},
+    "quantize": {"method": (_Str(("ptq", "qat")), "ptq"), "w_bits": (_Int(*W_BITS_RANGE), 8),
+                 "b_bits": (_Int(*B_BITS_RANGE), 16),
+                 "v_bits": (_Int(*V_BITS_RANGE, words=("auto",)), "auto"),
+                 "epochs": (_Int(0, 100_000), 10), "lr": (_LR, 1e-3)},
+    "hardware": {"lanes": (_Int(1, MAX_LANES), 4), "sim_samples": (_Int(0, 1 << 30), 0),
+                 "trace": (_Bool(), True), "boards": (_List(_Str(BOARDS)), [])},
+    "report": {"sweep_timesteps": (_List(_Int(1, 1024), min_len=1), [1, 2, 4, 8, 16]),
+               "sweep_bits": (_List(_Int(*W_BITS_RANGE), min_len=1), [2, 3, 4, 5, 6, 8]),
+               "raster_sample": (_Int(0, 1 << 30), 0)},
+}
+
+
+def _sections(doc: dict) -> dict:
+    """Flatten ``{"distill": {"stars": {...}}}`` into ``{"distill.stars": {...}}``."""
+    out = {}
+    for name, body in doc.items():
+        if name not in SCHEMA:
+            allowed = ", ".join(s for s in SCHEMA if "." not in s)
+            raise ValueError(f"config has no section [{name}]; allowed: {allowed}")
+        if not isinstance(body, dict):
+            raise ValueError(f"config key {name!r} must be a table [{name}], not {body!r}")
+        body = dict(body)
+        for sub in [s for s in SCHEMA if s.startswith(name + ".")]:
+            leaf = sub.split(".", 1)[1]
+            if leaf in body:
+                if not isinstance(body[leaf], dict):
+                    raise ValueError(f"config key {sub!r} must be a table [{sub}], "
+                                     f"not {body[leaf]!r}")
+                out[sub] = body.pop(leaf)
+        out[name] = body
+    return out
+
+
+def check_config(doc: dict, *, default_name: str | None = None) -> dict:
+    """Validate a parsed config and return it with every default filled in.
+
+    Parameters
+    ----------
+    doc : dict
+        As ``tomllib`` parses it (sections are tables).
+    default_name : str, optional
+        ``run.name`` when the config does not give one (``load_config``: the file's stem).
+    """
+    if not isinstance(doc, dict):
+        raise TypeError(f"config must be a table, not {type(doc).__name__}")
+    given = _sections(doc)
+    cfg: dict = {}
+    for section, keys in SCHEMA.items():
+        body = given.get(section, {})
+        unknown = sorted(set(body) - set(keys))
+        if unknown:
+            raise ValueError(f"config has no key '{section}.{unknown[0]}'; allowed in "
+                             f"[{section}]: {', '.join(keys)}")
+        cfg[section] = {k: (chk.check(f"{section}.{k}", body[k]) if k in body else
+                            (list(dflt) if isinstance(dflt, list) else
+                             dict(dflt) if isinstance(dflt, dict) else dflt))
+                        for k, (chk, dflt) in keys.items()}
+    if cfg["run"]["name"] is None:
+        if default_name is None:
+            raise ValueError("config key 'run.name' must be given (no file name to default to)")
+        cfg["run"]["name"] = _SCHEMA_NAME.check("run.name", default_name)
+    _check_combinations(cfg)
+    return cfg
+
+
+_SCHEMA_NAME = _Str(pattern=True)
+
+
+def _check_combinations(cfg: dict) -> None:
+    st, dist, tea, q = cfg["student"], cfg["distill"], cfg["teacher"], cfg["quantize"]
+    method = dist["method"]
+    if st["encoding"] == "spikes" and st["in_bits"] != 1:
+        raise ValueError(f"config key 'student.in_bits' must be 1 when student.encoding is "
+                         f"'spikes', not {st['in_bits']!r}")
+    if method in _NEEDS_TEACHER and tea["kind"] == "none":
+        raise ValueError(f"config key 'teacher.kind' must not be 'none' when distill.method "
+                         f"is {method!r} (it distils from a teacher)")
+    if method == "stars" and tea["kind"] == "mlp" and not tea["batch_norm"]:
+        raise ValueError("config key 'teacher.batch_norm' must be true when distill.method is "
+                         "'stars' (synthesis matches the teacher's BatchNorm statistics)")
+    if method != "none" and st["encoding"] == "spikes":
+        raise ValueError(f"config key 'distill.method' must be 'none' when student.encoding is "
+                         f"'spikes' (the distillation trainer takes static inputs), not "
+                         f"{method!r}")
+    if method == "stars" and st["augment_shift"]:
+        raise ValueError(f"config key 'student.augment_shift' must be 0 when distill.method is "
+                         f"'stars' (the student sees only synthetic images), not "
+                         f"{st['augment_shift']!r}")
+    if method in ("none", "stars") and dist["options"]:
+        raise ValueError(f"config key 'distill.options' must be empty when distill.method is "
+                         f"{method!r}, not {dist['options']!r}")
+    if q["method"] == "qat" and q["v_bits"] == "auto":
+        raise ValueError("config key 'quantize.v_bits' must be an integer when quantize.method "
+                         "is 'qat', not 'auto'")
+    if q["method"] == "qat" and q["epochs"] < 1:
+        raise ValueError(f"config key 'quantize.epochs' must be >= 1 when quantize.method is "
+                         f"'qat', not {q['epochs']!r}")
+    try:
+        student_train_config(cfg)
+    except ValueError as e:  # TrainConfig.<field> -> student.<field>
+        raise ValueError(str(e).replace("TrainConfig.", "config key 'student.", 1)
+                         .replace(" must", "' must", 1)) from None
+
+
+def student_train_config(cfg: dict) -> TrainConfig:
+    """The ``TrainConfig`` of the float student described by ``cfg``."""
+    st = cfg["student"]
+    return TrainConfig(
+        dataset=cfg["data"]["dataset"], hidden=tuple(st["hidden"]), timesteps=st["timesteps"],
+        leak_shift=None if st["leak_shift"] == "none" else st["leak_shift"],
+        theta=st["theta"], reset=st["reset"], encoding=st["encoding"], in_bits=st["in_bits"],
+        epochs=st["epochs"], batch_size=st["batch_size"], lr=st["lr"],
+        weight_decay=st["weight_decay"], augment_shift=st["augment_shift"],
+        seed=cfg["run"]["seed"],
+    )
+
+
+def load_config(path) -> dict:
+    """Read and validate the TOML config at ``path`` (``run.name`` defaults to its stem)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config {path}: file not found")
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"config {path}: invalid TOML: {e}") from None
+    try:
+        return check_config(doc, default_name=path.stem)
+    except ValueError as e:
+        raise ValueError(f"config {path}: {e}") from None

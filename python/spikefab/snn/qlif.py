@@ -1,0 +1,141 @@
+"""Integer-exact LIF step in torch with straight-through gradients (semantics v1).
+
+This mirrors :mod:`spikefab.golden.lif` value for value. Every tensor on the
+integer path holds integers (membrane LSBs) in ``float64``; the forward pass is the
+golden arithmetic, the backward pass is straight-through::
+
+    v = sat(v - floor(v / 2**k) + I, v_bits)   # leak (skipped when k is None), integrate,
+                                               #   saturate; d/dv = 1 - 2**-k (= beta)
+    s = v >= theta                             # Heaviside; surrogate grad of (v - theta) / scale
+    v = v - theta * s                          # reset="subtract"
+    v = v * (1 - s)                            # reset="zero"
+
+``floor`` and ``sat`` (and ``round`` for the weight grids) are exact in the forward
+pass and pass the gradient straight through (identity) in the backward pass.
+
+Why float64: a float32 tensor holds every integer only up to ``2**24``; float64 up to
+``2**53``. Within the spec's ranges (``v_bits <= 32``, ``w_bits <= 16``, ``in_bits <=
+16``, fan-in ``<= 65536``, ``b_bits <= 32``) every intermediate value is below
+``2**15 * 2**16 * 2**16 + 2**31 + 2**32 < 2**49``, so float64 arithmetic (including
+matrix products in any summation order) is exact. :func:`qlif_step` refuses any other
+dtype.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..fixed import smax, smin
+from .surrogate import SLOPE, spike
+
+__all__ = [
+    "EXACT_DTYPE",
+    "round_ste",
+    "floor_ste",
+    "sat_ste",
+    "qlif_integrate",
+    "qlif_step",
+]
+
+#: The dtype of every integer-valued tensor in the QAT forward pass.
+EXACT_DTYPE = torch.float64
+
+
+class _StraightThrough(torch.autograd.Function):
+    """``fn(x)`` forward, identity backward (the straight-through estimator)."""
+
+    @staticmethod
+    def forward(ctx, x, fn):
+        return fn(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    """Round half to even (as ``fixed.round_half_even``); the gradient passes straight through."""
+    return _StraightThrough.apply(x, torch.round)
+
+
+def floor_ste(x: torch.Tensor) -> torch.Tensor:
+    """Floor; the gradient passes straight through."""
+    return _StraightThrough.apply(x, torch.floor)
+
+
+def sat_ste(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Saturate to ``bits`` signed bits (``fixed.sat``); the gradient passes straight through."""
+    lo, hi = float(smin(bits)), float(smax(bits))
+    return _StraightThrough.apply(x, lambda t: torch.clamp(t, lo, hi))
+
+
+def _check_exact(name: str, x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor) or x.dtype != EXACT_DTYPE:
+        got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(
+            f"qlif_step {name} must be a torch.float64 tensor (float32 is exact only below "
+            f"2**24), not {got}"
+        )
+
+
+def qlif_integrate(
+    current: torch.Tensor, v: torch.Tensor, *, v_bits: int, leak_shift: int | None
+) -> torch.Tensor:
+    """Leak and integrate with saturation: ``sat(v - (v >> k) + I, v_bits)``.
+
+    ``v / 2**k`` is exact in float64 (a power-of-two division), so ``floor`` of it is
+    the arithmetic shift of the golden model. Gradient: ``1 - 2**-k`` through ``v``,
+    ``1`` through ``current``.
+    """
+    leak = 0.0 if leak_shift is None else floor_ste(v * (2.0 ** -leak_shift))
+    return sat_ste(v - leak + current, v_bits)
+
+
+def qlif_step(
+    current: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    theta: torch.Tensor,
+    v_bits: int,
+    leak_shift: int | None,
+    reset: str,
+    scale: torch.Tensor | float = 1.0,
+    slope: float = SLOPE,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One integer LIF step on float64 tensors holding integers. Returns ``(s, v)``.
+
+    Parameters
+    ----------
+    current : float64 tensor
+        Input current ``I`` in membrane LSBs (integers), any shape.
+    v : float64 tensor
+        Membrane in LSBs (integers), same shape.
+    theta : float64 tensor (0-d) or float
+        Integer threshold in LSBs, at least 1.
+    v_bits, leak_shift, reset
+        As in :class:`spikefab.spec.LIFSpec`.
+    scale : float64 tensor or float
+        LSBs per float unit. Only shapes the gradient: the surrogate sees
+        ``(v - theta) / scale``, i.e. the distance to threshold in the float model's
+        units. The forward spike is exactly ``v >= theta``.
+    slope : float
+        Surrogate slope (``snn.surrogate``).
+
+    Returns
+    -------
+    s : float64 tensor of 0.0 / 1.0 (surrogate gradient)
+    v : float64 tensor, membrane after reset (integers)
+    """
+    _check_exact("current", current)
+    _check_exact("v", v)
+    if reset not in ("subtract", "zero"):
+        raise ValueError(f"qlif_step reset must be one of 'subtract', 'zero', not {reset!r}")
+    v = qlif_integrate(current, v, v_bits=v_bits, leak_shift=leak_shift)
+    # (v - theta) is an integer; dividing by a positive scale keeps its sign exactly,
+    # so spike() (Heaviside, 1 at 0) fires exactly when v >= theta.
+    s = spike((v - theta) / scale, slope)
+    if reset == "subtract":
+        v = v - theta * s
+    else:
+        v = v * (1.0 - s)
+    return s, v

@@ -1,0 +1,343 @@
+"""QSpikingMLP: a quantization-aware spiking MLP whose forward pass IS the golden model.
+
+Layer ``l`` keeps float weights ``w``, bias ``b`` and a positive scale ``S_l`` (membrane
+LSBs per float unit). Every forward pass puts them on the integer grids of DESIGN §2::
+
+    w_int = sat(round(w * S_l / x_max_l), w_bits)     x_max_l: 2**in_bits - 1 for a direct
+    b_int = sat(round(b * S_l), b_bits)                 first layer, else 1 (spikes)
+    theta_int = clamp(round(theta * S_l), 1, 2**(v_bits-1) - 1)
+
+and runs the integer equations (``qlif_step``) on float64 tensors holding integers, so
+``w_int``, ``b_int``, ``theta_int``, every membrane, spike and readout current are exactly
+what ``spikefab.golden.run_network`` computes for the exported network. Rounding,
+flooring and saturation pass gradients straight through; the spike uses the surrogate of
+``snn.surrogate`` on ``(v - theta_int) / S_l``.
+
+Scales: ``scale_mode="learned"`` (default) trains ``log S_l`` (LSQ-style; the gradient
+comes through the straight-through roundings), ``"fixed"`` keeps them where calibration
+(or the caller) put them. For a hidden layer, ``S_l`` is capped so that
+``theta * S_l <= (2**(v_bits-1) - 1) / headroom``: the membrane holds ``headroom`` times the
+threshold before it saturates.
+
+``forward(x)`` returns float32 logits ``[T, B, C]`` = readout current / ``D`` with
+``D = 2**round(log2 S_L)``: a power of two, so the division is exact and argmax over the
+time sum equals the integer prediction whenever ``|acc| < 2**24``; ``forward_int`` and
+``predict_int`` give the integers themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..fixed import smax, smin, umax
+from ..golden.network import RunResult
+from ..ir import QuantizedNetwork
+from ..spec import B_BITS_RANGE, ENCODINGS, IN_BITS_RANGE, V_BITS_RANGE, W_BITS_RANGE
+from .lif import check_neuron_args, check_timesteps
+from .qargs import _check_sizes, _int_check, _per_layer
+from .qlif import EXACT_DTYPE, qlif_step, round_ste
+from .surrogate import SLOPE
+
+__all__ = ["SCALE_MODES", "QSpikingMLP"]
+
+SCALE_MODES = ("learned", "fixed")
+
+
+class QSpikingMLP(nn.Module):
+    """Integer-exact spiking MLP ``sizes[0] -> ... -> sizes[-1]`` (a SpikingMLP drop-in).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first, classes last.
+    timesteps : int
+        Steps ``T``.
+    leak_shift, theta, reset, v_bits : scalar or one per hidden layer
+        Neuron stage (``LIFSpec``); ``theta`` is the float threshold (1.0 as in
+        ``SpikingMLP``), ``v_bits`` in [2, 32].
+    w_bits, b_bits : int or one per layer (readout included)
+        Weight width in [2, 16], bias width in [2, 32].
+    encoding : str
+        ``"direct"`` (``x`` is ``[B, n_in]`` in [0, 1], seen as ``encode_direct(x,
+        in_bits)``, or unsigned integer tensors) or ``"spikes"`` (``[T, B, n_in]`` of 0/1).
+    in_bits : int
+        Direct input width in [1, 16]; must be 1 for spikes.
+    scale_mode : str
+        ``"learned"`` or ``"fixed"``.
+    scales : sequence of float, optional
+        Initial ``S_l`` per layer (default 1.0; ``spikefab.quant.qat.qat_from_float``
+        calibrates them). A hidden layer's scale must put ``theta`` inside its ``v_bits`` membrane.
+    headroom : float
+        Learned scales keep ``theta_int <= smax(v_bits) / headroom`` (>= 1).
+    slope : float
+        Surrogate slope.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        *,
+        timesteps: int = 4,
+        leak_shift=3,
+        theta=1.0,
+        reset="subtract",
+        v_bits=16,
+        w_bits=8,
+        b_bits=16,
+        encoding: str = "direct",
+        in_bits: int = 4,
+        scale_mode: str = "learned",
+        scales: Sequence[float] | None = None,
+        headroom: float = 2.0,
+        slope: float = SLOPE,
+    ):
+        super().__init__()
+        own = "QSpikingMLP"
+        self.sizes = _check_sizes(own, sizes)
+        check_timesteps(own, timesteps)
+        self.timesteps = timesteps
+        n, nh = len(self.sizes) - 1, len(self.sizes) - 2
+
+        def neuron(name):
+            def check(i, v):
+                kw = {"theta": 1.0, "reset": "subtract", name: v}
+                check_neuron_args(f"{own} layer {i}:", **kw)
+
+            return check
+
+        self.leak_shift = _per_layer(own, "leak_shift", leak_shift, nh, neuron("leak_shift"))
+        self.theta = [float(t) for t in _per_layer(own, "theta", theta, nh, neuron("theta"))]
+        self.reset = _per_layer(own, "reset", reset, nh, neuron("reset"))
+        self.v_bits = _per_layer(own, "v_bits", v_bits, nh, _int_check(own, "v_bits",
+                                                                      *V_BITS_RANGE))
+        for i, (k, vb) in enumerate(zip(self.leak_shift, self.v_bits, strict=True)):
+            if k is not None and k >= vb:
+                raise ValueError(f"{own} layer {i}: leak_shift must be below v_bits={vb}, not {k}")
+        self.w_bits = _per_layer(own, "w_bits", w_bits, n, _int_check(own, "w_bits",
+                                                                      *W_BITS_RANGE))
+        self.b_bits = _per_layer(own, "b_bits", b_bits, n, _int_check(own, "b_bits",
+                                                                      *B_BITS_RANGE))
+        if encoding not in ENCODINGS:
+            allowed = ", ".join(repr(e) for e in ENCODINGS)
+            raise ValueError(f"{own} encoding must be one of {allowed}, not {encoding!r}")
+        lo, hi = (1, 1) if encoding == "spikes" else IN_BITS_RANGE
+        if isinstance(in_bits, bool) or not isinstance(in_bits, int) or not lo <= in_bits <= hi:
+            raise ValueError(
+                f"{own} in_bits must be an integer in [{lo}, {hi}] for encoding "
+                f"{encoding!r}, not {in_bits!r}"
+            )
+        if scale_mode not in SCALE_MODES:
+            allowed = ", ".join(repr(m) for m in SCALE_MODES)
+            raise ValueError(f"{own} scale_mode must be one of {allowed}, not {scale_mode!r}")
+        if isinstance(headroom, bool) or not isinstance(headroom, int | float) or headroom < 1:
+            raise ValueError(f"{own} headroom must be a number >= 1, not {headroom!r}")
+        self.encoding, self.in_bits = encoding, in_bits
+        self.scale_mode, self.headroom = scale_mode, float(headroom)
+        self.slope = float(slope)
+        self.x_max = [umax(in_bits) if (i == 0 and encoding == "direct") else 1 for i in range(n)]
+        self.caps = []
+        for i in range(nh):
+            cap = smax(self.v_bits[i]) / (self.headroom * self.theta[i])
+            if round(cap * self.theta[i]) < 1:
+                raise ValueError(
+                    f"{own} layer {i}: v_bits={self.v_bits[i]} with headroom {self.headroom:g} "
+                    f"leaves no integer threshold (theta would be 0 LSBs); raise v_bits"
+                )
+            self.caps.append(cap)
+        self.caps.append(math.inf)
+        self.fcs = nn.ModuleList(
+            nn.Linear(a, b, dtype=EXACT_DTYPE)
+            for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True)
+        )
+        scales = _per_layer(own, "scales", 1.0 if scales is None else scales, n, self._check_scale)
+        self.log_scale = nn.Parameter(
+            torch.tensor([math.log(s) for s in scales], dtype=EXACT_DTYPE),
+            requires_grad=scale_mode == "learned",
+        )
+
+    # --- construction helpers -------------------------------------------------------------
+    def _check_scale(self, i, s):
+        own = "QSpikingMLP"
+        if isinstance(s, bool) or not isinstance(s, int | float) or not 0 < s < math.inf:
+            raise ValueError(f"{own} layer {i}: scale must be a positive finite number, not {s!r}")
+        if i < len(self.v_bits):
+            top = smax(self.v_bits[i])
+            th = round(self.theta[i] * s)
+            if not 1 <= th <= top:
+                raise ValueError(
+                    f"{own} layer {i}: scale {s:g} puts theta at {th} LSBs, outside [1, {top}] "
+                    f"for v_bits={self.v_bits[i]}; lower the scale or raise v_bits"
+                )
+
+    @classmethod
+    def from_ir(cls, net: QuantizedNetwork, *, scale_mode: str = "fixed") -> QSpikingMLP:
+        """A QAT model whose integer parameters are exactly ``net``'s.
+
+        Hidden layer ``l`` gets ``theta = 1.0`` and ``S_l = theta_int``, the readout
+        ``S = 1``; the float weights are ``w_int * x_max / S`` (float64), which round back
+        to ``w_int`` exactly. Used to check the QAT forward against golden on any IR, and
+        to fine-tune an existing network.
+        """
+        if not isinstance(net, QuantizedNetwork):
+            raise TypeError(f"from_ir net must be a QuantizedNetwork, not {type(net).__name__}")
+        spec = net.spec
+        neurons = [layer.neuron for layer in spec.hidden]
+        scales = [float(nr.theta) for nr in neurons] + [1.0]
+        q = cls(
+            [spec.n_in] + [layer.n_out for layer in spec.layers],
+            timesteps=spec.timesteps,
+            leak_shift=[nr.leak_shift for nr in neurons],
+            theta=1.0,
+            reset=[nr.reset for nr in neurons],
+            v_bits=[nr.v_bits for nr in neurons],
+            w_bits=[layer.w_bits for layer in spec.layers],
+            b_bits=[layer.b_bits for layer in spec.layers],
+            encoding=spec.encoding,
+            in_bits=spec.in_bits,
+            scale_mode=scale_mode,
+            scales=scales,
+            headroom=1.0,
+        )
+        with torch.no_grad():
+            for i, fc in enumerate(q.fcs):
+                w = torch.from_numpy(net.weights[i].astype(np.float64))
+                b = torch.from_numpy(net.biases[i].astype(np.float64))
+                fc.weight.copy_(w * q.x_max[i] / scales[i])
+                fc.bias.copy_(b / scales[i])
+        return q
+
+    # --- the integer parameters -------------------------------------------------------------
+    def scales(self) -> torch.Tensor:
+        """The per-layer scales ``S_l`` in use (learned ones capped for ``v_bits``)."""
+        s = torch.exp(self.log_scale)
+        if self.scale_mode == "fixed":
+            return s
+        return torch.minimum(s, torch.tensor(self.caps, dtype=EXACT_DTYPE))
+
+    def integer_params(self):
+        """Per layer ``(w_int, b_int, theta_int or None, S)`` as float64 tensors of integers.
+
+        These exact tensors drive ``forward``; ``export_qat`` copies them.
+        """
+        out = []
+        s_all = self.scales()
+        nh = len(self.v_bits)
+        for i, fc in enumerate(self.fcs):
+            s = s_all[i]
+            wb, bb = self.w_bits[i], self.b_bits[i]
+            w = torch.clamp(round_ste(fc.weight * (s / self.x_max[i])), smin(wb), smax(wb))
+            b = torch.clamp(round_ste(fc.bias * s), smin(bb), smax(bb))
+            th = None
+            if i < nh:
+                th = torch.clamp(round_ste(self.theta[i] * s), 1.0, float(smax(self.v_bits[i])))
+            out.append((w, b, th, s))
+        return out
+
+    # --- forward ------------------------------------------------------------------------
+    def _input(self, x) -> torch.Tensor:
+        own = "QSpikingMLP"
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{own} input must be a torch.Tensor, not {type(x).__name__}")
+        n_in, T = self.sizes[0], self.timesteps
+        if self.encoding == "direct":
+            if x.ndim != 2 or x.shape[1] != n_in:
+                raise ValueError(
+                    f"{own} input must have shape [B, {n_in}] (encoding 'direct'), "
+                    f"not {list(x.shape)}"
+                )
+            hi = umax(self.in_bits)
+            if x.is_floating_point():
+                lo_x, hi_x = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
+                if not (lo_x >= 0.0 and hi_x <= 1.0):
+                    raise ValueError(
+                        f"{own} float input must lie in [0, 1] (x_int / {hi}), "
+                        f"not [{lo_x:g}, {hi_x:g}]"
+                    )
+                return torch.round(x.detach().to(EXACT_DTYPE) * hi)
+            if x.numel() and (int(x.min()) < 0 or int(x.max()) > hi):
+                raise ValueError(
+                    f"{own} integer input must lie in [0, {hi}], "
+                    f"not [{int(x.min())}, {int(x.max())}]"
+                )
+            return x.to(EXACT_DTYPE)
+        if x.ndim != 3 or x.shape[0] != T or x.shape[2] != n_in:
+            raise ValueError(
+                f"{own} input must have shape [{T}, B, {n_in}] (encoding 'spikes'), "
+                f"not {list(x.shape)}"
+            )
+        if x.numel() and not bool(((x == 0) | (x == 1)).all()):
+            raise ValueError(f"{own} spike input values must be 0 or 1")
+        return x.detach().to(EXACT_DTYPE)
+
+    def run(self, x):
+        """The integer forward pass with gradients.
+
+        Returns ``(logits [T,B,C], spikes, membranes, params)``: float64 tensors of
+        integers (readout currents, per hidden layer ``[T,B,n]`` spikes and membranes
+        after reset) and ``integer_params()``.
+        """
+        xs = self._input(x)
+        params = self.integer_params()
+        batch = xs.shape[0] if self.encoding == "direct" else xs.shape[1]
+        vs = [xs.new_zeros(batch, n) for n in self.sizes[1:-1]]
+        spikes = [[] for _ in vs]
+        mems = [[] for _ in vs]
+        logits = []
+        w0, b0 = params[0][0], params[0][1]
+        first = xs @ w0.T + b0 if self.encoding == "direct" else None
+        for t in range(self.timesteps):
+            cur = first if first is not None else xs[t] @ w0.T + b0
+            for i in range(len(vs)):
+                _, _, th, s = params[i]
+                h, vs[i] = qlif_step(cur, vs[i], theta=th, v_bits=self.v_bits[i],
+                                     leak_shift=self.leak_shift[i], reset=self.reset[i],
+                                     scale=s, slope=self.slope)
+                spikes[i].append(h)
+                mems[i].append(vs[i])
+                w, b = params[i + 1][0], params[i + 1][1]
+                cur = h @ w.T + b
+            logits.append(cur)
+        stack = torch.stack
+        return stack(logits), [stack(s) for s in spikes], [stack(m) for m in mems], params
+
+    def logit_divisor(self) -> float:
+        """``D = 2**round(log2 S_readout)``: ``forward`` returns readout currents / D."""
+        return float(2.0 ** round(math.log2(float(self.scales()[-1].detach()))))
+
+    def forward(self, x: torch.Tensor, return_hidden: bool = False):
+        """Run ``T`` steps; float32 logits ``[T, B, C]`` (and hidden spikes ``[T, B, n]``)."""
+        logits, spikes, _, _ = self.run(x)
+        dtype = torch.get_default_dtype()
+        out = (logits / self.logit_divisor()).to(dtype)
+        if return_hidden:
+            return out, [s.to(dtype) for s in spikes]
+        return out
+
+    def forward_int(self, x) -> RunResult:
+        """The integer run as a ``golden.RunResult`` (NumPy int64 / uint8, no gradient)."""
+        with torch.no_grad():
+            logits, spikes, mems, _ = self.run(x)
+        lg = logits.numpy().astype(np.int64)
+        acc = lg.sum(axis=0)
+        return RunResult(
+            spikes=[s.numpy().astype(np.uint8) for s in spikes],
+            membranes=[m.numpy().astype(np.int64) for m in mems],
+            logits=lg,
+            acc=acc,
+            prediction=np.argmax(acc, axis=1).astype(np.int64),
+        )
+
+    def predict_int(self, x) -> np.ndarray:
+        """Integer prediction ``argmax(acc)``, ties to the lowest index, ``[B]`` int64."""
+        return self.forward_int(x).prediction
+
+    def extra_repr(self) -> str:
+        return (
+            f"sizes={self.sizes}, T={self.timesteps}, w_bits={self.w_bits}, "
+            f"v_bits={self.v_bits}, encoding={self.encoding!r}, scale_mode={self.scale_mode!r}"
+        )
