@@ -1,13 +1,64 @@
-"""Atomic file writes: write beside the target, then rename, so no half-written file remains."""
+"""Atomic file writes: write beside the target, then rename, so no half-written file remains.
+
+* A temporary is created with mode ``0o666``, so the kernel applies the process's umask
+  (and any default ACL) exactly as for an ordinary new file: with umask 022 an output is
+  ``rw-r--r--``. (``tempfile.mkstemp`` would make every output ``0600``.)
+* ``atomic_write_files`` replaces a set of related files whole or not at all: if any rename
+  fails, the files already replaced get their previous content back. While the set is
+  being replaced, each previous file also stays reachable under :func:`previous_path`
+  (a hard link named by its SHA-256), so a reader whose committing file records that hash
+  (the IR's JSON does) still finds the old content after a crash between two renames.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-import tempfile
+import re
+import secrets
 from pathlib import Path
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_files", "atomic_write_text"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_files",
+    "atomic_write_text",
+    "previous_path",
+]
+
+_BINARY = getattr(os, "O_BINARY", 0)
+
+
+def _open_temp(path: Path) -> tuple[int, Path]:
+    """A new, empty temporary ``.<name>.<random>.tmp`` beside ``path``, opened for writing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make renames in ``folder`` durable (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _unlink(path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 @contextlib.contextmanager
@@ -17,8 +68,7 @@ def atomic_write(path, mode: str = "wb"):
     On any exception the temporary file is removed and ``path`` is left untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _open_temp(path)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -26,8 +76,7 @@ def atomic_write(path, mode: str = "wb"):
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _unlink(tmp)
         raise
 
 
@@ -40,26 +89,91 @@ def atomic_write_text(path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def atomic_write_files(contents: dict) -> None:
-    """Write several files as one step: every temporary is complete before any rename.
+def previous_path(path, sha256: str) -> Path:
+    """Where ``atomic_write_files`` keeps the previous ``path`` of that SHA-256 while replacing."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{sha256[:16]}.prev")
 
-    ``contents`` maps paths to bytes and is renamed in its order, so put the file that
-    commits the set (the one naming the others) last.
-    """
-    temps = []
+
+def _keep(path: Path) -> Path | None:
+    """Keep ``path``'s current content under :func:`previous_path`; None if there is none."""
     try:
-        for path, data in contents.items():
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    kept = previous_path(path, hashlib.sha256(data).hexdigest())
+    _unlink(kept)
+    try:
+        os.link(path, kept)
+    except OSError:  # no hard links here: a copy does the same
+        atomic_write_bytes(kept, data)
+    return kept
+
+
+def _drop_stale(path: Path) -> None:
+    """Remove copies kept for ``path`` by a write that was cut off (e.g. by a crash)."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{16}}\.prev")
+    for p in path.parent.iterdir():
+        if pattern.fullmatch(p.name):
+            _unlink(p)
+
+
+def atomic_write_files(contents: dict) -> None:
+    """Write several files as one step: all of them are replaced, or none is.
+
+    ``contents`` maps paths to bytes. Every temporary is complete before the first rename,
+    and the files are renamed in ``contents``' order, so put last the file that commits the
+    set (the one naming or hashing the others). Should a rename fail, the files already
+    renamed get their previous content back (or are removed if they did not exist) and the
+    error propagates; no temporary remains.
+    """
+    items = [(Path(p), data) for p, data in contents.items()]
+    temps: list[tuple[Path, Path]] = []
+    kept: dict[Path, Path | None] = {}
+    done: list[Path] = []
+    restored = True
+    try:
+        for path, data in items:
+            fd, tmp = _open_temp(path)
             temps.append((tmp, path))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-        for tmp, path in temps:
-            os.replace(tmp, path)
+        for _, path in temps[:-1]:
+            kept[path] = _keep(path)
+        for folder in {path.parent for _, path in temps}:
+            _fsync_dir(folder)
+        try:
+            for tmp, path in temps:
+                os.replace(tmp, path)
+                done.append(path)
+        except BaseException:
+            restored = _restore(done, kept)
+            raise
+        for folder in {path.parent for _, path in temps}:
+            _fsync_dir(folder)
     finally:
         for tmp, _ in temps:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+            _unlink(tmp)
+        if restored:
+            for k in kept.values():
+                if k is not None:
+                    _unlink(k)
+    if restored:
+        for _, path in temps[:-1]:
+            _drop_stale(path)
+
+
+def _restore(done: list[Path], kept: dict) -> bool:
+    """Undo the renames in ``done`` (newest first); False if one could not be undone."""
+    for path in reversed(done):
+        try:
+            if kept.get(path) is None:
+                _unlink(path)
+            else:
+                os.replace(kept[path], path)
+                kept[path] = None
+        except OSError:
+            return False
+    return True

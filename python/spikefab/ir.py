@@ -2,8 +2,11 @@
 
 On disk an IR is two files with one stem: ``<stem>.json`` (format name, version,
 spec, metadata, and the SHA-256 of the arrays) and ``<stem>.npz`` (``w0, b0, w1, b1,
-...`` as int64). The JSON is written last and names the arrays' hash, so a torn or
-mismatched pair is refused on load. Both writes are atomic.
+...`` as int64). A save replaces the pair whole or not at all (``atomic_write_files``):
+the JSON is renamed last and records the arrays' hash, a failed rename puts the old
+arrays back, and while the pair is being replaced the old arrays stay reachable under
+``atomic.previous_path``, which ``load`` reads when ``<stem>.npz`` does not match the
+JSON's hash (a save cut off between its two renames). A mismatched pair is refused.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_files
+from .atomic import atomic_write_files, previous_path
 from .fixed import dense_bounds, signed_width, smax, smin
 from .spec import NetworkSpec
 
@@ -54,6 +58,22 @@ def _check_range(arr: np.ndarray, name: str, bits: int) -> None:
             f"{name} must lie in [{smin(bits)}, {smax(bits)}] ({bits}-bit signed), "
             f"not {int(bad)}"
         )
+
+
+def _arrays_bytes(npath: Path, sha) -> bytes:
+    """The arrays the JSON's ``sha`` names: ``npath``, or the previous copy a cut-off save kept."""
+    data = npath.read_bytes() if npath.is_file() else None
+    if data is not None and hashlib.sha256(data).hexdigest() == sha:
+        return data
+    if isinstance(sha, str) and re.fullmatch("[0-9a-f]{64}", sha):
+        kept = previous_path(npath, sha)
+        if kept.is_file():
+            old = kept.read_bytes()
+            if hashlib.sha256(old).hexdigest() == sha:
+                return old
+    if data is None:
+        raise IRError(f"arrays file {npath.name} not found")
+    raise IRError(f"arrays file {npath.name} does not match its sha256 (corrupt or stale)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,7 +147,7 @@ class QuantizedNetwork:
         return buf.getvalue()
 
     def save(self, path) -> Path:
-        """Write ``<stem>.npz`` and ``<stem>.json`` atomically (JSON last); return the JSON path."""
+        """Replace ``<stem>.npz`` and ``<stem>.json`` as one (JSON last); return the JSON path."""
         jpath, npath = ir_paths(path)
         data = self._npz_bytes()
         doc = {
@@ -151,6 +171,8 @@ class QuantizedNetwork:
             raise IRError(f"IR {jpath}: {e}") from None
         except (ValueError, TypeError, KeyError) as e:
             raise IRError(f"IR {jpath}: {e}") from None
+        except OSError as e:
+            raise IRError(f"IR {jpath}: cannot be read ({e.strerror or e})") from None
 
     @classmethod
     def _load(cls, jpath: Path, npath: Path) -> QuantizedNetwork:
@@ -166,11 +188,7 @@ class QuantizedNetwork:
         if doc.get("version") != IR_VERSION:
             raise IRError(f"version must be {IR_VERSION}, not {doc.get('version')!r}")
         spec = NetworkSpec.from_dict(doc.get("spec"))
-        if not npath.is_file():
-            raise IRError(f"arrays file {npath.name} not found")
-        data = npath.read_bytes()
-        if hashlib.sha256(data).hexdigest() != doc.get("sha256"):
-            raise IRError(f"arrays file {npath.name} does not match its sha256 (corrupt or stale)")
+        data = _arrays_bytes(npath, doc.get("sha256"))
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 n = len(spec.layers)
