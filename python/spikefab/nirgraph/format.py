@@ -22,6 +22,14 @@ DEFAULT_DT = 1e-4
 RESET_TO_MODE = {"subtract": "subtract", "zero": "value"}
 
 
+class _NonFinite(Exception):
+    pass
+
+
+def _refuse_constant(name: str):
+    raise _NonFinite(name)
+
+
 def spikefab_info(graph) -> dict | None:
     """The metadata spikefab wrote into ``graph`` (a dict), or None for other graphs."""
     meta = getattr(graph, "metadata", None) or {}
@@ -31,9 +39,12 @@ def spikefab_info(graph) -> dict | None:
     if isinstance(text, bytes):
         text = text.decode()
     try:
-        info = json.loads(text)
+        info = json.loads(text, parse_constant=_refuse_constant)
     except (TypeError, json.JSONDecodeError):
         raise ValueError(f"graph metadata {META_KEY!r} is not valid JSON") from None
+    except _NonFinite as e:
+        raise ValueError(f"graph metadata {META_KEY!r} holds {e}; numbers must be finite") \
+            from None
     if not isinstance(info, dict) or info.get("format") != FORMAT:
         raise ValueError(f"graph metadata {META_KEY!r} is not spikefab-nir metadata")
     return info

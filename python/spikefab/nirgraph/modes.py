@@ -34,6 +34,7 @@ __all__ = [
     "RESET_MODES",
     "THRESHOLD_MODES",
     "ImportModes",
+    "as_floats",
     "euler_coefficients",
     "node_param",
 ]
@@ -152,9 +153,18 @@ def euler_coefficients(kind: str, node, dt: float, name: str, n: int):
     return 1.0 - a, gain, v_leak
 
 
+def as_floats(value, kind: str, name: str, field: str) -> np.ndarray:
+    """A node's parameter as a float64 array; anything but numbers is a one-line error."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        what = f"dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+        raise ValueError(f"{kind} node {name!r}: {field} must hold numbers, not {what}") from None
+
+
 def node_param(node, field: str, name: str, kind: str, n: int) -> np.ndarray:
     """Parameter ``field`` of a neuron node as float64 ``[n]`` (one value broadcasts)."""
-    raw = np.asarray(getattr(node, field), dtype=np.float64)
+    raw = as_floats(getattr(node, field), kind, name, field)
     if raw.size not in (1, n) or raw.ndim > 1:
         raise ValueError(
             f"{kind} node {name!r}: {field} must have shape [{n}] (or one value), "

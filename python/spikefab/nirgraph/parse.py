@@ -15,7 +15,7 @@ import nir
 import numpy as np
 
 from .format import spikefab_info
-from .modes import PROFILES, ImportModes, euler_coefficients, node_param
+from .modes import PROFILES, ImportModes, as_floats, euler_coefficients, node_param
 
 __all__ = ["NIRLayer", "NIRNetwork", "SUPPORTED", "import_nir"]
 
@@ -172,9 +172,20 @@ def _chain(graph) -> list[str]:
     return order
 
 
+def _check_finite(arr: np.ndarray, kind: str, name: str, field: str) -> None:
+    """Refuse NaN or +-inf in a dense node's parameter, naming the node, field and entry."""
+    bad = np.argwhere(~np.isfinite(arr))
+    if bad.size:
+        where = ", ".join(str(int(i)) for i in bad[0])
+        raise ValueError(
+            f"{kind} node {name!r}: {field}[{where}] must be finite, not "
+            f"{float(arr[tuple(bad[0])])}"
+        )
+
+
 def _layer(graph, dense: str, neuron: str | None, modes: ImportModes, reset: str | None):
     d = graph.nodes[dense]
-    weight = np.asarray(d.weight, dtype=np.float64)
+    weight = as_floats(d.weight, type(d).__name__, dense, "weight")
     if weight.ndim != 2:
         raise ValueError(
             f"{type(d).__name__} node {dense!r}: weight must be 2-D [n_out, n_in], "
@@ -183,11 +194,14 @@ def _layer(graph, dense: str, neuron: str | None, modes: ImportModes, reset: str
     n = weight.shape[0]
     bias = None
     if isinstance(d, nir.Affine):
-        bias = np.asarray(d.bias, dtype=np.float64).reshape(-1)
+        bias = as_floats(d.bias, "Affine", dense, "bias").reshape(-1)
         if bias.shape != (n,):
             raise ValueError(
                 f"Affine node {dense!r}: bias must have shape [{n}], not {list(bias.shape)}"
             )
+    _check_finite(weight, type(d).__name__, dense, "weight")
+    if bias is not None:
+        _check_finite(bias, "Affine", dense, "bias")
     ones, zeros = np.ones(n), np.zeros(n)
     if neuron is None:
         return NIRLayer(dense, None, None, weight, bias, ones, ones, zeros, zeros, zeros, None)

@@ -64,6 +64,20 @@ def export_student(model: SpikingMLP, dt: float = DEFAULT_DT):
     return chain_graph(model.n_in, layers, info)
 
 
+def _float32(arr: np.ndarray, dense: str, field: str) -> np.ndarray:
+    """``arr`` as float32; a value beyond float32's range (after any folding) is refused."""
+    with np.errstate(over="ignore"):
+        out = arr.astype(np.float32)
+    if not np.all(np.isfinite(out)):
+        i = tuple(np.argwhere(~np.isfinite(out))[0])
+        where = ", ".join(str(int(k)) for k in i)
+        raise ValueError(
+            f"node {dense!r}: {field}[{where}] = {float(arr[i]):g} is beyond float32's range "
+            f"(|x| <= {float(np.finfo(np.float32).max):g}), which a SpikingMLP holds"
+        )
+    return out
+
+
 def _leak_shift(net) -> int | None:
     hidden = net.layers[:-1]
     kinds = sorted({layer.kind for layer in hidden})
@@ -178,6 +192,6 @@ def to_student(net, timesteps: int | None = None, slope: float | None = None,
                 scale = scale / layer.v_threshold
             w = layer.weight if np.all(scale == 1) else layer.weight * scale[:, None]
             b = np.zeros(layer.n_out) if layer.bias is None else layer.bias * scale
-            fc.weight.copy_(torch.from_numpy(w.astype(np.float32)))
-            fc.bias.copy_(torch.from_numpy(b.astype(np.float32)))
+            fc.weight.copy_(torch.from_numpy(_float32(w, layer.dense, "weight")))
+            fc.bias.copy_(torch.from_numpy(_float32(b, layer.dense, "bias")))
     return model
