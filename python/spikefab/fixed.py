@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "is_int",
+    "is_number",
     "smin",
     "smax",
     "umax",
@@ -26,6 +28,16 @@ __all__ = [
     "fits_signed",
     "dense_bounds",
 ]
+
+
+def is_int(value) -> bool:
+    """True for Python and NumPy integers (``np.int64`` ...); bools are not integers here."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    """True for Python and NumPy integers and floats (not bools), finite or not."""
+    return is_int(value) or isinstance(value, float | np.floating)
 
 
 def smin(bits: int) -> int:
