@@ -30,7 +30,7 @@ from .nld import NLD
 from .seal import SeAlKD
 from .temporal import TemporalDistillationLoss
 from .tet import TET, MeanCE
-from .tssd import TSSD
+from .tssd import TSSD, TSSDLoss
 
 __all__ = ["RECIPES", "Recipe", "make_recipe"]
 
@@ -43,6 +43,10 @@ class Recipe:
     name = "base"
     needs_teacher = False
     needs_cam = False
+    #: The class the constructor's ``**kwargs`` go to, and the arguments the run or the
+    #: recipe fills in (neither is a config option); ``distill.options`` reads both.
+    options_from = None
+    filled: tuple[str, ...] = ()
 
     def parameters(self) -> list[nn.Parameter]:
         """Training-only parameters to optimise with the student (TSSD's auxiliary head)."""
@@ -88,6 +92,7 @@ class _Hinton(Recipe):
 class _TSER(Recipe):
     name = "tser"
     needs_teacher = True
+    options_from = TemporalDistillationLoss
 
     def __init__(self, temperature: float = 3.0, alpha: float = 0.5,
                  entropy_weight: float = 0.1, **kwargs):
@@ -115,6 +120,7 @@ class _SeAl(Recipe):
 class _NLD(Recipe):
     name = "nld"
     needs_teacher = True
+    options_from, filled = NLD, ("generator",)
 
     def __init__(self, weight: float = 1.0, **nld_kwargs):
         self.weight = check_nonnegative("nld recipe", "weight", weight)
@@ -130,6 +136,7 @@ class _CKDSNN(Recipe):
     name = "ckdsnn"
     needs_teacher = True
     needs_cam = True
+    options_from, filled = CKDSNN, ("generator",)
 
     def __init__(self, **kwargs):
         self.fn = CKDSNN(**kwargs)
@@ -143,6 +150,7 @@ class _CKDSNN(Recipe):
 
 class _TSSD(Recipe):
     name = "tssd"
+    options_from, filled = TSSDLoss, ("student", "n_features", "n_classes", "T_student")
 
     def __init__(self, student: nn.Module, n_features: int, n_classes: int, *,
                  T_teacher: int | None = None, layer: int = 0, **loss_kwargs):

@@ -13,12 +13,13 @@ import tomllib
 from pathlib import Path
 
 from ..data import DATASETS
+from ..distill.options import OptionError, check_options
 from ..distill.recipes import RECIPES
 from ..spec import B_BITS_RANGE, V_BITS_RANGE, W_BITS_RANGE
 from ..train.config import TrainConfig
 
-__all__ = ["BOARDS", "DISTILL_METHODS", "MAX_LANES", "SCHEMA", "check_config", "load_config",
-           "student_train_config"]
+__all__ = ["BOARDS", "DISTILL_METHODS", "MAX_LANES", "SCHEMA", "check_config", "config_text",
+           "load_config", "student_train_config"]
 
 #: Board names of ``spikefab_hdl.board.definitions.BOARDS`` (not imported: it needs amaranth; a test
 #: checks the two agree).
@@ -219,6 +220,8 @@ def _check_combinations(cfg: dict) -> None:
     if method in ("none", "stars") and dist["options"]:
         raise ValueError(f"config key 'distill.options' must be empty when distill.method is "
                          f"{method!r}, not {dist['options']!r}")
+    if method not in ("none", "stars"):
+        _check_distill_options(method, dist["options"], st)
     if q["method"] == "qat" and q["v_bits"] == "auto":
         raise ValueError("config key 'quantize.v_bits' must be an integer when quantize.method "
                          "is 'qat', not 'auto'")
@@ -230,6 +233,21 @@ def _check_combinations(cfg: dict) -> None:
     except ValueError as e:  # TrainConfig.<field> -> student.<field>
         raise ValueError(str(e).replace("TrainConfig.", "config key 'student.", 1)
                          .replace(" must", "' must", 1)) from None
+
+
+def _check_distill_options(method: str, options: dict, st: dict) -> None:
+    """``distill.options`` against the recipe's own signature and checks (before training)."""
+    try:
+        check_options(method, options, timesteps=st["timesteps"])
+    except OptionError as e:
+        if e.option is None:
+            raise ValueError(f"config key 'distill.options' is refused by distill.method "
+                             f"{method!r}: {e.problem}") from None
+        raise ValueError(f"config key 'distill.options.{e.option}' {e.problem}") from None
+    layer = options.get("layer", 0)
+    if method == "tssd" and not 0 <= layer < len(st["hidden"]):
+        raise ValueError(f"config key 'distill.options.layer' must be an integer in "
+                         f"[0, {len(st['hidden']) - 1}] (a student.hidden layer), not {layer!r}")
 
 
 def student_train_config(cfg: dict) -> TrainConfig:
@@ -245,13 +263,34 @@ def student_train_config(cfg: dict) -> TrainConfig:
     )
 
 
+def config_text(path) -> str:
+    """The text of the config file at ``path``: UTF-8, a leading BOM dropped (Windows editors
+    write one; TOML has none). A binary or unreadable file is a one-line ``ValueError``."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ValueError(f"config {path}: cannot be read ({e.strerror or e})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise ValueError(f"config {path}: line {line}: byte 0x{data[e.start]:02x} is not "
+                         f"UTF-8 text (a binary file?)") from None
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise ValueError(f"config {path}: line {line}: a NUL byte is not TOML text "
+                         f"(a binary file?)")
+    return text.removeprefix("\ufeff")
+
+
 def load_config(path) -> dict:
     """Read and validate the TOML config at ``path`` (``run.name`` defaults to its stem)."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"config {path}: file not found")
     try:
-        doc = tomllib.loads(path.read_text())
+        doc = tomllib.loads(config_text(path))
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"config {path}: invalid TOML: {e}") from None
     try:
