@@ -48,20 +48,20 @@ def check_input(net: QuantizedNetwork, x) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype.kind not in "iub":
         raise ValueError(f"input must hold integers, not dtype {x.dtype}")
-    x = x.astype(np.int64)
     if spec.encoding == "direct":
         if x.ndim != 2 or x.shape[1] != spec.n_in:
             raise ValueError(f"direct input must have shape [B, {spec.n_in}], not {list(x.shape)}")
         hi = umax(spec.in_bits)
         if x.size and (x.min() < 0 or x.max() > hi):
-            raise ValueError(f"direct input values must lie in [0, {hi}], not {int(x.max())}")
-        return np.broadcast_to(x, (spec.timesteps, *x.shape))
+            bad = x.min() if x.min() < 0 else x.max()  # before any cast: uint64 stays exact
+            raise ValueError(f"direct input values must lie in [0, {hi}], not {int(bad)}")
+        return np.broadcast_to(x.astype(np.int64), (spec.timesteps, *x.shape))
     want = [spec.timesteps, "B", spec.n_in]
     if x.ndim != 3 or x.shape[0] != spec.timesteps or x.shape[2] != spec.n_in:
         raise ValueError(f"spike input must have shape {want}, not {list(x.shape)}")
     if x.size and (x.min() < 0 or x.max() > 1):
         raise ValueError("spike input values must be 0 or 1")
-    return x
+    return x.astype(np.int64)
 
 
 def layer_current(net: QuantizedNetwork, index: int, x: np.ndarray) -> np.ndarray:
