@@ -60,6 +60,19 @@ def _check_range(arr: np.ndarray, name: str, bits: int) -> None:
         )
 
 
+def _plain(value):
+    """``value`` with NumPy scalars made Python ones (``np.int64(3)`` is the integer 3)."""
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return value.item()
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
 def _arrays_bytes(npath: Path, sha) -> bytes:
     """The arrays the JSON's ``sha`` names: ``npath``, or the previous copy a cut-off save kept."""
     data = npath.read_bytes() if npath.is_file() else None
@@ -109,9 +122,10 @@ class QuantizedNetwork:
             bs.append(b)
         object.__setattr__(self, "weights", tuple(ws))
         object.__setattr__(self, "biases", tuple(bs))
+        object.__setattr__(self, "meta", _plain(self.meta))
         try:
             json.dumps(self.meta)
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise IRError(f"meta must be JSON-serialisable: {e}") from None
 
     # --- derived widths -------------------------------------------------------------

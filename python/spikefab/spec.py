@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
-from .fixed import smax
+from .fixed import is_int, smax
 
 __all__ = [
     "SEMANTICS",
@@ -35,13 +35,14 @@ SIZE_RANGE = (1, 65536)
 T_RANGE = (1, 1024)
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_int(owner: str, name: str, value, lo: int, hi: int) -> None:
-    if not _is_int(value) or not lo <= value <= hi:
-        raise ValueError(f"{owner}.{name} must be an integer in [{lo}, {hi}], not {value!r}")
+def _check_int(obj, name: str, lo: int, hi: int) -> None:
+    """Check ``obj.<name>`` (a Python or NumPy integer in [lo, hi]) and store it as ``int``."""
+    value = getattr(obj, name)
+    if not is_int(value) or not lo <= value <= hi:
+        raise ValueError(
+            f"{type(obj).__name__}.{name} must be an integer in [{lo}, {hi}], not {value!r}"
+        )
+    object.__setattr__(obj, name, int(value))
 
 
 def _check_choice(owner: str, name: str, value, choices: tuple[str, ...]) -> None:
@@ -86,15 +87,15 @@ class LIFSpec:
     reset: str = "subtract"
 
     def __post_init__(self):
-        _check_int("LIFSpec", "v_bits", self.v_bits, *V_BITS_RANGE)
-        _check_int("LIFSpec", "theta", self.theta, 1, smax(self.v_bits))
-        if self.leak_shift is not None and (
-            not _is_int(self.leak_shift) or not 0 <= self.leak_shift < self.v_bits
-        ):
-            raise ValueError(
-                f"LIFSpec.leak_shift must be None or an integer in [0, {self.v_bits}), "
-                f"not {self.leak_shift!r}"
-            )
+        _check_int(self, "v_bits", *V_BITS_RANGE)
+        _check_int(self, "theta", 1, smax(self.v_bits))
+        if self.leak_shift is not None:
+            if not is_int(self.leak_shift) or not 0 <= self.leak_shift < self.v_bits:
+                raise ValueError(
+                    f"LIFSpec.leak_shift must be None or an integer in [0, {self.v_bits}), "
+                    f"not {self.leak_shift!r}"
+                )
+            object.__setattr__(self, "leak_shift", int(self.leak_shift))
         _check_choice("LIFSpec", "reset", self.reset, RESETS)
 
     @property
@@ -133,10 +134,10 @@ class LayerSpec:
     neuron: LIFSpec | None = None
 
     def __post_init__(self):
-        _check_int("LayerSpec", "n_in", self.n_in, *SIZE_RANGE)
-        _check_int("LayerSpec", "n_out", self.n_out, *SIZE_RANGE)
-        _check_int("LayerSpec", "w_bits", self.w_bits, *W_BITS_RANGE)
-        _check_int("LayerSpec", "b_bits", self.b_bits, *B_BITS_RANGE)
+        _check_int(self, "n_in", *SIZE_RANGE)
+        _check_int(self, "n_out", *SIZE_RANGE)
+        _check_int(self, "w_bits", *W_BITS_RANGE)
+        _check_int(self, "b_bits", *B_BITS_RANGE)
         if self.neuron is not None and not isinstance(self.neuron, LIFSpec):
             raise TypeError(
                 f"LayerSpec.neuron must be a LIFSpec or None, not {type(self.neuron).__name__}"
@@ -193,15 +194,16 @@ class NetworkSpec:
                 raise TypeError(
                     f"NetworkSpec.layers[{i}] must be a LayerSpec, not {type(layer).__name__}"
                 )
-        _check_int("NetworkSpec", "timesteps", self.timesteps, *T_RANGE)
+        _check_int(self, "timesteps", *T_RANGE)
         _check_choice("NetworkSpec", "encoding", self.encoding, ENCODINGS)
         if self.encoding == "spikes":
-            if self.in_bits != 1:
+            if not is_int(self.in_bits) or self.in_bits != 1:
                 raise ValueError(
                     f"NetworkSpec.in_bits must be 1 when encoding is 'spikes', not {self.in_bits!r}"
                 )
+            object.__setattr__(self, "in_bits", 1)
         else:
-            _check_int("NetworkSpec", "in_bits", self.in_bits, *IN_BITS_RANGE)
+            _check_int(self, "in_bits", *IN_BITS_RANGE)
         for i, layer in enumerate(self.layers):
             last = i == len(self.layers) - 1
             if last and not layer.is_readout:

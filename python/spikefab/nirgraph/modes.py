@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..fixed import is_number
+
 __all__ = [
     "GAIN_RTOL",
     "PROFILES",
@@ -78,9 +80,7 @@ class ImportModes:
 
     def __post_init__(self):
         dt = self.dt
-        if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (
-            math.isfinite(dt) and dt > 0
-        ):
+        if not is_number(dt) or not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"ImportModes.dt must be a positive finite number, not {dt!r}")
         object.__setattr__(self, "dt", float(dt))
         if isinstance(self.reset, list):

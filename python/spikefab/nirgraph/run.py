@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..fixed import is_int
 from ..spec import T_RANGE
 
 __all__ = ["ImportedRun", "run_imported"]
@@ -47,11 +48,11 @@ def _check_input(x, n_in: int, timesteps, dtype) -> tuple[torch.Tensor, int]:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"run input must be a torch.Tensor or numpy array, not {type(x).__name__}")
     x = x.to(dtype)
-    if timesteps is not None and (
-        isinstance(timesteps, bool) or not isinstance(timesteps, int)
-        or not T_RANGE[0] <= timesteps <= T_RANGE[1]
-    ):
-        raise ValueError(f"run timesteps must be an integer in {list(T_RANGE)}, not {timesteps!r}")
+    if timesteps is not None:
+        if not is_int(timesteps) or not T_RANGE[0] <= timesteps <= T_RANGE[1]:
+            raise ValueError(
+                f"run timesteps must be an integer in {list(T_RANGE)}, not {timesteps!r}")
+        timesteps = int(timesteps)
     if x.ndim == 2 and x.shape[1] == n_in:
         if timesteps is None:
             raise ValueError("run timesteps is required for a [B, n_in] (direct) input")

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..data import DATASETS
 from ..distill.options import OptionError, check_options
 from ..distill.recipes import RECIPES
+from ..fixed import is_int, is_number
 from ..spec import B_BITS_RANGE, V_BITS_RANGE, W_BITS_RANGE
 from ..train.config import TrainConfig
 
@@ -40,11 +41,11 @@ class _Int:
     def check(self, key, v):
         if v in self.words and isinstance(v, str):
             return v
-        if isinstance(v, bool) or not isinstance(v, int) or not self.lo <= v <= self.hi:
+        if not is_int(v) or not self.lo <= v <= self.hi:
             extra = "".join(f" or {w!r}" for w in self.words)
             raise ValueError(f"config key {key!r} must be an integer in [{self.lo}, {self.hi}]"
                              f"{extra}, not {v!r}")
-        return v
+        return int(v)
 
 
 class _Float:
@@ -52,8 +53,7 @@ class _Float:
         self.lo, self.hi, self.lo_open, self.hi_open = lo, hi, lo_open, hi_open
 
     def check(self, key, v):
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-        ok = ok and (v > self.lo if self.lo_open else v >= self.lo)
+        ok = is_number(v) and (v > self.lo if self.lo_open else v >= self.lo)
         ok = ok and (v < self.hi if self.hi_open else v <= self.hi)
         if not ok:
             left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..fixed import is_int
 from .fused import check_engine
 from .fused_cnn import cnn_forward
 from .lif import LIF, check_neuron_args, check_timesteps
@@ -31,11 +32,11 @@ __all__ = ["SpikingCNN"]
 def _positive_ints(name: str, value, length: int | None = None) -> tuple[int, ...]:
     ok = isinstance(value, Sequence) and not isinstance(value, str) and len(value) >= 1
     ok = ok and (length is None or len(value) == length)
-    ok = ok and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in value)
+    ok = ok and all(is_int(n) and n >= 1 for n in value)
     if not ok:
         what = f"{length} positive integers" if length else "a sequence of positive integers"
         raise ValueError(f"SpikingCNN {name} must be {what}, not {value!r}")
-    return tuple(value)
+    return tuple(int(n) for n in value)
 
 
 class SpikingCNN(nn.Module):
@@ -68,9 +69,9 @@ class SpikingCNN(nn.Module):
         self.image_shape = _positive_ints("image_shape", image_shape, 3)
         self.channels = _positive_ints("channels", channels)
         self.n_classes = _positive_ints("n_classes", (n_classes,), 1)[0]
-        check_timesteps("SpikingCNN", timesteps)
-        check_neuron_args("SpikingCNN", theta=theta, reset=reset, leak_shift=leak_shift)
-        self.timesteps = timesteps
+        self.timesteps = check_timesteps("SpikingCNN", timesteps)
+        leak_shift = check_neuron_args("SpikingCNN", theta=theta, reset=reset,
+                                       leak_shift=leak_shift)
         c, h, w = self.image_shape
         convs = []
         for out in self.channels:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import torch
 
+from ..fixed import is_int
 from ..spec import RESETS
 from . import native
 from .surrogate import SLOPE
@@ -233,9 +234,7 @@ def check_sequence_args(owner: str, current, reset, kernel, timesteps) -> None:
     if kernel not in KERNELS:
         allowed = ", ".join(repr(k) for k in KERNELS)
         raise ValueError(f"{owner} kernel must be one of {allowed}, not {kernel!r}")
-    if timesteps is not None and (
-        isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1
-    ):
+    if timesteps is not None and (not is_int(timesteps) or timesteps < 1):
         raise ValueError(
             f"{owner} timesteps must be None or an integer >= 1, not {timesteps!r}"
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..fixed import is_int, is_number
 from ..spec import RESETS, T_RANGE
 from .surrogate import SLOPE, spike
 
@@ -27,30 +28,32 @@ def beta_from_leak_shift(leak_shift: int | None) -> float:
     """``1 - 2**-k``, or 1.0 (no leak) when ``leak_shift`` is None."""
     if leak_shift is None:
         return 1.0
-    if isinstance(leak_shift, bool) or not isinstance(leak_shift, int) or leak_shift < 0:
+    if not is_int(leak_shift) or leak_shift < 0:
         raise ValueError(f"leak_shift must be None or an integer >= 0, not {leak_shift!r}")
-    return 1.0 - 2.0**-leak_shift
+    return 1.0 - 2.0 ** -int(leak_shift)
 
 
-def check_neuron_args(owner: str, *, theta, reset, leak_shift=None) -> None:
-    """Validate the neuron parameters shared by every float LIF entry point."""
-    if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not theta > 0:
+def check_neuron_args(owner: str, *, theta, reset, leak_shift=None) -> int | None:
+    """Validate the neuron parameters shared by every float LIF entry point.
+
+    Returns ``leak_shift`` as a Python ``int`` (NumPy integers are accepted) or None.
+    """
+    if not is_number(theta) or not theta > 0:
         raise ValueError(f"{owner} theta must be a positive number, not {theta!r}")
     if reset not in RESETS:
         allowed = ", ".join(repr(r) for r in RESETS)
         raise ValueError(f"{owner} reset must be one of {allowed}, not {reset!r}")
-    if leak_shift is not None and (
-        isinstance(leak_shift, bool) or not isinstance(leak_shift, int) or leak_shift < 0
-    ):
+    if leak_shift is not None and (not is_int(leak_shift) or leak_shift < 0):
         raise ValueError(f"{owner} leak_shift must be None or an integer >= 0, not {leak_shift!r}")
+    return None if leak_shift is None else int(leak_shift)
 
 
 def check_timesteps(owner: str, timesteps) -> int:
     """``timesteps`` if it is an integer in ``spec.T_RANGE``, else a one-line ``ValueError``."""
     lo, hi = T_RANGE
-    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or not lo <= timesteps <= hi:
+    if not is_int(timesteps) or not lo <= timesteps <= hi:
         raise ValueError(f"{owner} timesteps must be an integer in [{lo}, {hi}], not {timesteps!r}")
-    return timesteps
+    return int(timesteps)
 
 
 def lif_step_float(
@@ -109,9 +112,9 @@ class LIF(nn.Module):
     def __init__(self, *, leak_shift: int | None = 3, theta: float = 1.0,
                  reset: str = "subtract", slope: float = SLOPE):
         super().__init__()
-        check_neuron_args("LIF", theta=theta, reset=reset, leak_shift=leak_shift)
-        self.leak_shift = leak_shift
-        self.beta = beta_from_leak_shift(leak_shift)
+        self.leak_shift = check_neuron_args("LIF", theta=theta, reset=reset,
+                                            leak_shift=leak_shift)
+        self.beta = beta_from_leak_shift(self.leak_shift)
         self.theta = float(theta)
         self.reset = reset
         self.slope = float(slope)

@@ -70,10 +70,9 @@ class SpikingMLP(nn.Module):
         super().__init__()
         self.sizes = _check_sizes("SpikingMLP", sizes)
         self.engine = check_engine("SpikingMLP", engine)
-        check_timesteps("SpikingMLP", timesteps)
-        check_neuron_args("SpikingMLP", theta=theta, reset=reset, leak_shift=leak_shift)
-        self.timesteps = timesteps
-        self.leak_shift = leak_shift
+        self.timesteps = check_timesteps("SpikingMLP", timesteps)
+        self.leak_shift = leak_shift = check_neuron_args("SpikingMLP", theta=theta, reset=reset,
+                                                         leak_shift=leak_shift)
         self.theta = float(theta)
         self.reset = reset
         self.fcs = nn.ModuleList(

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..fixed import is_int
+
 
 def _per_layer(owner, name, value, n, check):
     """Broadcast a scalar (or check a sequence) to one value per layer."""
@@ -18,22 +20,22 @@ def _per_layer(owner, name, value, n, check):
         values = [value] * n
     for i, v in enumerate(values):
         check(i, v)
-    return values
+    return [int(v) if is_int(v) else v for v in values]
 
 
 def _check_sizes(owner, sizes) -> tuple[int, ...]:
     ok = isinstance(sizes, Sequence) and not isinstance(sizes, str) and len(sizes) >= 2
-    ok = ok and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)
+    ok = ok and all(is_int(n) and n >= 1 for n in sizes)
     if not ok:
         raise ValueError(
             f"{owner} sizes must be a sequence of >= 2 positive integers, not {sizes!r}"
         )
-    return tuple(sizes)
+    return tuple(int(n) for n in sizes)
 
 
 def _int_check(owner, name, lo, hi):
     def check(i, v):
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        if not is_int(v) or not lo <= v <= hi:
             raise ValueError(
                 f"{owner} layer {i}: {name} must be an integer in [{lo}, {hi}], not {v!r}"
             )

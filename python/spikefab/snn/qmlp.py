@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..fixed import smax, smin, umax
+from ..fixed import is_int, is_number, smax, smin, umax
 from ..golden.network import RunResult
 from ..ir import QuantizedNetwork
 from ..spec import B_BITS_RANGE, ENCODINGS, IN_BITS_RANGE, V_BITS_RANGE, W_BITS_RANGE
@@ -99,8 +99,7 @@ class QSpikingMLP(nn.Module):
         super().__init__()
         own = "QSpikingMLP"
         self.sizes = _check_sizes(own, sizes)
-        check_timesteps(own, timesteps)
-        self.timesteps = timesteps
+        self.timesteps = check_timesteps(own, timesteps)
         n, nh = len(self.sizes) - 1, len(self.sizes) - 2
 
         def neuron(name):
@@ -126,7 +125,7 @@ class QSpikingMLP(nn.Module):
             allowed = ", ".join(repr(e) for e in ENCODINGS)
             raise ValueError(f"{own} encoding must be one of {allowed}, not {encoding!r}")
         lo, hi = (1, 1) if encoding == "spikes" else IN_BITS_RANGE
-        if isinstance(in_bits, bool) or not isinstance(in_bits, int) or not lo <= in_bits <= hi:
+        if not is_int(in_bits) or not lo <= in_bits <= hi:
             raise ValueError(
                 f"{own} in_bits must be an integer in [{lo}, {hi}] for encoding "
                 f"{encoding!r}, not {in_bits!r}"
@@ -134,8 +133,9 @@ class QSpikingMLP(nn.Module):
         if scale_mode not in SCALE_MODES:
             allowed = ", ".join(repr(m) for m in SCALE_MODES)
             raise ValueError(f"{own} scale_mode must be one of {allowed}, not {scale_mode!r}")
-        if isinstance(headroom, bool) or not isinstance(headroom, int | float) or headroom < 1:
+        if not is_number(headroom) or not headroom >= 1:
             raise ValueError(f"{own} headroom must be a number >= 1, not {headroom!r}")
+        in_bits = int(in_bits)
         self.encoding, self.in_bits = encoding, in_bits
         self.scale_mode, self.headroom = scale_mode, float(headroom)
         self.slope = float(slope)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from ..fixed import is_number
+
 __all__ = ["SLOPE", "spike"]
 
 #: Default slope of the fast-sigmoid surrogate derivative.
@@ -44,6 +46,6 @@ def spike(x: torch.Tensor, slope: float = SLOPE) -> torch.Tensor:
     slope : float
         Sharpness of the surrogate derivative ``1 / (1 + slope * |x|)**2``; must be > 0.
     """
-    if not isinstance(slope, (int, float)) or isinstance(slope, bool) or not slope > 0:
+    if not is_number(slope) or not slope > 0:
         raise ValueError(f"slope must be a positive number, not {slope!r}")
     return _FastSigmoidSpike.apply(x, float(slope))

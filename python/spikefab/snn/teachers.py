@@ -22,17 +22,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..fixed import is_int
+
 __all__ = ["MLPTeacher", "CNNTeacher", "freeze", "train_teacher"]
 
 
 def _check_sizes(owner: str, name: str, sizes, min_len: int) -> tuple[int, ...]:
     ok = isinstance(sizes, Sequence) and not isinstance(sizes, str) and len(sizes) >= min_len
-    ok = ok and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes)
+    ok = ok and all(is_int(n) and n >= 1 for n in sizes)
     if not ok:
         raise ValueError(
             f"{owner}.{name} must be a sequence of >= {min_len} positive integers, not {sizes!r}"
         )
-    return tuple(sizes)
+    return tuple(int(n) for n in sizes)
 
 
 class MLPTeacher(nn.Module):

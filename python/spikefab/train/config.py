@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from ..data import DATASETS
+from ..fixed import is_int, is_number
 from ..spec import ENCODINGS, IN_BITS_RANGE, RESETS, T_RANGE
 
 __all__ = ["TrainConfig"]
 
 
 def _int_in(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+    if not is_int(value) or not lo <= value <= hi:
         raise ValueError(f"TrainConfig.{name} must be an integer in [{lo}, {hi}], not {value!r}")
 
 
 def _pos_float(name, value, allow_zero=False):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
+    ok = is_number(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         kind = "a number >= 0" if allow_zero else "a positive number"
         raise ValueError(f"TrainConfig.{name} must be {kind}, not {value!r}")
@@ -74,12 +74,12 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.dataset must be one of {allowed}, not {self.dataset!r}")
         hidden = tuple(self.hidden) if isinstance(self.hidden, (list, tuple)) else self.hidden
         if not isinstance(hidden, tuple) or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in hidden
+            is_int(n) and n >= 1 for n in hidden
         ):
             raise ValueError(
                 f"TrainConfig.hidden must be a sequence of positive integers, not {self.hidden!r}"
             )
-        object.__setattr__(self, "hidden", hidden)
+        object.__setattr__(self, "hidden", tuple(int(n) for n in hidden))
         _int_in("timesteps", self.timesteps, *T_RANGE)
         if self.leak_shift is not None:
             _int_in("leak_shift", self.leak_shift, 0, 31)
@@ -104,6 +104,12 @@ class TrainConfig:
         _int_in("augment_shift", self.augment_shift, 0, 8)
         _int_in("seed", self.seed, 0, 2**32 - 1)
         _int_in("threads", self.threads, 1, 256)
+        for f in fields(self):  # NumPy scalars become Python ones (JSON, checkpoints)
+            v = getattr(self, f.name)
+            if is_int(v):
+                object.__setattr__(self, f.name, int(v))
+            elif is_number(v):
+                object.__setattr__(self, f.name, float(v))
 
     def to_dict(self) -> dict:
         d = asdict(self)
