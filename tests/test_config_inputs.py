@@ -89,7 +89,7 @@ def test_a_utf8_bom_is_accepted(tmp_path):
     (b"[student]\nepochs = 3\n\x89PNG\r\n\x1a\n", "line 3: byte 0x89 is not UTF-8 text "
                                                   "(a binary file?)"),
     (b"\xff\xfe[\x00s\x00", "line 1: byte 0xff is not UTF-8 text (a binary file?)"),
-    (b"[student]\nepochs = 3\x00\n", "line 2: a NUL byte is not TOML text (a binary file?)"),
+    (b"[student]\nepochs = 3\x00\n", "line 2: a NUL byte is not text (a binary file?)"),
 ])
 def test_binary_configs_get_one_line_naming_the_file(tmp_path, data, where):
     p = tmp_path / "bin.toml"

@@ -40,7 +40,8 @@ def test_round_trip(tmp_path):
      "line 1: direct values must lie in [0, 15], not 99999999999999999999"),
     (b"0 1 0 1 1 2\n", SPIKES, "line 1: spikes must lie in [0, 1], not 2"),
     (b"0 1 0\n", SPIKES, "line 1: a sample needs 6 values, not 3"),
-    (b"1 2 3\n\x89PNG\xff\n", DIRECT, "line 2: byte 0x89 is not text (a binary file?)"),
+    (b"0 1 0\n1 2\x00 3\n", DIRECT, "line 2: a NUL byte is not text (a binary file?)"),
+    (b"1 2 3\n\x89PNG\xff\n", DIRECT, "line 2: byte 0x89 is not UTF-8 text (a binary file?)"),
 ])
 def test_bad_lines_name_the_file_and_line(tmp_path, data, net, where):
     p = tmp_path / "s.txt"

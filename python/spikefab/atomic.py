@@ -1,4 +1,5 @@
-"""Atomic file writes: write beside the target, then rename, so no half-written file remains.
+"""Files: atomic writes (write beside the target, then rename, so no half-written file
+remains), and text reads that refuse a binary file naming the line.
 
 * A temporary is created with mode ``0o666``, so the kernel applies the process's umask
   (and any default ACL) exactly as for an ordinary new file: with umask 022 an output is
@@ -25,6 +26,8 @@ __all__ = [
     "atomic_write_files",
     "atomic_write_text",
     "previous_path",
+    "read_text",
+    "TextFileError",
 ]
 
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -87,6 +90,32 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 def atomic_write_text(path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+class TextFileError(ValueError):
+    """A file that is not text; ``line`` (1-based) is where, None when it cannot be read."""
+
+    def __init__(self, line: int | None, problem: str):
+        super().__init__(problem if line is None else f"line {line}: {problem}")
+        self.line, self.problem = line, problem
+
+
+def read_text(path) -> str:
+    """The UTF-8 text of ``path``; raises :class:`TextFileError` for an unreadable file or one
+    that is not UTF-8 or holds a NUL byte (a binary file)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise TextFileError(None, f"cannot be read ({e.strerror or e})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TextFileError(data[:e.start].count(b"\n") + 1, f"byte 0x{data[e.start]:02x} is "
+                            "not UTF-8 text (a binary file?)") from None
+    if "\x00" in text:
+        raise TextFileError(text[:text.index("\x00")].count("\n") + 1,
+                            "a NUL byte is not text (a binary file?)")
+    return text
 
 
 def previous_path(path, sha256: str) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_text
+from ..atomic import TextFileError, atomic_write_text, read_text
 from ..fixed import umax
 
 __all__ = ["read_samples_text", "samples_text", "write_samples_text"]
@@ -69,15 +69,11 @@ def read_samples_text(path, net) -> np.ndarray:
     want = int(np.prod(shape))
     hi = umax(net.in_bits) if direct else 1
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ValueError(f"samples file {path}: cannot be read ({e.strerror or e})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise ValueError(f"{path} line {line}: byte 0x{data[e.start]:02x} is not text "
-                         f"(a binary file?)") from None
+        text = read_text(path)
+    except TextFileError as e:
+        if e.line is None:
+            raise ValueError(f"samples file {path}: {e.problem}") from None
+        raise ValueError(f"{path} line {e.line}: {e.problem}") from None
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()

@@ -12,6 +12,7 @@ import re
 import tomllib
 from pathlib import Path
 
+from ..atomic import TextFileError, read_text
 from ..data import DATASETS
 from ..distill.options import OptionError, check_options
 from ..distill.recipes import RECIPES
@@ -266,22 +267,10 @@ def student_train_config(cfg: dict) -> TrainConfig:
 def config_text(path) -> str:
     """The text of the config file at ``path``: UTF-8, a leading BOM dropped (Windows editors
     write one; TOML has none). A binary or unreadable file is a one-line ``ValueError``."""
-    path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ValueError(f"config {path}: cannot be read ({e.strerror or e})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise ValueError(f"config {path}: line {line}: byte 0x{data[e.start]:02x} is not "
-                         f"UTF-8 text (a binary file?)") from None
-    if "\x00" in text:
-        line = text[:text.index("\x00")].count("\n") + 1
-        raise ValueError(f"config {path}: line {line}: a NUL byte is not TOML text "
-                         f"(a binary file?)")
-    return text.removeprefix("\ufeff")
+        return read_text(path).removeprefix("\ufeff")
+    except TextFileError as e:
+        raise ValueError(f"config {path}: {e}") from None
 
 
 def load_config(path) -> dict:
