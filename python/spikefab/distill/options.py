@@ -17,8 +17,7 @@ import typing
 from torch import nn
 
 from ..fixed import is_int, is_number
-from .common import check_choice
-from .recipes import _MAKERS, RECIPES, make_recipe
+from .recipes import make_recipe, recipe_class
 
 __all__ = ["OptionError", "check_options", "option_kinds"]
 
@@ -61,8 +60,7 @@ def _params(target, filled: tuple[str, ...]) -> dict[str, str | None]:
 
 def option_kinds(method: str) -> dict[str, str]:
     """``{option: kind}`` of a recipe, in signature order; kinds are keys of ``_WHAT``."""
-    check_choice("option_kinds", "method", method, RECIPES)
-    cls = _MAKERS[method]
+    cls = recipe_class(method)
     return {k: v for k, v in _params(cls, cls.filled).items() if v is not None}
 
 

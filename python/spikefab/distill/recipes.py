@@ -32,7 +32,7 @@ from .temporal import TemporalDistillationLoss
 from .tet import TET, MeanCE
 from .tssd import TSSD, TSSDLoss
 
-__all__ = ["RECIPES", "Recipe", "make_recipe"]
+__all__ = ["RECIPES", "Recipe", "make_recipe", "recipe_class"]
 
 RECIPES = ("ce", "tet", "hinton", "tser", "seal", "nld", "ckdsnn", "tssd")
 
@@ -171,6 +171,12 @@ class _TSSD(Recipe):
 
 _MAKERS = {"ce": _CE, "tet": _TET, "hinton": _Hinton, "tser": _TSER, "seal": _SeAl,
            "nld": _NLD, "ckdsnn": _CKDSNN, "tssd": _TSSD}
+
+
+def recipe_class(name: str) -> type[Recipe]:
+    """The class of recipe ``name`` (its signature is what ``distill.options`` reads)."""
+    check_choice("recipe_class", "name", name, RECIPES)
+    return _MAKERS[name]
 
 
 def make_recipe(name: str, **kwargs) -> Recipe:
