@@ -71,3 +71,14 @@ def test_writer_refuses_what_readers_refuse(x, encoding, in_bits, message):
     with pytest.raises(ValueError) as e:
         samples_text(x, encoding, in_bits)
     assert str(e.value) == message
+
+
+def test_reads_for_a_board_info(tmp_path):
+    from spikefab.protocol import NetInfo
+
+    info = NetInfo("direct", 4, 2, 3, 2, 2, 0x1234, 12_000_000)
+    (tmp_path / "s.txt").write_text("1 2 3\n15 0 0\n")
+    assert_array_equal(read_samples_text(tmp_path / "s.txt", info), [[1, 2, 3], [15, 0, 0]])
+    (tmp_path / "s.txt").write_text("1 2 16\n")
+    with pytest.raises(ValueError, match=r"line 1: direct values must lie in \[0, 15\], not 16$"):
+        read_samples_text(tmp_path / "s.txt", info)
