@@ -131,6 +131,7 @@ def build(verilog, *, toplevel: str, build_dir, harness: Harness | None = None,
     ToolchainError
         When Verilator, make or g++ is missing, or no folder make can build in is found.
     """
+    verilator_env()  # Verilator, make and g++ are there (ToolchainError names the missing one)
     verilog, build_dir = Path(verilog).resolve(), Path(build_dir).resolve()
     where = build_location(build_dir)
     if harness is not None:
