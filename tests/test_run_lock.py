@@ -3,6 +3,7 @@ the holder (exit 3), readers are not, and the lock of a killed process is recove
 
 import json
 import os
+import re
 import signal
 import socket
 
@@ -26,7 +27,11 @@ def test_a_second_writer_is_refused_and_a_killed_holder_is_recovered(tmp_path, c
                                   f"on {socket.gethostname()}: `spikefab run {path}` since ")
             assert err.endswith("; wait for it to finish or stop it\n") and err.count("\n") == 1
         assert main(["status", str(root)]) == 0  # a reader is not held up
-        assert capsys.readouterr().out.startswith(f"{'train-teacher':24s} not run")
+        out = capsys.readouterr().out
+        assert out.startswith(f"{'train-teacher':24s} not run")
+        assert re.search(rf"\nnote: pid {first.pid} on {re.escape(socket.gethostname())}: "
+                         rf"`spikefab run {re.escape(str(path))}` since \S+Z is writing this "
+                         rf"run now\n$", out)
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # no clean-up: the lock file still names it
         first.wait()
@@ -36,6 +41,8 @@ def test_a_second_writer_is_refused_and_a_killed_holder_is_recovered(tmp_path, c
     with run_lock(root, "test"):
         info = json.loads((root / ".lock").read_text())
         assert (info["pid"], info["command"]) == (os.getpid(), "test")
+    assert main(["status", str(root)]) == 0
+    assert "is writing this run now" not in capsys.readouterr().out
 
 
 def test_the_lock_is_per_process_and_released(tmp_path):

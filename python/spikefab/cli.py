@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -125,6 +126,7 @@ def _differences(args, cfg, run, stored) -> str | None:
 def _status(args) -> int:
     """List the steps; reads the run directory and writes nothing."""
     from .run import Context
+    from .run.lock import writer
     from .run.pipeline import not_done, plan
 
     cfg, run, _ = _resolve(args)
@@ -146,6 +148,9 @@ def _status(args) -> int:
         print(f"{s.name:24s} {state}")
     if not run.path("config.json").is_file():
         print(f"note: no run at {run.root} yet")
+    busy = writer(run.root)
+    if busy is not None:
+        print(f"note: {busy} is writing this run now")
     line = _differences(args, cfg, run, stored)
     if line is not None:
         print(f"note: {line}; the steps above are for {args.target} (status writes nothing)")
@@ -158,7 +163,7 @@ def _writer(args) -> int:
     from .run.lock import run_lock
 
     cfg, run, source = _resolve(args)
-    with run_lock(run.root):
+    with run_lock(run.root, f"spikefab {shlex.join(args.argv)}"):
         try:
             stored = run.stored_config()
         except ValueError:  # a corrupt config.json: the one given replaces it
@@ -226,6 +231,7 @@ def _one_line_warnings():
 def main(argv=None) -> int:
     """Entry point of the ``spikefab`` script."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         with _one_line_warnings():
             return _run(args)

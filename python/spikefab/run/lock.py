@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["LOCK_NAME", "RunLocked", "holder", "run_lock"]
+__all__ = ["LOCK_NAME", "RunLocked", "holder", "run_lock", "writer"]
 
 LOCK_NAME = ".lock"
 
@@ -50,6 +50,23 @@ def holder(root) -> str:
     if info.get("host") == socket.gethostname() and not _alive(info.get("pid")):
         where += " (gone; a process it started still holds the lock)"
     return f"{where}: `{info.get('command')}` since {info.get('since')}"
+
+
+def writer(root) -> str | None:
+    """:func:`holder` when a command holds the lock of ``root`` now, else None (reads only:
+    a shared lock tried and dropped at once)."""
+    try:
+        fd = os.open(Path(root) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except OSError:
+        return holder(root)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
