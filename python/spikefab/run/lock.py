@@ -43,8 +43,9 @@ def holder(root) -> str:
     """Who holds (or last held) the lock of run directory ``root``, in words."""
     try:
         info = json.loads((Path(root) / LOCK_NAME).read_text())
-        assert isinstance(info, dict)
-    except (OSError, ValueError, AssertionError):
+    except (OSError, ValueError):
+        info = None
+    if not isinstance(info, dict):
         return "another process (it has not written its name yet)"
     where = f"pid {info.get('pid')} on {info.get('host')}"
     if info.get("host") == socket.gethostname() and not _alive(info.get("pid")):
