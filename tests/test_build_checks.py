@@ -177,8 +177,9 @@ def test_tool_failure_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(build_mod.subprocess, "run", fake_run)
     with pytest.raises(BuildError) as e:
         build_bitstream(_net([16, 4, 3]), "ulx3s-25f", out_root=tmp_path)
-    assert str(e.value).startswith("ulx3s-25f build failed: ERROR: Unable to open input file")
-    assert "\n" not in str(e.value)
+    assert str(e.value) == (f"yosys synthesis for ulx3s-25f failed (exit 1): ERROR: Unable "
+                            f"to open input file; log: {tmp_path / 'ulx3s-25f' / 'build.log'}")
+    assert e.value.tool == "yosys" and e.value.exit_code == 1
 
 
 def test_cli_errors_are_one_line(tmp_path):

@@ -122,4 +122,7 @@ def test_runs_option_moves_the_run(tmp_path, capsys):
     p = tiny_config(tmp_path, "moved")
     other = tmp_path / "elsewhere"
     assert main(["--runs", str(other), "status", str(p)]) == 0
+    assert f"note: no run at {other / 'moved'} yet" in capsys.readouterr().out
+    assert not other.exists()  # status writes nothing
+    assert main(["--runs", str(other), "train-teacher", str(p)]) == 0
     assert (other / "moved" / "config.json").is_file()

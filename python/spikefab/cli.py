@@ -5,15 +5,22 @@ directory (``build/runs/digits``) whose stored config is used. Steps already don
 current config are skipped (``--force`` runs them again); ``run`` runs every step in order
 and resumes from the last completed one.
 
-Exit status: 0 success, 1 a step ran and failed (RTL disagrees with golden, a bitstream
-build failed), 2 bad input (config, arguments, missing earlier step), each with one line
-``error: ...`` on stderr.
+Exit status: 0 success; 1 a step ran and failed (RTL disagrees with golden; Verilator,
+the C++ compiler, Yosys, nextpnr or a pack tool failed or is missing; a bitstream does not
+fit or misses timing); 2 bad input (config, arguments, a missing earlier step, a corrupt run
+file); 3 the run directory is in use by another command; 130 interrupted (Ctrl-C). Each
+failure is one line on stderr: ``error: <step>: <what failed>; log: <file>`` or
+``interrupted: ...``. Commands that write a run hold its lock (``run/lock.py``); ``status``
+and ``check`` never write.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shlex
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["build_parser", "main"]
@@ -80,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _resolve(args):
-    """``(Context, config)`` for the target, with CLI overrides applied and stored."""
-    from .run import Context, RunDir, check_config, load_config
+    """``(config, RunDir, TOML text or None)`` for the target, with CLI overrides applied."""
+    from .run import RunDir, check_config, load_config
 
     target = Path(args.target)
     if target.is_dir():
@@ -99,21 +106,88 @@ def _resolve(args):
         doc = {k: v for k, v in cfg.items()}
         doc["distill"] = dict(cfg["distill"], method=method)
         cfg = check_config(doc)
-    run.save_config(cfg, source)
-    return Context(cfg, run), cfg
+    return cfg, run, source
 
 
-def _status(ctx) -> int:
-    from .run.pipeline import is_done, plan
+def _differences(args, cfg, run, stored) -> str | None:
+    """One line naming the keys in which the given config differs from the run's."""
+    from .run.rundir import config_differences
 
-    for s in plan(ctx.cfg):
+    if stored is None or Path(args.target).is_dir():
+        return None
+    diff = config_differences(cfg, stored)
+    if not diff:
+        return None
+    more = f" and {len(diff) - 6} more" if len(diff) > 6 else ""
+    return (f"{args.target} differs from {run.path('config.json')} in "
+            f"{', '.join(diff[:6])}{more}")
+
+
+def _status(args) -> int:
+    """List the steps; reads the run directory and writes nothing."""
+    from .run import Context
+    from .run.lock import writer
+    from .run.pipeline import not_done, plan
+
+    cfg, run, _ = _resolve(args)
+    stored = run.stored_config()
+    ctx = Context(cfg, run)
+    for s in plan(cfg):
         if s.name == "report":
             continue
-        rec = ctx.run.step(s.name)
-        state = "not run" if rec is None else (
-            f"done {rec['finished']} ({rec['seconds']:.1f} s)" if is_done(ctx, s.name)
-            else "out of date (the config or an earlier step changed)")
+        why = not_done(ctx, s.name)
+        if why is None:
+            rec = run.step(s.name)
+            state = f"done {rec['finished']} ({rec['seconds']:.1f} s)"
+        elif why.startswith("output "):
+            state = f"not done: {why} (it runs again)"
+        elif why.startswith("out of date") and not why.startswith("out of date (step"):
+            state = "out of date (the config or an earlier step changed)"
+        else:
+            state = why
         print(f"{s.name:24s} {state}")
+    if not run.path("config.json").is_file():
+        print(f"note: no run at {run.root} yet")
+    busy = writer(run.root)
+    if busy is not None:
+        print(f"note: {busy} is writing this run now")
+    line = _differences(args, cfg, run, stored)
+    if line is not None:
+        print(f"note: {line}; the steps above are for {args.target} (status writes nothing)")
+    return 0
+
+
+def _writer(args) -> int:
+    """Every command that writes the run directory: under its lock."""
+    from .run import Context, run_one, run_pipeline
+    from .run.lock import run_lock
+
+    cfg, run, source = _resolve(args)
+    with run_lock(run.root, f"spikefab {shlex.join(args.argv)}"):
+        try:
+            stored = run.stored_config()
+        except ValueError:  # a corrupt config.json: the one given replaces it
+            stored = None
+        line = _differences(args, cfg, run, stored)
+        run.save_config(cfg, source)
+        ctx = Context(cfg, run)
+        if line is not None:
+            ctx.out(f"note: {line}; the new values are stored")
+        if args.command == "nir":
+            from .run.nir_io import export_run
+
+            for path in export_run(ctx.run):
+                print(f"wrote {path}")
+        elif args.command == "run":
+            run_pipeline(ctx, until=args.until, skip=tuple(args.skip), force=args.force)
+        elif args.command == "bitstream":
+            boards = args.board or cfg["hardware"]["boards"]
+            if not boards:
+                raise ValueError("bitstream needs a board: --board <board> or hardware.boards")
+            for b in boards:
+                run_one(ctx, f"bitstream:{b}", force=args.force)
+        else:
+            run_one(ctx, args.command, force=getattr(args, "force", False))
     return 0
 
 
@@ -135,42 +209,60 @@ def _dispatch(args) -> int:
         if written is not None:
             print(f"wrote {written}")
         return 0
-    from .run import run_one, run_pipeline
-
-    ctx, cfg = _resolve(args)
-    if args.command == "nir":
-        from .run.nir_io import export_run
-
-        for path in export_run(ctx.run):
-            print(f"wrote {path}")
-        return 0
     if args.command == "status":
-        return _status(ctx)
-    if args.command == "run":
-        run_pipeline(ctx, until=args.until, skip=tuple(args.skip), force=args.force)
-        return 0
-    if args.command == "bitstream":
-        boards = args.board or cfg["hardware"]["boards"]
-        if not boards:
-            raise ValueError("bitstream needs a board: --board <board> or hardware.boards")
-        for b in boards:
-            run_one(ctx, f"bitstream:{b}", force=args.force)
-        return 0
-    run_one(ctx, args.command, force=getattr(args, "force", False))
-    return 0
+        return _status(args)
+    return _writer(args)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _one_line_warnings():
+    saved = warnings.showwarning
+    warnings.showwarning = _one_line_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = saved
 
 
 def main(argv=None) -> int:
     """Entry point of the ``spikefab`` script."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with _one_line_warnings():
+            return _run(args)
+    except KeyboardInterrupt as e:  # Ctrl-C: in a step (StepInterrupted) or between steps
+        step = getattr(e, "step", None)
+        if step is not None:
+            print(f"interrupted: step {step!r} stopped and is left not done; run the command "
+                  f"again to resume", file=sys.stderr)
+        else:
+            print(f"interrupted: spikefab {args.command} stopped while no step was running",
+                  file=sys.stderr)
+        return 130
+
+
+def _run(args) -> int:
     from .ir import IRError
     from .run import StepFailed
+    from .run.lock import RunLocked
+    from .toolchain import ToolchainError, ToolError
 
     try:
         return _dispatch(args)
     except StepFailed as e:
+        print(f"error: {e.step}: {e}" if e.step else f"error: {e}", file=sys.stderr)
+        return 1
+    except (ToolError, ToolchainError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except RunLocked as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 3
     except (ValueError, TypeError, IRError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -163,6 +163,17 @@ def _one_build_at_a_time(root: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _failed_tool(board: Board, work: Path) -> tuple[str, str]:
+    """``(tool, what)`` of the build script's step that stopped: the first whose output is
+    missing."""
+    placed = f"{NAME}.asc" if board.family == "ice40" else f"{NAME}.config"
+    if not (work / f"{NAME}.json").is_file():
+        return "yosys", f"synthesis for {board.name}"
+    if not (work / placed).is_file():
+        return f"nextpnr-{board.family}", f"place and route for {board.name}"
+    return ("icepack" if board.family == "ice40" else "ecppack"), f"packing for {board.name}"
+
+
 def _last_error(log: str) -> str:
     lines = [ln.strip() for ln in log.splitlines() if "ERROR" in ln]
     return lines[-1] if lines else (log.strip().splitlines() or ["no output"])[-1]
@@ -241,7 +252,8 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
                 proc = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=work, env=env, stdout=log,
                                       stderr=subprocess.STDOUT, timeout=timeout_s)
             except subprocess.TimeoutExpired:
-                raise BuildError(f"build for {board.name} ran past {timeout_s} s") from None
+                raise BuildError(*_failed_tool(board, work), detail=f"ran past {timeout_s} s",
+                                 log=out / "build.log") from None
         seconds = time.monotonic() - t0
         tim = work / f"{NAME}.tim"
         pnr_log = tim.read_text() if tim.is_file() else ""
@@ -255,9 +267,10 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
                                  None, seconds)
                 atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
                 check_fit(board.name, board.device, res)
-            text = (out / "build.log").read_text()
-            raise BuildError(f"{board.name} build failed: {_last_error(pnr_log or text)} "
-                             f"(see {out / 'build.log'})")
+            text = (out / "build.log").read_text(errors="replace")
+            raise BuildError(*_failed_tool(board, work), exit_code=proc.returncode,
+                             detail=_last_error(pnr_log or text),
+                             log=out / "build.log")
         pnr = read_json(work / f"{NAME}_nextpnr.json")
         res = resources(board.family, pnr["utilization"], cells)
         clock = clock_result(pnr, board.clk_hz / 1e6)

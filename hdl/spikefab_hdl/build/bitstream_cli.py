@@ -5,7 +5,8 @@
 writes ``DIR/<board>/spikefab.{bin,bit}``, ``report.json`` and ``build.log``
 (``DIR`` defaults to ``build/bitstreams``) and prints one summary line. Bad input (an
 unknown board, a corrupt IR) exits 2 with one line ``error: ...`` before any tool runs;
-a network that does not fit, a timing failure or a tool failure exits 1 with one line.
+a network that does not fit, a timing failure or a tool failure exits 1 with one line (a
+tool's failure names the tool, its exit status, its first error line and ``build.log``).
 """
 
 from __future__ import annotations

@@ -9,15 +9,22 @@ build
     ``python -m spikefab_hdl build --board <board> --ir <ir>``: bitstream + report.json
     under ``build/bitstreams/<board>/`` (see ``bitstream_cli.py``).
 
-Errors (a missing or corrupt IR, bad options) print one line ``error: ...`` and exit 2.
+Errors print one line ``error: ...`` on stderr: bad input (a missing or corrupt IR, bad
+options) exits 2; a tool that fails (Yosys, nextpnr, a pack tool) or is missing, a design
+that does not fit or misses timing exits 1, the line naming the tool and the log file that
+holds its output; Ctrl-C exits 130 with one line ``interrupted: ...``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from amaranth.back.verilog import YosysError
+from spikefab.atomic import atomic_write_text
 from spikefab.ir import IRError, QuantizedNetwork
+from spikefab.toolchain import ToolchainError, ToolError, error_line
 
 from ..core.plan import MAX_LANES
 from .verilog import MODULE_NAME, write_verilog
@@ -49,9 +56,17 @@ def _add_verilog(sub) -> None:
 
 def _cmd_verilog(args) -> int:
     net = QuantizedNetwork.load(args.ir)
-    v_path, j_path = write_verilog(
-        net, args.out, lanes=args.lanes, trace=args.trace, name=args.name
-    )
+    log = Path(args.out) / f"{args.name}.yosys.log"
+    try:
+        v_path, j_path = write_verilog(
+            net, args.out, lanes=args.lanes, trace=args.trace, name=args.name
+        )
+    except YosysError as e:  # Amaranth runs Yosys to write the Verilog
+        text = str(e).strip() or "(no output)"
+        atomic_write_text(log, text + "\n")
+        raise ToolError("yosys", "Verilog conversion", log=log,
+                        detail=error_line(text) or text.splitlines()[0][:200]) from None
+    log.unlink(missing_ok=True)
     print(f"wrote {v_path}")
     print(f"wrote {j_path}")
     return 0
@@ -73,7 +88,14 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except (ToolError, ToolchainError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except (IRError, ValueError, TypeError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: {args.command} stopped; its output is not complete",
+              file=sys.stderr)
+        return 130
 

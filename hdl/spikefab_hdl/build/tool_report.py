@@ -21,6 +21,8 @@ import json
 import re
 from pathlib import Path
 
+from spikefab.toolchain import ToolError
+
 __all__ = [
     "BuildError",
     "FitError",
@@ -44,8 +46,9 @@ _LABELS = {"lut": "logic cells", "ff": "flip-flops", "bram": "block RAMs", "spra
            "dsp": "DSP multipliers"}
 
 
-class BuildError(RuntimeError):
-    """A bitstream build failed; the message is one line."""
+class BuildError(ToolError):
+    """A bitstream build failed; the message is one line (a tool's failure names the tool,
+    its exit status and its log, ``spikefab.toolchain.ToolError``)."""
 
 
 class FitError(BuildError):

@@ -134,7 +134,10 @@ def simulate(
     )
     sim_seconds = time.perf_counter() - t0
     if not outputs.is_file():
-        raise verilator.VerilatorError(f"the bench wrote no results to {outputs}")
+        raise verilator.VerilatorError(
+            "cocotb", "run of spikefab_hdl.sim.cocotb_record",
+            detail=f"the bench wrote no results to {outputs}",
+            log=build_dir / "cocotb_record.log")
     with np.load(outputs) as z:
         res = {k: z[k] for k in z.files}
     out = {

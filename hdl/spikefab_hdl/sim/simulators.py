@@ -4,7 +4,10 @@
 :mod:`spikefab_hdl.sim.verilator` (cached builds); Icarus Verilog is the Debian package
 ``iverilog`` (``make setup-icarus`` installs it) driven by ``cocotb_tools.runner``, with
 a build cached the same way (a stamp holding the SHA-256 of the Verilog). A missing
-simulator raises :class:`SimulatorError`; nothing is skipped.
+simulator raises ``ToolchainError``; a failed build or run raises :class:`SimulatorError`,
+one line naming the tool, its exit status and its log; nothing is skipped. Icarus takes
+paths with spaces and any letters (no makefile is involved); Verilator builds elsewhere
+when it must (:func:`.verilator.build_location`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 from spikefab.atomic import atomic_write_text
+from spikefab.toolchain import ToolchainError, ToolError
 
 from . import verilator
 
@@ -28,8 +32,8 @@ TIMESCALE = verilator.TIMESCALE
 ICARUS_ARGS = ("-g2005",)
 
 
-class SimulatorError(RuntimeError):
-    """A simulator is missing, failed to build a design, or a cocotb run failed."""
+class SimulatorError(ToolError):
+    """A simulator failed to build a design, or a cocotb run failed (one line)."""
 
 
 def _check_sim(sim: str) -> None:
@@ -38,17 +42,10 @@ def _check_sim(sim: str) -> None:
     if sim == "icarus":
         for tool in ("iverilog", "vvp"):
             if shutil.which(tool) is None:
-                raise SimulatorError(
+                raise ToolchainError(
                     f"{tool} not found: run `make setup-icarus` "
                     "(apt-get install iverilog, the Debian package)"
                 )
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def build(sim: str, verilog, *, toplevel: str, build_dir) -> None:
@@ -66,12 +63,13 @@ def build(sim: str, verilog, *, toplevel: str, build_dir) -> None:
     build_dir.mkdir(parents=True, exist_ok=True)
     log = build_dir / "build.log"
     try:
-        get_runner("icarus").build(sources=[verilog], hdl_toplevel=toplevel, build_dir=build_dir,
-                                   timescale=TIMESCALE, always=True, log_file=log,
-                                   build_args=list(ICARUS_ARGS))
+        with verilator.quiet_runner("Icarus"):
+            get_runner("icarus").build(sources=[verilog], hdl_toplevel=toplevel,
+                                       build_dir=build_dir, timescale=TIMESCALE, always=True,
+                                       log_file=log, build_args=list(ICARUS_ARGS))
     except (RuntimeError, SystemExit) as e:
-        raise SimulatorError(f"icarus build of {verilog.name} failed ({e}):\n{_tail(log)}") \
-            from None
+        raise SimulatorError("icarus", f"build of {verilog.name}",
+                             exit_code=verilator.runner_exit_code(e), log=log) from None
     atomic_write_text(stamp, key + "\n")
 
 
@@ -93,15 +91,16 @@ def run_test(sim: str, build_dir, *, toplevel: str, test_module: str, test_dir,
     test_dir.mkdir(parents=True, exist_ok=True)
     log = test_dir / f"{test_module}.log"
     try:
-        results = get_runner("icarus").test(
-            hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", test_module=test_module,
-            build_dir=build_dir, test_dir=test_dir, extra_env=dict(extra_env or {}),
-            seed=seed, log_file=log, timescale=TIMESCALE,
-        )
+        with verilator.quiet_runner("Icarus"):
+            results = get_runner("icarus").test(
+                hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", test_module=test_module,
+                build_dir=build_dir, test_dir=test_dir, extra_env=dict(extra_env or {}),
+                seed=seed, log_file=log, timescale=TIMESCALE,
+            )
     except (RuntimeError, SystemExit) as e:
-        raise SimulatorError(f"icarus run of {test_module} failed ({e}):\n{_tail(log)}") \
-            from None
+        raise SimulatorError("icarus", f"run of {test_module}",
+                             exit_code=verilator.runner_exit_code(e), log=log) from None
     n_tests, n_failed = get_results(results)
     if n_tests == 0 or n_failed:
-        raise SimulatorError(
-            f"icarus run of {test_module}: {n_failed} of {n_tests} tests failed:\n{_tail(log)}")
+        raise SimulatorError("icarus", f"run of {test_module}: {n_failed} of {n_tests} tests",
+                             log=log)

@@ -10,9 +10,16 @@
   ``<name>.stamp``, log ``<name>.log``.
 
 A stamp holds the SHA-256 of the Verilog, the harness sources and every build option;
-an identical build already there is reused. A missing or broken Verilator raises
-:class:`VerilatorError` naming the log that holds the tool's output; there is no
-fallback and nothing is skipped.
+an identical build already there is reused. A missing Verilator raises
+``ToolchainError``; a failed build or run raises :class:`VerilatorError`, one line naming
+the tool, its exit status, the first error line and the log that holds its output; there
+is no fallback and nothing is skipped.
+
+GNU make cannot build in a folder whose path holds a space (or another character it
+treats specially, ``toolchain.make_safe``). Such a ``build_dir`` is built in
+:func:`build_location` instead, ``<cache>/verilator/<hash of the path>`` (reused like any
+other build), and ``build_dir`` gets symbolic links to the binary and its log, so callers
+run ``build_dir/<name>`` as before.
 """
 
 from __future__ import annotations
@@ -20,26 +27,36 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
-from spikefab.atomic import atomic_write_text
-from spikefab.toolchain import verilator_env
+from spikefab.atomic import atomic_write_bytes, atomic_write_text
+from spikefab.toolchain import (
+    ToolchainError,
+    ToolError,
+    cache_dir,
+    log_tail,
+    make_safe,
+    verilator_env,
+)
 
-__all__ = ["BUILD_ARGS", "TIMESCALE", "Harness", "VerilatorError", "build", "log_tail",
-           "run_test", "tool_environment"]
+__all__ = ["BUILD_ARGS", "TIMESCALE", "Harness", "VerilatorError", "build", "build_location",
+           "log_tail", "quiet_runner", "run_test", "runner_exit_code", "tool_environment"]
 
 #: Amaranth's Verilog trips Verilator lint warnings (widths, unused bits): not fatal.
 BUILD_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-O2")
 TIMESCALE = ("1ns", "1ps")
 
 
-class VerilatorError(RuntimeError):
-    """Verilator failed to build a design, or a cocotb run failed."""
+class VerilatorError(ToolError):
+    """Verilator failed to build a design, or a cocotb run failed (one line; see
+    ``spikefab.toolchain.ToolError``)."""
 
 
 @dataclass(frozen=True)
@@ -67,14 +84,6 @@ class Harness:
     deps: tuple[Path, ...] = field(default_factory=tuple)
 
 
-def log_tail(path: Path, lines: int = 40) -> str:
-    """The last ``lines`` lines of a tool's log (``(no log)`` when it cannot be read)."""
-    try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
 def _key(verilog: Path, toplevel: str, harness: Harness | None) -> str:
     h = hashlib.sha256(verilog.read_bytes())
     h.update(json.dumps([toplevel, BUILD_ARGS, TIMESCALE, _versions()]).encode())
@@ -83,6 +92,27 @@ def _key(verilog: Path, toplevel: str, harness: Harness | None) -> str:
         for p in (*harness.sources, *harness.deps):
             h.update(Path(p).read_bytes())
     return h.hexdigest()
+
+
+def build_location(build_dir) -> Path:
+    """Where the build for ``build_dir`` happens: ``build_dir`` itself when GNU make can
+    build there, else ``<cache>/verilator/<sha256 of the path>``.
+
+    Raises
+    ------
+    ToolchainError
+        When neither ``build_dir`` nor the cache folder is a path make can build in.
+    """
+    build_dir = Path(build_dir).resolve()
+    if make_safe(build_dir):
+        return build_dir
+    cache = cache_dir().resolve() / "verilator"
+    if not make_safe(cache):
+        raise ToolchainError(
+            f"GNU make cannot build in {str(build_dir)!r} nor in the cache {str(cache)!r} "
+            f"(a space or a special character in each path): set SPIKEFAB_CACHE to a folder "
+            f"whose path has none")
+    return cache / hashlib.sha256(str(build_dir).encode()).hexdigest()[:16]
 
 
 def build(verilog, *, toplevel: str, build_dir, harness: Harness | None = None,
@@ -97,39 +127,90 @@ def build(verilog, *, toplevel: str, build_dir, harness: Harness | None = None,
     Raises
     ------
     VerilatorError
-        When Verilator or the C++ compiler fails (the message names the log and ends with
-        its tail).
+        When Verilator or the C++ compiler fails (one line naming the log).
+    ToolchainError
+        When Verilator, make or g++ is missing, or no folder make can build in is found.
     """
+    verilator_env()  # Verilator, make and g++ are there (ToolchainError names the missing one)
     verilog, build_dir = Path(verilog).resolve(), Path(build_dir).resolve()
+    where = build_location(build_dir)
+    if harness is not None:
+        for src in harness.sources:
+            if not make_safe(Path(src).resolve()):
+                raise ToolchainError(f"GNU make cannot build the harness source {src}: its "
+                                     f"path holds a space or a special character")
     key = _key(verilog, toplevel, harness)
     name = toplevel if harness is None else harness.name
-    stamp = build_dir / ("build.stamp" if harness is None else f"{harness.name}.stamp")
-    if not force and (build_dir / name).is_file() and stamp.is_file():
+    stamp = where / ("build.stamp" if harness is None else f"{harness.name}.stamp")
+    log = where / ("build.log" if harness is None else f"{harness.name}.log")
+    if not force and (where / name).is_file() and stamp.is_file():
         if stamp.read_text().strip() == key:
+            _link(build_dir, where, (name, log.name))
             return 0.0
-    build_dir.mkdir(parents=True, exist_ok=True)
-    log = build_dir / ("build.log" if harness is None else f"{harness.name}.log")
+    where.mkdir(parents=True, exist_ok=True)
     what = verilog.name if harness is None else f"{harness.name} ({verilog.name})"
+    if not make_safe(verilog):  # build from a copy at a path make can take
+        copy = where / "src" / verilog.name
+        atomic_write_bytes(copy, verilog.read_bytes())
+        verilog = copy
     t0 = time.perf_counter()
     with tool_environment():
         if harness is None:
-            _build_cocotb(verilog, toplevel, build_dir, log, what)
+            _build_cocotb(verilog, toplevel, where, log, what)
         else:
-            _build_harness(verilog, toplevel, build_dir, log, harness, what)
+            _build_harness(verilog, toplevel, where, log, harness, what)
     atomic_write_text(stamp, key + "\n")
+    _link(build_dir, where, (name, log.name))
     return time.perf_counter() - t0
+
+
+def _link(build_dir: Path, where: Path, names) -> None:
+    """Symbolic links ``build_dir/<name>`` -> ``where/<name>`` (nothing when they are one)."""
+    if where == build_dir:
+        return
+    build_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        link, target = build_dir / name, where / name
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            continue
+        tmp = build_dir / f".{name}.{os.getpid()}.link"
+        tmp.unlink(missing_ok=True)
+        os.symlink(target, tmp)
+        os.replace(tmp, link)
+
+
+def runner_exit_code(e: BaseException) -> int | None:
+    """The exit status in an exception of ``cocotb_tools.runner`` (it raises
+    ``RuntimeError("Command failed with return code: N")`` or ``SystemExit(N)``)."""
+    if isinstance(e, SystemExit):
+        return e.code if isinstance(e.code, int) else None
+    hit = re.search(r"return code: (-?\d+)", str(e))
+    return int(hit[1]) if hit else None
+
+
+@contextlib.contextmanager
+def quiet_runner(name: str):
+    """Silence the logger of cocotb's runner ``name`` (it would print "Simulation failed"
+    on stderr next to our own one-line error)."""
+    logger = logging.getLogger(name)
+    saved = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = saved
 
 
 def _build_cocotb(verilog: Path, toplevel: str, build_dir: Path, log: Path, what: str) -> None:
     try:
-        get_runner("verilator").build(
-            sources=[verilog], hdl_toplevel=toplevel, build_dir=build_dir,
-            build_args=list(BUILD_ARGS), timescale=TIMESCALE, always=True, log_file=log,
-        )
+        with quiet_runner("Verilator"):
+            get_runner("verilator").build(
+                sources=[verilog], hdl_toplevel=toplevel, build_dir=build_dir,
+                build_args=list(BUILD_ARGS), timescale=TIMESCALE, always=True, log_file=log,
+            )
     except (RuntimeError, SystemExit) as e:
-        raise VerilatorError(
-            f"verilator build of {what} failed ({e}); log {log}:\n{log_tail(log)}"
-        ) from None
+        raise VerilatorError("verilator", f"build of {what}", exit_code=runner_exit_code(e),
+                             log=log) from None
 
 
 def _build_harness(verilog: Path, toplevel: str, build_dir: Path, log: Path, harness: Harness,
@@ -142,12 +223,11 @@ def _build_harness(verilog: Path, toplevel: str, build_dir: Path, log: Path, har
         with open(log, "w") as out:
             proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
     except OSError as e:
-        raise VerilatorError(f"verilator build of {what} could not start ({e})") from None
+        raise VerilatorError("verilator", f"build of {what}", detail=f"could not start ({e})",
+                             log=log) from None
     if proc.returncode != 0:
-        raise VerilatorError(
-            f"verilator build of {what} failed (exit {proc.returncode}); log {log}:\n"
-            f"{log_tail(log, 20)}"
-        )
+        raise VerilatorError("verilator", f"build of {what}", exit_code=proc.returncode,
+                             log=log)
 
 
 def run_test(
@@ -171,7 +251,7 @@ def run_test(
     test_dir = Path(test_dir).resolve() if test_dir is not None else build_dir
     log = test_dir / f"{test_module.rsplit('.', 1)[-1]}.log"
     try:
-        with tool_environment():
+        with tool_environment(), quiet_runner("Verilator"):
             results = get_runner("verilator").test(
                 hdl_toplevel=toplevel,
                 hdl_toplevel_lang="verilog",
@@ -183,15 +263,12 @@ def run_test(
                 log_file=log,
             )
     except (RuntimeError, SystemExit) as e:
-        raise VerilatorError(
-            f"cocotb run of {test_module} failed ({e}); log {log}:\n{log_tail(log)}"
-        ) from None
+        raise VerilatorError("cocotb", f"run of {test_module}", exit_code=runner_exit_code(e),
+                             log=log) from None
     n_tests, n_failed = get_results(results)
     if n_tests == 0 or n_failed:
-        raise VerilatorError(
-            f"cocotb run of {test_module}: {n_failed} of {n_tests} tests failed; log {log}:\n"
-            f"{log_tail(log)}"
-        )
+        raise VerilatorError("cocotb", f"run of {test_module}: {n_failed} of {n_tests} tests",
+                             log=log)
 
 
 @contextlib.contextmanager

@@ -2,7 +2,9 @@
 Amaranth here.
 
 ``verilog`` and ``bitstream`` run ``python -m spikefab_hdl verilog|build`` in a
-subprocess; ``sim`` imports ``spikefab_hdl.sim.rtlsim`` inside the step (python/spikefab
+subprocess whose output goes to ``<run>/logs/<step>.log``; a failure is the command's own
+one-line error (it names the tool and the tool's log) or, when it has none, its exit
+status and that log. ``sim`` imports ``spikefab_hdl.sim.rtlsim`` inside the step (python/spikefab
 never imports Amaranth at module import) and compares the Verilator run with golden using
 ``golden.compare_rtl``: prediction and every accumulator, and with ``hardware.trace`` every
 per-step logit, spike and membrane.
@@ -17,7 +19,7 @@ import time
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes, atomic_write_text
 from ..golden import compare_rtl, run_network
 from ..ir import QuantizedNetwork
 from .progress import spinner
@@ -27,13 +29,12 @@ __all__ = ["StepFailed", "run_bitstream_board", "run_sim", "run_verilog", "sim_l
 
 
 class StepFailed(RuntimeError):
-    """A step ran but its result is a failure (RTL disagrees, a build failed)."""
+    """A step ran but its result is a failure (RTL disagrees, a tool or a build failed);
+    ``step`` names it (the runner fills it in)."""
 
-
-def _hdl(args: list[str], desc: str) -> subprocess.CompletedProcess:
-    with spinner(desc):
-        return subprocess.run([sys.executable, "-m", "spikefab_hdl", *args],
-                              capture_output=True, text=True, check=False)
+    def __init__(self, message: str, step: str | None = None):
+        super().__init__(message)
+        self.step = step
 
 
 def _last_line(text: str) -> str:
@@ -41,14 +42,35 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
+def _hdl(ctx, args: list[str], desc: str, log_name: str) -> str:
+    """Run ``python -m spikefab_hdl <args>``, its output saved to ``logs/<log_name>``;
+    returns its stdout. A failure raises :class:`StepFailed` (ValueError for bad input,
+    exit 2)."""
+    log = ctx.run.path("logs", log_name)
+    cmd = [sys.executable, "-m", "spikefab_hdl", *args]
+    with spinner(desc):
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    atomic_write_text(log, f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}"
+                           f"[exit {proc.returncode}]\n")
+    if proc.returncode == 0:
+        return proc.stdout
+    if proc.returncode in (130, -2):
+        raise KeyboardInterrupt
+    said = [ln[len("error: "):] for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    if said and proc.returncode == 2:
+        raise ValueError(said[-1])
+    if said:
+        raise StepFailed(said[-1])
+    raise StepFailed(f"python -m spikefab_hdl {args[0]} failed (exit {proc.returncode}): "
+                     f"{_last_line(proc.stderr or proc.stdout)}; log: {log}")
+
+
 def run_verilog(ctx) -> dict:
     """``rtl/spikefab_core.{v,json}`` for ``hardware.lanes``."""
     lanes = ctx.cfg["hardware"]["lanes"]
     out = ctx.run.path("rtl")
-    proc = _hdl(["verilog", "--ir", str(ctx.run.path("ir", "net")), "-o", str(out),
-                 "--lanes", str(lanes)], "generate Verilog")
-    if proc.returncode != 0:
-        raise StepFailed(f"verilog: {_last_line(proc.stderr or proc.stdout)}")
+    _hdl(ctx, ["verilog", "--ir", str(ctx.run.path("ir", "net")), "-o", str(out),
+               "--lanes", str(lanes)], "generate Verilog", "verilog.log")
     files = sorted(p.name for p in out.glob("*") if p.is_file())
     ctx.say(f"Verilog (lanes={lanes}) -> {out}: {', '.join(files)}")
     return {"lanes": lanes, "files": files}
@@ -113,7 +135,7 @@ def run_sim(ctx) -> dict:
     for line in sim_lines(summary):
         ctx.say(line)
     if cmp["matching"] != cmp["total"] or cmp["trace_mismatches"]:
-        raise StepFailed(f"sim: RTL and golden disagree on "
+        raise StepFailed(f"RTL and golden disagree on "
                          f"{cmp['total'] - cmp['matching']} of {cmp['total']} samples "
                          f"({cmp['trace_mismatches']} trace mismatches); see "
                          f"{ctx.run.path('sim', 'sim.json')}")
@@ -124,15 +146,13 @@ def run_bitstream_board(ctx, board: str) -> dict:
     """Build the bitstream for ``board`` with ``python -m spikefab_hdl build``."""
     root = ctx.run.path("bitstreams")
     t0 = time.perf_counter()
-    proc = _hdl(["build", "--board", board, "--ir", str(ctx.run.path("ir", "net")),
-                 "--lanes", str(ctx.cfg["hardware"]["lanes"]), "-o", str(root)],
-                f"bitstream for {board} (yosys + nextpnr)")
+    # a timing failure still leaves its report.json; the report shows it
+    stdout = _hdl(ctx, ["build", "--board", board, "--ir", str(ctx.run.path("ir", "net")),
+                        "--lanes", str(ctx.cfg["hardware"]["lanes"]), "-o", str(root)],
+                  f"bitstream for {board} (yosys + nextpnr)", f"bitstream-{board}.log")
     seconds = time.perf_counter() - t0
     report = ctx.run.read_json("bitstreams", board, "report.json")
-    if proc.returncode != 0:
-        # a timing failure still leaves its report.json; the report shows it
-        raise StepFailed(f"bitstream {board}: {_last_line(proc.stderr or proc.stdout)}")
-    ctx.say(_last_line(proc.stdout))
+    ctx.say(_last_line(stdout))
     clock = report["clock"] if report else {}
     return {"board": board, "seconds": round(seconds, 1), "fmax_mhz": clock.get("fmax_mhz"),
-            "met": clock.get("met")}
+            "met": clock.get("met"), "bitstream": report["bitstream"] if report else None}

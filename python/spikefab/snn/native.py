@@ -11,8 +11,10 @@ Build: ``cc -O3 -march=native -ffp-contract=off -shared -fPIC`` (``$CC`` if set)
 machine and source version, into ``$SPIKEFAB_CACHE`` (default
 ``~/.cache/spikefab``), written to a temporary file and renamed. ``lif_sequence`` uses it
 for float32 CPU tensors; set ``SPIKEFAB_NATIVE=0`` to use the eager kernel. Without a C
-compiler ``available()`` is False, ``lif_sequence`` warns once and runs the eager kernel,
-and ``require()`` raises a one-line error.
+compiler, or when it fails (its output goes to ``lif_native_<key>.log`` beside the
+library), ``available()`` is False, ``lif_sequence`` warns once (one line naming the
+compiler, its exit status and the log) and runs the eager kernel, and ``require()`` raises
+that line.
 
 Threads: the neurons are split into ``torch.get_num_threads()`` contiguous ranges when a call
 has at least ``PARALLEL_MIN`` neuron-steps; ``ctypes`` releases the GIL, so the ranges run
@@ -34,6 +36,8 @@ from pathlib import Path
 
 import torch
 
+from ..toolchain import ToolchainError, ToolError, cache_dir
+
 __all__ = ["PARALLEL_MIN", "available", "backward", "forward", "require", "usable"]
 
 SOURCE = Path(__file__).with_name("lif_native.c")
@@ -44,9 +48,7 @@ _state: dict = {}
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("SPIKEFAB_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "spikefab")
-    return Path(root) / "native"
+    return cache_dir() / "native"
 
 
 def _cpu_id() -> str:
@@ -60,7 +62,7 @@ def _cpu_id() -> str:
 def _build() -> Path:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
-        raise RuntimeError("no C compiler: neither $CC nor cc/gcc is on PATH")
+        raise ToolchainError("no C compiler: neither $CC nor cc/gcc is on PATH")
     src = SOURCE.read_bytes()
     key = hashlib.sha256(src + " ".join((cc, *FLAGS, platform.machine(), _cpu_id()))
                          .encode()).hexdigest()[:16]
@@ -70,15 +72,23 @@ def _build() -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".lif_native.", suffix=".so", dir=out.parent)
     os.close(fd)
+    log = out.with_suffix(".log")
+    text = []
     try:
         for march in (["-march=native"], []):  # some compilers lack -march=native
             cmd = [cc, *FLAGS, *march, "-o", tmp, str(SOURCE), "-lm"]
-            run = subprocess.run(cmd, capture_output=True, text=True)
+            try:
+                run = subprocess.run(cmd, capture_output=True, text=True)
+            except OSError as e:
+                raise ToolchainError(f"C compiler {cc!r} cannot be run ({e.strerror})") from None
             if run.returncode == 0:
                 os.replace(tmp, out)
+                log.unlink(missing_ok=True)
                 return out
-        last = (run.stderr.strip().splitlines() or [f"exit {run.returncode}"])[-1]
-        raise RuntimeError(f"{cc} failed to build {SOURCE.name}: {last}")
+            text.append(f"$ {' '.join(cmd)}\n{run.stdout}{run.stderr}[exit {run.returncode}]\n")
+        log.write_text("".join(text))
+        raise ToolError(Path(cc).name, f"build of {SOURCE.name}", exit_code=run.returncode,
+                        log=log)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -94,7 +104,7 @@ def _load():
             lib.sf_lif_backward.argtypes = (P, P, P, L, L, L, F, F, F, Int, P, P, P)
             lib.sf_lif_forward.restype = lib.sf_lif_backward.restype = None
             _state["lib"] = lib
-        except (OSError, RuntimeError) as e:
+        except (OSError, RuntimeError) as e:  # ToolError, ToolchainError, a bad library
             _state["error"] = str(e)
     return _state["lib"]
 
@@ -121,8 +131,8 @@ def usable(current: torch.Tensor) -> bool:
         return True
     if not _state.get("warned"):
         _state["warned"] = True
-        warnings.warn(f"spikefab: using the eager LIF kernel ({_state['error']})",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(f"spikefab: using the eager LIF kernel (same results, slower): "
+                      f"{_state['error']}", RuntimeWarning, stacklevel=3)
     return False
 
 
