@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from spikefab.atomic import atomic_write_bytes, atomic_write_text
+from spikefab.atomic import atomic_write_files
 
 __all__ = ["LABELS", "RunCache", "add_flags", "code_hash", "gather", "write_results"]
 
@@ -155,8 +155,9 @@ def gather(cache: RunCache, jobs: list[dict], fn, workers: int, log, args, *, de
 def write_results(stem, payload: dict, markdown: str, png: bytes | None = None) -> None:
     """``<stem>.json``, ``<stem>.md`` (and ``<stem>.png``), each written atomically."""
     stem = Path(stem)
-    atomic_write_text(stem.with_suffix(".json"),
-                      json.dumps(payload, indent=1, default=str) + "\n")
-    atomic_write_text(stem.with_suffix(".md"), markdown.rstrip("\n") + "\n")
+    files = {stem.with_suffix(".json"): (json.dumps(payload, indent=1, default=str)
+                                         + "\n").encode(),
+             stem.with_suffix(".md"): (markdown.rstrip("\n") + "\n").encode()}
     if png is not None:
-        atomic_write_bytes(stem.with_suffix(".png"), png)
+        files[stem.with_suffix(".png")] = png
+    atomic_write_files(files)  # one result, replaced whole or not at all

@@ -62,3 +62,15 @@ def test_state_records_and_forgets(tmp_path):
     run.path("state.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="state.json is not a step state"):
         run.state()
+
+
+def test_tssd_aux_head_reads_the_width_of_its_own_layer():
+    """TSSD's ``layer`` picks hidden[layer]: the auxiliary head is as wide as that layer."""
+    from spikefab.snn.mlp import SpikingMLP
+
+    cfg = check_config({"student": {"hidden": [32, 16]},
+                        "distill": {"method": "tssd", "options": {"layer": 1}}},
+                       default_name="x")
+    student = SpikingMLP((64, 32, 16, 10), timesteps=2)
+    recipe = _recipe(cfg, "tssd", student, 10)
+    assert recipe.module.aux.fc.in_features == 16

@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _resolve(args):
     """``(config, RunDir, TOML text or None)`` for the target, with CLI overrides applied."""
     from .run import RunDir, check_config, load_config
+    from .run.config import config_text
 
     target = Path(args.target)
     if target.is_dir():
@@ -100,7 +101,7 @@ def _resolve(args):
         if args.runs is not None:
             cfg["run"]["dir"] = args.runs
         run = RunDir.for_config(cfg)
-        source = target.read_text()
+        source = config_text(target)
     method = getattr(args, "method", None)
     if method is not None:
         doc = {k: v for k, v in cfg.items()}

@@ -15,7 +15,7 @@ from pathlib import Path
 from amaranth import Shape
 from amaranth.back import verilog
 from amaranth.lib import data, wiring
-from spikefab.atomic import atomic_write_text
+from spikefab.atomic import atomic_write_files
 from spikefab.ir import QuantizedNetwork
 
 from ..core.network import NetworkCore
@@ -104,6 +104,6 @@ def write_verilog(
     text = verilog.convert(core, name=name, emit_src=False)
     out = Path(out_dir)
     v_path, j_path = out / f"{name}.v", out / f"{name}.json"
-    atomic_write_text(v_path, text)
-    atomic_write_text(j_path, json.dumps(describe_core(core, module=name), indent=2) + "\n")
+    desc = json.dumps(describe_core(core, module=name), indent=2) + "\n"
+    atomic_write_files({v_path: text.encode(), j_path: desc.encode()})  # a pair, whole or not
     return v_path, j_path

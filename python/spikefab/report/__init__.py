@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_files
 from .collect import accuracy_rows, collect
 from .energy import ENERGY_SOURCE, PJ, energy_estimate, synaptic_ops
 from .markdown import render
@@ -59,7 +59,7 @@ def write_report(run, cfg: dict) -> Path:
     missing = [s for s in _STEPS if s not in done]
     missing += [f"bitstream:{b}" for b in cfg["hardware"]["boards"]
                 if f"bitstream:{b}" not in done]
-    atomic_write_text(out / "report.md", render(data, missing))
-    atomic_write_text(out / "report.json", json.dumps(
-        {k: v for k, v in data.items() if k != "config"}, indent=2) + "\n")
+    doc = json.dumps({k: v for k, v in data.items() if k != "config"}, indent=2) + "\n"
+    atomic_write_files({out / "report.md": render(data, missing).encode(),
+                        out / "report.json": doc.encode()})
     return out / "report.md"

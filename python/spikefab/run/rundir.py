@@ -37,7 +37,7 @@ import json
 import time
 from pathlib import Path
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_files, atomic_write_text
 
 __all__ = ["RunDir", "config_differences", "fingerprint", "write_json"]
 
@@ -129,9 +129,9 @@ class RunDir:
     # -- config -------------------------------------------------------------------------
     def save_config(self, cfg: dict, source_text: str | None = None) -> None:
         """Store the effective config (and, when given, the TOML it came from)."""
-        if source_text is not None:
-            atomic_write_text(self.path("config.toml"), source_text)
-        write_json(self.path("config.json"), cfg)
+        files = {} if source_text is None else {self.path("config.toml"): source_text.encode()}
+        files[self.path("config.json")] = (json.dumps(cfg, indent=2) + "\n").encode()
+        atomic_write_files(files)  # the pair is replaced whole or not at all
 
     def load_config(self) -> dict:
         """The effective config stored by :meth:`save_config`, validated again."""

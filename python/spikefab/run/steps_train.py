@@ -10,12 +10,13 @@ input).
 from __future__ import annotations
 
 import io
+import json
 import time
 
 import numpy as np
 import torch
 
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes, atomic_write_files
 from ..data import load_dataset, quantize_input
 from ..train import build_model, encode_inputs, evaluate, fit, predict, save_checkpoint
 from ..train.threads import torch_threads
@@ -82,11 +83,12 @@ def run_train_teacher(ctx) -> dict:
     acc = float((pred == ds.y_test).mean())
     buf = io.BytesIO()
     torch.save(teacher.state_dict(), buf)
-    atomic_write_bytes(ctx.run.path("teacher", "teacher.pt"), buf.getvalue())
     summary = {"kind": t["kind"], "test_acc": acc, "n_test": int(len(ds.y_test)),
                "train_seconds": round(seconds, 3),
                "parameters": int(sum(p.numel() for p in teacher.parameters()))}
-    write_json(ctx.run.path("teacher", "teacher.json"), summary)
+    atomic_write_files({ctx.run.path("teacher", "teacher.pt"): buf.getvalue(),
+                        ctx.run.path("teacher", "teacher.json"):
+                        (json.dumps(summary, indent=2) + "\n").encode()})
     ctx.say(f"teacher accuracy: {100 * acc:.2f}% ({int((pred == ds.y_test).sum())}/"
             f"{len(ds.y_test)})")
     return summary
@@ -108,7 +110,8 @@ def _recipe(cfg: dict, method: str, student, n_classes: int):
 
     kwargs = dict(cfg["distill"]["options"])
     if method == "tssd":
-        kwargs.update(student=student, n_features=cfg["student"]["hidden"][0],
+        layer = kwargs.get("layer", 0)  # the auxiliary head reads hidden[layer]
+        kwargs.update(student=student, n_features=cfg["student"]["hidden"][layer],
                       n_classes=n_classes)
     if method == "nld" and "generator" not in kwargs:
         kwargs["generator"] = torch.Generator().manual_seed(cfg["run"]["seed"])
