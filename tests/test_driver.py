@@ -158,6 +158,23 @@ def test_command_line_on_a_pty_board(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[-1].startswith("error: the board runs net_id ")
 
 
+def test_command_line_on_a_board_that_answers_twice(tmp_path, capsys):
+    from spikefab.driver.__main__ import main
+
+    net = _net(n_in=10, seed=1)
+    x = np.random.default_rng(0).integers(0, 16, (6, 10))
+    assert len({tuple(a) for a in run_network(net, x).acc}) == 6  # every answer differs
+    (tmp_path / "s.txt").write_text(samples_text(x, "direct"))
+    net.save(tmp_path / "net")
+    with PtyBoard(net, t_idle=T_IDLE, twice=True) as pty:
+        rc = main([pty.path, str(tmp_path / "s.txt"), "--ir", str(tmp_path / "net.json"),
+                   "--timeout", "0.5", "--idle", "0.04"])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0, out
+    assert sum(line.endswith(" golden equal") for line in out) == 6
+    assert out[-2:] == ["discarded 6 frame(s) that answered no request", "6 of 6 samples ok"]
+
+
 class _Babbler:
     """A line that never stops sending zeros."""
 

@@ -110,6 +110,24 @@ def test_host_example_matches_golden(host_exe, tmp_path, encoding):
     np.testing.assert_array_equal([rows[i][1] for i in range(12)], golden.acc)
 
 
+def test_host_example_on_a_board_that_answers_twice(host_exe, tmp_path):
+    """Every answer arrives twice: each copy is discarded by the next request, which gets
+    its own result (without request ids, sample i got sample i-1's answer)."""
+    net = _net(n_in=13, seed=4)
+    x = np.random.default_rng(6).integers(0, 16, (8, 13))
+    samples = tmp_path / "samples.txt"
+    write_samples_text(samples, x, "direct")
+    golden = run_network(net, x)
+    with PtyBoard(net, twice=True) as board:
+        proc = _run_host(host_exe, board, samples)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = _parse(proc.stdout)
+    np.testing.assert_array_equal([rows[i][0] for i in range(8)], golden.prediction)
+    np.testing.assert_array_equal([rows[i][1] for i in range(8)], golden.acc)
+    # INFO's copy and 7 results' copies were read and discarded; the last copy never was
+    assert proc.stderr.strip() == "sfp_host: discarded 8 frame(s) that answered no request"
+
+
 def test_host_example_times_out_on_a_silent_board(host_exe, tmp_path):
     net = _net()
     samples = tmp_path / "samples.txt"

@@ -263,3 +263,24 @@ def test_reply_frame_is_what_the_device_sends():
     (info,) = model.feed(encode_frame(FrameType.INFO_REQ, b"", 0xFFFF))
     assert reply_frame(model.info, info) == encode_frame(FrameType.INFO,
                                                          model.info.to_payload(), 0xFFFF)
+
+
+def test_a_network_whose_result_does_not_fit_a_frame_is_refused():
+    spec = NetworkSpec(layers=(LayerSpec(1, 40000, w_bits=8, b_bits=8),), timesteps=1,
+                       encoding="direct", in_bits=8)
+    net = QuantizedNetwork(spec, [np.full((40000, 1), 100)], [np.zeros(40000, np.int64)])
+    with pytest.raises(ValueError, match=r"^network does not fit the protocol: acc_bytes 2 must "
+                                         r"be at most 8 and n_classes \* acc_bytes \+ 6 "
+                                         r"\(80006\) at most 65535$"):
+        NetInfo.from_network(net, 1)
+
+
+def test_netinfo_check_names_the_field():
+    info = NetInfo.from_network(_net(), 1)
+    with pytest.raises(ProtocolError, match=r"^INFO clk_hz must be at least 1, not 0$"):
+        NetInfo(**{**info.__dict__, "clk_hz": 0}).check()
+    with pytest.raises(ProtocolError, match=r"^RESULT prediction must be less than n_classes 3, "
+                                            r"not 3$"):
+        decode_result(info, bytes(3 * info.acc_bytes) + bytes([3, 0, 0, 0, 0, 0]))
+    with pytest.raises(ProtocolError, match=r"^ERROR code must lie in \[1, 6\], not 0$"):
+        ErrorReply.from_payload(bytes(4))

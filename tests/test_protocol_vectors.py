@@ -28,6 +28,7 @@ from spikefab.protocol import (
     encode_frame,
     encode_result,
 )
+from test_driver import _Scripted
 
 VECTORS = Path(__file__).resolve().parent / "vectors" / "protocol_answers.txt"
 RID = 0x0102
@@ -223,26 +224,6 @@ def test_vector_file_is_the_table():
     assert VECTORS.read_text() == vector_text(), f"regenerate: python {__file__}"
 
 
-class _Line:
-    """A board that answers every write with the next scripted bytes, then stays silent."""
-
-    def __init__(self, answers):
-        self.answers, self.pending, self.sent = list(answers), bytearray(), []
-
-    def write(self, data):
-        self.sent.append(bytes(data))
-        if self.answers:
-            self.pending += self.answers.pop(0)
-
-    def read(self, n, timeout):
-        out = bytes(self.pending[:n])
-        del self.pending[:n]
-        return out
-
-    def close(self):
-        pass
-
-
 RAISES = {"discard": BoardTimeout, "frame": ProtocolError, "crc": ProtocolError,
           "device": DeviceError}
 
@@ -251,7 +232,7 @@ RAISES = {"discard": BoardTimeout, "frame": ProtocolError, "crc": ProtocolError,
 def test_python_driver_judges_each_answer(case):
     name, req, expect, discarded, want, data, message = case
     infer = req == "INFER"
-    line = _Line([frame(FrameType.INFO, info_payload(), RID - 1), data] if infer else [data])
+    line = _Scripted([frame(FrameType.INFO, info_payload(), RID - 1), data] if infer else [data])
     board = Board(line, timeout=0.1, idle=0.1, first_id=RID - infer)
     if infer:
         assert board.info() == INFO

@@ -119,11 +119,8 @@ def encode_frame(ftype: int, payload: bytes = b"", rid: int = 0) -> bytes:
 def decode_frame(data: bytes) -> tuple[Frame, bytes]:
     """Decode the frame at the start of ``data``; return it and the bytes after it.
 
-    Raises
-    ------
-    ProtocolError
-        When ``data`` does not start with SYNC, is shorter than the frame, or the CRC fails.
-    """
+    Raises :class:`ProtocolError` when ``data`` does not start with SYNC, is shorter than
+    the frame, or the CRC fails."""
     data = bytes(data)
     if not data or data[0] != SYNC:
         got = f"0x{data[0]:02X}" if data else "nothing"
@@ -249,13 +246,11 @@ class NetInfo:
         if info.n_in > 0xFFFF or info.n_classes > 0xFFFF or info.sample_len > MAX_PAYLOAD:
             raise ValueError(
                 f"network does not fit the protocol: n_in {info.n_in}, n_classes "
-                f"{info.n_classes} and sample_len {info.sample_len} must be at most 65535"
-            )
+                f"{info.n_classes} and sample_len {info.sample_len} must be at most 65535")
         if info.acc_bytes > MAX_ACC_BYTES or info.result_len > MAX_PAYLOAD:
-            raise ValueError(
-                f"network does not fit the protocol: acc_bytes {info.acc_bytes} must be at "
-                f"most {MAX_ACC_BYTES} and n_classes * acc_bytes + 6 ({info.result_len}) at "
-                f"most 65535")
+            raise ValueError(f"network does not fit the protocol: acc_bytes {info.acc_bytes} "
+                             f"must be at most {MAX_ACC_BYTES} and n_classes * acc_bytes + 6 "
+                             f"({info.result_len}) at most 65535")
         info.check()
         return info
 
