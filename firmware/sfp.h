@@ -60,7 +60,7 @@ enum sfp_device_error {
 typedef enum {
     SFP_OK = 0,
     SFP_E_ARG = -1,     /* a bad argument: NULL, wrong shape, value out of range */
-    SFP_E_SPACE = -2,   /* an output buffer is too small */
+    SFP_E_SPACE = -2,   /* a buffer is too small (or INFO has > SFP_MAX_CLASSES classes) */
     SFP_E_TIMEOUT = -3, /* no (complete) answer within the timeout */
     SFP_E_CRC = -4,     /* an answer frame with a bad CRC */
     SFP_E_FRAME = -5,   /* an answer of the wrong type, or a payload that breaks the rules */
