@@ -34,7 +34,7 @@ from jobcache import write_results
 from spikefab import trained
 from spikefab.driver.client import Board
 from spikefab.golden import run_network
-from spikefab.protocol import NetInfo
+from spikefab.protocol import FRAME_OVERHEAD, NetInfo
 from spikefab_hdl.sim.board_bridge import build_board_sim, open_bridge, run_fil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def measure(name: str, net, x, encoding: str) -> list[dict]:
     batch = x if encoding == "direct" else np.transpose(x, (1, 0, 2))
     golden = run_network(net, batch)
     info = NetInfo.from_network(net, CLK_HZ)
-    wire = (info.sample_len + 6) + (info.result_len + 6)
+    wire = (info.sample_len + FRAME_OVERHEAD) + (info.result_len + FRAME_OVERHEAD)
     common = {"net": name, "images": len(x), "wire_bytes": wire,
               "uart_bound_115200": round(115_200 / 10 / wire, 1)}
     fil = run_fil(build, x, encoding, build.exe.parent)

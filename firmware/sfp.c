@@ -1,7 +1,7 @@
 /* sfp: the spikefab board protocol (docs/protocol.md). See sfp.h. */
 #include "sfp.h"
 
-enum { RX_HUNT, RX_TYPE, RX_LEN0, RX_LEN1, RX_PAYLOAD, RX_CRC0, RX_CRC1 };
+enum { RX_HUNT, RX_TYPE, RX_ID0, RX_ID1, RX_LEN0, RX_LEN1, RX_PAYLOAD, RX_CRC0, RX_CRC1 };
 
 static void put_u16le(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)(v & 0xFFu);
@@ -31,29 +31,44 @@ uint16_t sfp_crc16(uint16_t crc, const uint8_t *data, size_t n) {
     return crc;
 }
 
-static void frame_header(uint8_t type, uint16_t len, uint8_t out[SFP_HEADER_LEN]) {
-    out[0] = SFP_SYNC;
-    out[1] = type;
-    put_u16le(out + 2, len);
-}
+uint16_t sfp_next_rid(uint16_t rid) { return (uint16_t)(rid % 0xFFFFu + 1u); }
 
-int sfp_encode_frame(uint8_t type, const uint8_t *payload, uint16_t len, uint8_t *out,
-                     size_t cap) {
+int sfp_encode_frame(uint8_t type, uint16_t rid, const uint8_t *payload, uint16_t len,
+                     uint8_t *out, size_t cap) {
     uint16_t crc;
     size_t i;
     if (out == NULL || (payload == NULL && len != 0)) return SFP_E_ARG;
     if (cap < (size_t)len + SFP_OVERHEAD) return SFP_E_SPACE;
-    frame_header(type, len, out);
+    out[0] = SFP_SYNC;
+    out[1] = type;
+    put_u16le(out + 2, rid);
+    put_u16le(out + 4, len);
     for (i = 0; i < len; ++i) out[SFP_HEADER_LEN + i] = payload[i];
-    crc = sfp_crc16(0xFFFFu, out + 1, (size_t)len + 3u);
+    crc = sfp_crc16(0xFFFFu, out + 1, (size_t)len + SFP_HEADER_LEN - 1u);
     out[SFP_HEADER_LEN + len] = (uint8_t)(crc >> 8);
     out[SFP_HEADER_LEN + len + 1] = (uint8_t)(crc & 0xFFu);
     return (int)(len + SFP_OVERHEAD);
 }
 
-static uint16_t expected_sample_len(const sfp_info *info) {
-    if (info->encoding == 0) return (uint16_t)(info->n_in * (info->in_bits <= 8 ? 1u : 2u));
-    return (uint16_t)(info->timesteps * ((info->n_in + 7u) / 8u));
+/* In 32 bits: n_in * 2 or timesteps * ceil(n_in / 8) may exceed a u16. */
+static uint32_t expected_sample_len(const sfp_info *info) {
+    if (info->encoding == 0) return (uint32_t)info->n_in * (info->in_bits <= 8 ? 1u : 2u);
+    return (uint32_t)info->timesteps * (((uint32_t)info->n_in + 7u) / 8u);
+}
+
+/* The INFO rules of docs/protocol.md, in the order the Python driver checks them. */
+static int check_info(const sfp_info *info) {
+    if (info->version != SFP_VERSION) return SFP_E_FRAME;
+    if (info->encoding > 1) return SFP_E_FRAME;
+    if (info->in_bits < 1 || info->in_bits > (info->encoding == 0 ? 16 : 1)) return SFP_E_FRAME;
+    if (info->acc_bytes < 1 || info->acc_bytes > SFP_MAX_ACC_BYTES) return SFP_E_FRAME;
+    if (info->n_in < 1 || info->n_classes < 1 || info->timesteps < 1) return SFP_E_FRAME;
+    if (info->clk_hz < 1) return SFP_E_FRAME;
+    if ((uint32_t)info->n_classes * info->acc_bytes + SFP_RESULT_TAIL_LEN > SFP_MAX_PAYLOAD)
+        return SFP_E_FRAME;
+    if (info->sample_len != expected_sample_len(info)) return SFP_E_FRAME;
+    if (info->n_classes > SFP_MAX_CLASSES) return SFP_E_SPACE; /* valid, but too large here */
+    return SFP_OK;
 }
 
 int sfp_decode_info(const uint8_t *p, size_t len, sfp_info *info) {
@@ -69,11 +84,7 @@ int sfp_decode_info(const uint8_t *p, size_t len, sfp_info *info) {
     info->sample_len = get_u16le(p + 10);
     info->net_id = get_u32le(p + 12);
     info->clk_hz = get_u32le(p + 16);
-    if (info->encoding > 1 || info->in_bits == 0 || info->in_bits > 16) return SFP_E_FRAME;
-    if (info->acc_bytes == 0 || info->acc_bytes > SFP_MAX_ACC_BYTES) return SFP_E_FRAME;
-    if (info->n_classes == 0 || info->n_classes > SFP_MAX_CLASSES) return SFP_E_FRAME;
-    if (info->sample_len != expected_sample_len(info)) return SFP_E_FRAME;
-    return SFP_OK;
+    return check_info(info);
 }
 
 int sfp_encode_info(const sfp_info *info, uint8_t out[SFP_INFO_LEN]) {
@@ -135,8 +146,8 @@ int sfp_encode_spikes(const sfp_info *info, const uint8_t *x, size_t n, uint8_t 
 int sfp_decode_result(const sfp_info *info, const uint8_t *p, size_t len, sfp_result *res) {
     size_t k, b, nb;
     if (info == NULL || p == NULL || res == NULL) return SFP_E_ARG;
-    if (info->n_classes > SFP_MAX_CLASSES || info->acc_bytes > SFP_MAX_ACC_BYTES ||
-        info->acc_bytes == 0)
+    if (info->n_classes > SFP_MAX_CLASSES || info->n_classes == 0 ||
+        info->acc_bytes > SFP_MAX_ACC_BYTES || info->acc_bytes == 0)
         return SFP_E_ARG;
     if (len != sfp_result_len(info)) return SFP_E_FRAME;
     nb = info->acc_bytes;
@@ -159,6 +170,7 @@ int sfp_decode_error(const uint8_t *p, size_t len, sfp_error *err) {
     err->code = p[0];
     err->type = p[1];
     err->arg = get_u16le(p + 2);
+    if (err->code < SFP_DEV_CRC || err->code > SFP_DEV_UART) return SFP_E_FRAME;
     return SFP_OK;
 }
 
@@ -194,6 +206,7 @@ void sfp_rx_init(sfp_rx *rx, uint8_t *buf, size_t cap) {
     rx->cap = cap;
     rx->state = RX_HUNT;
     rx->type = 0;
+    rx->rid = 0;
     rx->len = 0;
     rx->got = 0;
     rx->crc = 0xFFFFu;
@@ -214,6 +227,16 @@ int sfp_rx_push(sfp_rx *rx, uint8_t byte) {
     case RX_TYPE:
         rx->type = byte;
         rx_crc(rx, byte);
+        rx->state = RX_ID0;
+        return 0;
+    case RX_ID0:
+        rx->rid = byte;
+        rx_crc(rx, byte);
+        rx->state = RX_ID1;
+        return 0;
+    case RX_ID1:
+        rx->rid = (uint16_t)(rx->rid | (byte << 8));
+        rx_crc(rx, byte);
         rx->state = RX_LEN0;
         return 0;
     case RX_LEN0:
@@ -224,14 +247,11 @@ int sfp_rx_push(sfp_rx *rx, uint8_t byte) {
     case RX_LEN1:
         rx->len = (uint16_t)(rx->len | (byte << 8));
         rx_crc(rx, byte);
-        if (rx->len > rx->cap) {
-            rx->state = RX_HUNT;
-            return SFP_E_SPACE;
-        }
         rx->state = rx->len ? RX_PAYLOAD : RX_CRC0;
         return 0;
-    case RX_PAYLOAD:
-        rx->buf[rx->got++] = byte;
+    case RX_PAYLOAD: /* a payload longer than cap is received whole, but not kept */
+        if (rx->got < rx->cap) rx->buf[rx->got] = byte;
+        ++rx->got;
         rx_crc(rx, byte);
         if (rx->got == rx->len) rx->state = RX_CRC0;
         return 0;
@@ -242,6 +262,6 @@ int sfp_rx_push(sfp_rx *rx, uint8_t byte) {
     default:
         rx->state = RX_HUNT;
         if ((uint16_t)((rx->crc_hi << 8) | byte) != rx->crc) return SFP_E_CRC;
-        return 1;
+        return rx->len > rx->cap ? SFP_RX_TOO_LONG : SFP_RX_FRAME;
     }
 }

@@ -1,12 +1,14 @@
 /*
- * sfp: the spikefab board protocol (docs/protocol.md) in portable C99.
+ * sfp: the spikefab board protocol (docs/protocol.md), version 2, in portable C99.
  *
  * No malloc, no OS calls: the caller supplies the byte I/O (sfp_io) and every buffer.
  * A frame on the wire:
  *
- *     SYNC 0xA5 | TYPE (1) | LEN (2, little-endian) | PAYLOAD (LEN) | CRC (2, high byte first)
+ *   SYNC 0xA5 | TYPE (1) | ID (2) | LEN (2) | PAYLOAD (LEN) | CRC (2, high byte first)
  *
- * CRC is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over TYPE, LEN and PAYLOAD.
+ * ID and LEN are little-endian. ID is the request id: the host picks it (never 0), the
+ * board echoes it in the answer. CRC is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF)
+ * over TYPE, ID, LEN and PAYLOAD.
  * Every function returns a status (SFP_OK or a negative sfp_status) unless noted.
  */
 #ifndef SFP_H
@@ -20,9 +22,10 @@ extern "C" {
 #endif
 
 #define SFP_SYNC 0xA5u
-#define SFP_VERSION 1u
-#define SFP_HEADER_LEN 4u /* SYNC, TYPE, LEN */
-#define SFP_OVERHEAD 6u   /* header + CRC */
+#define SFP_VERSION 2u
+#define SFP_HEADER_LEN 6u /* SYNC, TYPE, ID, LEN */
+#define SFP_OVERHEAD 8u   /* header + CRC */
+#define SFP_MAX_PAYLOAD 0xFFFFu
 #define SFP_INFO_LEN 20u
 #define SFP_ERROR_LEN 4u
 #define SFP_RESULT_TAIL_LEN 6u /* prediction (u16) + cycles (u32) */
@@ -57,16 +60,17 @@ enum sfp_device_error {
 typedef enum {
     SFP_OK = 0,
     SFP_E_ARG = -1,     /* a bad argument: NULL, wrong shape, value out of range */
-    SFP_E_SPACE = -2,   /* an output buffer is too small */
+    SFP_E_SPACE = -2,   /* a buffer is too small (or INFO has > SFP_MAX_CLASSES classes) */
     SFP_E_TIMEOUT = -3, /* no (complete) answer within the timeout */
     SFP_E_CRC = -4,     /* an answer frame with a bad CRC */
-    SFP_E_FRAME = -5,   /* an answer of the wrong type or length, or a malformed payload */
+    SFP_E_FRAME = -5,   /* an answer of the wrong type, or a payload that breaks the rules */
     SFP_E_DEVICE = -6,  /* the device answered ERROR (see sfp_client.last_error) */
     SFP_E_IO = -7,      /* the write or read callback failed */
     SFP_E_NOINFO = -8   /* sfp_client_infer before a successful sfp_client_info */
 } sfp_status;
 
-/* The INFO payload. */
+/* The INFO payload. sfp_decode_info checks every field (docs/protocol.md, "What a host
+ * accepts"); a valid INFO with more than SFP_MAX_CLASSES classes gives SFP_E_SPACE. */
 typedef struct {
     uint8_t version;
     uint8_t encoding; /* 0 direct, 1 spikes */
@@ -96,9 +100,11 @@ typedef struct {
 /* ---- codec (pure functions) ---- */
 
 uint16_t sfp_crc16(uint16_t crc, const uint8_t *data, size_t n);
+/* The request id after rid: 1, 2, ..., 65535, 1, ... (0 is never a request's). */
+uint16_t sfp_next_rid(uint16_t rid);
 /* Writes one frame into out[cap]; returns its length (>0) or a negative status. */
-int sfp_encode_frame(uint8_t type, const uint8_t *payload, uint16_t len, uint8_t *out,
-                     size_t cap);
+int sfp_encode_frame(uint8_t type, uint16_t rid, const uint8_t *payload, uint16_t len,
+                     uint8_t *out, size_t cap);
 int sfp_decode_info(const uint8_t *payload, size_t len, sfp_info *info);
 int sfp_encode_info(const sfp_info *info, uint8_t out[SFP_INFO_LEN]);
 uint16_t sfp_result_len(const sfp_info *info);
@@ -108,8 +114,10 @@ int sfp_encode_direct(const sfp_info *info, const uint16_t *x, size_t n, uint8_t
 /* Spike sample: timesteps * n_in bits (0 or 1), row-major [t][i]. */
 int sfp_encode_spikes(const sfp_info *info, const uint8_t *x, size_t n, uint8_t *out,
                       size_t cap);
+/* Checks LEN and that prediction < n_classes. */
 int sfp_decode_result(const sfp_info *info, const uint8_t *payload, size_t len,
                       sfp_result *res);
+/* Checks LEN and that code is a known enum sfp_device_error. */
 int sfp_decode_error(const uint8_t *payload, size_t len, sfp_error *err);
 const char *sfp_strerror(int status);
 const char *sfp_device_error_name(uint8_t code);
@@ -126,15 +134,19 @@ typedef struct {
     size_t cap;
     uint8_t state;
     uint8_t type;
+    uint16_t rid;
     uint16_t len;
     uint16_t got;
     uint16_t crc;
     uint8_t crc_hi;
 } sfp_rx;
 
+#define SFP_RX_FRAME 1    /* a frame is complete: rx->type, rx->rid, rx->buf[0..len) */
+#define SFP_RX_TOO_LONG 2 /* a frame is complete, but LEN > cap: its payload was not kept */
+
 void sfp_rx_init(sfp_rx *rx, uint8_t *buf, size_t cap);
-/* Feed one byte: 0 = need more, 1 = a frame is complete (rx->type, rx->buf[0..len)),
- * SFP_E_CRC or SFP_E_SPACE (LEN larger than cap) = frame dropped; hunting restarts. */
+/* Feed one byte: 0 = need more, SFP_RX_FRAME or SFP_RX_TOO_LONG = a frame with a good
+ * CRC is complete, SFP_E_CRC = a frame with a bad CRC was dropped; then hunting restarts. */
 int sfp_rx_push(sfp_rx *rx, uint8_t byte);
 
 /* ---- client over caller-supplied byte I/O ---- */
@@ -155,11 +167,20 @@ typedef struct {
     sfp_info info;
     int have_info;
     sfp_error last_error; /* valid after SFP_E_DEVICE */
+    /* The next request's id (1 after init; 1 more per request, 65535 wrapping to 1). A
+     * host that may restart while its board still answers sets a random one after init. */
+    uint16_t next_rid;
+    /* Frames received that answered no outstanding request (another request's id, or
+     * not an answer at all): discarded while waiting, counted here. */
+    uint32_t discarded;
     uint8_t answer[SFP_MAX_ANSWER];
     sfp_rx rx;
 } sfp_client;
 
 void sfp_client_init(sfp_client *c, sfp_io io, uint32_t timeout_ms, uint32_t idle_ms);
+/* Each request carries c->next_rid; only an answer (INFO, RESULT or ERROR) with that id
+ * ends the wait, every other frame is discarded (c->discarded). After any failure the
+ * client waits for idle_ms of quiet (sfp_client_recover) before it returns. */
 /* INFO_REQ -> INFO; stores the answer in c->info. */
 int sfp_client_info(sfp_client *c, sfp_info *out);
 /* INFER_REQ with an encoded sample (sample_len bytes) -> RESULT. */

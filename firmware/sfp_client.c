@@ -2,8 +2,9 @@
 #include "sfp.h"
 
 /* Bytes a client reads while waiting for one answer before it gives up (a line that
- * streams bytes but never a frame must not hang the caller). */
-#define SFP_READ_BUDGET (4u * (SFP_MAX_ANSWER + SFP_OVERHEAD) + 256u)
+ * streams bytes but never the answer must not hang the caller): four of the longest
+ * frames, as the Python driver. */
+#define SFP_READ_BUDGET (4ul * (SFP_MAX_PAYLOAD + SFP_OVERHEAD))
 
 void sfp_client_init(sfp_client *c, sfp_io io, uint32_t timeout_ms, uint32_t idle_ms) {
     c->io = io;
@@ -13,11 +14,13 @@ void sfp_client_init(sfp_client *c, sfp_io io, uint32_t timeout_ms, uint32_t idl
     c->last_error.code = 0;
     c->last_error.type = 0;
     c->last_error.arg = 0;
+    c->next_rid = 1;
+    c->discarded = 0;
     sfp_rx_init(&c->rx, c->answer, sizeof c->answer);
 }
 
 int sfp_client_recover(sfp_client *c) {
-    uint32_t n;
+    unsigned long n;
     uint8_t byte;
     for (n = 0; n < SFP_READ_BUDGET; ++n) {
         int r = c->io.read_byte(c->io.ctx, &byte, c->idle_ms);
@@ -27,14 +30,23 @@ int sfp_client_recover(sfp_client *c) {
     return SFP_E_FRAME;
 }
 
-static int send_frame(sfp_client *c, uint8_t type, const uint8_t *payload, uint16_t len) {
+/* After a failure: wait for a quiet line, so the next request starts clean. */
+static int failed(sfp_client *c, int st) {
+    if (st != SFP_OK && st != SFP_E_IO && sfp_client_recover(c) == SFP_E_IO) return SFP_E_IO;
+    return st;
+}
+
+static int send_frame(sfp_client *c, uint8_t type, uint16_t rid, const uint8_t *payload,
+                      uint16_t len) {
     uint8_t head[SFP_HEADER_LEN], tail[2];
     uint16_t crc;
     head[0] = SFP_SYNC;
     head[1] = type;
-    head[2] = (uint8_t)(len & 0xFFu);
-    head[3] = (uint8_t)(len >> 8);
-    crc = sfp_crc16(sfp_crc16(0xFFFFu, head + 1, 3), payload, len);
+    head[2] = (uint8_t)(rid & 0xFFu);
+    head[3] = (uint8_t)(rid >> 8);
+    head[4] = (uint8_t)(len & 0xFFu);
+    head[5] = (uint8_t)(len >> 8);
+    crc = sfp_crc16(sfp_crc16(0xFFFFu, head + 1, SFP_HEADER_LEN - 1), payload, len);
     tail[0] = (uint8_t)(crc >> 8);
     tail[1] = (uint8_t)(crc & 0xFFu);
     if (c->io.write(c->io.ctx, head, sizeof head) < 0) return SFP_E_IO;
@@ -43,9 +55,14 @@ static int send_frame(sfp_client *c, uint8_t type, const uint8_t *payload, uint1
     return SFP_OK;
 }
 
-/* Wait for one answer frame; on success c->rx holds it. */
-static int receive(sfp_client *c) {
-    uint32_t n;
+static int is_answer(uint8_t type) {
+    return type == SFP_INFO || type == SFP_RESULT || type == SFP_ERROR;
+}
+
+/* Wait for the answer to request rid; on success c->rx holds it. Frames that do not answer
+ * it (not an answer type, or another id) are discarded and counted. */
+static int receive(sfp_client *c, uint16_t rid) {
+    unsigned long n;
     uint8_t byte;
     sfp_rx_init(&c->rx, c->answer, sizeof c->answer);
     for (n = 0; n < SFP_READ_BUDGET; ++n) {
@@ -53,39 +70,47 @@ static int receive(sfp_client *c) {
         if (r < 0) return SFP_E_IO;
         if (r == 0) return SFP_E_TIMEOUT;
         r = sfp_rx_push(&c->rx, byte);
-        if (r == 1) return SFP_OK;
-        if (r == SFP_E_SPACE) return SFP_E_FRAME;
-        if (r < 0) return r;
+        if (r == SFP_RX_FRAME || r == SFP_RX_TOO_LONG) {
+            if (is_answer(c->rx.type) && c->rx.rid == rid) {
+                /* no valid answer is longer than the buffer: a RESULT is at most
+                 * SFP_MAX_CLASSES accumulators (INFO with more is refused) */
+                return r == SFP_RX_FRAME ? SFP_OK : SFP_E_FRAME;
+            }
+            ++c->discarded;
+        } else if (r < 0) {
+            return r;
+        }
     }
     return SFP_E_FRAME;
 }
 
-/* Send a request and read its answer of type want; ERROR answers become SFP_E_DEVICE.
- * After any failure the client waits for a quiet line so the next request starts clean. */
+/* Send a request with the next id and read its answer of type want; ERROR answers become
+ * SFP_E_DEVICE. After any failure the client waits for a quiet line. */
 static int exchange(sfp_client *c, uint8_t type, const uint8_t *payload, uint16_t len,
                     uint8_t want) {
-    int st = send_frame(c, type, payload, len);
-    if (st == SFP_OK) st = receive(c);
+    uint16_t rid = c->next_rid ? c->next_rid : 1;
+    int st;
+    c->next_rid = sfp_next_rid(rid);
+    st = send_frame(c, type, rid, payload, len);
+    if (st == SFP_OK) st = receive(c, rid);
     if (st == SFP_OK && c->rx.type == SFP_ERROR) {
         st = sfp_decode_error(c->answer, c->rx.len, &c->last_error);
         if (st == SFP_OK) st = SFP_E_DEVICE;
     } else if (st == SFP_OK && c->rx.type != want) {
         st = SFP_E_FRAME;
     }
-    if (st != SFP_OK && st != SFP_E_IO) {
-        int r = sfp_client_recover(c);
-        if (r == SFP_E_IO) return r;
-    }
-    return st;
+    return failed(c, st);
 }
 
 int sfp_client_info(sfp_client *c, sfp_info *out) {
+    sfp_info info;
     int st;
     if (c == NULL) return SFP_E_ARG;
     st = exchange(c, SFP_INFO_REQ, NULL, 0, SFP_INFO);
     if (st != SFP_OK) return st;
-    st = sfp_decode_info(c->answer, c->rx.len, &c->info);
-    if (st != SFP_OK) return st;
+    st = failed(c, sfp_decode_info(c->answer, c->rx.len, &info));
+    if (st != SFP_OK) return st; /* a held INFO stays as it was */
+    c->info = info;
     c->have_info = 1;
     if (out != NULL) *out = c->info;
     return SFP_OK;
@@ -98,5 +123,5 @@ int sfp_client_infer(sfp_client *c, const uint8_t *sample, uint16_t len, sfp_res
     if (len != c->info.sample_len) return SFP_E_ARG;
     st = exchange(c, SFP_INFER_REQ, sample, len, SFP_RESULT);
     if (st != SFP_OK) return st;
-    return sfp_decode_result(&c->info, c->answer, c->rx.len, out);
+    return failed(c, sfp_decode_result(&c->info, c->answer, c->rx.len, out));
 }

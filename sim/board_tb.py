@@ -8,7 +8,8 @@
   what the device must answer to every request, error cases included.
 * **Checker**: decodes the answer frames (:class:`~spikefab.protocol.FrameDecoder`)
   and compares each with the model exactly: INFO and ERROR payloads byte for byte,
-  RESULT prediction and every accumulator; the cycle count must be positive.
+  RESULT prediction and every accumulator; the cycle count must be positive; every
+  answer's ID must be its request's.
 
 The host follows docs/protocol.md: one request at a time, and it waits ``T_idle`` after
 every answer. At the end, a drain check: ``3 * T_idle`` more cycles without a byte on
@@ -36,6 +37,7 @@ from spikefab.protocol import (
     decode_result,
     encode_frame,
     encode_sample,
+    next_rid,
 )
 
 CONFIG_ENV = "SPIKEFAB_BOARD_CONFIG"
@@ -114,34 +116,51 @@ class Checker:
 
 
 def _requests(model: BoardModel, samples):
-    """The host's script: (name, bytes to send, uart_error_after) in order."""
+    """The host's script: (name, bytes to send, uart_error_after, request id) in order.
+
+    Request ids count up from 0xFFF0 as a host's do (wrapping from 65535 to 1); the broken
+    requests carry ids too, and the board must echo each one.
+    """
     info = model.info
-    good = [encode_frame(FrameType.INFER_REQ, encode_sample(info, x)) for x in samples]
-    bad_crc = bytearray(good[0])
-    bad_crc[-1] ^= 0x5A
-    bad_value = bytearray(encode_sample(info, samples[0]))
+    sample = [encode_sample(info, x) for x in samples]
+    bad_value = bytearray(sample[0])
     if info.encoding == "direct":
         bad_value[-1] = 0xFF if info.in_bits < 8 else bad_value[-1]
     elif info.n_in % 8:
         bad_value[-1] |= 0x80
+
+    def bad_crc(rid):
+        frame = bytearray(encode_frame(FrameType.INFER_REQ, sample[0], rid))
+        frame[-1] ^= 0x5A
+        return bytes(frame)
+
+    def infer(i, rid):
+        return encode_frame(FrameType.INFER_REQ, sample[i], rid)
+
     errors = [
-        ("unknown type", encode_frame(0x42, b"\x01\x02"), None),
-        ("bad length", encode_frame(FrameType.INFER_REQ, bytes(info.sample_len - 1)), None),
-        ("bad crc", bytes(bad_crc), None),
-        ("bad value", encode_frame(FrameType.INFER_REQ, bytes(bad_value)), None),
-        ("truncated", good[1][: len(good[1]) // 2], None),
-        ("uart error", good[2][:5], 1),
-        ("info with payload", encode_frame(FrameType.INFO_REQ, b"\x00"), None),
-        ("oversized", bytes([0xA5, FrameType.INFER_REQ, 0xFF, 0xFF]) + bytes(range(64)), None),
-        ("response type", encode_frame(FrameType.RESULT, bytes(4)), None),
+        ("unknown type", lambda r: encode_frame(0x42, b"\x01\x02", r), None),
+        ("bad length", lambda r: encode_frame(FrameType.INFER_REQ, bytes(info.sample_len - 1),
+                                              r), None),
+        ("bad crc", bad_crc, None),
+        ("bad value", lambda r: encode_frame(FrameType.INFER_REQ, bytes(bad_value), r), None),
+        ("truncated", lambda r: infer(1, r)[: (info.sample_len + 8) // 2], None),
+        ("uart error", lambda r: infer(2, r)[:5], 1),
+        ("info with payload", lambda r: encode_frame(FrameType.INFO_REQ, b"\x00", r), None),
+        ("oversized", lambda r: bytes([0xA5, FrameType.INFER_REQ, r & 0xFF, r >> 8, 0xFF, 0xFF])
+         + bytes(range(64)), None),
+        ("response type", lambda r: encode_frame(FrameType.RESULT, bytes(4), r), None),
     ]
-    script = [("info", encode_frame(FrameType.INFO_REQ), None)]
-    every = max(1, len(good) // len(errors))
-    for i, frame in enumerate(good):
-        script.append((f"sample {i}", frame, None))
+    steps = [("info", lambda r: encode_frame(FrameType.INFO_REQ, b"", r), None)]
+    every = max(1, len(samples) // len(errors))
+    for i in range(len(samples)):
+        steps.append((f"sample {i}", lambda r, i=i: infer(i, r), None))
         if i % every == every - 1 and errors:
-            script.append(errors.pop(0))
-    return script + errors
+            steps.append(errors.pop(0))
+    script, rid = [], 0xFFF0
+    for name, make, uart_error in steps + errors:
+        script.append((name, make(rid), uart_error, rid))
+        rid = next_rid(rid)
+    return script
 
 
 @cocotb.test()
@@ -164,8 +183,8 @@ async def board_uart_golden_test(dut):
     checker = Checker(model.info)
     script = _requests(model, samples)
     byte_time = 10 * divisor
-    answered = 0
-    for name, data, uart_error in script:
+    answered = echoed = 0
+    for name, data, uart_error, rid in script:
         replies = model.feed(data)
         await host.send(data)
         if uart_error is not None:
@@ -191,6 +210,9 @@ async def board_uart_golden_test(dut):
             assert waited < limit, f"{name}: no answer after {waited} cycles"
         assert len(frames) == 1, f"{name}: {len(frames)} answer frames"
         checker.check(frames[0], replies[0])
+        assert frames[0].rid == replies[0].rid == rid, (
+            f"{name}: answer id {frames[0].rid}, model {replies[0].rid}, request {rid}")
+        echoed += 1
         answered += 1
         await ClockCycles(dut.clk, t_idle + 2 * byte_time)  # T_idle before the next request
         assert model.idle() == []
@@ -198,6 +220,7 @@ async def board_uart_golden_test(dut):
     await ClockCycles(dut.clk, 3 * t_idle)
     assert not mon.received and checker.decoder.pending == 0, "bytes after the last answer"
     await RisingEdge(dut.clk)
-    summary = {"answered": answered, "checked": checker.checked, "cycles": checker.cycles}
+    summary = {"answered": answered, "checked": checker.checked, "echoed_ids": echoed,
+               "cycles": checker.cycles}
     atomic_write_text(cfg["summary"], json.dumps(summary) + "\n")
     atomic_write_bytes(cfg["answers"], bytes(mon.log))

@@ -6,8 +6,10 @@ Python driver's simulation transport, with every fault of issue 6.
 * Driver: :class:`spikefab.driver.client.Board` over :class:`SimTransport` (the same
   code that drives a serial port) gets golden answers, and for corrupted, truncated,
   oversized and out-of-order frames, a UART framing error and a silent board it gets the
-  gateware's ERROR frame or a timeout, then recovers; nothing hangs (timeouts are in
-  simulated time).
+  gateware's ERROR frame (with the request's id) or a timeout, then recovers; nothing
+  hangs (timeouts are in simulated time).
+* Both hosts on a line that delivers an answer twice, or carries stale and foreign
+  frames: every request still gets its own answer (issue 20, part 5).
 """
 
 import functools
@@ -16,6 +18,7 @@ import numpy as np
 import pytest
 from spikefab import trained
 from spikefab.driver.client import Board, BoardTimeout, DeviceError
+from spikefab.driver.faults import FaultyTransport
 from spikefab.golden import run_network
 from spikefab.protocol import (
     ErrorCode,
@@ -58,7 +61,7 @@ def test_fil_digits_test_set_equals_golden():
     assert not res["status"].any()
     np.testing.assert_array_equal(res["prediction"], golden.prediction)
     np.testing.assert_array_equal(res["acc"], golden.acc)
-    assert res["cycles"].min() > 0
+    assert res["cycles"].min() > 0 and res["discarded"] == 0
     print(f"FIL: {len(x)} digits in {res['seconds']:.2f} s, {res['samples_per_s']:.1f} "
           f"samples/s, {res['sim_cycles']} cycles simulated")
 
@@ -83,22 +86,36 @@ def _check(board, i):
     assert res.cycles > 0
 
 
+def test_fil_duplicated_answer_is_discarded():
+    """The line delivers the answer to sample 1 twice: the C library discards the copy
+    while waiting for sample 2's answer, and every result is golden."""
+    _net, x, build, golden = _digits()
+    res = run_fil(build, x[:5], "direct", build.exe.parent / "dup", dup_at=1)
+    assert not res["status"].any() and res["discarded"] == 1
+    np.testing.assert_array_equal(res["acc"], golden.acc[:5])
+    np.testing.assert_array_equal(res["prediction"], golden.prediction[:5])
+
+
 def test_driver_on_the_model_equals_golden(board):
     info = board.info()
     assert (info.n_in, info.n_classes, info.clk_hz) == (64, 10, CLK_HZ)
     for i in range(12):
         _check(board, i)
+    assert board.discarded == 0  # every answer carried its request's id
 
 
-def _request(board, i=0) -> bytes:
+RID = 0x4242  # the id of requests written by hand
+
+
+def _request(board, i=0, rid=RID) -> bytes:
     _net, x, _build, _g = _digits()
-    return encode_frame(FrameType.INFER_REQ, encode_sample(board.info(), x[i]))
+    return encode_frame(FrameType.INFER_REQ, encode_sample(board.info(), x[i]), rid)
 
 
 def _device_error(board, data, code, arg=None):
     board.transport.write(data)
     with pytest.raises(DeviceError) as e:
-        board.read_answer(want=FrameType.RESULT, name="INFER_REQ")
+        board.read_answer(RID, want=FrameType.RESULT, name="INFER_REQ")
     assert e.value.error.code == code, e.value
     if arg is not None:
         assert e.value.error.arg == arg, e.value
@@ -117,21 +134,22 @@ def test_truncated_frame(board):
 
 def test_oversized_frames(board):
     good = _request(board)
-    longer = encode_frame(FrameType.INFER_REQ, good[4:-2] + b"\x00")
+    longer = encode_frame(FrameType.INFER_REQ, good[6:-2] + b"\x00", RID)
     _device_error(board, longer, ErrorCode.LENGTH, 64)
     # LEN 65535 and then a stream of bytes: refused after the header, the rest drained
-    huge = bytes([0xA5, FrameType.INFER_REQ, 0xFF, 0xFF]) + bytes(range(256)) * 2
+    huge = bytes([0xA5, FrameType.INFER_REQ, RID & 0xFF, RID >> 8, 0xFF, 0xFF]) + bytes(
+        range(256)) * 2
     _device_error(board, huge, ErrorCode.LENGTH, 64)
 
 
 def test_out_of_order_frames(board):
     # a response type sent to the device
-    _device_error(board, encode_frame(FrameType.RESULT, bytes(26)), ErrorCode.TYPE, 0)
+    _device_error(board, encode_frame(FrameType.RESULT, bytes(26), RID), ErrorCode.TYPE, 0)
     # a second request before the first is answered: the first is answered exactly,
     # the device drops (or rejects) the second, and the host recovers
     _net, x, _build, golden = _digits()
-    board.transport.write(_request(board, 2) + _request(board, 3))
-    frame = board.read_answer(want=FrameType.RESULT)
+    board.transport.write(_request(board, 2) + _request(board, 3, RID + 1))
+    frame = board.read_answer(RID, want=FrameType.RESULT)
     res = decode_result(board.info(), frame.payload)
     np.testing.assert_array_equal(res.acc, golden.acc[2])
     board.recover()
@@ -142,7 +160,7 @@ def test_uart_framing_error(board):
     board.transport.write(_request(board)[:10])
     board.transport.write_bad_stop(0x55)
     with pytest.raises(DeviceError) as e:
-        board.read_answer(want=FrameType.RESULT)
+        board.read_answer(RID, want=FrameType.RESULT)
     assert (e.value.error.code, e.value.error.arg) == (ErrorCode.UART, 9)
     _check(board, 5)
 
@@ -151,8 +169,8 @@ def test_silent_board_times_out_then_recovers(board):
     board.info()
     board.transport.connect(False)
     start = board.transport.cycles
-    with pytest.raises(BoardTimeout, match=r"^no answer from the board to INFER_REQ: silent "
-                                           r"for 0.005 s after 0 bytes$"):
+    with pytest.raises(BoardTimeout, match=r"^no answer from the board to INFER_REQ \(id \d+\): "
+                                           r"silent for 0.005 s after 0 bytes$"):
         _check(board, 6)
     # the timeout is simulated time: one timeout of silence plus the recovery wait
     waited = board.transport.cycles - start
@@ -171,10 +189,26 @@ def test_random_noise_then_recovery(board):
         noise = rng.integers(0, 256, int(rng.integers(1, 48)), dtype=np.uint8)
         noise[rng.random(noise.size) < 0.15] = 0xA5
         if i % 2:
-            noise[:4] = [0xA5, FrameType.INFER_REQ, 64, 0]  # a header, then a short payload
+            noise[:6] = [0xA5, FrameType.INFER_REQ, i, 0, 64, 0]  # a header, a short payload
         board.transport.write(noise.tobytes())
         while data := board.transport.read(4096, IDLE_S):  # what recover() discards
             codes += [f.payload[0] for f in answers.feed(data) if f.type == FrameType.ERROR]
         _check(board, 8 + i)
     assert answers.pending == 0
     assert codes.count(ErrorCode.TIMEOUT) >= 4  # every cut-off header timed out
+
+
+def test_driver_duplicated_and_stray_answers_on_the_model():
+    """The Python driver on the model, through a line that delivers answers 2 and 4 twice
+    and puts a stale answer, a foreign one and an id-0 ERROR before others: every result
+    is golden, and exactly the five stray frames are discarded."""
+    _net, x, build, golden = _digits()
+    stale = encode_frame(FrameType.RESULT, bytes(10 * 2 + 6), 7)  # request 1's id again
+    foreign = encode_frame(FrameType.RESULT, bytes(26), 0xBEEF)
+    no_id = encode_frame(FrameType.ERROR, bytes([ErrorCode.TIMEOUT, 2, 1, 0]), 0)
+    line = FaultyTransport(open_bridge(build), duplicate={2, 4}, before={3: stale,
+                                                                         6: foreign + no_id})
+    with Board(line, timeout=TIMEOUT_S, idle=IDLE_S, first_id=6) as b:
+        for i in range(8):
+            _check(b, i)
+        assert b.discarded == 5

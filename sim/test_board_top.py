@@ -107,7 +107,7 @@ def test_board_top_runner(case, sim):
     n = len(_design(case)[3])
     # INFO, every sample, and nine broken requests each answered by its ERROR frame
     assert summary["checked"] == {"INFO": 1, "RESULT": n, "ERROR": 9}
-    assert summary["answered"] == n + 10
+    assert summary["answered"] == summary["echoed_ids"] == n + 10
     assert len(summary["cycles"]) == n and min(summary["cycles"]) > 0
     assert answers[0] == 0xA5
 

@@ -15,6 +15,7 @@ from spikefab.driver.transport import SerialTransport, SimTransport, TransportEr
 from spikefab.golden import run_network
 from spikefab.protocol import (
     ErrorCode,
+    FrameDecoder,
     FrameType,
     NetInfo,
     ProtocolError,
@@ -26,8 +27,8 @@ from test_protocol import _net
 T_IDLE = 0.02
 
 
-def _board(pty, timeout=0.5):
-    return Board(SerialTransport(pty.path), timeout=timeout, idle=2 * T_IDLE)
+def _board(pty, timeout=0.5, first_id=1):
+    return Board(SerialTransport(pty.path), timeout=timeout, idle=2 * T_IDLE, first_id=first_id)
 
 
 def test_info_and_inference_equal_golden():
@@ -54,14 +55,15 @@ def test_spike_samples():
 def test_device_errors_raise_and_the_next_request_works():
     net = _net(n_in=10, seed=1)
     x = np.arange(10) % 16
-    good = encode_frame(FrameType.INFER_REQ, encode_sample(NetInfo.from_network(net, 1), x))
+    good = encode_frame(FrameType.INFER_REQ, encode_sample(NetInfo.from_network(net, 1), x),
+                        0x55)
     with PtyBoard(net, t_idle=T_IDLE) as pty, _board(pty) as board:
         bad = bytearray(good)
-        bad[7] ^= 0x01
+        bad[9] ^= 0x01
         board.transport.write(bytes(bad))
         with pytest.raises(DeviceError, match=r"^board rejected INFER_REQ: device error CRC "
                                               r"\(type 0x02, arg \d+\)$") as e:
-            board.read_answer(want=FrameType.RESULT, name="INFER_REQ")
+            board.read_answer(0x55, want=FrameType.RESULT, name="INFER_REQ")
         assert e.value.error.code == ErrorCode.CRC
         with pytest.raises(DeviceError, match="device error TYPE"):
             board.request(0x82, b"", want=FrameType.RESULT)  # a response sent as a request
@@ -72,24 +74,26 @@ def test_device_errors_raise_and_the_next_request_works():
                           want=FrameType.RESULT)
         board.transport.write(good[:9])  # truncated: the device times it out
         with pytest.raises(DeviceError, match=r"device error TIMEOUT \(type 0x02, arg 8\)"):
-            board.read_answer(want=FrameType.RESULT)
+            board.read_answer(0x55, want=FrameType.RESULT)
         res = board.infer(x)
         np.testing.assert_array_equal(res.acc, run_network(net, x[None]).acc[0])
+        # each answer echoed its request's id (ids 1..5: TYPE, LENGTH, VALUE, INFO, INFER)
+        assert (board.discarded, board.next_id) == (0, 6)
 
 
 def test_silent_board_times_out_with_a_clear_error():
     with PtyBoard(_net(), t_idle=T_IDLE, silent=True) as pty, _board(pty, timeout=0.2) as board:
         t0 = time.monotonic()
-        with pytest.raises(BoardTimeout, match=r"^no answer from the board to INFO_REQ: silent "
-                                               r"for 0.2 s after 0 bytes$"):
+        with pytest.raises(BoardTimeout, match=r"^no answer from the board to INFO_REQ \(id 1\): "
+                                               r"silent for 0.2 s after 0 bytes$"):
             board.info()
         assert time.monotonic() - t0 < 5
 
 
 def test_wrong_answer_type_is_a_protocol_error():
     with PtyBoard(_net(), t_idle=T_IDLE) as pty, _board(pty) as board:
-        with pytest.raises(ProtocolError, match=r"^answer to INFO_REQ must be one frame of type "
-                                                r"0x82, not type 0x81$"):
+        with pytest.raises(ProtocolError, match=r"^answer to INFO_REQ \(id 1\) must be of type "
+                                                r"0x82 or ERROR, not 0x81$"):
             board.request(FrameType.INFO_REQ, b"", want=FrameType.RESULT, name="INFO_REQ")
         assert board.info().n_in == 10  # recovered
 
@@ -101,6 +105,10 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"^idle must be a positive number of seconds, not "
                                          r"'x'$"):
         Board(None, idle="x")
+    for bad in (0, 65536, "1"):
+        with pytest.raises(ValueError, match=rf"^first_id must be an integer in \[1, 65535\], "
+                                             rf"not {bad!r}$"):
+            Board(None, first_id=bad)
     with pytest.raises(TransportError, match=r"^cannot open serial port /nonexistent/tty: "):
         SerialTransport("/nonexistent/tty")
     with pytest.raises(ValueError, match=r"^baud must be a positive integer, not 0$"):
@@ -150,6 +158,23 @@ def test_command_line_on_a_pty_board(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[-1].startswith("error: the board runs net_id ")
 
 
+def test_command_line_on_a_board_that_answers_twice(tmp_path, capsys):
+    from spikefab.driver.__main__ import main
+
+    net = _net(n_in=10, seed=1)
+    x = np.random.default_rng(0).integers(0, 16, (6, 10))
+    assert len({tuple(a) for a in run_network(net, x).acc}) == 6  # every answer differs
+    (tmp_path / "s.txt").write_text(samples_text(x, "direct"))
+    net.save(tmp_path / "net")
+    with PtyBoard(net, t_idle=T_IDLE, twice=True) as pty:
+        rc = main([pty.path, str(tmp_path / "s.txt"), "--ir", str(tmp_path / "net.json"),
+                   "--timeout", "0.5", "--idle", "0.04"])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0, out
+    assert sum(line.endswith(" golden equal") for line in out) == 6
+    assert out[-2:] == ["discarded 6 frame(s) that answered no request", "6 of 6 samples ok"]
+
+
 class _Babbler:
     """A line that never stops sending zeros."""
 
@@ -172,7 +197,7 @@ def test_a_line_that_never_frames_ends_in_an_error_not_a_hang():
     with pytest.raises(ProtocolError, match=r"^the line never went quiet \(\d+ bytes "
                                             r"discarded\)$") as e:
         Board(line, timeout=0.1, idle=0.1).info()
-    assert str(e.value.__context__).startswith("no answer frame to INFO_REQ in ")
+    assert str(e.value.__context__).startswith("no answer frame to INFO_REQ (id ")
     assert line.read_bytes < 3 * 4 * 0x10000
 
 
@@ -197,21 +222,34 @@ class _Scripted:
 
 
 def test_broken_answers_from_the_board():
+    """A broken answer fails its request only; the next request (the next id) works."""
     net = _net(n_in=10, seed=1)
     info = NetInfo.from_network(net, 1000)
-    good = encode_frame(FrameType.INFO, info.to_payload())
-    corrupt = bytearray(good)
-    corrupt[9] ^= 0x20
-    short = encode_frame(FrameType.INFO, info.to_payload()[:-1])
-    line = _Scripted([bytes(corrupt), short, good[:10], b"\x00\x13" + good])
-    board = Board(line, timeout=0.1, idle=0.1)
+    good = [encode_frame(FrameType.INFO, info.to_payload(), rid) for rid in range(5, 9)]
+    corrupt = bytearray(good[0])
+    corrupt[11] ^= 0x20
+    short = encode_frame(FrameType.INFO, info.to_payload()[:-1], 6)
+    line = _Scripted([bytes(corrupt), short, good[2][:10], b"\x00\x13" + good[3]])
+    board = Board(line, timeout=0.1, idle=0.1, first_id=5)
     with pytest.raises(ProtocolError, match=r"^frame CRC must be 0x[0-9A-F]{4}, not "
                                             r"0x[0-9A-F]{4}$"):
         board.info()
     with pytest.raises(ProtocolError, match=r"^INFO payload must be 20 bytes, not 19$"):
         board.info()
-    with pytest.raises(BoardTimeout, match=r"^no answer from the board to INFO_REQ: silent "
-                                           r"for 0.1 s after 10 bytes$"):
+    with pytest.raises(BoardTimeout, match=r"^no answer from the board to INFO_REQ \(id 7\): "
+                                           r"silent for 0.1 s after 10 bytes$"):
         board.info()
     assert board.info() == info  # noise before SYNC is skipped
-    assert line.sent == [encode_frame(FrameType.INFO_REQ)] * 4
+    assert line.sent == [encode_frame(FrameType.INFO_REQ, b"", rid) for rid in range(5, 9)]
+    assert board.discarded == 0
+
+
+def test_request_ids_wrap_and_start_at_random():
+    line = _Scripted([])
+    board = Board(line, timeout=0.01, idle=0.01, first_id=0xFFFE)
+    for _ in range(3):
+        with pytest.raises(BoardTimeout):
+            board.info()
+    assert [FrameDecoder().feed(f)[0].rid for f in line.sent] == [0xFFFE, 0xFFFF, 1]
+    firsts = {Board(line).next_id for _ in range(20)}
+    assert len(firsts) > 1 and all(1 <= r <= 0xFFFF for r in firsts)

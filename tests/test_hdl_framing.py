@@ -40,7 +40,7 @@ def _net(encoding="direct", n_in=10, in_bits=4, timesteps=3):
 def run_parser(net, script, *, gap=2):
     """Drive the parser with ``script``: bytes, ("idle",) pauses and ("uart_err",) pulses.
 
-    Returns the commands (as ErrorReply / "INFO" / ("INFER", buffer contents)).
+    Returns the commands as (id, ErrorReply / "INFO" / ("INFER", buffer contents)).
     """
     model = BoardModel(net, clk_hz=1)
     dut = FrameParser(info=model.info, timeout_cycles=TIMEOUT)
@@ -56,11 +56,11 @@ def run_parser(net, script, *, gap=2):
             if valid:
                 kind = Command(cmd.kind)
                 if kind == Command.ERROR:
-                    out.append(ErrorReply(cmd.code, cmd.type, cmd.arg))
+                    out.append((cmd.id, ErrorReply(cmd.code, cmd.type, cmd.arg)))
                 elif kind == Command.INFO:
-                    out.append("INFO")
+                    out.append((cmd.id, "INFO"))
                 else:
-                    out.append(("INFER", dict(buffer)))
+                    out.append((cmd.id, ("INFER", dict(buffer))))
 
     async def drive(ctx):
         for item in script:
@@ -116,12 +116,12 @@ def test_parser_requests_and_sample_buffer(encoding, in_bits, n_in, gap):
     else:
         x = rng.integers(0, 2, (3, n_in))
     sample = encode_sample(info, x)
-    script = [b"\x00\x13", encode_frame(FrameType.INFO_REQ), encode_frame(FrameType.INFER_REQ,
-                                                                           sample)]
+    script = [b"\x00\x13", encode_frame(FrameType.INFO_REQ, b"", 0xA5A5),
+              encode_frame(FrameType.INFER_REQ, sample, 0x1234)]
     model, out = run_parser(net, script, gap=gap)
-    assert out[0] == "INFO"
-    kind, buffer = out[1]
-    assert kind == "INFER" and len(out) == 2
+    assert out[0] == (0xA5A5, "INFO")
+    rid, (kind, buffer) = out[1]
+    assert (rid, kind, len(out)) == (0x1234, "INFER", 2)
     if encoding == "direct":
         want = {i: int(v) for i, v in enumerate(x)}
     else:
@@ -130,52 +130,54 @@ def test_parser_requests_and_sample_buffer(encoding, in_bits, n_in, gap):
 
 
 def _expect(replies):
-    return [r.error if r.type == FrameType.ERROR else
-            ("INFO" if r.type == FrameType.INFO else "INFER") for r in replies]
+    return [(r.rid, r.error if r.type == FrameType.ERROR else
+             ("INFO" if r.type == FrameType.INFO else "INFER")) for r in replies]
 
 
 @pytest.mark.parametrize("encoding", ["direct", "spikes"])
 def test_parser_errors_match_board_model(encoding):
     net = _net(encoding)
     info = BoardModel(net, clk_hz=1).info
-    good = encode_frame(FrameType.INFER_REQ, bytes(info.sample_len))
+    good = encode_frame(FrameType.INFER_REQ, bytes(info.sample_len), 0x0B0A)
     corrupt = bytearray(good)
-    corrupt[5] ^= 0x40
+    corrupt[7] ^= 0x40
     if encoding == "direct":
         bad_value = bytes([0] * 6 + [16] + [0] * 2 + [255])
     else:
         bad_value = bytes([0, 0, 0, 0x80, 0, 0x04])  # padding bits set in rows 1 and 2
     script = [
-        encode_frame(0x07), good, "idle",  # unknown type, then drained
-        encode_frame(FrameType.INFER_REQ, bytes(info.sample_len + 1)), "idle",
-        encode_frame(FrameType.INFO_REQ, b"x"), "idle",
+        encode_frame(0x07, b"", 1), good, "idle",  # unknown type, then drained
+        encode_frame(FrameType.INFER_REQ, bytes(info.sample_len + 1), 2), "idle",
+        encode_frame(FrameType.INFO_REQ, b"x", 3), "idle",
         bytes(corrupt), "idle",
-        encode_frame(FrameType.INFER_REQ, bad_value), "idle",
-        good[:5], "idle",  # truncated: TIMEOUT
-        good[:3], "uart_err", good[3:], "idle",  # UART error mid-frame, rest drained
+        encode_frame(FrameType.INFER_REQ, bad_value, 0xFFFF), "idle",
+        good[:7], "idle",  # truncated: TIMEOUT
+        good[:3], "idle",  # truncated in ID: TIMEOUT with the low ID byte only
+        good[:5], "uart_err", good[5:], "idle",  # UART error mid-frame, rest drained
         good,
     ]
     model, out = run_parser(net, script)
     want = _expect(_model_replies(BoardModel(net, clk_hz=1), script))
-    got = [o if not isinstance(o, tuple) else "INFER" for o in out]
+    got = [(rid, o if not isinstance(o, tuple) else "INFER") for rid, o in out]
     assert got == want
-    assert want[:7] == [
-        ErrorReply(ErrorCode.TYPE, 7, 0),
-        ErrorReply(ErrorCode.LENGTH, 2, info.sample_len),
-        ErrorReply(ErrorCode.LENGTH, 1, 0),
-        ErrorReply(ErrorCode.CRC, 2, crc16(bytes(corrupt[1:-2]))),
-        ErrorReply(ErrorCode.VALUE, 2, 6 if encoding == "direct" else 3),
-        ErrorReply(ErrorCode.TIMEOUT, 2, 4),
-        ErrorReply(ErrorCode.UART, 2, 2),
+    assert want[:8] == [
+        (1, ErrorReply(ErrorCode.TYPE, 7, 0)),
+        (2, ErrorReply(ErrorCode.LENGTH, 2, info.sample_len)),
+        (3, ErrorReply(ErrorCode.LENGTH, 1, 0)),
+        (0x0B0A, ErrorReply(ErrorCode.CRC, 2, crc16(bytes(corrupt[1:-2])))),
+        (0xFFFF, ErrorReply(ErrorCode.VALUE, 2, 6 if encoding == "direct" else 3)),
+        (0x0B0A, ErrorReply(ErrorCode.TIMEOUT, 2, 6)),
+        (0x000A, ErrorReply(ErrorCode.TIMEOUT, 2, 2)),
+        (0x0B0A, ErrorReply(ErrorCode.UART, 2, 4)),
     ]
-    assert want[7] == "INFER"
+    assert want[8] == (0x0B0A, "INFER")
 
 
 def test_parser_ignores_bytes_while_busy():
     net = _net()
     model = BoardModel(net, clk_hz=1)
     dut = FrameParser(info=model.info, timeout_cycles=TIMEOUT)
-    frame = encode_frame(FrameType.INFO_REQ)
+    frame = encode_frame(FrameType.INFO_REQ, b"", 1)
     cmds = []
 
     async def bench(ctx):
@@ -210,8 +212,8 @@ def test_builder_frames_decode(payload):
     sent = []
 
     async def source(ctx):
-        for ftype in (FrameType.RESULT, FrameType.ERROR):
-            ctx.set(dut.i_head.payload, {"type": ftype, "length": len(payload)})
+        for ftype, rid in ((FrameType.RESULT, 0x1234), (FrameType.ERROR, 0xFFFF)):
+            ctx.set(dut.i_head.payload, {"type": ftype, "id": rid, "length": len(payload)})
             ctx.set(dut.i_head.valid, 1)
             await ctx.tick().until(dut.i_head.ready)
             ctx.set(dut.i_head.valid, 0)
@@ -225,7 +227,7 @@ def test_builder_frames_decode(payload):
 
     async def sink(ctx):
         n = 0
-        while len(sent) < 2 * (len(payload) + 6):
+        while len(sent) < 2 * (len(payload) + 8):
             ready = n % 4 != 1  # and the sink applies backpressure
             ctx.set(dut.o_stream.ready, ready)
             _, _, valid, byte = await ctx.tick().sample(dut.o_stream.valid, dut.o_stream.payload)
@@ -241,7 +243,7 @@ def test_builder_frames_decode(payload):
     sim.add_testbench(sink)
     sim.run()
     data = bytes(sent)
-    assert data == encode_frame(FrameType.RESULT, payload) + encode_frame(FrameType.ERROR,
-                                                                           payload)
+    assert data == encode_frame(FrameType.RESULT, payload, 0x1234) + encode_frame(
+        FrameType.ERROR, payload, 0xFFFF)
     frame, rest = decode_frame(data)
-    assert frame == Frame(FrameType.RESULT, payload)
+    assert frame == Frame(FrameType.RESULT, payload, 0x1234)

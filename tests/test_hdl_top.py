@@ -122,13 +122,16 @@ def test_top_answers_like_golden(encoding):
     samples = [_sample(net, rng) for _ in range(3)]
     if encoding == "spikes":
         samples[0][:] = 0  # a sample with no input spike at all
-    reqs = [encode_frame(FrameType.INFO_REQ)]
-    reqs += [encode_frame(FrameType.INFER_REQ, encode_sample(model.info, x)) for x in samples]
-    reqs.append(encode_frame(FrameType.INFER_REQ, b"\x01"))  # wrong length
+    reqs = [encode_frame(FrameType.INFO_REQ, b"", 0xFFFF)]
+    reqs += [encode_frame(FrameType.INFER_REQ, encode_sample(model.info, x), 0x1000 + i)
+             for i, x in enumerate(samples)]
+    reqs.append(encode_frame(FrameType.INFER_REQ, b"\x01", 0x00FF))  # wrong length
     reqs.append(reqs[1])  # works again after the error
     dut, frames = run_top(net, reqs)
     assert [f.type for f in frames] == [FrameType.INFO] + [FrameType.RESULT] * 3 + [
         FrameType.ERROR, FrameType.RESULT]
+    # every answer echoes its request's id
+    assert [f.rid for f in frames] == [0xFFFF, 0x1000, 0x1001, 0x1002, 0x00FF, 0x1000]
     assert NetInfo.from_payload(frames[0].payload) == model.info
     for x, frame in zip(samples + [samples[0]], frames[1:4] + frames[5:], strict=True):
         batch = x[None] if encoding == "direct" else x[:, None]
@@ -241,10 +244,11 @@ def test_status_leds():
         ctx.set(dut.rx, 1)
         await ctx.tick().repeat(600)
         marks = {"bad": len(trace)}
-        await uart_send(ctx, dut.rx, encode_frame(0x42))  # unknown TYPE: ERROR
+        await uart_send(ctx, dut.rx, encode_frame(0x42, b"", 1))  # unknown TYPE: ERROR
         await ctx.tick().repeat(TIMEOUT + 900)
         marks["infer"] = len(trace)
-        await uart_send(ctx, dut.rx, encode_frame(FrameType.INFER_REQ, encode_sample(info, x)))
+        await uart_send(ctx, dut.rx, encode_frame(FrameType.INFER_REQ, encode_sample(info, x),
+                                                  2))
         await ctx.tick().repeat(3000)
         marks["end"] = len(trace)
         trace.append(marks)
@@ -266,6 +270,6 @@ def test_status_leds():
     assert busy[marks["infer"]: marks["end"]].any()
     assert not busy[-10:].any() and not error[marks["infer"]:].any()
     frames = FrameDecoder().feed(bytes(got))
-    assert [f.type for f in frames] == [FrameType.ERROR, FrameType.RESULT]
+    assert [(f.type, f.rid) for f in frames] == [(FrameType.ERROR, 1), (FrameType.RESULT, 2)]
     assert decode_result(info, frames[1].payload).prediction == pred
     assert int(leds[-1]) >> 3 == pred

@@ -23,6 +23,7 @@ from spikefab.protocol import (
     encode_result,
     encode_sample,
     network_id,
+    next_rid,
 )
 from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
 
@@ -49,19 +50,23 @@ def test_crc16_check_value():
 
 
 def test_frame_layout_and_zero_residue():
-    frame = encode_frame(FrameType.INFER_REQ, bytes([1, 2, 3]))
-    assert frame[:4] == bytes([SYNC, 0x02, 3, 0])
-    assert frame[4:7] == bytes([1, 2, 3])
-    assert int.from_bytes(frame[7:], "big") == crc16(frame[1:7])
+    frame = encode_frame(FrameType.INFER_REQ, bytes([1, 2, 3]), rid=0x1234)
+    assert frame[:6] == bytes([SYNC, 0x02, 0x34, 0x12, 3, 0])
+    assert frame[6:9] == bytes([1, 2, 3])
+    assert int.from_bytes(frame[9:], "big") == crc16(frame[1:9])
     assert crc16(frame[1:]) == 0
-    assert encode_frame(FrameType.INFO_REQ) == bytes([0xA5, 0x01, 0x00, 0x00, 0xFB, 0xAC])
+    assert encode_frame(FrameType.INFO_REQ, rid=1) == bytes.fromhex("a5 01 01 00 00 00 cd e9")
 
 
 def test_decode_roundtrip_and_rest():
-    data = encode_frame(0x81, b"abc") + b"\x00\x01"
+    data = encode_frame(0x81, b"abc", 0xBEEF) + b"\x00\x01"
     frame, rest = decode_frame(data)
-    assert frame == Frame(0x81, b"abc")
+    assert frame == Frame(0x81, b"abc", 0xBEEF)
     assert rest == b"\x00\x01"
+
+
+def test_request_ids_count_up_and_skip_zero():
+    assert [next_rid(r) for r in (1, 2, 0xFFFE, 0xFFFF)] == [2, 3, 0xFFFF, 1]
 
 
 @pytest.mark.parametrize(
@@ -69,9 +74,9 @@ def test_decode_roundtrip_and_rest():
     [
         (b"", "frame must start with SYNC 0xA5, not nothing"),
         (b"\x00\x01", "frame must start with SYNC 0xA5, not 0x00"),
-        (b"\xa5\x01\x00", "frame is truncated: 3 bytes, a frame has at least 6"),
-        (b"\xa5\x02\x05\x00\x01\x02", "frame is truncated: LEN 5 needs 11 bytes, got 6"),
-        (b"\xa5\x01\x00\x00\xfb\xad", "frame CRC must be 0xFBAC, not 0xFBAD"),
+        (b"\xa5\x01\x00", "frame is truncated: 3 bytes, a frame has at least 8"),
+        (b"\xa5\x02\x01\x00\x05\x00\x01\x02", "frame is truncated: LEN 5 needs 13 bytes, got 8"),
+        (b"\xa5\x01\x01\x00\x00\x00\xcd\xea", "frame CRC must be 0xCDE9, not 0xCDEA"),
     ],
 )
 def test_decode_errors(data, message):
@@ -85,20 +90,23 @@ def test_encode_frame_bad_input():
         encode_frame(256)
     with pytest.raises(ValueError, match=r"^payload length must be at most 65535, not 65536$"):
         encode_frame(1, bytes(65536))
+    with pytest.raises(ValueError, match=r"^request id must be an integer in \[0, 65535\], "
+                                         r"not 65536$"):
+        encode_frame(1, b"", 65536)
 
 
 def test_stream_decoder_skips_noise_splits_and_resyncs():
-    a, b = encode_frame(0x81, b"xy"), encode_frame(0x82, bytes(range(7)))
+    a, b = encode_frame(0x81, b"xy", 7), encode_frame(0x82, bytes(range(7)), 8)
     dec = FrameDecoder()
     assert dec.feed(b"\x00\x13" + a[:3]) == []
     assert dec.pending == 3
-    assert dec.feed(a[3:] + b[:5]) == [Frame(0x81, b"xy")]
-    assert dec.feed(b[5:]) == [Frame(0x82, bytes(range(7)))]
+    assert dec.feed(a[3:] + b[:5]) == [Frame(0x81, b"xy", 7)]
+    assert dec.feed(b[5:]) == [Frame(0x82, bytes(range(7)), 8)]
     bad = bytearray(a)
     bad[-1] ^= 1
     with pytest.raises(ProtocolError, match="CRC"):
         dec.feed(bytes(bad))
-    assert dec.feed(b) == [Frame(0x82, bytes(range(7)))]
+    assert dec.feed(b) == [Frame(0x82, bytes(range(7)), 8)]
 
 
 def test_network_id_is_stable_and_sensitive():
@@ -117,7 +125,7 @@ def test_info_roundtrip_and_lengths():
     assert info.acc_bytes == -(-net.acc_bits() // 8)
     payload = info.to_payload()
     assert len(payload) == 20
-    assert payload[:4] == bytes([1, 0, 4, info.acc_bytes])
+    assert payload[:4] == bytes([2, 0, 4, info.acc_bytes])
     assert NetInfo.from_payload(payload) == info
     assert info.sample_len == 10 and info.result_len == 3 * info.acc_bytes + 6
     spikes = NetInfo.from_network(_net("spikes", n_in=10), 25_000_000)
@@ -201,53 +209,78 @@ def test_board_model_infers_like_golden(encoding):
 
 
 def test_board_model_errors_and_drain():
+    """Each ERROR echoes the request id as far as it arrived (missing bytes are 0)."""
     board = BoardModel(_net(), clk_hz=1)
-    good = encode_frame(FrameType.INFER_REQ, bytes(10))
+    good = encode_frame(FrameType.INFER_REQ, bytes(10), 0x0A0B)
     # unknown type: answered after the header, then everything is drained until idle
-    (r,) = board.feed(encode_frame(0x07, b"") + good)
-    assert r.error == ErrorReply(ErrorCode.TYPE, 0x07, 0)
+    (r,) = board.feed(encode_frame(0x07, b"", 0x0102) + good)
+    assert (r.rid, r.error) == (0x0102, ErrorReply(ErrorCode.TYPE, 0x07, 0))
     assert board.idle() == []
-    (r,) = board.feed(encode_frame(FrameType.INFER_REQ, bytes(9)))
-    assert r.error == ErrorReply(ErrorCode.LENGTH, 0x02, 10)
+    (r,) = board.feed(encode_frame(FrameType.INFER_REQ, bytes(9), 0x0203))
+    assert (r.rid, r.error) == (0x0203, ErrorReply(ErrorCode.LENGTH, 0x02, 10))
     board.idle()
     bad = bytearray(good)
-    bad[5] ^= 0x01
+    bad[7] ^= 0x01
     (r,) = board.feed(bytes(bad))
-    assert r.error == ErrorReply(ErrorCode.CRC, 0x02, crc16(bytes(bad[1:-2])))
+    assert (r.rid, r.error) == (0x0A0B, ErrorReply(ErrorCode.CRC, 0x02, crc16(bytes(bad[1:-2]))))
     board.idle()
-    (r,) = board.feed(encode_frame(FrameType.INFER_REQ, bytes([0] * 7 + [16, 0, 0])))
-    assert r.error == ErrorReply(ErrorCode.VALUE, 0x02, 7)
+    (r,) = board.feed(encode_frame(FrameType.INFER_REQ, bytes([0] * 7 + [16, 0, 0]), 9))
+    assert (r.rid, r.error) == (9, ErrorReply(ErrorCode.VALUE, 0x02, 7))
     board.idle()
-    assert board.feed(good[:7]) == []
+    assert board.feed(good[:9]) == []
     (r,) = board.idle()
-    assert r.error == ErrorReply(ErrorCode.TIMEOUT, 0x02, 6)
+    assert (r.rid, r.error) == (0x0A0B, ErrorReply(ErrorCode.TIMEOUT, 0x02, 8))
+    assert board.feed(good[:3]) == []  # only ID's low byte arrived
+    (r,) = board.idle()
+    assert (r.rid, r.error) == (0x000B, ErrorReply(ErrorCode.TIMEOUT, 0x02, 2))
     assert board.feed(good[:2]) == []
     (r,) = board.uart_error()
-    assert r.error == ErrorReply(ErrorCode.UART, 0x02, 1)
+    assert (r.rid, r.error) == (0, ErrorReply(ErrorCode.UART, 0x02, 1))
     board.idle()
     (r,) = board.feed(good)
-    assert r.type == FrameType.RESULT
+    assert (r.type, r.rid) == (FrameType.RESULT, 0x0A0B)
 
 
 def test_stream_decoder_needed_counts_the_missing_bytes():
     dec = FrameDecoder()
-    frame = encode_frame(0x82, b"abcd")
-    assert dec.needed == 6
-    assert dec.feed(frame[:3]) == [] and dec.needed == 3
-    assert dec.feed(frame[3:5]) == [] and dec.needed == len(frame) - 5
-    assert dec.feed(frame[5:]) == [Frame(0x82, b"abcd")] and dec.needed == 6
+    frame = encode_frame(0x82, b"abcd", 5)
+    assert dec.needed == 8
+    assert dec.feed(frame[:3]) == [] and dec.needed == 5
+    assert dec.feed(frame[3:7]) == [] and dec.needed == len(frame) - 7
+    assert dec.feed(frame[7:]) == [Frame(0x82, b"abcd", 5)] and dec.needed == 8
 
 
 def test_reply_frame_is_what_the_device_sends():
     net = _net()
     model = BoardModel(net, clk_hz=1000)
     x = np.arange(10) % 16
-    (reply,) = model.feed(encode_frame(FrameType.INFER_REQ, encode_sample(model.info, x)))
+    (reply,) = model.feed(encode_frame(FrameType.INFER_REQ, encode_sample(model.info, x), 77))
     frame, rest = decode_frame(reply_frame(model.info, reply, cycles=77))
-    assert rest == b"" and frame.type == FrameType.RESULT
+    assert rest == b"" and (frame.type, frame.rid) == (FrameType.RESULT, 77)
     res = decode_result(model.info, frame.payload)
     assert res.cycles == 77
     np.testing.assert_array_equal(res.acc, run_network(net, x[None]).acc[0])
-    (info,) = model.feed(encode_frame(FrameType.INFO_REQ))
+    (info,) = model.feed(encode_frame(FrameType.INFO_REQ, b"", 0xFFFF))
     assert reply_frame(model.info, info) == encode_frame(FrameType.INFO,
-                                                         model.info.to_payload())
+                                                         model.info.to_payload(), 0xFFFF)
+
+
+def test_a_network_whose_result_does_not_fit_a_frame_is_refused():
+    spec = NetworkSpec(layers=(LayerSpec(1, 40000, w_bits=8, b_bits=8),), timesteps=1,
+                       encoding="direct", in_bits=8)
+    net = QuantizedNetwork(spec, [np.full((40000, 1), 100)], [np.zeros(40000, np.int64)])
+    with pytest.raises(ValueError, match=r"^network does not fit the protocol: acc_bytes 2 must "
+                                         r"be at most 8 and n_classes \* acc_bytes \+ 6 "
+                                         r"\(80006\) at most 65535$"):
+        NetInfo.from_network(net, 1)
+
+
+def test_netinfo_check_names_the_field():
+    info = NetInfo.from_network(_net(), 1)
+    with pytest.raises(ProtocolError, match=r"^INFO clk_hz must be at least 1, not 0$"):
+        NetInfo(**{**info.__dict__, "clk_hz": 0}).check()
+    with pytest.raises(ProtocolError, match=r"^RESULT prediction must be less than n_classes 3, "
+                                            r"not 3$"):
+        decode_result(info, bytes(3 * info.acc_bytes) + bytes([3, 0, 0, 0, 0, 0]))
+    with pytest.raises(ProtocolError, match=r"^ERROR code must lie in \[1, 6\], not 0$"):
+        ErrorReply.from_payload(bytes(4))

@@ -37,18 +37,21 @@ def test_example_exchange_matches_the_code():
     net = _net(n_in=10, seed=1)
     model = BoardModel(net, clk_hz=12_000_000)
     x = np.array([3, 0, 15, 7, 1, 9, 0, 4, 12, 2])
-    assert frames[0][1] == encode_frame(FrameType.INFO_REQ)
+    assert frames[0][1] == encode_frame(FrameType.INFO_REQ, b"", 1)
     (info,) = model.feed(frames[0][1])
     assert frames[1][1] == reply_frame(model.info, info)
-    assert frames[2][1] == encode_frame(FrameType.INFER_REQ, x.astype(np.uint8).tobytes())
+    assert frames[2][1] == encode_frame(FrameType.INFER_REQ, x.astype(np.uint8).tobytes(), 2)
     (result,) = model.feed(frames[2][1])
     frame, rest = decode_frame(frames[3][1])
-    assert rest == b"" and frame.type == FrameType.RESULT
+    assert rest == b"" and (frame.type, frame.rid) == (FrameType.RESULT, 2)
     got = decode_result(model.info, frame.payload)
     gold = run_network(net, x[None])
     assert got.prediction == gold.prediction[0] == result.result.prediction
     np.testing.assert_array_equal(got.acc, gold.acc[0])
     assert got.cycles > 0
+    bad = bytearray(encode_frame(FrameType.INFER_REQ, x.astype(np.uint8).tobytes(), 3))
+    bad[7] ^= 0x01
+    assert frames[4][1] == bad
     replies = model.feed(frames[4][1])
-    assert len(replies) == 1 and replies[0].type == FrameType.ERROR
+    assert len(replies) == 1 and (replies[0].type, replies[0].rid) == (FrameType.ERROR, 3)
     assert frames[5][1] == reply_frame(model.info, replies[0])

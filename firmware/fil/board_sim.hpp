@@ -38,6 +38,7 @@ class BoardSim {
     }
 
     std::deque<uint8_t> received;  // bytes decoded from tx, oldest first
+    std::deque<uint8_t> sent_log;  // every byte decoded from tx (cleared by the user)
     uint64_t cycles() const { return cycles_; }
     uint64_t stop_errors() const { return stop_errors_; }
     // A silent board: the tx line is cut (reads idle high); the design keeps running.
@@ -87,8 +88,12 @@ class BoardSim {
             ++mon_;
             return;
         }
-        if (tx) received.push_back(mon_byte_);
-        else ++stop_errors_;
+        if (tx) {
+            received.push_back(mon_byte_);
+            sent_log.push_back(mon_byte_);
+        } else {
+            ++stop_errors_;
+        }
         mon_ = -1;
     }
 

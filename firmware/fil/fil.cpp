@@ -1,13 +1,16 @@
 // Firmware in the loop: the sfp C library (firmware/sfp*.c) drives the Verilator model of
 // the board top through its UART pins; no Python runs while it classifies.
 //
-//     board_sim fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS [SILENT_AT]
+//     board_sim fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS SILENT_AT DUP_AT
 //
 // SILENT_AT: cut the board's tx line for that sample (a silent board), to check the
-// library times out and recovers with the next sample.
+// library times out and recovers with the next sample. DUP_AT: the line delivers the
+// answer to that sample twice (the copy right after it), to check the library takes the
+// copy for no later request's answer. -1: no such fault.
 // SAMPLES: one sample per line (sfp_sample_from_text). OUT gets one line per sample:
 // "PREDICTION CYCLES ACC0 ACC1 ..." or "error STATUS". The last stdout line is
-// "samples N errors E seconds S samples_per_s R sim_cycles C".
+// "samples N errors E discarded D seconds S samples_per_s R sim_cycles C"; D counts the
+// frames the library discarded (answers to no outstanding request).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -50,10 +53,10 @@ sfp_client client;
 }  // namespace
 
 int fil_main(int argc, char** argv) {
-    if (argc != 7 && argc != 8) {
+    if (argc != 9) {
         std::fprintf(stderr,
                      "usage: board_sim fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS "
-                     "[SILENT_AT]\n");
+                     "SILENT_AT DUP_AT\n");
         return 2;
     }
     FILE* in = std::fopen(argv[1], "r");
@@ -63,7 +66,7 @@ int fil_main(int argc, char** argv) {
         return 2;
     }
     const uint64_t clk_hz = std::strtoull(argv[3], nullptr, 10);
-    const long silent_at = argc == 8 ? std::atol(argv[7]) : -1;
+    const long silent_at = std::atol(argv[7]), dup_at = std::atol(argv[8]);
     BoardSim board(std::atoi(argv[4]));
     Link link{&board, clk_hz / 1000};
     sfp_io io{link_write, link_read_byte, &link};
@@ -79,8 +82,12 @@ int fil_main(int argc, char** argv) {
     while (std::fgets(line, sizeof line, in) != nullptr) {
         sfp_result res;
         board.set_connected(n != silent_at);
+        board.sent_log.clear();
         int len = sfp_sample_from_text(&client.info, line, values, 8192, sample, sizeof sample);
         st = len < 0 ? len : sfp_client_infer(&client, sample, static_cast<uint16_t>(len), &res);
+        if (n == dup_at)  // the answer again, ahead of whatever comes next
+            board.received.insert(board.received.begin(), board.sent_log.begin(),
+                                  board.sent_log.end());
         if (st != SFP_OK) {
             std::fprintf(out, "error %d\n", st);
             ++errors;
@@ -96,8 +103,9 @@ int fil_main(int argc, char** argv) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::fclose(in);
     std::fclose(out);
-    std::printf("samples %ld errors %ld seconds %.6f samples_per_s %.3f sim_cycles %llu\n", n,
-                errors, secs, n / (secs > 0 ? secs : 1e-9),
-                static_cast<unsigned long long>(board.cycles()));
+    std::printf(
+        "samples %ld errors %ld discarded %lu seconds %.6f samples_per_s %.3f sim_cycles %llu\n",
+        n, errors, static_cast<unsigned long>(client.discarded), secs,
+        n / (secs > 0 ? secs : 1e-9), static_cast<unsigned long long>(board.cycles()));
     return errors != 0;
 }

@@ -5,8 +5,9 @@
  *     sfp_host DEVICE SAMPLES [BAUD [TIMEOUT_MS [IDLE_MS]]]
  *
  * Prints "info: ..." once, then per sample "sample I: prediction P cycles C acc A0 A1 ..."
- * or "sample I: error ...". Exit status: 0 when every sample was classified, 1 otherwise,
- * 2 for a usage or setup error.
+ * or "sample I: error ...", and on stderr how many stray frames (answers to no request of
+ * this run) it discarded, if any. Exit status: 0 when every sample was classified, 1
+ * otherwise, 2 for a usage or setup error.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../sfp.h"
@@ -143,6 +145,8 @@ int main(int argc, char **argv) {
     io.read_byte = port_read_byte;
     io.ctx = &fd;
     sfp_client_init(&client, io, (uint32_t)timeout_ms, (uint32_t)idle_ms);
+    /* a random first request id: a late answer to a previous run is not taken for ours */
+    client.next_rid = sfp_next_rid((uint16_t)((unsigned long)time(NULL) ^ (unsigned long)getpid()));
     st = sfp_client_info(&client, NULL);
     if (st != SFP_OK) {
         print_error("info", &client, st);
@@ -172,5 +176,8 @@ int main(int argc, char **argv) {
     }
     fclose(f);
     close(fd);
+    if (client.discarded)
+        fprintf(stderr, "sfp_host: discarded %lu frame(s) that answered no request\n",
+                (unsigned long)client.discarded);
     return bad != 0;
 }

@@ -1,20 +1,10 @@
-/* Unit tests of the sfp library; the last line printed is "N passed, N failed". */
+/* Unit tests of the sfp library; the last line printed is "N passed, N failed". The
+ * shared table of good and bad answers is run by test_vectors.c. */
 #include <stdio.h>
 #include <string.h>
 
 #include "../sfp.h"
-
-static int passed, failed;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (cond) {                                                                  \
-            ++passed;                                                                \
-        } else {                                                                     \
-            ++failed;                                                                \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                   \
-        }                                                                            \
-    } while (0)
+#include "check.h"
 
 /* ---- a scripted device behind the sfp_io callbacks ---- */
 typedef struct {
@@ -64,7 +54,7 @@ static void client_for(sfp_client *c, fake_dev *d, const uint8_t *answer, size_t
 }
 
 /* INFO of a 64-input direct 4-bit net, 10 classes, T=4, acc 2 bytes, id 0x12345678, 12 MHz */
-static const sfp_info INFO = {1, 0, 4, 2, 64, 10, 4, 64, 0x12345678u, 12000000u};
+static const sfp_info INFO = {2, 0, 4, 2, 64, 10, 4, 64, 0x12345678u, 12000000u};
 
 static void test_crc(void) {
     const uint8_t check[] = "123456789";
@@ -74,23 +64,25 @@ static void test_crc(void) {
 
 static void test_frame(void) {
     uint8_t out[16];
-    const uint8_t info_req[] = {0xA5, 0x01, 0x00, 0x00, 0xFB, 0xAC};
+    const uint8_t info_req[] = {0xA5, 0x01, 0x01, 0x00, 0x00, 0x00, 0xCD, 0xE9};
     const uint8_t abc[] = {'a', 'b', 'c'};
-    int n = sfp_encode_frame(SFP_INFO_REQ, NULL, 0, out, sizeof out);
-    CHECK(n == 6 && memcmp(out, info_req, 6) == 0);
-    n = sfp_encode_frame(0x81, abc, 3, out, sizeof out);
-    CHECK(n == 9 && out[2] == 3 && out[3] == 0 && memcmp(out + 4, abc, 3) == 0);
+    int n = sfp_encode_frame(SFP_INFO_REQ, 1, NULL, 0, out, sizeof out);
+    CHECK(n == 8 && memcmp(out, info_req, 8) == 0);
+    n = sfp_encode_frame(0x81, 0x1234, abc, 3, out, sizeof out);
+    CHECK(n == 11 && out[2] == 0x34 && out[3] == 0x12 && out[4] == 3 && out[5] == 0);
+    CHECK(memcmp(out + 6, abc, 3) == 0);
     /* the CRC over TYPE..CRC of a good frame is 0 */
-    CHECK(sfp_crc16(0xFFFFu, out + 1, 8) == 0);
-    CHECK(sfp_encode_frame(0x81, abc, 3, out, 8) == SFP_E_SPACE);
-    CHECK(sfp_encode_frame(0x81, NULL, 3, out, sizeof out) == SFP_E_ARG);
+    CHECK(sfp_crc16(0xFFFFu, out + 1, 10) == 0);
+    CHECK(sfp_encode_frame(0x81, 1, abc, 3, out, 10) == SFP_E_SPACE);
+    CHECK(sfp_encode_frame(0x81, 1, NULL, 3, out, sizeof out) == SFP_E_ARG);
+    CHECK(sfp_next_rid(1) == 2 && sfp_next_rid(0xFFFE) == 0xFFFF && sfp_next_rid(0xFFFF) == 1);
 }
 
 static void test_info(void) {
     uint8_t p[SFP_INFO_LEN];
     sfp_info back;
     CHECK(sfp_encode_info(&INFO, p) == SFP_OK);
-    CHECK(p[0] == 1 && p[4] == 64 && p[5] == 0 && p[12] == 0x78 && p[15] == 0x12);
+    CHECK(p[0] == 2 && p[4] == 64 && p[5] == 0 && p[12] == 0x78 && p[15] == 0x12);
     CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_OK);
     CHECK(memcmp(&back, &INFO, sizeof back) == 0);
     CHECK(sfp_decode_info(p, sizeof p - 1, &back) == SFP_E_FRAME);
@@ -99,13 +91,18 @@ static void test_info(void) {
     p[1] = 0;
     p[10] = 63; /* sample_len inconsistent with n_in */
     CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_FRAME);
+    p[10] = 64;
+    p[6] = SFP_MAX_CLASSES + 1; /* valid, but more classes than sfp_result holds */
+    CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_SPACE);
+    p[6] = 10;
+    CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_OK);
     CHECK(sfp_result_len(&INFO) == 26);
 }
 
 static void test_samples(void) {
     uint16_t x[64];
     uint8_t out[128], bits[2 * 10];
-    sfp_info wide = INFO, sp = {1, 1, 1, 2, 10, 3, 2, 4, 0, 0};
+    sfp_info wide = INFO, sp = {2, 1, 1, 2, 10, 3, 2, 4, 0, 0};
     size_t i;
     for (i = 0; i < 64; ++i) x[i] = (uint16_t)(i % 16);
     CHECK(sfp_encode_direct(&INFO, x, 64, out, sizeof out) == 64);
@@ -160,25 +157,29 @@ static void test_result(void) {
 }
 
 static void test_rx(void) {
-    uint8_t frame[32], buf[8];
+    uint8_t frame[64], buf[8];
     sfp_rx rx;
-    const uint8_t abc[] = {'a', 'b', 'c'};
-    int n = sfp_encode_frame(0x81, abc, 3, frame, sizeof frame), i, r = 0, frames = 0;
+    const uint8_t abc[] = {'a', 'b', 'c'}, twenty[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    int n = sfp_encode_frame(0x81, 0xBEEF, abc, 3, frame, sizeof frame), i, r = 0, frames = 0;
     sfp_rx_init(&rx, buf, sizeof buf);
     CHECK(sfp_rx_push(&rx, 0x00) == 0 && sfp_rx_push(&rx, 0x13) == 0); /* skipped */
     for (i = 0; i < n; ++i) r = sfp_rx_push(&rx, frame[i]);
-    CHECK(r == 1 && rx.type == 0x81 && rx.len == 3 && memcmp(buf, abc, 3) == 0);
-    frame[5] ^= 0x10; /* corrupt a payload byte */
+    CHECK(r == SFP_RX_FRAME && rx.type == 0x81 && rx.rid == 0xBEEF && rx.len == 3);
+    CHECK(memcmp(buf, abc, 3) == 0);
+    frame[7] ^= 0x10; /* corrupt a payload byte */
     for (i = 0; i < n; ++i) r = sfp_rx_push(&rx, frame[i]);
     CHECK(r == SFP_E_CRC);
-    frame[5] ^= 0x10;
-    for (i = 0; i < n; ++i) frames += sfp_rx_push(&rx, frame[i]) == 1;
+    frame[7] ^= 0x10;
+    for (i = 0; i < n; ++i) frames += sfp_rx_push(&rx, frame[i]) == SFP_RX_FRAME;
     CHECK(frames == 1); /* recovered */
-    {
-        const uint8_t big[] = {0xA5, 0x82, 0x00, 0x01}; /* LEN 256 > cap 8 */
-        for (i = 0; i < 4; ++i) r = sfp_rx_push(&rx, big[i]);
-        CHECK(r == SFP_E_SPACE && rx.state == 0);
-    }
+    /* LEN 20 > cap 8: received whole (CRC checked), the first cap bytes kept */
+    n = sfp_encode_frame(0x82, 7, twenty, 20, frame, sizeof frame);
+    for (i = 0; i < n; ++i) r = sfp_rx_push(&rx, frame[i]);
+    CHECK(r == SFP_RX_TOO_LONG && rx.len == 20 && rx.rid == 7 && rx.state == 0);
+    CHECK(memcmp(buf, twenty, 8) == 0);
+    frame[n - 1] ^= 1;
+    for (i = 0; i < n; ++i) r = sfp_rx_push(&rx, frame[i]);
+    CHECK(r == SFP_E_CRC);
 }
 
 static void test_client(void) {
@@ -186,33 +187,55 @@ static void test_client(void) {
     fake_dev d;
     sfp_info info;
     sfp_result res;
-    uint8_t ans[64], payload[SFP_INFO_LEN], sample[64] = {0}, rp[26] = {0};
-    const uint8_t info_req[] = {0xA5, 0x01, 0x00, 0x00, 0xFB, 0xAC};
+    uint8_t ans[256], payload[SFP_INFO_LEN], sample[64] = {0}, rp[26] = {0}, rp2[26] = {0};
+    const uint8_t info_req[] = {0xA5, 0x01, 0x01, 0x00, 0x00, 0x00, 0xCD, 0xE9};
     const uint8_t err[] = {SFP_DEV_VALUE, SFP_INFER_REQ, 7, 0};
-    int n;
+    int n, k;
 
     sfp_encode_info(&INFO, payload);
-    n = sfp_encode_frame(SFP_INFO, payload, SFP_INFO_LEN, ans, sizeof ans);
+    n = sfp_encode_frame(SFP_INFO, 1, payload, SFP_INFO_LEN, ans, sizeof ans);
     client_for(&c, &d, ans, (size_t)n);
+    CHECK(c.next_rid == 1 && c.discarded == 0);
     CHECK(sfp_client_infer(&c, sample, 64, &res) == SFP_E_NOINFO);
     CHECK(sfp_client_info(&c, &info) == SFP_OK);
-    CHECK(d.n_sent == 6 && memcmp(d.sent, info_req, 6) == 0);
-    CHECK(info.n_in == 64 && info.clk_hz == 12000000u && c.have_info);
+    CHECK(d.n_sent == 8 && memcmp(d.sent, info_req, 8) == 0);
+    CHECK(info.n_in == 64 && info.clk_hz == 12000000u && c.have_info && c.next_rid == 2);
 
     rp[2] = 0x05;  /* acc[1] = 5 */
     rp[20] = 1;    /* prediction 1 */
     rp[22] = 99;   /* cycles 99 */
-    n = sfp_encode_frame(SFP_RESULT, rp, sizeof rp, ans, sizeof ans);
+    n = sfp_encode_frame(SFP_RESULT, 2, rp, sizeof rp, ans, sizeof ans);
     d.answer = ans; d.n_answer = (size_t)n; d.pos = 0; d.n_sent = 0;
     sample[0] = 15;
     CHECK(sfp_client_infer(&c, sample, 64, &res) == SFP_OK);
     CHECK(res.prediction == 1 && res.cycles == 99 && res.acc[1] == 5 && res.acc[0] == 0);
-    CHECK(d.n_sent == 70 && d.sent[1] == SFP_INFER_REQ && d.sent[2] == 64 && d.sent[4] == 15);
-    CHECK(sfp_crc16(0xFFFFu, d.sent + 1, 69) == 0);
+    CHECK(d.n_sent == 72 && d.sent[1] == SFP_INFER_REQ && d.sent[2] == 2 && d.sent[3] == 0);
+    CHECK(d.sent[4] == 64 && d.sent[6] == 15);
+    CHECK(sfp_crc16(0xFFFFu, d.sent + 1, 71) == 0);
     CHECK(sfp_client_infer(&c, sample, 63, &res) == SFP_E_ARG);
+    CHECK(c.next_rid == 3); /* a bad argument sends nothing */
+
+    /* the board sends its answer twice: the copy is not the next request's result */
+    rp2[0] = 0x09; /* acc[0] = 9 */
+    rp2[20] = 0;
+    n = sfp_encode_frame(SFP_RESULT, 3, rp2, sizeof rp2, ans, sizeof ans);
+    memcpy(ans + n, ans, (size_t)n); /* the copy */
+    k = sfp_encode_frame(SFP_RESULT, 4, rp, sizeof rp, ans + 2 * n, sizeof ans - 2 * (size_t)n);
+    d.answer = ans; d.n_answer = (size_t)(2 * n + k); d.pos = 0;
+    CHECK(sfp_client_infer(&c, sample, 64, &res) == SFP_OK && res.acc[0] == 9);
+    CHECK(sfp_client_infer(&c, sample, 64, &res) == SFP_OK);
+    CHECK(res.acc[0] == 0 && res.acc[1] == 5 && res.prediction == 1 && c.discarded == 1);
+
+    /* ids wrap from 65535 to 1; an id of 0 set by hand is not sent */
+    c.next_rid = 0xFFFF; d.n_answer = 0; d.n_sent = 0;
+    CHECK(sfp_client_infer(&c, sample, 64, &res) == SFP_E_TIMEOUT);
+    CHECK(d.sent[2] == 0xFF && d.sent[3] == 0xFF && c.next_rid == 1);
+    c.next_rid = 0; d.n_sent = 0;
+    CHECK(sfp_client_infer(&c, sample, 64, &res) == SFP_E_TIMEOUT);
+    CHECK(d.sent[2] == 1 && d.sent[3] == 0 && c.next_rid == 2);
 
     /* the device answers ERROR */
-    n = sfp_encode_frame(SFP_ERROR, err, 4, ans, sizeof ans);
+    n = sfp_encode_frame(SFP_ERROR, c.next_rid, err, 4, ans, sizeof ans);
     d.answer = ans; d.n_answer = (size_t)n; d.pos = 0;
     CHECK(sfp_client_infer(&c, sample, 64, &res) == SFP_E_DEVICE);
     CHECK(c.last_error.code == SFP_DEV_VALUE && c.last_error.arg == 7);
@@ -224,25 +247,32 @@ static void test_client(void) {
     CHECK(d.timeouts == 2);
 
     /* a truncated answer: the first half, then silence */
-    n = sfp_encode_frame(SFP_RESULT, rp, sizeof rp, ans, sizeof ans);
+    n = sfp_encode_frame(SFP_RESULT, c.next_rid, rp, sizeof rp, ans, sizeof ans);
     d.answer = ans; d.n_answer = (size_t)n / 2; d.pos = 0;
     CHECK(sfp_client_infer(&c, sample, 64, &res) == SFP_E_TIMEOUT);
 
     /* a corrupted answer */
+    n = sfp_encode_frame(SFP_RESULT, c.next_rid, rp, sizeof rp, ans, sizeof ans);
     ans[10] ^= 0x01;
     d.n_answer = (size_t)n; d.pos = 0;
     CHECK(sfp_client_infer(&c, sample, 64, &res) == SFP_E_CRC);
-    ans[10] ^= 0x01;
 
     /* an answer of the wrong type (INFO to an INFER) */
-    n = sfp_encode_frame(SFP_INFO, payload, SFP_INFO_LEN, ans, sizeof ans);
+    n = sfp_encode_frame(SFP_INFO, c.next_rid, payload, SFP_INFO_LEN, ans, sizeof ans);
     d.answer = ans; d.n_answer = (size_t)n; d.pos = 0;
     CHECK(sfp_client_infer(&c, sample, 64, &res) == SFP_E_FRAME);
+
+    /* a broken INFO answer leaves the INFO the client holds as it was */
+    payload[0] = 1; /* version 1 */
+    n = sfp_encode_frame(SFP_INFO, c.next_rid, payload, SFP_INFO_LEN, ans, sizeof ans);
+    d.answer = ans; d.n_answer = (size_t)n; d.pos = 0; d.timeouts = 0;
+    CHECK(sfp_client_info(&c, &info) == SFP_E_FRAME);
+    CHECK(c.have_info && c.info.version == 2 && d.timeouts == 1); /* and it recovered */
 
     /* a line that never stops sending garbage: bounded, no hang */
     d.n_answer = 0; d.pos = 0; d.garbage_forever = 1; d.reads = 0;
     CHECK(sfp_client_infer(&c, sample, 64, &res) == SFP_E_FRAME);
-    CHECK(d.reads < 20000);
+    CHECK(d.reads <= 2u * 4u * (0xFFFFu + 8u) + 2u);
     d.garbage_forever = 0;
 
     /* a failing write callback */
@@ -250,6 +280,16 @@ static void test_client(void) {
     CHECK(sfp_client_info(&c, &info) == SFP_E_IO);
     CHECK(strcmp(sfp_strerror(SFP_E_TIMEOUT), "timeout: no answer from the board") == 0);
     CHECK(strcmp(sfp_device_error_name(SFP_DEV_CRC), "CRC") == 0);
+}
+
+static void test_error_codes(void) {
+    uint8_t p[4] = {SFP_DEV_UART, 1, 0, 0};
+    sfp_error e;
+    CHECK(sfp_decode_error(p, 4, &e) == SFP_OK && e.code == SFP_DEV_UART);
+    p[0] = 0;
+    CHECK(sfp_decode_error(p, 4, &e) == SFP_E_FRAME);
+    p[0] = SFP_DEV_UART + 1;
+    CHECK(sfp_decode_error(p, 4, &e) == SFP_E_FRAME);
 }
 
 int main(void) {
@@ -260,6 +300,6 @@ int main(void) {
     test_result();
     test_rx();
     test_client();
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    test_error_codes();
+    return check_report();
 }

@@ -6,11 +6,12 @@ this module.
 
 A frame on the wire::
 
-    SYNC(0xA5) | TYPE(1) | LEN(2, little-endian) | PAYLOAD(LEN) | CRC(2, high byte first)
+    SYNC(0xA5) | TYPE(1) | ID(2) | LEN(2) | PAYLOAD(LEN) | CRC(2, high byte first)
 
-``CRC`` is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection,
-no final XOR) over ``TYPE``, ``LEN`` and ``PAYLOAD``. Sent high byte first, the CRC over
-``TYPE .. CRC`` is 0 for every good frame.
+``ID`` and ``LEN`` are little-endian. ``ID`` is the request id: the host picks it (never
+0), the board echoes it in the answer. ``CRC`` is CRC-16/CCITT-FALSE (polynomial 0x1021,
+initial value 0xFFFF, no reflection, no final XOR) over ``TYPE``, ``ID``, ``LEN`` and
+``PAYLOAD``. Sent high byte first, the CRC over ``TYPE .. CRC`` is 0 for every good frame.
 """
 
 from __future__ import annotations
@@ -27,40 +28,26 @@ from .fixed import smax, smin
 from .ir import QuantizedNetwork
 
 __all__ = [
-    "SYNC",
-    "VERSION",
-    "MAX_PAYLOAD",
-    "INFO_LEN",
-    "ERROR_LEN",
-    "RESULT_TAIL_LEN",
-    "FrameType",
-    "ErrorCode",
-    "ProtocolError",
-    "Frame",
-    "NetInfo",
-    "Result",
-    "ErrorReply",
-    "crc16",
-    "encode_frame",
-    "decode_frame",
-    "FrameDecoder",
-    "network_id",
-    "value_bytes",
-    "encode_sample",
-    "decode_sample",
-    "encode_result",
-    "decode_result",
-    "expected_length",
+    "SYNC", "VERSION", "MAX_PAYLOAD", "HEADER_LEN", "FRAME_OVERHEAD", "INFO_LEN", "ERROR_LEN",
+    "RESULT_TAIL_LEN", "MAX_ACC_BYTES", "ANSWER_TYPES", "FrameType", "ErrorCode",
+    "ProtocolError", "Frame", "NetInfo", "Result", "ErrorReply", "crc16", "encode_frame",
+    "decode_frame", "FrameDecoder", "next_rid", "network_id", "value_bytes", "encode_sample",
+    "decode_sample", "encode_result", "decode_result",
 ]
 
 SYNC = 0xA5
-VERSION = 1
+VERSION = 2
 MAX_PAYLOAD = 0xFFFF
+#: SYNC, TYPE, ID, LEN; a frame is the header, the payload and the 2-byte CRC.
+HEADER_LEN = 6
+FRAME_OVERHEAD = HEADER_LEN + 2
 #: Fixed payload lengths.
 INFO_LEN = 20
 ERROR_LEN = 4
 #: RESULT payload after the accumulators: prediction (u16) + cycles (u32).
 RESULT_TAIL_LEN = 6
+#: Largest ``acc_bytes`` (the accumulators are int64).
+MAX_ACC_BYTES = 8
 CRC_INIT = 0xFFFF
 CRC_POLY = 0x1021
 
@@ -73,6 +60,10 @@ class FrameType(enum.IntEnum):
     INFO = 0x81
     RESULT = 0x82
     ERROR = 0xFF
+
+
+#: The TYPEs a board sends; any other frame a host receives is not an answer.
+ANSWER_TYPES = frozenset({FrameType.INFO, FrameType.RESULT, FrameType.ERROR})
 
 
 class ErrorCode(enum.IntEnum):
@@ -102,46 +93,50 @@ def crc16(data: bytes, crc: int = CRC_INIT) -> int:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded frame: its type byte (an int; may be unknown) and payload."""
+    """One decoded frame: its type byte (an int; may be unknown), payload and request id."""
 
     type: int
     payload: bytes
+    rid: int = 0
 
 
-def encode_frame(ftype: int, payload: bytes = b"") -> bytes:
-    """The bytes of one frame; ``ftype`` is a TYPE byte, ``payload`` at most 65,535 bytes."""
-    if isinstance(ftype, bool) or not isinstance(ftype, int) or not 0 <= ftype <= 0xFF:
-        raise ValueError(f"frame type must be an integer in [0, 255], not {ftype!r}")
+def _check_u(name: str, value, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
+        raise ValueError(f"{name} must be an integer in [0, {hi}], not {value!r}")
+
+
+def encode_frame(ftype: int, payload: bytes = b"", rid: int = 0) -> bytes:
+    """The bytes of one frame: TYPE byte ``ftype``, request id ``rid`` (u16), ``payload``."""
+    _check_u("frame type", ftype, 0xFF)
+    _check_u("request id", rid, 0xFFFF)
     payload = bytes(payload)
     if len(payload) > MAX_PAYLOAD:
         raise ValueError(f"payload length must be at most {MAX_PAYLOAD}, not {len(payload)}")
-    body = bytes([ftype]) + struct.pack("<H", len(payload)) + payload
+    body = struct.pack("<BHH", ftype, rid, len(payload)) + payload
     return bytes([SYNC]) + body + struct.pack(">H", crc16(body))
 
 
 def decode_frame(data: bytes) -> tuple[Frame, bytes]:
     """Decode the frame at the start of ``data``; return it and the bytes after it.
 
-    Raises
-    ------
-    ProtocolError
-        When ``data`` does not start with SYNC, is shorter than the frame, or the CRC fails.
-    """
+    Raises :class:`ProtocolError` when ``data`` does not start with SYNC, is shorter than
+    the frame, or the CRC fails."""
     data = bytes(data)
     if not data or data[0] != SYNC:
         got = f"0x{data[0]:02X}" if data else "nothing"
         raise ProtocolError(f"frame must start with SYNC 0x{SYNC:02X}, not {got}")
-    if len(data) < 6:
-        raise ProtocolError(f"frame is truncated: {len(data)} bytes, a frame has at least 6")
-    (length,) = struct.unpack_from("<H", data, 2)
-    end = 4 + length + 2
+    if len(data) < FRAME_OVERHEAD:
+        raise ProtocolError(f"frame is truncated: {len(data)} bytes, a frame has at least "
+                            f"{FRAME_OVERHEAD}")
+    ftype, rid, length = struct.unpack_from("<BHH", data, 1)
+    end = length + FRAME_OVERHEAD
     if len(data) < end:
         raise ProtocolError(f"frame is truncated: LEN {length} needs {end} bytes, got {len(data)}")
-    (crc,) = struct.unpack_from(">H", data, 4 + length)
-    want = crc16(data[1 : 4 + length])
+    (crc,) = struct.unpack_from(">H", data, end - 2)
+    want = crc16(data[1 : end - 2])
     if crc != want:
         raise ProtocolError(f"frame CRC must be 0x{want:04X}, not 0x{crc:04X}")
-    return Frame(data[1], data[4 : 4 + length]), data[end:]
+    return Frame(ftype, data[HEADER_LEN : end - 2], rid), data[end:]
 
 
 class FrameDecoder:
@@ -163,9 +158,10 @@ class FrameDecoder:
     @property
     def needed(self) -> int:
         """Bytes still missing from the frame in progress (at least 1)."""
-        if len(self._buf) < 4:
-            return 6 - len(self._buf)
-        return max(1, struct.unpack_from("<H", self._buf, 2)[0] + 6 - len(self._buf))
+        if len(self._buf) < HEADER_LEN:
+            return FRAME_OVERHEAD - len(self._buf)
+        length = struct.unpack_from("<H", self._buf, 4)[0]
+        return max(1, length + FRAME_OVERHEAD - len(self._buf))
 
     def feed(self, data: bytes) -> list[Frame]:
         self._buf += bytes(data)
@@ -176,18 +172,23 @@ class FrameDecoder:
                 self._buf.clear()
                 return frames
             del self._buf[:start]
-            if len(self._buf) < 6:
+            if len(self._buf) < HEADER_LEN:
                 return frames
-            (length,) = struct.unpack_from("<H", self._buf, 2)
-            if len(self._buf) < length + 6:
+            size = struct.unpack_from("<H", self._buf, 4)[0] + FRAME_OVERHEAD
+            if len(self._buf) < size:
                 return frames
             try:
-                frame, _ = decode_frame(self._buf[: length + 6])
+                frame, _ = decode_frame(self._buf[:size])
             except ProtocolError:
                 del self._buf[:1]
                 raise
-            del self._buf[: length + 6]
+            del self._buf[:size]
             frames.append(frame)
+
+
+def next_rid(rid: int) -> int:
+    """The request id after ``rid``: 1, 2, ..., 65535, 1, ... (0 is never a request's)."""
+    return rid % 0xFFFF + 1
 
 
 def network_id(net: QuantizedNetwork) -> int:
@@ -224,7 +225,7 @@ class NetInfo:
     clk_hz : int
         The core's clock in Hz (cycles / clk_hz = seconds).
     version : int
-        Protocol version (1).
+        Protocol version (:data:`VERSION`).
     """
 
     encoding: str
@@ -245,8 +246,12 @@ class NetInfo:
         if info.n_in > 0xFFFF or info.n_classes > 0xFFFF or info.sample_len > MAX_PAYLOAD:
             raise ValueError(
                 f"network does not fit the protocol: n_in {info.n_in}, n_classes "
-                f"{info.n_classes} and sample_len {info.sample_len} must be at most 65535"
-            )
+                f"{info.n_classes} and sample_len {info.sample_len} must be at most 65535")
+        if info.acc_bytes > MAX_ACC_BYTES or info.result_len > MAX_PAYLOAD:
+            raise ValueError(f"network does not fit the protocol: acc_bytes {info.acc_bytes} "
+                             f"must be at most {MAX_ACC_BYTES} and n_classes * acc_bytes + 6 "
+                             f"({info.result_len}) at most 65535")
+        info.check()
         return info
 
     @property
@@ -261,6 +266,28 @@ class NetInfo:
         """Bytes of a RESULT payload."""
         return self.n_classes * self.acc_bytes + RESULT_TAIL_LEN
 
+    def check(self) -> None:
+        """Raise :class:`ProtocolError` on the first field that breaks docs/protocol.md's
+        INFO rules (the C library's ``sfp_decode_info`` applies the same rules)."""
+        direct = self.encoding == "direct"
+        lo, hi = (1, 16) if direct else (1, 1)
+        for name, ok, allowed in (
+            ("version", self.version == VERSION, f"be {VERSION}"),
+            ("in_bits", lo <= self.in_bits <= hi,
+             "lie in [1, 16] for direct input" if direct else "be 1 for spike input"),
+            ("acc_bytes", 1 <= self.acc_bytes <= MAX_ACC_BYTES,
+             f"lie in [1, {MAX_ACC_BYTES}]"),
+            ("n_in", self.n_in >= 1, "be at least 1"),
+            ("n_classes", self.n_classes >= 1, "be at least 1"),
+            ("timesteps", self.timesteps >= 1, "be at least 1"),
+            ("clk_hz", self.clk_hz >= 1, "be at least 1"),
+        ):
+            if not ok:
+                raise ProtocolError(f"INFO {name} must {allowed}, not {getattr(self, name)}")
+        if self.result_len > MAX_PAYLOAD:
+            raise ProtocolError(f"INFO n_classes * acc_bytes + 6 must be at most 65535, not "
+                                f"{self.result_len}")
+
     def to_payload(self) -> bytes:
         enc = 0 if self.encoding == "direct" else 1
         return struct.pack("<BBBBHHHHII", self.version, enc, self.in_bits, self.acc_bytes,
@@ -269,15 +296,19 @@ class NetInfo:
 
     @classmethod
     def from_payload(cls, payload: bytes) -> NetInfo:
+        """Decode and check an INFO payload (every rule of :meth:`check`, and ``sample_len``)."""
         payload = bytes(payload)
         if len(payload) != INFO_LEN:
             raise ProtocolError(f"INFO payload must be {INFO_LEN} bytes, not {len(payload)}")
         ver, enc, in_bits, acc_bytes, n_in, n_cls, t, slen, nid, clk = struct.unpack(
             "<BBBBHHHHII", payload)
+        if ver != VERSION:  # first: another version may lay out the rest differently
+            raise ProtocolError(f"INFO version must be {VERSION}, not {ver}")
         if enc not in (0, 1):
             raise ProtocolError(f"INFO encoding must be 0 or 1, not {enc}")
         info = cls("direct" if enc == 0 else "spikes", in_bits, acc_bytes, n_in, n_cls, t,
                    nid, clk, ver)
+        info.check()
         if info.sample_len != slen:
             raise ProtocolError(f"INFO sample_len must be {info.sample_len}, not {slen}")
         return info
@@ -357,6 +388,9 @@ def decode_result(info: NetInfo, payload: bytes) -> Result:
     acc = [int.from_bytes(payload[i * n: (i + 1) * n], "little", signed=True)
            for i in range(info.n_classes)]
     pred, cycles = struct.unpack_from("<HI", payload, info.n_classes * n)
+    if pred >= info.n_classes:
+        raise ProtocolError(f"RESULT prediction must be less than n_classes {info.n_classes}, "
+                            f"not {pred}")
     return Result(pred, cycles, np.asarray(acc, dtype=np.int64))
 
 
@@ -376,7 +410,10 @@ class ErrorReply:
         payload = bytes(payload)
         if len(payload) != ERROR_LEN:
             raise ProtocolError(f"ERROR payload must be {ERROR_LEN} bytes, not {len(payload)}")
-        return cls(*struct.unpack("<BBH", payload))
+        code, ftype, arg = struct.unpack("<BBH", payload)
+        if code not in {int(c) for c in ErrorCode}:
+            raise ProtocolError(f"ERROR code must lie in [1, {int(max(ErrorCode))}], not {code}")
+        return cls(code, ftype, arg)
 
     def describe(self) -> str:
         try:
@@ -385,11 +422,3 @@ class ErrorReply:
             name = f"0x{self.code:02X}"
         return f"device error {name} (type 0x{self.type:02X}, arg {self.arg})"
 
-
-def expected_length(info: NetInfo, ftype: int) -> int | None:
-    """LEN a request of type ``ftype`` must carry, or None for a type the device rejects."""
-    if ftype == FrameType.INFO_REQ:
-        return 0
-    if ftype == FrameType.INFER_REQ:
-        return info.sample_len
-    return None

@@ -24,12 +24,13 @@ class Command(enum.Enum, shape=2):
     ERROR = 2
 
 
-#: A parsed request: ``kind``; for ERROR also the code, offending TYPE and argument.
+#: A parsed request: ``kind`` and the request ``id`` (for ERROR: the ID bytes that arrived,
+#: the others 0); for ERROR also the code, offending TYPE and argument.
 command_layout = data.StructLayout(
-    {"kind": Command, "code": 8, "type": 8, "arg": 16}
+    {"kind": Command, "id": 16, "code": 8, "type": 8, "arg": 16}
 )
-#: A frame header for the builder: TYPE and LEN.
-head_layout = data.StructLayout({"type": 8, "length": 16})
+#: A frame header for the builder: TYPE, ID and LEN.
+head_layout = data.StructLayout({"type": 8, "id": 16, "length": 16})
 
 
 def _crc_processor():
@@ -56,8 +57,8 @@ class FrameParser(wiring.Component):
     busy : Signal(1), in
         The top is executing a command; bytes received meanwhile are discarded.
     o_cmd : stream of command_layout, out
-        One command per request frame or error. The payload stays unchanged after the
-        handshake until the next command, so the top need not copy it.
+        One command per request frame or error, with the request's ID. The payload stays
+        unchanged after the handshake until the next command, so the top need not copy it.
     w_addr : Signal(range(depth)), out
     w_data : Signal(value_width), out
     w_en : Signal(1), out
@@ -103,7 +104,7 @@ class FrameParser(wiring.Component):
 
         ftype = Signal(8)
         length = Signal(8)  # LEN's low byte (the high byte is checked as it arrives)
-        count = Signal(range(info.sample_len + 8))  # bytes received after SYNC
+        count = Signal(range(info.sample_len + 10))  # bytes received after SYNC
         pos = Signal(range(info.sample_len + 1))  # payload offset
         crc_hi = Signal(8)
         bad = Signal()  # an out-of-range value was seen
@@ -126,19 +127,26 @@ class FrameParser(wiring.Component):
         with m.FSM():
             with m.State("Hunt"):
                 with m.If(got & ~self.busy & (byte == SYNC)):
-                    m.d.sync += [count.eq(0), ftype.eq(0), pos.eq(0), bad.eq(0), row_k.eq(0)]
+                    # the top is idle (not busy), so the command's ID may change now
+                    m.d.sync += [count.eq(0), ftype.eq(0), pos.eq(0), bad.eq(0), row_k.eq(0),
+                                 cmd.id.eq(0)]
                     m.d.comb += crc.start.eq(1)
                     m.next = "Type"
-            for state, nxt in (("Type", "Len0"), ("Len0", "Len1"), ("Len1", None),
-                               ("Payload", None), ("Crc0", "Crc1"), ("Crc1", None)):
+            for state, nxt in (("Type", "Id0"), ("Id0", "Id1"), ("Id1", "Len0"),
+                               ("Len0", "Len1"), ("Len1", None), ("Payload", None),
+                               ("Crc0", "Crc1"), ("Crc1", None)):
                 with m.State(state):
                     with m.If(self.uart_err):
                         error(ErrorCode.UART, count, then="Emit")
                     with m.Elif(got):
-                        if state in ("Type", "Len0", "Len1", "Payload"):
+                        if state not in ("Crc0", "Crc1"):
                             m.d.comb += crc.valid.eq(1)
                         if state == "Type":
                             m.d.sync += ftype.eq(byte)
+                        elif state == "Id0":
+                            m.d.sync += cmd.id[:8].eq(byte)
+                        elif state == "Id1":
+                            m.d.sync += cmd.id[8:].eq(byte)
                         elif state == "Len0":
                             m.d.sync += length.eq(byte)
                         elif state == "Len1":
@@ -227,12 +235,12 @@ class FrameParser(wiring.Component):
 
 
 class FrameBuilder(wiring.Component):
-    """Sends response frames: SYNC, TYPE, LEN, the payload, then the CRC.
+    """Sends response frames: SYNC, TYPE, ID, LEN, the payload, then the CRC.
 
     Attributes
     ----------
     i_head : stream of head_layout, in
-        TYPE and LEN of the next frame; taken when the builder is idle.
+        TYPE, ID and LEN of the next frame; taken when the builder is idle.
     i_payload : stream of unsigned(8), in
         Exactly LEN payload bytes after each header.
     o_stream : stream of unsigned(8), out
@@ -250,6 +258,7 @@ class FrameBuilder(wiring.Component):
         m = Module()
         m.submodules.crc = crc = _crc_processor()
         ftype = Signal(8)
+        rid = Signal(16)
         length = Signal(16)
         left = Signal(16)
         out = self.o_stream
@@ -261,6 +270,7 @@ class FrameBuilder(wiring.Component):
                 m.d.comb += [self.idle.eq(1), self.i_head.ready.eq(1)]
                 with m.If(self.i_head.valid):
                     m.d.sync += [ftype.eq(self.i_head.payload.type),
+                                 rid.eq(self.i_head.payload.id),
                                  length.eq(self.i_head.payload.length),
                                  left.eq(self.i_head.payload.length)]
                     m.d.comb += crc.start.eq(1)
@@ -269,7 +279,8 @@ class FrameBuilder(wiring.Component):
                 m.d.comb += [out.valid.eq(1), out.payload.eq(SYNC)]
                 with m.If(out.ready):
                     m.next = "Type"
-            for state, value, nxt in (("Type", ftype, "Len0"), ("Len0", length[:8], "Len1"),
+            for state, value, nxt in (("Type", ftype, "Id0"), ("Id0", rid[:8], "Id1"),
+                                      ("Id1", rid[8:], "Len0"), ("Len0", length[:8], "Len1"),
                                       ("Len1", length[8:], None)):
                 with m.State(state):
                     m.d.comb += [out.valid.eq(1), out.payload.eq(value), crc.valid.eq(sent)]

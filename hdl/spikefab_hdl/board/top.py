@@ -8,9 +8,11 @@ Data path::
     tx ◄─ UARTTx ◄─ FrameBuilder ◄─ INFO / ERROR bytes / ResultSerializer ◄─ FIFO ◄─ core.o_stream
 
 One request is handled at a time (docs/protocol.md): the parser discards bytes while
-the top is busy. An INFER's RESULT header is sent once the core offers its first result
-beat, so the frame leaves in one burst; the cycle count in it is the core's own
-(docs/core.md: from its first input beat to its first result beat).
+the top is busy. Every answer echoes the request's ID (an ERROR: the ID bytes that
+arrived), which the parser holds in its command until the answer has been sent. An
+INFER's RESULT header is sent once the core offers its first result beat, so the frame
+leaves in one burst; the cycle count in it is the core's own (docs/core.md: from its
+first input beat to its first result beat).
 
 LEDs (as many as the board has, in this order): 0 alive (blinks, about 1 Hz), 1 error
 (lit for about 0.5 s after each ERROR frame), 2 busy (an inference is running), 3 and up:
@@ -153,13 +155,13 @@ class BoardTop(wiring.Component):
                         with m.Default():
                             m.next = "Head"
             with m.State("Infer"):
-                m.d.comb += [head.payload.type.eq(FrameType.RESULT),
+                m.d.comb += [head.payload.type.eq(FrameType.RESULT), head.payload.id.eq(cmd.id),
                              head.payload.length.eq(info.result_len),
                              head.valid.eq(res_q.r_rdy)]
                 with m.If(head.valid & head.ready):
                     m.next = "Send"
             with m.State("Head"):
-                m.d.comb += head.valid.eq(1)
+                m.d.comb += [head.valid.eq(1), head.payload.id.eq(cmd.id)]
                 with m.If(cmd.kind == Command.INFO):
                     m.d.comb += [head.payload.type.eq(FrameType.INFO),
                                  head.payload.length.eq(len(info_rom))]

@@ -99,7 +99,7 @@ def open_bridge(build: BoardSimBuild) -> SimTransport:
 
 
 def run_fil(build: BoardSimBuild, x, encoding: str, work_dir, *, timeout_ms: int = 50,
-            idle_ms: int = 1, silent_at: int | None = None) -> dict:
+            idle_ms: int = 1, silent_at: int | None = None, dup_at: int | None = None) -> dict:
     """Classify ``x`` with the C library driving the model (``board_sim fil``).
 
     Parameters
@@ -114,22 +114,25 @@ def run_fil(build: BoardSimBuild, x, encoding: str, work_dir, *, timeout_ms: int
         The C client's timeouts, in simulated milliseconds.
     silent_at : int, optional
         Cut the board's tx line while this sample is sent (a silent board).
+    dup_at : int, optional
+        The line delivers the answer to this sample twice (a duplicated answer).
 
     Returns
     -------
     dict
         ``status`` [N] (0, or the C library's negative status), ``prediction`` [N],
         ``cycles`` [N], ``acc`` [N, C] (int64; -1 where the status is not 0), ``errors``,
+        ``discarded`` (frames the library discarded: answers to no outstanding request),
         ``seconds`` (wall time of the C++ loop), ``samples_per_s``, ``sim_cycles``.
     """
     work_dir = Path(work_dir)
     samples, out = work_dir / "fil_samples.txt", work_dir / "fil_answers.txt"
     write_samples_text(samples, x, encoding)
     out.unlink(missing_ok=True)
-    extra = [] if silent_at is None else [str(int(silent_at))]
+    faults = [str(-1 if k is None else int(k)) for k in (silent_at, dup_at)]
     proc = subprocess.run(
         [str(build.exe), "fil", str(samples), str(out), str(build.clk_hz), str(build.divisor),
-         str(timeout_ms), str(idle_ms), *extra], capture_output=True, text=True, check=False)
+         str(timeout_ms), str(idle_ms), *faults], capture_output=True, text=True, check=False)
     if proc.returncode not in (0, 1) or not out.is_file():
         raise VerilatorError(f"board_sim fil failed (exit {proc.returncode}): "
                              f"{proc.stderr.strip()[-500:]}")
@@ -146,6 +149,7 @@ def run_fil(build: BoardSimBuild, x, encoding: str, work_dir, *, timeout_ms: int
             arr[i] = [int(v) for v in r]
     return {
         "status": status, "prediction": arr[:, 0], "cycles": arr[:, 1], "acc": arr[:, 2:],
-        "errors": int(stats["errors"]), "seconds": float(stats["seconds"]),
+        "errors": int(stats["errors"]), "discarded": int(stats["discarded"]),
+        "seconds": float(stats["seconds"]),
         "samples_per_s": float(stats["samples_per_s"]), "sim_cycles": int(stats["sim_cycles"]),
     }

@@ -77,6 +77,8 @@ def main(argv=None, transport=None) -> int:
                     line += " golden " + ("equal" if same else "DIFFERS")
                     bad += not same
                 print(line, flush=True)
+            if board.discarded:
+                print(f"discarded {board.discarded} frame(s) that answered no request")
             print(f"{len(xs) - bad} of {len(xs)} samples ok")
             return 1 if bad else 0
     except (TransportError, BoardTimeout, DeviceError, ProtocolError, ValueError,

@@ -3,7 +3,9 @@
 The gateware (``spikefab_hdl.board.framing`` and ``top``) and the C firmware are tested
 against this model; the arithmetic comes from :mod:`spikefab.golden`. Time enters only
 through :meth:`BoardModel.idle`, which stands for "the line was quiet for T_idle".
-Cycle counts are hardware facts, so a modelled RESULT carries ``cycles=None``.
+Cycle counts are hardware facts, so a modelled RESULT carries ``cycles=None``. Every
+answer carries the request's ID; an ERROR carries the ID bytes that arrived (bytes that
+did not are 0).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from ..golden import run_network
 from ..ir import QuantizedNetwork
 from ..protocol import (
+    HEADER_LEN,
     SYNC,
     ErrorCode,
     ErrorReply,
@@ -25,21 +28,31 @@ from ..protocol import (
     decode_sample,
     encode_frame,
     encode_result,
-    expected_length,
     value_bytes,
 )
 
-__all__ = ["Reply", "BoardModel", "first_bad_offset", "reply_frame"]
+__all__ = ["Reply", "BoardModel", "expected_length", "first_bad_offset", "reply_frame"]
 
 
 @dataclass(frozen=True)
 class Reply:
-    """A modelled answer: ``type`` and, by type, ``info``, ``result`` or ``error``."""
+    """A modelled answer: ``type``, the request id ``rid`` it echoes and, by type, ``info``,
+    ``result`` or ``error``."""
 
     type: int
+    rid: int = 0
     info: NetInfo | None = None
     result: Result | None = None
     error: ErrorReply | None = None
+
+
+def expected_length(info: NetInfo, ftype: int) -> int | None:
+    """LEN a request of type ``ftype`` must carry, or None for a type the device rejects."""
+    if ftype == FrameType.INFO_REQ:
+        return 0
+    if ftype == FrameType.INFER_REQ:
+        return info.sample_len
+    return None
 
 
 def reply_frame(info: NetInfo, reply: Reply, *, cycles: int = 0) -> bytes:
@@ -51,7 +64,7 @@ def reply_frame(info: NetInfo, reply: Reply, *, cycles: int = 0) -> bytes:
     else:
         res = reply.result
         payload = encode_result(info, Result(res.prediction, cycles, res.acc))
-    return encode_frame(reply.type, payload)
+    return encode_frame(reply.type, payload, reply.rid)
 
 
 def first_bad_offset(info: NetInfo, payload: bytes) -> int | None:
@@ -94,19 +107,23 @@ class BoardModel:
         self._state = "hunt"
         self._frame = bytearray()
 
-    def _error(self, code: ErrorCode, ftype: int, arg: int) -> Reply:
+    def _rid(self) -> int:
+        """The request id as far as it arrived (missing bytes are 0)."""
+        return int.from_bytes(bytes(self._frame[2:4]).ljust(2, b"\0"), "little")
+
+    def _error(self, code: ErrorCode, arg: int) -> Reply:
+        f = self._frame
+        ftype, rid = (f[1] if len(f) > 1 else 0), self._rid()
         self._reset()
         self._drain = True
-        return Reply(FrameType.ERROR, error=ErrorReply(int(code), ftype, min(arg, 0xFFFF)))
+        return Reply(FrameType.ERROR, rid, error=ErrorReply(int(code), ftype, min(arg, 0xFFFF)))
 
     def idle(self) -> list[Reply]:
         """The line has been quiet for T_idle: end a drain, or time out a partial frame."""
         self._drain = False
         if self._state == "hunt":
             return []
-        got = len(self._frame) - 1
-        ftype = self._frame[1] if got >= 1 else 0
-        reply = self._error(ErrorCode.TIMEOUT, ftype, got)
+        reply = self._error(ErrorCode.TIMEOUT, len(self._frame) - 1)
         self._drain = False
         return [reply]
 
@@ -114,8 +131,7 @@ class BoardModel:
         """A byte arrived with a low stop bit (it is dropped)."""
         if self._drain or self._state == "hunt":
             return []
-        got = len(self._frame) - 1
-        return [self._error(ErrorCode.UART, self._frame[1] if got >= 1 else 0, got)]
+        return [self._error(ErrorCode.UART, len(self._frame) - 1)]
 
     def feed(self, data: bytes) -> list[Reply]:
         """Bytes received (no pause long enough for a timeout); return the answers."""
@@ -136,28 +152,29 @@ class BoardModel:
 
     def _advance(self) -> Reply | None:
         f = self._frame
-        if len(f) == 4:
-            ftype, length = f[1], f[2] | f[3] << 8
+        if len(f) == HEADER_LEN:
+            ftype, length = f[1], f[4] | f[5] << 8
             need = expected_length(self.info, ftype)
             if need is None:
-                return self._error(ErrorCode.TYPE, ftype, 0)
+                return self._error(ErrorCode.TYPE, 0)
             if length != need:
-                return self._error(ErrorCode.LENGTH, ftype, need)
+                return self._error(ErrorCode.LENGTH, need)
             return None
-        if len(f) < 6 or len(f) != 6 + (f[2] | f[3] << 8):
+        if len(f) < HEADER_LEN or len(f) != HEADER_LEN + 2 + (f[4] | f[5] << 8):
             return None
         body, crc = bytes(f[1:-2]), f[-2] << 8 | f[-1]
-        ftype, payload = f[1], bytes(f[4:-2])
+        ftype, rid, payload = f[1], self._rid(), bytes(f[HEADER_LEN:-2])
         want = crc16(body)
         if crc != want:
-            return self._error(ErrorCode.CRC, ftype, want)
-        self._reset()
+            return self._error(ErrorCode.CRC, want)
         if ftype == FrameType.INFO_REQ:
-            return Reply(FrameType.INFO, info=self.info)
+            self._reset()
+            return Reply(FrameType.INFO, rid, info=self.info)
         bad = first_bad_offset(self.info, payload)
         if bad is not None:
-            return self._error(ErrorCode.VALUE, ftype, bad)
-        return Reply(FrameType.RESULT, result=self.infer(payload))
+            return self._error(ErrorCode.VALUE, bad)
+        self._reset()
+        return Reply(FrameType.RESULT, rid, result=self.infer(payload))
 
     def infer(self, payload: bytes) -> Result:
         """Golden result of one INFER_REQ payload (``cycles=None``)."""

@@ -5,16 +5,22 @@
 ...     board.infer(x).prediction
 
 The same code drives the Verilator model (:class:`~.transport.SimTransport`). One request
-at a time; every failure (a timeout, an ERROR answer, a broken answer frame) is followed
-by :meth:`Board.recover` (wait until the line has been quiet for ``idle`` seconds, so the
+at a time, each with its own request id (``ID``); a frame that is not an answer carrying
+the outstanding request's id (a stale or duplicated answer, a foreign frame, an echo of
+the request) is discarded and counted (:attr:`Board.discarded`), and the wait goes on.
+Every failure (a timeout, an ERROR answer, a broken answer) is followed by
+:meth:`Board.recover` (wait until the line has been quiet for ``idle`` seconds, so the
 device has left its drain) before it is raised, so the next request starts clean.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
+
 from ..protocol import (
-    ERROR_LEN,
-    INFO_LEN,
+    ANSWER_TYPES,
+    Frame,
     FrameDecoder,
     FrameType,
     NetInfo,
@@ -23,13 +29,15 @@ from ..protocol import (
     decode_result,
     encode_frame,
     encode_sample,
+    next_rid,
 )
 from ..protocol import ErrorReply as _ErrorReply
 
 __all__ = ["Board", "BoardTimeout", "DeviceError"]
 
 #: Bytes read while waiting for one answer before giving up on a line that never frames.
-READ_BUDGET = 4 * (0xFFFF + 6)
+READ_BUDGET = 4 * (0xFFFF + 8)
+_log = logging.getLogger(__name__)
 
 
 class BoardTimeout(TimeoutError):
@@ -50,6 +58,14 @@ def _positive(name, value) -> float:
     return float(value)
 
 
+def _describe(frame: Frame) -> str:
+    try:
+        name = FrameType(frame.type).name
+    except ValueError:
+        name = f"type 0x{frame.type:02X}"
+    return f"{name} id {frame.rid}"
+
+
 class Board:
     """A board running the spikefab board top.
 
@@ -62,12 +78,29 @@ class Board:
     idle : float
         Quiet time that ends the device's drain after an error: its ``T_idle`` plus margin
         (board builds: 0.1 s, so 0.15 s).
+    first_id : int, optional
+        The first request's id, in [1, 65535] (default: a random one, so a restarted host
+        does not take a late answer to its previous run for its own); then 1 more each
+        request, 65535 wrapping to 1.
+
+    Attributes
+    ----------
+    discarded : int
+        Frames received that answered no outstanding request, so far.
     """
 
-    def __init__(self, transport, *, timeout: float = 1.0, idle: float = 0.15):
+    def __init__(self, transport, *, timeout: float = 1.0, idle: float = 0.15,
+                 first_id: int | None = None):
         self.transport = transport
         self.timeout = _positive("timeout", timeout)
         self.idle = _positive("idle", idle)
+        if first_id is None:
+            first_id = secrets.randbelow(0xFFFF) + 1
+        if isinstance(first_id, bool) or not isinstance(first_id, int) or \
+                not 1 <= first_id <= 0xFFFF:
+            raise ValueError(f"first_id must be an integer in [1, 65535], not {first_id!r}")
+        self.next_id = first_id
+        self.discarded = 0
         self._info: NetInfo | None = None
 
     def __enter__(self):
@@ -81,11 +114,11 @@ class Board:
     def info(self) -> NetInfo:
         """Ask for INFO (and keep it: :meth:`infer` encodes samples with it)."""
         frame = self.request(FrameType.INFO_REQ, b"", want=FrameType.INFO, name="INFO_REQ")
-        if len(frame.payload) != INFO_LEN:
+        try:
+            self._info = NetInfo.from_payload(frame.payload)
+        except ProtocolError:
             self.recover()
-            raise ProtocolError(f"INFO payload must be {INFO_LEN} bytes, "
-                                f"not {len(frame.payload)}")
-        self._info = NetInfo.from_payload(frame.payload)
+            raise
         return self._info
 
     def infer(self, x) -> Result:
@@ -104,8 +137,14 @@ class Board:
             self.recover()
             raise
 
+    def take_id(self) -> int:
+        """The id for the next request (and advance)."""
+        rid, self.next_id = self.next_id, next_rid(self.next_id)
+        return rid
+
     def request(self, ftype: int, payload: bytes, *, want: int, name: str | None = None):
-        """Send one frame and return the answer frame of type ``want``.
+        """Send one frame with the next request id and return the answer frame of type
+        ``want`` that carries that id.
 
         Raises
         ------
@@ -114,40 +153,47 @@ class Board:
         DeviceError
             The board answered ERROR.
         ProtocolError
-            The answer had a bad CRC or another type than ``want``.
+            The answer had a bad CRC, another type than ``want`` or a malformed ERROR payload.
         """
         name = name or f"frame type 0x{ftype:02X}"
-        self.transport.write(encode_frame(ftype, payload))
-        return self.read_answer(want=want, name=name)
+        rid = self.take_id()
+        self.transport.write(encode_frame(ftype, payload, rid))
+        return self.read_answer(rid, want=want, name=name)
 
-    def read_answer(self, *, want: int, name: str = "the request"):
-        """Read the next answer frame (after a request written by hand); see :meth:`request`."""
-        decoder, got = FrameDecoder(), 0
+    def read_answer(self, rid: int, *, want: int, name: str = "the request") -> Frame:
+        """Read the answer to request ``rid`` (after a request written by hand); see
+        :meth:`request`. Frames that do not answer it are discarded and counted."""
+        decoder, got, skipped = FrameDecoder(), 0, []
+        answer = None
         try:
-            while True:
+            while answer is None:
                 data = self.transport.read(decoder.needed, self.timeout)
                 if not data:
+                    more = (f"; discarded {len(skipped)} frame(s) not answering it: "
+                            + ", ".join(skipped[:3])) if skipped else ""
                     raise BoardTimeout(
-                        f"no answer from the board to {name}: silent for {self.timeout:g} s "
-                        f"after {got} bytes")
+                        f"no answer from the board to {name} (id {rid}): silent for "
+                        f"{self.timeout:g} s after {got} bytes{more}")
                 got += len(data)
-                frames = decoder.feed(data)
-                if frames:
-                    break
-                if got > READ_BUDGET:
-                    raise ProtocolError(f"no answer frame to {name} in {got} bytes")
-        except (BoardTimeout, ProtocolError):
+                for frame in decoder.feed(data):
+                    if answer is None and frame.type in ANSWER_TYPES and frame.rid == rid:
+                        answer = frame
+                    else:
+                        self.discarded += 1
+                        skipped.append(_describe(frame))
+                        _log.warning("discarded %s while waiting for the answer to %s (id %d)",
+                                     skipped[-1], name, rid)
+                if answer is None and got > READ_BUDGET:
+                    raise ProtocolError(f"no answer frame to {name} (id {rid}) in {got} bytes")
+            if answer.type == FrameType.ERROR:
+                raise DeviceError(_ErrorReply.from_payload(answer.payload), name)
+            if answer.type != want:
+                raise ProtocolError(f"answer to {name} (id {rid}) must be of type 0x{want:02X} "
+                                    f"or ERROR, not 0x{answer.type:02X}")
+        except (BoardTimeout, DeviceError, ProtocolError):
             self.recover()
             raise
-        frame = frames[0]
-        if frame.type == FrameType.ERROR and len(frame.payload) == ERROR_LEN:
-            self.recover()
-            raise DeviceError(_ErrorReply.from_payload(frame.payload), name)
-        if frame.type != want or len(frames) > 1 or decoder.pending:
-            self.recover()
-            raise ProtocolError(f"answer to {name} must be one frame of type 0x{want:02X}, "
-                                f"not type 0x{frame.type:02X}")
-        return frame
+        return answer
 
     def recover(self) -> None:
         """Discard bytes until the line has been quiet for ``idle`` seconds."""

@@ -5,7 +5,8 @@
 for ``t_idle`` seconds counts as the device's ``T_idle``. Point the POSIX host example
 (``build/firmware/sfp_host``) or :class:`~.transport.SerialTransport` at :attr:`path`.
 RESULT frames report 0 cycles (the model has no clock). ``silent=True`` makes a board
-that reads everything and never answers.
+that reads everything and never answers, ``twice=True`` one that sends every answer
+twice (the hosts must take the copy for no later request's answer).
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ class PtyBoard:
         Seconds of silence that end a drain or time out a partial frame.
     silent : bool
         Never answer.
+    twice : bool
+        Send every answer twice.
     """
 
     def __init__(self, net: QuantizedNetwork, *, clk_hz: int = 12_000_000,
-                 t_idle: float = 0.02, silent: bool = False):
+                 t_idle: float = 0.02, silent: bool = False, twice: bool = False):
         self.model = BoardModel(net, clk_hz=clk_hz)
         self.t_idle = float(t_idle)
         self.silent = silent
+        self.twice = twice
         self.received = bytearray()  # every byte the host sent
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
@@ -63,7 +67,7 @@ class PtyBoard:
         if self.silent:
             return
         for reply in replies:
-            os.write(self._master, reply_frame(self.model.info, reply))
+            os.write(self._master, reply_frame(self.model.info, reply) * (2 if self.twice else 1))
 
     def _serve(self) -> None:
         # The idle timer runs on the clock, not on select's wake-ups, so a late-scheduled
