@@ -175,6 +175,22 @@ def test_command_line_on_a_board_that_answers_twice(tmp_path, capsys):
     assert out[-2:] == ["discarded 6 frame(s) that answered no request", "6 of 6 samples ok"]
 
 
+def test_command_line_refuses_a_bad_samples_file_in_one_line(tmp_path, capsys):
+    """A huge integer (an OverflowError traceback before) or a value out of range is one
+    line naming the file and the line, exit 2; nothing is sent for the bad file."""
+    from spikefab.driver.__main__ import main
+
+    net = _net(n_in=10, seed=1)
+    good = samples_text(np.zeros((1, 10), np.int64), "direct")
+    for bad, problem in (("9" * 40, "must lie in [0, 15]"), ("16", "must lie in [0, 15], not 16")):
+        (tmp_path / "s.txt").write_text(good + " ".join([bad] + ["0"] * 9) + "\n")
+        with PtyBoard(net, t_idle=T_IDLE) as pty:
+            rc = main([pty.path, str(tmp_path / "s.txt"), "--timeout", "0.5", "--idle", "0.04"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1, err
+        assert err[0].startswith(f"error: {tmp_path / 's.txt'} line 2: ") and problem in err[0]
+
+
 class _Babbler:
     """A line that never stops sending zeros."""
 

@@ -20,20 +20,8 @@ from ..golden import run_network
 from ..ir import QuantizedNetwork
 from ..protocol import ProtocolError, network_id
 from .client import Board, BoardTimeout, DeviceError
+from .samples import read_samples_text
 from .transport import SerialTransport, TransportError
-
-
-def _samples(path: str, info) -> list[np.ndarray]:
-    shape = (info.n_in,) if info.encoding == "direct" else (info.timesteps, info.n_in)
-    out = []
-    with open(path) as f:
-        for k, line in enumerate(f):
-            vals = np.asarray([int(v) for v in line.split()], dtype=np.int64)
-            if vals.size != int(np.prod(shape)):
-                raise ValueError(f"{path} line {k + 1}: a sample needs {int(np.prod(shape))} "
-                                 f"values, not {vals.size}")
-            out.append(vals.reshape(shape))
-    return out
 
 
 def main(argv=None, transport=None) -> int:
@@ -58,7 +46,7 @@ def main(argv=None, transport=None) -> int:
                 print(f"error: the board runs net_id {info.net_id:08x}, {args.ir} is "
                       f"{network_id(net):08x}")
                 return 1
-            xs = _samples(args.samples, info)
+            xs = read_samples_text(args.samples, info)
             bad = 0
             for i, x in enumerate(xs):
                 try:
