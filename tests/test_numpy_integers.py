@@ -98,3 +98,25 @@ def test_snn_constructors():
     assert LIF(leak_shift=N(3)).leak_shift == 3 and beta_from_leak_shift(N(1)) == 0.5
     assert spike(torch.zeros(2), slope=N(5)).shape == (2,)
     assert ImportModes(np.float32(0.5), "value", "gt").dt == 0.5
+
+
+def test_data_hdl_and_host_helpers_accept_numpy_integers():
+    """The helpers outside spec/config take NumPy integers too (bools still refused)."""
+    from amaranth import Const
+    from spikefab.data import encode_direct, encode_rate
+    from spikefab.data.augment import check_shift
+    from spikefab.driver.client import Board
+    from spikefab.protocol import decode_frame, encode_frame
+    from spikefab_hdl.board.uart import uart_divisor
+    from spikefab_hdl.core.arith import times
+
+    x = np.full((2, 4), 0.5)
+    assert encode_direct(x, N(4)).max() == 8
+    assert encode_rate(x, N(3), seed=0).shape == (3, 2, 4)
+    assert check_shift("t", N(2), (1, 8, 8)) == 2
+    assert uart_divisor(12_000_000, N(115_200)) == 104
+    assert times(Const(3, 4), N(5)).shape().width >= 4
+    assert decode_frame(encode_frame(N(3), b"ab", N(9)))[0].rid == 9
+    assert type(Board(None, first_id=N(7)).next_id) is int
+    with pytest.raises(ValueError):
+        encode_direct(x, True)

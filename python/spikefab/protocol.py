@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fixed import smax, smin
+from .fixed import is_int, smax, smin
 from .ir import QuantizedNetwork
 
 __all__ = [
@@ -101,7 +101,7 @@ class Frame:
 
 
 def _check_u(name: str, value, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
+    if not is_int(value) or not 0 <= value <= hi:
         raise ValueError(f"{name} must be an integer in [0, {hi}], not {value!r}")
 
 

@@ -11,6 +11,7 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.crc import catalog
 from amaranth.lib.wiring import In, Out
+from spikefab.fixed import is_int
 from spikefab.protocol import SYNC, ErrorCode, FrameType, NetInfo, value_bytes
 
 __all__ = ["Command", "command_layout", "head_layout", "FrameParser", "FrameBuilder"]
@@ -67,7 +68,7 @@ class FrameParser(wiring.Component):
     """
 
     def __init__(self, *, info: NetInfo, timeout_cycles: int):
-        if isinstance(timeout_cycles, bool) or not isinstance(timeout_cycles, int) or \
+        if not is_int(timeout_cycles) or \
                 timeout_cycles < 2:
             self._MustUse__silence = True
             raise ValueError(f"timeout_cycles must be an integer >= 2, not {timeout_cycles!r}")

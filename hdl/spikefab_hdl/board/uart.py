@@ -10,6 +10,7 @@ from amaranth import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
+from spikefab.fixed import is_int
 
 __all__ = ["MIN_DIVISOR", "uart_divisor", "UARTRx", "UARTTx"]
 
@@ -18,7 +19,7 @@ MIN_DIVISOR = 4
 
 
 def _check_divisor(owner, divisor) -> int:
-    if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor < MIN_DIVISOR:
+    if not is_int(divisor) or divisor < MIN_DIVISOR:
         owner._MustUse__silence = True  # a rejected component is not an unused one
         raise ValueError(f"divisor must be an integer >= {MIN_DIVISOR}, not {divisor!r}")
     return divisor
@@ -33,7 +34,7 @@ def uart_divisor(clk_hz: float, baud: int) -> int:
         When ``baud`` is not a positive integer, or no integer divisor of at least
         ``MIN_DIVISOR`` comes within 2 % of it.
     """
-    if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
+    if not is_int(baud) or baud <= 0:
         raise ValueError(f"baud must be a positive integer, not {baud!r}")
     divisor = round(clk_hz / baud)
     if divisor < MIN_DIVISOR:

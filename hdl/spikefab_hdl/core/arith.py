@@ -9,14 +9,16 @@ the DSP blocks to the direct layer's products.
 from __future__ import annotations
 
 from amaranth import Const, Value
+from spikefab.fixed import is_int
 
 __all__ = ["times"]
 
 
 def times(value, k: int) -> Value:
     """``value * k`` for a non-negative integer constant ``k``, built from shifts and adds."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+    if not is_int(k) or k < 0:
         raise ValueError(f"k must be a non-negative integer, not {k!r}")
+    k = int(k)
     value = Value.cast(value)
     terms = [value.shift_left(i) for i in range(k.bit_length()) if (k >> i) & 1]
     if not terms:

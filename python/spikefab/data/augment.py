@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..fixed import is_int
+
 __all__ = ["random_shift", "check_shift", "epoch_shifts"]
 
 
@@ -22,7 +24,7 @@ def check_shift(owner: str, max_shift, image_shape) -> int:
                              f"image_shape")
         return 0
     side = min(int(image_shape[-1]), int(image_shape[-2]))
-    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or \
+    if not is_int(max_shift) or \
             not 0 <= max_shift < side:
         raise ValueError(f"{owner}.augment_shift must be an integer in [0, {side - 1}] for "
                          f"{'x'.join(map(str, image_shape))} images, not {max_shift!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..fixed import round_half_even, umax
+from ..fixed import is_int, round_half_even, umax
 from ..spec import IN_BITS_RANGE, T_RANGE
 from .datasets import check_seed
 
@@ -33,7 +33,7 @@ def _check_x01(x01) -> np.ndarray:
 
 def _check_in_bits(in_bits) -> int:
     lo, hi = IN_BITS_RANGE
-    if isinstance(in_bits, bool) or not isinstance(in_bits, int) or not lo <= in_bits <= hi:
+    if not is_int(in_bits) or not lo <= in_bits <= hi:
         raise ValueError(f"in_bits must be an integer in [{lo}, {hi}], not {in_bits!r}")
     return in_bits
 
@@ -66,7 +66,7 @@ def quantize_input(x01, in_bits: int) -> np.ndarray:
 def encode_rate(x01, timesteps: int, *, seed: int = 0) -> np.ndarray:
     """Rate-code ``[B, n_in]`` floats into ``[T, B, n_in]`` uint8 spikes, P(spike) = x."""
     lo, hi = T_RANGE
-    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or not lo <= timesteps <= hi:
+    if not is_int(timesteps) or not lo <= timesteps <= hi:
         raise ValueError(f"timesteps must be an integer in [{lo}, {hi}], not {timesteps!r}")
     seed = check_seed(seed)
     x = _check_x01(x01)

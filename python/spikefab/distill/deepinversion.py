@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..fixed import is_int
 from .common import check_nonnegative, check_positive, check_steps_count
 
 __all__ = ["BNRecorder", "bn_layer_loss", "tv_loss", "l2_prior", "adi_competition",
@@ -151,7 +152,7 @@ class DeepInversion:
         self.tv_l1 = check_nonnegative("DeepInversion", "tv_l1", tv_l1)
         self.l2 = check_nonnegative("DeepInversion", "l2", l2)
         self.main = check_nonnegative("DeepInversion", "main", main)
-        if isinstance(jitter, bool) or not isinstance(jitter, int) or jitter < 0:
+        if not is_int(jitter) or jitter < 0:
             raise ValueError(f"DeepInversion.jitter must be an integer >= 0, not {jitter!r}")
         self.jitter = jitter
         self.recorder = BNRecorder(teacher)

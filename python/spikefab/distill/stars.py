@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from ..fixed import is_number
 from ..train.optim import adam
 from .common import (
     check_choice,
@@ -82,7 +83,7 @@ class STARS:
                  distill_rca: float = 0.0,
                  student_input: Callable[[torch.Tensor], torch.Tensor] = _flat, **di_kwargs):
         self.teacher, self.student = teacher, student
-        if not isinstance(rca_weight, (int, float)) or isinstance(rca_weight, bool):
+        if not is_number(rca_weight):
             raise ValueError(f"STARS.rca_weight must be a number, not {rca_weight!r}")
         self.rca_weight = float(rca_weight)
         self.tar_weight = check_nonnegative("STARS", "tar_weight", tar_weight)

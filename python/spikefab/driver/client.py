@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 
+from ..fixed import is_int, is_number
 from ..protocol import (
     ANSWER_TYPES,
     Frame,
@@ -53,7 +54,7 @@ class DeviceError(RuntimeError):
 
 
 def _positive(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if not is_number(value) or not value > 0:
         raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
     return float(value)
 
@@ -96,10 +97,10 @@ class Board:
         self.idle = _positive("idle", idle)
         if first_id is None:
             first_id = secrets.randbelow(0xFFFF) + 1
-        if isinstance(first_id, bool) or not isinstance(first_id, int) or \
+        if not is_int(first_id) or \
                 not 1 <= first_id <= 0xFFFF:
             raise ValueError(f"first_id must be an integer in [1, 65535], not {first_id!r}")
-        self.next_id = first_id
+        self.next_id = int(first_id)
         self.discarded = 0
         self._info: NetInfo | None = None
 

@@ -22,6 +22,8 @@ import struct
 import subprocess
 from pathlib import Path
 
+from ..fixed import is_int, is_number
+
 __all__ = ["Transport", "SerialTransport", "SimTransport", "TransportError"]
 
 
@@ -49,9 +51,9 @@ class Transport:
 
 
 def _check_read(n, timeout) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"n must be a positive integer, not {n!r}")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+    if not is_number(timeout) or not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
 
 
@@ -69,7 +71,7 @@ class SerialTransport(Transport):
     def __init__(self, port: str, baud: int = 115_200):
         import serial
 
-        if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
+        if not is_int(baud) or baud <= 0:
             raise ValueError(f"baud must be a positive integer, not {baud!r}")
         try:
             self._ser = serial.Serial(port, baud, bytesize=8, parity="N", stopbits=1,
