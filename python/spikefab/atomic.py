@@ -5,7 +5,9 @@ remains), and text reads that refuse a binary file naming the line.
   (and any default ACL) exactly as for an ordinary new file: with umask 022 an output is
   ``rw-r--r--``. (``tempfile.mkstemp`` would make every output ``0600``.)
 * ``atomic_write_files`` replaces a set of related files whole or not at all: if any rename
-  fails, the files already replaced get their previous content back. While the set is
+  fails, the files already replaced get their previous content back; if the process dies
+  between two renames, a journal written before the first one lets the next writer finish
+  the set (:func:`finish_cut_writes`, run when a run directory's lock is taken). While the set is
   being replaced, each previous file also stays reachable under :func:`previous_path`
   (a hard link named by its SHA-256), so a reader whose committing file records that hash
   (the IR's JSON does) still finds the old content after a crash between two renames.
@@ -15,22 +17,44 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import secrets
 from pathlib import Path
 
 __all__ = [
+    "TEMP_NAME",
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_files",
     "atomic_write_text",
+    "finish_cut_writes",
     "previous_path",
     "read_text",
+    "remove_stale_temps",
     "TextFileError",
 ]
 
 _BINARY = getattr(os, "O_BINARY", 0)
+
+
+#: The name of a temporary beside its target: ``.<name>.<8 hex digits>.tmp``.
+TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
+
+
+def remove_stale_temps(folder) -> list[Path]:
+    """Remove the temporaries left in ``folder`` (and below) by writers that were killed
+    before they could clean up (``kill -9``, a power cut), after completing the sets whose
+    renames had begun (:func:`finish_cut_writes`); return what was removed. Call it only
+    while no writer can be at work there (e.g. holding the run directory's lock)."""
+    finish_cut_writes(folder)
+    removed = []
+    for path in sorted(Path(folder).rglob(".*.tmp")):
+        if TEMP_NAME.match(path.name) and path.is_file():
+            _unlink(path)
+            removed.append(path)
+    return removed
 
 
 def _open_temp(path: Path) -> tuple[int, Path]:
@@ -158,6 +182,7 @@ def atomic_write_files(contents: dict) -> None:
     """
     items = [(Path(p), data) for p, data in contents.items()]
     temps: list[tuple[Path, Path]] = []
+    journal = None
     kept: dict[Path, Path | None] = {}
     done: list[Path] = []
     restored = True
@@ -171,6 +196,7 @@ def atomic_write_files(contents: dict) -> None:
                 os.fsync(f.fileno())
         for _, path in temps[:-1]:
             kept[path] = _keep(path)
+        journal = _write_journal(temps) if len(temps) > 1 else None
         for folder in {path.parent for _, path in temps}:
             _fsync_dir(folder)
         try:
@@ -185,6 +211,8 @@ def atomic_write_files(contents: dict) -> None:
     finally:
         for tmp, _ in temps:
             _unlink(tmp)
+        if journal is not None:
+            _unlink(journal)
         if restored:
             for k in kept.values():
                 if k is not None:
@@ -192,6 +220,65 @@ def atomic_write_files(contents: dict) -> None:
     if restored:
         for _, path in temps[:-1]:
             _drop_stale(path)
+        _drop_stale_journals(temps[-1][1])
+
+
+#: The journal of a set being renamed: ``.<name of its last file>.<8 hex digits>.set``.
+JOURNAL_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.set$")
+
+
+def _write_journal(temps: list[tuple[Path, Path]]) -> Path:
+    """Record, durably and before the first rename, which temporary becomes which file, so
+    that :func:`finish_cut_writes` can complete a set whose renames a crash cut off."""
+    last = temps[-1][1]
+    doc = json.dumps([[str(tmp), str(path)] for tmp, path in temps]).encode()
+    fd, tmp = _open_temp(last)
+    journal = last.with_name(tmp.name[: -len(".tmp")] + ".set")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(doc)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, journal)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return journal
+
+
+def _drop_stale_journals(last: Path) -> None:
+    """Remove journals (and their leftover temporaries) of earlier sets committed by ``last``
+    that a crash cut off: the set just written supersedes them."""
+    for journal in last.parent.glob(f".{last.name}.*.set"):
+        if JOURNAL_NAME.match(journal.name):
+            try:
+                entries = json.loads(journal.read_text())
+            except (OSError, ValueError):
+                entries = []
+            for tmp, _ in entries:
+                _unlink(Path(tmp))
+            _unlink(journal)
+
+
+def finish_cut_writes(folder) -> list[Path]:
+    """Complete the sets of :func:`atomic_write_files` in ``folder`` (and below) whose renames
+    a crash cut off: every temporary a journal names and that is still there is renamed to
+    its file (all of them were complete before the first rename), then the journal goes.
+    Returns the files completed. Call it only while no writer can be at work there."""
+    done = []
+    for journal in sorted(Path(folder).rglob(".*.set")):
+        if not JOURNAL_NAME.match(journal.name):
+            continue
+        try:
+            entries = json.loads(journal.read_text())
+        except (OSError, ValueError):
+            entries = []  # a journal cut off while written: no rename had started
+        for tmp, path in entries:
+            if Path(tmp).is_file():
+                os.replace(tmp, path)
+                done.append(Path(path))
+        _unlink(journal)
+    return done
 
 
 def _restore(done: list[Path], kept: dict) -> bool:

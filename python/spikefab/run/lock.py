@@ -6,7 +6,8 @@ before it stores the config; a second one on the same run directory is refused a
 with :class:`RunLocked`, whose one line names the holder (pid, host, command, start time)
 from the lock file. The kernel drops an ``flock`` when its process ends, however it ends
 (``kill -9`` included), so a lock left by a killed process is recovered by the next
-command, which overwrites the stale holder line. ``status`` and the other read-only
+command, which overwrites the stale holder line and removes the temporaries the killed
+writer left (``atomic.remove_stale_temps``). ``status`` and the other read-only
 commands take no lock and write nothing.
 """
 
@@ -21,6 +22,8 @@ import socket
 import sys
 import time
 from pathlib import Path
+
+from ..atomic import remove_stale_temps
 
 __all__ = ["LOCK_NAME", "RunLocked", "holder", "run_lock", "writer"]
 
@@ -101,6 +104,7 @@ def run_lock(root, command: str | None = None):
                 "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        remove_stale_temps(root)  # a killed writer's temporaries: no writer is left to use them
         try:
             yield
         finally:
