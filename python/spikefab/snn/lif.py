@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..spec import RESETS, T_RANGE
+from ..spec import T_RANGE, V1_RESETS
 from .surrogate import SLOPE, spike
 
 __all__ = ["beta_from_leak_shift", "check_neuron_args", "lif_step_float", "LIF"]
@@ -36,8 +36,8 @@ def check_neuron_args(owner: str, *, theta, reset, leak_shift=None) -> None:
     """Validate the neuron parameters shared by every float LIF entry point."""
     if isinstance(theta, bool) or not isinstance(theta, (int, float)) or not theta > 0:
         raise ValueError(f"{owner} theta must be a positive number, not {theta!r}")
-    if reset not in RESETS:
-        allowed = ", ".join(repr(r) for r in RESETS)
+    if reset not in V1_RESETS:
+        allowed = ", ".join(repr(r) for r in V1_RESETS)
         raise ValueError(f"{owner} reset must be one of {allowed}, not {reset!r}")
     if leak_shift is not None and (
         isinstance(leak_shift, bool) or not isinstance(leak_shift, int) or leak_shift < 0
@@ -86,7 +86,7 @@ def lif_step_float(
     elif reset == "zero":
         v = v * (1.0 - s)
     else:
-        allowed = ", ".join(repr(r) for r in RESETS)
+        allowed = ", ".join(repr(r) for r in V1_RESETS)
         raise ValueError(f"lif_step_float reset must be one of {allowed}, not {reset!r}")
     return s, v
 
