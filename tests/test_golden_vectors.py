@@ -8,13 +8,18 @@ from spikefab.golden import LIFState, lif_init, lif_step, run_network
 def test_lif_vector(lif_vector):
     spec = lif_vector["spec"]
     state = lif_init((), spec)
-    spikes, vs = [], []
+    spikes, vs, syn = [], [], []
     for current in lif_vector["current"]:
         s, state = lif_step(np.int64(current), state, spec)
         spikes.append(int(s))
         vs.append(int(state.v))
+        syn.append(None if state.i is None else int(state.i))
     assert_array_equal(spikes, lif_vector["spikes"])
     assert_array_equal(vs, lif_vector["v"])
+    if lif_vector["i"] is None:
+        assert set(syn) == {None}
+    else:
+        assert_array_equal(syn, lif_vector["i"])
 
 
 def test_network_vector(network_vector):

@@ -18,6 +18,7 @@ PACKAGES = {"spikefab": ROOT / "python" / "spikefab", "spikefab_hdl": ROOT / "hd
 #: Software layers, lowest first; a unit imports only units of lower layers.
 SOFTWARE = [
     {"fixed", "atomic", "toolchain"},
+    {"neuron"},
     {"spec"},
     {"ir"},
     {"golden", "protocol", "data"},
@@ -33,10 +34,11 @@ SOFTWARE = [
 GATEWARE = [{"core"}, {"board"}, {"build"}, {"sim"}, {"__main__", "__init__"}]
 #: The software units each gateware unit may import (never torch-side ones).
 GATEWARE_USES = {
-    "core": {"fixed", "spec", "ir"},
-    "board": {"fixed", "spec", "ir", "protocol"},
-    "build": {"fixed", "spec", "ir", "protocol", "atomic", "toolchain"},
-    "sim": {"fixed", "spec", "ir", "protocol", "atomic", "toolchain", "golden", "driver"},
+    "core": {"fixed", "neuron", "spec", "ir"},
+    "board": {"fixed", "neuron", "spec", "ir", "protocol"},
+    "build": {"fixed", "neuron", "spec", "ir", "protocol", "atomic", "toolchain"},
+    "sim": {"fixed", "neuron", "spec", "ir", "protocol", "atomic", "toolchain", "golden",
+            "driver"},
     "__main__": set(),
     "__init__": set(),
 }

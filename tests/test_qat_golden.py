@@ -6,13 +6,16 @@ loaded into the QAT model with ``QSpikingMLP.from_ir``.
 """
 
 import numpy as np
+import pytest
 import torch
+from conftest import vectors_beyond, vectors_within
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from spikefab.golden import run_network
 from spikefab.ir import QuantizedNetwork
 from spikefab.quant.qat_export import export_qat
+from spikefab.snn.qlif import EXTENSIONS
 from spikefab.snn.qmlp import QSpikingMLP
 from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
 
@@ -36,8 +39,8 @@ def assert_runs_equal(got, want):
     assert_array_equal(got.prediction, want.prediction)
 
 
-def test_qat_reproduces_every_network_vector(network_vector):
-    v = network_vector
+@pytest.mark.parametrize("v", vectors_within("network", EXTENSIONS), ids=lambda v: v["name"])
+def test_qat_reproduces_every_network_vector(v):
     q = QSpikingMLP.from_ir(v["net"])
     assert_same_run(q, v["net"], v["input"])
     got = q.forward_int(torch.from_numpy(v["input"]))
@@ -45,6 +48,12 @@ def test_qat_reproduces_every_network_vector(network_vector):
         assert_array_equal(a, b)
     assert_array_equal(got.logits, v["logits"])
     assert_array_equal(got.prediction, v["prediction"])
+
+
+@pytest.mark.parametrize("v", vectors_beyond("network", EXTENSIONS), ids=lambda v: v["name"])
+def test_qat_refuses_what_it_does_not_implement(v):
+    with pytest.raises(ValueError, match="^QSpikingMLP does not implement the extension"):
+        QSpikingMLP.from_ir(v["net"])
 
 
 @st.composite

@@ -5,11 +5,12 @@ import re
 import numpy as np
 import pytest
 import torch
+from conftest import vectors_within
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from spikefab.golden import LIFState, lif_init, lif_step
-from spikefab.snn.qlif import floor_ste, qlif_integrate, qlif_step, round_ste, sat_ste
+from spikefab.snn.qlif import EXTENSIONS, floor_ste, qlif_integrate, qlif_step, round_ste, sat_ste
 from spikefab.spec import LIFSpec
 
 F64 = torch.float64
@@ -33,6 +34,8 @@ def _as_int(t):
     return a.astype(np.int64)
 
 
+@pytest.mark.parametrize("lif_vector", vectors_within("lif", EXTENSIONS),
+                         ids=lambda v: v["name"])
 def test_qlif_matches_every_lif_vector(lif_vector):
     spec = lif_vector["spec"]
     v = torch.zeros((), dtype=F64)

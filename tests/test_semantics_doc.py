@@ -33,7 +33,7 @@ def test_every_range_in_the_doc_is_the_one_spec_enforces():
     assert _interval(rows["`timesteps` (T)"]) == spec.T_RANGE
     assert _interval(rows["`in_bits`"].split(";")[1]) == spec.IN_BITS_RANGE
     for name, choices in (("`reset`", spec.RESETS), ("`encoding`", spec.ENCODINGS)):
-        assert set(re.findall(r'"(\w+)"', rows[name])) == set(choices)
+        assert set(re.findall(r'"([\w-]+)"', rows[name])) == set(choices)
 
 
 def test_the_bounds_the_doc_states_are_enforced_at_their_edges():

@@ -23,7 +23,8 @@ def _net(**kw):
         (dict(leak_shift=-1), "LIFSpec.leak_shift must be None or an integer in [0, 16), not -1"),
         (dict(v_bits=8, leak_shift=8),
          "LIFSpec.leak_shift must be None or an integer in [0, 8), not 8"),
-        (dict(reset="hard"), "LIFSpec.reset must be one of 'subtract', 'zero', not 'hard'"),
+        (dict(reset="hard"),
+         "LIFSpec.reset must be one of 'subtract', 'zero', 'subtract-delayed', not 'hard'"),
     ],
 )
 def test_lif_spec_errors(kwargs, message):
@@ -91,7 +92,8 @@ def test_from_dict_errors():
         NetworkSpec.from_dict(d)
     d = _net().to_dict()
     d["semantics"] = "v2"
-    with pytest.raises(ValueError, match=r"^NetworkSpec.semantics must be 'v1', not 'v2'$"):
+    with pytest.raises(ValueError,
+                       match=r"^NetworkSpec.semantics must be 'v1' with named .*, not 'v2'$"):
         NetworkSpec.from_dict(d)
     d = _net().to_dict()
     del d["layers"][0]["neuron"]["theta"]

@@ -91,7 +91,8 @@ def _arrays_bytes(npath: Path, sha) -> bytes:
 
 @dataclass(frozen=True, eq=False)
 class QuantizedNetwork:
-    """Integer network: ``weights[l]`` is ``[n_out, n_in]``, ``biases[l]`` is ``[n_out]``.
+    """Integer network: ``weights[l]`` is ``[n_out, n_in]`` (``[out_channels, in_channels,
+    kernel, kernel]`` for a conv layer), ``biases[l]`` is ``[n_out]`` (``[out_channels]``).
 
     ``meta`` is free-form JSON-able information (scales, dataset, accuracies).
     """
@@ -112,8 +113,8 @@ class QuantizedNetwork:
             )
         ws, bs = [], []
         for i, layer in enumerate(self.spec.layers):
-            w = _as_int_array(self.weights[i], f"weights[{i}]", (layer.n_out, layer.n_in))
-            b = _as_int_array(self.biases[i], f"biases[{i}]", (layer.n_out,))
+            w = _as_int_array(self.weights[i], f"weights[{i}]", layer.weight_shape)
+            b = _as_int_array(self.biases[i], f"biases[{i}]", layer.bias_shape)
             _check_range(w, f"weights[{i}]", layer.w_bits)
             _check_range(b, f"biases[{i}]", layer.b_bits)
             w.setflags(write=False)
@@ -130,17 +131,24 @@ class QuantizedNetwork:
 
     # --- derived widths -------------------------------------------------------------
     def current_bounds(self, index: int) -> tuple[int, int]:
-        """Exact range of the layer's input current ``I = W x + b`` for these weights."""
-        return dense_bounds(self.weights[index], self.biases[index], self.spec.input_max(index))
+        """Range of the layer's input current ``I = W x + b`` for these weights: exact for a
+        dense layer; for a conv layer the range of a whole kernel's sum (a border position
+        sums a subset of its terms, which lies inside it)."""
+        w = self.weights[index]
+        return dense_bounds(w.reshape(w.shape[0], -1), self.biases[index],
+                            self.spec.input_max(index))
 
     def current_bits(self, index: int) -> int:
         """Signed width that holds every current of layer ``index``."""
         return signed_width(*self.current_bounds(index))
 
     def acc_bounds(self) -> tuple[int, int]:
-        """Range of the readout accumulators after ``T`` steps."""
-        lo, hi = self.current_bounds(len(self.spec.layers) - 1)
+        """Range of the readout accumulators after ``T`` steps (spike counts in ``[0, T]``
+        with ``readout="spikes"``)."""
         t = self.spec.timesteps
+        if self.spec.readout == "spikes":
+            return 0, t
+        lo, hi = self.current_bounds(len(self.spec.layers) - 1)
         return min(0, lo * t), max(0, hi * t)
 
     def acc_bits(self) -> int:

@@ -1,130 +1,191 @@
 """Network specifications: frozen, validated dataclasses that round-trip through JSON.
 
 A spec fixes every number the integer semantics (docs/semantics.md, DESIGN §2) needs
-except the weights themselves: widths, thresholds, leaks, reset modes, timesteps and
-the input encoding. Construction validates every field and raises a one-line
-``ValueError``/``TypeError`` naming the field, the value and what is allowed.
+except the weights themselves: layer kinds and shapes, widths, neuron modes
+(:mod:`spikefab.neuron`), timesteps, the input encoding and the readout. Construction
+validates every field and raises a one-line ``ValueError``/``TypeError`` naming the
+field, the value and what is allowed.
+
+Semantics v1 is a chain of dense LIF layers and a non-spiking readout; every other
+choice is a named extension (``conv2d``, ``spike-readout`` here; the neuron modes in
+:mod:`spikefab.neuron`). :attr:`NetworkSpec.semantics` names the ones a network uses
+(``"v1"``, or e.g. ``"v1+conv2d+gt"``), is written into its JSON and checked on load.
+Fields at their v1 defaults are left out of the JSON, so a v1 spec reads and writes
+exactly as it always did.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
-from .fixed import is_int, smax
+from .fixed import umax
+from .neuron import (
+    DECAY_BITS_RANGE,
+    I_BITS_RANGE,
+    RESETS,
+    THRESHOLDS,
+    V1_RESETS,
+    V_BITS_RANGE,
+    LIFSpec,
+    SynapseSpec,
+    check_choice,
+    check_int,
+    from_dict,
+)
 
 __all__ = [
+    "B_BITS_RANGE",
+    "DECAY_BITS_RANGE",
+    "I_BITS_RANGE",
+    "IN_BITS_RANGE",
+    "SIZE_RANGE",
+    "T_RANGE",
+    "V_BITS_RANGE",
+    "W_BITS_RANGE",
+    "EXTENSIONS",
     "SEMANTICS",
     "RESETS",
+    "THRESHOLDS",
+    "V1_RESETS",
     "ENCODINGS",
+    "READOUTS",
+    "ConvSpec",
     "LIFSpec",
     "LayerSpec",
     "NetworkSpec",
+    "SynapseSpec",
 ]
 
-#: Name of the integer semantics these specs follow (DESIGN §2).
+#: Name of the base integer semantics (DESIGN §2).
 SEMANTICS = "v1"
-RESETS = ("subtract", "zero")
+#: The named extensions of v1 (docs/semantics.md has each one's equations).
+EXTENSIONS = ("conv2d", "cuba", "decay", "delayed-reset", "gt", "spike-readout")
 ENCODINGS = ("spikes", "direct")
+#: ``"current"``: the last layer sums its input current (v1); ``"spikes"``: it is a LIF
+#: layer and the prediction is the spike-count vote (extension ``spike-readout``).
+READOUTS = ("current", "spikes")
 
-V_BITS_RANGE = (2, 32)
 W_BITS_RANGE = (2, 16)
 B_BITS_RANGE = (2, 32)
 IN_BITS_RANGE = (1, 16)
 SIZE_RANGE = (1, 65536)
 T_RANGE = (1, 1024)
-
-
-def _check_int(obj, name: str, lo: int, hi: int) -> None:
-    """Check ``obj.<name>`` (a Python or NumPy integer in [lo, hi]) and store it as ``int``."""
-    value = getattr(obj, name)
-    if not is_int(value) or not lo <= value <= hi:
-        raise ValueError(
-            f"{type(obj).__name__}.{name} must be an integer in [{lo}, {hi}], not {value!r}"
-        )
-    object.__setattr__(obj, name, int(value))
-
-
-def _check_choice(owner: str, name: str, value, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        allowed = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{owner}.{name} must be one of {allowed}, not {value!r}")
-
-
-def _from_dict(cls, data, owner: str) -> dict:
-    if not isinstance(data, dict):
-        raise TypeError(f"{owner} must be a JSON object, not {type(data).__name__}")
-    names = [f.name for f in fields(cls)]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ValueError(f"{owner} has no field {unknown[0]!r}; allowed: {', '.join(names)}")
-    missing = [n for n in names if n not in data]
-    if missing:
-        raise ValueError(f"{owner}.{missing[0]} is missing")
-    return dict(data)
+KERNEL_RANGE = (1, 15)
+STRIDE_RANGE = (1, 8)
+POOL_RANGE = (1, 8)
+CHANNELS_RANGE = (1, 4096)
 
 
 @dataclass(frozen=True)
-class LIFSpec:
-    """Integer leaky integrate-and-fire neuron (semantics v1).
+class ConvSpec:
+    """The shape of a 2-D convolution layer (extension ``conv2d``).
+
+    The layer maps an input ``[in_channels, height, width]`` (flattened channel-major:
+    index ``(c * height + y) * width + x``) to ``[out_channels, out_height, out_width]``
+    with square ``kernel``, ``stride`` and zero ``padding``; its spikes are then max-pooled
+    (a window's OR) over ``pool x pool`` windows with stride ``pool`` (1: no pooling).
 
     Parameters
     ----------
-    v_bits : int
-        Membrane width in bits, two's complement, saturating. In [2, 32].
-    theta : int
-        Firing threshold in membrane LSBs; a neuron spikes when ``v >= theta``.
-        In [1, 2**(v_bits-1) - 1].
-    leak_shift : int or None
-        ``k`` in ``v - (v >> k)``; ``None`` means no leak (IF neuron). In [0, v_bits).
-    reset : str
-        ``"subtract"`` (``v -= theta`` on a spike) or ``"zero"`` (``v = 0``).
+    in_channels, height, width : int
+        Input shape. Channels in [1, 4096], height and width in [1, 65536].
+    out_channels : int
+        In [1, 4096].
+    kernel : int
+        In [1, 15] and at most ``height + 2 * padding`` and ``width + 2 * padding``.
+    stride : int
+        In [1, 8].
+    padding : int
+        In [0, kernel - 1].
+    pool : int
+        In [1, 8] and at most the output height and width.
     """
 
-    v_bits: int = 16
-    theta: int = 64
-    leak_shift: int | None = 3
-    reset: str = "subtract"
+    in_channels: int
+    height: int
+    width: int
+    out_channels: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    pool: int = 1
+    OPTIONAL = ()
 
     def __post_init__(self):
-        _check_int(self, "v_bits", *V_BITS_RANGE)
-        _check_int(self, "theta", 1, smax(self.v_bits))
-        if self.leak_shift is not None:
-            if not is_int(self.leak_shift) or not 0 <= self.leak_shift < self.v_bits:
-                raise ValueError(
-                    f"LIFSpec.leak_shift must be None or an integer in [0, {self.v_bits}), "
-                    f"not {self.leak_shift!r}"
-                )
-            object.__setattr__(self, "leak_shift", int(self.leak_shift))
-        _check_choice("LIFSpec", "reset", self.reset, RESETS)
+        own = "ConvSpec"
+        check_int(own, "in_channels", self.in_channels, *CHANNELS_RANGE)
+        check_int(own, "height", self.height, *SIZE_RANGE)
+        check_int(own, "width", self.width, *SIZE_RANGE)
+        check_int(own, "out_channels", self.out_channels, *CHANNELS_RANGE)
+        check_int(own, "kernel", self.kernel, *KERNEL_RANGE)
+        check_int(own, "stride", self.stride, *STRIDE_RANGE)
+        check_int(own, "padding", self.padding, 0, self.kernel - 1)
+        for name in ("height", "width"):
+            size = getattr(self, name) + 2 * self.padding
+            if self.kernel > size:
+                raise ValueError(f"{own}.kernel {self.kernel} is larger than the padded input "
+                                 f"{name} {size}")
+        oh, ow = self.out_hw
+        check_int(own, "pool", self.pool, POOL_RANGE[0], min(POOL_RANGE[1], oh, ow))
+        for name in ("in_channels", "height", "width", "out_channels", "kernel", "stride",
+                     "padding", "pool"):
+            object.__setattr__(self, name, int(getattr(self, name)))
 
     @property
-    def beta(self) -> float:
-        """Float decay factor ``1 - 2**-k`` the float model trains with (1.0 without leak)."""
-        return 1.0 if self.leak_shift is None else 1.0 - 2.0 ** -self.leak_shift
+    def out_hw(self) -> tuple[int, int]:
+        """Output height and width before pooling."""
+        k, s, p = self.kernel, self.stride, self.padding
+        return (self.height + 2 * p - k) // s + 1, (self.width + 2 * p - k) // s + 1
+
+    @property
+    def pooled_hw(self) -> tuple[int, int]:
+        """Output height and width after pooling (floor, as torch's max pooling)."""
+        oh, ow = self.out_hw
+        return oh // self.pool, ow // self.pool
+
+    @property
+    def n_in(self) -> int:
+        return self.in_channels * self.height * self.width
+
+    @property
+    def n_out(self) -> int:
+        oh, ow = self.out_hw
+        return self.out_channels * oh * ow
+
+    @property
+    def n_pooled(self) -> int:
+        ph, pw = self.pooled_hw
+        return self.out_channels * ph * pw
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {name: getattr(self, name) for name in (
+            "in_channels", "height", "width", "out_channels", "kernel", "stride", "padding",
+            "pool")}
 
     @classmethod
-    def from_dict(cls, data) -> LIFSpec:
-        return cls(**_from_dict(cls, data, "LIFSpec"))
+    def from_dict(cls, data) -> ConvSpec:
+        return cls(**from_dict(cls, data, "ConvSpec"))
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """A dense layer: ``I = W @ x + b`` then a LIF stage, or the readout when ``neuron`` is None.
+    """A layer: ``I = W @ x + b`` (dense) or a convolution (``conv``), then its neurons, or
+    the summing readout when ``neuron`` is None.
 
     Parameters
     ----------
     n_in, n_out : int
-        Fan-in and number of neurons. In [1, 65536].
+        Fan-in and number of neurons, in [1, 65536]; a conv layer's equal its
+        ``conv.n_in`` and ``conv.n_out``.
     w_bits : int
         Signed weight width. In [2, 16].
     b_bits : int
         Signed bias width. In [2, 32].
     neuron : LIFSpec or None
-        The neuron stage; ``None`` marks the non-spiking readout (last layer only).
+        The neuron stage; ``None`` marks the summing readout (last layer only).
+    conv : ConvSpec or None
+        A convolution layer (extension ``conv2d``; never the last layer); None: dense.
     """
 
     n_in: int
@@ -132,42 +193,88 @@ class LayerSpec:
     w_bits: int = 8
     b_bits: int = 16
     neuron: LIFSpec | None = None
+    conv: ConvSpec | None = None
+    OPTIONAL = ("conv",)
 
     def __post_init__(self):
-        _check_int(self, "n_in", *SIZE_RANGE)
-        _check_int(self, "n_out", *SIZE_RANGE)
-        _check_int(self, "w_bits", *W_BITS_RANGE)
-        _check_int(self, "b_bits", *B_BITS_RANGE)
+        own = "LayerSpec"
+        check_int(own, "n_in", self.n_in, *SIZE_RANGE)
+        check_int(own, "n_out", self.n_out, *SIZE_RANGE)
+        check_int(own, "w_bits", self.w_bits, *W_BITS_RANGE)
+        check_int(own, "b_bits", self.b_bits, *B_BITS_RANGE)
+        for name in ("n_in", "n_out", "w_bits", "b_bits"):
+            object.__setattr__(self, name, int(getattr(self, name)))
         if self.neuron is not None and not isinstance(self.neuron, LIFSpec):
             raise TypeError(
-                f"LayerSpec.neuron must be a LIFSpec or None, not {type(self.neuron).__name__}"
+                f"{own}.neuron must be a LIFSpec or None, not {type(self.neuron).__name__}"
             )
+        if self.conv is None:
+            return
+        if not isinstance(self.conv, ConvSpec):
+            raise TypeError(f"{own}.conv must be a ConvSpec or None, not "
+                            f"{type(self.conv).__name__}")
+        for name in ("n_in", "n_out"):
+            want = getattr(self.conv, name)
+            if getattr(self, name) != want:
+                raise ValueError(f"{own}.{name} must equal the convolution's {name} {want}, "
+                                 f"not {getattr(self, name)}")
+        if self.neuron is None:
+            raise ValueError(f"{own}.neuron must be a LIFSpec for a conv layer (a conv layer "
+                             "spikes; the readout is dense), not None")
 
     @property
     def is_readout(self) -> bool:
+        """The summing readout (no neurons)."""
         return self.neuron is None
 
+    @property
+    def n_next(self) -> int:
+        """Outputs the next layer sees: the pooled spikes of a conv layer, else ``n_out``."""
+        return self.n_out if self.conv is None else self.conv.n_pooled
+
+    @property
+    def weight_shape(self) -> tuple[int, ...]:
+        """``[n_out, n_in]``, or ``[out_channels, in_channels, kernel, kernel]`` for conv."""
+        c = self.conv
+        if c is None:
+            return (self.n_out, self.n_in)
+        return (c.out_channels, c.in_channels, c.kernel, c.kernel)
+
+    @property
+    def bias_shape(self) -> tuple[int]:
+        """One bias per neuron (dense) or per output channel (conv)."""
+        return (self.n_out if self.conv is None else self.conv.out_channels,)
+
+    def extensions(self) -> set[str]:
+        out = set() if self.neuron is None else self.neuron.extensions()
+        return out | ({"conv2d"} if self.conv is not None else set())
+
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["neuron"] = None if self.neuron is None else self.neuron.to_dict()
+        d = {"n_in": self.n_in, "n_out": self.n_out, "w_bits": self.w_bits,
+             "b_bits": self.b_bits,
+             "neuron": None if self.neuron is None else self.neuron.to_dict()}
+        if self.conv is not None:
+            d["conv"] = self.conv.to_dict()
         return d
 
     @classmethod
     def from_dict(cls, data) -> LayerSpec:
-        d = _from_dict(cls, data, "LayerSpec")
-        if d["neuron"] is not None:
+        d = from_dict(cls, data, "LayerSpec")
+        if d.get("neuron") is not None:
             d["neuron"] = LIFSpec.from_dict(d["neuron"])
+        if d.get("conv") is not None:
+            d["conv"] = ConvSpec.from_dict(d["conv"])
         return cls(**d)
 
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """A chain of dense layers run for ``timesteps`` steps (DESIGN §2).
+    """A chain of layers run for ``timesteps`` steps (DESIGN §2, docs/semantics.md).
 
     Parameters
     ----------
     layers : tuple of LayerSpec
-        Hidden LIF layers followed by exactly one readout layer (the last).
+        Spiking layers (dense or conv), then the readout layer (dense, the last).
     timesteps : int
         Number of steps ``T`` per sample. In [1, 1024].
     encoding : str
@@ -175,52 +282,63 @@ class NetworkSpec:
         ``in_bits`` presented unchanged at every step.
     in_bits : int
         Input width: 1 for spikes, [1, 16] for direct.
+    readout : str
+        ``"current"``: the last layer has no neurons and sums its current (v1);
+        ``"spikes"``: it is a LIF layer and predicts by spike count (``spike-readout``).
     """
 
     layers: tuple[LayerSpec, ...]
     timesteps: int = 4
     encoding: str = "direct"
     in_bits: int = 4
+    readout: str = "current"
+    OPTIONAL = ("readout",)
 
     def __post_init__(self):
+        own = "NetworkSpec"
         if isinstance(self.layers, list):
             object.__setattr__(self, "layers", tuple(self.layers))
         if not isinstance(self.layers, tuple) or not self.layers:
             raise ValueError(
-                f"NetworkSpec.layers must be a non-empty sequence of LayerSpec, not {self.layers!r}"
+                f"{own}.layers must be a non-empty sequence of LayerSpec, not {self.layers!r}"
             )
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, LayerSpec):
-                raise TypeError(
-                    f"NetworkSpec.layers[{i}] must be a LayerSpec, not {type(layer).__name__}"
-                )
-        _check_int(self, "timesteps", *T_RANGE)
-        _check_choice("NetworkSpec", "encoding", self.encoding, ENCODINGS)
+                raise TypeError(f"{own}.layers[{i}] must be a LayerSpec, not "
+                                f"{type(layer).__name__}")
+        check_int(own, "timesteps", self.timesteps, *T_RANGE)
+        check_choice(own, "encoding", self.encoding, ENCODINGS)
+        check_choice(own, "readout", self.readout, READOUTS)
         if self.encoding == "spikes":
-            if not is_int(self.in_bits) or self.in_bits != 1:
+            if self.in_bits != 1:
                 raise ValueError(
-                    f"NetworkSpec.in_bits must be 1 when encoding is 'spikes', not {self.in_bits!r}"
+                    f"{own}.in_bits must be 1 when encoding is 'spikes', not {self.in_bits!r}"
                 )
-            object.__setattr__(self, "in_bits", 1)
         else:
-            _check_int(self, "in_bits", *IN_BITS_RANGE)
+            check_int(own, "in_bits", self.in_bits, *IN_BITS_RANGE)
+        object.__setattr__(self, "timesteps", int(self.timesteps))
+        object.__setattr__(self, "in_bits", int(self.in_bits))
+        spiking_readout = self.readout == "spikes"
         for i, layer in enumerate(self.layers):
             last = i == len(self.layers) - 1
-            if last and not layer.is_readout:
-                raise ValueError(
-                    f"NetworkSpec.layers[{i}].neuron must be None (the last layer is the readout),"
-                    f" not {layer.neuron!r}"
-                )
+            if last and layer.is_readout == spiking_readout:
+                want = "a LIFSpec (readout 'spikes')" if spiking_readout else \
+                    "None (the last layer is the readout)"
+                raise ValueError(f"{own}.layers[{i}].neuron must be {want}, not "
+                                 f"{layer.neuron!r}")
             if not last and layer.is_readout:
                 raise ValueError(
-                    f"NetworkSpec.layers[{i}].neuron must be a LIFSpec (only the last layer is "
+                    f"{own}.layers[{i}].neuron must be a LIFSpec (only the last layer is "
                     "the readout), not None"
                 )
-            if i and layer.n_in != self.layers[i - 1].n_out:
-                raise ValueError(
-                    f"NetworkSpec.layers[{i}].n_in must equal layers[{i - 1}].n_out = "
-                    f"{self.layers[i - 1].n_out}, not {layer.n_in}"
-                )
+            if last and layer.conv is not None:
+                raise ValueError(f"{own}.layers[{i}] is a conv layer; the last layer (the "
+                                 "readout) must be dense")
+            prev = self.layers[i - 1] if i else None
+            if prev is not None and layer.n_in != prev.n_next:
+                what = "n_out" if prev.n_next == prev.n_out else "pooled outputs"
+                raise ValueError(f"{own}.layers[{i}].n_in must equal layers[{i - 1}].{what} = "
+                                 f"{prev.n_next}, not {layer.n_in}")
 
     @property
     def n_in(self) -> int:
@@ -232,38 +350,72 @@ class NetworkSpec:
 
     @property
     def hidden(self) -> tuple[LayerSpec, ...]:
-        """The spiking layers (every layer but the readout)."""
+        """Every layer but the last (all spiking)."""
         return self.layers[:-1]
+
+    @property
+    def spiking(self) -> tuple[LayerSpec, ...]:
+        """The layers with neurons: the hidden ones, and the last with readout 'spikes'."""
+        return tuple(layer for layer in self.layers if layer.neuron is not None)
+
+    @property
+    def semantics(self) -> str:
+        """``"v1"`` and the named extensions the network uses, e.g. ``"v1+conv2d+gt"``."""
+        names = set().union(*(layer.extensions() for layer in self.layers))
+        if self.readout == "spikes":
+            names.add("spike-readout")
+        return "+".join([SEMANTICS, *sorted(names)])
+
+    def require(self, who: str, supported=()) -> None:
+        """Raise a one-line ``ValueError`` when the network uses an extension that ``who``
+        does not implement (``supported``: the extension names it does)."""
+        missing = [n for n in self.semantics.split("+")[1:] if n not in supported]
+        if missing:
+            raise ValueError(f"{who} does not implement the extension{'s' * (len(missing) > 1)} "
+                             f"{', '.join(missing)} of this network (semantics "
+                             f"{self.semantics!r}); it implements "
+                             f"{'+'.join([SEMANTICS, *supported])}")
 
     def input_max(self, index: int) -> int:
         """Largest value layer ``index`` can receive on one input (1 for spikes)."""
         if index == 0 and self.encoding == "direct":
-            return (1 << self.in_bits) - 1
+            return umax(self.in_bits)
         return 1
 
     def to_dict(self) -> dict:
-        return {
-            "semantics": SEMANTICS,
+        d = {
+            "semantics": self.semantics,
             "layers": [layer.to_dict() for layer in self.layers],
             "timesteps": self.timesteps,
             "encoding": self.encoding,
             "in_bits": self.in_bits,
         }
+        if self.readout != "current":
+            d["readout"] = self.readout
+        return d
 
     @classmethod
     def from_dict(cls, data) -> NetworkSpec:
+        semantics = None
         if isinstance(data, dict) and "semantics" in data:
             data = dict(data)
             semantics = data.pop("semantics")
-            if semantics != SEMANTICS:
+            names = semantics.split("+") if isinstance(semantics, str) else []
+            unknown = [n for n in names[1:] if n not in EXTENSIONS]
+            if not names or names[0] != SEMANTICS or unknown:
                 raise ValueError(
-                    f"NetworkSpec.semantics must be {SEMANTICS!r}, not {semantics!r}"
+                    f"NetworkSpec.semantics must be {SEMANTICS!r} with named extensions from "
+                    f"{', '.join(EXTENSIONS)} (e.g. 'v1+conv2d'), not {semantics!r}"
                 )
-        d = _from_dict(cls, data, "NetworkSpec")
+        d = from_dict(cls, data, "NetworkSpec")
         if not isinstance(d["layers"], list):
             raise TypeError(f"NetworkSpec.layers must be a JSON list, not {d['layers']!r}")
         d["layers"] = tuple(LayerSpec.from_dict(layer) for layer in d["layers"])
-        return cls(**d)
+        spec = cls(**d)
+        if semantics is not None and semantics != spec.semantics:
+            raise ValueError(f"NetworkSpec.semantics is {semantics!r} but the layers use "
+                             f"{spec.semantics!r}")
+        return spec
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

@@ -254,6 +254,7 @@ def plan_core(net: QuantizedNetwork, *, lanes: int) -> CorePlan:
         raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
     lanes = check_lanes(lanes)
     spec = net.spec
+    spec.require("the network core")
     direct = spec.encoding == "direct"
     acc_bits = net.acc_bits()
     layers = []

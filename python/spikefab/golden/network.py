@@ -1,18 +1,21 @@
 """Integer forward pass of a whole QuantizedNetwork, step by step (DESIGN §2).
 
-For t = 0 … T-1 and each layer l in order, layer l sees layer l-1's spikes of the
-same step. The last layer is the readout: ``acc += I`` every step, per-step logits are
-``I``, and the prediction is ``argmax(acc)`` with ties going to the lowest index.
+For t = 0 … T-1 and each layer l in order, layer l sees what layer l-1 passed on at the
+same step (its spikes, pooled for a pooling conv layer). The last layer is the readout:
+with ``readout="current"`` (v1) ``acc += I`` every step and the per-step logits are
+``I``; with ``readout="spikes"`` it is a LIF layer, the per-step logits are its spikes
+and ``acc`` counts them. The prediction is ``argmax(acc)``, ties to the lowest index.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..fixed import umax
 from ..ir import QuantizedNetwork
+from .layers import layer_current, pass_on
 from .lif import lif_init, lif_step
 
 __all__ = ["RunResult", "check_input", "layer_current", "run_network"]
@@ -24,11 +27,15 @@ class RunResult:
 
     Attributes
     ----------
-    spikes : list of uint8 arrays ``[T, B, n_out]``, one per hidden layer
-    membranes : list of int64 arrays ``[T, B, n_out]``: membrane after reset, per step
-    logits : int64 ``[T, B, C]``: the readout current ``I`` at each step
-    acc : int64 ``[B, C]``: readout accumulators after the last step
+    spikes : list of uint8 arrays ``[T, B, n_out]``, one per spiking layer (before pooling)
+    membranes : list of int64 arrays ``[T, B, n_out]``: the exposed membrane per step
+        (after the reset; before it for ``subtract-delayed``)
+    logits : int64 ``[T, B, C]``: the readout current ``I`` at each step, or the readout's
+        spikes with ``readout="spikes"``
+    acc : int64 ``[B, C]``: readout accumulators after the last step (``logits`` summed)
     prediction : int64 ``[B]``: ``argmax(acc)``, ties to the lowest index
+    synapses : list of int64 arrays ``[T, B, n_out]`` or None, one per spiking layer: the
+        synaptic current of a ``cuba`` layer after each step
     """
 
     spikes: list
@@ -36,6 +43,7 @@ class RunResult:
     logits: np.ndarray
     acc: np.ndarray
     prediction: np.ndarray
+    synapses: list = field(default_factory=list)
 
 
 def check_input(net: QuantizedNetwork, x) -> np.ndarray:
@@ -64,29 +72,32 @@ def check_input(net: QuantizedNetwork, x) -> np.ndarray:
     return x.astype(np.int64)
 
 
-def layer_current(net: QuantizedNetwork, index: int, x: np.ndarray) -> np.ndarray:
-    """``I = x @ W.T + b`` for a ``[B, n_in]`` batch, exactly in int64."""
-    return x @ net.weights[index].T + net.biases[index]
-
-
 def run_network(net: QuantizedNetwork, x) -> RunResult:
     """Run ``net`` on a batch (see ``check_input`` for shapes) and record every step."""
     spec = net.spec
     xs = check_input(net, x)
     T, B = xs.shape[0], xs.shape[1]
-    hidden = spec.hidden
-    states = [lif_init((B, layer.n_out), layer.neuron) for layer in hidden]
-    spikes = [np.zeros((T, B, layer.n_out), np.uint8) for layer in hidden]
-    membranes = [np.zeros((T, B, layer.n_out), np.int64) for layer in hidden]
+    spiking = spec.spiking
+    states = [lif_init((B, layer.n_out), layer.neuron) for layer in spiking]
+    spikes = [np.zeros((T, B, layer.n_out), np.uint8) for layer in spiking]
+    membranes = [np.zeros((T, B, layer.n_out), np.int64) for layer in spiking]
+    synapses = [None if layer.neuron.synapse is None else
+                np.zeros((T, B, layer.n_out), np.int64) for layer in spiking]
     logits = np.zeros((T, B, spec.n_classes), np.int64)
     for t in range(T):
         h = xs[t]
-        for i, layer in enumerate(hidden):
-            s, states[i] = lif_step(layer_current(net, i, h), states[i], layer.neuron)
-            spikes[i][t] = s
-            membranes[i][t] = states[i].v
-            h = s.astype(np.int64)
-        logits[t] = layer_current(net, len(hidden), h)
+        for i, layer in enumerate(spec.layers):
+            cur = layer_current(net, i, h)
+            if layer.neuron is None:
+                logits[t] = cur
+                break
+            s, states[i] = lif_step(cur, states[i], layer.neuron)
+            spikes[i][t], membranes[i][t] = s, states[i].v
+            if synapses[i] is not None:
+                synapses[i][t] = states[i].i
+            h = pass_on(layer, s.astype(np.int64))
+        else:
+            logits[t] = spikes[-1][t]
     acc = logits.sum(axis=0)
-    return RunResult(spikes, membranes, logits, acc, np.argmax(acc, axis=1).astype(np.int64))
-
+    return RunResult(spikes, membranes, logits, acc, np.argmax(acc, axis=1).astype(np.int64),
+                     synapses)

@@ -1,7 +1,8 @@
 """Reader for the committed golden vectors (tests/vectors/*.json).
 
 Each vector is a hand-checked trajectory. ``kind="lif"`` holds one neuron's spec, the
-input currents and the expected spikes and membranes; ``kind="network"`` holds a whole
+input currents and the expected spikes and membranes (and synaptic currents ``i`` for a
+``cuba`` neuron); ``kind="network"`` holds a whole
 integer network, an input batch and every expected spike, membrane, logit, accumulator
 and prediction. Golden, QAT and gateware tests all compare against them exactly.
 """
@@ -32,6 +33,7 @@ def load_vector(path) -> dict:
         out["spec"] = LIFSpec.from_dict(doc["spec"])
         for key in ("current", "spikes", "v"):
             out[key] = np.asarray(doc[key], dtype=np.int64)
+        out["i"] = None if "i" not in doc else np.asarray(doc["i"], dtype=np.int64)
         return out
     if doc["kind"] != "network":
         raise ValueError(f"vector kind must be 'lif' or 'network', not {doc['kind']!r}")

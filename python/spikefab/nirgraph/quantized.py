@@ -68,6 +68,7 @@ def export_quantized(net: QuantizedNetwork, dt: float = DEFAULT_DT) -> nir.NIRGr
             f"export_quantized net must be a QuantizedNetwork, not {type(net).__name__}"
         )
     spec = net.spec
+    spec.require("export_quantized")
     resets = [RESET_TO_MODE[layer.neuron.reset] for layer in spec.hidden]
     reset = resets[0] if len(set(resets)) == 1 else tuple(resets) if resets else "value"
     modes = ImportModes(dt=dt, reset=reset, threshold="ge")

@@ -36,7 +36,7 @@ from __future__ import annotations
 import torch
 
 from ..fixed import is_int
-from ..spec import RESETS
+from ..spec import V1_RESETS
 from . import native
 from .surrogate import SLOPE
 
@@ -228,8 +228,8 @@ def check_sequence_args(owner: str, current, reset, kernel, timesteps) -> None:
     if not isinstance(current, torch.Tensor) or not current.is_floating_point():
         what = current.dtype if isinstance(current, torch.Tensor) else type(current).__name__
         raise TypeError(f"{owner} current must be a floating-point tensor, not {what}")
-    if reset not in RESETS:
-        allowed = ", ".join(repr(r) for r in RESETS)
+    if reset not in V1_RESETS:
+        allowed = ", ".join(repr(r) for r in V1_RESETS)
         raise ValueError(f"{owner} reset must be one of {allowed}, not {reset!r}")
     if kernel not in KERNELS:
         allowed = ", ".join(repr(k) for k in KERNELS)

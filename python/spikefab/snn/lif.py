@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..fixed import is_int, is_number
-from ..spec import RESETS, T_RANGE
+from ..spec import T_RANGE, V1_RESETS
 from .surrogate import SLOPE, spike
 
 __all__ = ["beta_from_leak_shift", "check_neuron_args", "lif_step_float", "LIF"]
@@ -40,8 +40,8 @@ def check_neuron_args(owner: str, *, theta, reset, leak_shift=None) -> int | Non
     """
     if not is_number(theta) or not theta > 0:
         raise ValueError(f"{owner} theta must be a positive number, not {theta!r}")
-    if reset not in RESETS:
-        allowed = ", ".join(repr(r) for r in RESETS)
+    if reset not in V1_RESETS:
+        allowed = ", ".join(repr(r) for r in V1_RESETS)
         raise ValueError(f"{owner} reset must be one of {allowed}, not {reset!r}")
     if leak_shift is not None and (not is_int(leak_shift) or leak_shift < 0):
         raise ValueError(f"{owner} leak_shift must be None or an integer >= 0, not {leak_shift!r}")
@@ -89,7 +89,7 @@ def lif_step_float(
     elif reset == "zero":
         v = v * (1.0 - s)
     else:
-        allowed = ", ".join(repr(r) for r in RESETS)
+        allowed = ", ".join(repr(r) for r in V1_RESETS)
         raise ValueError(f"lif_step_float reset must be one of {allowed}, not {reset!r}")
     return s, v
 

@@ -30,6 +30,7 @@ from .surrogate import SLOPE, spike
 
 __all__ = [
     "EXACT_DTYPE",
+    "EXTENSIONS",
     "round_ste",
     "floor_ste",
     "sat_ste",
@@ -39,6 +40,8 @@ __all__ = [
 
 #: The dtype of every integer-valued tensor in the QAT forward pass.
 EXACT_DTYPE = torch.float64
+#: The named extensions of semantics v1 (docs/semantics.md) the QAT model implements.
+EXTENSIONS: tuple[str, ...] = ()
 
 
 class _StraightThrough(torch.autograd.Function):

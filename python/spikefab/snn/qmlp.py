@@ -40,7 +40,7 @@ from ..ir import QuantizedNetwork
 from ..spec import B_BITS_RANGE, ENCODINGS, IN_BITS_RANGE, V_BITS_RANGE, W_BITS_RANGE
 from .lif import check_neuron_args, check_timesteps
 from .qargs import _check_sizes, _int_check, _per_layer
-from .qlif import EXACT_DTYPE, qlif_step, round_ste
+from .qlif import EXACT_DTYPE, EXTENSIONS, qlif_step, round_ste
 from .surrogate import SLOPE
 
 __all__ = ["SCALE_MODES", "QSpikingMLP"]
@@ -186,6 +186,7 @@ class QSpikingMLP(nn.Module):
         if not isinstance(net, QuantizedNetwork):
             raise TypeError(f"from_ir net must be a QuantizedNetwork, not {type(net).__name__}")
         spec = net.spec
+        spec.require("QSpikingMLP", EXTENSIONS)
         neurons = [layer.neuron for layer in spec.hidden]
         scales = [float(nr.theta) for nr in neurons] + [1.0]
         q = cls(

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, fields
 
 from ..data import DATASETS
 from ..fixed import is_int, is_number
-from ..spec import ENCODINGS, IN_BITS_RANGE, RESETS, T_RANGE
+from ..spec import ENCODINGS, IN_BITS_RANGE, T_RANGE, V1_RESETS
 
 __all__ = ["TrainConfig"]
 
@@ -84,8 +84,8 @@ class TrainConfig:
         if self.leak_shift is not None:
             _int_in("leak_shift", self.leak_shift, 0, 31)
         _pos_float("theta", self.theta)
-        if self.reset not in RESETS:
-            allowed = ", ".join(repr(r) for r in RESETS)
+        if self.reset not in V1_RESETS:
+            allowed = ", ".join(repr(r) for r in V1_RESETS)
             raise ValueError(f"TrainConfig.reset must be one of {allowed}, not {self.reset!r}")
         if self.encoding not in ENCODINGS:
             allowed = ", ".join(repr(e) for e in ENCODINGS)

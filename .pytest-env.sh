@@ -1,0 +1,1 @@
+export PYTHONPATH=/work/spec/python:/work/spec/hdl
