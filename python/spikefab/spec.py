@@ -32,6 +32,7 @@ from .neuron import (
     check_choice,
     check_int,
     from_dict,
+    is_int,
 )
 
 __all__ = [
@@ -310,7 +311,7 @@ class NetworkSpec:
         check_choice(own, "encoding", self.encoding, ENCODINGS)
         check_choice(own, "readout", self.readout, READOUTS)
         if self.encoding == "spikes":
-            if self.in_bits != 1:
+            if not is_int(self.in_bits) or self.in_bits != 1:
                 raise ValueError(
                     f"{own}.in_bits must be 1 when encoding is 'spikes', not {self.in_bits!r}"
                 )
