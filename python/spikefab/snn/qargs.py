@@ -39,3 +39,33 @@ def _int_check(owner, name, lo, hi):
             )
 
     return check
+
+
+def _neuron_templates(owner, n, *, leak_shift, reset, v_bits, decay, decay_bits, threshold,
+                      synapse):
+    """One ``LIFSpec`` per spiking layer with a placeholder ``theta = 1`` (the learned
+    threshold replaces it): validates the extension fields with ``LIFSpec``'s messages,
+    prefixed with the layer."""
+    from ..spec import LIFSpec, SynapseSpec
+
+    def any_value(i, v):
+        del i, v
+
+    def syn_check(i, v):
+        if v is not None and not isinstance(v, SynapseSpec):
+            raise TypeError(f"{owner} layer {i}: synapse must be a SynapseSpec or None, not "
+                            f"{type(v).__name__}")
+
+    decays = _per_layer(owner, "decay", decay, n, any_value)
+    decay_bits = _per_layer(owner, "decay_bits", decay_bits, n, any_value)
+    thresholds = _per_layer(owner, "threshold", threshold, n, any_value)
+    synapses = _per_layer(owner, "synapse", synapse, n, syn_check)
+    out = []
+    for i in range(n):
+        try:
+            out.append(LIFSpec(v_bits=v_bits[i], theta=1, leak_shift=leak_shift[i],
+                               reset=reset[i], decay=decays[i], decay_bits=decay_bits[i],
+                               threshold=thresholds[i], synapse=synapses[i]))
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"{owner} layer {i}: {e}".replace("LIFSpec.", "", 1)) from None
+    return out
