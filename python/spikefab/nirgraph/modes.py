@@ -11,6 +11,14 @@ Forward Euler with step ``dt`` (what snnTorch and Norse both use), per neuron::
     LIF, LI:  v <- v + (dt / tau) * (v_leak - v + r * I)
               = beta * v + gain * I + (1 - beta) * v_leak,   beta = 1 - dt/tau, gain = r*dt/tau
     IF, I:    v <- v + r * I                                 beta = 1, gain = r
+    CubaLIF:  i <- alpha * i + syn_gain * I                  alpha = 1 - dt/tau_syn
+              v <- beta * v + gain * i + (1 - beta) * v_leak     (tau_mem, r as LIF's tau, r)
+
+The synaptic input gain of a ``CubaLIF`` depends on who wrote it: NIR's Euler step gives
+``syn_gain = w_in * dt / tau_syn`` (``synapse="euler"``: snnTorch writes ``w_in = tau_syn /
+dt``, so 1), Norse adds the input as a jump, ``syn_gain = w_in`` (``synapse="jump"``; Norse
+writes ``w_in = 1``). Both tools' synapses integrate their input with gain 1; the other
+reading of the same graph would scale every current.
 
 ``IF`` and ``I`` ignore ``dt``: that is how snnTorch (``r`` must be 1) and Norse (``IAFCell``,
 ``v + I``) read and write them. snnTorch writes ``tau = dt / (1 - beta)`` and
@@ -32,10 +40,12 @@ __all__ = [
     "GAIN_RTOL",
     "PROFILES",
     "RESET_MODES",
+    "SYNAPSE_MODES",
     "THRESHOLD_MODES",
     "ImportModes",
     "euler_coefficients",
     "node_param",
+    "synapse_coefficients",
 ]
 
 #: What a spike does: ``"value"`` sets ``v = v_reset`` (NIR's definition; spikefab and
@@ -46,6 +56,9 @@ __all__ = [
 RESET_MODES = ("value", "subtract", "subtract_next")
 #: ``"gt"``: fire when ``v > v_threshold`` (NIR, snnTorch, Norse); ``"ge"``: ``v >= v_threshold``.
 THRESHOLD_MODES = ("gt", "ge")
+#: How a ``CubaLIF``'s synaptic current takes its input: ``"euler"`` (NIR's equation with
+#: ``dt``: gain ``w_in * dt / tau_syn``; snnTorch) or ``"jump"`` (gain ``w_in``; Norse).
+SYNAPSE_MODES = ("euler", "jump")
 #: A gain within this relative distance of 1 is 1: ``tau`` and ``r`` round-trip float32.
 GAIN_RTOL = 1e-6
 
@@ -58,22 +71,25 @@ def _choice(name: str, value, allowed: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True)
 class ImportModes:
-    """The three choices a NIR graph does not record.
+    """The choices a NIR graph does not record.
 
     Parameters
     ----------
     dt : float
         Euler time step in the graph's time unit (seconds for snnTorch and Norse); > 0.
     reset : str or tuple of str
-        ``"value"`` or ``"subtract"`` (see ``RESET_MODES``); a tuple gives one mode per
-        spiking layer, in order.
-    threshold : str
-        ``"gt"`` or ``"ge"`` (see ``THRESHOLD_MODES``).
+        ``"value"``, ``"subtract"`` or ``"subtract_next"`` (see ``RESET_MODES``); a tuple
+        gives one mode per spiking layer, in order.
+    threshold : str or tuple of str
+        ``"gt"`` or ``"ge"`` (see ``THRESHOLD_MODES``); a tuple: one per spiking layer.
+    synapse : str
+        ``"euler"`` or ``"jump"`` (see ``SYNAPSE_MODES``): how a ``CubaLIF`` takes its input.
     """
 
     dt: float
     reset: str | tuple[str, ...]
-    threshold: str
+    threshold: str | tuple[str, ...]
+    synapse: str = "euler"
 
     def __post_init__(self):
         dt = self.dt
@@ -82,39 +98,57 @@ class ImportModes:
         ):
             raise ValueError(f"ImportModes.dt must be a positive finite number, not {dt!r}")
         object.__setattr__(self, "dt", float(dt))
-        if isinstance(self.reset, list):
-            object.__setattr__(self, "reset", tuple(self.reset))
-        if isinstance(self.reset, tuple):
-            if not self.reset:
-                raise ValueError("ImportModes.reset must not be an empty tuple")
-            for r in self.reset:
-                _choice("reset", r, RESET_MODES)
-        else:
-            _choice("reset", self.reset, RESET_MODES)
-        _choice("threshold", self.threshold, THRESHOLD_MODES)
+        for name, allowed in (("reset", RESET_MODES), ("threshold", THRESHOLD_MODES)):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                value = tuple(value)
+                object.__setattr__(self, name, value)
+            if isinstance(value, tuple):
+                if not value:
+                    raise ValueError(f"ImportModes.{name} must not be an empty tuple")
+                for r in value:
+                    _choice(name, r, allowed)
+            else:
+                _choice(name, value, allowed)
+        _choice("synapse", self.synapse, SYNAPSE_MODES)
+
+    def _of(self, name: str, index: int, n_spiking: int) -> str:
+        value = getattr(self, name)
+        if isinstance(value, str):
+            return value
+        if len(value) != n_spiking:
+            raise ValueError(
+                f"ImportModes.{name} has {len(value)} modes but the graph has "
+                f"{n_spiking} spiking layers"
+            )
+        return value[index]
 
     def reset_of(self, index: int, n_spiking: int) -> str:
         """Reset mode of spiking layer ``index`` (of ``n_spiking``)."""
-        if isinstance(self.reset, str):
-            return self.reset
-        if len(self.reset) != n_spiking:
-            raise ValueError(
-                f"ImportModes.reset has {len(self.reset)} modes but the graph has "
-                f"{n_spiking} spiking layers"
-            )
-        return self.reset[index]
+        return self._of("reset", index, n_spiking)
+
+    def threshold_of(self, index: int, n_spiking: int) -> str:
+        """Threshold mode of spiking layer ``index`` (of ``n_spiking``)."""
+        return self._of("threshold", index, n_spiking)
 
     def to_dict(self) -> dict:
-        reset = list(self.reset) if isinstance(self.reset, tuple) else self.reset
-        return {"dt": self.dt, "reset": reset, "threshold": self.threshold}
+        def plain(v):
+            return list(v) if isinstance(v, tuple) else v
+
+        d = {"dt": self.dt, "reset": plain(self.reset), "threshold": plain(self.threshold)}
+        if self.synapse != "euler":
+            d["synapse"] = self.synapse
+        return d
 
     @classmethod
     def from_dict(cls, data) -> ImportModes:
-        if not isinstance(data, dict) or sorted(data) != ["dt", "reset", "threshold"]:
+        keys = sorted(data) if isinstance(data, dict) else None
+        if keys not in (["dt", "reset", "threshold"], ["dt", "reset", "synapse", "threshold"]):
             raise ValueError(
-                f"ImportModes must be an object with dt, reset, threshold, not {data!r}"
+                f"ImportModes must be an object with dt, reset, threshold (and synapse), "
+                f"not {data!r}"
             )
-        return cls(data["dt"], data["reset"], data["threshold"])
+        return cls(data["dt"], data["reset"], data["threshold"], data.get("synapse", "euler"))
 
 
 #: Modes of the graphs other tools write (see docs/nir.md for the evidence):
@@ -124,8 +158,8 @@ class ImportModes:
 #: version (``tau = 1 / tau_mem_inv``, ``from_nir``'s default ``dt = 1e-3``).
 PROFILES = {
     "snntorch": ImportModes(dt=1e-4, reset="subtract_next", threshold="gt"),
-    "norse": ImportModes(dt=1e-6, reset="value", threshold="gt"),
-    "norse-dev": ImportModes(dt=1e-3, reset="value", threshold="gt"),
+    "norse": ImportModes(dt=1e-6, reset="value", threshold="gt", synapse="jump"),
+    "norse-dev": ImportModes(dt=1e-3, reset="value", threshold="gt", synapse="jump"),
 }
 
 
@@ -138,18 +172,35 @@ def euler_coefficients(kind: str, node, dt: float, name: str, n: int):
     r = node_param(node, "r", name, kind, n)
     if kind in ("IF", "I"):
         return np.ones(n), r, np.zeros(n)
-    tau = node_param(node, "tau", name, kind, n)
+    field = "tau_mem" if kind == "CubaLIF" else "tau"
+    tau = node_param(node, field, name, kind, n)
     v_leak = node_param(node, "v_leak", name, kind, n)
     if np.any(tau < dt):
         bad = float(tau[tau < dt].min())
         raise ValueError(
-            f"{kind} node {name!r}: tau must be >= dt = {dt:g} (beta = 1 - dt/tau in [0, 1]), "
-            f"not {bad:g}"
+            f"{kind} node {name!r}: {field} must be >= dt = {dt:g} "
+            f"(beta = 1 - dt/{field} in [0, 1]), not {bad:g}"
         )
     a = dt / tau
     gain = r * a
     gain = np.where(np.abs(gain - 1.0) <= GAIN_RTOL, 1.0, gain)
     return 1.0 - a, gain, v_leak
+
+
+def synapse_coefficients(node, dt: float, synapse: str, name: str, n: int):
+    """``(alpha, syn_gain)`` float64 ``[n]`` of a ``CubaLIF`` node (module docstring)."""
+    tau = node_param(node, "tau_syn", name, "CubaLIF", n)
+    w_in = node_param(node, "w_in", name, "CubaLIF", n)
+    if np.any(tau < dt):
+        bad = float(tau[tau < dt].min())
+        raise ValueError(
+            f"CubaLIF node {name!r}: tau_syn must be >= dt = {dt:g} (alpha = 1 - dt/tau_syn in "
+            f"[0, 1]), not {bad:g}"
+        )
+    a = dt / tau
+    gain = w_in * a if synapse == "euler" else w_in
+    gain = np.where(np.abs(gain - 1.0) <= GAIN_RTOL, 1.0, gain)
+    return 1.0 - a, gain
 
 
 def node_param(node, field: str, name: str, kind: str, n: int) -> np.ndarray:
