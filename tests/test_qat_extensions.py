@@ -29,7 +29,7 @@ def neurons(draw, big=False):
     v_bits = draw(st.integers(20, 32) if big else st.integers(3, 14))
     gt = draw(st.booleans())
     leak = draw(st.sampled_from(["none", "shift", "decay"]))
-    bits = draw(st.integers(1, 16))
+    bits = draw(st.integers(1, 16)) if leak == "decay" else 12  # decay_bits only with decay
     syn = None
     if draw(st.booleans()):
         sb = draw(st.integers(1, 16))
