@@ -46,6 +46,7 @@ __all__ = [
     "euler_coefficients",
     "node_param",
     "synapse_coefficients",
+    "told_dt",
 ]
 
 #: What a spike does: ``"value"`` sets ``v = v_reset`` (NIR's definition; spikefab and
@@ -215,3 +216,44 @@ def node_param(node, field: str, name: str, kind: str, n: int) -> np.ndarray:
         bad = float(raw.ravel()[~np.isfinite(raw.ravel())][0])
         raise ValueError(f"{kind} node {name!r}: {field} must be finite, not {bad}")
     return np.broadcast_to(raw.ravel(), (n,)).copy()
+
+
+#: Significant digits ``told_dt`` keeps of ``tau / r`` (float32 ``tau`` and ``r`` give
+#: ``1e-4 * (1 +- 1e-7)`` for snnTorch's ``1e-4``).
+DT_DIGITS = 6
+
+
+def told_dt(graph) -> tuple[float | None, str]:
+    """The ``dt`` a graph tells, and why (or why not).
+
+    snnTorch writes every leaky node with unit input gain, ``r = tau / dt`` (and a CubaLIF's
+    ``w_in = tau_syn / dt``), so ``dt = tau / r`` (to ``DT_DIGITS`` digits) when all its
+    leaky nodes agree and ``r`` is not 1. Norse writes ``r = 1``, which tells nothing. A
+    graph without leaky nodes needs no ``dt`` (``IF`` and ``I`` ignore it): ``(1.0, ...)``.
+    """
+    candidates, silent = [], None
+    leaky = 0
+    for name, node in graph.nodes.items():
+        kind = type(node).__name__
+        pairs = {"LIF": [("tau", "r")], "LI": [("tau", "r")],
+                 "CubaLIF": [("tau_mem", "r"), ("tau_syn", "w_in")]}.get(kind)
+        if pairs is None:
+            continue
+        leaky += 1
+        for tau_field, gain_field in pairs:
+            tau = np.asarray(getattr(node, tau_field), np.float64).ravel()
+            gain = np.asarray(getattr(node, gain_field), np.float64).ravel()
+            if np.all(gain == 1.0) or not np.all(np.isfinite(tau / gain)):
+                silent = silent or f"{kind} node {name!r} has {gain_field} = 1"
+                continue
+            candidates.extend(np.broadcast_to(tau / gain, np.broadcast(tau, gain).shape))
+    if not leaky:
+        return 1.0, "no leaky neuron (IF and I ignore dt)"
+    if silent is not None or not candidates:
+        return None, silent or "no leaky node gives tau / r"
+    dts = np.asarray(candidates)
+    if np.any(np.abs(dts - dts[0]) > 1e-5 * abs(dts[0])):
+        return None, (f"the leaky nodes' tau / r differ ({float(dts.min()):.6g} to "
+                      f"{float(dts.max()):.6g})")
+    dt = float(f"{float(dts[0]):.{DT_DIGITS}g}")
+    return dt, f"tau / r = {dt:g} in every leaky node (unit input gain: snnTorch's convention)"

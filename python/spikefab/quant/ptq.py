@@ -49,12 +49,18 @@ from ..spec import (
 )
 from .neurons import integer_leak, integer_synapse, leak_residual, membrane_bounds, state_bounds
 
-__all__ = ["export_ptq", "membrane_bounds"]
+__all__ = ["export_ptq", "membrane_bounds", "ptq_scale"]
 
 
 def _check_bits(name: str, value, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ValueError(f"export_ptq {name} must be an integer in [{lo}, {hi}], not {value!r}")
+
+
+def ptq_scale(w_eff: np.ndarray, w_bits: int) -> float:
+    """The layer scale ``(2**(w_bits-1) - 1) / max|W_eff|`` (0.0 for all-zero weights)."""
+    peak = float(np.abs(w_eff).max(initial=0.0))
+    return 0.0 if peak == 0.0 else smax(w_bits) / peak
 
 
 def _float_layers(model: SpikingMLP):
@@ -191,10 +197,9 @@ def export_ptq(
     for i, (w, b) in enumerate(zip(ws, bs, strict=True)):
         x_max = umax(in_bits) if (i == 0 and encoding == "direct") else 1
         w_eff = w / x_max
-        peak = float(np.abs(w_eff).max(initial=0.0))
-        if peak == 0.0:
+        scale = ptq_scale(w_eff, w_bits)
+        if scale == 0.0:
             raise ValueError(f"export_ptq layer {i} has all-zero weights; no scale can be chosen")
-        scale = smax(w_bits) / peak
         w_int = quantize(w_eff, scale, w_bits)
         b_raw = round_half_even(b * scale)
         b_int = quantize(b, scale, b_bits)
