@@ -9,7 +9,7 @@ layers, direct and rate input, a spiking output layer or a plain ``Linear`` one)
    its spikes and predictions on the 360 test images (``nirgraph.reference``);
 2. runs the path a user runs, as command lines (``spikefab.cli.main``)::
 
-       spikefab nir check model.nir --reference ref.npz --timesteps T --reset R --w-bits 8 --w-bits 4
+       spikefab nir check model.nir --reference ref.npz --timesteps T --reset R --w-bits 8
        spikefab nir import model.nir --run DIR --timesteps T --reset R [--encoding spikes]
        spikefab run DIR --skip bitstream
 
