@@ -69,6 +69,11 @@ bitstream: $(STAMP)
 bench-hw: $(STAMP)
 	nice -n 10 $(PY) bench/hw.py
 
+# Bring your own model: snnTorch networks from NIR file to RTL: bench/results/byo.{json,md}
+.PHONY: bench-byo
+bench-byo: $(STAMP)
+	nice -n 10 $(PY) bench/byo.py
+
 # The C99 board-protocol library, its unit tests and the POSIX host example (build/firmware/)
 .PHONY: firmware firmware-test
 firmware:
