@@ -19,7 +19,8 @@ from spikefab.snn.qlif import (
     round_ste,
     sat_ste,
 )
-from spikefab.spec import LIFSpec, SynapseSpec
+from spikefab.spec import LIFSpec
+from test_qat_extensions import neurons
 
 F64 = torch.float64
 
@@ -95,28 +96,12 @@ def trajectories(draw):
 
 @st.composite
 def extended_trajectories(draw):
-    """Every neuron mode: decay or shift leak, ge/gt, all three resets, with or without a
-    synapse; currents past both rails of the membrane and of the synaptic current."""
-    v_bits = draw(st.integers(3, 32))
-    gt = draw(st.booleans())
-    leak = draw(st.sampled_from(["none", "shift", "decay"]))
-    bits = draw(st.integers(1, 16))
-    syn = None
-    if draw(st.booleans()):
-        sb = draw(st.integers(1, 16))
-        syn = SynapseSpec(i_bits=draw(st.integers(2, 32)), decay=draw(st.integers(0, 2**sb)),
-                          decay_bits=sb)
-    spec = LIFSpec(
-        v_bits=v_bits,
-        theta=draw(st.integers(1, 2 ** (v_bits - 1) - 1 - gt)),
-        leak_shift=draw(st.integers(0, v_bits - 1)) if leak == "shift" else None,
-        reset=draw(st.sampled_from(["subtract", "zero", "subtract-delayed"])),
-        decay=draw(st.integers(0, 2**bits)) if leak == "decay" else None,
-        decay_bits=bits,
-        threshold="gt" if gt else "ge",
-        synapse=syn,
-    )
-    big = 2 ** (max(v_bits, syn.i_bits if syn else 0) + 1)
+    """Every neuron mode (``test_qat_extensions.neurons``: decay or shift leak, ge/gt, all
+    three resets, with or without a synapse); currents past both rails of the membrane and
+    of the synaptic current."""
+    spec = draw(neurons(big=draw(st.booleans())))
+    syn = spec.synapse
+    big = 2 ** (max(spec.v_bits, syn.i_bits if syn else 0) + 1)
     steps = draw(st.integers(1, 12))
     n = draw(st.integers(1, 5))
     currents = draw(st.lists(st.lists(st.integers(-big, big), min_size=n, max_size=n),

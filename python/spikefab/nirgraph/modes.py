@@ -164,6 +164,23 @@ PROFILES = {
 }
 
 
+def _step(node, field: str, dt: float, name: str, kind: str, n: int, factor: str):
+    """``dt / tau`` of ``node.<field>``; ``tau < dt`` (a decay factor outside [0, 1]) is a
+    one-line error naming the node."""
+    tau = node_param(node, field, name, kind, n)
+    if np.any(tau < dt):
+        bad = float(tau[tau < dt].min())
+        raise ValueError(
+            f"{kind} node {name!r}: {field} must be >= dt = {dt:g} "
+            f"({factor} = 1 - dt/{field} in [0, 1]), not {bad:g}"
+        )
+    return dt / tau
+
+
+def _unit(gain: np.ndarray) -> np.ndarray:
+    return np.where(np.abs(gain - 1.0) <= GAIN_RTOL, 1.0, gain)
+
+
 def euler_coefficients(kind: str, node, dt: float, name: str, n: int):
     """``(beta, gain, v_leak)`` float64 arrays of shape ``[n]`` for one neuron node.
 
@@ -173,35 +190,16 @@ def euler_coefficients(kind: str, node, dt: float, name: str, n: int):
     r = node_param(node, "r", name, kind, n)
     if kind in ("IF", "I"):
         return np.ones(n), r, np.zeros(n)
-    field = "tau_mem" if kind == "CubaLIF" else "tau"
-    tau = node_param(node, field, name, kind, n)
+    a = _step(node, "tau_mem" if kind == "CubaLIF" else "tau", dt, name, kind, n, "beta")
     v_leak = node_param(node, "v_leak", name, kind, n)
-    if np.any(tau < dt):
-        bad = float(tau[tau < dt].min())
-        raise ValueError(
-            f"{kind} node {name!r}: {field} must be >= dt = {dt:g} "
-            f"(beta = 1 - dt/{field} in [0, 1]), not {bad:g}"
-        )
-    a = dt / tau
-    gain = r * a
-    gain = np.where(np.abs(gain - 1.0) <= GAIN_RTOL, 1.0, gain)
-    return 1.0 - a, gain, v_leak
+    return 1.0 - a, _unit(r * a), v_leak
 
 
 def synapse_coefficients(node, dt: float, synapse: str, name: str, n: int):
     """``(alpha, syn_gain)`` float64 ``[n]`` of a ``CubaLIF`` node (module docstring)."""
-    tau = node_param(node, "tau_syn", name, "CubaLIF", n)
+    a = _step(node, "tau_syn", dt, name, "CubaLIF", n, "alpha")
     w_in = node_param(node, "w_in", name, "CubaLIF", n)
-    if np.any(tau < dt):
-        bad = float(tau[tau < dt].min())
-        raise ValueError(
-            f"CubaLIF node {name!r}: tau_syn must be >= dt = {dt:g} (alpha = 1 - dt/tau_syn in "
-            f"[0, 1]), not {bad:g}"
-        )
-    a = dt / tau
-    gain = w_in * a if synapse == "euler" else w_in
-    gain = np.where(np.abs(gain - 1.0) <= GAIN_RTOL, 1.0, gain)
-    return 1.0 - a, gain
+    return 1.0 - a, _unit(w_in * a if synapse == "euler" else w_in)
 
 
 def node_param(node, field: str, name: str, kind: str, n: int) -> np.ndarray:
