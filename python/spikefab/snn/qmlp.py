@@ -50,7 +50,7 @@ from ..spec import (
     W_BITS_RANGE,
 )
 from .lif import check_neuron_args, check_timesteps
-from .qargs import _check_sizes, _int_check, _neuron_templates, _per_layer
+from .qargs import _check_sizes, _int_check, _neuron_templates, _per_layer, exact_input
 from .qlif import EXACT_DTYPE, EXTENSIONS, qlif_step, qsynapse_step, round_ste
 from .surrogate import SLOPE
 
@@ -281,39 +281,8 @@ class QSpikingMLP(nn.Module):
 
     # --- forward ------------------------------------------------------------------------
     def _input(self, x) -> torch.Tensor:
-        own = "QSpikingMLP"
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{own} input must be a torch.Tensor, not {type(x).__name__}")
-        n_in, T = self.sizes[0], self.timesteps
-        if self.encoding == "direct":
-            if x.ndim != 2 or x.shape[1] != n_in:
-                raise ValueError(
-                    f"{own} input must have shape [B, {n_in}] (encoding 'direct'), "
-                    f"not {list(x.shape)}"
-                )
-            hi = umax(self.in_bits)
-            if x.is_floating_point():
-                lo_x, hi_x = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
-                if not (lo_x >= 0.0 and hi_x <= 1.0):
-                    raise ValueError(
-                        f"{own} float input must lie in [0, 1] (x_int / {hi}), "
-                        f"not [{lo_x:g}, {hi_x:g}]"
-                    )
-                return torch.round(x.detach().to(EXACT_DTYPE) * hi)
-            if x.numel() and (int(x.min()) < 0 or int(x.max()) > hi):
-                raise ValueError(
-                    f"{own} integer input must lie in [0, {hi}], "
-                    f"not [{int(x.min())}, {int(x.max())}]"
-                )
-            return x.to(EXACT_DTYPE)
-        if x.ndim != 3 or x.shape[0] != T or x.shape[2] != n_in:
-            raise ValueError(
-                f"{own} input must have shape [{T}, B, {n_in}] (encoding 'spikes'), "
-                f"not {list(x.shape)}"
-            )
-        if x.numel() and not bool(((x == 0) | (x == 1)).all()):
-            raise ValueError(f"{own} spike input values must be 0 or 1")
-        return x.detach().to(EXACT_DTYPE)
+        return exact_input("QSpikingMLP", x, encoding=self.encoding, in_bits=self.in_bits,
+                           n_in=self.sizes[0], timesteps=self.timesteps)
 
     def run(self, x):
         """The integer forward pass with gradients.
