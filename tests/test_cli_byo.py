@@ -130,3 +130,39 @@ def test_unrepresentable_values_name_the_node(tmp_path, capsys):
     assert "LSBs at w_bits 4 (layer scale " in err
     assert "outside [1, 2147483646]; the nearest threshold allowed is " in err
     assert err.endswith("; pass another --w-bits\n") and err.count("\n") == 1
+
+
+def test_a_config_trains_and_quantizes_every_mode(tmp_path, capsys):
+    """The student's neuron modes are config keys: trained, quantized and exported."""
+    path = tmp_path / "modes.toml"
+    path.write_text(f"""
+[run]
+name = "modes"
+dir = "{tmp_path / 'runs'}"
+[teacher]
+kind = "none"
+[student]
+hidden = [16]
+epochs = 2
+timesteps = 6
+leak_shift = "none"
+beta = 0.9
+threshold = "gt"
+reset = "subtract-delayed"
+alpha = 0.8
+readout = "spikes"
+[quantize]
+decay_bits = 10
+""")
+    code, _, err = _run(["run", path, "--until", "export"], capsys)
+    assert code == 0, err
+    ir = QuantizedNetwork.load(tmp_path / "runs" / "modes" / "ir" / "net")
+    assert ir.spec.semantics == "v1+cuba+decay+delayed-reset+gt+spike-readout"
+    n = ir.spec.layers[0].neuron
+    assert (n.decay, n.decay_bits, n.synapse.decay) == (102, 10, 205)  # round(0.1 * 1024)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[run]\nname = "b"\n[student]\nbeta = 0.9\n')
+    code, _, err = _run(["check", bad], capsys)
+    assert code == 2 and err == (
+        f"error: config {bad}: config key 'student.leak_shift' must be None when beta is "
+        "given (one leak per neuron), not 3\n")
