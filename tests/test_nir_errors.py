@@ -86,19 +86,18 @@ def test_unsupported_nodes():
                             "output": nir.Output(output_type=np.array([2, 6, 6]))},
                      edges=[("input", "conv1"), ("conv1", "output")], type_check=False)
     assert _error(import_nir, g, MODES) == (
-        "NIR node 'conv1' is a Conv2d; spikefab imports Input, Affine, Linear, LIF, IF, LI, "
-        "I, Output (and Flatten right after Input)"
+        "NIR node 'conv1' is a Conv2d; spikefab imports Input, Affine, Linear, LIF, CubaLIF, "
+        "IF, LI, I, Output (and Flatten right after Input)"
     )
-    cuba = nir.CubaLIF(tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3),
-                       v_leak=np.zeros(3), v_threshold=np.ones(3))
-    assert _error(import_nir, _chain(_affine(3, 4), cuba), MODES).startswith(
-        "NIR node 'n1' is a CubaLIF; spikefab imports Input, Affine"
+    delay = nir.Delay(delay=np.ones(3))
+    assert _error(import_nir, _chain(_affine(3, 4), delay), MODES).startswith(
+        "NIR node 'n1' is a Delay; spikefab imports Input, Affine"
     )
     sub = _chain(_affine(4, 4))
     assert _error(import_nir, _chain(_affine(4, 4), sub), MODES) == (
         "NIR node 'n1' is a NIRGraph (a subgraph, e.g. a recurrent RLeaky); spikefab imports "
-        "a feed-forward chain of Input, Affine, Linear, LIF, IF, LI, I, Output (and Flatten "
-        "right after Input)"
+        "a feed-forward chain of Input, Affine, Linear, LIF, CubaLIF, IF, LI, I, Output (and "
+        "Flatten right after Input)"
     )
 
 
@@ -133,7 +132,7 @@ def test_topology_errors():
     )
     li = nir.LI(tau=np.full(3, 1e-3), r=np.ones(3), v_leak=np.zeros(3))
     assert _error(import_nir, _chain(_affine(3, 4), li, _affine(2, 3)), MODES) == (
-        "layer 0 has LI node 'n1'; hidden layers need a spiking LIF or IF neuron "
+        "layer 0 has LI node 'n1'; hidden layers need a spiking LIF, CubaLIF or IF neuron "
         "(LI, I or none only on the last layer)"
     )
     assert _error(import_nir, _chain(_affine(3, 5), _lif(3), _affine(2, 3)), MODES) == (
@@ -182,13 +181,21 @@ def test_student_conversion_errors():
         "LIF node 'n1': reset 'value' needs v_reset = 0 (spikefab's 'zero'), not -0.5"
     )
     spiking_out = import_nir(_chain(_affine(3, 4), _lif(3), _affine(2, 3), _lif(2)), MODES)
-    assert _error(to_student, spiking_out, 4) == (
-        "LIF node 'n3' on the last layer spikes; a spikefab readout is non-spiking (end the "
-        "graph with Affine/Linear -> Output, or -> I); or pass drop_output_neuron=True to read "
-        "out its input current"
-    )
+    kept = to_student(spiking_out, 4)  # a spiking last layer is the spike readout
+    assert kept.readout == "spikes" and kept.sizes == (4, 3, 2)
     dropped = to_student(spiking_out, 4, drop_output_neuron=True)
-    assert dropped.sizes == (4, 3, 2)
+    assert dropped.sizes == (4, 3, 2) and dropped.readout == "current"
+    two_betas = import_nir(_chain(_affine(3, 4), _lif(3), _affine(2, 3), _lif(2, tau=1e-3,
+                                                                            r=10.0)), MODES)
+    assert _error(to_student, two_betas, 4) == (
+        "LIF node 'n3': beta differs from 0.875; SpikingMLP has one beta for every layer"
+    )
+    cuba = nir.CubaLIF(tau_syn=np.full(3, 5e-4), tau_mem=np.full(3, 8e-4), r=np.full(3, 8.0),
+                       v_leak=np.zeros(3), v_threshold=np.ones(3), w_in=np.full(3, 5.0))
+    mixed_kinds = import_nir(_chain(_affine(3, 4), cuba, _affine(2, 3), _lif(2)), MODES)
+    assert _error(to_student, mixed_kinds, 4) == (
+        "SpikingMLP has one neuron type; the spiking layers mix ['CubaLIF', 'LIF']"
+    )
 
 
 def test_run_input_errors():

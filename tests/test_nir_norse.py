@@ -166,8 +166,9 @@ def test_if_layers_and_integrator_readout_to_student(digits_x):
     net = import_nir(nir.NIRGraph(nodes=nodes, edges=edges), "norse")
     run = run_imported(net, digits_x.float(), timesteps=T)
     student = to_student(net, timesteps=T)
-    theta_gt = float(np.nextafter(np.float32(0.3), np.float32(np.inf)))  # v > 0.3 as v >= .
-    assert (student.leak_shift, student.reset, student.theta) == (None, "zero", theta_gt)
+    # NIR's v > v_threshold is the student's own gt threshold (spikefab extension gt)
+    assert (student.leak_shift, student.reset, student.threshold, student.theta) == (
+        None, "zero", "gt", float(np.float32(0.3)))
     with torch.no_grad():
         logits, hidden = student(digits_x.float(), return_hidden=True)
     for got, want in zip(hidden, run.spikes, strict=True):

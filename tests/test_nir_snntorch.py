@@ -101,7 +101,7 @@ def test_imported_spikes_equal_snntorch(case, trained):
 def test_default_leaky_needs_subtract_next(trained, tmp_path):
     """snnTorch's default Leaky (subtract, reset_delay=True) subtracts after the decay: the
     'snntorch' profile reproduces it (here through a file); spikefab's immediate subtract
-    does not."""
+    does not; the student is spikefab's subtract-delayed reset, spike for spike."""
     state, x, _ = trained
     net = _net("subtract", True, state=state)
     out, spikes = _run_snntorch(net, x)
@@ -112,29 +112,31 @@ def test_default_leaky_needs_subtract_next(trained, tmp_path):
     assert torch.equal(run.spikes[0], spikes) and torch.equal(run.outputs, out)
     wrong = run_imported(import_nir(graph, ImportModes(1e-4, "subtract", "gt")), x, timesteps=T)
     assert float((wrong.spikes[0] != spikes).float().mean()) > 0.01
-    with pytest.raises(ValueError) as e:
-        to_student(import_nir(graph, "snntorch"), timesteps=T)
-    assert str(e.value) == (
-        "LIF node '1': reset 'subtract_next' (snnTorch's default reset_delay=True) has no "
-        "spikefab equivalent; use a network trained with reset_delay=False or "
-        "reset_mechanism='zero'"
-    )
+    student = to_student(import_nir(graph, "snntorch"), timesteps=T)
+    assert (student.reset, student.threshold) == ("subtract-delayed", "gt")
+    with torch.no_grad():
+        logits, hidden = student(x, return_hidden=True)
+    assert torch.equal(hidden[0], spikes) and torch.equal(logits, out)
 
 
 def test_beta_that_is_not_a_shift(trained):
-    """beta = 0.9 imports and runs exactly, but a SpikingMLP leak is 1 - 2**-k."""
+    """beta = 0.9 imports and runs exactly; the student keeps the float beta (its float32
+    value, snnTorch's), and the integer export uses the decay extension."""
     state, x, _ = trained
     net = _net("zero", True, beta=0.9, state=state)
     out, spikes = _run_snntorch(net, x)
     imported = import_nir(_export(net, x), ImportModes(1e-4, "value", "gt"))
     run = run_imported(imported, x, timesteps=T)
     assert torch.equal(run.spikes[0], spikes) and torch.equal(run.outputs, out)
-    with pytest.raises(ValueError) as e:
-        to_student(imported, timesteps=T)
-    assert str(e.value) == (
-        "LIF node '1': beta = 1 - dt/tau = 0.9 (dt = 0.0001) is not 1 - 2**-k for an integer k "
-        "(0, 0.5, 0.75, 0.875, ...); spikefab's leak is a shift"
-    )
+    student = to_student(imported, timesteps=T)
+    assert (student.leak_shift, student.beta) == (None, float(torch.tensor(0.9)))
+    with torch.no_grad():
+        logits, hidden = student(x, return_hidden=True)
+    assert torch.equal(hidden[0], spikes) and torch.equal(logits, out)
+    from spikefab.quant.ptq import export_ptq
+
+    neuron = export_ptq(student, v_bits=None).spec.layers[0].neuron
+    assert (neuron.decay, neuron.decay_bits, neuron.leak_shift) == (410, 12, None)
 
 
 def test_wrong_dt_is_caught_by_the_leak(trained):
@@ -188,8 +190,9 @@ def test_linear_without_bias(trained):
 
 def test_leaky_output_layer_dropped_on_request(trained):
     """The usual snnTorch classifier ends in Leaky(output=True) and counts output spikes.
-    run() reproduces those spikes; to_student(drop_output_neuron=True) keeps the hidden
-    spikes exactly and reads out the current the output Leaky received."""
+    run() and the student (spike readout) reproduce those spikes;
+    to_student(drop_output_neuron=True) keeps the hidden spikes exactly and reads out the
+    current the output Leaky received."""
     state, x, y = trained
     net = _net("zero", True, state=state)
     net.append(snn.Leaky(beta=torch.full((10,), 0.875), threshold=torch.ones(10),
@@ -210,8 +213,11 @@ def test_leaky_output_layer_dropped_on_request(trained):
     assert torch.equal(run.spikes[0], torch.stack(hidden))
     assert torch.equal(run.spikes[1], torch.stack(out_spikes))
     assert torch.equal(run.outputs, torch.stack(out_spikes))
-    with pytest.raises(ValueError, match=r"^LIF node '3' on the last layer spikes"):
-        to_student(imported, T)
+    kept = to_student(imported, T)
+    with torch.no_grad():
+        spk, h = kept(x, return_hidden=True)
+    assert kept.readout == "spikes" and torch.equal(spk, torch.stack(out_spikes))
+    assert torch.equal(h[0], torch.stack(hidden))
     student = to_student(imported, T, drop_output_neuron=True)
     with torch.no_grad():
         logits, h = student(x, return_hidden=True)

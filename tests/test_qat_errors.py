@@ -22,7 +22,8 @@ BAD_CONFIG = [
      "QSpikingMLP layer 0: leak_shift must be None or an integer >= 0, not -1"),
     ({"theta": 0.0}, "QSpikingMLP layer 0: theta must be a positive number, not 0.0"),
     ({"reset": "hold"},
-     "QSpikingMLP layer 0: reset must be one of 'subtract', 'zero', not 'hold'"),
+     "QSpikingMLP layer 0: reset must be one of 'subtract', 'zero', 'subtract-delayed', "
+     "not 'hold'"),
     # scales that overflow (or underflow) the membrane of a layer
     ({"scales": [5000.0, 1.0], "v_bits": 10},
      "QSpikingMLP layer 0: scale 5000 puts theta at 5000 LSBs, outside [1, 511] for "

@@ -10,8 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from spikefab.golden import LIFState, lif_init, lif_step
-from spikefab.snn.qlif import EXTENSIONS, floor_ste, qlif_integrate, qlif_step, round_ste, sat_ste
+from spikefab.snn.qlif import (
+    EXTENSIONS,
+    floor_ste,
+    qlif_integrate,
+    qlif_step,
+    qsynapse_step,
+    round_ste,
+    sat_ste,
+)
 from spikefab.spec import LIFSpec
+from test_qat_extensions import neurons
 
 F64 = torch.float64
 
@@ -25,7 +34,21 @@ def _q(current, v, spec, scale=1.0):
         leak_shift=spec.leak_shift,
         reset=spec.reset,
         scale=scale,
+        decay=spec.decay,
+        decay_bits=spec.decay_bits,
+        threshold=spec.threshold,
     )
+
+
+def _q_full(current, v, i, spec, scale=1.0):
+    """One step of any neuron: the synapse (cuba) first, then ``qlif_step``."""
+    if spec.synapse is not None:
+        syn = spec.synapse
+        i = qsynapse_step(torch.as_tensor(current, dtype=F64), i, i_bits=syn.i_bits,
+                          decay=syn.decay, decay_bits=syn.decay_bits)
+        current = i
+    s, v = _q(current, v, spec, scale)
+    return s, v, i
 
 
 def _as_int(t):
@@ -38,14 +61,17 @@ def _as_int(t):
                          ids=lambda v: v["name"])
 def test_qlif_matches_every_lif_vector(lif_vector):
     spec = lif_vector["spec"]
-    v = torch.zeros((), dtype=F64)
-    spikes, vs = [], []
+    v = i = torch.zeros((), dtype=F64)
+    spikes, vs, cs = [], [], []
     for current in lif_vector["current"]:
-        s, v = _q(float(current), v, spec)
+        s, v, i = _q_full(float(current), v, i, spec)
         spikes.append(int(_as_int(s)))
         vs.append(int(_as_int(v)))
+        cs.append(int(_as_int(i)))
     assert_array_equal(spikes, lif_vector["spikes"])
     assert_array_equal(vs, lif_vector["v"])
+    if lif_vector["i"] is not None:
+        assert_array_equal(cs, lif_vector["i"])
 
 
 @st.composite
@@ -66,6 +92,46 @@ def trajectories(draw):
                  min_size=steps, max_size=steps)
     )
     return spec, np.array(currents, dtype=np.int64)
+
+
+@st.composite
+def extended_trajectories(draw):
+    """Every neuron mode (``test_qat_extensions.neurons``: decay or shift leak, ge/gt, all
+    three resets, with or without a synapse); currents past both rails of the membrane and
+    of the synaptic current."""
+    spec = draw(neurons(big=draw(st.booleans())))
+    syn = spec.synapse
+    big = 2 ** (max(spec.v_bits, syn.i_bits if syn else 0) + 1)
+    steps = draw(st.integers(1, 12))
+    n = draw(st.integers(1, 5))
+    currents = draw(st.lists(st.lists(st.integers(-big, big), min_size=n, max_size=n),
+                             min_size=steps, max_size=steps))
+    return spec, np.array(currents, dtype=np.int64)
+
+
+@settings(max_examples=300, deadline=None)
+@given(extended_trajectories())
+def test_qlif_equals_golden_in_every_mode(case):
+    spec, currents = case
+    state = lif_init(currents.shape[1:], spec)
+    v = i = torch.zeros(currents.shape[1:], dtype=F64)
+    for current in currents:
+        s_g, state = lif_step(current, state, spec)
+        s_q, v, i = _q_full(current.astype(np.float64), v, i, spec, scale=float(spec.theta))
+        assert_array_equal(_as_int(s_q), s_g.astype(np.int64))
+        assert_array_equal(_as_int(v), state.v)
+        if spec.synapse is not None:
+            assert_array_equal(_as_int(i), state.i)
+
+
+def test_decay_leak_gradient_is_beta():
+    v = torch.tensor([-40.0, 40.0], dtype=F64, requires_grad=True)
+    cur = torch.zeros(2, dtype=F64)
+    v1 = qlif_integrate(cur, v, v_bits=16, leak_shift=None, decay=410, decay_bits=12)
+    # floor(-40 * 410 / 4096) = floor(-4.004) = -5; floor(4.004) = 4
+    assert_array_equal(v1.detach().numpy(), [-35.0, 36.0])
+    (gv,) = torch.autograd.grad(v1.sum(), v)
+    assert_array_equal(gv.numpy(), [1 - 410 / 4096] * 2)
 
 
 @settings(max_examples=300, deadline=None)
@@ -117,7 +183,7 @@ def test_qlif_refuses_float32():
 
 def test_qlif_refuses_unknown_reset():
     with pytest.raises(ValueError, match="^qlif_step reset must be one of 'subtract', 'zero', "
-                                         "not 'hold'$"):
+                                         "'subtract-delayed', not 'hold'$"):
         qlif_step(torch.zeros(1, dtype=F64), torch.zeros(1, dtype=F64), theta=1.0, v_bits=8,
                   leak_shift=None, reset="hold")
 

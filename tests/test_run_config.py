@@ -21,7 +21,8 @@ def test_defaults_fill_every_key():
                   "distill, quantize, hardware, report"),
     ({"student": {"bar": 1}}, "config has no key 'student.bar'; allowed in [student]: hidden, "
                               "timesteps, leak_shift, theta, reset, encoding, in_bits, epochs, "
-                              "batch_size, lr, weight_decay, augment_shift"),
+                              "batch_size, lr, weight_decay, augment_shift, beta, threshold, "
+                              "alpha, readout"),
     ({"distill": {"stars": {"round": 3}}}, "config has no key 'distill.stars.round'; allowed "
                                            "in [distill.stars]: rounds, batch_size, "
                                            "steps_per_round, iterations, distill_batch, lr"),
@@ -37,7 +38,8 @@ def test_defaults_fill_every_key():
     ({"student": {"leak_shift": 40}},
      "config key 'student.leak_shift' must be an integer in [0, 31] or 'none', not 40"),
     ({"student": {"reset": "hard"}},
-     "config key 'student.reset' must be one of 'subtract', 'zero', not 'hard'"),
+     "config key 'student.reset' must be one of 'subtract', 'zero', 'subtract-delayed', "
+     "not 'hard'"),
     ({"teacher": {"batch_norm": "yes"}},
      "config key 'teacher.batch_norm' must be true or false, not 'yes'"),
     ({"data": {"dataset": "cifar10"}},

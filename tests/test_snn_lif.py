@@ -75,7 +75,8 @@ def test_bad_neuron_arguments():
     with pytest.raises(ValueError, match=exact("LIF theta must be a positive number, not 0")):
         LIF(theta=0)
     with pytest.raises(
-        ValueError, match=exact("LIF reset must be one of 'subtract', 'zero', not 'hard'")
+        ValueError, match=exact("LIF reset must be one of 'subtract', 'zero', "
+                                "'subtract-delayed', not 'hard'")
     ):
         LIF(reset="hard")
     with pytest.raises(

@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     _target(p)
     p = sub.add_parser("check", help="validate a config file and print it with its defaults")
     p.add_argument("config", help="config file (.toml)")
-    p = sub.add_parser("nir", help="NIR graphs: export a run, import a graph (docs/nir.md)")
+    p = sub.add_parser("nir", help="NIR graphs: export a run, import or check a graph "
+                                   "(docs/nir.md)")
     nsub = p.add_subparsers(dest="nir_command", required=True, metavar="nir-command")
     q = nsub.add_parser("export", help="<run>/nir/net.nir (IR) and student.nir (float)")
     _target(q)
@@ -83,7 +84,47 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with -o: drop a neuron on the last layer (snnTorch classifiers end "
                         "in a Leaky); its input current becomes the readout")
     q.add_argument("-o", "--out", default=None, help="output path stem")
+    _byo_flags(q)
+    q.add_argument("--run", metavar="DIR", default=None,
+                   help="create the run directory DIR holding the imported float student "
+                        "(step distill done): quantize, export, verilog, sim, bitstream, "
+                        "report and run work on it")
+    q.add_argument("--encoding", choices=("direct", "spikes"), default="direct",
+                   help="with --run: the input coding the model was trained with")
+    q.add_argument("--dataset", choices=("digits", "mnist5k"), default=None,
+                   help="with --run: the dataset (default: the one with the graph's inputs)")
+    q.add_argument("--force", action="store_true", help="with --run: replace DIR")
+    q = nsub.add_parser("check", help="compare the imported model, float and integer, with "
+                                      "your own recorded spikes and predictions")
+    q.add_argument("file", help=".nir file")
+    q.add_argument("--reference", required=True, metavar="REF.npz",
+                   help="x, and optionally spikes0.., prediction, y (docs/nir.md)")
+    q.add_argument("--profile", choices=("snntorch", "norse", "norse-dev"), default=None,
+                   help="import modes preset")
+    q.add_argument("--timesteps", type=int, default=None,
+                   help="T (required for a direct input x [N, n_in])")
+    q.add_argument("--drop-output-neuron", action="store_true",
+                   help="read out the last layer's input current instead of its spikes")
+    _byo_flags(q, repeat_w_bits=True)
     return ap
+
+
+def _byo_flags(q, repeat_w_bits: bool = False) -> None:
+    """The import-mode and width flags ``nir import`` and ``nir check`` share."""
+    q.add_argument("--reset", choices=("zero", "subtract", "subtract-delayed"), default=None,
+                   help="how the neurons reset (NIR does not record it): subtract-delayed is "
+                        "snnTorch's default")
+    q.add_argument("--dt", type=float, default=None,
+                   help="Euler time step (default: what the graph tells, or the profile's)")
+    q.add_argument("--in-bits", type=int, default=None,
+                   help="direct input width of the integer model (default 8)")
+    if repeat_w_bits:
+        q.add_argument("--w-bits", type=int, action="append", default=None,
+                       help="weight width of the integer model (repeatable; default 8)")
+    else:
+        q.add_argument("--w-bits", type=int, default=8, help="with --run: quantize.w_bits")
+    q.add_argument("--decay-bits", type=int, default=12,
+                   help="fraction bits of a decay that is not 1 - 2**-k (default 12)")
 
 
 def _resolve(args):
@@ -200,12 +241,33 @@ def _dispatch(args) -> int:
 
         print(json.dumps(load_config(args.config), indent=2))
         return 0
+    if args.command == "nir" and args.nir_command == "check":
+        from .run.nir_check import check_reference
+
+        lines, _ = check_reference(
+            args.file, args.reference, timesteps=args.timesteps, reset=args.reset, dt=args.dt,
+            profile=args.profile, in_bits=args.in_bits or 8, w_bits=args.w_bits or [8],
+            decay_bits=args.decay_bits, drop_output_neuron=args.drop_output_neuron)
+        print("\n".join(lines))
+        return 0
+    if args.command == "nir" and args.nir_command == "import" and args.run is not None:
+        from .run.nir_byo import import_to_run
+
+        if args.timesteps is None:
+            raise ValueError("nir import --run needs --timesteps T (NIR does not record T)")
+        print("\n".join(import_to_run(
+            args.file, args.run, timesteps=args.timesteps, reset=args.reset, dt=args.dt,
+            profile=args.profile, encoding=args.encoding, in_bits=args.in_bits,
+            dataset=args.dataset, w_bits=args.w_bits, decay_bits=args.decay_bits,
+            drop_output_neuron=args.drop_output_neuron, force=args.force)))
+        return 0
     if args.command == "nir" and args.nir_command == "import":
         from .run.nir_io import import_file
 
         lines, written = import_file(args.file, args.profile, args.out,
                                      timesteps=args.timesteps,
-                                     drop_output_neuron=args.drop_output_neuron)
+                                     drop_output_neuron=args.drop_output_neuron,
+                                     reset=args.reset, dt=args.dt)
         print("\n".join(lines))
         if written is not None:
             print(f"wrote {written}")

@@ -7,6 +7,8 @@ functions instead of restating the arithmetic.
 * ``floor_shift(x, k)`` is an arithmetic right shift (rounds toward minus infinity).
 * ``round_half_even`` is the one rounding used when floats become integers (export).
 * ``signed_width`` / ``unsigned_width`` give the smallest register holding a range.
+* ``decay_of(beta, bits)`` is the integer decay ``round((1 - beta) * 2**bits)`` of a float
+  decay factor (extensions ``decay`` and ``cuba``), ``decay_beta`` the factor it stands for.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ __all__ = [
     "unsigned_width",
     "fits_signed",
     "dense_bounds",
+    "decay_of",
+    "decay_beta",
 ]
 
 
@@ -114,3 +118,15 @@ def dense_bounds(weights: np.ndarray, bias: np.ndarray, x_max: int) -> tuple[int
     hi = (np.where(w > 0, w, 0).sum(axis=1) * x_max + b).max(initial=0)
     lo = (np.where(w < 0, w, 0).sum(axis=1) * x_max + b).min(initial=0)
     return int(lo), int(hi)
+
+
+def decay_of(beta: float, bits: int) -> int:
+    """The integer decay ``d = round((1 - beta) * 2**bits)`` (ties to even) that stands for
+    the float decay factor ``beta`` in [0, 1]: ``v - ((v * d) >> bits)`` is ``beta * v`` up to
+    the floor, and ``|beta - decay_beta(d, bits)| <= 2**-(bits + 1)``."""
+    return int(round_half_even(np.float64((1.0 - float(beta)) * 2.0**bits)))
+
+
+def decay_beta(decay: int, bits: int) -> float:
+    """The float decay factor ``1 - decay / 2**bits`` an integer decay stands for."""
+    return 1.0 - decay / 2.0**bits

@@ -19,7 +19,7 @@ VERSION = 1
 #: dt spikefab writes with: snnTorch's, so snnTorch's importer reads the same beta.
 DEFAULT_DT = 1e-4
 #: spikefab reset name -> NIR import reset mode.
-RESET_TO_MODE = {"subtract": "subtract", "zero": "value"}
+RESET_TO_MODE = {"subtract": "subtract", "zero": "value", "subtract-delayed": "subtract_next"}
 
 
 class _NonFinite(Exception):

@@ -1,7 +1,8 @@
 """Read a NIR graph into a chain of dense layers (``NIRLayer``) under explicit ``ImportModes``.
 
-spikefab's networks are chains ``Input -> (dense -> neuron)* -> dense -> [LI | I] ->
-Output``, where dense is ``Affine`` or ``Linear`` and a hidden neuron is ``LIF`` or ``IF``.
+spikefab's networks are chains ``Input -> (dense -> neuron)* -> dense -> [neuron] ->
+Output``, where dense is ``Affine`` or ``Linear``, a hidden neuron is ``LIF``, ``CubaLIF`` or
+``IF``, and the last layer's neuron (if any) one of those (a spiking readout) or ``LI``/``I``.
 A ``Flatten`` right after ``Input`` is allowed (it only names the input layout). Any other
 node type, a branch, a cycle, or a subgraph (snnTorch's recurrent ``RLeaky`` is one) is a
 one-line ``ValueError`` naming the node and what is supported.
@@ -15,13 +16,23 @@ import nir
 import numpy as np
 
 from .format import spikefab_info
-from .modes import PROFILES, ImportModes, as_floats, euler_coefficients, node_param
+from .modes import (
+    PROFILES,
+    ImportModes,
+    as_floats,
+    euler_coefficients,
+    node_param,
+    synapse_coefficients,
+)
 
-__all__ = ["NIRLayer", "NIRNetwork", "SUPPORTED", "import_nir"]
+__all__ = ["NIRLayer", "NIRNetwork", "SPIKING", "SUPPORTED", "import_nir"]
 
-SUPPORTED = "Input, Affine, Linear, LIF, IF, LI, I, Output (and Flatten right after Input)"
+SUPPORTED = ("Input, Affine, Linear, LIF, CubaLIF, IF, LI, I, Output (and Flatten right after "
+             "Input)")
 _DENSE = (nir.Affine, nir.Linear)
-_NEURONS = {nir.LIF: "LIF", nir.IF: "IF", nir.LI: "LI", nir.I: "I"}
+_NEURONS = {nir.LIF: "LIF", nir.CubaLIF: "CubaLIF", nir.IF: "IF", nir.LI: "LI", nir.I: "I"}
+#: The neuron kinds that spike.
+SPIKING = ("LIF", "CubaLIF", "IF")
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,12 +44,17 @@ class NIRLayer:
     dense, neuron : str, str or None
         Node names in the graph (``neuron`` is None when the current goes to ``Output``).
     kind : str or None
-        ``"LIF"``, ``"IF"`` (spiking), ``"LI"``, ``"I"`` (integrating readout) or None.
+        ``"LIF"``, ``"CubaLIF"``, ``"IF"`` (spiking), ``"LI"``, ``"I"`` (integrating
+        readout) or None.
     weight : float64 ``[n_out, n_in]``; bias : float64 ``[n_out]`` or None (``Linear``)
     beta, gain, v_leak, v_threshold, v_reset : float64 ``[n_out]``
         ``v <- beta*v + gain*I + (1-beta)*v_leak``; thresholds only for spiking kinds.
     reset : str or None
         The layer's reset mode (spiking kinds only).
+    threshold : str or None
+        The layer's threshold mode, ``"gt"`` or ``"ge"`` (spiking kinds only).
+    alpha, syn_gain : float64 ``[n_out]`` or None
+        A ``CubaLIF``'s synapse: ``i <- alpha*i + syn_gain*I``, and ``i`` drives ``v``.
     """
 
     dense: str
@@ -52,6 +68,9 @@ class NIRLayer:
     v_threshold: np.ndarray
     v_reset: np.ndarray
     reset: str | None
+    threshold: str | None = None
+    alpha: np.ndarray | None = None
+    syn_gain: np.ndarray | None = None
 
     @property
     def n_in(self) -> int:
@@ -63,7 +82,7 @@ class NIRLayer:
 
     @property
     def spiking(self) -> bool:
-        return self.kind in ("LIF", "IF")
+        return self.kind in SPIKING
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,7 +202,8 @@ def _check_finite(arr: np.ndarray, kind: str, name: str, field: str) -> None:
         )
 
 
-def _layer(graph, dense: str, neuron: str | None, modes: ImportModes, reset: str | None):
+def _layer(graph, dense: str, neuron: str | None, modes: ImportModes, reset: str | None,
+           threshold: str | None):
     d = graph.nodes[dense]
     weight = as_floats(d.weight, type(d).__name__, dense, "weight")
     if weight.ndim != 2:
@@ -209,7 +229,10 @@ def _layer(graph, dense: str, neuron: str | None, modes: ImportModes, reset: str
     kind = _NEURONS[type(node)]
     beta, gain, v_leak = euler_coefficients(kind, node, modes.dt, neuron, n)
     thr, v_reset = zeros, zeros
-    if kind in ("LIF", "IF"):
+    alpha = syn_gain = None
+    if kind == "CubaLIF":
+        alpha, syn_gain = synapse_coefficients(node, modes.dt, modes.synapse, neuron, n)
+    if kind in SPIKING:
         thr = node_param(node, "v_threshold", neuron, kind, n)
         v_reset = node_param(node, "v_reset", neuron, kind, n)
         if reset != "value" and np.any(v_reset != 0):
@@ -217,7 +240,8 @@ def _layer(graph, dense: str, neuron: str | None, modes: ImportModes, reset: str
                 f"{kind} node {neuron!r}: reset {reset!r} ignores v_reset, but v_reset is "
                 f"{float(v_reset[v_reset != 0][0]):g}; use reset 'value'"
             )
-    return NIRLayer(dense, neuron, kind, weight, bias, beta, gain, v_leak, thr, v_reset, reset)
+    return NIRLayer(dense, neuron, kind, weight, bias, beta, gain, v_leak, thr, v_reset, reset,
+                    threshold, alpha, syn_gain)
 
 
 def import_nir(source, modes: ImportModes | str | None = None) -> NIRNetwork:
@@ -269,22 +293,24 @@ def import_nir(source, modes: ImportModes | str | None = None) -> NIRNetwork:
     kinds = [None if n is None else _NEURONS[type(source.nodes[n])] for _, n in pairs]
     for j, ((_, n), kind) in enumerate(zip(pairs, kinds, strict=True)):
         last = j == len(pairs) - 1
-        if not last and kind not in ("LIF", "IF"):
+        if not last and kind not in SPIKING:
             what = "no neuron" if n is None else f"{kind} node {n!r}"
             raise ValueError(
-                f"layer {j} has {what}; hidden layers need a spiking LIF or IF neuron "
-                "(LI, I or none only on the last layer)"
+                f"layer {j} has {what}; hidden layers need a spiking LIF, CubaLIF or IF "
+                "neuron (LI, I or none only on the last layer)"
             )
-    n_spiking = sum(k in ("LIF", "IF") for k in kinds)
+    n_spiking = sum(k in SPIKING for k in kinds)
     layers, s = [], 0
     for (dense, neuron), kind in zip(pairs, kinds, strict=True):
-        reset = None
-        if kind in ("LIF", "IF"):
+        reset = threshold = None
+        if kind in SPIKING:
             reset = modes.reset_of(s, n_spiking)
+            threshold = modes.threshold_of(s, n_spiking)
             s += 1
-        layers.append(_layer(source, dense, neuron, modes, reset))
-    if isinstance(modes.reset, tuple):
-        modes.reset_of(0, n_spiking)
+        layers.append(_layer(source, dense, neuron, modes, reset, threshold))
+    for name in ("reset", "threshold"):
+        if isinstance(getattr(modes, name), tuple):
+            modes._of(name, 0, n_spiking)
     shape = np.asarray(source.nodes[chain[0]].input_type.get("input", []))
     if shape.size and int(np.prod(shape)) != layers[0].n_in:
         raise ValueError(

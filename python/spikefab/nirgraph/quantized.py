@@ -1,17 +1,24 @@
 """A ``QuantizedNetwork`` to a NIR graph and back, bit for bit.
 
 Export writes each layer as ``Affine`` (the integer weights and biases as float64, exact
-below 2**53) and each hidden neuron as a NIR node whose Euler step with ``dt`` is the float
-form of semantics v1 (``modes`` has the equations):
+below 2**53) and each neuron stage as a NIR node whose Euler step with ``dt`` is the float
+form of its integer semantics (``modes`` has the equations):
 
 * ``leak_shift = k``: ``LIF(tau = dt * 2**k, r = 2**k, v_leak = 0, v_threshold = theta,
   v_reset = 0)``, so ``beta = 1 - dt/tau = 1 - 2**-k`` and ``gain = r*dt/tau = 1`` exactly;
-* ``leak_shift = None``: ``IF(r = 1, v_threshold = theta, v_reset = 0)``;
-* the readout: ``Affine -> Output`` (per-step logits are the current ``I``).
+* ``decay = d`` (``decay_bits = q``): ``LIF(tau = dt * 2**q / d, r = 2**q / d)``, so
+  ``beta = 1 - d / 2**q`` (to float64 rounding) and gain 1;
+* no leak: ``IF(r = 1, v_threshold = theta, v_reset = 0)``;
+* a synapse (``cuba``): ``CubaLIF(tau_syn = dt * 2**q_i / d_i, w_in = tau_syn / dt,
+  tau_mem, r as above)``: ``alpha = 1 - d_i / 2**q_i``, synaptic gain 1 (NIR's Euler step,
+  as snnTorch writes it); a decay of 0 is written as ``dt * 2**64`` (1 - dt/tau = 1);
+* the readout: ``Affine -> Output`` (per-step logits are the current ``I``), or ``Affine ->
+  neuron -> Output`` with the spike readout.
 
 What NIR cannot say is written into ``graph.metadata["spikefab"]`` (a JSON string): the
-spec (widths, ``T``, encoding, the floor in ``v >> k`` and saturation), the modes
-(``threshold="ge"``; reset ``"subtract"`` or ``"value"`` for spikefab's ``"zero"``) and
+spec (widths, ``T``, encoding, the floor in the leak and saturation), the modes (threshold
+``"ge"`` or ``"gt"``; reset ``"subtract"``, ``"value"`` for spikefab's ``"zero"``,
+``"subtract_next"`` for ``"subtract-delayed"``; per spiking layer when they differ) and
 the IR's ``meta``. ``to_quantized`` rebuilds the network from the nodes and checks every
 node against that spec, so an edited graph is refused with the node's name.
 """
@@ -26,21 +33,58 @@ import numpy as np
 from ..ir import QuantizedNetwork
 from ..spec import NetworkSpec
 from .format import DEFAULT_DT, FORMAT, META_KEY, RESET_TO_MODE, VERSION
-from .modes import ImportModes
+from .modes import GAIN_RTOL, ImportModes
 
-__all__ = ["chain_graph", "export_quantized", "neuron_node", "to_quantized"]
+__all__ = ["EXPORTS", "chain_graph", "export_quantized", "float_node", "neuron_node",
+           "to_quantized"]
+
+#: The named extensions ``export_quantized`` writes (everything but conv2d).
+EXPORTS = ("cuba", "decay", "delayed-reset", "gt", "spike-readout")
+#: ``tau`` standing for no decay: ``1 - dt / tau`` is 1.0 in float64.
+_NO_DECAY = 2.0**64
 
 
+def _tau(dt: float, leak: float) -> float:
+    """``tau`` with ``1 - dt/tau = 1 - leak`` (``leak`` in (0, 1]; 0: no decay)."""
+    return dt * _NO_DECAY if leak == 0 else dt / leak
 
-def neuron_node(leak_shift: int | None, theta: float, n: int, dt: float):
-    """The NIR node of ``n`` spikefab neurons (LIF for a leak shift, IF without leak)."""
+
+def neuron_node(leak_shift: int | None, theta: float, n: int, dt: float, *, leak=None,
+                syn_leak=None):
+    """The NIR node of ``n`` neurons with threshold ``theta`` and unit gain: ``IF`` without
+    leak, ``LIF`` with ``beta = 1 - 2**-leak_shift`` (or ``1 - leak``), ``CubaLIF`` with a
+    synapse whose ``alpha = 1 - syn_leak``."""
     thr = np.full(n, float(theta))
     zeros = np.zeros(n)
-    if leak_shift is None:
+    if leak is None and leak_shift is not None:
+        leak = 2.0**-leak_shift
+    if syn_leak is not None:
+        tau_mem, tau_syn = _tau(dt, leak or 0.0), _tau(dt, syn_leak)
+        return nir.CubaLIF(tau_syn=np.full(n, tau_syn), tau_mem=np.full(n, tau_mem),
+                           r=np.full(n, tau_mem / dt), v_leak=zeros, v_threshold=thr,
+                           v_reset=zeros, w_in=np.full(n, tau_syn / dt))
+    if not leak:
         return nir.IF(r=np.ones(n), v_threshold=thr, v_reset=zeros)
-    tau = np.full(n, dt * 2.0**leak_shift)
-    return nir.LIF(tau=tau, r=np.full(n, 2.0**leak_shift), v_leak=zeros, v_threshold=thr,
+    if leak_shift is not None:  # exact powers of two: beta and gain exactly
+        return nir.LIF(tau=np.full(n, dt * 2.0**leak_shift), r=np.full(n, 2.0**leak_shift),
+                       v_leak=zeros, v_threshold=thr, v_reset=zeros)
+    tau = _tau(dt, leak)
+    return nir.LIF(tau=np.full(n, tau), r=np.full(n, tau / dt), v_leak=zeros, v_threshold=thr,
                    v_reset=zeros)
+
+
+def _spec_node(lif, n: int, dt: float):
+    syn = lif.synapse
+    leak = None if lif.decay is None else lif.decay / 2.0**lif.decay_bits
+    return neuron_node(lif.leak_shift, lif.theta, n, dt, leak=leak,
+                       syn_leak=None if syn is None else syn.decay / 2.0**syn.decay_bits)
+
+
+def float_node(lif, n: int, dt: float):
+    """The NIR node of a float ``snn.lif.LIF`` stage of ``n`` neurons."""
+    leak = 1.0 - float(lif.beta) if lif.decay_given else None
+    return neuron_node(lif.leak_shift, lif.theta, n, dt, leak=leak,
+                       syn_leak=None if lif.alpha is None else 1.0 - float(lif.alpha))
 
 
 def chain_graph(n_in: int, layers, info: dict) -> nir.NIRGraph:
@@ -68,14 +112,19 @@ def export_quantized(net: QuantizedNetwork, dt: float = DEFAULT_DT) -> nir.NIRGr
             f"export_quantized net must be a QuantizedNetwork, not {type(net).__name__}"
         )
     spec = net.spec
-    spec.require("export_quantized")
-    resets = [RESET_TO_MODE[layer.neuron.reset] for layer in spec.hidden]
-    reset = resets[0] if len(set(resets)) == 1 else tuple(resets) if resets else "value"
-    modes = ImportModes(dt=dt, reset=reset, threshold="ge")
+    spec.require("export_quantized", EXPORTS)
+
+    def per_layer(values, default):
+        return values[0] if len(set(values)) == 1 else tuple(values) if values else default
+
+    resets = [RESET_TO_MODE[layer.neuron.reset] for layer in spec.spiking]
+    thresholds = [layer.neuron.threshold for layer in spec.spiking]
+    modes = ImportModes(dt=dt, reset=per_layer(resets, "value"),
+                        threshold=per_layer(thresholds, "ge"))
     layers = []
     for i, layer in enumerate(spec.layers):
         lif = layer.neuron
-        node = None if lif is None else neuron_node(lif.leak_shift, lif.theta, layer.n_out, dt)
+        node = None if lif is None else _spec_node(lif, layer.n_out, dt)
         layers.append((net.weights[i].astype(np.float64), net.biases[i].astype(np.float64), node))
     info = {
         "format": FORMAT,
@@ -105,21 +154,26 @@ def _check_neuron(layer, lif) -> None:
                 "layer has no neuron"
             )
         return
-    want = "IF" if lif.leak_shift is None else "LIF"
+    want = "CubaLIF" if lif.synapse is not None else "IF" if lif.beta == 1.0 else "LIF"
     if layer.kind != want:
         got = "no neuron" if layer.kind is None else f"a {layer.kind} node {name!r}"
         raise ValueError(f"layer after {layer.dense!r} has {got}; the spikefab spec needs {want}")
-    beta = lif.beta
-    checks = (
-        ("beta = 1 - dt/tau", layer.beta, beta),
-        ("input gain", layer.gain, 1.0),
-        ("v_leak", layer.v_leak, 0.0),
-        ("v_threshold", layer.v_threshold, float(lif.theta)),
-        ("v_reset", layer.v_reset, 0.0),
-    )
-    for what, got, expect in checks:
-        if np.any(got != expect):
-            bad = float(got[got != expect][0])
+    # a decay's tau = dt * 2**q / d rounds: its beta is checked to GAIN_RTOL, a shift's exactly
+    tol = 0.0 if lif.decay is None else GAIN_RTOL
+    checks = [
+        ("beta = 1 - dt/tau", layer.beta, lif.beta, tol),
+        ("input gain", layer.gain, 1.0, 0.0),
+        ("v_leak", layer.v_leak, 0.0, 0.0),
+        ("v_threshold", layer.v_threshold, float(lif.theta), 0.0),
+        ("v_reset", layer.v_reset, 0.0, 0.0),
+    ]
+    if lif.synapse is not None:
+        checks += [("alpha = 1 - dt/tau_syn", layer.alpha, lif.synapse.alpha, GAIN_RTOL),
+                   ("synaptic input gain", layer.syn_gain, 1.0, 0.0)]
+    for what, got, expect, tol in checks:
+        off = np.abs(got - expect) > tol
+        if np.any(off):
+            bad = float(got[off][0])
             raise ValueError(
                 f"{layer.kind} node {name!r}: {what} is {bad!r} but the spikefab spec says "
                 f"{expect!r}"
@@ -128,6 +182,11 @@ def _check_neuron(layer, lif) -> None:
         raise ValueError(
             f"{layer.kind} node {name!r}: reset mode {layer.reset!r} but the spikefab spec "
             f"says {lif.reset!r} (mode {RESET_TO_MODE[lif.reset]!r})"
+        )
+    if layer.threshold != lif.threshold:
+        raise ValueError(
+            f"{layer.kind} node {name!r}: threshold mode {layer.threshold!r} but the spikefab "
+            f"spec says {lif.threshold!r}"
         )
 
 
@@ -143,10 +202,6 @@ def to_quantized(net) -> QuantizedNetwork:
     if info.get("version") != VERSION:
         raise ValueError(f"spikefab-nir version must be {VERSION}, not {info.get('version')!r}")
     spec = NetworkSpec.from_dict(info["spec"])
-    if net.modes.threshold != "ge":
-        raise ValueError(
-            f"modes.threshold must be 'ge' for a spikefab IR, not {net.modes.threshold!r}"
-        )
     if len(net.layers) != len(spec.layers):
         raise ValueError(
             f"the graph has {len(net.layers)} dense layers but the spikefab spec has "

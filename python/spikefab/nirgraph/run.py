@@ -4,16 +4,18 @@ Per step ``t`` and layer, in order (layer ``l`` sees layer ``l-1``'s output of t
 step, as in spikefab and snnTorch)::
 
     I = W x + b                                 torch.nn.functional.linear
-    v = beta * v + I                            LIF/LI with gain 1 and v_leak 0 (snnTorch)
+    i = alpha * i + I  (or + syn_gain * I)      CubaLIF; then i is the membrane's input
+    v = beta * v + I                            LIF/LI/CubaLIF with gain 1 and v_leak 0
     v = beta * v + gain * I + (1 - beta) * v_leak    LIF/LI otherwise
     v = v + gain * I                            IF/I (``v + I`` when the gain is 1)
     v = v - v_threshold * z[t-1]                (``"subtract_next"`` only, then no reset)
-    z = v > v_threshold  (``"gt"``)   or   v >= v_threshold  (``"ge"``)      LIF/IF
+    z = v > v_threshold  (``"gt"``)   or   v >= v_threshold  (``"ge"``)      spiking
     v = v_reset where z  (``"value"``)   or   v - v_threshold * z  (``"subtract"``)
 
-The layer's output is ``z`` for LIF/IF, ``v`` for LI/I, and ``I`` with no neuron. The
-snnTorch form of the update (``beta * v + I``) is used whenever it applies, so a network
-run here and the same network run by snnTorch do the same float operations.
+The layer's output is ``z`` for LIF/CubaLIF/IF, ``v`` for LI/I, and ``I`` with no neuron.
+The snnTorch form of the update (``beta * v + I``, ``alpha * i + I``) is used whenever it
+applies, so a network run here and the same network run by snnTorch (``Leaky``,
+``Synaptic``) do the same float operations.
 """
 
 from __future__ import annotations
@@ -74,10 +76,15 @@ def run_imported(net, x, timesteps: int | None = None, dtype=None) -> ImportedRu
         p = {k: _tensor(getattr(layer, k), dtype) for k in
              ("weight", "beta", "gain", "v_leak", "v_threshold", "v_reset")}
         p["bias"] = None if layer.bias is None else _tensor(layer.bias, dtype)
+        if layer.alpha is not None:
+            p["alpha"] = _tensor(layer.alpha, dtype)
+            p["syn_gain"] = _tensor(layer.syn_gain, dtype)
+            p["unit_syn"] = bool(np.all(layer.syn_gain == 1.0))
         p["unit_gain"] = bool(np.all(layer.gain == 1.0))
         p["no_leak"] = bool(np.all(layer.v_leak == 0.0))
         params.append(p)
     vs = [x.new_zeros(batch, layer.n_out) for layer in net.layers]
+    cs = [x.new_zeros(batch, layer.n_out) for layer in net.layers]
     zs = [x.new_zeros(batch, layer.n_out) for layer in net.layers]
     outs, spikes = [], [[] for layer in net.layers if layer.spiking]
     with torch.no_grad():
@@ -90,7 +97,10 @@ def run_imported(net, x, timesteps: int | None = None, dtype=None) -> ImportedRu
                     h = cur
                     continue
                 v = vs[i]
-                if layer.kind in ("LIF", "LI"):
+                if layer.alpha is not None:
+                    syn = cur if p["unit_syn"] else p["syn_gain"] * cur
+                    cur = cs[i] = p["alpha"] * cs[i] + syn
+                if layer.kind in ("LIF", "LI", "CubaLIF"):
                     if p["unit_gain"] and p["no_leak"]:
                         v = p["beta"] * v + cur
                     else:
@@ -101,7 +111,7 @@ def run_imported(net, x, timesteps: int | None = None, dtype=None) -> ImportedRu
                     thr = p["v_threshold"]
                     if layer.reset == "subtract_next":
                         v = v - thr * zs[i]
-                    z = v > thr if net.modes.threshold == "gt" else v >= thr
+                    z = v > thr if layer.threshold == "gt" else v >= thr
                     if layer.reset == "value":
                         v = torch.where(z, p["v_reset"].expand_as(v), v)
                     elif layer.reset == "subtract":

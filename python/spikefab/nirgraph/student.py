@@ -1,25 +1,30 @@
 """A float ``SpikingMLP`` to a NIR graph, and an imported graph to a ``SpikingMLP``.
 
-Export: each ``fcs[l]`` becomes ``Affine`` (its float32 weights), each hidden LIF the node
-``quantized.neuron_node`` writes (``beta = 1 - 2**-k`` exactly, gain 1, threshold
-``theta``), the readout ``Affine -> Output``; the metadata records ``T``, the modes
-(``threshold="ge"``) and the surrogate slope, so the import gives the same model back.
+Export: each ``fcs[l]`` becomes ``Affine`` (its float32 weights), each neuron stage the node
+``quantized.float_node`` writes (snnTorch's convention: ``tau = dt / (1 - beta)``,
+``r = tau / dt``, so the gain is 1; ``IF`` without leak; ``CubaLIF`` with ``w_in = tau_syn /
+dt`` for a synapse), the readout ``Affine -> Output`` (or ``-> neuron`` with the spike
+readout); the metadata records ``T``, the modes and the surrogate slope, so the import gives
+the same model back.
 
-Import (``to_student``) maps a graph onto ``SpikingMLP``'s single leak, threshold and
-reset, and refuses what does not fit with the node's name:
+Import (``to_student``) maps a graph onto ``SpikingMLP``'s one neuron (one leak, synapse,
+threshold and reset for every spiking layer), and refuses what does not fit with the node's
+name:
 
-* hidden layers all LIF (one ``beta`` that is ``1 - 2**-k``, within ``GAIN_RTOL``) or all IF;
-* ``v_leak = 0``; reset ``"value"`` needs ``v_reset = 0`` (spikefab's ``"zero"``); one
-  reset mode for all layers; ``"subtract_next"`` (snnTorch's delayed reset) is refused;
+* the spiking layers all LIF / CubaLIF (one ``beta``, within ``GAIN_RTOL``: ``1 - 2**-k``
+  gives ``leak_shift = k``, any other the float ``beta``) or all IF (no leak);
+  a CubaLIF's ``alpha`` likewise one value;
+* ``v_leak = 0``; reset ``"value"`` needs ``v_reset = 0`` (spikefab's ``"zero"``),
+  ``"subtract_next"`` is ``"subtract-delayed"``; one reset and one threshold mode (``"gt"``
+  is spikefab's ``gt`` extension: the same test as NIR's);
 * a gain other than 1 (Norse) and thresholds that differ between neurons are folded into
-  the weights (``W_i * gain_i / theta_i``, then ``theta = 1``): exact in real numbers, and
-  in floats up to rounding of the scaled weights;
-* ``threshold="gt"`` becomes ``v >= nextafter(theta)`` in float32, the same test for every
-  float32 membrane; with ``reset="subtract"`` the reset then removes that value, one ulp
-  more than ``theta``;
-* the last layer: no neuron (the readout) or an ``I`` integrator (its gain folded in);
-  ``LI`` leaks and LIF/IF spike, which a spikefab readout does not, unless
-  ``drop_output_neuron=True`` asks for the neuron's input current as the readout.
+  the weights (``W_i * gain_i * syn_gain_i / theta_i``, then ``theta = 1``): exact in real
+  numbers, and in floats up to rounding of the scaled weights;
+* the last layer: no neuron or an ``I`` integrator (the summing readout; its gain folded
+  in), a spiking neuron (the spike readout: prediction by spike count, as snnTorch's
+  ``spk.sum(0).argmax(1)``), or, with ``drop_output_neuron=True``, any neuron dropped and its
+  input current read out (the summing readout of the same hidden spikes: a different
+  classifier). ``LI`` leaks without spiking: refused unless dropped.
 """
 
 from __future__ import annotations
@@ -33,25 +38,24 @@ from ..snn.mlp import SpikingMLP
 from ..snn.surrogate import SLOPE
 from .format import DEFAULT_DT, FORMAT, RESET_TO_MODE, VERSION
 from .modes import GAIN_RTOL, ImportModes
-from .quantized import chain_graph, neuron_node
+from .quantized import chain_graph, float_node
 
-__all__ = ["export_student", "to_student"]
+__all__ = ["export_student", "student_modes", "to_student"]
 
-_MODE_TO_RESET = {"subtract": "subtract", "value": "zero"}
+_MODE_TO_RESET = {"subtract": "subtract", "value": "zero", "subtract_next": "subtract-delayed"}
 
 
 def export_student(model: SpikingMLP, dt: float = DEFAULT_DT):
     """NIR graph of a float ``SpikingMLP``; ``to_student(import_nir(graph))`` rebuilds it."""
     if not isinstance(model, SpikingMLP):
         raise TypeError(f"export_student model must be a SpikingMLP, not {type(model).__name__}")
-    n_hidden = len(model.lifs)
-    reset = RESET_TO_MODE[model.reset]
-    modes = ImportModes(dt=dt, reset=reset, threshold="ge")
+    lifs = model.spiking_lifs
+    modes = ImportModes(dt=dt, reset=RESET_TO_MODE[model.reset], threshold=model.threshold)
     layers = []
     for i, fc in enumerate(model.fcs):
         w = fc.weight.detach().cpu().numpy().copy()
         b = np.zeros(w.shape[0], w.dtype) if fc.bias is None else fc.bias.detach().cpu().numpy()
-        node = neuron_node(model.leak_shift, model.theta, w.shape[0], dt) if i < n_hidden else None
+        node = float_node(lifs[i], w.shape[0], dt) if i < len(lifs) else None
         layers.append((w, b.copy(), node))
     info = {
         "format": FORMAT,
@@ -59,7 +63,7 @@ def export_student(model: SpikingMLP, dt: float = DEFAULT_DT):
         "kind": "float",
         "modes": modes.to_dict(),
         "timesteps": model.timesteps,
-        "slope": model.lifs[0].slope if n_hidden else SLOPE,
+        "slope": lifs[0].slope if lifs else SLOPE,
     }
     return chain_graph(model.n_in, layers, info)
 
@@ -78,42 +82,76 @@ def _float32(arr: np.ndarray, dense: str, field: str) -> np.ndarray:
     return out
 
 
-def _leak_shift(net) -> int | None:
-    hidden = net.layers[:-1]
-    kinds = sorted({layer.kind for layer in hidden})
-    if len(kinds) > 1:
-        raise ValueError(f"SpikingMLP has one neuron type; the hidden layers mix {kinds}")
-    if not hidden or kinds == ["IF"]:
-        return None
-    betas = np.concatenate([layer.beta for layer in hidden])
-    beta = float(betas[0])
-    if np.any(np.abs(betas - beta) > GAIN_RTOL):
-        other = next(layer for layer in hidden if np.any(np.abs(layer.beta - beta) > GAIN_RTOL))
-        raise ValueError(
-            f"LIF node {other.neuron!r}: beta differs from {beta:.6g}; SpikingMLP has one leak"
-        )
+def _one(layers, field: str, what: str):
+    """The one value of ``field`` over ``layers`` (within ``GAIN_RTOL``), or an error naming
+    the first node that differs."""
+    values = np.concatenate([getattr(layer, field) for layer in layers])
+    first = float(values[0])
+    for layer in layers:
+        if np.any(np.abs(getattr(layer, field) - first) > GAIN_RTOL):
+            raise ValueError(f"{layer.kind} node {layer.neuron!r}: {what} differs from "
+                             f"{first:.6g}; SpikingMLP has one {what} for every layer")
+    return first
+
+
+def _leak(spiking) -> dict:
+    """``leak_shift`` (``1 - 2**-k`` or no leak) or ``beta`` of the spiking layers."""
+    if not spiking or spiking[0].kind == "IF":
+        return {"leak_shift": None}
+    beta = _one(spiking, "beta", "beta")
     for k in range(32):
         if abs(beta - (1.0 - 2.0**-k)) <= GAIN_RTOL:
-            return k
-    raise ValueError(
-        f"LIF node {hidden[0].neuron!r}: beta = 1 - dt/tau = {beta:.6g} (dt = {net.modes.dt:g}) "
-        "is not 1 - 2**-k for an integer k (0, 0.5, 0.75, 0.875, ...); spikefab's leak is a shift"
-    )
+            return {"leak_shift": k}
+    return {"leak_shift": None, "beta": beta}
 
 
-def _check_readout(layer) -> None:
-    if layer.kind is None or layer.kind == "I":
-        return
-    hint = "; or pass drop_output_neuron=True to read out its input current"
-    if layer.kind == "LI":
+def student_modes(net) -> dict:
+    """The ``SpikingMLP`` neuron arguments of an imported network (module docstring):
+    ``leak_shift`` or ``beta``, ``reset``, ``threshold``, ``alpha``, ``readout``."""
+    spiking = [layer for layer in net.layers if layer.spiking]
+    readout = net.layers[-1]
+    if readout.kind == "LI":
         raise ValueError(
-            f"LI node {layer.neuron!r} on the last layer leaks (beta {float(layer.beta[0]):.6g}); "
-            f"a spikefab readout sums its currents (last layer: no neuron, or I){hint}"
+            f"LI node {readout.neuron!r} on the last layer leaks (beta "
+            f"{float(readout.beta[0]):.6g}); a spikefab readout sums its currents (last layer: "
+            "no neuron, or I); or pass drop_output_neuron=True to read out its input current"
         )
-    raise ValueError(
-        f"{layer.kind} node {layer.neuron!r} on the last layer spikes; a spikefab readout is "
-        f"non-spiking (end the graph with Affine/Linear -> Output, or -> I){hint}"
-    )
+    which = "spiking" if readout.spiking else "hidden"
+    kinds = sorted({layer.kind for layer in spiking})
+    if len(kinds) > 1:
+        raise ValueError(f"SpikingMLP has one neuron type; the {which} layers mix {kinds}")
+    out = _leak(spiking)
+    cuba = kinds == ["CubaLIF"]
+    if cuba:
+        out["alpha"] = _one(spiking, "alpha", "alpha")
+    resets, thresholds = set(), set()
+    for layer in net.layers:
+        if np.any(layer.v_leak != 0):
+            raise ValueError(
+                f"{layer.kind} node {layer.neuron!r}: v_leak must be 0 for a SpikingMLP, "
+                f"not {float(layer.v_leak[layer.v_leak != 0][0]):g}"
+            )
+        if layer.spiking:
+            if layer.reset == "value" and np.any(layer.v_reset != 0):
+                raise ValueError(
+                    f"{layer.kind} node {layer.neuron!r}: reset 'value' needs v_reset = 0 "
+                    f"(spikefab's 'zero'), not {float(layer.v_reset[layer.v_reset != 0][0]):g}"
+                )
+            if np.any(layer.v_threshold <= 0):
+                raise ValueError(
+                    f"{layer.kind} node {layer.neuron!r}: v_threshold must be > 0, "
+                    f"not {float(layer.v_threshold.min()):g}"
+                )
+            resets.add(_MODE_TO_RESET[layer.reset])
+            thresholds.add(layer.threshold)
+    for what, seen in (("reset", resets), ("threshold", thresholds)):
+        if len(seen) > 1:
+            raise ValueError(f"SpikingMLP has one {what} mode; the graph's layers use "
+                             f"{sorted(seen)}")
+    out["reset"] = resets.pop() if resets else "subtract"
+    out["threshold"] = thresholds.pop() if thresholds else "ge"
+    out["readout"] = "spikes" if readout.spiking else "current"
+    return out
 
 
 def _without_output_neuron(net):
@@ -122,7 +160,8 @@ def _without_output_neuron(net):
     n = last.n_out
     ones, zeros = np.ones(n), np.zeros(n)
     bare = replace(last, neuron=None, kind=None, beta=ones, gain=ones, v_leak=zeros,
-                   v_threshold=zeros, v_reset=zeros, reset=None)
+                   v_threshold=zeros, v_reset=zeros, reset=None, threshold=None, alpha=None,
+                   syn_gain=None)
     return replace(net, layers=(*net.layers[:-1], bare))
 
 
@@ -132,10 +171,9 @@ def to_student(net, timesteps: int | None = None, slope: float | None = None,
 
     ``timesteps`` and ``slope`` default to the values spikefab recorded in the graph;
     ``timesteps`` is required for other graphs (NIR does not record ``T``). With
-    ``drop_output_neuron`` a neuron on the last layer (snnTorch classifiers end in a
-    ``Leaky``) is dropped and the current it received becomes the readout: the hidden
-    spikes stay the same, but the decision (summed current instead of, say, spike counts)
-    is a different one, so measure its accuracy again.
+    ``drop_output_neuron`` a neuron on the last layer is dropped and the current it
+    received becomes the readout: the hidden spikes stay the same, but the decision (summed
+    current instead of spike counts) is a different one, so measure its accuracy again.
     """
     if drop_output_neuron and net.layers[-1].kind is not None:
         net = _without_output_neuron(net)
@@ -145,49 +183,18 @@ def to_student(net, timesteps: int | None = None, slope: float | None = None,
         if timesteps is None:
             raise ValueError("to_student timesteps is required: a NIR graph does not record T")
     slope = info.get("slope", SLOPE) if slope is None else slope
-    hidden, readout = net.layers[:-1], net.layers[-1]
-    _check_readout(readout)
-    leak_shift = _leak_shift(net)
-    resets = set()
-    for layer in net.layers:
-        if np.any(layer.v_leak != 0):
-            raise ValueError(
-                f"{layer.kind} node {layer.neuron!r}: v_leak must be 0 for a SpikingMLP, "
-                f"not {float(layer.v_leak[layer.v_leak != 0][0]):g}"
-            )
-        if layer.spiking:
-            if layer.reset == "subtract_next":
-                raise ValueError(
-                    f"{layer.kind} node {layer.neuron!r}: reset 'subtract_next' (snnTorch's "
-                    "default reset_delay=True) has no spikefab equivalent; use a network "
-                    "trained with reset_delay=False or reset_mechanism='zero'"
-                )
-            if layer.reset == "value" and np.any(layer.v_reset != 0):
-                raise ValueError(
-                    f"{layer.kind} node {layer.neuron!r}: reset 'value' needs v_reset = 0 "
-                    f"(spikefab's 'zero'), not {float(layer.v_reset[layer.v_reset != 0][0]):g}"
-                )
-            resets.add(_MODE_TO_RESET[layer.reset])
-    if len(resets) > 1:
-        raise ValueError(f"SpikingMLP has one reset mode; the graph's layers use {sorted(resets)}")
-    reset = resets.pop() if resets else "subtract"
-    thetas = np.concatenate([layer.v_threshold for layer in hidden]) if hidden else np.ones(1)
+    modes = student_modes(net)
+    spiking = [layer for layer in net.layers if layer.spiking]
+    thetas = np.concatenate([layer.v_threshold for layer in spiking]) if spiking else np.ones(1)
     uniform = bool(np.all(thetas == thetas[0]))
-    if np.any(thetas <= 0):
-        bad = next(layer for layer in hidden if np.any(layer.v_threshold <= 0))
-        raise ValueError(
-            f"{bad.kind} node {bad.neuron!r}: v_threshold must be > 0, "
-            f"not {float(bad.v_threshold.min()):g}"
-        )
     theta = float(thetas[0]) if uniform else 1.0
-    if net.modes.threshold == "gt":
-        theta = float(np.nextafter(np.float32(theta), np.float32(np.inf)))
     sizes = [net.n_in] + [layer.n_out for layer in net.layers]
-    model = SpikingMLP(sizes, timesteps=timesteps, leak_shift=leak_shift, theta=theta,
-                       reset=reset, slope=slope)
+    model = SpikingMLP(sizes, timesteps=timesteps, theta=theta, slope=slope, **modes)
     with torch.no_grad():
         for layer, fc in zip(net.layers, model.fcs, strict=True):
             scale = layer.gain if layer.kind is not None else np.ones(layer.n_out)
+            if layer.syn_gain is not None:
+                scale = scale * layer.syn_gain
             if layer.spiking and not uniform:
                 scale = scale / layer.v_threshold
             w = layer.weight if np.all(scale == 1) else layer.weight * scale[:, None]

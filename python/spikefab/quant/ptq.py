@@ -10,10 +10,15 @@ This is the one place floats become integers (DESIGN §1). Per layer ``l``:
   ``b_int = quantize(b, s_l, b_bits)`` (round half to even, then saturate: a saturated
   bias is counted in ``meta["bias_clipped"]``);
 * membrane, threshold and bias share the scale, so ``v_int ~ s_l * v_float`` and
-  ``theta_l = round(theta * s_l)``; the leak ``k`` is copied (``beta = 1 - 2**-k``);
+  ``theta_l = round(theta * s_l)``; the leak ``k`` is copied (``beta = 1 - 2**-k``), another
+  float ``beta`` becomes the ``decay`` extension (``quant.neurons``: the residual
+  ``|beta - (1 - d / 2**decay_bits)|`` goes into ``meta["decay_residual"]``); threshold
+  ``gt``, ``subtract-delayed`` and the spike readout are copied; a cuba synapse's current
+  shares the scale too, its decay is ``round((1 - alpha) * 2**decay_bits)``;
 * ``v_bits`` must hold every membrane value the layer can reach in ``T`` steps for any
   input (interval bound over the exact integer current range, ``membrane_bounds``):
   otherwise a one-line ``ValueError`` names the layer, the range and the width it needs.
+  A cuba layer's ``i_bits`` is sized the same way (``i_bits=None``) or checked.
 
 The readout's scale is free (argmax ignores a positive factor) and uses the same rule.
 With ``calib_x`` (and ``calib_y``) the float model and the golden model are both run and
@@ -32,7 +37,9 @@ from ..ir import QuantizedNetwork
 from ..snn.mlp import SpikingMLP
 from ..spec import (
     B_BITS_RANGE,
+    DECAY_BITS_RANGE,
     ENCODINGS,
+    I_BITS_RANGE,
     IN_BITS_RANGE,
     V_BITS_RANGE,
     W_BITS_RANGE,
@@ -40,8 +47,9 @@ from ..spec import (
     LIFSpec,
     NetworkSpec,
 )
+from .neurons import integer_leak, integer_synapse, leak_residual, membrane_bounds, state_bounds
 
-__all__ = ["export_ptq", "membrane_bounds"]
+__all__ = ["export_ptq", "membrane_bounds", "ptq_scale"]
 
 
 def _check_bits(name: str, value, lo: int, hi: int) -> None:
@@ -49,32 +57,10 @@ def _check_bits(name: str, value, lo: int, hi: int) -> None:
         raise ValueError(f"export_ptq {name} must be an integer in [{lo}, {hi}], not {value!r}")
 
 
-def membrane_bounds(lo: int, hi: int, spec: LIFSpec, timesteps: int) -> tuple[int, int]:
-    """Range of the pre-saturation membrane ``v - (v >> k) + I`` over ``timesteps`` steps.
-
-    Interval arithmetic over currents ``I`` in ``[lo, hi]`` (any sequence, so the bound is
-    sound for spike inputs that change every step). ``v - (v >> k)`` is non-decreasing
-    in ``v``, so the interval ends map to interval ends; the reset is applied to the
-    interval piecewise.
-    """
-    theta = spec.theta
-    a = b = 0  # membrane interval after reset
-    low, high = 0, 0
-    for _ in range(timesteps):
-        if spec.leak_shift is None:
-            pa, pb = a + lo, b + hi
-        else:
-            k = spec.leak_shift
-            pa, pb = a - (a >> k) + lo, b - (b >> k) + hi
-        low, high = min(low, pa), max(high, pb)
-        below = (pa, min(pb, theta - 1)) if pa < theta else None
-        above = (max(pa, theta), pb) if pb >= theta else None
-        parts = [below] if below else []
-        if above:
-            fired = (above[0] - theta, above[1] - theta) if spec.reset == "subtract" else (0, 0)
-            parts.append(fired)
-        a, b = min(p[0] for p in parts), max(p[1] for p in parts)
-    return low, high
+def ptq_scale(w_eff: np.ndarray, w_bits: int) -> float:
+    """The layer scale ``(2**(w_bits-1) - 1) / max|W_eff|`` (0.0 for all-zero weights)."""
+    peak = float(np.abs(w_eff).max(initial=0.0))
+    return 0.0 if peak == 0.0 else smax(w_bits) / peak
 
 
 def _float_layers(model: SpikingMLP):
@@ -148,6 +134,8 @@ def export_ptq(
     calib_y=None,
     meta: dict | None = None,
     allow_saturation: bool = False,
+    decay_bits: int = 12,
+    i_bits: int | None = None,
 ) -> QuantizedNetwork:
     """Quantise a trained ``SpikingMLP`` after training (see the module docstring).
 
@@ -174,6 +162,11 @@ def export_ptq(
     allow_saturation : bool
         Accept a ``v_bits`` smaller than the membrane bound (the integer model then
         saturates where the float model does not; the bound is still in ``meta``).
+    decay_bits : int
+        Fraction bits [1, 16] of a ``decay`` leak and of a synapse's decay.
+    i_bits : int or None
+        Synaptic current width [2, 32] of a cuba layer; ``None``: the smallest that holds its
+        bound.
     """
     if not isinstance(model, SpikingMLP):
         raise TypeError(f"export_ptq model must be a SpikingMLP, not {type(model).__name__}")
@@ -189,68 +182,47 @@ def export_ptq(
     if encoding == "spikes" and in_bits != 1:
         raise ValueError(f"export_ptq in_bits must be 1 when encoding is 'spikes', not {in_bits!r}")
     _check_bits("in_bits", in_bits, *IN_BITS_RANGE)
+    _check_bits("decay_bits", decay_bits, *DECAY_BITS_RANGE)
+    if i_bits is not None:
+        _check_bits("i_bits", i_bits, *I_BITS_RANGE)
     if calib_y is not None and calib_x is None:
         raise ValueError("export_ptq calib_y needs calib_x")
 
     T = model.timesteps
     ws, bs = _float_layers(model)
+    lifs = model.spiking_lifs
     layers, w_ints, b_ints = [], [], []
-    scales, thetas, clipped, bounds, needs = [], [], [], [], []
+    scales, clipped = [], []
+    rec = {"thetas": [], "membrane_bounds": [], "v_bits_needed": []}
     for i, (w, b) in enumerate(zip(ws, bs, strict=True)):
         x_max = umax(in_bits) if (i == 0 and encoding == "direct") else 1
         w_eff = w / x_max
-        peak = float(np.abs(w_eff).max(initial=0.0))
-        if peak == 0.0:
+        scale = ptq_scale(w_eff, w_bits)
+        if scale == 0.0:
             raise ValueError(f"export_ptq layer {i} has all-zero weights; no scale can be chosen")
-        scale = smax(w_bits) / peak
         w_int = quantize(w_eff, scale, w_bits)
         b_raw = round_half_even(b * scale)
         b_int = quantize(b, scale, b_bits)
         clipped.append(int((b_raw != b_int).sum()))
-        readout = i == len(ws) - 1
         neuron = None
-        if not readout:
-            theta = int(round_half_even(np.float64(model.theta * scale)))
-            top = smax(V_BITS_RANGE[1] if v_bits is None else v_bits)
-            if not 1 <= theta <= top:
-                raise ValueError(
-                    f"export_ptq layer {i} threshold round({model.theta} * {scale:.6g}) = {theta}"
-                    f" does not fit v_bits={v_bits} (allowed [1, {top}])"
-                )
+        if i < len(lifs):
             lo, hi = dense_bounds(w_int, b_int, x_max)
-            probe = LIFSpec(v_bits=V_BITS_RANGE[1], theta=theta, leak_shift=model.leak_shift,
-                            reset=model.reset)
-            m_lo, m_hi = membrane_bounds(lo, hi, probe, T)
-            need = max(signed_width(m_lo, max(m_hi, theta)), V_BITS_RANGE[0])
-            if v_bits is None and need > V_BITS_RANGE[1]:
-                raise ValueError(
-                    f"export_ptq layer {i} membrane can reach [{m_lo}, {m_hi}] in {T} steps,"
-                    f" which needs {need} bits, more than the largest v_bits {V_BITS_RANGE[1]}"
-                )
-            if v_bits is not None and need > v_bits and not allow_saturation:
-                raise ValueError(
-                    f"export_ptq layer {i} membrane can reach [{m_lo}, {m_hi}] in {T} steps,"
-                    f" which needs v_bits >= {need}, not {v_bits} (raise v_bits or lower w_bits)"
-                )
-            neuron = LIFSpec(v_bits=need if v_bits is None else v_bits, theta=theta,
-                             leak_shift=model.leak_shift, reset=model.reset)
-            bounds.append([m_lo, m_hi])
-            needs.append(need)
-            thetas.append(theta)
+            neuron = _neuron(i, lifs[i], scale, (lo, hi), T, rec, v_bits=v_bits,
+                             decay_bits=decay_bits, i_bits=i_bits,
+                             allow_saturation=allow_saturation)
         layers.append(LayerSpec(n_in=w.shape[1], n_out=w.shape[0], w_bits=w_bits,
                                 b_bits=b_bits, neuron=neuron))
         w_ints.append(w_int)
         b_ints.append(b_int)
         scales.append(scale)
 
-    spec = NetworkSpec(layers=tuple(layers), timesteps=T, encoding=encoding, in_bits=in_bits)
+    spec = NetworkSpec(layers=tuple(layers), timesteps=T, encoding=encoding, in_bits=in_bits,
+                       readout=model.readout)
     info = {
         "exporter": "export_ptq",
         "scales": scales,
         "theta_float": model.theta,
-        "thetas": thetas,
-        "membrane_bounds": bounds,
-        "v_bits_needed": needs,
+        **rec,
         "bias_clipped": clipped,
     }
     info.update(meta or {})
@@ -259,3 +231,60 @@ def export_ptq(
         info.update(_calibrate(model, net, calib_x, calib_y))
         net = QuantizedNetwork(spec, net.weights, net.biases, info)
     return net
+
+
+def _width(i, what, lo, hi, T, given, allow_saturation, floor=V_BITS_RANGE[0], hold=None):
+    """The width ``[lo, hi]`` (and ``hold``, e.g. the threshold) needs; an error if it is
+    more than the largest width, or than ``given`` without ``allow_saturation``."""
+    need = max(signed_width(lo, max(hi, hi if hold is None else hold)), floor)
+    top = V_BITS_RANGE[1]
+    name = "v_bits" if what == "membrane" else "i_bits"
+    if given is None and need > top:
+        raise ValueError(f"export_ptq layer {i} {what} can reach [{lo}, {hi}] in {T} steps,"
+                         f" which needs {need} bits, more than the largest {name} {top}")
+    if given is not None and need > given and not allow_saturation:
+        raise ValueError(f"export_ptq layer {i} {what} can reach [{lo}, {hi}] in {T} steps,"
+                         f" which needs {name} >= {need}, not {given} (raise {name} or lower "
+                         "w_bits)")
+    return need
+
+
+def _neuron(i, lif, scale, current, T, rec, *, v_bits, decay_bits, i_bits, allow_saturation):
+    """The ``LIFSpec`` of spiking layer ``i`` (float neurons ``lif``, layer scale ``scale``,
+    integer current range ``current``); appends its record to ``rec``."""
+    theta = int(round_half_even(np.float64(lif.theta * scale)))
+    top = smax(V_BITS_RANGE[1] if v_bits is None else v_bits) - (lif.threshold == "gt")
+    if not 1 <= theta <= top:
+        raise ValueError(
+            f"export_ptq layer {i} threshold round({lif.theta} * {scale:.6g}) = {theta}"
+            f" does not fit v_bits={v_bits} (allowed [1, {top}])"
+        )
+    leak_shift, decay = integer_leak(lif, decay_bits, V_BITS_RANGE[1] if v_bits is None
+                                     else v_bits)
+    modes = {"reset": lif.reset, "decay": decay, "decay_bits": decay_bits,
+             "threshold": lif.threshold}
+    syn = None if lif.alpha is None else integer_synapse(lif.alpha, decay_bits,
+                                                          I_BITS_RANGE[1])
+    probe = LIFSpec(v_bits=V_BITS_RANGE[1], theta=theta, leak_shift=leak_shift, synapse=syn,
+                    **modes)
+    bounds = state_bounds(*current, probe, T)
+    m_lo, m_hi = bounds.membrane
+    need = _width(i, "membrane", m_lo, m_hi, T, v_bits, allow_saturation,
+                  hold=theta + (lif.threshold == "gt"))
+    if v_bits is None and leak_shift is not None:
+        need = max(need, leak_shift + 1)
+    if syn is not None:
+        s_lo, s_hi = bounds.synapse
+        i_need = _width(i, "synaptic current", s_lo, s_hi, T, i_bits, allow_saturation,
+                        I_BITS_RANGE[0])
+        syn = integer_synapse(lif.alpha, decay_bits, i_need if i_bits is None else i_bits)
+        rec.setdefault("synapse_bounds", []).append([s_lo, s_hi])
+        rec.setdefault("i_bits_needed", []).append(i_need)
+    neuron = LIFSpec(v_bits=need if v_bits is None else v_bits, theta=theta,
+                     leak_shift=leak_shift, synapse=syn, **modes)
+    rec["membrane_bounds"].append([m_lo, m_hi])
+    rec["v_bits_needed"].append(need)
+    rec["thetas"].append(theta)
+    if neuron.decay is not None:
+        rec.setdefault("decay_residual", []).append(leak_residual(lif, neuron))
+    return neuron

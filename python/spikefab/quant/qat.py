@@ -27,6 +27,7 @@ from ..train.config import TrainConfig
 from ..train.fit import encode_inputs
 from ..train.loop import History, train_model
 from .calibrate import calibrate_scale
+from .neurons import integer_leak, integer_synapse
 
 __all__ = ["QATResult", "eval_inputs", "finetune_qat", "holdout", "int_accuracy",
            "qat_from_float"]
@@ -103,18 +104,31 @@ def int_accuracy(model: QSpikingMLP, x: torch.Tensor, y, *, batch_size: int = 51
     return float((pred == y).mean()) if len(y) else 0.0
 
 
-def qat_from_float(model: SpikingMLP, **kwargs) -> QSpikingMLP:
-    """A QAT copy of a trained ``SpikingMLP``: same sizes, neuron and weights.
+def qat_from_float(model: SpikingMLP, *, decay_bits: int = 12, i_bits=None,
+                   **kwargs) -> QSpikingMLP:
+    """A QAT copy of a trained ``SpikingMLP``: same sizes, neuron modes and weights.
 
     Scales are calibrated per layer (``calibrate_scale``, MSE-optimal clipping for the
     layer's ``w_bits``), then capped to fit ``v_bits`` with ``headroom``. ``kwargs`` are
     the ``QSpikingMLP`` bit widths, ``encoding``, ``in_bits``, ``scale_mode``, ``headroom``.
+    A float ``beta`` that is not ``1 - 2**-k`` becomes the integer ``decay`` with
+    ``decay_bits`` fraction bits (``quant.neurons``), an ``alpha`` a synapse of ``i_bits``
+    (default: ``v_bits``).
     """
     if not isinstance(model, SpikingMLP):
         raise TypeError(f"qat_from_float model must be a SpikingMLP, not {type(model).__name__}")
-    slope = model.lifs[0].slope if len(model.lifs) else SLOPE
-    q = QSpikingMLP(model.sizes, timesteps=model.timesteps, leak_shift=model.leak_shift,
-                    theta=model.theta, reset=model.reset, slope=slope, **kwargs)
+    lifs = model.spiking_lifs
+    slope = lifs[0].slope if lifs else SLOPE
+    leaks = [integer_leak(lif, decay_bits) for lif in lifs]
+    i_bits = kwargs.get("v_bits", 16) if i_bits is None else i_bits
+    synapses = [None if lif.alpha is None else integer_synapse(
+        lif.alpha, decay_bits, i_bits if isinstance(i_bits, int) else i_bits[j])
+        for j, lif in enumerate(lifs)]
+    q = QSpikingMLP(model.sizes, timesteps=model.timesteps,
+                    leak_shift=[k for k, _ in leaks], theta=model.theta, reset=model.reset,
+                    slope=slope, decay=[d for _, d in leaks], decay_bits=decay_bits,
+                    threshold=model.threshold, synapse=synapses, readout=model.readout,
+                    **kwargs)
     with torch.no_grad():
         for dst, src in zip(q.fcs, model.fcs, strict=True):
             dst.weight.copy_(src.weight.to(EXACT_DTYPE))
@@ -144,6 +158,8 @@ def finetune_qat(
     loss_fn=None,
     val=None,
     log=None,
+    decay_bits: int = 12,
+    i_bits=None,
 ) -> QATResult:
     """Quantization-aware fine-tuning of ``model`` (trained with ``cfg`` on ``ds``).
 
@@ -158,6 +174,7 @@ def finetune_qat(
     epochs, lr : int, float
         Fine-tuning length and Adam learning rate (cosine-annealed).
     scale_mode, headroom : see ``QSpikingMLP``.
+    decay_bits, i_bits : see ``qat_from_float``.
     loss_fn : callable, optional
         ``loss_fn(logits, y, x)``; default cross-entropy of the mean logits.
     val : (x, y), optional
@@ -176,6 +193,7 @@ def finetune_qat(
         q = qat_from_float(
             model, w_bits=w_bits, v_bits=v_bits, b_bits=b_bits, encoding=cfg.encoding,
             in_bits=cfg.in_bits, scale_mode=scale_mode, headroom=headroom,
+            decay_bits=decay_bits, i_bits=i_bits,
         )
         x_test = eval_inputs(cfg, ds)
         calib_acc = int_accuracy(q, x_test, ds.y_test)

@@ -2,19 +2,22 @@
 
 ``export_qat`` rounds nothing: it reads ``QSpikingMLP.integer_params()`` (the very
 tensors the forward pass computes with), checks that every value is an integer, and
-converts them to int64. The thresholds become ``LIFSpec.theta``. So the golden model run
+converts them to int64. The thresholds become ``LIFSpec.theta``; the neuron modes (leak,
+decay, threshold, reset, synapse) and the readout are the model's. So the golden model run
 on the exported network reproduces the QAT forward pass exactly, and golden accuracy
 equals QAT accuracy (``tests/test_qat_export.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
 from ..ir import QuantizedNetwork
 from ..snn.qmlp import QSpikingMLP
-from ..spec import LayerSpec, LIFSpec, NetworkSpec
+from ..spec import LayerSpec, NetworkSpec
 
 __all__ = ["export_qat", "qat_spec"]
 
@@ -41,12 +44,7 @@ def qat_spec(model: QSpikingMLP, params=None) -> NetworkSpec:
         neuron = None
         if th is not None:
             theta = int(_copy_int(f"theta[{i}]", th))
-            neuron = LIFSpec(
-                v_bits=model.v_bits[i],
-                theta=theta,
-                leak_shift=model.leak_shift[i],
-                reset=model.reset[i],
-            )
+            neuron = replace(model.neurons[i], theta=theta)
         layers.append(
             LayerSpec(
                 n_in=model.sizes[i],
@@ -61,6 +59,7 @@ def qat_spec(model: QSpikingMLP, params=None) -> NetworkSpec:
         timesteps=model.timesteps,
         encoding=model.encoding,
         in_bits=model.in_bits,
+        readout=model.readout,
     )
 
 

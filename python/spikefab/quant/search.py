@@ -128,7 +128,7 @@ def search_bits(
     if isinstance(tolerance_pp, bool) or not isinstance(tolerance_pp, int | float) or (
             tolerance_pp < 0):
         raise ValueError(f"search_bits tolerance_pp must be a number >= 0, not {tolerance_pp!r}")
-    n_layers, n_hidden = len(model.fcs), len(model.lifs)
+    n_layers, n_hidden = len(model.fcs), len(model.spiking_lifs)  # membranes to size
     x_val, y_val = encode_inputs(cfg, np.asarray(val[0]), seed=cfg.seed + 1), np.asarray(val[1])
     trials: list[Trial] = []
 

@@ -18,6 +18,15 @@ def _table(head: list, rows: list) -> list:
     return out + [""]
 
 
+def _modes(st: dict) -> str:
+    """The student's neuron modes beyond semantics v1 (config keys at their non-defaults)."""
+    extra = [f"{k} {st[k]:.6g}" if isinstance(st[k], float) else f"{k} {st[k]}"
+             for k, dflt in (("beta", "none"), ("threshold", "ge"),
+                                            ("alpha", "none"), ("readout", "current"))
+             if st.get(k, dflt) != dflt]
+    return "".join(f", {e}" for e in extra)
+
+
 def _header(d: dict) -> list:
     c = d["config"]
     st, q, hw = c["student"], c["quantize"], c["hardware"]
@@ -26,7 +35,7 @@ def _header(d: dict) -> list:
     lines = [f"# spikefab run `{d['name']}`", "",
              f"Dataset **{c['data']['dataset']}**, student {'-'.join(map(str, sizes))} "
              f"(T={st['timesteps']}, {st['encoding']} input{bits}, "
-             f"leak_shift {st['leak_shift']}, reset {st['reset']}), teacher "
+             f"leak_shift {st['leak_shift']}, reset {st['reset']}{_modes(st)}), teacher "
              f"{c['teacher']['kind']}, distillation **{c['distill']['method']}**, "
              f"quantisation **{q['method']}** (w{q['w_bits']} b{q['b_bits']} v {q['v_bits']}), "
              f"{hw['lanes']} lanes. Run directory `{d['root']}`.", ""]

@@ -79,6 +79,21 @@ class _Str:
         return v
 
 
+class _Or:
+    """``word`` (e.g. ``"none"``) or a value ``checker`` accepts."""
+
+    def __init__(self, checker, word="none"):
+        self.checker, self.word = checker, word
+
+    def check(self, key, v):
+        if v == self.word:
+            return v
+        try:
+            return self.checker.check(key, v)
+        except ValueError as e:
+            raise ValueError(f"{e} (or {self.word!r})") from None
+
+
 class _Bool:
     def check(self, key, v):
         if not isinstance(v, bool):
@@ -120,11 +135,14 @@ SCHEMA = {
     "student": {"hidden": (_List(_POS, min_len=1), [128]), "timesteps": (_Int(1, 1024), 4),
                 "leak_shift": (_Int(0, 31, words=("none",)), 3),
                 "theta": (_Float(0, 1e6, lo_open=True), 1.0),
-                "reset": (_Str(("subtract", "zero")), "subtract"),
+                "reset": (_Str(("subtract", "zero", "subtract-delayed")), "subtract"),
                 "encoding": (_Str(("direct", "spikes")), "direct"),
                 "in_bits": (_Int(1, 16), 4), "epochs": (_Int(1, 100_000), 40),
                 "batch_size": (_POS, 64), "lr": (_LR, 5e-3),
-                "weight_decay": (_Float(0, 1), 0.0), "augment_shift": (_Int(0, 8), 0)},
+                "weight_decay": (_Float(0, 1), 0.0), "augment_shift": (_Int(0, 8), 0),
+                "beta": (_Or(_Float(0, 1)), "none"), "threshold": (_Str(("ge", "gt")), "ge"),
+                "alpha": (_Or(_Float(0, 1)), "none"),
+                "readout": (_Str(("current", "spikes")), "current")},
     "distill": {"method": (_Str(DISTILL_METHODS), "none"), "warmup": (_Float(0, 1), 0.0),
                 "options": (_Table(), {})},
     "distill.stars": {"rounds": (_Int(1, 10_000), 4), "batch_size": (_POS, 64),
@@ -133,7 +151,8 @@ SCHEMA = {
     "quantize": {"method": (_Str(("ptq", "qat")), "ptq"), "w_bits": (_Int(*W_BITS_RANGE), 8),
                  "b_bits": (_Int(*B_BITS_RANGE), 16),
                  "v_bits": (_Int(*V_BITS_RANGE, words=("auto",)), "auto"),
-                 "epochs": (_Int(0, 100_000), 10), "lr": (_LR, 1e-3)},
+                 "epochs": (_Int(0, 100_000), 10), "lr": (_LR, 1e-3),
+                 "decay_bits": (_Int(1, 16), 12), "i_bits": (_Int(2, 32, words=("auto",)), "auto")},
     "hardware": {"lanes": (_Int(1, MAX_LANES), 4), "sim_samples": (_Int(0, 1 << 30), 0),
                  "trace": (_Bool(), True), "boards": (_List(_Str(BOARDS)), [])},
     "report": {"sweep_timesteps": (_List(_Int(1, 1024), min_len=1), [1, 2, 4, 8, 16]),
@@ -261,6 +280,10 @@ def student_train_config(cfg: dict) -> TrainConfig:
         epochs=st["epochs"], batch_size=st["batch_size"], lr=st["lr"],
         weight_decay=st["weight_decay"], augment_shift=st["augment_shift"],
         seed=cfg["run"]["seed"],
+        beta=None if st.get("beta", "none") == "none" else st["beta"],
+        threshold=st.get("threshold", "ge"),
+        alpha=None if st.get("alpha", "none") == "none" else st["alpha"],
+        readout=st.get("readout", "current"),
     )
 
 

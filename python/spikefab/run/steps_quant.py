@@ -64,7 +64,8 @@ def run_quantize(ctx) -> dict:
             net = export_ptq(model, w_bits=q["w_bits"], b_bits=q["b_bits"],
                              v_bits=None if q["v_bits"] == "auto" else q["v_bits"],
                              in_bits=tc.in_bits, encoding=tc.encoding, calib_x=calib_x,
-                             calib_y=ds.y_test, meta=meta)
+                             calib_y=ds.y_test, meta=meta, decay_bits=q["decay_bits"],
+                             i_bits=None if q["i_bits"] == "auto" else q["i_bits"])
             summary["golden_acc"] = net.meta.get("golden_acc")
         else:
             from ..quant.qat import finetune_qat
@@ -72,7 +73,9 @@ def run_quantize(ctx) -> dict:
 
             with epoch_bar(q["epochs"], "QAT fine-tuning") as log:
                 res = finetune_qat(model, ds, tc, w_bits=q["w_bits"], v_bits=q["v_bits"],
-                                   b_bits=q["b_bits"], epochs=q["epochs"], lr=q["lr"], log=log)
+                                   b_bits=q["b_bits"], epochs=q["epochs"], lr=q["lr"], log=log,
+                                   decay_bits=q["decay_bits"],
+                                   i_bits=None if q["i_bits"] == "auto" else q["i_bits"])
             summary.update(calib_acc=res.calib_acc, qat_acc=res.qat_acc)
             net = export_qat(res.model, meta=meta | {"calib_acc": res.calib_acc,
                                                      "qat_acc": res.qat_acc})
@@ -80,6 +83,8 @@ def run_quantize(ctx) -> dict:
     summary["widths"] = [{"w_bits": la.w_bits, "b_bits": la.b_bits,
                           "v_bits": la.neuron.v_bits if la.neuron else None}
                          for la in net.spec.layers]
+    if net.spec.semantics != "v1":
+        summary["semantics"] = net.spec.semantics
     summary["acc_bits"] = net.acc_bits()
     net.save(ctx.run.path("quant", "net"))
     write_json(ctx.run.path("quant", "quant.json"), summary)

@@ -284,7 +284,8 @@ def _lif(lif, current, timesteps, kernel):
 
 def mlp_forward(model, x: torch.Tensor, return_hidden: bool = False):
     """Layer-major forward of a ``SpikingMLP`` on a checked ``x``; its loop's outputs (exactly
-where the synaptic layers give the same currents for ``T * B`` rows as per step).
+where the synaptic layers give the same currents for ``T * B`` rows as per step). Every
+neuron stage must be ``LIF.v1`` (threshold ``ge``, reset subtract or zero, no synapse).
 
     Uses ``model.engine`` (``"fused"`` or ``"compiled"``) as the ``lif_sequence`` kernel.
     """
@@ -297,5 +298,8 @@ where the synaptic layers give the same currents for ``T * B`` rows as per step)
         hidden.append(h)
         cur = model.fcs[i + 1](h)
         const = False
-    out = torch.stack([cur] * steps) if const else cur
+    if getattr(model, "readout_lif", None) is not None:  # spike readout: its spikes
+        out = _lif(model.readout_lif, cur, steps if const else None, kernel)
+    else:
+        out = torch.stack([cur] * steps) if const else cur
     return (out, hidden) if return_hidden else out

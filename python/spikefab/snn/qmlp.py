@@ -1,4 +1,5 @@
-"""QSpikingMLP: a quantization-aware spiking MLP whose forward pass IS the golden model.
+"""QSpikingMLP: a quantization-aware spiking MLP whose forward pass IS the golden model
+(semantics v1 and every named neuron extension; docs/semantics.md).
 
 Layer ``l`` keeps float weights ``w``, bias ``b`` and a positive scale ``S_l`` (membrane
 LSBs per float unit). Every forward pass puts them on the integer grids of DESIGN §2::
@@ -7,9 +8,12 @@ LSBs per float unit). Every forward pass puts them on the integer grids of DESIG
     b_int = sat(round(b * S_l), b_bits)                 first layer, else 1 (spikes)
     theta_int = clamp(round(theta * S_l), 1, 2**(v_bits-1) - 1)
 
-and runs the integer equations (``qlif_step``) on float64 tensors holding integers, so
-``w_int``, ``b_int``, ``theta_int``, every membrane, spike and readout current are exactly
-what ``spikefab.golden.run_network`` computes for the exported network. Rounding,
+and runs the integer equations (``qlif_step``, ``qsynapse_step``) on float64 tensors holding
+integers, so ``w_int``, ``b_int``, ``theta_int``, every membrane, synaptic current, spike and
+readout value are exactly what ``spikefab.golden.run_network`` computes for the exported
+network. The neuron modes (``decay``, ``threshold``, ``reset``, ``synapse``) are integer
+choices fixed at construction, one per spiking layer; with ``readout="spikes"`` the last
+layer is a spiking layer too and its spikes are the logits. Rounding,
 flooring and saturation pass gradients straight through; the spike uses the surrogate of
 ``snn.surrogate`` on ``(v - theta_int) / S_l``.
 
@@ -37,10 +41,17 @@ from torch import nn
 from ..fixed import is_int, is_number, smax, smin, umax
 from ..golden.network import RunResult
 from ..ir import QuantizedNetwork
-from ..spec import B_BITS_RANGE, ENCODINGS, IN_BITS_RANGE, V_BITS_RANGE, W_BITS_RANGE
+from ..spec import (
+    B_BITS_RANGE,
+    ENCODINGS,
+    IN_BITS_RANGE,
+    READOUTS,
+    V_BITS_RANGE,
+    W_BITS_RANGE,
+)
 from .lif import check_neuron_args, check_timesteps
-from .qargs import _check_sizes, _int_check, _per_layer
-from .qlif import EXACT_DTYPE, EXTENSIONS, qlif_step, round_ste
+from .qargs import _check_sizes, _int_check, _neuron_templates, _per_layer, exact_input
+from .qlif import EXACT_DTYPE, EXTENSIONS, qlif_step, qsynapse_step, round_ste
 from .surrogate import SLOPE
 
 __all__ = ["SCALE_MODES", "QSpikingMLP"]
@@ -57,9 +68,13 @@ class QSpikingMLP(nn.Module):
         Layer widths, input first, classes last.
     timesteps : int
         Steps ``T``.
-    leak_shift, theta, reset, v_bits : scalar or one per hidden layer
+    leak_shift, theta, reset, v_bits : scalar or one per spiking layer
         Neuron stage (``LIFSpec``); ``theta`` is the float threshold (1.0 as in
-        ``SpikingMLP``), ``v_bits`` in [2, 32].
+        ``SpikingMLP``), ``v_bits`` in [2, 32]. The spiking layers are the hidden ones, and
+        the last with ``readout="spikes"``.
+    decay, decay_bits, threshold, synapse : scalar or one per spiking layer
+        The integer neuron extensions of ``LIFSpec`` (``decay`` needs ``leak_shift=None``;
+        ``synapse`` a ``SynapseSpec``: its current shares the layer's scale).
     w_bits, b_bits : int or one per layer (readout included)
         Weight width in [2, 16], bias width in [2, 32].
     encoding : str
@@ -76,6 +91,8 @@ class QSpikingMLP(nn.Module):
         Learned scales keep ``theta_int <= smax(v_bits) / headroom`` (>= 1).
     slope : float
         Surrogate slope.
+    readout : str
+        ``"current"`` (v1) or ``"spikes"`` (the last layer spikes; logits are its spikes).
     """
 
     def __init__(
@@ -95,12 +112,23 @@ class QSpikingMLP(nn.Module):
         scales: Sequence[float] | None = None,
         headroom: float = 2.0,
         slope: float = SLOPE,
+        decay=None,
+        decay_bits=12,
+        threshold="ge",
+        synapse=None,
+        readout: str = "current",
     ):
         super().__init__()
         own = "QSpikingMLP"
         self.sizes = _check_sizes(own, sizes)
         self.timesteps = check_timesteps(own, timesteps)
-        n, nh = len(self.sizes) - 1, len(self.sizes) - 2
+        if readout not in READOUTS:
+            allowed = ", ".join(repr(r) for r in READOUTS)
+            raise ValueError(f"{own} readout must be one of {allowed}, not {readout!r}")
+        self.readout = readout
+        # nh: the spiking layers (the hidden ones, and the last with readout "spikes")
+        n = len(self.sizes) - 1
+        nh = n if readout == "spikes" else n - 1
 
         def neuron(name):
             def check(i, v):
@@ -117,6 +145,9 @@ class QSpikingMLP(nn.Module):
         for i, (k, vb) in enumerate(zip(self.leak_shift, self.v_bits, strict=True)):
             if k is not None and k >= vb:
                 raise ValueError(f"{own} layer {i}: leak_shift must be below v_bits={vb}, not {k}")
+        self.neurons = _neuron_templates(
+            own, nh, leak_shift=self.leak_shift, reset=self.reset, v_bits=self.v_bits,
+            decay=decay, decay_bits=decay_bits, threshold=threshold, synapse=synapse)
         self.w_bits = _per_layer(own, "w_bits", w_bits, n, _int_check(own, "w_bits",
                                                                       *W_BITS_RANGE))
         self.b_bits = _per_layer(own, "b_bits", b_bits, n, _int_check(own, "b_bits",
@@ -142,14 +173,14 @@ class QSpikingMLP(nn.Module):
         self.x_max = [umax(in_bits) if (i == 0 and encoding == "direct") else 1 for i in range(n)]
         self.caps = []
         for i in range(nh):
-            cap = smax(self.v_bits[i]) / (self.headroom * self.theta[i])
+            cap = self._theta_top(i) / (self.headroom * self.theta[i])
             if round(cap * self.theta[i]) < 1:
                 raise ValueError(
                     f"{own} layer {i}: v_bits={self.v_bits[i]} with headroom {self.headroom:g} "
                     f"leaves no integer threshold (theta would be 0 LSBs); raise v_bits"
                 )
             self.caps.append(cap)
-        self.caps.append(math.inf)
+        self.caps += [math.inf] * (n - nh)
         self.fcs = nn.ModuleList(
             nn.Linear(a, b, dtype=EXACT_DTYPE)
             for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True)
@@ -161,12 +192,16 @@ class QSpikingMLP(nn.Module):
         )
 
     # --- construction helpers -------------------------------------------------------------
+    def _theta_top(self, i) -> int:
+        """Largest integer threshold of spiking layer ``i`` (one less with ``"gt"``)."""
+        return smax(self.v_bits[i]) - (self.neurons[i].threshold == "gt")
+
     def _check_scale(self, i, s):
         own = "QSpikingMLP"
         if isinstance(s, bool) or not isinstance(s, int | float) or not 0 < s < math.inf:
             raise ValueError(f"{own} layer {i}: scale must be a positive finite number, not {s!r}")
         if i < len(self.v_bits):
-            top = smax(self.v_bits[i])
+            top = self._theta_top(i)
             th = round(self.theta[i] * s)
             if not 1 <= th <= top:
                 raise ValueError(
@@ -178,7 +213,7 @@ class QSpikingMLP(nn.Module):
     def from_ir(cls, net: QuantizedNetwork, *, scale_mode: str = "fixed") -> QSpikingMLP:
         """A QAT model whose integer parameters are exactly ``net``'s.
 
-        Hidden layer ``l`` gets ``theta = 1.0`` and ``S_l = theta_int``, the readout
+        Spiking layer ``l`` gets ``theta = 1.0`` and ``S_l = theta_int``, a summing readout
         ``S = 1``; the float weights are ``w_int * x_max / S`` (float64), which round back
         to ``w_int`` exactly. Used to check the QAT forward against golden on any IR, and
         to fine-tune an existing network.
@@ -187,8 +222,8 @@ class QSpikingMLP(nn.Module):
             raise TypeError(f"from_ir net must be a QuantizedNetwork, not {type(net).__name__}")
         spec = net.spec
         spec.require("QSpikingMLP", EXTENSIONS)
-        neurons = [layer.neuron for layer in spec.hidden]
-        scales = [float(nr.theta) for nr in neurons] + [1.0]
+        neurons = [layer.neuron for layer in spec.spiking]
+        scales = [float(nr.theta) for nr in neurons] + [1.0] * (len(spec.layers) - len(neurons))
         q = cls(
             [spec.n_in] + [layer.n_out for layer in spec.layers],
             timesteps=spec.timesteps,
@@ -196,6 +231,11 @@ class QSpikingMLP(nn.Module):
             theta=1.0,
             reset=[nr.reset for nr in neurons],
             v_bits=[nr.v_bits for nr in neurons],
+            decay=[nr.decay for nr in neurons],
+            decay_bits=[nr.decay_bits for nr in neurons],
+            threshold=[nr.threshold for nr in neurons],
+            synapse=[nr.synapse for nr in neurons],
+            readout=spec.readout,
             w_bits=[layer.w_bits for layer in spec.layers],
             b_bits=[layer.b_bits for layer in spec.layers],
             encoding=spec.encoding,
@@ -235,94 +275,80 @@ class QSpikingMLP(nn.Module):
             b = torch.clamp(round_ste(fc.bias * s), smin(bb), smax(bb))
             th = None
             if i < nh:
-                th = torch.clamp(round_ste(self.theta[i] * s), 1.0, float(smax(self.v_bits[i])))
+                th = torch.clamp(round_ste(self.theta[i] * s), 1.0, float(self._theta_top(i)))
             out.append((w, b, th, s))
         return out
 
     # --- forward ------------------------------------------------------------------------
     def _input(self, x) -> torch.Tensor:
-        own = "QSpikingMLP"
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{own} input must be a torch.Tensor, not {type(x).__name__}")
-        n_in, T = self.sizes[0], self.timesteps
-        if self.encoding == "direct":
-            if x.ndim != 2 or x.shape[1] != n_in:
-                raise ValueError(
-                    f"{own} input must have shape [B, {n_in}] (encoding 'direct'), "
-                    f"not {list(x.shape)}"
-                )
-            hi = umax(self.in_bits)
-            if x.is_floating_point():
-                lo_x, hi_x = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
-                if not (lo_x >= 0.0 and hi_x <= 1.0):
-                    raise ValueError(
-                        f"{own} float input must lie in [0, 1] (x_int / {hi}), "
-                        f"not [{lo_x:g}, {hi_x:g}]"
-                    )
-                return torch.round(x.detach().to(EXACT_DTYPE) * hi)
-            if x.numel() and (int(x.min()) < 0 or int(x.max()) > hi):
-                raise ValueError(
-                    f"{own} integer input must lie in [0, {hi}], "
-                    f"not [{int(x.min())}, {int(x.max())}]"
-                )
-            return x.to(EXACT_DTYPE)
-        if x.ndim != 3 or x.shape[0] != T or x.shape[2] != n_in:
-            raise ValueError(
-                f"{own} input must have shape [{T}, B, {n_in}] (encoding 'spikes'), "
-                f"not {list(x.shape)}"
-            )
-        if x.numel() and not bool(((x == 0) | (x == 1)).all()):
-            raise ValueError(f"{own} spike input values must be 0 or 1")
-        return x.detach().to(EXACT_DTYPE)
+        return exact_input("QSpikingMLP", x, encoding=self.encoding, in_bits=self.in_bits,
+                           n_in=self.sizes[0], timesteps=self.timesteps)
 
     def run(self, x):
         """The integer forward pass with gradients.
 
-        Returns ``(logits [T,B,C], spikes, membranes, params)``: float64 tensors of
-        integers (readout currents, per hidden layer ``[T,B,n]`` spikes and membranes
-        after reset) and ``integer_params()``.
+        Returns ``(logits [T,B,C], spikes, membranes, params, synapses)``: float64 tensors of
+        integers (readout currents, or the readout's spikes; per spiking layer ``[T,B,n]``
+        spikes, exposed membranes, and synaptic currents or None) and ``integer_params()``.
         """
         xs = self._input(x)
         params = self.integer_params()
         batch = xs.shape[0] if self.encoding == "direct" else xs.shape[1]
-        vs = [xs.new_zeros(batch, n) for n in self.sizes[1:-1]]
-        spikes = [[] for _ in vs]
-        mems = [[] for _ in vs]
+        ns = len(self.neurons)
+        vs = [xs.new_zeros(batch, n) for n in self.sizes[1:1 + ns]]
+        cs = [None if nr.synapse is None else v.clone() for nr, v in zip(self.neurons, vs,
+                                                                           strict=True)]
+        spikes, mems, syns = ([[] for _ in vs] for _ in range(3))
         logits = []
         w0, b0 = params[0][0], params[0][1]
         first = xs @ w0.T + b0 if self.encoding == "direct" else None
         for t in range(self.timesteps):
             cur = first if first is not None else xs[t] @ w0.T + b0
-            for i in range(len(vs)):
+            for i, nr in enumerate(self.neurons):
                 _, _, th, s = params[i]
-                h, vs[i] = qlif_step(cur, vs[i], theta=th, v_bits=self.v_bits[i],
-                                     leak_shift=self.leak_shift[i], reset=self.reset[i],
-                                     scale=s, slope=self.slope)
+                if nr.synapse is not None:
+                    syn = nr.synapse
+                    cs[i] = qsynapse_step(cur, cs[i], i_bits=syn.i_bits, decay=syn.decay,
+                                          decay_bits=syn.decay_bits)
+                    cur = cs[i]
+                    syns[i].append(cs[i])
+                h, vs[i] = qlif_step(cur, vs[i], theta=th, v_bits=nr.v_bits,
+                                     leak_shift=nr.leak_shift, reset=nr.reset, scale=s,
+                                     slope=self.slope, decay=nr.decay,
+                                     decay_bits=nr.decay_bits, threshold=nr.threshold)
                 spikes[i].append(h)
                 mems[i].append(vs[i])
-                w, b = params[i + 1][0], params[i + 1][1]
-                cur = h @ w.T + b
+                if i + 1 < len(params):
+                    w, b = params[i + 1][0], params[i + 1][1]
+                    cur = h @ w.T + b
+                else:
+                    cur = h  # spike readout: the logits are the spikes
             logits.append(cur)
         stack = torch.stack
-        return stack(logits), [stack(s) for s in spikes], [stack(m) for m in mems], params
+        return (stack(logits), [stack(s) for s in spikes], [stack(m) for m in mems], params,
+                [stack(c) if c else None for c in syns])
 
     def logit_divisor(self) -> float:
-        """``D = 2**round(log2 S_readout)``: ``forward`` returns readout currents / D."""
+        """``D = 2**round(log2 S_readout)``: ``forward`` returns readout currents / D (1 for
+        the spike readout: its logits are spikes)."""
+        if self.readout == "spikes":
+            return 1.0
         return float(2.0 ** round(math.log2(float(self.scales()[-1].detach()))))
 
     def forward(self, x: torch.Tensor, return_hidden: bool = False):
         """Run ``T`` steps; float32 logits ``[T, B, C]`` (and hidden spikes ``[T, B, n]``)."""
-        logits, spikes, _, _ = self.run(x)
+        logits, spikes, _, _, _ = self.run(x)
         dtype = torch.get_default_dtype()
         out = (logits / self.logit_divisor()).to(dtype)
         if return_hidden:
-            return out, [s.to(dtype) for s in spikes]
+            hidden = spikes[:len(self.sizes) - 2]
+            return out, [s.to(dtype) for s in hidden]
         return out
 
     def forward_int(self, x) -> RunResult:
         """The integer run as a ``golden.RunResult`` (NumPy int64 / uint8, no gradient)."""
         with torch.no_grad():
-            logits, spikes, mems, _ = self.run(x)
+            logits, spikes, mems, _, syns = self.run(x)
         lg = logits.numpy().astype(np.int64)
         acc = lg.sum(axis=0)
         return RunResult(
@@ -331,6 +357,7 @@ class QSpikingMLP(nn.Module):
             logits=lg,
             acc=acc,
             prediction=np.argmax(acc, axis=1).astype(np.int64),
+            synapses=[None if c is None else c.numpy().astype(np.int64) for c in syns],
         )
 
     def predict_int(self, x) -> np.ndarray:
@@ -341,4 +368,5 @@ class QSpikingMLP(nn.Module):
         return (
             f"sizes={self.sizes}, T={self.timesteps}, w_bits={self.w_bits}, "
             f"v_bits={self.v_bits}, encoding={self.encoding!r}, scale_mode={self.scale_mode!r}"
+            + (f", readout={self.readout!r}" if self.readout != "current" else "")
         )

@@ -24,6 +24,7 @@ def _model_args(model: SpikingMLP) -> dict:
         "leak_shift": model.leak_shift,
         "theta": model.theta,
         "reset": model.reset,
+        **model.neuron_args(),
     }
 
 

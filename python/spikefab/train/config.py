@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, fields
 
 from ..data import DATASETS
 from ..fixed import is_int, is_number
-from ..spec import ENCODINGS, IN_BITS_RANGE, T_RANGE, V1_RESETS
+from ..snn.lif import check_neuron_args
+from ..spec import ENCODINGS, IN_BITS_RANGE, T_RANGE
 
 __all__ = ["TrainConfig"]
 
@@ -34,6 +35,9 @@ class TrainConfig:
     hidden : tuple of int
         Hidden layer widths; input and class counts come from the dataset.
     timesteps, leak_shift, theta, reset : see ``SpikingMLP``.
+    beta, threshold, alpha, readout : the neuron modes of ``SpikingMLP`` beyond semantics v1
+        (any decay ``beta`` with ``leak_shift=None``, ``"gt"``, a cuba synapse, the spike
+        readout); ``to_dict`` leaves them out at their defaults.
     encoding : str
         ``"direct"`` (inputs quantised to ``in_bits`` then divided by ``2**in_bits - 1``)
         or ``"spikes"`` (Bernoulli rate code, fresh spikes every epoch).
@@ -67,6 +71,12 @@ class TrainConfig:
     augment_shift: int = 0
     seed: int = 0
     threads: int = 1
+    beta: float | None = None
+    threshold: str = "ge"
+    alpha: float | None = None
+    readout: str = "current"
+    #: The fields after semantics v1's, left out of ``to_dict`` at these defaults.
+    MODES = {"beta": None, "threshold": "ge", "alpha": None, "readout": "current"}
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -84,9 +94,15 @@ class TrainConfig:
         if self.leak_shift is not None:
             _int_in("leak_shift", self.leak_shift, 0, 31)
         _pos_float("theta", self.theta)
-        if self.reset not in V1_RESETS:
-            allowed = ", ".join(repr(r) for r in V1_RESETS)
-            raise ValueError(f"TrainConfig.reset must be one of {allowed}, not {self.reset!r}")
+        try:
+            check_neuron_args("TrainConfig", theta=self.theta, reset=self.reset,
+                              leak_shift=self.leak_shift, beta=self.beta,
+                              threshold=self.threshold, alpha=self.alpha)
+        except ValueError as e:  # "TrainConfig reset must" -> "TrainConfig.reset must"
+            raise ValueError(str(e).replace("TrainConfig ", "TrainConfig.", 1)) from None
+        if self.readout not in ("current", "spikes"):
+            raise ValueError(f"TrainConfig.readout must be one of 'current', 'spikes', not "
+                             f"{self.readout!r}")
         if self.encoding not in ENCODINGS:
             allowed = ", ".join(repr(e) for e in ENCODINGS)
             raise ValueError(
@@ -114,6 +130,9 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
+        for name, default in self.MODES.items():
+            if d[name] == default:
+                del d[name]
         return d
 
     @classmethod

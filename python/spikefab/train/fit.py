@@ -51,6 +51,10 @@ def build_model(cfg: TrainConfig, n_in: int, n_classes: int) -> SpikingMLP:
         leak_shift=cfg.leak_shift,
         theta=cfg.theta,
         reset=cfg.reset,
+        beta=cfg.beta,
+        threshold=cfg.threshold,
+        alpha=cfg.alpha,
+        readout=cfg.readout,
     )
 
 
