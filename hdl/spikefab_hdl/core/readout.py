@@ -1,4 +1,4 @@
-"""The readout layer: integrate input events, add each step's currents into the accumulators.
+"""The summing readout: integrate input events, add each step's currents into the accumulators.
 
 One step: input events are integrated exactly as in a hidden layer (``I = W x + b``).
 On the ``eos`` beat the *readout pass* walks the groups, one per cycle: ``acc += I``
@@ -21,11 +21,11 @@ from .plan import LayerPlan
 from .signatures import TraceSignature, acc_layout, layer_event_layout, refuse, trace_layout
 from .stepper import LayerStepper
 
-__all__ = ["ReadoutLayer"]
+__all__ = ["ReadoutLayer", "send_accumulators"]
 
 
 class ReadoutLayer(wiring.Component):
-    """The non-spiking last layer of the core.
+    """The summing (non-spiking) last layer of the core (semantics v1).
 
     Parameters
     ----------
@@ -104,27 +104,41 @@ class ReadoutLayer(wiring.Component):
                 st.next_step(m, on_last=sample_done)
 
         # --- send the accumulators, one class per beat, zeroing each row once sent ----
-        o_row = Signal(range(groups))
-        o_lane = Signal(range(lanes))
-        loaded = Signal()
-        last_lane = (lp.n_out - 1) % lanes
-        final = (o_row == groups - 1) & (o_lane == last_lane)
-        row_end = (o_lane == lanes - 1) | final
-        with m.If(out):
-            m.d.comb += [a_rd.addr.eq(o_row), a_rd.en.eq(~loaded)]
-            with m.If(~loaded):
-                m.d.sync += loaded.eq(1)
-            with m.Else():
-                m.d.comb += [
-                    self.o_acc.valid.eq(1),
-                    self.o_acc.payload.data.eq(a_rd.data[o_lane]),
-                    self.o_acc.payload.last.eq(final),
-                ]
-                with m.If(self.o_acc.ready):
-                    m.d.sync += o_lane.eq(o_lane + 1)
-                    with m.If(row_end):
-                        m.d.comb += [a_wr.en.eq(1), a_wr.addr.eq(o_row), a_wr.data.eq(0)]
-                        m.d.sync += [loaded.eq(0), o_row.eq(o_row + 1), o_lane.eq(0)]
-                    with m.If(final):
-                        m.d.sync += [out.eq(0), o_row.eq(0), st.step.eq(0)]
+        def sent():
+            m.d.sync += [out.eq(0), st.step.eq(0)]
+
+        send_accumulators(m, layer=lp, sending=out, rd=a_rd, wr=a_wr, o_acc=self.o_acc,
+                          on_done=sent)
         return m
+
+
+def send_accumulators(m: Module, *, layer: LayerPlan, sending, rd, wr, o_acc, on_done) -> None:
+    """While ``sending``: the output layer's accumulators leave on ``o_acc``, class 0 first,
+    one per beat (``last`` on the final class); each row is zeroed once sent. ``rd``/``wr``
+    are the accumulator memory's ports (this drives them while ``sending``); ``on_done()``
+    runs in the cycle the final class leaves."""
+    groups, lanes = layer.groups, layer.lanes
+    o_row = Signal(range(groups))
+    o_lane = Signal(range(lanes))
+    loaded = Signal()
+    last_lane = (layer.n_out - 1) % lanes
+    final = (o_row == groups - 1) & (o_lane == last_lane)
+    row_end = (o_lane == lanes - 1) | final
+    with m.If(sending):
+        m.d.comb += [rd.addr.eq(o_row), rd.en.eq(~loaded)]
+        with m.If(~loaded):
+            m.d.sync += loaded.eq(1)
+        with m.Else():
+            m.d.comb += [
+                o_acc.valid.eq(1),
+                o_acc.payload.data.eq(rd.data[o_lane]),
+                o_acc.payload.last.eq(final),
+            ]
+            with m.If(o_acc.ready):
+                m.d.sync += o_lane.eq(o_lane + 1)
+                with m.If(row_end):
+                    m.d.comb += [wr.en.eq(1), wr.addr.eq(o_row), wr.data.eq(0)]
+                    m.d.sync += [loaded.eq(0), o_row.eq(o_row + 1), o_lane.eq(0)]
+                with m.If(final):
+                    m.d.sync += o_row.eq(0)
+                    on_done()
