@@ -33,11 +33,11 @@ from .stepper import LayerStepper
 __all__ = ["NeuronPass"]
 
 
-def _state_memory(m: Module, name: str, bits: int, layer: LayerPlan):
+def _state_memory(m: Module, name: str, bits: int, layer: LayerPlan) -> memory.Memory:
     m.submodules[name] = mem = memory.Memory(
         shape=data.ArrayLayout(signed(bits), layer.lanes), depth=layer.groups, init=[]
     )
-    return mem.read_port(), mem.write_port()
+    return mem
 
 
 class NeuronPass:
@@ -76,14 +76,17 @@ class NeuronPass:
         extra = dict(extra or {})
         st, neuron, lanes, groups = stepper, layer.neuron, layer.lanes, layer.groups
         self.layer, self.stepper = layer, st
-        v_rd, v_wr = _state_memory(m, "membranes", neuron.v_bits, layer)
+        vmem = _state_memory(m, "membranes", neuron.v_bits, layer)
+        v_wr = vmem.write_port()
+        v_rd = vmem.read_port()
         inputs = {"v": v_rd.data, "current": st.integrator.rd_data, **extra}
         reads = [v_rd]
-        syn_ports = None
         if neuron.synapse is not None:
-            syn_ports = _state_memory(m, "synapses", neuron.synapse.i_bits, layer)
-            inputs["syn"] = syn_ports[0].data
-            reads.append(syn_ports[0])
+            smem = _state_memory(m, "synapses", neuron.synapse.i_bits, layer)
+            i_wr = smem.write_port()
+            i_rd = smem.read_port()
+            inputs["syn"] = i_rd.data
+            reads.append(i_rd)
 
         kw = {"neuron": neuron, "lanes": lanes, "cur_bits": layer.cur_bits}
         stages = []
@@ -101,8 +104,9 @@ class NeuronPass:
         for k in reversed(range(len(stages))):
             need = (need - outs[k]) | ins[k]
             live[k] = need
-        self.valids = [Signal(name=f"n{k}_valid") for k in range(len(stages))]
-        self.groups = [Signal(range(groups), name=f"n{k}_group") for k in range(len(stages))]
+        # register k is "s{k+2}" (stage 0 reads, stage 1 sees the data)
+        self.valids = [Signal(name=f"s{k + 2}_valid") for k in range(len(stages))]
+        self.groups = [Signal(range(groups), name=f"s{k + 2}_group") for k in range(len(stages))]
         self.valid, self.group = self.valids[-1], self.groups[-1]
         self.consume = self.valid & ready
         m.d.comb += st.advance.eq(st.in_pass & (~self.valid | ready))
@@ -115,7 +119,8 @@ class NeuronPass:
         for k, stage in enumerate(stages):
             regs = {}
             for name in sorted(live[k]):
-                regs[name] = Signal.like(bus[name], name=f"n{k}_{name}")
+                short = "i" if name == "current" else name
+                regs[name] = Signal.like(bus[name], name=f"s{k + 2}_{short}")
             with m.If(st.advance):
                 m.d.sync += [self.valids[k].eq(prev_valid), self.groups[k].eq(prev_group)]
                 m.d.sync += [regs[name].eq(bus[name]) for name in regs]
@@ -140,12 +145,11 @@ class NeuronPass:
                 v_wr.addr.eq(self.group),
                 v_wr.data.eq(Mux(zero, 0, bus["v_next"])),
             ]
-            if syn_ports is not None:
-                s_wr = syn_ports[1]
+            if neuron.synapse is not None:
                 m.d.comb += [
-                    s_wr.en.eq(1),
-                    s_wr.addr.eq(self.group),
-                    s_wr.data.eq(Mux(zero, 0, bus["syn_next"])),
+                    i_wr.en.eq(1),
+                    i_wr.addr.eq(self.group),
+                    i_wr.data.eq(Mux(zero, 0, bus["syn_next"])),
                 ]
         empty = Const(1)
         for valid in self.valids:
