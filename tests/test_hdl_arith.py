@@ -8,16 +8,16 @@ from spikefab_hdl.core.arith import csd_terms, times, times_const
 KS = [0, 1, 2, 3, 5, 10, 32, 127]
 
 
-def test_times_equals_the_product():
+def _products(fn, x, ks, values, out_shape) -> dict:
+    """``{(v, k): fn(x, k)}`` evaluated in amaranth.sim for every ``v`` of ``values``."""
     m = Module()
-    x = Signal(7)
-    outs = {k: Signal(16) for k in KS}
+    outs = {k: Signal(out_shape) for k in ks}
     for k, out in outs.items():
-        m.d.comb += out.eq(times(x, k))
+        m.d.comb += out.eq(fn(x, k))
     got = {}
 
     async def bench(ctx):
-        for v in range(128):
+        for v in values:
             ctx.set(x, v)
             for k, out in outs.items():
                 got[(v, k)] = ctx.get(out)
@@ -25,6 +25,11 @@ def test_times_equals_the_product():
     sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
+    return got
+
+
+def test_times_equals_the_product():
+    got = _products(times, Signal(7), KS, range(128), 16)
     assert got == {(v, k): v * k for v in range(128) for k in KS}
 
 
@@ -47,23 +52,9 @@ def test_csd_terms_rebuild_k_without_adjacent_digits():
 
 
 def test_times_const_equals_the_signed_product():
-    m = Module()
-    x = Signal(signed(9))
-    outs = {k: Signal(signed(28)) for k in KC}
-    for k, out in outs.items():
-        m.d.comb += out.eq(times_const(x, k))
-    got = {}
-
-    async def bench(ctx):
-        for v in range(-256, 256):
-            ctx.set(x, v)
-            for k, out in outs.items():
-                got[(v, k)] = ctx.get(out)
-
-    sim = Simulator(m)
-    sim.add_testbench(bench)
-    sim.run()
-    assert got == {(v, k): v * k for v in range(-256, 256) for k in KC}
+    values = range(-256, 256)
+    got = _products(times_const, Signal(signed(9)), KC, values, signed(28))
+    assert got == {(v, k): v * k for v in values for k in KC}
 
 
 @pytest.mark.parametrize("k", [-1, 2.0, True])

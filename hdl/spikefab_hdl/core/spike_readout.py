@@ -19,64 +19,35 @@ its clear pass writes ``v = 0`` (``i = 0``), ``acc = 0`` and ``I = b``.
 from __future__ import annotations
 
 from amaranth import Module, Mux, Signal, signed
-from amaranth.lib import data, memory, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, memory
 
 from .neuron_pass import NeuronPass
-from .plan import LayerPlan
-from .readout import send_accumulators
-from .signatures import TraceSignature, acc_layout, layer_event_layout, refuse, trace_layout
-from .stepper import LayerStepper
+from .readout import OutputLayer
 
 __all__ = ["SpikingReadout"]
 
 
-class SpikingReadout(wiring.Component):
+class SpikingReadout(OutputLayer):
     """The output layer of a ``readout="spikes"`` network.
 
-    Parameters
-    ----------
-    layer : LayerPlan
-        The output layer's plan (``layer.spike_readout``; ``acc_bits`` = the count width).
-    timesteps : int
-        Steps per sample ``T``.
-
-    Attributes
-    ----------
-    i_events : stream of StructLayout({index, [value], eos}), in
-        Input events of each step, closed by an ``eos`` beat.
-    o_acc : stream of StructLayout({data: signed(acc_bits), last}), out
-        The ``n_out`` spike counts after the last step, class 0 first; ``last`` on the
-        final class.
-    trace : TraceSignature, out
-        One beat per group per step, as a hidden layer's: ``spikes`` (the per-step logits),
-        ``values`` = the exposed membranes, ``synapses`` (``cuba``). No backpressure.
+    Parameters and attributes as :class:`~.readout.OutputLayer`'s (``layer.spike_readout``;
+    ``acc_bits`` = the count width); ``o_acc`` carries the spike counts. Its ``trace``: one
+    beat per group per step, as a hidden layer's: ``spikes`` (the per-step logits),
+    ``values`` = the exposed membranes, ``synapses`` (``cuba``).
     """
 
-    def __init__(self, *, layer: LayerPlan, timesteps: int):
+    @staticmethod
+    def refusal(layer):
         if not layer.spike_readout:
-            msg = f"layer {layer.index} is not a spiking readout"
-            raise refuse(self, ValueError(msg))
-        self.layer = layer
-        self.timesteps = timesteps
-        super().__init__(
-            {
-                "i_events": In(stream.Signature(layer_event_layout(layer))),
-                "o_acc": Out(stream.Signature(acc_layout(layer.acc_bits))),
-                "trace": Out(TraceSignature(trace_layout(layer, timesteps))),
-            }
-        )
+            return f"layer {layer.index} is not a spiking readout"
+        return None
 
     def elaborate(self, platform):
         m = Module()
         lp = self.layer
-        lanes = lp.lanes
-        out = Signal()  # sending the counts
-        st = LayerStepper(
-            m, layer=lp, timesteps=self.timesteps, source=self.i_events, accepting=~out
-        )
+        st = self.begin(m)
         m.submodules.counts = cmem = memory.Memory(
-            shape=data.ArrayLayout(signed(lp.acc_bits), lanes), depth=lp.groups, init=[]
+            shape=data.ArrayLayout(signed(lp.acc_bits), lp.lanes), depth=lp.groups, init=[]
         )
         c_wr = cmem.write_port()
         c_rd = cmem.read_port()
@@ -85,7 +56,7 @@ class SpikingReadout(wiring.Component):
         m.d.comb += [c_rd.addr.eq(st.p_group), c_rd.en.eq(st.advance)]
         count = neurons.out["count"]
         counted = Signal.like(count)
-        for j in range(lanes):
+        for j in range(lp.lanes):
             m.d.comb += counted[j].eq(count[j] + neurons.spikes[j])
         with m.If(neurons.consume):
             m.d.comb += [
@@ -93,19 +64,5 @@ class SpikingReadout(wiring.Component):
                 c_wr.addr.eq(neurons.group),
                 c_wr.data.eq(Mux(st.clearing, 0, counted)),
             ]
-
-        def sample_done():
-            m.d.sync += [st.in_pass.eq(0), out.eq(1)]
-
-        with m.If(neurons.done):
-            with m.If(st.clearing):
-                m.d.sync += [st.clearing.eq(0), st.in_pass.eq(0)]
-            with m.Else():
-                st.next_step(m, on_last=sample_done)
-
-        def sent():
-            m.d.sync += [out.eq(0), st.step.eq(0)]
-
-        send_accumulators(m, layer=lp, sending=out, rd=c_rd, wr=c_wr, o_acc=self.o_acc,
-                          on_done=sent)
+        self.finish(m, st, pass_done=neurons.done, rd=c_rd, wr=c_wr)
         return m
