@@ -26,11 +26,15 @@ from __future__ import annotations
 from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 
-from .lif import lif_stages
+from .lif import LIFDecide, LIFPrep, LIFSum, SynapseSum, lif_stages
 from .plan import LayerPlan
 from .stepper import LayerStepper
 
 __all__ = ["NeuronPass"]
+
+#: Submodule names of the stages (v1's two keep the names they had before the modes).
+STAGE_NAMES = {LIFPrep: "lif_prep", SynapseSum: "synapse_sum", LIFSum: "lif_sum",
+               LIFDecide: "lif"}
 
 
 def _state_memory(m: Module, name: str, bits: int, layer: LayerPlan) -> memory.Memory:
@@ -90,8 +94,8 @@ class NeuronPass:
 
         kw = {"neuron": neuron, "lanes": lanes, "cur_bits": layer.cur_bits}
         stages = []
-        for k, cls in enumerate(lif_stages(neuron)):
-            m.submodules[f"lif{k}_{cls.__name__.lower()}"] = stage = cls(**kw)
+        for cls in lif_stages(neuron):
+            m.submodules[STAGE_NAMES[cls]] = stage = cls(**kw)
             stages.append(stage)
         ins = [{n for n, mem in s.signature.members.items() if mem.flow == wiring.In}
                for s in stages]

@@ -67,7 +67,7 @@ class OutputLayer(wiring.Component):
 
     def begin(self, m: Module) -> LayerStepper:
         """The layer's stepper; it takes no events while the accumulators are sent."""
-        self.sending = Signal()
+        self.sending = Signal(name="out")
         return LayerStepper(m, layer=self.layer, timesteps=self.timesteps,
                             source=self.i_events, accepting=~self.sending)
 
