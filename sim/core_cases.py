@@ -4,12 +4,15 @@ The specs cover widths from 2-bit inputs to 24-bit membranes, leaks None / 0 / k
 resets, lanes 1/2/4/8, both encodings, one and two hidden layers, a readout-only
 network, ragged last groups, weights over the full ``w_bits`` range against small
 ``v_bits`` so that membranes saturate, and first layers whose weight memory is banked.
+:data:`MODES` adds every neuron mode the core implements (``decay`` at snnTorch's beta 0.95
+and at 3/8, ``gt``, ``delayed-reset``, ``cuba`` with synapses that saturate at both rails)
+and the spiking readout, in both encodings (two networks, to keep ``make sim`` short).
 """
 
-from spikefab.spec import LIFSpec
+from spikefab.spec import LIFSpec, SynapseSpec
 from spikefab_hdl.sim.randnet import make_spec, random_input, random_network
 
-__all__ = ["CASES", "BANKED", "BATCH", "random_case"]
+__all__ = ["CASES", "BANKED", "BATCH", "MODES", "random_case"]
 
 CASES = {
     "spikes-2hidden-l1": (dict(sizes=(12, 16, 8, 5), timesteps=4, w_bits=6,
@@ -29,6 +32,17 @@ CASES = {
     "spikes-banked-l1": (dict(sizes=(70, 64, 3), timesteps=3, w_bits=8,
                               neurons=[LIFSpec(12, 150, 1)]), 1),
 }
+#: The cases of the named extensions (semantics v1 + neuron modes, spiking readout).
+MODES = {
+    "direct-cuba-delayed-l2": (dict(sizes=(10, 12, 4), encoding="direct", in_bits=3, timesteps=3,
+                                    neurons=[LIFSpec(9, 60, None, "subtract-delayed", decay=205,
+                                                     decay_bits=12,
+                                                     synapse=SynapseSpec(8, 1638, 12))]), 2),
+    "spikes-readout-spikes-l3": (dict(sizes=(12, 10, 4), timesteps=5, readout="spikes", neurons=[
+        LIFSpec(8, 20, 2, "subtract-delayed", threshold="gt"),
+        LIFSpec(7, 15, None, "zero", decay=3, decay_bits=3, synapse=SynapseSpec(6, 1, 2))]), 3),
+}
+CASES.update(MODES)
 #: The cases whose first weight memory is split into banks.
 BANKED = ("direct-banked-l1", "spikes-banked-l1")
 BATCH = 24

@@ -9,9 +9,11 @@
 * **Output and trace monitors**: the sink (random backpressure) and one monitor per
   trace port hand their beats to the checker.
 * **Checker** (:class:`Checker`): when a sample's last output beat arrives, compares the
-  accumulators, the prediction, every spike and post-reset membrane of every hidden
-  layer at every step, and every per-step logit with the model, exactly; checks the
-  core's cycle count against the cycles the bench measured.
+  accumulators, the prediction, every spike and exposed membrane of every spiking layer
+  (hidden, and the output layer with ``readout="spikes"``) at every step, the synaptic
+  current of every ``cuba`` layer, and every per-step logit (the summing readout's
+  currents or the spiking readout's spikes) with the model, exactly; checks the core's
+  cycle count against the cycles the bench measured.
 
 At the end, a drain check: no input left, nothing expected left, and 32 more cycles
 with ``ready`` high produce no output and no trace beat. Configuration: the JSON file
@@ -107,11 +109,18 @@ class Checker:
         if self.desc["trace"]:
             tr = self.rec.trace_arrays()
             np.testing.assert_array_equal(tr["logits"], want.logits, err_msg=f"sample {b}: logits")
-            for i, (s, v) in enumerate(zip(tr["spikes"], tr["membranes"], strict=True)):
+            assert len(tr["spikes"]) == len(want.spikes), f"sample {b}: spiking layers"
+            for i, (s, v, syn) in enumerate(
+                    zip(tr["spikes"], tr["membranes"], tr["synapses"], strict=True)):
                 np.testing.assert_array_equal(s, want.spikes[i], err_msg=f"sample {b}: spikes L{i}")
                 np.testing.assert_array_equal(
                     v, want.membranes[i], err_msg=f"sample {b}: membranes L{i}"
                 )
+                assert (syn is None) == (want.synapses[i] is None), f"sample {b}: synapses L{i}"
+                if syn is not None:
+                    np.testing.assert_array_equal(
+                        syn, want.synapses[i], err_msg=f"sample {b}: synaptic currents L{i}"
+                    )
         measured = self.output_first[b] - self.accepted_first[b]
         assert got["cycles"][0] == measured, f"sample {b}: core counted {got['cycles'][0]} cycles"
         self.cycles.append(int(got["cycles"][0]))

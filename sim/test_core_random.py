@@ -1,4 +1,5 @@
-"""(b) Random networks over several specs in Verilator: every spike, membrane and logit exact.
+"""(b) Random networks over several specs in Verilator: every spike, membrane, synaptic
+current and logit exact, for v1 and every neuron mode and readout the core implements.
 
 One Verilator build per distinct network (``build/sim/random-<id>/``); the specs are in
 ``core_cases.py``. The cocotb side is ``core_tb.core_golden_test``.
@@ -8,12 +9,13 @@ import numpy as np
 import pytest
 from core_cases import BANKED, BATCH, CASES, random_case
 from spikefab.golden import run_network
-from spikefab_hdl.core.plan import plan_core
+from spikefab_hdl.core.plan import EXTENSIONS, plan_core
 from spikefab_hdl.sim.testbench import SIM_BUILD, run_core_bench
 
 
 def _raw_membranes(net, x, gold):
-    """Per hidden layer, ``v - (v >> k) + I`` before saturation, from golden's own trajectory."""
+    """Per v1 hidden layer, ``v - (v >> k) + I`` before saturation, from golden's own
+    trajectory (None for a layer with a neuron mode)."""
     spec = net.spec
     h = np.broadcast_to(x, (spec.timesteps, *x.shape)) if spec.encoding == "direct" else x
     raws = []
@@ -21,26 +23,36 @@ def _raw_membranes(net, x, gold):
         cur = h @ net.weights[i].T + net.biases[i]  # [T, B, n]
         prev = np.concatenate([np.zeros_like(gold.membranes[i][:1]), gold.membranes[i][:-1]])
         k = layer.neuron.leak_shift
-        raws.append(prev - (0 if k is None else prev >> k) + cur)
+        v1 = not layer.neuron.extensions()
+        raws.append(prev - (0 if k is None else prev >> k) + cur if v1 else None)
         h = gold.spikes[i].astype(np.int64)
     return raws
 
 
 def test_cases_exercise_what_they_claim():
-    """Saturation at both ends, spiking and silence really happen in these networks."""
+    """Saturation at both ends, spiking and silence really happen in these networks; the
+    mode cases use every extension the core implements and saturate their synapses."""
     hit_low = hit_high = False
+    used = set()
     for name in CASES:
         net, x, _lanes, _seed = random_case(name)
         gold = run_network(net, x)
         raws = _raw_membranes(net, x, gold)
-        for layer, raw, s in zip(net.spec.hidden, raws, gold.spikes, strict=True):
-            bits = layer.neuron.v_bits
-            hit_low |= bool((raw < -(1 << (bits - 1))).any())
-            hit_high |= bool((raw > (1 << (bits - 1)) - 1).any())
-            assert 0 < s.mean() < 1, f"{name}: layer never or always spikes"
+        for layer, raw in zip(net.spec.hidden, raws, strict=True):
+            if raw is not None:
+                bits = layer.neuron.v_bits
+                hit_low |= bool((raw < -(1 << (bits - 1))).any())
+                hit_high |= bool((raw > (1 << (bits - 1)) - 1).any())
+        for layer, s, syn in zip(net.spec.spiking, gold.spikes, gold.synapses, strict=True):
+            assert 0 < s.mean() < 1, f"{name}: a layer never or always spikes"
+            if syn is not None:
+                top = (1 << (layer.neuron.synapse.i_bits - 1)) - 1
+                assert (syn == top).any() and (syn == -top - 1).any(), f"{name}: synapses"
+        used |= set(net.spec.semantics.split("+")[1:])
         banks = plan_core(net, lanes=_lanes).layers[0].weight_banks
         assert (banks > 1) == (name in BANKED), (name, banks)
     assert hit_low and hit_high
+    assert used == set(EXTENSIONS)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -1,14 +1,15 @@
 """spikefab_hdl.sim.rtlsim.simulate (the API the demo calls) returns exactly what golden computes.
 
 It reuses the Verilator builds of the other sim/ tests where the Verilog is the same
-(the digits model, the two-hidden-layer spiking network), so it mostly costs simulation.
+(the digits model, the two-hidden-layer spiking network, the spiking readout), so it
+mostly costs simulation.
 """
 
 import numpy as np
 import pytest
 from core_cases import random_case
 from spikefab import trained
-from spikefab.golden import run_network
+from spikefab.golden import compare_rtl, run_network
 from spikefab_hdl.sim.bound import event_bound
 from spikefab_hdl.sim.native import run_native
 from spikefab_hdl.sim.rtlsim import simulate
@@ -49,6 +50,21 @@ def test_simulate_spikes_network_with_backpressure():
                    idle=0.3, stall=0.3, seed=3)
     _assert_equal_to_golden(res, run_network(net, x))
     np.testing.assert_array_equal(res["cycles"], res["wall_cycles"])
+
+
+def test_simulate_spiking_readout_with_synapses():
+    """A spiking readout behind a ``cuba`` layer: every spiking layer's spikes, membranes
+    and synaptic currents come back, and the pipeline's comparison accepts them."""
+    net, x, lanes, _ = random_case("spikes-readout-spikes-l3")
+    x = x[:, :6]
+    res = simulate(net, x, lanes=lanes, build_dir=SIM_BUILD / "random-spikes-readout-spikes-l3")
+    gold = run_network(net, x)
+    _assert_equal_to_golden(res, gold)
+    assert len(res["spikes"]) == 2 and res["synapses"][0] is None
+    np.testing.assert_array_equal(res["synapses"][1], gold.synapses[1])
+    cmp = compare_rtl(gold, res)
+    assert (cmp["matching"], cmp["trace_mismatches"]) == (cmp["total"], 0)
+    assert cmp["trace_compared"] == ["logits", "spikes", "membranes"]
 
 
 def test_simulate_without_trace_ports(tmp_path):

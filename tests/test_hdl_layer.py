@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 from spikefab.golden import lif_init, lif_step
-from spikefab.spec import LIFSpec
+from spikefab.spec import LIFSpec, SynapseSpec
 from spikefab_hdl.build.verilog import layout_fields
 from spikefab_hdl.core.layer import HiddenLayer
 from spikefab_hdl.core.plan import plan_core
@@ -15,16 +15,19 @@ from spikefab_hdl.sim.pysim import EventSource, layer_events
 from spikefab_hdl.sim.randnet import make_spec, random_input, random_network
 
 
-def _golden_layer(lp, xs):
-    """xs [T, B, n_in] -> spikes, membranes [T, B, n_out] of one LIF layer."""
+def _golden_layer(lp, xs, *, synapses=False):
+    """xs [T, B, n_in] -> spikes, membranes [T, B, n_out] of one LIF layer (and its
+    synaptic currents, ``cuba``, with ``synapses``)."""
     steps, batch = xs.shape[:2]
     state = lif_init((batch, lp.n_out), lp.neuron)
-    spikes, membranes = [], []
+    spikes, membranes, syn = [], [], []
     for t in range(steps):
         s, state = lif_step(xs[t] @ lp.weights.T + lp.biases, state, lp.neuron)
         spikes.append(s)
         membranes.append(state.v)
-    return np.stack(spikes), np.stack(membranes)
+        syn.append(state.i)
+    out = np.stack(spikes), np.stack(membranes)
+    return (*out, np.stack(syn) if lp.neuron.synapse is not None else None) if synapses else out
 
 
 def _run_layer(lp, steps, xs, *, idle, stall, seed):
@@ -66,11 +69,20 @@ CASES = [
     ((5, 3, 2), "spikes", LIFSpec(10, 1, None, "subtract"), 8, 2),
     ((7, 10, 2), "direct", LIFSpec(9, 60, 1, "zero"), 3, 3),
     ((7, 10, 2), "direct", LIFSpec(12, 30, None, "subtract"), 1, 1),
+    # neuron modes
+    ((6, 9, 2), "spikes", LIFSpec(8, 20, None, decay=410, decay_bits=12), 2, 3),
+    ((6, 9, 2), "spikes", LIFSpec(6, 5, 0, "zero", threshold="gt"), 4, 4),
+    ((6, 9, 2), "spikes", LIFSpec(7, 20, 2, "subtract-delayed"), 3, 4),
+    ((7, 10, 2), "direct", LIFSpec(9, 40, None, "subtract-delayed", decay=7, decay_bits=3,
+                                   threshold="gt", synapse=SynapseSpec(8, 1, 2)), 3, 3),
+    ((6, 9, 2), "spikes", LIFSpec(10, 25, 1, synapse=SynapseSpec(7, 0, 4)), 2, 4),
 ]
 
 
 def _case_id(c):
-    return f"{c[1]}-{c[2].reset}-k{c[2].leak_shift}-l{c[3]}"
+    n = c[2]
+    modes = "".join(f"-{m}" for m in sorted(n.extensions()))
+    return f"{c[1]}-{n.reset}-k{n.leak_shift}{modes}-l{c[3]}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
@@ -81,7 +93,7 @@ def test_hidden_layer_matches_golden(case):
     lp = plan_core(net, lanes=lanes).layers[0]
     x = random_input(spec, 3, seed=lanes, rate=0.5)
     xs = np.broadcast_to(x, (steps, *x.shape)) if encoding == "direct" else x
-    want_s, want_v = _golden_layer(lp, xs)
+    want_s, want_v, want_i = _golden_layer(lp, xs, synapses=True)
     assert 0 < want_s.mean() < 1, "the case must both spike and stay silent"
     events, traces, tf = _run_layer(lp, steps, xs, idle=0.3, stall=0.3, seed=lanes)
 
@@ -92,19 +104,27 @@ def test_hidden_layer_matches_golden(case):
             assert events[b * steps + t] == want, f"sample {b} step {t}: spike events"
     got_v = np.zeros((steps, batch, lp.groups * lanes), np.int64)
     got_s = np.zeros_like(got_v)
+    got_i = np.zeros_like(got_v)
+    assert ("synapses" in tf) == (want_i is not None)
     assert len(traces) == batch * steps * lp.groups
     for k, raw in enumerate(traces):
         b, t, g = k // (steps * lp.groups), (k // lp.groups) % steps, k % lp.groups
         assert (field(raw, tf["step"]), field(raw, tf["group"])) == (t, g)
         got_v[t, b, g * lanes:(g + 1) * lanes] = field(raw, tf["values"])
+        if want_i is not None:
+            got_i[t, b, g * lanes:(g + 1) * lanes] = field(raw, tf["synapses"])
         bits = field(raw, tf["spikes"])
         got_s[t, b, g * lanes:(g + 1) * lanes] = [(bits >> j) & 1 for j in range(lanes)]
     np.testing.assert_array_equal(got_v[:, :, : lp.n_out], want_v)
     np.testing.assert_array_equal(got_s[:, :, : lp.n_out], want_s)
+    if want_i is not None:
+        np.testing.assert_array_equal(got_i[:, :, : lp.n_out], want_i)
 
 
-def test_readout_plan_is_refused():
-    spec = make_spec((4, 3), timesteps=2)
+@pytest.mark.parametrize("readout", ["current", "spikes"])
+def test_readout_plan_is_refused(readout):
+    spec = make_spec((4, 3), timesteps=2, readout=readout,
+                     neurons=[LIFSpec()] if readout == "spikes" else None)
     lp = plan_core(random_network(spec, 0), lanes=2).layers[0]
     with pytest.raises(ValueError, match=r"^layer 0 is the readout, not a hidden layer$"):
         HiddenLayer(layer=lp, timesteps=2)

@@ -2,8 +2,16 @@
 
 import numpy as np
 import pytest
-from spikefab.spec import LIFSpec
-from spikefab_hdl.core.plan import bank_rows_for, check_lanes, pack_groups, pack_rows, plan_core
+from spikefab.spec import EXTENSIONS as SPEC_EXTENSIONS
+from spikefab.spec import LIFSpec, SynapseSpec
+from spikefab_hdl.core.plan import (
+    EXTENSIONS,
+    bank_rows_for,
+    check_lanes,
+    pack_groups,
+    pack_rows,
+    plan_core,
+)
 from spikefab_hdl.sim.randnet import make_spec, random_network
 
 
@@ -57,3 +65,21 @@ def test_weight_banks_take_the_dp16kd_shape_with_fewest_blocks():
     assert l0.to_dict()["weight_memory"] == {
         "depth": 25088, "width": 32, "banks": 49, "bank_rows": 512,
     }
+
+
+def test_plan_of_a_spiking_readout_with_neuron_modes():
+    neurons = [LIFSpec(9, 20, 2, synapse=SynapseSpec(7, 5, 3)),
+               LIFSpec(8, 10, None, decay=3, decay_bits=2, threshold="gt")]
+    spec = make_spec((5, 6, 3), timesteps=5, readout="spikes", neurons=neurons)
+    net = random_network(spec, seed=1)
+    l0, l1 = plan_core(net, lanes=2).layers
+    assert (l0.last, l1.last) == (False, True)
+    assert l1.spike_readout and not l1.is_readout and not l0.spike_readout
+    assert (l0.acc_bits, l1.acc_bits) == (0, net.acc_bits()) and net.acc_bits() == 4  # [0, 5]
+    assert (l0.state_bits, l1.state_bits) == (9, 8)  # membranes, not accumulators
+    assert l0.to_dict()["synapse_bits"] == 7 and l1.to_dict()["synapse_bits"] == 0
+    assert l1.to_dict()["spike_readout"] and not l1.to_dict()["readout"]
+
+
+def test_the_core_implements_every_extension_but_conv2d():
+    assert set(EXTENSIONS) == set(SPEC_EXTENSIONS) - {"conv2d"}

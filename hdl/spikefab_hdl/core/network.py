@@ -3,6 +3,7 @@
 Data path (docs/core.md has the port-level description and the timing)::
 
     i_stream ─► input adapter ─► layer 0 ─► layer 1 ─► … ─► readout ─► results ─► o_stream
+                                                  (summing, or spiking: spike counts)
                                     │          │                │
                                  trace.l0   trace.l1   …    trace.l<n-1>      (trace=True)
 
@@ -25,6 +26,7 @@ from .layer import HiddenLayer
 from .plan import CYCLE_BITS, CorePlan, plan_core
 from .readout import ReadoutLayer
 from .signatures import TraceSignature, input_layout, output_layout, refuse, trace_layout
+from .spike_readout import SpikingReadout
 
 __all__ = ["NetworkCore"]
 
@@ -36,7 +38,8 @@ class NetworkCore(wiring.Component):
     ----------
     net : QuantizedNetwork
         The network; every constant (weights, biases, widths, thresholds, leaks,
-        resets, timesteps, encoding) comes from it.
+        resets, neuron modes, timesteps, encoding, readout) comes from it. Semantics v1
+        and the extensions in ``plan.EXTENSIONS``; any other is refused.
     lanes : int
         Weights read (and neurons updated) per cycle, in ``[1, 64]``.
     trace : bool
@@ -90,7 +93,7 @@ class NetworkCore(wiring.Component):
         steps = plan.timesteps
         layers = []
         for lp in plan.layers:
-            cls = ReadoutLayer if lp.is_readout else HiddenLayer
+            cls = ReadoutLayer if lp.is_readout else SpikingReadout if lp.last else HiddenLayer
             layer = cls(layer=lp, timesteps=steps)
             m.submodules[f"layer{lp.index}"] = layer
             layers.append(layer)

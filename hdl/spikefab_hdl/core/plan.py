@@ -6,6 +6,10 @@ the current width (``net.current_bits(i)``), the membrane or accumulator width, 
 memory images (weights, biases) laid out ``lanes`` values per row. The gateware reads
 these numbers; it never computes a width or converts a float itself.
 
+The core implements semantics v1 and the named extensions in :data:`EXTENSIONS`
+(docs/semantics.md); :func:`plan_core` refuses a network that uses any other (``conv2d``)
+with one line naming it.
+
 Weight memory layout: row ``i * G + g`` holds ``W[g*lanes + j, i]`` for ``j < lanes``
 (zero beyond ``n_out``), so one read returns the ``lanes`` weights an input event ``i``
 adds into neuron group ``g``.
@@ -21,6 +25,7 @@ from spikefab.ir import QuantizedNetwork
 from spikefab.spec import LIFSpec
 
 __all__ = [
+    "EXTENSIONS",
     "MAX_LANES",
     "CYCLE_BITS",
     "LayerPlan",
@@ -33,6 +38,8 @@ __all__ = [
     "bank_rows_for",
 ]
 
+#: The named extensions of semantics v1 the core implements (all but ``conv2d``).
+EXTENSIONS = ("cuba", "decay", "delayed-reset", "gt", "spike-readout")
 #: Largest ``lanes`` the core accepts (weights read per cycle).
 MAX_LANES = 64
 #: Width of the cycle counter reported with every result (wraps after 2**32 cycles).
@@ -98,7 +105,8 @@ class LayerPlan:
     cur_bits : int
         Width of the input current ``I = W x + b`` (``net.current_bits(index)``).
     state_bits : int
-        Membrane width ``v_bits`` for a hidden layer, ``net.acc_bits()`` for the readout.
+        Membrane width ``v_bits`` for a spiking layer, ``net.acc_bits()`` for the summing
+        readout.
     value_bits : int
         Width of an input event's value: ``in_bits`` for a direct first layer, else 0
         (binary spike events carry no value).
@@ -106,13 +114,17 @@ class LayerPlan:
         True for a direct first layer: its current is computed once per sample and
         reused for all ``timesteps`` steps.
     neuron : LIFSpec or None
-        The neuron stage (None for the readout).
+        The neuron stage (None for the summing readout).
     weights, biases : ndarray
         The layer's integer arrays from the IR.
     bank_rows : int
         Rows per bank of the weight memory (:mod:`.weight_memory`): by default the rows of
         the ECP5 DP16KD shape that holds the memory in the fewest blocks
         (:func:`bank_rows_for`).
+    last : bool
+        The output layer: the summing readout, or a spiking readout (``spike-readout``).
+    acc_bits : int
+        Width of the output layer's accumulators (``net.acc_bits()``; 0 for other layers).
     """
 
     index: int
@@ -130,6 +142,8 @@ class LayerPlan:
     weights: np.ndarray
     biases: np.ndarray
     bank_rows: int = 0
+    last: bool = False
+    acc_bits: int = 0
 
     def __post_init__(self):
         if not self.bank_rows:
@@ -143,7 +157,13 @@ class LayerPlan:
 
     @property
     def is_readout(self) -> bool:
+        """The summing readout (no neurons)."""
         return self.neuron is None
+
+    @property
+    def spike_readout(self) -> bool:
+        """The output layer is a LIF layer whose spike counts are the accumulators."""
+        return self.last and self.neuron is not None
 
     @property
     def weight_rows(self) -> np.ndarray:
@@ -176,6 +196,9 @@ class LayerPlan:
             "value_bits": self.value_bits,
             "repeat": self.repeat,
             "readout": self.is_readout,
+            "spike_readout": self.spike_readout,
+            "synapse_bits": 0 if self.neuron is None or self.neuron.synapse is None
+            else self.neuron.synapse.i_bits,
             "weight_memory": {
                 "depth": self.n_in * self.groups,
                 "width": self.lanes * self.w_bits,
@@ -254,12 +277,13 @@ def plan_core(net: QuantizedNetwork, *, lanes: int) -> CorePlan:
         raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
     lanes = check_lanes(lanes)
     spec = net.spec
-    spec.require("the network core")
+    spec.require("the network core", EXTENSIONS)
     direct = spec.encoding == "direct"
     acc_bits = net.acc_bits()
     layers = []
     for i, layer in enumerate(spec.layers):
         readout = layer.neuron is None
+        last = i == len(spec.layers) - 1
         layers.append(
             LayerPlan(
                 index=i,
@@ -276,6 +300,8 @@ def plan_core(net: QuantizedNetwork, *, lanes: int) -> CorePlan:
                 neuron=layer.neuron,
                 weights=net.weights[i],
                 biases=net.biases[i],
+                last=last,
+                acc_bits=acc_bits if last else 0,
             )
         )
     in_data_bits = spec.in_bits if direct else unsigned_width(spec.n_in - 1)

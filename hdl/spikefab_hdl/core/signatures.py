@@ -5,8 +5,9 @@
   carries no input, it closes the step).
 * A *trace* port is ``valid`` + ``payload`` with no ``ready``: the core never waits
   for it. One beat per neuron group per step: ``step``, ``group``, ``spikes`` (one bit
-  per lane) and ``values`` (per lane: post-reset membrane for a hidden layer, the
-  current ``I`` = per-step logit for the readout).
+  per lane), ``values`` (per lane: the membrane a spiking layer exposes, the current
+  ``I`` = per-step logit for the summing readout) and, for a ``cuba`` layer,
+  ``synapses`` (per lane: the synaptic current after the step).
 """
 
 from __future__ import annotations
@@ -69,16 +70,17 @@ def output_layout(plan: CorePlan) -> data.StructLayout:
 
 
 def trace_layout(layer: LayerPlan, timesteps: int) -> data.StructLayout:
-    """One trace beat of ``layer``: ``{step, group, spikes, values}``."""
+    """One trace beat of ``layer``: ``{step, group, spikes, values[, synapses]}``."""
     value_bits = layer.cur_bits if layer.is_readout else layer.state_bits
-    return data.StructLayout(
-        {
-            "step": unsigned(max(1, (timesteps - 1).bit_length())),
-            "group": unsigned(max(1, (layer.groups - 1).bit_length())),
-            "spikes": unsigned(layer.lanes),
-            "values": data.ArrayLayout(signed(value_bits), layer.lanes),
-        }
-    )
+    fields = {
+        "step": unsigned(max(1, (timesteps - 1).bit_length())),
+        "group": unsigned(max(1, (layer.groups - 1).bit_length())),
+        "spikes": unsigned(layer.lanes),
+        "values": data.ArrayLayout(signed(value_bits), layer.lanes),
+    }
+    if layer.neuron is not None and layer.neuron.synapse is not None:
+        fields["synapses"] = data.ArrayLayout(signed(layer.neuron.synapse.i_bits), layer.lanes)
+    return data.StructLayout(fields)
 
 
 class TraceSignature(wiring.Signature):

@@ -122,7 +122,10 @@ class Recorder:
         return {"prediction": prediction, "acc": acc, "cycles": cycles}
 
     def trace_arrays(self) -> dict:
-        """``spikes``/``membranes`` per hidden layer and ``logits`` as ``[T, B, n]`` arrays.
+        """The trace as ``[T, B, n]`` arrays shaped like ``spikefab.golden.RunResult``'s:
+        ``spikes``/``membranes``/``synapses`` per spiking layer (``synapses`` None unless
+        the layer is ``cuba``) and ``logits`` (the summing readout's currents, or the
+        spiking readout's spikes).
 
         Raises
         ------
@@ -131,7 +134,7 @@ class Recorder:
             order (``step`` and ``group`` fields are checked).
         """
         steps, n = self.plan["timesteps"], self.n_samples
-        spikes, membranes, logits = [], [], None
+        spikes, membranes, synapses, logits = [], [], [], None
         for lp in self.plan["layers"]:
             idx, groups, n_out = lp["index"], lp["groups"], lp["n_out"]
             beats = self.traces[idx]
@@ -142,6 +145,7 @@ class Recorder:
             f = self.trace_fields[idx]
             lanes = f["values"]["count"]
             vals = np.zeros((steps, n, groups * lanes), np.int64)
+            syn = np.zeros((steps, n, groups * lanes), np.int64) if "synapses" in f else None
             spk = np.zeros((steps, n, groups * lanes), np.uint8)
             for k, raw in enumerate(beats):
                 b, t, g = k // (steps * groups), (k // groups) % steps, k % groups
@@ -151,11 +155,17 @@ class Recorder:
                         f"layer {idx}: trace beat {k} is (step, group) {got}, want {(t, g)}"
                     )
                 vals[t, b, g * lanes : (g + 1) * lanes] = field(raw, f["values"])
+                if syn is not None:
+                    syn[t, b, g * lanes : (g + 1) * lanes] = field(raw, f["synapses"])
                 bits = field(raw, f["spikes"])
                 spk[t, b, g * lanes : (g + 1) * lanes] = [(bits >> j) & 1 for j in range(lanes)]
             if lp["readout"]:
                 logits = vals[:, :, :n_out]
-            else:
-                spikes.append(spk[:, :, :n_out])
-                membranes.append(vals[:, :, :n_out])
-        return {"spikes": spikes, "membranes": membranes, "logits": logits}
+                continue
+            spikes.append(spk[:, :, :n_out])
+            membranes.append(vals[:, :, :n_out])
+            synapses.append(None if syn is None else syn[:, :, :n_out])
+            if lp.get("spike_readout"):
+                logits = spikes[-1].astype(np.int64)
+        return {"spikes": spikes, "membranes": membranes, "synapses": synapses,
+                "logits": logits}

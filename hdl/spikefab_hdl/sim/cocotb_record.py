@@ -80,9 +80,12 @@ async def record_run(dut):
     if desc["trace"]:
         tr = rec.trace_arrays()
         arrays["logits"] = tr["logits"]
-        for i, (s, v) in enumerate(zip(tr["spikes"], tr["membranes"], strict=True)):
+        for i, (s, v, syn) in enumerate(
+                zip(tr["spikes"], tr["membranes"], tr["synapses"], strict=True)):
             arrays[f"spikes{i}"] = s
             arrays[f"membranes{i}"] = v
+            if syn is not None:
+                arrays[f"synapses{i}"] = syn
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write_bytes(cfg["outputs"], buf.getvalue())

@@ -4,7 +4,8 @@
 part of the ``b_bits`` range, so that small ``v_bits`` saturate the membranes and the
 thresholds are crossed often; :func:`random_input` draws a batch in the encoding of the
 spec (direct values over the full ``in_bits`` range with some zeros, or spikes with a
-given rate).
+given rate); :func:`random_neuron` draws a LIFSpec with the named neuron modes
+(``decay``, ``gt``, ``delayed-reset``, ``cuba``) and v1's choices for the rest.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 import numpy as np
 from spikefab.fixed import smax, smin, umax
 from spikefab.ir import QuantizedNetwork
-from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
+from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec, SynapseSpec
 
-__all__ = ["random_network", "random_input", "make_spec"]
+__all__ = ["NEURON_MODES", "random_network", "random_input", "random_neuron", "make_spec"]
+
+#: The neuron modes :func:`random_neuron` draws (the named extensions of ``LIFSpec``).
+NEURON_MODES = ("cuba", "decay", "delayed-reset", "gt")
 
 
 def make_spec(
@@ -26,22 +30,62 @@ def make_spec(
     w_bits: int = 6,
     b_bits: int = 8,
     neurons=None,
+    readout: str = "current",
 ) -> NetworkSpec:
     """A spec with layer sizes ``sizes`` (``n_in, h1, ..., n_classes``).
 
-    ``neurons`` is one LIFSpec per hidden layer (default ``LIFSpec(10, 24, 2)``).
+    ``neurons`` is one LIFSpec per spiking layer: every hidden layer, and the last one too
+    with ``readout="spikes"`` (default ``LIFSpec(10, 24, 2)`` each).
     """
-    hidden = len(sizes) - 2
-    neurons = list(neurons) if neurons is not None else [LIFSpec(10, 24, 2)] * hidden
-    if len(neurons) != hidden:
+    spiking = len(sizes) - 2 + (readout == "spikes")
+    neurons = list(neurons) if neurons is not None else [LIFSpec(10, 24, 2)] * spiking
+    if len(neurons) != spiking:
         raise ValueError(
-            f"neurons must have {hidden} entries (one per hidden layer), not {len(neurons)}"
+            f"neurons must have {spiking} entries (one per spiking layer), not {len(neurons)}"
         )
+    neurons += [None] * (len(sizes) - 1 - spiking)
     layers = [
-        LayerSpec(sizes[i], sizes[i + 1], w_bits, b_bits, neurons[i] if i < hidden else None)
+        LayerSpec(sizes[i], sizes[i + 1], w_bits, b_bits, neurons[i])
         for i in range(len(sizes) - 1)
     ]
-    return NetworkSpec(tuple(layers), timesteps, encoding, in_bits if encoding == "direct" else 1)
+    return NetworkSpec(tuple(layers), timesteps, encoding,
+                       in_bits if encoding == "direct" else 1, readout=readout)
+
+
+def random_neuron(rng, *, modes=(), v_bits: int | None = None,
+                  theta_max: int | None = None) -> LIFSpec:
+    """A LIFSpec using exactly the neuron ``modes`` (a subset of :data:`NEURON_MODES`).
+
+    ``rng`` is a ``numpy.random.Generator`` or a seed. Widths, threshold (at most
+    ``theta_max``, default ``smax(v_bits) // 4``), leak, decays and reset are drawn;
+    ``decay``'s ``d`` and ``cuba``'s ``d_i`` include the extremes 0 and ``2**q``.
+    """
+    unknown = sorted(set(modes) - set(NEURON_MODES))
+    if unknown:
+        raise ValueError(f"modes must be among {', '.join(NEURON_MODES)}, not {unknown[0]!r}")
+    rng = np.random.default_rng(rng)
+    v_bits = int(v_bits if v_bits is not None else rng.integers(5, 17))
+    top = smax(v_bits) - ("gt" in modes)
+    theta = int(rng.integers(1, max(1, min(top, theta_max or smax(v_bits) // 4)) + 1))
+
+    def decay_pair():
+        q = int(rng.integers(1, 13))
+        d = int(rng.choice([0, 1 << q, int(rng.integers(0, (1 << q) + 1))], p=[0.1, 0.1, 0.8]))
+        return d, q
+
+    kw = {"v_bits": v_bits, "theta": theta, "threshold": "gt" if "gt" in modes else "ge"}
+    if "decay" in modes:
+        kw["leak_shift"] = None
+        kw["decay"], kw["decay_bits"] = decay_pair()
+    else:
+        kw["leak_shift"] = rng.choice([None, *range(v_bits)])
+        kw["leak_shift"] = None if kw["leak_shift"] is None else int(kw["leak_shift"])
+    kw["reset"] = ("subtract-delayed" if "delayed-reset" in modes
+                   else str(rng.choice(["subtract", "zero"])))
+    if "cuba" in modes:
+        d, q = decay_pair()
+        kw["synapse"] = SynapseSpec(int(rng.integers(4, v_bits + 5)), d, q)
+    return LIFSpec(**kw)
 
 
 def random_network(

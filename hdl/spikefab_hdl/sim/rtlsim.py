@@ -92,7 +92,9 @@ def simulate(
         ``loop_seconds`` (wall time of the bench loop), ``sim_seconds`` (wall time of
         the whole simulator run), ``build_seconds`` (0.0 when the build was reused);
         with ``trace``: ``logits`` int64 [T, B, C], ``spikes`` list of uint8 [T, B, n]
-        and ``membranes`` list of int64 [T, B, n], one per hidden layer.
+        and ``membranes`` list of int64 [T, B, n], one per spiking layer (the hidden ones,
+        and the output layer with ``readout="spikes"``), ``synapses`` (the same, None
+        but for ``cuba`` layers).
     """
     samples = sample_inputs(net, x)  # validates x
     build_dir = Path(build_dir) if build_dir is not None else default_build_dir(
@@ -151,8 +153,10 @@ def simulate(
         "build_seconds": build_seconds,
     }
     if trace:
-        n_hidden = len(net.spec.hidden)
+        n_spiking = len(net.spec.spiking)
         out["logits"] = res["logits"].astype(np.int64)
-        out["spikes"] = [res[f"spikes{i}"].astype(np.uint8) for i in range(n_hidden)]
-        out["membranes"] = [res[f"membranes{i}"].astype(np.int64) for i in range(n_hidden)]
+        out["spikes"] = [res[f"spikes{i}"].astype(np.uint8) for i in range(n_spiking)]
+        out["membranes"] = [res[f"membranes{i}"].astype(np.int64) for i in range(n_spiking)]
+        out["synapses"] = [res[f"synapses{i}"].astype(np.int64) if f"synapses{i}" in res
+                           else None for i in range(n_spiking)]
     return out
