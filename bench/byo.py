@@ -75,63 +75,19 @@ def _cli(argv) -> tuple[int, list[str], str]:
 
 def _snntorch_model(job: dict, root: Path):
     """Train the job's snnTorch network, export it and record its reference."""
-    import numpy as np
-    import snntorch as snn
-    import torch
-    from snntorch import utils as snn_utils
-    from snntorch.export_nir import export_to_nir
-    from spikefab.data import encode_rate, load_dataset
-    from spikefab.nirgraph import write_nir
     from spikefab.nirgraph.reference import record_snntorch, write_reference
+    from spikefab.snntorch_models import build, export, inputs, train
 
     kind, beta, reset, hidden, enc, readout = MODELS[job["model"]]
     T = job["timesteps"]
-    torch.manual_seed(job["seed"])
-    torch.set_num_threads(1)
-
-    def neuron(n, output=False):
-        args = dict(beta=torch.full((n,), beta), threshold=torch.ones(n), init_hidden=True,
-                    reset_mechanism=reset, output=output)
-        if kind == "Synaptic":
-            return snn.Synaptic(alpha=torch.full((n,), ALPHA), **args)
-        return snn.Leaky(**args)
-
-    layers, a = [], 64
-    for h in hidden:
-        layers += [torch.nn.Linear(a, h), neuron(h)]
-        a = h
-    layers.append(torch.nn.Linear(a, 10))
-    if readout == "spikes":
-        layers.append(neuron(10, output=True))
-    net = torch.nn.Sequential(*layers)
-    ds = load_dataset("digits", seed=job["seed"])
-
-    def encode(x01, seed):
-        if enc == "direct":
-            return torch.from_numpy(np.asarray(x01, np.float32))
-        return torch.from_numpy(encode_rate(x01, T, seed=seed).astype(np.float32))
-
-    opt = torch.optim.Adam(net.parameters(), job["lr"])
-    y = torch.from_numpy(ds.y_train)
-    gen = torch.Generator().manual_seed(job["seed"])
+    net = build(kind, hidden, beta=beta, alpha=ALPHA, reset=reset, readout=readout,
+                seed=job["seed"])
     t0 = time.perf_counter()
-    for epoch in range(job["epochs"]):
-        x = encode(ds.x_train, 1000 + epoch)
-        order = torch.randperm(len(y), generator=gen)
-        for i in range(0, len(y), 64):
-            idx = order[i:i + 64]
-            snn_utils.reset(net)
-            outs = [net(x[idx] if x.ndim == 2 else x[t, idx]) for t in range(T)]
-            outs = torch.stack([o[0] if isinstance(o, tuple) else o for o in outs])
-            loss = torch.nn.functional.cross_entropy(outs.sum(0), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    ds = train(net, enc, T, epochs=job["epochs"], lr=job["lr"], seed=job["seed"])
     train_seconds = time.perf_counter() - t0
-    x_test = encode(ds.x_test, job["seed"])  # = the run's test spikes (run.seed)
+    x_test = inputs(ds.x_test, enc, T, seed=job["seed"])  # = the run's test spikes (run.seed)
     ref = record_snntorch(net, x_test, T, y=ds.y_test)
-    sample = x_test[:1] if x_test.ndim == 2 else x_test[0, :1]
-    graph = write_nir(export_to_nir(net, sample, ignore_dims=[0]), root / "model.nir")
+    graph = export(net, x_test, root / "model.nir")
     return graph, write_reference(root / "ref.npz", ref), ref, train_seconds
 
 
@@ -213,6 +169,7 @@ def _code_hash() -> str:
     files += sorted((ROOT / "hdl" / "spikefab_hdl" / "core").glob("*.py"))
     files += [ROOT / "python/spikefab/snn/lif.py", ROOT / "python/spikefab/snn/mlp.py",
               ROOT / "python/spikefab/run/nir_byo.py", ROOT / "python/spikefab/run/nir_check.py",
+              ROOT / "python/spikefab/snntorch_models.py",
               HERE / "byo.py"]
     return code_hash(files)
 

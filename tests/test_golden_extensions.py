@@ -224,3 +224,25 @@ def test_decay_equal_to_a_shift_is_v1_bit_for_bit():
     assert_array_equal(v1.spikes[0], dec.spikes[0])
     assert_array_equal(v1.membranes[0], dec.membranes[0])
     assert 0 < v1.spikes[0].mean() < 1
+
+
+def test_compare_rtl_checks_synaptic_currents():
+    """An RTL result of a cuba network is compared on its synaptic currents too."""
+    from spikefab.golden import compare_rtl
+
+    spec = NetworkSpec((LayerSpec(5, 6, 6, 8, LIFSpec(10, 30, None, decay=100,
+                                                      synapse=SynapseSpec(12, 900))),
+                        LayerSpec(6, 3, 6, 8)), timesteps=4, encoding="direct", in_bits=3)
+    rng = np.random.default_rng(1)
+    net = QuantizedNetwork(spec, [rng.integers(-32, 32, (6, 5)), rng.integers(-32, 32, (3, 6))],
+                           [rng.integers(-60, 60, 6), rng.integers(-60, 60, 3)])
+    gold = run_network(net, rng.integers(0, 8, (9, 5)))
+    rtl = {"prediction": gold.prediction.copy(), "acc": gold.acc.copy(),
+           "logits": gold.logits.copy(), "spikes": [s.copy() for s in gold.spikes],
+           "membranes": [m.copy() for m in gold.membranes],
+           "synapses": [s.copy() for s in gold.synapses]}
+    assert compare_rtl(gold, rtl)["trace_compared"] == ["logits", "spikes", "membranes",
+                                                        "synapses"]
+    rtl["synapses"][0][2, 4, 1] += 1
+    out = compare_rtl(gold, rtl)
+    assert (out["matching"], out["trace_mismatches"]) == (9, 1)

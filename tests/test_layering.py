@@ -25,7 +25,7 @@ SOFTWARE = [
     {"snn", "driver"},
     {"train", "nirgraph"},
     {"distill", "quant"},
-    {"trained", "report"},
+    {"trained", "report", "snntorch_models"},
     {"run"},
     {"cli", "demo", "__init__"},
     {"__main__"},

@@ -12,10 +12,10 @@ float tie arises, since both do the same float operations), and the integer mode
 import numpy as np
 import pytest
 from snntorch.export_nir import export_to_nir
-from snntorch_nets import build, inputs, train
 from spikefab.nirgraph import write_nir
 from spikefab.nirgraph.reference import record_snntorch, write_reference
 from spikefab.run.nir_check import check_reference
+from spikefab.snntorch_models import build, inputs, train
 
 T = 8
 #: name -> (neuron, beta, snnTorch reset, hidden, input, readout, --reset)

@@ -16,8 +16,9 @@ def compare_rtl(golden, rtl: dict) -> dict:
     """Per-sample agreement of an RTL result with a golden ``RunResult``.
 
     A sample matches when its prediction and all its accumulators are equal. When the RTL
-    result carries traces (``logits``, ``spikes``, ``membranes``) of the golden shapes,
-    they are compared too (``trace_mismatches`` counts the samples that differ anywhere).
+    result carries traces (``logits``, ``spikes``, ``membranes``, and ``synapses`` where a
+    layer has a synaptic current) of the golden shapes, they are compared too
+    (``trace_mismatches`` counts the samples that differ anywhere).
     """
     pred = np.asarray(rtl["prediction"], dtype=np.int64)
     acc = np.asarray(rtl["acc"], dtype=np.int64)
@@ -31,17 +32,19 @@ def compare_rtl(golden, rtl: dict) -> dict:
     bad = np.zeros(match.size, bool)
     compared = []
     for key, ref in (("logits", [golden.logits]), ("spikes", golden.spikes),
-                     ("membranes", golden.membranes)):
+                     ("membranes", golden.membranes), ("synapses", golden.synapses)):
         got = rtl.get(key)
-        if got is None:
+        if got is None or (key == "synapses" and all(r is None for r in ref)):
             continue
         got = [got] if key == "logits" else list(got)
         if len(got) != len(ref) or any(
-                np.shape(g) != r.shape for g, r in zip(got, ref, strict=True)):
+                (g is None) != (r is None) or (r is not None and np.shape(g) != r.shape)
+                for g, r in zip(got, ref, strict=True)):
             raise ValueError(f"RTL trace {key!r} does not have the golden shapes")
         for g, r in zip(got, ref, strict=True):
-            bad |= (np.asarray(g, np.int64) != r).reshape(r.shape[0], r.shape[1], -1).any(
-                axis=(0, 2))
+            if r is not None:
+                bad |= (np.asarray(g, np.int64) != r).reshape(r.shape[0], r.shape[1],
+                                                               -1).any(axis=(0, 2))
         compared.append(key)
     out["trace_compared"] = compared
     out["trace_mismatches"] = int(bad.sum())

@@ -1,7 +1,10 @@
 """snnTorch networks as users build them (``nn.Sequential`` of ``Linear`` and ``Leaky`` or
-``Synaptic`` with ``init_hidden=True``, the form ``export_to_nir`` exports), trained briefly
-on digits with snnTorch's own defaults (ATan surrogate, cross-entropy on spike counts or
-summed output). Shared by the conformance and command-line tests."""
+``Synaptic`` with ``init_hidden=True``, the form ``export_to_nir`` exports), trained on
+digits with snnTorch's own defaults (ATan surrogate, Adam, cross-entropy on spike counts or
+summed output), and exported with snnTorch's ``export_to_nir``: the models a user brings,
+shared by the conformance tests, sim/ and ``bench/byo.py``. Needs ``snntorch`` (the dev
+extra); nothing in spikefab imports this module.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,9 @@ import numpy as np
 import snntorch as snn
 import torch
 from snntorch import utils as snn_utils
-from spikefab.data import encode_rate, load_dataset
-from spikefab.train.threads import torch_threads
+
+from .data import encode_rate, load_dataset
+from .train.threads import torch_threads
 
 
 def neuron(kind: str, n: int, *, beta: float, alpha: float = 0.8, reset: str = "subtract",
@@ -46,9 +50,9 @@ def inputs(x01: np.ndarray, encoding: str, timesteps: int, seed: int) -> torch.T
 
 def train(net, encoding: str, timesteps: int, *, epochs: int, lr: float = 5e-3,
           batch: int = 64, seed: int = 0):
-    """Adam on digits' training set, cross-entropy of the output summed over time (spike
-    counts for a spiking output layer); returns the digits dataset."""
-    ds = load_dataset("digits")
+    """Adam on digits' training set (split ``seed``), cross-entropy of the output summed over
+    time (spike counts for a spiking output layer); returns the digits dataset."""
+    ds = load_dataset("digits", seed=seed)
     y = torch.from_numpy(ds.y_train)
     opt = torch.optim.Adam(net.parameters(), lr)
     gen = torch.Generator().manual_seed(seed)
@@ -69,3 +73,14 @@ def train(net, encoding: str, timesteps: int, *, epochs: int, lr: float = 5e-3,
                 opt.step()
     snn_utils.reset(net)
     return ds
+
+
+def export(net, x, path):
+    """Write ``net``'s NIR graph (snnTorch's ``export_to_nir`` on one sample of ``x``) to
+    ``path``; returns the path."""
+    from snntorch.export_nir import export_to_nir
+
+    from .nirgraph import write_nir
+
+    sample = x[:1] if x.ndim == 2 else x[0, :1]
+    return write_nir(export_to_nir(net, sample, ignore_dims=[0]), path)
