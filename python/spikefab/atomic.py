@@ -231,18 +231,9 @@ def _write_journal(temps: list[tuple[Path, Path]]) -> Path:
     """Record, durably and before the first rename, which temporary becomes which file, so
     that :func:`finish_cut_writes` can complete a set whose renames a crash cut off."""
     last = temps[-1][1]
-    doc = json.dumps([[str(tmp), str(path)] for tmp, path in temps]).encode()
-    fd, tmp = _open_temp(last)
-    journal = last.with_name(tmp.name[: -len(".tmp")] + ".set")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(doc)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, journal)
-    except BaseException:
-        _unlink(tmp)
-        raise
+    journal = last.with_name(f".{last.name}.{secrets.token_hex(4)}.set")
+    atomic_write_bytes(journal, json.dumps([[str(tmp), str(path)] for tmp, path in temps])
+                       .encode())
     return journal
 
 
