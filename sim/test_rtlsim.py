@@ -64,7 +64,7 @@ def test_simulate_spiking_readout_with_synapses():
     np.testing.assert_array_equal(res["synapses"][1], gold.synapses[1])
     cmp = compare_rtl(gold, res)
     assert (cmp["matching"], cmp["trace_mismatches"]) == (cmp["total"], 0)
-    assert cmp["trace_compared"] == ["logits", "spikes", "membranes"]
+    assert cmp["trace_compared"] == ["logits", "spikes", "membranes", "synapses"]
 
 
 def test_simulate_without_trace_ports(tmp_path):
