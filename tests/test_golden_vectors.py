@@ -30,6 +30,10 @@ def test_network_vector(network_vector):
         assert_array_equal(got, want)
     for got, want in zip(r.membranes, v["membranes"], strict=True):
         assert_array_equal(got, want)
+    for got, want in zip(r.synapses, v["synapses"], strict=True):
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert_array_equal(got, want)
     assert_array_equal(r.logits, v["logits"])
     assert_array_equal(r.acc, v["acc"])
     assert_array_equal(r.prediction, v["prediction"])

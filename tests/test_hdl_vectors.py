@@ -94,6 +94,10 @@ def test_network_vector_through_the_core(vec):
         assert_array_equal(got, want)
     for got, want in zip(res["membranes"], vec["membranes"], strict=True):
         assert_array_equal(got, want)
+    for got, want in zip(res["synapses"], vec["synapses"], strict=True):
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert_array_equal(got, want)
     for key in ("logits", "acc", "prediction"):
         assert_array_equal(res[key], vec[key])
 

@@ -42,6 +42,8 @@ def load_vector(path) -> dict:
     out["input"] = np.asarray(doc["input"], dtype=np.int64)
     out["spikes"] = [np.asarray(s, dtype=np.int64) for s in doc["spikes"]]
     out["membranes"] = [np.asarray(m, dtype=np.int64) for m in doc["membranes"]]
+    out["synapses"] = [None if s is None else np.asarray(s, dtype=np.int64)
+                       for s in doc.get("synapses", [None] * len(doc["spikes"]))]
     for key in ("logits", "acc", "prediction"):
         out[key] = np.asarray(doc[key], dtype=np.int64)
     return out
