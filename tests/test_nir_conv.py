@@ -271,3 +271,12 @@ def test_a_spiking_cnn_graph_imports_into_a_run(tmp_path):
     net = QuantizedNetwork.load(run.path("ir", "net"))
     assert net.spec.semantics == "v1+conv2d"
     assert net.spec.layers[1].conv == ConvSpec(4, 4, 4, 6, 3, 1, 1, pool=2)
+
+
+def test_nir_import_names_the_conv_shapes():
+    from spikefab.run.nir_io import layer_lines
+
+    g, _ = _by_hand("or")
+    assert layer_lines(import_nir(g, MODES))[:2] == [
+        "L0: conv conv 1x6x6 -> 2x6x6 (k3 s1 p1, OR pool 2 -> 18), IF reset subtract",
+        "L1: fc 18->3, readout"]
