@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup test unit sim demo bench lint verilog clean
+.PHONY: setup test unit sim demo demo-conv bench lint verilog clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ sim: $(STAMP) setup-icarus
 DEMO_IR := build/runs/digits/ir/net.json
 demo: $(STAMP)
 	$(PY) -m spikefab run configs/digits.toml --skip bitstream --force
+
+# The same with a conv student (configs/digits_conv.toml: SpikingCNN 16-32, QAT, an IR with
+# conv layers, extension conv2d); prints the same lines as `make demo`.
+demo-conv: $(STAMP)
+	$(PY) -m spikefab run configs/digits_conv.toml --skip bitstream --force
 
 # Verilog + JSON port description of an IR: make verilog [IR=<ir.json>] [LANES=4]
 # (default IR: the one `make demo` writes)

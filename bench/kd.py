@@ -6,6 +6,9 @@ Sections (5 seeds each; a seed fixes the split, the teacher, the student init an
 * ``a``: full labels;   ``b``: few labels for the student (digits 100, MNIST 500), teacher on all;
 * ``c``: UP5K-sized students (<= ~16k weights) on MNIST-5k at T in {1, 2, 4};
 * ``stars``: data-free STARS vs DeepInversion vs CE-only synthesis vs pure KD on real images;
+* ``conv``: the UP5K-sized conv student (SpikingCNN 16-32, T=4, shifted views), CE against
+  Hinton, CKDSNN, TSSD and SeAl-KD, full labels and 500, each run then QAT to 4-bit weights:
+  the accuracy compared is the golden (integer) one (``kd_conv``);
 * ``tune``: temperature, alpha, KD warm-up, teacher strength and TSSD horizon in section c.
 
 Usage::
@@ -37,8 +40,18 @@ RUN_CACHE = ROOT / "build" / "kd" / "runs.jsonl"
 MLP_METHODS = ("ce", "tet", "hinton", "tser", "seal", "nld", "tssd")
 CNN_METHODS = ("ce", "hinton", "ckdsnn")
 STARS_VARIANTS = ("kd-real", "ce-synth", "deepinversion", "stars")
+#: The conv section: methods, the student (channels), its QAT to the UP5K's widths, and
+#: per dataset (float training steps, max shift in pixels) and the few-label count.
+CONV_METHODS = ("ce", "hinton", "ckdsnn", "tssd", "seal")
+CONV_STUDENT = (16, 32)
+CONV_QAT = {"w_bits": 4, "v_bits": 16, "epochs": 3, "lr": 1e-3}
+CONV_DATA = {"digits": (1350, 1), "mnist5k": (3750, 2)}
+CONV_FEW = 500
 #: Shifted views per training image in the augmentation section, labelled once by the teacher.
 AUG_VIEWS = 16
+
+
+IMAGE_SHAPE = {"digits": (1, 8, 8), "mnist5k": (1, 28, 28)}
 
 
 def _mlp(sizes, pool=False):
@@ -60,6 +73,7 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
     teachers, jobs = [], []
     datasets = ("digits",) if quick else ("digits", "mnist5k")
     kinds = {"cnn", "mlpbn"} | ({"weak"} if "tune" in sections else set())
+    kinds |= {"cnn64"} if "conv" in sections else set()
     for ds in datasets:
         for kind in sorted(kinds):
             teachers += [{"type": "teacher", "dataset": ds, "kind": kind, "seed": s,
@@ -81,7 +95,8 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
                          "n_labels": n if n != n_train[ds] else None,
                          "epochs": _epochs(steps or n_steps, n), "quick": quick,
                          **({"shift": extra["shift"]} if extra.get("shift") else {}),
-                         **({"views": extra["views"]} if extra.get("views") else {})})
+                         **({"views": extra["views"]} if extra.get("views") else {}),
+                         **({"qat": extra["qat"]} if extra.get("qat") else {})})
 
     for ds in datasets:
         mlp, cnn, t_cnn, s_mlp, s_cnn, few = cfg[ds]
@@ -152,7 +167,17 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
                           "batch": 64 if quick else 128,
                           "steps_per_round": 60 if quick else 150, "quick": quick}
                          for s in seeds]
-    order = ("c", "aug", "tune", "stars", "a", "b")  # the target first
+    if "conv" in sections:
+        qat = {**CONV_QAT, "epochs": 1} if quick else CONV_QAT
+        for ds in datasets:
+            conv_steps, shift = CONV_DATA[ds]
+            student = _cnn(IMAGE_SHAPE[ds], CONV_STUDENT)
+            name = "cnn " + "-".join(map(str, CONV_STUDENT)) + f" (w{qat['w_bits']})"
+            for n, tag in ((n_train[ds], ""), (CONV_FEW, f", {CONV_FEW} labels")):
+                for m in CONV_METHODS:
+                    add("conv", ds, student, name + tag, 4, m, n, conv_steps, teacher="cnn64",
+                        shift=shift, views=AUG_VIEWS, qat=qat)
+    order = ("c", "aug", "tune", "stars", "conv", "a", "b")  # the target first
     jobs.sort(key=lambda j: order.index(j["section"]))
     used = {j["dataset"] for j in jobs}  # teachers only where a section needs them
     return [t for t in teachers if t["dataset"] in used], jobs
@@ -171,6 +196,7 @@ def _code_hash() -> str:
     files = sorted((ROOT / "python" / "spikefab" / "distill").glob("*.py"))
     files += [ROOT / "python/spikefab/snn/mlp.py", ROOT / "python/spikefab/snn/cnn.py",
               ROOT / "python/spikefab/snn/teachers.py", HERE / "kd_jobs.py"]
+    files += [HERE / "kd_conv.py"]
     return code_hash(files)
 
 
@@ -183,7 +209,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="digits only, 2 seeds, short runs")
     ap.add_argument("--seeds", type=int, default=None, help="number of seeds (5; quick 2)")
     ap.add_argument("--workers", type=int, default=2, choices=(1, 2))
-    ap.add_argument("--sections", default="a,b,c,aug,stars,tune")
+    ap.add_argument("--sections", default="a,b,c,aug,stars,tune,conv")
     ap.add_argument("--students", default=None,
                     help="section c/tune students to run, e.g. 'A' (default: all)")
     ap.add_argument("--tune-T", type=int, default=None, help="T of the tuning section")
@@ -193,7 +219,7 @@ def main(argv=None) -> int:
     import kd_report
 
     sections = set(args.sections.split(","))
-    unknown = sections - {"a", "b", "c", "aug", "stars", "tune"}
+    unknown = sections - {"a", "b", "c", "aug", "stars", "tune", "conv"}
     if unknown:
         ap.error(f"--sections has unknown section {sorted(unknown)[0]!r}")
     seeds = list(range(args.seeds or (2 if args.quick else 5)))

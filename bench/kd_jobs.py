@@ -33,6 +33,9 @@ TEACHERS = {
     ("mnist5k", "cnn"): dict(arch=("cnn", (16, 32)), epochs=15, lr=3e-3, shift=2),
     ("mnist5k", "mlpbn"): dict(arch=("mlp", (256, 256), True), epochs=20, lr=2e-3, shift=0),
     ("mnist5k", "weak"): dict(arch=("mlp", (64,), False), epochs=20, lr=2e-3, shift=0),
+    # the conv section's teachers: stronger than its 16-32 student
+    ("digits", "cnn64"): dict(arch=("cnn", (32, 64)), epochs=30, lr=3e-3, shift=1),
+    ("mnist5k", "cnn64"): dict(arch=("cnn", (32, 64)), epochs=30, lr=3e-3, shift=2),
 }
 
 
@@ -142,7 +145,9 @@ def run_student(job: dict) -> dict:
     kwargs = dict(job.get("kwargs", {}))
     method = job["method"]
     if method == "tssd":
-        kwargs.update(student=student, n_features=job["student"]["sizes"][1], n_classes=10)
+        spec = job["student"]
+        width = spec["channels"][0] if spec["kind"] == "cnn" else spec["sizes"][1]
+        kwargs.update(student=student, n_features=width, n_classes=10)
     if method in ("nld", "ckdsnn"):
         kwargs["generator"] = torch.Generator().manual_seed(seed)
     recipe = make_recipe(method, **kwargs)
@@ -158,8 +163,14 @@ def run_student(job: dict) -> dict:
                          batch_size=64, lr=job.get("lr", 5e-3), warmup=job.get("warmup", 0.0),
                          seed=seed)
     acc = evaluate(student, xts, d["yt"])
-    return {**job, "acc": acc, "seconds": time.perf_counter() - t0,
-            "final_loss": hist.loss[-1], "weights": n_weights(student)}
+    out = {**job, "acc": acc, "seconds": time.perf_counter() - t0,
+           "final_loss": hist.loss[-1], "weights": n_weights(student)}
+    if job.get("qat"):  # the conv section: acc is the golden accuracy after QAT
+        from kd_conv import qat_golden
+
+        out.update(float_acc=acc, **qat_golden(student, job, xs, y, xts, d["yt"]))
+        out["seconds"] = time.perf_counter() - t0
+    return out
 
 
 def _shifted(job: dict, x: torch.Tensor, teacher, cam: bool):

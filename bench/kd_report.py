@@ -29,6 +29,8 @@ SECTION_TITLES = {
     "aug": "aug: random-shift augmentation, with and without a teacher (section c student)",
     "tune": "tune: temperature, alpha, warm-up, teacher strength (section c students)",
     "stars": "stars: data-free distillation (no real images, no labels)",
+    "conv": "conv: the UP5K-sized conv student (16-32, T=4, shifted views), golden accuracy "
+            "after QAT to 4-bit weights",
 }
 
 
@@ -134,6 +136,7 @@ def summary_lines(rows: list[dict], checks: list[dict]) -> list[str]:
                      + "".join(f"; {v}: {', '.join(named[v])}" for v in ("helps", "hurts")
                                if named[v]) + ".")
     lines += _aug_lines(rows)
+    lines += conv_lines(rows)
     tune = [r for r in rows if r["section"] == "tune" and r["verdict"] != "reference"]
     for student in sorted({r["student"] for r in tune}):
         sub = [r for r in tune if r["student"] == student]
@@ -178,6 +181,48 @@ def _aug_lines(rows: list[dict]) -> list[str]:
                      f"{bt['verdict']})")
         out.append(line + ".")
     return out
+
+
+#: The conv section's target: the best KD method >= CE + this many pp, paired CI above 0.
+CONV_TARGET_PP = 1.0
+
+
+def conv_check(rows: list[dict]) -> list[dict]:
+    """Conv section, per (dataset, student/regime): the best method against CE-only."""
+    out = []
+    conv = [r for r in rows if r["section"] == "conv"]
+    for ds, student in sorted({(r["dataset"], r["student"]) for r in conv}):
+        sub = [r for r in conv if (r["dataset"], r["student"]) == (ds, student)]
+        ce = next((r for r in sub if r["label"] == "ce"), None)
+        kd = [r for r in sub if r["label"] != "ce" and r["verdict"] != "reference"]
+        if ce is None or not kd:
+            continue
+        best = max(kd, key=lambda r: r["diff_mean"])
+        gain = 100 * best["diff_mean"]
+        out.append({"dataset": ds, "student": student, "ce": ce, "best": best,
+                    "gain_pp": gain, "met": bool(gain >= CONV_TARGET_PP
+                                                 and best["verdict"] == "helps")})
+    return out
+
+
+def conv_lines(rows: list[dict]) -> list[str]:
+    """The conv section's target line and, per regime, where each method helps or hurts."""
+    checks = conv_check(rows)
+    if not checks:
+        return []
+    met = [c for c in checks if c["met"]]
+    lines = [f"* **Conv target** (best KD method ≥ CE + {CONV_TARGET_PP:.1f} pp, paired 95% "
+             f"interval above 0, golden accuracy): met in {len(met)}/{len(checks)} regimes."]
+    for c in checks:
+        ce, best = c["ce"], c["best"]
+        sub = [r for r in rows if r["section"] == "conv" and r["dataset"] == c["dataset"]
+               and r["student"] == c["student"] and r["verdict"] != "reference"]
+        verdicts = "; ".join(f"{r['label']} {_pct(r['diff_mean'], r['diff_ci95'])} "
+                             f"({r['verdict']})" for r in sub)
+        ce_acc = _pct(ce["acc_mean"], ce["acc_ci95"])
+        lines.append(f"* Conv, {c['dataset']}, {c['student']}: CE {ce_acc} %; best "
+                     f"`{best['label']}` {c['gain_pp']:+.2f} pp; Δ vs CE (pp): {verdicts}.")
+    return lines
 
 
 def _pct(m, h) -> str:

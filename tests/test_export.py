@@ -160,7 +160,8 @@ def test_bad_arguments():
     for kwargs, msg in cases:
         with pytest.raises(ValueError, match=exact(msg)):
             export_ptq(m, **{"v_bits": None, **kwargs})
-    with pytest.raises(TypeError, match=exact("export_ptq model must be a SpikingMLP, not Linear")):
+    with pytest.raises(TypeError, match=exact("export_ptq model must be a SpikingMLP or a "
+                                              "SpikingCNN, not Linear")):
         export_ptq(torch.nn.Linear(2, 2))
     with torch.no_grad():
         m.fcs[1].weight.zero_()

@@ -86,8 +86,8 @@ def test_unsupported_nodes():
                             "output": nir.Output(output_type=np.array([2, 6, 6]))},
                      edges=[("input", "conv1"), ("conv1", "output")], type_check=False)
     assert _error(import_nir, g, MODES) == (
-        "NIR node 'conv1' is a Conv2d; spikefab imports Input, Affine, Linear, LIF, CubaLIF, "
-        "IF, LI, I, Output (and Flatten right after Input)"
+        "Conv2d node 'conv1' is followed by Output; a conv layer needs a spiking neuron (LIF, "
+        "CubaLIF or IF)"
     )
     delay = nir.Delay(delay=np.ones(3))
     assert _error(import_nir, _chain(_affine(3, 4), delay), MODES).startswith(
@@ -96,8 +96,9 @@ def test_unsupported_nodes():
     sub = _chain(_affine(4, 4))
     assert _error(import_nir, _chain(_affine(4, 4), sub), MODES) == (
         "NIR node 'n1' is a NIRGraph (a subgraph, e.g. a recurrent RLeaky); spikefab imports "
-        "a feed-forward chain of Input, Affine, Linear, LIF, CubaLIF, IF, LI, I, Output (and "
-        "Flatten right after Input)"
+        "a feed-forward chain of Input, Affine, Linear, LIF, CubaLIF, IF, LI, I, Output, "
+        "Conv2d, SumPool2d + Threshold, AvgPool2d (before a dense layer), Flatten (after "
+        "Input or a conv stage)"
     )
 
 
@@ -128,7 +129,8 @@ def test_topology_errors():
         "dense layers"
     )
     assert _error(import_nir, _chain(_lif(4), _affine(2, 4)), MODES) == (
-        "LIF node 'n0' right after Input: every neuron must follow an Affine or Linear node"
+        "LIF node 'n0' right after Input: every neuron must follow an Affine, Linear or "
+        "Conv2d node"
     )
     li = nir.LI(tau=np.full(3, 1e-3), r=np.ones(3), v_leak=np.zeros(3))
     assert _error(import_nir, _chain(_affine(3, 4), li, _affine(2, 3)), MODES) == (
@@ -238,7 +240,7 @@ def test_flatten_only_right_after_input():
     assert [(la.dense, la.neuron) for la in net.layers] == [("n0", "n1"), ("n2", None)]
     assert net.n_in == 4
     assert _error(import_nir, graph(False), MODES) == (
-        "Flatten node 'flat' is allowed only right after Input"
+        "Flatten node 'flat' after 'n1' is allowed only right after Input or after a conv layer"
     )
 
 

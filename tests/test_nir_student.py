@@ -119,7 +119,8 @@ def test_snntorch_importer_differs_only_at_threshold_ties(digits_x):
 def test_export_student_rejects_other_models():
     with pytest.raises(TypeError) as e:
         export_student(torch.nn.Linear(2, 2))
-    assert str(e.value) == "export_student model must be a SpikingMLP, not Linear"
+    assert str(e.value) == "export_student model must be a SpikingMLP or a SpikingCNN, not Linear"
     with pytest.raises(TypeError) as e:
         to_nir("net")
-    assert str(e.value) == "to_nir takes a QuantizedNetwork or a SpikingMLP, not str"
+    assert str(e.value) == ("to_nir takes a QuantizedNetwork, a SpikingMLP or a SpikingCNN, "
+                            "not str")

@@ -101,8 +101,8 @@ def test_bad_spike_input_and_types():
         q(torch.full((4, 2, 4), 2.0))
     with pytest.raises(TypeError, match="^QSpikingMLP input must be a torch.Tensor, not list$"):
         q([1])
-    with pytest.raises(TypeError, match="^qat_from_float model must be a SpikingMLP, not "
-                                        "QSpikingMLP$"):
+    with pytest.raises(TypeError, match="^qat_from_float model must be a SpikingMLP or a "
+                                        "SpikingCNN, not QSpikingMLP$"):
         qat_from_float(q)
     with pytest.raises(TypeError, match="^from_ir net must be a QuantizedNetwork, not "
                                         "QSpikingMLP$"):

@@ -52,3 +52,39 @@ def test_energy_models():
 def test_constants_are_horowitz_2014():
     assert PJ["fp32_add"] == 0.9 and PJ["fp32_mult"] == 3.7
     assert PJ["int32_add"] == 0.1 and PJ["int8_mult"] == 0.2 and PJ["int32_mult"] == 3.1
+
+
+@pytest.mark.parametrize("k, s, p", [(3, 1, 1), (3, 2, 0), (2, 2, 1), (1, 1, 0), (3, 3, 2)])
+def test_conv_fan_out_is_the_outputs_an_event_reaches(k, s, p):
+    """An input element's fan-out = the output neurons whose current it changes: the nonzero
+    entries of golden's conv current for that one-hot input with all-one weights."""
+    from spikefab.golden import conv_current
+    from spikefab.report.energy import fan_out
+    from spikefab.spec import ConvSpec
+
+    conv = ConvSpec(2, 5, 4, 3, k, s, p)
+    layer = LayerSpec(conv.n_in, conv.n_out, neuron=LIFSpec(), conv=conv)
+    ones = np.ones((3, 2, k, k), np.int64)
+    want = [int(np.count_nonzero(conv_current(conv, ones, np.zeros(3, np.int64),
+                                              np.eye(conv.n_in, dtype=np.int64)[[i]])))
+            for i in range(conv.n_in)]
+    assert fan_out(layer).tolist() == want
+
+
+def test_conv_layers_count_fan_out_and_pooled_events():
+    from spikefab.spec import ConvSpec
+
+    conv = ConvSpec(1, 4, 4, 2, 3, padding=1, pool=2)        # 16 -> 32 neurons -> 8 pooled
+    lif = LIFSpec(v_bits=16, theta=4, leak_shift=None, reset="subtract")
+    spec = NetworkSpec((LayerSpec(16, 32, 8, 8, lif, conv), LayerSpec(8, 2, 8, 8, None)),
+                       timesteps=2, encoding="direct", in_bits=4)
+    x = np.zeros((1, 16), np.int64)
+    x[0, 0] = 5                                               # a corner pixel: 2x2 outputs
+    x[0, 5] = 1                                               # an inner pixel: 3x3 outputs
+    pooled = np.zeros((1, 8), np.int64)
+    pooled[0, [0, 7]] = [3, 1]
+    ops = synaptic_ops(spec, x, [pooled])
+    l0, l1 = ops["layers"]
+    assert (l0["events"], l0["ops"]) == (4.0, 2 * (4 + 9) * 2)   # T * (2x2 + 3x3) * C_out
+    assert (l1["events"], l1["ops"]) == (4.0, 8.0)               # 4 pooled spikes * 2
+    assert ops["dense_macs"] == 32 * 1 * 9 + 8 * 2

@@ -19,10 +19,10 @@ def test_defaults_fill_every_key():
 @pytest.mark.parametrize("doc, message", [
     ({"foo": {}}, "config has no section [foo]; allowed: run, data, teacher, student, "
                   "distill, quantize, hardware, report"),
-    ({"student": {"bar": 1}}, "config has no key 'student.bar'; allowed in [student]: hidden, "
-                              "timesteps, leak_shift, theta, reset, encoding, in_bits, epochs, "
-                              "batch_size, lr, weight_decay, augment_shift, beta, threshold, "
-                              "alpha, readout"),
+    ({"student": {"bar": 1}}, "config has no key 'student.bar'; allowed in [student]: kind, "
+                              "hidden, channels, timesteps, leak_shift, theta, reset, encoding, "
+                              "in_bits, epochs, batch_size, lr, weight_decay, augment_shift, "
+                              "beta, threshold, alpha, readout"),
     ({"distill": {"stars": {"round": 3}}}, "config has no key 'distill.stars.round'; allowed "
                                            "in [distill.stars]: rounds, batch_size, "
                                            "steps_per_round, iterations, distill_batch, lr"),
@@ -49,9 +49,9 @@ def test_defaults_fill_every_key():
     ({"student": 3}, "config key 'student' must be a table [student], not 3"),
     ({"distill": {"stars": 3}}, "config key 'distill.stars' must be a table [distill.stars], "
                                 "not 3"),
-    ({"distill": {"method": "ckdsnn"}},
+    ({"distill": {"method": "kd"}},
      "config key 'distill.method' must be one of " + ", ".join(repr(m) for m in DISTILL_METHODS)
-     + ", not 'ckdsnn'"),
+     + ", not 'kd'"),
     ({"hardware": {"lanes": 65}}, "config key 'hardware.lanes' must be an integer in [1, 64], "
                                   "not 65"),
     ({"hardware": {"boards": ["de10"]}},

@@ -127,6 +127,18 @@ def test_layer_and_chain_errors():
         NetworkSpec((first,), readout="spikes")
 
 
+def test_conv_after_conv_must_chain_in_shape():
+    """Same count, other shape: [2, 3, 3] passed on, [2, 9, 1] expected (18 values each)."""
+    first = LayerSpec(36, 72, neuron=LIFSpec(), conv=ConvSpec(1, 6, 6, 2, 3, padding=1, pool=2))
+    second = ConvSpec(2, 9, 1, 1, 1)
+    with pytest.raises(ValueError, match="^" + re.escape(
+            "NetworkSpec.layers[1] takes a [2, 9, 1] input (in_channels, height, width), but "
+            "layers[0] passes on its pooled output [2, 3, 3]") + "$"):
+        NetworkSpec((first, LayerSpec(18, 9, neuron=LIFSpec(), conv=second), LayerSpec(9, 2)))
+    ok = ConvSpec(2, 3, 3, 1, 1)
+    NetworkSpec((first, LayerSpec(18, 9, neuron=LIFSpec(), conv=ok), LayerSpec(9, 2)))
+
+
 def test_ir_round_trips_a_conv_network(tmp_path):
     spec = _conv_net("spikes")
     rng = np.random.default_rng(0)

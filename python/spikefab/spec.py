@@ -336,6 +336,15 @@ class NetworkSpec:
                 raise ValueError(f"{own}.layers[{i}] is a conv layer; the last layer (the "
                                  "readout) must be dense")
             prev = self.layers[i - 1] if i else None
+            if prev is not None and prev.conv is not None and layer.conv is not None:
+                c = prev.conv
+                given = [c.out_channels, *c.pooled_hw]
+                want = [layer.conv.in_channels, layer.conv.height, layer.conv.width]
+                if given != want:
+                    what = "pooled output" if c.pool > 1 else "output"
+                    raise ValueError(f"{own}.layers[{i}] takes a {want} input (in_channels, "
+                                     f"height, width), but layers[{i - 1}] passes on its "
+                                     f"{what} {given}")
             if prev is not None and layer.n_in != prev.n_next:
                 what = "n_out" if prev.n_next == prev.n_out else "pooled outputs"
                 raise ValueError(f"{own}.layers[{i}].n_in must equal layers[{i - 1}].{what} = "

@@ -1,11 +1,12 @@
 """Datasets (digits, mnist5k, user arrays) and input encoders. NumPy only, no torch."""
 
 from .augment import epoch_shifts, random_shift
-from .datasets import DATASETS, Dataset, from_arrays, load_dataset
+from .datasets import DATASETS, IMAGE_SHAPES, Dataset, from_arrays, load_dataset
 from .encode import decode_direct, encode_direct, encode_rate, quantize_input
 
 __all__ = [
     "DATASETS",
+    "IMAGE_SHAPES",
     "Dataset",
     "from_arrays",
     "load_dataset",

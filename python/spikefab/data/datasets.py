@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["DATASETS", "Dataset", "load_dataset", "from_arrays"]
+__all__ = ["DATASETS", "IMAGE_SHAPES", "Dataset", "load_dataset", "from_arrays"]
 
 DATASETS = ("digits", "mnist5k")
+#: ``(H, W)`` of each dataset's images (known without loading them).
+IMAGE_SHAPES = {"digits": (8, 8), "mnist5k": (28, 28)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +89,7 @@ def _digits(seed: int) -> Dataset:
     d = load_digits()
     x = d.data / 16.0
     x_tr, x_te, y_tr, y_te = _stratified(x, d.target, seed, 0.2)
-    return _make("digits", seed, (8, 8), x_tr, y_tr, x_te, y_te)
+    return _make("digits", seed, IMAGE_SHAPES["digits"], x_tr, y_tr, x_te, y_te)
 
 
 def _mnist5k(seed: int) -> Dataset:
@@ -96,7 +98,8 @@ def _mnist5k(seed: int) -> Dataset:
     x, y = mnist_data()
     order = np.random.default_rng(seed).permutation(len(y))
     x, y = x[order] / 255.0, y[order]
-    return _make("mnist5k", seed, (28, 28), x[:4000], y[:4000], x[4000:], y[4000:])
+    return _make("mnist5k", seed, IMAGE_SHAPES["mnist5k"], x[:4000], y[:4000], x[4000:],
+                 y[4000:])
 
 
 def load_dataset(name: str, *, seed: int = 0) -> Dataset:

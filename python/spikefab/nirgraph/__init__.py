@@ -1,7 +1,8 @@
 """NIR (Neuromorphic Intermediate Representation) export and import; docs/nir.md.
 
 * ``export_quantized(net)`` / ``export_student(model)``: a ``QuantizedNetwork`` or a float
-  ``SpikingMLP`` as a ``nir.NIRGraph`` (``to_nir`` picks one); ``write_nir`` saves it.
+  ``SpikingMLP`` / ``SpikingCNN`` as a ``nir.NIRGraph`` (``to_nir`` picks one); ``write_nir``
+  saves it. Conv layers, their pooling (a window's OR) and ``Flatten``: ``nirgraph.conv``.
 * ``import_nir(graph_or_path, modes)``: a ``NIRNetwork`` under explicit ``ImportModes``
   (``dt``, reset, threshold; presets in ``PROFILES``: ``"snntorch"``, ``"norse"``,
   ``"norse-dev"``); then the free functions ``run_imported(net, x)`` (exact simulation of
@@ -10,8 +11,8 @@
 
 The package is named ``nirgraph`` so that ``import nir`` keeps meaning the ``nir`` package.
 Modules, each importing only those before it: ``format`` (names, version, metadata),
-``modes``, ``files``, ``parse``, ``quantized``, ``student``, ``run``. Only ``run_imported``,
-``to_student`` and ``export_student`` import torch.
+``modes``, ``files``, ``conv``, ``walk``, ``parse``, ``quantized``, ``student``, ``run``.
+Only ``run_imported``, ``to_student`` and ``export_student`` import torch.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def to_nir(obj, dt: float = DEFAULT_DT):
     """NIR graph of a ``QuantizedNetwork`` or a float ``SpikingMLP``."""
     if isinstance(obj, QuantizedNetwork):
         return export_quantized(obj, dt)
-    if type(obj).__name__ == "SpikingMLP":
+    if type(obj).__name__ in ("SpikingMLP", "SpikingCNN"):
         return export_student(obj, dt)
-    raise TypeError(f"to_nir takes a QuantizedNetwork or a SpikingMLP, not {type(obj).__name__}")
+    raise TypeError(f"to_nir takes a QuantizedNetwork, a SpikingMLP or a SpikingCNN, not "
+                    f"{type(obj).__name__}")

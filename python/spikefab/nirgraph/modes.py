@@ -182,21 +182,22 @@ def _unit(gain: np.ndarray) -> np.ndarray:
     return np.where(np.abs(gain - 1.0) <= GAIN_RTOL, 1.0, gain)
 
 
-def euler_coefficients(kind: str, node, dt: float, name: str, n: int):
-    """``(beta, gain, v_leak)`` float64 arrays of shape ``[n]`` for one neuron node.
+def euler_coefficients(kind: str, node, dt: float, name: str, n):
+    """``(beta, gain, v_leak)`` float64 arrays of shape ``[n]`` for one neuron node (``n``:
+    the neuron count, or a conv layer's output shape ``(C, H, W)``: the arrays are flat).
 
     Raises a one-line ``ValueError`` naming the node when a parameter has the wrong
     shape, is not finite, or gives ``beta`` outside ``[0, 1]`` (``tau < dt``).
     """
     r = node_param(node, "r", name, kind, n)
     if kind in ("IF", "I"):
-        return np.ones(n), r, np.zeros(n)
+        return np.ones(r.size), r, np.zeros(r.size)
     a = _step(node, "tau_mem" if kind == "CubaLIF" else "tau", dt, name, kind, n, "beta")
     v_leak = node_param(node, "v_leak", name, kind, n)
     return 1.0 - a, _unit(r * a), v_leak
 
 
-def synapse_coefficients(node, dt: float, synapse: str, name: str, n: int):
+def synapse_coefficients(node, dt: float, synapse: str, name: str, n):
     """``(alpha, syn_gain)`` float64 ``[n]`` of a ``CubaLIF`` node (module docstring)."""
     a = _step(node, "tau_syn", dt, name, "CubaLIF", n, "alpha")
     w_in = node_param(node, "w_in", name, "CubaLIF", n)
@@ -212,12 +213,17 @@ def as_floats(value, kind: str, name: str, field: str) -> np.ndarray:
         raise ValueError(f"{kind} node {name!r}: {field} must hold numbers, not {what}") from None
 
 
-def node_param(node, field: str, name: str, kind: str, n: int) -> np.ndarray:
-    """Parameter ``field`` of a neuron node as float64 ``[n]`` (one value broadcasts)."""
+def node_param(node, field: str, name: str, kind: str, n) -> np.ndarray:
+    """Parameter ``field`` of a neuron node as float64 ``[n]`` (one value broadcasts). ``n``
+    may be a conv layer's output shape ``(C, H, W)``: the parameter then has that shape (as
+    snnTorch writes it), ``[C * H * W]`` or one value, and comes back flat."""
     raw = as_floats(getattr(node, field), kind, name, field)
-    if raw.size not in (1, n) or raw.ndim > 1:
+    shape = tuple(int(d) for d in n) if isinstance(n, tuple) else None
+    n = int(np.prod(shape)) if shape else n
+    if raw.size not in (1, n) or (raw.ndim > 1 and raw.shape != shape):
+        want = f"[{n}]" + (f" or {list(shape)}" if shape else "")
         raise ValueError(
-            f"{kind} node {name!r}: {field} must have shape [{n}] (or one value), "
+            f"{kind} node {name!r}: {field} must have shape {want} (or one value), "
             f"not {list(raw.shape)}"
         )
     if not np.all(np.isfinite(raw)):

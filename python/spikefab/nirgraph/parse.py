@@ -1,11 +1,15 @@
-"""Read a NIR graph into a chain of dense layers (``NIRLayer``) under explicit ``ImportModes``.
+"""Read a NIR graph into a chain of layers (``NIRLayer``) under explicit ``ImportModes``.
 
-spikefab's networks are chains ``Input -> (dense -> neuron)* -> dense -> [neuron] ->
-Output``, where dense is ``Affine`` or ``Linear``, a hidden neuron is ``LIF``, ``CubaLIF`` or
-``IF``, and the last layer's neuron (if any) one of those (a spiking readout) or ``LI``/``I``.
-A ``Flatten`` right after ``Input`` is allowed (it only names the input layout). Any other
-node type, a branch, a cycle, or a subgraph (snnTorch's recurrent ``RLeaky`` is one) is a
-one-line ``ValueError`` naming the node and what is supported.
+spikefab's networks are chains ``Input -> (conv stage)* -> (dense -> neuron)* -> dense ->
+[neuron] -> Output``, where dense is ``Affine`` or ``Linear``, a hidden neuron is ``LIF``,
+``CubaLIF`` or ``IF``, and the last layer's neuron (if any) one of those (a spiking readout)
+or ``LI``/``I``. A conv stage (extension ``conv2d``; ``nirgraph.conv`` has the forms) is
+``Conv2d -> neuron``, maybe pooled (``SumPool2d -> Threshold``: a window's OR; an
+``AvgPool2d`` only before ``Flatten`` and a dense layer, which it is folded into), and a
+``Flatten`` before the first dense layer. A ``Flatten`` right after ``Input`` is allowed (it
+only names the input layout). Any other node type, a branch, a cycle, or a subgraph
+(snnTorch's recurrent ``RLeaky`` is one) is a one-line ``ValueError`` naming the node and
+what is supported.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from dataclasses import dataclass
 import nir
 import numpy as np
 
+from ..spec import ConvSpec
+from .conv import POOL_NODES, fold_pool
 from .format import spikefab_info
 from .modes import (
     PROFILES,
@@ -24,15 +30,13 @@ from .modes import (
     node_param,
     synapse_coefficients,
 )
+from .walk import DENSE, NEURONS, SPIKING, stages
 
 __all__ = ["NIRLayer", "NIRNetwork", "SPIKING", "SUPPORTED", "import_nir"]
 
-SUPPORTED = ("Input, Affine, Linear, LIF, CubaLIF, IF, LI, I, Output (and Flatten right after "
-             "Input)")
-_DENSE = (nir.Affine, nir.Linear)
-_NEURONS = {nir.LIF: "LIF", nir.CubaLIF: "CubaLIF", nir.IF: "IF", nir.LI: "LI", nir.I: "I"}
-#: The neuron kinds that spike.
-SPIKING = ("LIF", "CubaLIF", "IF")
+SUPPORTED = ("Input, Affine, Linear, LIF, CubaLIF, IF, LI, I, Output, Conv2d, SumPool2d + "
+             "Threshold, AvgPool2d (before a dense layer), Flatten (after Input or a conv stage)")
+_CONV = (nir.Conv2d, *POOL_NODES, nir.Threshold)
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,11 +46,14 @@ class NIRLayer:
     Attributes
     ----------
     dense, neuron : str, str or None
-        Node names in the graph (``neuron`` is None when the current goes to ``Output``).
+        Node names in the graph (``dense`` is the ``Conv2d`` of a conv layer; ``neuron`` is
+        None when the current goes to ``Output``).
     kind : str or None
         ``"LIF"``, ``"CubaLIF"``, ``"IF"`` (spiking), ``"LI"``, ``"I"`` (integrating
         readout) or None.
-    weight : float64 ``[n_out, n_in]``; bias : float64 ``[n_out]`` or None (``Linear``)
+    weight : float64 ``[n_out, n_in]`` (``[C_out, C_in, k, k]`` for conv); bias : float64
+        ``[n_out]`` (``[C_out]``) or None (``Linear``); a pooling folded into a dense layer
+        is in its weight (``nirgraph.conv.fold_pool``)
     beta, gain, v_leak, v_threshold, v_reset : float64 ``[n_out]``
         ``v <- beta*v + gain*I + (1-beta)*v_leak``; thresholds only for spiking kinds.
     reset : str or None
@@ -55,6 +62,9 @@ class NIRLayer:
         The layer's threshold mode, ``"gt"`` or ``"ge"`` (spiking kinds only).
     alpha, syn_gain : float64 ``[n_out]`` or None
         A ``CubaLIF``'s synapse: ``i <- alpha*i + syn_gain*I``, and ``i`` drives ``v``.
+    conv : ConvSpec or None
+        A conv layer's shape and pooling (its neurons are every output position, flattened
+        channel-major); None: dense.
     """
 
     dense: str
@@ -71,14 +81,20 @@ class NIRLayer:
     threshold: str | None = None
     alpha: np.ndarray | None = None
     syn_gain: np.ndarray | None = None
+    conv: ConvSpec | None = None
 
     @property
     def n_in(self) -> int:
-        return int(self.weight.shape[1])
+        return int(self.weight.shape[1]) if self.conv is None else self.conv.n_in
 
     @property
     def n_out(self) -> int:
-        return int(self.weight.shape[0])
+        return int(self.weight.shape[0]) if self.conv is None else self.conv.n_out
+
+    @property
+    def n_next(self) -> int:
+        """What the next layer reads: the pooled spikes of a pooling conv layer."""
+        return self.n_out if self.conv is None else self.conv.n_pooled
 
     @property
     def spiking(self) -> bool:
@@ -144,7 +160,8 @@ def _chain(graph) -> list[str]:
                 f"NIR node {name!r} is a NIRGraph (a subgraph, e.g. a recurrent RLeaky); "
                 f"spikefab imports a feed-forward chain of {SUPPORTED}"
             )
-        if not isinstance(node, (nir.Input, nir.Output, nir.Flatten, *_DENSE, *_NEURONS)):
+        if not isinstance(node, (nir.Input, nir.Output, nir.Flatten, *DENSE, *NEURONS,
+                                 *_CONV)):
             raise ValueError(
                 f"NIR node {name!r} is a {type(node).__name__}; spikefab imports {SUPPORTED}"
             )
@@ -202,18 +219,31 @@ def _check_finite(arr: np.ndarray, kind: str, name: str, field: str) -> None:
         )
 
 
-def _layer(graph, dense: str, neuron: str | None, modes: ImportModes, reset: str | None,
-           threshold: str | None):
+def _layer(graph, stage: dict, modes: ImportModes, reset: str | None, threshold: str | None):
+    dense, neuron, conv = stage["dense"], stage["neuron"], stage.get("conv")
     d = graph.nodes[dense]
     weight = as_floats(d.weight, type(d).__name__, dense, "weight")
-    if weight.ndim != 2:
+    if conv is None and weight.ndim != 2:
         raise ValueError(
             f"{type(d).__name__} node {dense!r}: weight must be 2-D [n_out, n_in], "
             f"not {list(weight.shape)}"
         )
+    if stage.get("fold") is not None:
+        q, scale, pool, src = stage["fold"]
+        want = src.out_channels * (src.out_hw[0] // q) * (src.out_hw[1] // q)
+        if weight.shape[1] != want:
+            raise ValueError(f"{type(d).__name__} node {dense!r} takes {weight.shape[1]} "
+                             f"inputs but {pool!r} gives {want}")
+        weight = fold_pool(weight, src, q, scale)
     n = weight.shape[0]
     bias = None
-    if isinstance(d, nir.Affine):
+    if conv is not None:
+        bias = as_floats(d.bias, "Conv2d", dense, "bias").reshape(-1)
+        if bias.shape != (n,):
+            raise ValueError(f"Conv2d node {dense!r}: bias must have shape [{n}], not "
+                             f"{list(bias.shape)}")
+        n = (conv.out_channels, *conv.out_hw)
+    elif isinstance(d, nir.Affine):
         bias = as_floats(d.bias, "Affine", dense, "bias").reshape(-1)
         if bias.shape != (n,):
             raise ValueError(
@@ -221,12 +251,13 @@ def _layer(graph, dense: str, neuron: str | None, modes: ImportModes, reset: str
             )
     _check_finite(weight, type(d).__name__, dense, "weight")
     if bias is not None:
-        _check_finite(bias, "Affine", dense, "bias")
-    ones, zeros = np.ones(n), np.zeros(n)
+        _check_finite(bias, type(d).__name__, dense, "bias")
+    size = int(np.prod(n))
+    ones, zeros = np.ones(size), np.zeros(size)
     if neuron is None:
         return NIRLayer(dense, None, None, weight, bias, ones, ones, zeros, zeros, zeros, None)
     node = graph.nodes[neuron]
-    kind = _NEURONS[type(node)]
+    kind = NEURONS[type(node)]
     beta, gain, v_leak = euler_coefficients(kind, node, modes.dt, neuron, n)
     thr, v_reset = zeros, zeros
     alpha = syn_gain = None
@@ -241,7 +272,7 @@ def _layer(graph, dense: str, neuron: str | None, modes: ImportModes, reset: str
                 f"{float(v_reset[v_reset != 0][0]):g}; use reset 'value'"
             )
     return NIRLayer(dense, neuron, kind, weight, bias, beta, gain, v_leak, thr, v_reset, reset,
-                    threshold, alpha, syn_gain)
+                    threshold, alpha, syn_gain, conv)
 
 
 def import_nir(source, modes: ImportModes | str | None = None) -> NIRNetwork:
@@ -264,34 +295,10 @@ def import_nir(source, modes: ImportModes | str | None = None) -> NIRNetwork:
     info = spikefab_info(source)
     modes = _resolve_modes(modes, info)
     chain = _chain(source)
-    order = chain[1:-1]
-    if order and isinstance(source.nodes[order[0]], nir.Flatten):
-        order = order[1:]
-    if any(isinstance(source.nodes[n], nir.Flatten) for n in order):
-        bad = next(n for n in order if isinstance(source.nodes[n], nir.Flatten))
-        raise ValueError(f"Flatten node {bad!r} is allowed only right after Input")
-    pairs: list[tuple[str, str | None]] = []
-    i = 0
-    while i < len(order):
-        name = order[i]
-        if not isinstance(source.nodes[name], _DENSE):
-            where = f"after {order[i - 1]!r}" if i else "right after Input"
-            raise ValueError(
-                f"{type(source.nodes[name]).__name__} node {name!r} {where}: every neuron "
-                "must follow an Affine or Linear node"
-            )
-        nxt = order[i + 1] if i + 1 < len(order) else None
-        if nxt is not None and not isinstance(source.nodes[nxt], tuple(_NEURONS)):
-            raise ValueError(
-                f"{type(source.nodes[name]).__name__} node {name!r} feeds another dense node "
-                f"{nxt!r}; spikefab needs a neuron between dense layers"
-            )
-        pairs.append((name, nxt))
-        i += 2 if nxt is not None else 1
-    if not pairs:
-        raise ValueError("the NIR graph has no Affine or Linear node")
-    kinds = [None if n is None else _NEURONS[type(source.nodes[n])] for _, n in pairs]
-    for j, ((_, n), kind) in enumerate(zip(pairs, kinds, strict=True)):
+    pairs = stages(source, chain[1:-1], chain[0])
+    kinds = [None if p["neuron"] is None else NEURONS[type(source.nodes[p["neuron"]])]
+             for p in pairs]
+    for j, (n, kind) in enumerate(zip((p["neuron"] for p in pairs), kinds, strict=True)):
         last = j == len(pairs) - 1
         if not last and kind not in SPIKING:
             what = "no neuron" if n is None else f"{kind} node {n!r}"
@@ -301,13 +308,13 @@ def import_nir(source, modes: ImportModes | str | None = None) -> NIRNetwork:
             )
     n_spiking = sum(k in SPIKING for k in kinds)
     layers, s = [], 0
-    for (dense, neuron), kind in zip(pairs, kinds, strict=True):
+    for stage, kind in zip(pairs, kinds, strict=True):
         reset = threshold = None
         if kind in SPIKING:
             reset = modes.reset_of(s, n_spiking)
             threshold = modes.threshold_of(s, n_spiking)
             s += 1
-        layers.append(_layer(source, dense, neuron, modes, reset, threshold))
+        layers.append(_layer(source, stage, modes, reset, threshold))
     for name in ("reset", "threshold"):
         if isinstance(getattr(modes, name), tuple):
             modes._of(name, 0, n_spiking)
@@ -318,10 +325,10 @@ def import_nir(source, modes: ImportModes | str | None = None) -> NIRNetwork:
             f"{int(np.prod(shape))}"
         )
     for j in range(1, len(layers)):
-        if layers[j].n_in != layers[j - 1].n_out:
+        if layers[j].n_in != layers[j - 1].n_next:
             prev = layers[j - 1].neuron or layers[j - 1].dense
             raise ValueError(
                 f"node {layers[j].dense!r} takes {layers[j].n_in} inputs but {prev!r} gives "
-                f"{layers[j - 1].n_out}"
+                f"{layers[j - 1].n_next}"
             )
     return NIRNetwork(tuple(layers), modes, info)

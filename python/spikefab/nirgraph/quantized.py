@@ -13,7 +13,10 @@ form of its integer semantics (``modes`` has the equations):
   tau_mem, r as above)``: ``alpha = 1 - d_i / 2**q_i``, synaptic gain 1 (NIR's Euler step,
   as snnTorch writes it); a decay of 0 is written as ``dt * 2**64`` (1 - dt/tau = 1);
 * the readout: ``Affine -> Output`` (per-step logits are the current ``I``), or ``Affine ->
-  neuron -> Output`` with the spike readout.
+  neuron -> Output`` with the spike readout;
+* a conv layer (``conv2d``): ``Conv2d`` then its neuron node (parameters shaped like the
+  output image), its pooling as ``SumPool2d`` + ``Threshold(0.5)`` (a window's OR) and a
+  ``Flatten`` before a dense layer (``nirgraph.conv``).
 
 What NIR cannot say is written into ``graph.metadata["spikefab"]`` (a JSON string): the
 spec (widths, ``T``, encoding, the floor in the leak and saturation), the modes (threshold
@@ -32,14 +35,15 @@ import numpy as np
 
 from ..ir import QuantizedNetwork
 from ..spec import NetworkSpec
+from .conv import conv_nodes
 from .format import DEFAULT_DT, FORMAT, META_KEY, RESET_TO_MODE, VERSION
 from .modes import GAIN_RTOL, ImportModes
 
 __all__ = ["EXPORTS", "chain_graph", "export_quantized", "float_node", "neuron_node",
            "to_quantized"]
 
-#: The named extensions ``export_quantized`` writes (everything but conv2d).
-EXPORTS = ("cuba", "decay", "delayed-reset", "gt", "spike-readout")
+#: The named extensions ``export_quantized`` writes (all of them).
+EXPORTS = ("conv2d", "cuba", "decay", "delayed-reset", "gt", "spike-readout")
 #: ``tau`` standing for no decay: ``1 - dt / tau`` is 1.0 in float64.
 _NO_DECAY = 2.0**64
 
@@ -49,11 +53,11 @@ def _tau(dt: float, leak: float) -> float:
     return dt * _NO_DECAY if leak == 0 else dt / leak
 
 
-def neuron_node(leak_shift: int | None, theta: float, n: int, dt: float, *, leak=None,
+def neuron_node(leak_shift: int | None, theta: float, n, dt: float, *, leak=None,
                 syn_leak=None):
-    """The NIR node of ``n`` neurons with threshold ``theta`` and unit gain: ``IF`` without
-    leak, ``LIF`` with ``beta = 1 - 2**-leak_shift`` (or ``1 - leak``), ``CubaLIF`` with a
-    synapse whose ``alpha = 1 - syn_leak``."""
+    """The NIR node of ``n`` neurons (a count, or a conv layer's output shape) with threshold
+    ``theta`` and unit gain: ``IF`` without leak, ``LIF`` with ``beta = 1 - 2**-leak_shift``
+    (or ``1 - leak``), ``CubaLIF`` with a synapse whose ``alpha = 1 - syn_leak``."""
     thr = np.full(n, float(theta))
     zeros = np.zeros(n)
     if leak is None and leak_shift is not None:
@@ -87,17 +91,25 @@ def float_node(lif, n: int, dt: float):
                        syn_leak=None if lif.alpha is None else 1.0 - float(lif.alpha))
 
 
-def chain_graph(n_in: int, layers, info: dict) -> nir.NIRGraph:
-    """``Input -> (Affine [-> neuron])* -> Output`` from ``(weight, bias, node or None)``."""
-    nodes = {"input": nir.Input(input_type=np.array([n_in]))}
+def chain_graph(n_in: int, layers, info: dict, convs=None) -> nir.NIRGraph:
+    """``Input -> (Affine [-> neuron])* -> Output`` from ``(weight, bias, node or None)``;
+    ``convs`` (one ``ConvSpec`` or None per layer) makes a layer a conv stage
+    (``nirgraph.conv.conv_nodes``)."""
+    convs = [None] * len(layers) if convs is None else list(convs)
+    c0 = convs[0]
+    shape = [n_in] if c0 is None else [c0.in_channels, c0.height, c0.width]
+    nodes = {"input": nir.Input(input_type=np.array(shape))}
     edges, prev = [], "input"
-    for i, (w, b, neuron) in enumerate(layers):
-        nodes[f"fc{i}"] = nir.Affine(weight=w, bias=b)
-        edges.append((prev, f"fc{i}"))
-        prev = f"fc{i}"
-        if neuron is not None:
-            name = f"{type(neuron).__name__.lower()}{i}"
-            nodes[name] = neuron
+    for i, ((w, b, neuron), conv) in enumerate(zip(layers, convs, strict=True)):
+        if conv is not None:
+            chain = conv_nodes(i, conv, w, b, neuron, i + 1 < len(layers)
+                               and convs[i + 1] is None)
+        else:
+            chain = [(f"fc{i}", nir.Affine(weight=w, bias=b))]
+            if neuron is not None:
+                chain.append((f"{type(neuron).__name__.lower()}{i}", neuron))
+        for name, node in chain:
+            nodes[name] = node
             edges.append((prev, name))
             prev = name
     nodes["output"] = nir.Output(output_type=np.array([layers[-1][0].shape[0]]))
@@ -123,8 +135,9 @@ def export_quantized(net: QuantizedNetwork, dt: float = DEFAULT_DT) -> nir.NIRGr
                         threshold=per_layer(thresholds, "ge"))
     layers = []
     for i, layer in enumerate(spec.layers):
-        lif = layer.neuron
-        node = None if lif is None else _spec_node(lif, layer.n_out, dt)
+        lif, c = layer.neuron, layer.conv
+        n = layer.n_out if c is None else (c.out_channels, *c.out_hw)
+        node = None if lif is None else _spec_node(lif, n, dt)
         layers.append((net.weights[i].astype(np.float64), net.biases[i].astype(np.float64), node))
     info = {
         "format": FORMAT,
@@ -134,7 +147,7 @@ def export_quantized(net: QuantizedNetwork, dt: float = DEFAULT_DT) -> nir.NIRGr
         "spec": spec.to_dict(),
         "meta": net.meta,
     }
-    return chain_graph(spec.n_in, layers, info)
+    return chain_graph(spec.n_in, layers, info, [layer.conv for layer in spec.layers])
 
 
 def _integers(arr: np.ndarray, what: str) -> np.ndarray:
@@ -209,6 +222,10 @@ def to_quantized(net) -> QuantizedNetwork:
         )
     weights, biases = [], []
     for layer, ls in zip(net.layers, spec.layers, strict=True):
+        if layer.conv != ls.conv:
+            what = "a dense layer" if ls.conv is None else f"the convolution {ls.conv}"
+            got = "a dense layer" if layer.conv is None else f"{layer.conv}"
+            raise ValueError(f"node {layer.dense!r} is {got}; the spikefab spec says {what}")
         _check_neuron(layer, ls.neuron)
         weights.append(_integers(layer.weight, f"node {layer.dense!r} weight"))
         bias = np.zeros(layer.n_out) if layer.bias is None else layer.bias

@@ -3,7 +3,8 @@
 Per step ``t`` and layer, in order (layer ``l`` sees layer ``l-1``'s output of the same
 step, as in spikefab and snnTorch)::
 
-    I = W x + b                                 torch.nn.functional.linear
+    I = W x + b                                 torch.nn.functional.linear (conv2d for a conv
+                                                layer, on the flat input as an image)
     i = alpha * i + I  (or + syn_gain * I)      CubaLIF; then i is the membrane's input
     v = beta * v + I                            LIF/LI/CubaLIF with gain 1 and v_leak 0
     v = beta * v + gain * I + (1 - beta) * v_leak    LIF/LI otherwise
@@ -12,7 +13,8 @@ step, as in spikefab and snnTorch)::
     z = v > v_threshold  (``"gt"``)   or   v >= v_threshold  (``"ge"``)      spiking
     v = v_reset where z  (``"value"``)   or   v - v_threshold * z  (``"subtract"``)
 
-The layer's output is ``z`` for LIF/CubaLIF/IF, ``v`` for LI/I, and ``I`` with no neuron.
+The layer's output is ``z`` for LIF/CubaLIF/IF, ``v`` for LI/I, and ``I`` with no neuron;
+a pooling conv layer passes on each window's OR of ``z`` (a 0/1 max pool).
 The snnTorch form of the update (``beta * v + I``, ``alpha * i + I``) is used whenever it
 applies, so a network run here and the same network run by snnTorch (``Leaky``,
 ``Synaptic``) do the same float operations.
@@ -27,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..fixed import is_int
+from ..snn.qconv import layer_current, pass_on
 from ..spec import T_RANGE
 
 __all__ = ["ImportedRun", "run_imported"]
@@ -92,7 +95,8 @@ def run_imported(net, x, timesteps: int | None = None, dtype=None) -> ImportedRu
             h = x if x.ndim == 2 else x[t]
             s = 0
             for i, (layer, p) in enumerate(zip(net.layers, params, strict=True)):
-                cur = F.linear(h, p["weight"], p["bias"])
+                cur = F.linear(h, p["weight"], p["bias"]) if layer.conv is None else \
+                    layer_current(layer.conv, h, p["weight"], p["bias"])
                 if layer.kind is None:
                     h = cur
                     continue
@@ -119,6 +123,7 @@ def run_imported(net, x, timesteps: int | None = None, dtype=None) -> ImportedRu
                     h = zs[i] = z.to(dtype)
                     spikes[s].append(h)
                     s += 1
+                    h = pass_on(layer.conv, h)
                 else:
                     h = v
                 vs[i] = v

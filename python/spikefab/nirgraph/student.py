@@ -1,4 +1,5 @@
-"""A float ``SpikingMLP`` to a NIR graph, and an imported graph to a ``SpikingMLP``.
+"""A float ``SpikingMLP`` (or ``SpikingCNN``) to a NIR graph, and an imported graph to a
+``SpikingMLP`` (or ``SpikingCNN``).
 
 Export: each ``fcs[l]`` becomes ``Affine`` (its float32 weights), each neuron stage the node
 ``quantized.float_node`` writes (snnTorch's convention: ``tau = dt / (1 - beta)``,
@@ -25,6 +26,12 @@ name:
   ``spk.sum(0).argmax(1)``), or, with ``drop_output_neuron=True``, any neuron dropped and its
   input current read out (the summing readout of the same hidden spikes: a different
   classifier). ``LI`` leaks without spiking: refused unless dropped.
+
+A graph with conv layers becomes a ``SpikingCNN`` when it has that model's form — every conv
+layer 3x3, stride 1, padding 1, pooled 2x2 by an OR (``SumPool2d`` + ``Threshold``), a
+``Flatten`` and one dense readout without a neuron — with one threshold and shift leak
+(``1 - 2**-k`` or none) and the reset ``"subtract"`` or ``"zero"``: what ``SpikingCNN``
+trains. Anything else is refused naming the node (run it with ``run_imported``).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from ..snn.cnn import SpikingCNN
 from ..snn.mlp import SpikingMLP
 from ..snn.surrogate import SLOPE
 from .format import DEFAULT_DT, FORMAT, RESET_TO_MODE, VERSION
@@ -45,10 +53,14 @@ __all__ = ["export_student", "student_modes", "to_student"]
 _MODE_TO_RESET = {"subtract": "subtract", "value": "zero", "subtract_next": "subtract-delayed"}
 
 
-def export_student(model: SpikingMLP, dt: float = DEFAULT_DT):
-    """NIR graph of a float ``SpikingMLP``; ``to_student(import_nir(graph))`` rebuilds it."""
+def export_student(model, dt: float = DEFAULT_DT):
+    """NIR graph of a float ``SpikingMLP`` or ``SpikingCNN``; ``to_student(import_nir(graph))``
+    rebuilds it."""
+    if isinstance(model, SpikingCNN):
+        return _export_cnn(model, dt)
     if not isinstance(model, SpikingMLP):
-        raise TypeError(f"export_student model must be a SpikingMLP, not {type(model).__name__}")
+        raise TypeError(f"export_student model must be a SpikingMLP or a SpikingCNN, not "
+                        f"{type(model).__name__}")
     lifs = model.spiking_lifs
     modes = ImportModes(dt=dt, reset=RESET_TO_MODE[model.reset], threshold=model.threshold)
     layers = []
@@ -66,6 +78,60 @@ def export_student(model: SpikingMLP, dt: float = DEFAULT_DT):
         "slope": lifs[0].slope if lifs else SLOPE,
     }
     return chain_graph(model.n_in, layers, info)
+
+
+def _export_cnn(model: SpikingCNN, dt: float):
+    convs = (*model.conv_specs(), None)
+    lif = model.lifs[0]
+    layers = []
+    for module, c in zip((*model.convs, model.readout), convs, strict=True):
+        w = module.weight.detach().cpu().numpy().copy()
+        b = module.bias.detach().cpu().numpy().copy()
+        node = None if c is None else float_node(lif, (c.out_channels, *c.out_hw), dt)
+        layers.append((w, b, node))
+    info = {"format": FORMAT, "version": VERSION, "kind": "float",
+            "modes": ImportModes(dt=dt, reset=RESET_TO_MODE[lif.reset],
+                                 threshold=lif.threshold).to_dict(),
+            "timesteps": model.timesteps, "slope": lif.slope}
+    return chain_graph(model.n_in, layers, info, convs)
+
+
+def _to_cnn(net, timesteps: int, slope: float) -> SpikingCNN:
+    """The ``SpikingCNN`` of an imported graph of that form (module docstring)."""
+    *stages, readout = net.layers
+    for layer in stages:
+        c = layer.conv
+        if c is None or (c.kernel, c.stride, c.padding, c.pool) != (3, 1, 1, 2):
+            what = "a dense layer" if c is None else (
+                f"kernel {c.kernel}, stride {c.stride}, padding {c.padding}, pool {c.pool}")
+            raise ValueError(f"node {layer.dense!r} is {what}; a SpikingCNN stage is a 3x3 "
+                             "convolution (stride 1, padding 1) pooled 2x2 by an OR, and one "
+                             "dense readout follows")
+    if readout.conv is not None or readout.kind is not None:
+        raise ValueError(f"node {readout.neuron or readout.dense!r}: a SpikingCNN's readout is "
+                         "one dense layer without a neuron")
+    modes = student_modes(net)
+    extra = {k: v for k, v in modes.items() if k not in ("leak_shift", "reset")
+             and v != {"threshold": "ge", "readout": "current"}.get(k)}
+    if extra or modes["reset"] not in ("subtract", "zero"):
+        bad = dict(extra) if extra else {"reset": modes["reset"]}
+        raise ValueError(f"the graph's neurons have {bad}; a SpikingCNN trains a shift leak, "
+                         "threshold 'ge' and the reset 'subtract' or 'zero'")
+    thetas = np.concatenate([layer.v_threshold for layer in stages])
+    if np.any(thetas != thetas[0]) or any(np.any(la.gain != 1) for la in stages):
+        raise ValueError(f"{stages[0].kind} node {stages[0].neuron!r}: a SpikingCNN has one "
+                         "threshold and unit input gain in every stage")
+    c0 = stages[0].conv
+    model = SpikingCNN((c0.in_channels, c0.height, c0.width),
+                       [la.conv.out_channels for la in stages], readout.n_out,
+                       timesteps=timesteps, leak_shift=modes["leak_shift"],
+                       theta=float(thetas[0]), reset=modes["reset"], slope=slope)
+    with torch.no_grad():
+        for layer, module in zip(net.layers, (*model.convs, model.readout), strict=True):
+            module.weight.copy_(torch.from_numpy(_float32(layer.weight, layer.dense, "weight")))
+            b = np.zeros(layer.weight.shape[0]) if layer.bias is None else layer.bias
+            module.bias.copy_(torch.from_numpy(_float32(b, layer.dense, "bias")))
+    return model
 
 
 def _float32(arr: np.ndarray, dense: str, field: str) -> np.ndarray:
@@ -166,8 +232,9 @@ def _without_output_neuron(net):
 
 
 def to_student(net, timesteps: int | None = None, slope: float | None = None,
-               drop_output_neuron: bool = False) -> SpikingMLP:
-    """``SpikingMLP`` computing what the imported ``net`` computes (module docstring).
+               drop_output_neuron: bool = False) -> SpikingMLP | SpikingCNN:
+    """``SpikingMLP`` (``SpikingCNN`` for a graph with conv layers) computing what the
+    imported ``net`` computes (module docstring).
 
     ``timesteps`` and ``slope`` default to the values spikefab recorded in the graph;
     ``timesteps`` is required for other graphs (NIR does not record ``T``). With
@@ -183,6 +250,8 @@ def to_student(net, timesteps: int | None = None, slope: float | None = None,
         if timesteps is None:
             raise ValueError("to_student timesteps is required: a NIR graph does not record T")
     slope = info.get("slope", SLOPE) if slope is None else slope
+    if any(layer.conv is not None for layer in net.layers):
+        return _to_cnn(net, timesteps, slope)
     modes = student_modes(net)
     spiking = [layer for layer in net.layers if layer.spiking]
     thetas = np.concatenate([layer.v_threshold for layer in spiking]) if spiking else np.ones(1)

@@ -1,4 +1,5 @@
-"""Post-training quantisation: a trained float ``SpikingMLP`` -> ``QuantizedNetwork``.
+"""Post-training quantisation: a trained float ``SpikingMLP`` or ``SpikingCNN`` ->
+``QuantizedNetwork`` (a ``SpikingCNN``'s stages become conv layers, extension ``conv2d``).
 
 This is the one place floats become integers (DESIGN §1). Per layer ``l``:
 
@@ -16,7 +17,8 @@ This is the one place floats become integers (DESIGN §1). Per layer ``l``:
   ``gt``, ``subtract-delayed`` and the spike readout are copied; a cuba synapse's current
   shares the scale too, its decay is ``round((1 - alpha) * 2**decay_bits)``;
 * ``v_bits`` must hold every membrane value the layer can reach in ``T`` steps for any
-  input (interval bound over the exact integer current range, ``membrane_bounds``):
+  input (interval bound over the exact integer current range, ``membrane_bounds``; for a
+  conv layer the range of a whole kernel's sum, ``QuantizedNetwork.current_bounds``):
   otherwise a one-line ``ValueError`` names the layer, the range and the width it needs.
   A cuba layer's ``i_bits`` is sized the same way (``i_bits=None``) or checked.
 
@@ -33,8 +35,8 @@ import torch
 from ..data.encode import decode_direct, encode_direct
 from ..fixed import dense_bounds, quantize, round_half_even, signed_width, smax, umax
 from ..golden import run_network
+from ..golden.layers import pass_on
 from ..ir import QuantizedNetwork
-from ..snn.mlp import SpikingMLP
 from ..spec import (
     B_BITS_RANGE,
     DECAY_BITS_RANGE,
@@ -47,6 +49,7 @@ from ..spec import (
     LIFSpec,
     NetworkSpec,
 )
+from .float_net import float_layers
 from .neurons import integer_leak, integer_synapse, leak_residual, membrane_bounds, state_bounds
 
 __all__ = ["export_ptq", "membrane_bounds", "ptq_scale"]
@@ -63,9 +66,9 @@ def ptq_scale(w_eff: np.ndarray, w_bits: int) -> float:
     return 0.0 if peak == 0.0 else smax(w_bits) / peak
 
 
-def _float_layers(model: SpikingMLP):
+def _float_layers(modules):
     ws, bs = [], []
-    for i, fc in enumerate(model.fcs):
+    for i, fc in enumerate(modules):
         w = fc.weight.detach().to(torch.float64).cpu().numpy()
         b = (
             fc.bias.detach().to(torch.float64).cpu().numpy()
@@ -109,7 +112,8 @@ def _calibrate(model, net: QuantizedNetwork, calib_x, calib_y) -> dict:
         "n_calib": n,
         "agreement": float((float_pred == golden.prediction).mean()) if n else 1.0,
         "spike_rate_float": [float(h.mean()) for h in hidden],
-        "spike_rate_golden": [float(s.mean()) for s in golden.spikes],
+        "spike_rate_golden": [float(pass_on(layer, s.reshape(-1, s.shape[-1])).mean())
+                              for layer, s in zip(spec.layers, golden.spikes, strict=False)],
     }
     if calib_y is not None:
         y = np.asarray(calib_y)
@@ -123,7 +127,7 @@ def _calibrate(model, net: QuantizedNetwork, calib_x, calib_y) -> dict:
 
 
 def export_ptq(
-    model: SpikingMLP,
+    model,
     *,
     w_bits: int = 8,
     b_bits: int = 16,
@@ -141,7 +145,7 @@ def export_ptq(
 
     Parameters
     ----------
-    model : SpikingMLP
+    model : SpikingMLP or SpikingCNN
     w_bits, b_bits : int
         Signed widths of weights [2, 16] and biases [2, 32] (all layers).
     v_bits : int or None
@@ -168,8 +172,7 @@ def export_ptq(
         Synaptic current width [2, 32] of a cuba layer; ``None``: the smallest that holds its
         bound.
     """
-    if not isinstance(model, SpikingMLP):
-        raise TypeError(f"export_ptq model must be a SpikingMLP, not {type(model).__name__}")
+    fnet = float_layers(model, "export_ptq")
     _check_bits("w_bits", w_bits, *W_BITS_RANGE)
     _check_bits("b_bits", b_bits, *B_BITS_RANGE)
     if v_bits is not None:
@@ -188,9 +191,9 @@ def export_ptq(
     if calib_y is not None and calib_x is None:
         raise ValueError("export_ptq calib_y needs calib_x")
 
-    T = model.timesteps
-    ws, bs = _float_layers(model)
-    lifs = model.spiking_lifs
+    T = fnet.timesteps
+    ws, bs = _float_layers(fnet.modules)
+    lifs = fnet.lifs
     layers, w_ints, b_ints = [], [], []
     scales, clipped = [], []
     rec = {"thetas": [], "membrane_bounds": [], "v_bits_needed": []}
@@ -206,22 +209,24 @@ def export_ptq(
         clipped.append(int((b_raw != b_int).sum()))
         neuron = None
         if i < len(lifs):
-            lo, hi = dense_bounds(w_int, b_int, x_max)
+            lo, hi = dense_bounds(w_int.reshape(w_int.shape[0], -1), b_int, x_max)
             neuron = _neuron(i, lifs[i], scale, (lo, hi), T, rec, v_bits=v_bits,
                              decay_bits=decay_bits, i_bits=i_bits,
                              allow_saturation=allow_saturation)
-        layers.append(LayerSpec(n_in=w.shape[1], n_out=w.shape[0], w_bits=w_bits,
-                                b_bits=b_bits, neuron=neuron))
+        conv = fnet.convs[i]
+        layers.append(LayerSpec(n_in=fnet.sizes[i], n_out=w.shape[0] if conv is None else
+                                conv.n_out, w_bits=w_bits, b_bits=b_bits, neuron=neuron,
+                                conv=conv))
         w_ints.append(w_int)
         b_ints.append(b_int)
         scales.append(scale)
 
     spec = NetworkSpec(layers=tuple(layers), timesteps=T, encoding=encoding, in_bits=in_bits,
-                       readout=model.readout)
+                       readout=fnet.readout)
     info = {
         "exporter": "export_ptq",
         "scales": scales,
-        "theta_float": model.theta,
+        "theta_float": lifs[0].theta if lifs else None,
         **rec,
         "bias_clipped": clipped,
     }

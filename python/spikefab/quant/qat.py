@@ -1,4 +1,4 @@
-"""Quantization-aware fine-tuning of a trained float SpikingMLP.
+"""Quantization-aware fine-tuning of a trained float SpikingMLP or SpikingCNN.
 
 ``finetune_qat`` copies the float model into a ``QSpikingMLP`` (calibrated scales),
 reports the accuracy of that calibrated integer network before any training, trains it
@@ -19,14 +19,14 @@ import numpy as np
 import torch
 
 from ..data import Dataset
-from ..snn.mlp import SpikingMLP
 from ..snn.qlif import EXACT_DTYPE
 from ..snn.qmlp import QSpikingMLP
 from ..snn.surrogate import SLOPE
 from ..train.config import TrainConfig
-from ..train.fit import encode_inputs
+from ..train.fit import encode_inputs, train_inputs
 from ..train.loop import History, train_model
 from .calibrate import calibrate_scale
+from .float_net import float_layers
 from .neurons import integer_leak, integer_synapse
 
 __all__ = ["QATResult", "eval_inputs", "finetune_qat", "holdout", "int_accuracy",
@@ -104,9 +104,9 @@ def int_accuracy(model: QSpikingMLP, x: torch.Tensor, y, *, batch_size: int = 51
     return float((pred == y).mean()) if len(y) else 0.0
 
 
-def qat_from_float(model: SpikingMLP, *, decay_bits: int = 12, i_bits=None,
-                   **kwargs) -> QSpikingMLP:
-    """A QAT copy of a trained ``SpikingMLP``: same sizes, neuron modes and weights.
+def qat_from_float(model, *, decay_bits: int = 12, i_bits=None, **kwargs) -> QSpikingMLP:
+    """A QAT copy of a trained ``SpikingMLP`` or ``SpikingCNN`` (its conv stages become conv
+    layers, extension ``conv2d``): same sizes, neuron modes and weights.
 
     Scales are calibrated per layer (``calibrate_scale``, MSE-optimal clipping for the
     layer's ``w_bits``), then capped to fit ``v_bits`` with ``headroom``. ``kwargs`` are
@@ -115,22 +115,22 @@ def qat_from_float(model: SpikingMLP, *, decay_bits: int = 12, i_bits=None,
     ``decay_bits`` fraction bits (``quant.neurons``), an ``alpha`` a synapse of ``i_bits``
     (default: ``v_bits``).
     """
-    if not isinstance(model, SpikingMLP):
-        raise TypeError(f"qat_from_float model must be a SpikingMLP, not {type(model).__name__}")
-    lifs = model.spiking_lifs
+    net = float_layers(model, "qat_from_float")
+    lifs = net.lifs
     slope = lifs[0].slope if lifs else SLOPE
     leaks = [integer_leak(lif, decay_bits) for lif in lifs]
     i_bits = kwargs.get("v_bits", 16) if i_bits is None else i_bits
     synapses = [None if lif.alpha is None else integer_synapse(
         lif.alpha, decay_bits, i_bits if isinstance(i_bits, int) else i_bits[j])
         for j, lif in enumerate(lifs)]
-    q = QSpikingMLP(model.sizes, timesteps=model.timesteps,
-                    leak_shift=[k for k, _ in leaks], theta=model.theta, reset=model.reset,
-                    slope=slope, decay=[d for _, d in leaks], decay_bits=decay_bits,
-                    threshold=model.threshold, synapse=synapses, readout=model.readout,
-                    **kwargs)
+    q = QSpikingMLP(net.sizes, timesteps=net.timesteps,
+                    leak_shift=[k for k, _ in leaks], theta=[lif.theta for lif in lifs],
+                    reset=[lif.reset for lif in lifs], slope=slope,
+                    decay=[d for _, d in leaks], decay_bits=decay_bits,
+                    threshold=[lif.threshold for lif in lifs], synapse=synapses,
+                    readout=net.readout, convs=net.convs, **kwargs)
     with torch.no_grad():
-        for dst, src in zip(q.fcs, model.fcs, strict=True):
+        for dst, src in zip(q.fcs, net.modules, strict=True):
             dst.weight.copy_(src.weight.to(EXACT_DTYPE))
             dst.bias.copy_(src.bias.to(EXACT_DTYPE))
         s = [
@@ -144,7 +144,7 @@ def qat_from_float(model: SpikingMLP, *, decay_bits: int = 12, i_bits=None,
 
 
 def finetune_qat(
-    model: SpikingMLP,
+    model,
     ds: Dataset,
     cfg: TrainConfig,
     *,
@@ -165,7 +165,7 @@ def finetune_qat(
 
     Parameters
     ----------
-    model : SpikingMLP
+    model : SpikingMLP or SpikingCNN
         The trained float model (left unchanged).
     ds, cfg : Dataset, TrainConfig
         Its data and training configuration (encoding, in_bits, batch size, seed).
@@ -202,12 +202,7 @@ def finetune_qat(
             x_val = encode_inputs(cfg, np.asarray(val[0]), seed=cfg.seed + 1)
             keeper = _BestEpoch(q, x_val, np.asarray(val[1]), log)
         spikes = cfg.encoding == "spikes"
-        if spikes:
-            def x_train(epoch):
-                return encode_inputs(cfg, ds.x_train,
-                                     seed=cfg.seed * 100_003 + 7919 + epoch)
-        else:
-            x_train = encode_inputs(cfg, ds.x_train, seed=0)
+        x_train = train_inputs(cfg, ds, offset=7919)
         hist = History()
         if epochs > 0:
             hist = train_model(

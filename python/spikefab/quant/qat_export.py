@@ -3,9 +3,9 @@
 ``export_qat`` rounds nothing: it reads ``QSpikingMLP.integer_params()`` (the very
 tensors the forward pass computes with), checks that every value is an integer, and
 converts them to int64. The thresholds become ``LIFSpec.theta``; the neuron modes (leak,
-decay, threshold, reset, synapse) and the readout are the model's. So the golden model run
-on the exported network reproduces the QAT forward pass exactly, and golden accuracy
-equals QAT accuracy (``tests/test_qat_export.py``).
+decay, threshold, reset, synapse), the conv layers' shapes and the readout are the model's.
+So the golden model run on the exported network reproduces the QAT forward pass exactly,
+and golden accuracy equals QAT accuracy (``tests/test_qat_export.py``).
 """
 
 from __future__ import annotations
@@ -45,13 +45,15 @@ def qat_spec(model: QSpikingMLP, params=None) -> NetworkSpec:
         if th is not None:
             theta = int(_copy_int(f"theta[{i}]", th))
             neuron = replace(model.neurons[i], theta=theta)
+        conv = model.convs[i]
         layers.append(
             LayerSpec(
                 n_in=model.sizes[i],
-                n_out=model.sizes[i + 1],
+                n_out=model.sizes[i + 1] if conv is None else conv.n_out,
                 w_bits=model.w_bits[i],
                 b_bits=model.b_bits[i],
                 neuron=neuron,
+                conv=conv,
             )
         )
     return NetworkSpec(

@@ -73,7 +73,8 @@ def collect(run, cfg: dict) -> dict:
         g = {k: z[k] for k in z.files}
     counts = [g[f"spike_count{i}"] for i in range(len(spec.hidden))]
     data["firing"] = [(c / spec.timesteps).mean(axis=0).tolist() for c in counts]
-    data["ops"] = synaptic_ops(spec, x, counts)
+    passed = [g.get(f"passed_count{i}", c) for i, c in enumerate(counts)]
+    data["ops"] = synaptic_ops(spec, x, passed)
     data["energy"] = energy_estimate(data["ops"], spec)
     k = int(g["sample"])
     data["raster"] = {

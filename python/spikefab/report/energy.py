@@ -9,7 +9,11 @@ Counting (event-driven core, DESIGN §3: work per step follows the input events)
   ``MACs = T * nnz(x) * n_out``;
 * every layer adds its bias to every neuron every step: ``T * n_out`` bias adds.
 
-The same-sized ANN (one dense pass) needs ``sum n_in * n_out`` MACs.
+A conv layer's input event reaches only the output positions whose window covers it: its
+fan-out is ``C_out * ny(y) * nx(x)`` (``ny(y)`` kernel rows ``ky`` with ``(y + padding - ky)``
+a multiple of the stride inside the output), not ``n_out``, and what it reads is what the
+layer before passes on (pooled spikes). The same-sized ANN (one dense pass) needs
+``sum n_in * n_out`` MACs, a conv layer ``n_out * C_in * k * k``.
 
 Energy constants (pJ per operation) are M. Horowitz, "Computing's energy problem (and what
 we can do about it)", ISSCC 2014, 45 nm at 0.9 V — the table every SNN paper's
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ENERGY_SOURCE", "PJ", "energy_estimate", "synaptic_ops"]
+__all__ = ["ENERGY_SOURCE", "PJ", "energy_estimate", "fan_out", "synaptic_ops"]
 
 ENERGY_SOURCE = ("M. Horowitz, \"Computing's energy problem (and what we can do about it)\", "
                  "ISSCC 2014, 45 nm, 0.9 V")
@@ -40,6 +44,22 @@ PJ = {
 }
 
 
+def fan_out(layer) -> np.ndarray:
+    """``[n_in]``: the neurons one input event of ``layer`` reaches (``n_out`` for dense)."""
+    c = layer.conv
+    if c is None:
+        return np.full(layer.n_in, layer.n_out)
+    oh, ow = c.out_hw
+
+    def hits(size, out):
+        return np.array([sum(1 for k in range(c.kernel) if (i + c.padding - k) % c.stride == 0
+                             and 0 <= (i + c.padding - k) // c.stride < out)
+                         for i in range(size)])
+
+    per = hits(c.height, oh)[:, None] * hits(c.width, ow)[None, :] * c.out_channels
+    return np.broadcast_to(per, (c.in_channels, c.height, c.width)).reshape(-1)
+
+
 def synaptic_ops(spec, x: np.ndarray, spike_counts: list) -> dict:
     """Mean operations per inference, per layer.
 
@@ -49,7 +69,8 @@ def synaptic_ops(spec, x: np.ndarray, spike_counts: list) -> dict:
     x : array
         The integer inputs: ``[B, n_in]`` (direct) or ``[T, B, n_in]`` (spikes).
     spike_counts : list of int arrays ``[B, n]``
-        Spikes of each hidden layer summed over the ``T`` steps.
+        What each hidden layer passes on (its spikes; a pooling conv layer's pooled
+        spikes), summed over the ``T`` steps.
 
     Returns
     -------
@@ -63,19 +84,20 @@ def synaptic_ops(spec, x: np.ndarray, spike_counts: list) -> dict:
     x = np.asarray(x)
     layers = []
     for i, layer in enumerate(spec.layers):
-        if i == 0:
-            if spec.encoding == "direct":
-                events = T * float(np.count_nonzero(x, axis=1).mean())
-                kind = "mac"
-            else:
-                events = float(x.sum(axis=(0, 2)).mean())
-                kind = "ac"
+        if i == 0 and spec.encoding == "direct":
+            per_input, kind = T * (x != 0), "mac"
+        elif i == 0:
+            per_input, kind = x.sum(axis=0), "ac"
         else:
-            events = float(np.asarray(spike_counts[i - 1]).sum(axis=1).mean())
-            kind = "ac"
+            per_input, kind = np.asarray(spike_counts[i - 1]), "ac"
+        per_input = per_input.astype(np.float64)  # [B, n_in]: events per input per inference
+        c = layer.conv
+        dense = layer.n_in * layer.n_out if c is None else \
+            layer.n_out * c.in_channels * c.kernel**2
         layers.append({"layer": i, "n_in": layer.n_in, "n_out": layer.n_out, "kind": kind,
-                       "events": events, "ops": events * layer.n_out,
-                       "bias_adds": T * layer.n_out, "dense_macs": layer.n_in * layer.n_out})
+                       "events": float(per_input.sum(axis=1).mean()),
+                       "ops": float((per_input @ fan_out(layer)).mean()),
+                       "bias_adds": T * layer.n_out, "dense_macs": dense})
     return {
         "layers": layers,
         "total_ac": sum(la["ops"] for la in layers if la["kind"] == "ac"),

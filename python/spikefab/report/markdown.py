@@ -30,7 +30,8 @@ def _modes(st: dict) -> str:
 def _header(d: dict) -> list:
     c = d["config"]
     st, q, hw = c["student"], c["quantize"], c["hardware"]
-    sizes = d["student"]["sizes"] if d["student"] else ["?", *st["hidden"], "?"]
+    shape = st.get("hidden", st.get("channels", []))
+    sizes = d["student"]["sizes"] if d["student"] else ["?", *shape, "?"]
     bits = "" if st["encoding"] == "spikes" else f" {st['in_bits']}-bit"
     lines = [f"# spikefab run `{d['name']}`", "",
              f"Dataset **{c['data']['dataset']}**, student {'-'.join(map(str, sizes))} "

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 
 from ..atomic import TextFileError, read_text
-from ..data import DATASETS
+from ..data import DATASETS, IMAGE_SHAPES
 from ..distill.options import OptionError, check_options
 from ..distill.recipes import RECIPES
 from ..fixed import is_int, is_number
@@ -21,7 +21,7 @@ from ..spec import B_BITS_RANGE, V_BITS_RANGE, W_BITS_RANGE
 from ..train.config import TrainConfig
 
 __all__ = ["BOARDS", "DISTILL_METHODS", "MAX_LANES", "SCHEMA", "check_config", "config_text",
-           "load_config", "student_train_config"]
+           "load_config", "student_kind", "student_train_config"]
 
 #: Board names of ``spikefab_hdl.board.definitions.BOARDS`` (not imported: it needs amaranth; a test
 #: checks the two agree).
@@ -29,9 +29,11 @@ BOARDS = ("icebreaker", "orangecrab-25f", "ulx3s-25f", "ulx3s-85f")
 #: ``spikefab_hdl.core.plan.MAX_LANES`` (checked equal by a test).
 MAX_LANES = 64
 #: ``none`` trains the student on labels alone (``train.fit``); ``stars`` is data-free.
-#: ``ckdsnn`` is left out: it needs a convolutional student, which the IR cannot hold.
-DISTILL_METHODS = ("none", *(m for m in RECIPES if m != "ckdsnn"), "stars")
-_NEEDS_TEACHER = ("hinton", "tser", "seal", "nld", "stars")
+#: ``ckdsnn`` needs a conv student (``student.kind = "cnn"``) and a CNN teacher (its CAM).
+DISTILL_METHODS = ("none", *RECIPES, "stars")
+_NEEDS_TEACHER = ("hinton", "tser", "seal", "nld", "ckdsnn", "stars")
+#: The student keys that describe one kind of student only.
+_KIND_KEYS = {"hidden": "mlp", "channels": "cnn"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -132,7 +134,9 @@ SCHEMA = {
                 "channels": (_List(_POS, min_len=1), [32, 64]),
                 "batch_norm": (_Bool(), True), "epochs": (_POS, 30),
                 "batch_size": (_POS, 128), "lr": (_LR, 2e-3)},
-    "student": {"hidden": (_List(_POS, min_len=1), [128]), "timesteps": (_Int(1, 1024), 4),
+    "student": {"kind": (_Str(("mlp", "cnn")), "mlp"),
+                "hidden": (_List(_POS, min_len=1), [128]),
+                "channels": (_List(_POS, min_len=1), [16, 32]), "timesteps": (_Int(1, 1024), 4),
                 "leak_shift": (_Int(0, 31, words=("none",)), 3),
                 "theta": (_Float(0, 1e6, lo_open=True), 1.0),
                 "reset": (_Str(("subtract", "zero", "subtract-delayed")), "subtract"),
@@ -210,8 +214,32 @@ def check_config(doc: dict, *, default_name: str | None = None) -> dict:
         if default_name is None:
             raise ValueError("config key 'run.name' must be given (no file name to default to)")
         cfg["run"]["name"] = _SCHEMA_NAME.check("run.name", default_name)
+    _check_kind_keys(cfg, given.get("student", {}))
     _check_combinations(cfg)
     return cfg
+
+
+def _check_kind_keys(cfg: dict, given: dict) -> None:
+    """``student.hidden`` belongs to an MLP student, ``student.channels`` to a conv one; the
+    effective config keeps only its own student's keys (an MLP's has no ``kind`` either, so
+    it reads, and fingerprints, exactly as before conv students existed)."""
+    st = cfg["student"]
+    kind = st["kind"]
+    for key, owner in _KIND_KEYS.items():
+        if key in given and owner != kind:
+            other = next(k for k, o in _KIND_KEYS.items() if o == kind)
+            raise ValueError(f"config key 'student.{key}' describes a student.kind {owner!r} "
+                             f"student, not a {kind!r} one (whose shape is student.{other})")
+    for key, owner in _KIND_KEYS.items():
+        if owner != kind:
+            del st[key]
+    if kind == "mlp":
+        del st["kind"]
+
+
+def student_kind(cfg: dict) -> str:
+    """``student.kind`` of an effective config (``"mlp"`` when it has none)."""
+    return cfg["student"].get("kind", "mlp")
 
 
 _SCHEMA_NAME = _Str(pattern=True)
@@ -226,6 +254,15 @@ def _check_combinations(cfg: dict) -> None:
     if method in _NEEDS_TEACHER and tea["kind"] == "none":
         raise ValueError(f"config key 'teacher.kind' must not be 'none' when distill.method "
                          f"is {method!r} (it distils from a teacher)")
+    if student_kind(cfg) == "cnn":
+        _check_conv_student(st, cfg["data"]["dataset"])
+    if method == "ckdsnn" and student_kind(cfg) != "cnn":
+        raise ValueError("config key 'student.kind' must be 'cnn' when distill.method is "
+                         "'ckdsnn' (SAMD matches a conv student's feature maps), not 'mlp'")
+    if method == "ckdsnn" and tea["kind"] != "cnn":
+        raise ValueError(f"config key 'teacher.kind' must be 'cnn' when distill.method is "
+                         f"'ckdsnn' (SAMD needs the teacher's class activation maps), not "
+                         f"{tea['kind']!r}")
     if method == "stars" and tea["kind"] == "mlp" and not tea["batch_norm"]:
         raise ValueError("config key 'teacher.batch_norm' must be true when distill.method is "
                          "'stars' (synthesis matches the teacher's BatchNorm statistics)")
@@ -255,6 +292,24 @@ def _check_combinations(cfg: dict) -> None:
                          .replace(" must", "' must", 1)) from None
 
 
+def _check_conv_student(st: dict, dataset: str) -> None:
+    """What ``SpikingCNN`` trains: v1's neurons, stages that fit the dataset's images."""
+    for key, plain in (("beta", "none"), ("alpha", "none"), ("threshold", "ge"),
+                       ("readout", "current")):
+        if st[key] != plain:
+            raise ValueError(f"config key 'student.{key}' must be {plain!r} for a conv "
+                             f"student (student.kind 'cnn'), not {st[key]!r}")
+    h, w = IMAGE_SHAPES[dataset]
+    most = 0
+    while min(h, w) >= 2:
+        most, h, w = most + 1, h // 2, w // 2
+    if len(st["channels"]) > most:
+        hh, ww = IMAGE_SHAPES[dataset]
+        raise ValueError(f"config key 'student.channels' has {len(st['channels'])} conv "
+                         f"stages, too many for {dataset}' 1x{hh}x{ww} images (each stage "
+                         f"halves H and W; at most {most})")
+
+
 def _check_distill_options(method: str, options: dict, st: dict) -> None:
     """``distill.options`` against the recipe's own signature and checks (before training)."""
     try:
@@ -265,16 +320,19 @@ def _check_distill_options(method: str, options: dict, st: dict) -> None:
                              f"{method!r}: {e.problem}") from None
         raise ValueError(f"config key 'distill.options.{e.option}' {e.problem}") from None
     layer = options.get("layer", 0)
-    if method == "tssd" and not 0 <= layer < len(st["hidden"]):
+    shape = "channels" if "channels" in st else "hidden"
+    if method == "tssd" and not 0 <= layer < len(st[shape]):
+        what = "conv stage" if shape == "channels" else "student.hidden layer"
         raise ValueError(f"config key 'distill.options.layer' must be an integer in "
-                         f"[0, {len(st['hidden']) - 1}] (a student.hidden layer), not {layer!r}")
+                         f"[0, {len(st[shape]) - 1}] (a {what}), not {layer!r}")
 
 
 def student_train_config(cfg: dict) -> TrainConfig:
     """The ``TrainConfig`` of the float student described by ``cfg``."""
     st = cfg["student"]
     return TrainConfig(
-        dataset=cfg["data"]["dataset"], hidden=tuple(st["hidden"]), timesteps=st["timesteps"],
+        dataset=cfg["data"]["dataset"], hidden=tuple(st.get("hidden", (128,))),
+        timesteps=st["timesteps"],
         leak_shift=None if st["leak_shift"] == "none" else st["leak_shift"],
         theta=st["theta"], reset=st["reset"], encoding=st["encoding"], in_bits=st["in_bits"],
         epochs=st["epochs"], batch_size=st["batch_size"], lr=st["lr"],
@@ -284,6 +342,8 @@ def student_train_config(cfg: dict) -> TrainConfig:
         threshold=st.get("threshold", "ge"),
         alpha=None if st.get("alpha", "none") == "none" else st["alpha"],
         readout=st.get("readout", "current"),
+        kind=student_kind(cfg),
+        channels=tuple(st.get("channels", (16, 32))),
     )
 
 

@@ -75,7 +75,7 @@ def representable(model, names, *, w_bits: int, v_bits, decay_bits: int, in_bits
             notes.append(_leak_check(name, "beta", lif.beta, decay_bits))
         if lif.alpha is not None:
             notes.append(_leak_check(name, "alpha", lif.alpha, decay_bits))
-        fc = model.fcs[i]
+        fc = model.fcs[i] if hasattr(model, "fcs") else model.convs[i]
         x_max = umax(in_bits) if (i == 0 and encoding == "direct") else 1
         scale = ptq_scale(fc.weight.detach().double().numpy() / x_max, w_bits)
         if scale == 0.0:
@@ -108,13 +108,21 @@ def _dataset(name, n_in: int) -> str:
 def _config(run: Path, model, *, dataset: str, encoding: str, in_bits: int, quantize: dict):
     from .config import check_config
 
-    st = {"hidden": list(model.sizes[1:-1]), "timesteps": model.timesteps,
-          "leak_shift": "none" if model.leak_shift is None else model.leak_shift,
-          "theta": model.theta, "reset": model.reset, "encoding": encoding,
-          "in_bits": in_bits, "beta": "none" if model.beta is None else model.beta,
-          "threshold": model.threshold, "alpha": "none" if model.alpha is None else model.alpha,
-          "readout": model.readout}
-    if not st["hidden"]:
+    if hasattr(model, "channels"):  # a SpikingCNN (a conv graph of its form)
+        lif = model.lifs[0]
+        st = {"kind": "cnn", "channels": list(model.channels), "timesteps": model.timesteps,
+              "leak_shift": "none" if lif.leak_shift is None else lif.leak_shift,
+              "theta": lif.theta, "reset": lif.reset, "encoding": encoding,
+              "in_bits": in_bits}
+    else:
+        st = {"hidden": list(model.sizes[1:-1]), "timesteps": model.timesteps,
+              "leak_shift": "none" if model.leak_shift is None else model.leak_shift,
+              "theta": model.theta, "reset": model.reset, "encoding": encoding,
+              "in_bits": in_bits, "beta": "none" if model.beta is None else model.beta,
+              "threshold": model.threshold,
+              "alpha": "none" if model.alpha is None else model.alpha,
+              "readout": model.readout}
+    if not st.get("hidden", st.get("channels")):
         raise ValueError("the graph has no hidden layer; a spikefab run needs at least one")
     doc = {"run": {"name": run.name, "dir": str(run.parent)}, "data": {"dataset": dataset},
            "teacher": {"kind": "none"}, "student": st, "distill": {"method": "none"},
@@ -144,6 +152,7 @@ def import_to_run(path, run_dir, *, timesteps: int, reset=None, dt=None, profile
     from ..train import save_checkpoint
     from .config import student_train_config
     from .pipeline import step_fingerprint
+    from .steps_train import student_sizes
 
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
@@ -169,7 +178,7 @@ def import_to_run(path, run_dir, *, timesteps: int, reset=None, dt=None, profile
     pred, acc, ds = _float_run(cfg, model)
     nodes = [la.neuron for la in spiking]
     summary = {"method": "nir", "source": str(path), "modes": net.modes.to_dict(),
-               "float_acc": acc, "n_test": int(len(ds.y_test)), "sizes": list(model.sizes),
+               "float_acc": acc, "n_test": int(len(ds.y_test)), "sizes": student_sizes(model),
                "timesteps": timesteps, "train_seconds": 0.0, "nodes": nodes, "notes": notes}
     parent = run_dir.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)

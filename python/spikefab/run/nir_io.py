@@ -86,7 +86,16 @@ def resolve_modes(graph, source, *, profile: str | None = None, reset: str | Non
 
 def layer_lines(net) -> list[str]:
     """One line per imported layer, then the modes."""
-    lines = [f"L{i}: {la.dense} {la.n_in}->{la.n_out}"
+    def shape(la):
+        c = la.conv
+        if c is None:
+            return f"{la.n_in}->{la.n_out}"
+        pool = f", OR pool {c.pool} -> {c.n_pooled}" if c.pool > 1 else ""
+        return (f"conv {c.in_channels}x{c.height}x{c.width} -> "
+                f"{c.out_channels}x{c.out_hw[0]}x{c.out_hw[1]} (k{c.kernel} s{c.stride} "
+                f"p{c.padding}{pool})")
+
+    lines = [f"L{i}: {la.dense} {shape(la)}"
              + (f", {la.kind} reset {la.reset}" if la.spiking else
                 f", {la.kind or 'readout'}")
              for i, la in enumerate(net.layers)]

@@ -30,7 +30,7 @@ from .steps_train import run_distill, run_train_teacher
 __all__ = ["STEP_NAMES", "Context", "Step", "StepFailed", "StepInterrupted", "is_done",
            "not_done", "plan", "run_one", "run_pipeline"]
 
-_TEACHER_METHODS = ("hinton", "tser", "seal", "nld", "stars")
+_TEACHER_METHODS = ("hinton", "tser", "seal", "nld", "ckdsnn", "stars")
 
 
 class StepInterrupted(KeyboardInterrupt):

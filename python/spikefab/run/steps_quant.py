@@ -18,6 +18,7 @@ import numpy as np
 from ..atomic import atomic_write_bytes
 from ..data import encode_direct, encode_rate
 from ..golden import run_network
+from ..golden.layers import pass_on
 from ..ir import QuantizedNetwork
 from ..train.threads import torch_threads
 from .config import student_train_config
@@ -120,6 +121,9 @@ def run_export(ctx) -> dict:
               "logits_sample": res.logits[:, k], "sample": np.int64(k)}
     for i, s in enumerate(res.spikes):
         arrays[f"spike_count{i}"] = s.sum(axis=0, dtype=np.int64)   # [B, n] spikes over T
+        layer = net.spec.layers[i]
+        if layer.conv is not None and layer.conv.pool > 1:  # what the next layer reads
+            arrays[f"passed_count{i}"] = sum(pass_on(layer, st) for st in s.astype(np.int64))
         arrays[f"spikes_sample{i}"] = s[:, k]                      # [T, n]
         arrays[f"membranes_sample{i}"] = res.membranes[i][:, k]
     _save_npz(ctx.run.path("ir", "golden.npz"), **arrays)

@@ -19,6 +19,7 @@ import torch
 from ..atomic import atomic_write_bytes, atomic_write_files
 from ..data import load_dataset, quantize_input
 from ..train import build_model, encode_inputs, evaluate, fit, predict, save_checkpoint
+from ..train.fit import image_chw
 from ..train.threads import torch_threads
 from .config import student_train_config
 from .progress import epoch_bar, spinner
@@ -41,10 +42,7 @@ def teacher_input(cfg: dict, x01: np.ndarray) -> torch.Tensor:
 
 def chw(image_shape) -> tuple | None:
     """``(C, H, W)`` of a dataset's ``image_shape`` (``(H, W)`` means one channel)."""
-    if image_shape is None:
-        return None
-    shape = tuple(int(n) for n in image_shape)
-    return (1, *shape) if len(shape) == 2 else shape
+    return image_chw(image_shape)
 
 
 def build_teacher(cfg: dict, n_in: int, n_classes: int, image_shape):
@@ -58,6 +56,15 @@ def build_teacher(cfg: dict, n_in: int, n_classes: int, image_shape):
                              "without an image shape")
         return CNNTeacher(chw(image_shape), tuple(t["channels"]), n_classes)
     return MLPTeacher((n_in, *t["hidden"], n_classes), batch_norm=t["batch_norm"])
+
+
+def student_sizes(model) -> list:
+    """What a report prints as the student's shape: an MLP's widths (``[64, 128, 10]``), a
+    conv student's input, stages and classes (``["1x8x8", "c16", "c32", 10]``)."""
+    if hasattr(model, "channels"):
+        return ["x".join(map(str, model.image_shape)), *(f"c{c}" for c in model.channels),
+                model.n_classes]
+    return list(model.sizes)
 
 
 def run_train_teacher(ctx) -> dict:
@@ -111,9 +118,10 @@ def _recipe(cfg: dict, method: str, student, n_classes: int):
     kwargs = dict(cfg["distill"]["options"])
     if method == "tssd":
         layer = kwargs.get("layer", 0)  # the auxiliary head reads hidden[layer]
-        kwargs.update(student=student, n_features=cfg["student"]["hidden"][layer],
-                      n_classes=n_classes)
-    if method == "nld" and "generator" not in kwargs:
+        st = cfg["student"]
+        width = st["channels"] if "channels" in st else st["hidden"]
+        kwargs.update(student=student, n_features=width[layer], n_classes=n_classes)
+    if method in ("nld", "ckdsnn") and "generator" not in kwargs:
         kwargs["generator"] = torch.Generator().manual_seed(cfg["run"]["seed"])
     try:
         return make_recipe(method, **kwargs)
@@ -136,7 +144,7 @@ def run_distill(ctx) -> dict:
                 model = fit(tc, dataset=ds, log=log).model
         else:
             torch.manual_seed(tc.seed)
-            model = build_model(tc, ds.n_features, ds.n_classes)
+            model = build_model(tc, ds.n_features, ds.n_classes, ds.meta.get("image_shape"))
             teacher = load_teacher(ctx, ds) if cfg["teacher"]["kind"] != "none" else None
             if method == "stars":
                 _stars(cfg, model, teacher, ds)
@@ -153,7 +161,7 @@ def run_distill(ctx) -> dict:
     np.save(buf, float_pred.astype(np.int64))
     atomic_write_bytes(ctx.run.path("student", "float_pred.npy"), buf.getvalue())
     summary = {"method": method, "float_acc": acc, "n_test": int(len(ds.y_test)),
-               "sizes": list(model.sizes), "timesteps": tc.timesteps,
+               "sizes": student_sizes(model), "timesteps": tc.timesteps,
                "train_seconds": round(seconds, 3)}
     write_json(ctx.run.path("student", "student.json"), summary)
     right = int((float_pred == ds.y_test).sum())

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..fixed import is_int
+from ..spec import ConvSpec
 from .fused import check_engine
 from .fused_cnn import cnn_forward
 from .lif import LIF, check_neuron_args, check_timesteps
@@ -94,6 +95,20 @@ class SpikingCNN(nn.Module):
     def n_in(self) -> int:
         c, h, w = self.image_shape
         return c * h * w
+
+    def conv_specs(self) -> tuple[ConvSpec, ...]:
+        """Each stage as the integer semantics' ``ConvSpec`` (3x3, stride 1, padding 1, pool
+        2): the shapes quantization writes into the IR."""
+        specs, (c, h, w) = [], self.image_shape
+        for conv in self.convs:
+            specs.append(ConvSpec(c, h, w, conv.out_channels, 3, 1, 1, pool=2))
+            c, h, w = conv.out_channels, h // 2, w // 2
+        return tuple(specs)
+
+    @property
+    def spiking_lifs(self) -> list:
+        """Every neuron stage (one per conv stage; the readout does not spike)."""
+        return list(self.lifs)
 
     def _as_images(self, x) -> tuple[torch.Tensor, bool]:
         if not isinstance(x, torch.Tensor):

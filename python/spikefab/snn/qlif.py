@@ -48,7 +48,7 @@ __all__ = [
 #: The dtype of every integer-valued tensor in the QAT forward pass.
 EXACT_DTYPE = torch.float64
 #: The named extensions of semantics v1 (docs/semantics.md) the QAT model implements.
-EXTENSIONS: tuple[str, ...] = ("cuba", "decay", "delayed-reset", "gt", "spike-readout")
+EXTENSIONS: tuple[str, ...] = ("conv2d", "cuba", "decay", "delayed-reset", "gt", "spike-readout")
 
 
 class _StraightThrough(torch.autograd.Function):

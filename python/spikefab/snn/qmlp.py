@@ -1,5 +1,6 @@
-"""QSpikingMLP: a quantization-aware spiking MLP whose forward pass IS the golden model
-(semantics v1 and every named neuron extension; docs/semantics.md).
+"""QSpikingMLP: a quantization-aware spiking network whose forward pass IS the golden model
+(semantics v1 and every named extension: the neuron modes, the spike readout and conv2d;
+docs/semantics.md).
 
 Layer ``l`` keeps float weights ``w``, bias ``b`` and a positive scale ``S_l`` (membrane
 LSBs per float unit). Every forward pass puts them on the integer grids of DESIGN §2::
@@ -11,11 +12,13 @@ LSBs per float unit). Every forward pass puts them on the integer grids of DESIG
 and runs the integer equations (``qlif_step``, ``qsynapse_step``) on float64 tensors holding
 integers, so ``w_int``, ``b_int``, ``theta_int``, every membrane, synaptic current, spike and
 readout value are exactly what ``spikefab.golden.run_network`` computes for the exported
-network. The neuron modes (``decay``, ``threshold``, ``reset``, ``synapse``) are integer
-choices fixed at construction, one per spiking layer; with ``readout="spikes"`` the last
-layer is a spiking layer too and its spikes are the logits. Rounding,
-flooring and saturation pass gradients straight through; the spike uses the surrogate of
-``snn.surrogate`` on ``(v - theta_int) / S_l``.
+network. With ``convs`` a layer is a convolution (``snn.qconv``: ``F.conv2d`` on the integer
+grid, then a window's OR for pooling), so the same model is the QAT conv student. The
+neuron modes (``decay``, ``threshold``, ``reset``, ``synapse``) are integer choices fixed
+at construction, one per spiking layer; with ``readout="spikes"`` the last layer is a
+spiking layer too and its spikes are the logits. Rounding, flooring and saturation pass
+gradients straight through; the spike uses the surrogate of ``snn.surrogate`` on
+``(v - theta_int) / S_l``.
 
 Scales: ``scale_mode="learned"`` (default) trains ``log S_l`` (LSQ-style; the gradient
 comes through the straight-through roundings), ``"fixed"`` keeps them where calibration
@@ -48,9 +51,11 @@ from ..spec import (
     READOUTS,
     V_BITS_RANGE,
     W_BITS_RANGE,
+    ConvSpec,
 )
 from .lif import check_neuron_args, check_timesteps
 from .qargs import _check_sizes, _int_check, _neuron_templates, _per_layer, exact_input
+from .qconv import check_convs, layer_current, make_layer, n_neurons, pass_on
 from .qlif import EXACT_DTYPE, EXTENSIONS, qlif_step, qsynapse_step, round_ste
 from .surrogate import SLOPE
 
@@ -60,12 +65,14 @@ SCALE_MODES = ("learned", "fixed")
 
 
 class QSpikingMLP(nn.Module):
-    """Integer-exact spiking MLP ``sizes[0] -> ... -> sizes[-1]`` (a SpikingMLP drop-in).
+    """Integer-exact spiking network ``sizes[0] -> ... -> sizes[-1]`` (a SpikingMLP drop-in;
+    with ``convs`` a conv network, the QAT form of a ``SpikingCNN``).
 
     Parameters
     ----------
     sizes : sequence of int
-        Layer widths, input first, classes last.
+        Layer widths, input first, classes last: what each layer reads (flat, channel-major
+        for images), a conv layer's entry after it being its pooled output (``n_next``).
     timesteps : int
         Steps ``T``.
     leak_shift, theta, reset, v_bits : scalar or one per spiking layer
@@ -93,6 +100,10 @@ class QSpikingMLP(nn.Module):
         Surrogate slope.
     readout : str
         ``"current"`` (v1) or ``"spikes"`` (the last layer spikes; logits are its spikes).
+    convs : sequence of ConvSpec or None, optional
+        One per layer: a ``ConvSpec`` makes the layer a convolution (extension ``conv2d``;
+        its float weights ``[C_out, C_in, k, k]`` live in an ``nn.Conv2d``), None keeps it
+        dense; the last layer is dense. Default: every layer dense.
     """
 
     def __init__(
@@ -117,10 +128,12 @@ class QSpikingMLP(nn.Module):
         threshold="ge",
         synapse=None,
         readout: str = "current",
+        convs: Sequence[ConvSpec | None] | None = None,
     ):
         super().__init__()
         own = "QSpikingMLP"
         self.sizes = _check_sizes(own, sizes)
+        self.convs = check_convs(own, convs, self.sizes)
         self.timesteps = check_timesteps(own, timesteps)
         if readout not in READOUTS:
             allowed = ", ".join(repr(r) for r in READOUTS)
@@ -182,8 +195,8 @@ class QSpikingMLP(nn.Module):
             self.caps.append(cap)
         self.caps += [math.inf] * (n - nh)
         self.fcs = nn.ModuleList(
-            nn.Linear(a, b, dtype=EXACT_DTYPE)
-            for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True)
+            make_layer(a, b, c)
+            for a, b, c in zip(self.sizes[:-1], self.sizes[1:], self.convs, strict=True)
         )
         scales = _per_layer(own, "scales", 1.0 if scales is None else scales, n, self._check_scale)
         self.log_scale = nn.Parameter(
@@ -225,7 +238,7 @@ class QSpikingMLP(nn.Module):
         neurons = [layer.neuron for layer in spec.spiking]
         scales = [float(nr.theta) for nr in neurons] + [1.0] * (len(spec.layers) - len(neurons))
         q = cls(
-            [spec.n_in] + [layer.n_out for layer in spec.layers],
+            [spec.n_in] + [layer.n_next for layer in spec.layers],
             timesteps=spec.timesteps,
             leak_shift=[nr.leak_shift for nr in neurons],
             theta=1.0,
@@ -243,6 +256,7 @@ class QSpikingMLP(nn.Module):
             scale_mode=scale_mode,
             scales=scales,
             headroom=1.0,
+            convs=[layer.conv for layer in spec.layers],
         )
         with torch.no_grad():
             for i, fc in enumerate(q.fcs):
@@ -295,15 +309,17 @@ class QSpikingMLP(nn.Module):
         params = self.integer_params()
         batch = xs.shape[0] if self.encoding == "direct" else xs.shape[1]
         ns = len(self.neurons)
-        vs = [xs.new_zeros(batch, n) for n in self.sizes[1:1 + ns]]
+        vs = [xs.new_zeros(batch, n_neurons(n, c))
+              for n, c in zip(self.sizes[1:1 + ns], self.convs, strict=False)]
         cs = [None if nr.synapse is None else v.clone() for nr, v in zip(self.neurons, vs,
                                                                            strict=True)]
         spikes, mems, syns = ([[] for _ in vs] for _ in range(3))
         logits = []
         w0, b0 = params[0][0], params[0][1]
-        first = xs @ w0.T + b0 if self.encoding == "direct" else None
+        c0 = self.convs[0]
+        first = layer_current(c0, xs, w0, b0) if self.encoding == "direct" else None
         for t in range(self.timesteps):
-            cur = first if first is not None else xs[t] @ w0.T + b0
+            cur = first if first is not None else layer_current(c0, xs[t], w0, b0)
             for i, nr in enumerate(self.neurons):
                 _, _, th, s = params[i]
                 if nr.synapse is not None:
@@ -320,7 +336,7 @@ class QSpikingMLP(nn.Module):
                 mems[i].append(vs[i])
                 if i + 1 < len(params):
                     w, b = params[i + 1][0], params[i + 1][1]
-                    cur = h @ w.T + b
+                    cur = layer_current(self.convs[i + 1], pass_on(self.convs[i], h), w, b)
                 else:
                     cur = h  # spike readout: the logits are the spikes
             logits.append(cur)
@@ -336,13 +352,20 @@ class QSpikingMLP(nn.Module):
         return float(2.0 ** round(math.log2(float(self.scales()[-1].detach()))))
 
     def forward(self, x: torch.Tensor, return_hidden: bool = False):
-        """Run ``T`` steps; float32 logits ``[T, B, C]`` (and hidden spikes ``[T, B, n]``)."""
+        """Run ``T`` steps; float32 logits ``[T, B, C]`` (and the hidden spikes each layer
+        passes on: ``[T, B, n]``, or a conv layer's pooled ``[T, B, C, H, W]`` as
+        ``SpikingCNN``'s)."""
         logits, spikes, _, _, _ = self.run(x)
         dtype = torch.get_default_dtype()
         out = (logits / self.logit_divisor()).to(dtype)
         if return_hidden:
-            hidden = spikes[:len(self.sizes) - 2]
-            return out, [s.to(dtype) for s in hidden]
+            hidden = []
+            for s, c in zip(spikes[:len(self.sizes) - 2], self.convs, strict=False):
+                h = pass_on(c, s.flatten(0, 1)).unflatten(0, s.shape[:2])
+                if c is not None:
+                    h = h.unflatten(2, (c.out_channels, *c.pooled_hw))
+                hidden.append(h.to(dtype))
+            return out, hidden
         return out
 
     def forward_int(self, x) -> RunResult:
@@ -369,4 +392,5 @@ class QSpikingMLP(nn.Module):
             f"sizes={self.sizes}, T={self.timesteps}, w_bits={self.w_bits}, "
             f"v_bits={self.v_bits}, encoding={self.encoding!r}, scale_mode={self.scale_mode!r}"
             + (f", readout={self.readout!r}" if self.readout != "current" else "")
+            + (f", convs={[c.to_dict() for c in self.convs if c]}" if any(self.convs) else "")
         )

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from ..data import DATASETS
 from ..fixed import is_int, is_number
 from ..snn.lif import check_neuron_args
-from ..spec import ENCODINGS, IN_BITS_RANGE, T_RANGE
+from ..spec import ENCODINGS, IN_BITS_RANGE, T_RANGE, V1_RESETS
 
 __all__ = ["TrainConfig"]
 
@@ -26,14 +26,20 @@ def _pos_float(name, value, allow_zero=False):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """A float surrogate-gradient training run of a SpikingMLP.
+    """A float surrogate-gradient training run of a SpikingMLP or a SpikingCNN.
 
     Parameters
     ----------
     dataset : str
         ``"digits"`` or ``"mnist5k"`` (``spikefab.data.load_dataset``).
     hidden : tuple of int
-        Hidden layer widths; input and class counts come from the dataset.
+        Hidden layer widths of an MLP student; input and class counts come from the dataset.
+    kind : str
+        ``"mlp"`` (a ``SpikingMLP`` with ``hidden``) or ``"cnn"`` (a ``SpikingCNN`` with
+        ``channels``: conv3x3 -> LIF -> 2x2 max pool per stage, a dense readout; its neurons
+        take ``leak_shift``, ``theta`` and the resets ``"subtract"`` and ``"zero"``).
+    channels : tuple of int
+        Output channels per conv stage (``kind="cnn"`` only).
     timesteps, leak_shift, theta, reset : see ``SpikingMLP``.
     beta, threshold, alpha, readout : the neuron modes of ``SpikingMLP`` beyond semantics v1
         (any decay ``beta`` with ``leak_shift=None``, ``"gt"``, a cuba synapse, the spike
@@ -75,8 +81,12 @@ class TrainConfig:
     threshold: str = "ge"
     alpha: float | None = None
     readout: str = "current"
+    kind: str = "mlp"
+    channels: tuple[int, ...] = (16, 32)
     #: The fields after semantics v1's, left out of ``to_dict`` at these defaults.
     MODES = {"beta": None, "threshold": "ge", "alpha": None, "readout": "current"}
+    #: The student kinds; the fields of a conv student are left out of an MLP's ``to_dict``.
+    KINDS = ("mlp", "cnn")
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -90,6 +100,7 @@ class TrainConfig:
                 f"TrainConfig.hidden must be a sequence of positive integers, not {self.hidden!r}"
             )
         object.__setattr__(self, "hidden", tuple(int(n) for n in hidden))
+        self._check_kind()
         _int_in("timesteps", self.timesteps, *T_RANGE)
         if self.leak_shift is not None:
             _int_in("leak_shift", self.leak_shift, 0, 31)
@@ -127,12 +138,34 @@ class TrainConfig:
             elif is_number(v):
                 object.__setattr__(self, f.name, float(v))
 
+    def _check_kind(self) -> None:
+        if self.kind not in self.KINDS:
+            allowed = ", ".join(repr(k) for k in self.KINDS)
+            raise ValueError(f"TrainConfig.kind must be one of {allowed}, not {self.kind!r}")
+        ch = tuple(self.channels) if isinstance(self.channels, list | tuple) else None
+        if not ch or not all(is_int(n) and n >= 1 for n in ch):
+            raise ValueError(f"TrainConfig.channels must be a non-empty sequence of positive "
+                             f"integers, not {self.channels!r}")
+        object.__setattr__(self, "channels", tuple(int(n) for n in ch))
+        if self.kind != "cnn":
+            return
+        for name, default in self.MODES.items():
+            if getattr(self, name) != default:
+                raise ValueError(f"TrainConfig.{name} must be {default!r} for a conv student "
+                                 f"(kind 'cnn'), not {getattr(self, name)!r}")
+        if self.reset not in V1_RESETS:
+            raise ValueError(f"TrainConfig.reset must be 'subtract' or 'zero' for a conv student "
+                             f"(kind 'cnn'), not {self.reset!r}")
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
+        d["channels"] = list(self.channels)
         for name, default in self.MODES.items():
             if d[name] == default:
                 del d[name]
+        if self.kind == "mlp":
+            del d["kind"], d["channels"]
         return d
 
     @classmethod

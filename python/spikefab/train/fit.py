@@ -1,4 +1,5 @@
-"""``fit(config)``: load the dataset, encode the inputs, build and train a SpikingMLP.
+"""``fit(config)``: load the dataset, encode the inputs, build and train a SpikingMLP (or a
+SpikingCNN with ``kind="cnn"``).
 
 Deterministic for a given config: seeds torch, the split, the batch order and the spike
 encoder from ``config.seed``, turns on ``torch.use_deterministic_algorithms`` for the run
@@ -14,18 +15,19 @@ import torch
 
 from ..data import Dataset, encode_rate, epoch_shifts, load_dataset, quantize_input
 from ..data.augment import check_shift
+from ..snn.cnn import SpikingCNN
 from ..snn.mlp import SpikingMLP
 from .config import TrainConfig
 from .loop import History, evaluate, train_model
 
-__all__ = ["FitResult", "build_model", "encode_inputs", "fit"]
+__all__ = ["FitResult", "build_model", "encode_inputs", "fit", "image_chw", "train_inputs"]
 
 
 @dataclass
 class FitResult:
     """A trained model with its data: ``float_acc`` is the test accuracy of the float model."""
 
-    model: SpikingMLP
+    model: SpikingMLP | SpikingCNN
     dataset: Dataset
     history: History
     float_acc: float
@@ -43,8 +45,24 @@ def encode_inputs(cfg: TrainConfig, x01: np.ndarray, *, seed: int) -> torch.Tens
     return torch.from_numpy(encode_rate(x01, cfg.timesteps, seed=seed).astype(np.float32))
 
 
-def build_model(cfg: TrainConfig, n_in: int, n_classes: int) -> SpikingMLP:
-    """The SpikingMLP ``n_in -> *cfg.hidden -> n_classes`` described by ``cfg``."""
+def image_chw(image_shape) -> tuple | None:
+    """``(C, H, W)`` of a dataset's ``image_shape`` (``(H, W)`` means one channel)."""
+    if image_shape is None:
+        return None
+    shape = tuple(int(n) for n in image_shape)
+    return (1, *shape) if len(shape) == 2 else shape
+
+
+def build_model(cfg: TrainConfig, n_in: int, n_classes: int, image_shape=None):
+    """The SpikingMLP ``n_in -> *cfg.hidden -> n_classes`` described by ``cfg``, or with
+    ``kind="cnn"`` the SpikingCNN on images of ``image_shape`` (the dataset's)."""
+    if cfg.kind == "cnn":
+        chw = image_chw(image_shape)
+        if chw is None or int(np.prod(chw)) != n_in:
+            raise ValueError(f"TrainConfig.kind 'cnn' needs a dataset of images of {n_in} "
+                             f"pixels, not image_shape {image_shape!r}")
+        return SpikingCNN(chw, cfg.channels, n_classes, timesteps=cfg.timesteps,
+                          leak_shift=cfg.leak_shift, theta=cfg.theta, reset=cfg.reset)
     return SpikingMLP(
         (n_in, *cfg.hidden, n_classes),
         timesteps=cfg.timesteps,
@@ -58,8 +76,28 @@ def build_model(cfg: TrainConfig, n_in: int, n_classes: int) -> SpikingMLP:
     )
 
 
+def train_inputs(cfg: TrainConfig, ds: Dataset, *, offset: int = 1):
+    """The training inputs of ``cfg`` on ``ds``: a tensor, or ``epoch -> tensor`` when they
+    change every epoch (``augment_shift``: fresh shifts; spikes: fresh spike trains drawn
+    with seed ``cfg.seed * 100_003 + epoch + offset``)."""
+    shift = check_shift("TrainConfig", cfg.augment_shift, ds.meta.get("image_shape"))
+    if shift:
+        shifted = epoch_shifts(ds.x_train, ds.meta["image_shape"], shift, cfg.seed)
+
+        def x_shifted(epoch):
+            return encode_inputs(cfg, shifted(epoch), seed=cfg.seed * 100_003 + epoch + offset)
+
+        return x_shifted
+    if cfg.encoding == "spikes":
+        def x_spikes(epoch):
+            return encode_inputs(cfg, ds.x_train, seed=cfg.seed * 100_003 + epoch + offset)
+
+        return x_spikes
+    return encode_inputs(cfg, ds.x_train, seed=0)
+
+
 def fit(cfg: TrainConfig, *, dataset: Dataset | None = None, log=None) -> FitResult:
-    """Train a float SpikingMLP as ``cfg`` says and report its test accuracy.
+    """Train a float SpikingMLP (SpikingCNN) as ``cfg`` says and report its test accuracy.
 
     Parameters
     ----------
@@ -78,20 +116,9 @@ def fit(cfg: TrainConfig, *, dataset: Dataset | None = None, log=None) -> FitRes
     torch.use_deterministic_algorithms(True)
     try:
         torch.manual_seed(cfg.seed)
-        model = build_model(cfg, ds.n_features, ds.n_classes)
+        model = build_model(cfg, ds.n_features, ds.n_classes, ds.meta.get("image_shape"))
         spikes = cfg.encoding == "spikes"
-        shape = ds.meta.get("image_shape")
-        shift = check_shift("TrainConfig", cfg.augment_shift, shape)
-        if shift:
-            shifted = epoch_shifts(ds.x_train, shape, shift, cfg.seed)
-
-            def x_train(epoch):
-                return encode_inputs(cfg, shifted(epoch), seed=cfg.seed * 100_003 + epoch + 1)
-        elif spikes:
-            def x_train(epoch):
-                return encode_inputs(cfg, ds.x_train, seed=cfg.seed * 100_003 + epoch + 1)
-        else:
-            x_train = encode_inputs(cfg, ds.x_train, seed=0)
+        x_train = train_inputs(cfg, ds)
         x_test = encode_inputs(cfg, ds.x_test, seed=cfg.seed)
         y_train = torch.from_numpy(ds.y_train)
         hist = train_model(
