@@ -60,6 +60,10 @@ class NeuronPass:
     extra : dict
         ``{name: value}``: per-group data the owner reads at stage 0 (its read port's
         ``data`` at stage 1), carried to the last stage as ``out[name]``.
+    last_group : Value, optional
+        The last stage holds a row of the last (channel) group, whose lanes past the
+        layer's neurons (channels) are masked; default ``group == groups - 1`` (a conv
+        layer gives its own: its rows are ``pos * G + g``).
 
     Attributes
     ----------
@@ -76,7 +80,8 @@ class NeuronPass:
         The pass has ended and the pipeline is empty.
     """
 
-    def __init__(self, m: Module, *, stepper: LayerStepper, layer: LayerPlan, ready, extra=None):
+    def __init__(self, m: Module, *, stepper: LayerStepper, layer: LayerPlan, ready, extra=None,
+                 last_group=None):
         extra = dict(extra or {})
         st, neuron, lanes, groups = stepper, layer.neuron, layer.lanes, layer.groups
         self.layer, self.stepper = layer, st
@@ -138,8 +143,12 @@ class NeuronPass:
         with m.If(st.advance & st.s1_valid):
             st.rewrite_currents(m)  # I is read (stage 0) once per pass: back to b
 
-        tail = layer.n_out - (groups - 1) * lanes  # live lanes of the last group
-        mask = Mux(self.group == groups - 1, Const((1 << tail) - 1, lanes), (1 << lanes) - 1)
+        # live lanes of the last group
+        width = layer.n_out if layer.conv is None else layer.conv.out_channels
+        tail = width - (layer.channel_groups - 1) * lanes
+        if last_group is None:
+            last_group = self.group == groups - 1
+        mask = Mux(last_group, Const((1 << tail) - 1, lanes), (1 << lanes) - 1)
         self.spikes = Signal(lanes)
         m.d.comb += self.spikes.eq(bus["spikes"] & mask)
         zero = st.last_step | st.clearing
