@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from core_cases import BANKED, BATCH, CASES, random_case
 from spikefab.golden import run_network
+from spikefab.golden.layers import layer_current, pass_on
 from spikefab_hdl.core.plan import EXTENSIONS, plan_core
 from spikefab_hdl.sim.testbench import SIM_BUILD, run_core_bench
 
@@ -20,12 +21,12 @@ def _raw_membranes(net, x, gold):
     h = np.broadcast_to(x, (spec.timesteps, *x.shape)) if spec.encoding == "direct" else x
     raws = []
     for i, layer in enumerate(spec.hidden):
-        cur = h @ net.weights[i].T + net.biases[i]  # [T, B, n]
+        cur = np.stack([layer_current(net, i, h[t]) for t in range(len(h))])  # [T, B, n]
         prev = np.concatenate([np.zeros_like(gold.membranes[i][:1]), gold.membranes[i][:-1]])
         k = layer.neuron.leak_shift
         v1 = not layer.neuron.extensions()
         raws.append(prev - (0 if k is None else prev >> k) + cur if v1 else None)
-        h = gold.spikes[i].astype(np.int64)
+        h = np.stack([pass_on(layer, s.astype(np.int64)) for s in gold.spikes[i]])
     return raws
 
 
