@@ -10,7 +10,11 @@ cycle, one weight row ``((c * k + ky) * k + kx) * G + g`` and the current row
 ``(oy * OW + ox) * G + g`` it adds into, channel group ``g`` innermost, then ``ox -= 1``
 with ``kx += s``, then ``oy -= 1`` with ``ky += s``: the addresses move by constants.
 The rest (weight memory, products, read-modify-write of the current rows) is the dense
-:class:`~.integrator.Integrator`'s: ``ny * nx * G`` cycles per nonzero event.
+:class:`~.integrator.Integrator`'s: ``ny * nx * G`` cycles per nonzero event. With the
+currents in single-port RAM (:mod:`.spram`) a row whose read would fall in the cycle of
+the previous row's write to the same bank waits one cycle: with one bank every other
+cycle; with two (even and odd rows) only where the walk repeats a parity (between output
+rows of an event, between events).
 
 Before the walk two registers hold the next events: the event as it arrived, and its
 decoded form (the first current and weight rows, ``ny``, ``nx``), so the tables and the
@@ -75,8 +79,17 @@ class ConvIntegrator(Integrator):
         ny, nx = Signal.like(b_ny), Signal.like(b_nx)
         value = Signal.like(a_value)
 
+        # a row is issued unless its read would meet the previous row's write in one
+        # single-port bank (currents in SPRAM, :mod:`.spram`): then a cycle's bubble
+        banks = lp.spram_banks("currents")
+        ok = Const(1)
+        if banks:
+            issued, issued_odd = Signal(), Signal()
+            ok = ~issued if banks == 1 else ~(issued & (issued_odd == cur[0]))
+            m.d.sync += [issued.eq(busy & ok), issued_odd.eq(cur[0])]
+        issue = busy & ok
         last = (g == g_n - 1) & (ix == nx - 1) & (iy == ny - 1)
-        free = ~busy | last
+        free = ~busy | (last & ok)
         b_take = b_valid & (b_zero | free)
         a_take = a_valid & (~b_valid | b_take)
         take = ~a_valid | a_take
@@ -107,7 +120,7 @@ class ConvIntegrator(Integrator):
                     b_value.eq(a_value),
                 ]
 
-        with m.If(busy):
+        with m.If(issue):
             m.d.comb += wmem.addr.eq(w)
             with m.If(g != g_n - 1):
                 m.d.sync += [g.eq(g + 1), cur.eq(cur + 1), w.eq(w + 1)]
@@ -125,4 +138,4 @@ class ConvIntegrator(Integrator):
                          w_row.eq(b_w), g.eq(0), ix.eq(0), iy.eq(0), ny.eq(b_ny),
                          nx.eq(b_nx), value.eq(b_value)]
         assert ceil_log2(max(2, lp.groups)) == len(cur)
-        return busy, cur, value, a_valid | b_valid
+        return issue, cur, value, a_valid | b_valid | busy

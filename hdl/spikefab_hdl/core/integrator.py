@@ -27,6 +27,7 @@ from amaranth.lib.wiring import In, Out
 
 from .arith import times
 from .plan import LayerPlan
+from .spram import SPRAMMemory
 from .weight_memory import WeightMemory
 
 __all__ = ["Integrator", "route_events"]
@@ -92,11 +93,18 @@ class Integrator(wiring.Component):
             rows=lp.weight_rows,
             bank_rows=lp.bank_rows,
         )
-        # (a conv layer's currents start unset: its clear pass writes them after reset)
-        init = [] if lp.conv is not None else [list(map(int, row)) for row in lp.bias_rows]
-        m.submodules.currents = cmem = memory.Memory(shape=cur_layout, depth=groups, init=init)
-        c_wr = cmem.write_port()
-        c_rd = cmem.read_port(transparent_for=(c_wr,))
+        banks = lp.spram_banks("currents")
+        if banks:  # single-port RAM: the walk never reads and writes one bank in a cycle
+            m.submodules.currents = cmem = SPRAMMemory(shape=cur_layout, depth=groups,
+                                                       banks=banks)
+            c_wr, c_rd = cmem.write, cmem.read
+        else:
+            # (a conv layer's currents start unset: its clear pass writes them after reset)
+            init = [] if lp.conv is not None else [list(map(int, r)) for r in lp.bias_rows]
+            m.submodules.currents = cmem = memory.Memory(shape=cur_layout, depth=groups,
+                                                         init=init)
+            c_wr = cmem.write_port()
+            c_rd = cmem.read_port(transparent_for=(c_wr,))
         busy, group, value, pending = self.walk(m, wmem)
 
         # Stages 1 .. latency: the row travels through the weight memory (its block RAM,

@@ -46,6 +46,9 @@ class NetworkCore(wiring.Component):
         Weights read (and neurons updated) per cycle, in ``[1, 64]``.
     trace : bool
         Add the ``trace`` ports (for verification); board builds use ``False``.
+    spram : dict, optional
+        ``{layer: {memory: banks}}``: conv layers' state memories in single-port RAM (the
+        UP5K's SPRAM; ``plan.check_spram``). Default: none.
 
     Attributes
     ----------
@@ -65,9 +68,10 @@ class NetworkCore(wiring.Component):
         values}, one beat per group per step; never stalls the core.
     """
 
-    def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True):
+    def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True,
+                 spram=None):
         try:
-            self.plan: CorePlan = plan_core(net, lanes=lanes)
+            self.plan: CorePlan = plan_core(net, lanes=lanes, spram=spram)
         except (TypeError, ValueError) as e:
             raise refuse(self, e) from None
         if not isinstance(trace, bool):

@@ -28,6 +28,7 @@ from spikefab.ir import QuantizedNetwork
 from spikefab.spec import ConvSpec, LIFSpec
 
 from .conv_geometry import ConvGeometry, coord_bits
+from .placement import SPRAM_MEMORIES, check_spram
 
 __all__ = [
     "EXTENSIONS",
@@ -41,6 +42,8 @@ __all__ = [
     "pack_groups",
     "DP16KD_SHAPES",
     "bank_rows_for",
+    "SPRAM_MEMORIES",
+    "check_spram",
 ]
 
 #: The named extensions of semantics v1 the core implements (all of them).
@@ -135,6 +138,10 @@ class LayerPlan:
         The layer's convolution (None: dense).
     next_conv : ConvSpec or None
         The next layer's convolution: this layer's spike events are then packed coordinates.
+    spram : tuple of (str, int)
+        State memories of a conv layer placed in single-port RAM (the UP5K's SPRAM,
+        :mod:`.spram`): ``(name, banks)`` with ``name`` in :data:`SPRAM_MEMORIES` and
+        ``banks`` 1 or 2; empty: every memory is an ordinary one.
     """
 
     index: int
@@ -156,11 +163,21 @@ class LayerPlan:
     acc_bits: int = 0
     conv: ConvSpec | None = None
     next_conv: ConvSpec | None = None
+    spram: tuple = ()
 
     def __post_init__(self):
         if not self.bank_rows:
             rows = bank_rows_for(self.lanes * self.w_bits, self.weight_depth)
             object.__setattr__(self, "bank_rows", rows)
+
+    def spram_banks(self, name: str) -> int:
+        """Banks of state memory ``name`` in SPRAM (0: an ordinary memory)."""
+        return dict(self.spram).get(name, 0)
+
+    @property
+    def pass_half_rate(self) -> bool:
+        """A state memory in one SPRAM bank: the neuron pass reads a row every other cycle."""
+        return any(banks == 1 for _, banks in self.spram)
 
     @property
     def geometry(self) -> ConvGeometry | None:
@@ -249,6 +266,7 @@ class LayerPlan:
                 "bank_rows": self.bank_rows,
             },
             **({"conv": self.geometry.to_dict()} if self.conv is not None else {}),
+            **({"spram": dict(self.spram)} if self.spram else {}),
         }
 
 
@@ -307,8 +325,11 @@ class CorePlan:
         }
 
 
-def plan_core(net: QuantizedNetwork, *, lanes: int) -> CorePlan:
+def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None) -> CorePlan:
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
+
+    ``spram``: ``{layer: {memory: banks}}``, the conv layers' state memories placed in
+    single-port RAM (:func:`check_spram`); None: none.
 
     Raises
     ------
@@ -322,6 +343,7 @@ def plan_core(net: QuantizedNetwork, *, lanes: int) -> CorePlan:
     lanes = check_lanes(lanes)
     spec = net.spec
     spec.require("the network core", EXTENSIONS)
+    placed = check_spram(net, spram)
     for i, (prev, layer) in enumerate(zip(spec.layers, spec.layers[1:], strict=False)):
         if layer.conv is not None and prev.conv is None:
             raise ValueError(f"layer {i + 1} is a conv layer after the dense layer {i}: the "
@@ -354,6 +376,7 @@ def plan_core(net: QuantizedNetwork, *, lanes: int) -> CorePlan:
                 acc_bits=acc_bits if last else 0,
                 conv=layer.conv,
                 next_conv=None if last else spec.layers[i + 1].conv,
+                spram=placed.get(i, ()),
             )
         )
     in_data_bits = spec.in_bits if direct else layers[0].in_index_bits

@@ -12,7 +12,9 @@
 * the two-stage group walk: while ``advance`` is high, stage 0 issues the reads of group
   ``p_group`` (currents, biases, and whatever the layer adds) and stage 1
   (``s1_valid``, ``s1_group``) sees their data one cycle later; ``advance`` low holds
-  both stages (the memories' read enables follow it);
+  both stages (the memories' read enables, ``read_en``, follow it). A layer with a state
+  memory in one single-port bank (:mod:`.spram`) issues a group every other ``advance``
+  (``gap``: a bubble goes down the pipeline), so reads and writes alternate;
 * ``step``: the step within the sample, ``last_step``, and ``keep_currents`` (a repeat
   layer keeps its currents until its last pass).
 """
@@ -68,6 +70,11 @@ class LayerStepper:
         self.s1_valid = Signal()
         self.s1_group = Signal(range(groups))
         self.pass_end = self.in_pass & ~self.s1_valid & ~self.p_more
+        # gap: no group issued at this advance (one single-port bank: every other one)
+        self.gap = Signal() if layer.pass_half_rate else Const(0)
+        issue = self.p_more & ~self.gap
+        # read enable of the pass's memories (single-port RAM: only for a group issued)
+        self.read_en = self.advance & issue if layer.spram else self.advance
 
         taken = route_events(
             m, source=source, integrator=self.integrator, accepting=~self.in_pass & accepting
@@ -79,13 +86,15 @@ class LayerStepper:
         integ = self.integrator
         m.d.comb += [
             integ.rd_addr.eq(self.p_group),
-            integ.rd_en.eq(self.advance),
+            integ.rd_en.eq(self.read_en),
             self.bias.addr.eq(self.p_cg),
-            self.bias.en.eq(self.advance),
+            self.bias.en.eq(self.read_en),
         ]
         with m.If(self.advance):
-            m.d.sync += [self.s1_valid.eq(self.p_more), self.s1_group.eq(self.p_group)]
-            with m.If(self.p_more):
+            m.d.sync += [self.s1_valid.eq(issue), self.s1_group.eq(self.p_group)]
+            if layer.pass_half_rate:
+                m.d.sync += self.gap.eq(issue)
+            with m.If(issue):
                 m.d.sync += [
                     self.p_group.eq(self.p_group + 1),
                     self.p_more.eq(self.p_group != groups - 1),
