@@ -107,3 +107,44 @@ def test_a_conv_layer_after_a_dense_layer_is_refused_in_one_line():
                                          "the network core feeds a conv layer only from the "
                                          "input or from another conv layer$"):
         NetworkCore(net=net, lanes=2)
+
+
+# state memories in single-port RAM (the UP5K's SPRAM): two banks and one, an even
+# read-to-write distance (decay: one more stage), cuba synapses, odd channel groups
+# (bubbles in the walk)
+SPRAM = [
+    ("spikes-conv-conv-dense-l3", {0: {"currents": 2, "membranes": 2},
+                                   1: {"currents": 1, "membranes": 1}}),
+    ("spikes-modes-readout-spikes-l2", {0: {"currents": 1, "membranes": 2}}),
+    ("direct-cuba-conv-conv-l4", {0: {"currents": 2, "membranes": 1, "synapses": 2},
+                                  1: {"currents": 2, "membranes": 2}}),
+]
+
+
+@pytest.mark.parametrize(("name", "spram"), SPRAM, ids=[f"{n}-{i}" for i, (n, _) in
+                                                        enumerate(SPRAM)])
+def test_conv_core_with_state_in_single_port_ram_matches_golden(name, spram):
+    """Exact although the SPRAM models power up with garbage; cycles within the bound."""
+    net, x, lanes = _case(name)
+    gold = run_network(net, x)
+    res = simulate_amaranth(net, x, lanes=lanes, idle=0.2, stall=0.25, seed=2,
+                            max_cycles=600_000, spram=spram)
+    _check(res, gold)
+    clean = simulate_amaranth(net, x, lanes=lanes, max_cycles=600_000, spram=spram)
+    b = event_bound(net, x, lanes=lanes, spram=spram)
+    assert (b["lower"] <= clean["cycles"]).all() and (clean["cycles"] <= 1.2 * b["bound"]).all()
+
+
+def test_a_bad_spram_placement_is_refused_in_one_line():
+    net, _, _ = _case("spikes-conv-pool-dense-l2")
+    for spram, msg in [
+        ({1: {"currents": 2}}, r"spram layer must be a conv layer \(\[0\]\), not 1"),
+        ({0: {"weights": 2}}, "spram[0] memory must be one of currents, membranes, not 'weights'"),
+        ({0: {"synapses": 1}}, "spram[0] memory must be one of currents, membranes, not "
+                               "'synapses'"),
+        ({0: {"currents": 3}}, "spram[0]['currents'] banks must be 1 or 2, not 3"),
+    ]:
+        with pytest.raises(ValueError, match="^" + (msg if "\\(" in msg else
+                                                    msg.replace("[", r"\[").replace("]", r"\]"))
+                           + "$"):
+            NetworkCore(net=net, lanes=2, spram=spram)

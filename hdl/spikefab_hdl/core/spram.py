@@ -29,6 +29,8 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import Out
 from amaranth.utils import ceil_log2
 
+from .signatures import refuse
+
 __all__ = ["SPRAMMemory", "RAM_STYLE", "garbage"]
 
 #: The yosys ``ram_style`` that selects the iCE40 SPRAM.
@@ -62,7 +64,7 @@ class SPRAMMemory(wiring.Component):
 
     def __init__(self, *, shape, depth: int, banks: int):
         if banks not in (1, 2):
-            raise ValueError(f"banks must be 1 or 2, not {banks!r}")
+            raise refuse(self, ValueError(f"banks must be 1 or 2, not {banks!r}"))
         self.shape, self.depth, self.banks = shape, int(depth), banks
         width = ceil_log2(max(2, self.depth))
         super().__init__({

@@ -9,7 +9,10 @@ For one sample, with ``G_l = ceil(n_out_l / lanes)``::
 A conv layer (``G_l = ceil(C_out / lanes)`` channel groups, ``P_l`` output positions)
 counts each event into it as ``taps(i) * G_l`` (``taps(i)``: the output positions input
 ``i`` touches, ``ny * nx``, at most ``k * k``), the events being the previous layer's
-pooled spikes, and its pass as ``P_l * G_l`` rows.
+pooled spikes, and its pass as ``P_l * G_l`` rows. A conv layer whose currents are in one
+single-port bank (``spram``, :mod:`spikefab_hdl.core.spram`) takes two cycles per current
+row, and one with any state memory in one bank two cycles per row of its pass; two banks
+cost no more than their bubbles, which the bound does not count.
 
 ``E_0`` is the number of nonzero inputs: summed over the ``T`` steps for
 ``encoding="spikes"``; counted once per sample for ``encoding="direct"``, because the
@@ -32,13 +35,14 @@ from spikefab.golden.layers import pass_on
 from spikefab.ir import QuantizedNetwork
 
 from ..core.conv_geometry import ConvGeometry
-from ..core.plan import check_lanes
+from ..core.plan import check_lanes, check_spram
 
 __all__ = ["event_bound"]
 
 
-def event_bound(net: QuantizedNetwork, x, *, lanes: int) -> dict:
-    """Per-sample event-driven bound and its parts.
+def event_bound(net: QuantizedNetwork, x, *, lanes: int, spram=None) -> dict:
+    """Per-sample event-driven bound and its parts (``spram``: the core's placement of
+    state memories in single-port RAM, ``plan.check_spram``).
 
     Returns
     -------
@@ -57,10 +61,14 @@ def event_bound(net: QuantizedNetwork, x, *, lanes: int) -> dict:
             for layer in spec.layers]
     groups = [-(-layer.n_out // lanes) if geo is None else geo.groups
               for layer, geo in zip(spec.layers, geos, strict=True)]
-    rows = [g if geo is None else geo.rows for g, geo in zip(groups, geos, strict=True)]
+    placed = {i: dict(p) for i, p in check_spram(net, spram).items()}
+    one_bank = [[b for b in placed.get(i, {}).values() if b == 1] for i in range(len(geos))]
+    slow = [2 if placed.get(i, {}).get("currents") == 1 else 1 for i in range(len(geos))]
+    rows = [(g if geo is None else geo.rows) * (2 if one else 1)
+            for g, geo, one in zip(groups, geos, one_bank, strict=True)]
     # cycles each input of a layer costs: G, or taps(i) * G for a conv layer
-    cost = [g if geo is None else geo.taps_per_input() * g
-            for g, geo in zip(groups, geos, strict=True)]
+    cost = [g if geo is None else geo.taps_per_input() * g * k
+            for g, geo, k in zip(groups, geos, slow, strict=True)]
     gold = run_network(net, x)
     nonzero = ((xs != 0) * cost[0]).sum(axis=2)  # [T, B]
     if spec.encoding == "direct":
