@@ -121,12 +121,15 @@ class BoardDesign(Elaboratable):
     net : QuantizedNetwork
     lanes : int
     baud : int
+    spram : dict, optional
+        The core's placement of conv state memories in SPRAM (``NetworkCore``'s).
     """
 
-    def __init__(self, *, board: Board, net, lanes: int = 4, baud: int = DEFAULT_BAUD):
+    def __init__(self, *, board: Board, net, lanes: int = 4, baud: int = DEFAULT_BAUD,
+                 spram=None):
         self.board = board
         self.top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, baud=baud,
-                            n_leds=len(board.leds))
+                            n_leds=len(board.leds), spram=spram)
 
     def elaborate(self, platform):
         m = Module()

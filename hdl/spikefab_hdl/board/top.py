@@ -38,10 +38,10 @@ DEFAULT_BAUD = 115_200
 DEFAULT_TIMEOUT_S = 0.1
 
 
-def _default_core(net, lanes):
+def _default_core(net, lanes, spram=None):
     from ..core.network import NetworkCore
 
-    return NetworkCore(net=net, lanes=lanes, trace=False)
+    return NetworkCore(net=net, lanes=lanes, trace=False, spram=spram)
 
 
 class BoardTop(wiring.Component):
@@ -64,8 +64,10 @@ class BoardTop(wiring.Component):
     n_leds : int
         Width of ``leds``.
     core : callable, optional
-        ``core(net, lanes)`` returning a component with the core's ``i_stream`` and
-        ``o_stream`` (default: :class:`~.core.NetworkCore` without trace).
+        ``core(net, lanes[, spram])`` returning a component with the core's ``i_stream``
+        and ``o_stream`` (default: :class:`~.core.NetworkCore` without trace).
+    spram : dict, optional
+        The core's placement of conv state memories in SPRAM (``NetworkCore``'s).
 
     Attributes
     ----------
@@ -79,14 +81,15 @@ class BoardTop(wiring.Component):
 
     def __init__(self, *, net: QuantizedNetwork, clk_hz: int, lanes: int = 4,
                  baud: int = DEFAULT_BAUD, divisor: int | None = None,
-                 timeout_cycles: int | None = None, n_leds: int = 3, core=None):
+                 timeout_cycles: int | None = None, n_leds: int = 3, core=None, spram=None):
         if not isinstance(net, QuantizedNetwork):
             self._MustUse__silence = True
             raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
         self.net = net
         self.clk_hz = int(clk_hz)
         self.lanes = lanes
-        self.plan = plan_core(net, lanes=lanes)
+        self.plan = plan_core(net, lanes=lanes, spram=spram)
+        self.spram = spram
         self.info = NetInfo.from_network(net, self.clk_hz)
         self.divisor = divisor if divisor is not None else uart_divisor(self.clk_hz, baud)
         self.timeout_cycles = (timeout_cycles if timeout_cycles is not None
@@ -104,7 +107,8 @@ class BoardTop(wiring.Component):
         m.submodules.builder = builder = FrameBuilder()
         m.submodules.feeder = feeder = SampleFeeder(plan=self.plan, info=info)
         m.submodules.serializer = ser = ResultSerializer(plan=self.plan, info=info)
-        m.submodules.core = core = self._core(self.net, self.lanes)
+        m.submodules.core = core = (self._core(self.net, self.lanes) if self.spram is None
+                                    else self._core(self.net, self.lanes, self.spram))
         width, depth = buffer_shape(info)
         m.submodules.buffer = buf = memory.Memory(shape=width, depth=depth, init=[])
         wp, rp = buf.write_port(), buf.read_port()
