@@ -27,7 +27,7 @@ from spikefab.protocol import ERROR_LEN, FrameType, NetInfo
 
 from ..core.plan import plan_core
 from ..core.spike_queue import SmallFIFO
-from .adapters import ResultSerializer, SampleFeeder, buffer_shape
+from .adapters import CoordMap, ResultSerializer, SampleFeeder, buffer_shape
 from .framing import Command, FrameBuilder, FrameParser
 from .uart import UARTRx, UARTTx, uart_divisor
 
@@ -116,7 +116,13 @@ class BoardTop(wiring.Component):
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), parser.uart_err.eq(rx.frame_err)]
         wiring.connect(m, rx.o_stream, parser.i_stream)
         wiring.connect(m, builder.o_stream, tx.i_stream)
-        wiring.connect(m, feeder.o_stream, core.i_stream)
+        coords = None
+        if self.plan.encoding == "spikes" and self.plan.layers[0].conv is not None:
+            m.submodules.coords = coords = CoordMap(plan=self.plan)
+            wiring.connect(m, feeder.o_stream, coords.i_stream)
+            wiring.connect(m, coords.o_stream, core.i_stream)
+        else:
+            wiring.connect(m, feeder.o_stream, core.i_stream)
         # The results pass a two-entry FIFO, so the core's output ``ready`` is a register,
         # not the end of a path through the frame builder and the UART transmitter.
         out_bits = Shape.cast(core.o_stream.payload.shape()).width
@@ -191,7 +197,8 @@ class BoardTop(wiring.Component):
         m.d.comb += [busy.eq(~parser.o_cmd.ready), parser.busy.eq(busy)]
 
         infer_busy = Signal()
-        m.d.comb += infer_busy.eq(feeder.busy | (busy & (cmd.kind == Command.INFER)))
+        feeding = feeder.busy if coords is None else feeder.busy | coords.busy
+        m.d.comb += infer_busy.eq(feeding | (busy & (cmd.kind == Command.INFER)))
         leds = [ticks[-1], error_shown != 0, infer_busy] + list(ser.prediction)
         for i in range(self.n_leds):
             m.d.comb += self.leds[i].eq(leds[i] if i < len(leds) else 0)

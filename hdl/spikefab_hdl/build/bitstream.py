@@ -148,7 +148,8 @@ def _last_error(log: str) -> str:
     return lines[-1] if lines else (log.strip().splitlines() or ["no output"])[-1]
 
 
-def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream, seconds):
+def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream, seconds,
+            pll=None):
     """report.json; ``clock`` and ``bitstream`` are None when place and route failed."""
     spec = net.spec
     return {
@@ -165,6 +166,9 @@ def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream
         },
         "lanes": lanes,
         "baud": baud,
+        "pll": None if pll is None else {"divr": pll.divr, "divf": pll.divf, "divq": pll.divq,
+                                         "filter_range": pll.filter_range,
+                                         "mhz": round(pll.f_out_hz / 1e6, 4)},
         "clock": clock,
         "target_mhz": board.target_mhz,
         "resources": res,
@@ -179,12 +183,14 @@ def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream
 
 def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_BAUD,
                     out_root="build/bitstreams", seed: int = 1, timeout_s: int = 3600,
-                    spram="auto") -> dict:
+                    spram="auto", clock_mhz: float | None = None) -> dict:
     """Build the bitstream of ``ir`` (a path or a QuantizedNetwork) for ``board_name``.
 
     Returns the report (also written to ``<out_root>/<board>/report.json``). ``spram``:
     the conv state memories in SPRAM (``NetworkCore``'s placement), ``"auto"`` (placed
-    only when block RAM runs out, :func:`.fit.place_spram`) or None (none).
+    only when block RAM runs out, :func:`.fit.place_spram`) or None (none). ``clock_mhz``:
+    run the design from an iCE40 PLL at (at most) this frequency instead of the board
+    clock (:mod:`spikefab_hdl.board.pll`); the timing check is then against it.
 
     Raises
     ------
@@ -206,7 +212,8 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
     env = yowasp_env()
     platform = board.make_platform()
     design = BoardDesign(board=board, net=net, lanes=lanes, baud=baud,
-                         spram=est["spram"] or None)
+                         spram=est["spram"] or None,
+                         pll_hz=None if clock_mhz is None else clock_mhz * 1e6)
     out = Path(out_root) / board.name
     work = out / "work"
     with _one_build_at_a_time(Path(out_root)):
@@ -243,7 +250,7 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
             if util:
                 res = resources(board.family, util, cells)
                 report = _report(board, ir, net, lanes, baud, None, res, est, util, cells,
-                                 None, seconds)
+                                 None, seconds, design.pll)
                 atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
                 check_fit(board.name, board.device, res)
             text = (out / "build.log").read_text(errors="replace")
@@ -252,16 +259,17 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
                              log=out / "build.log")
         pnr = read_json(work / f"{NAME}_nextpnr.json")
         res = resources(board.family, pnr["utilization"], cells)
-        clock = clock_result(pnr, board.clk_hz / 1e6)
+        clock = clock_result(pnr, design.clk_hz / 1e6)
         ext = "bin" if board.family == "ice40" else "bit"
         shutil.copyfile(work / f"{NAME}.{ext}", out / f"{NAME}.{ext}")
         report = _report(board, ir, net, lanes, baud, clock, res, est, pnr["utilization"],
-                         cells, f"{NAME}.{ext}", seconds)
+                         cells, f"{NAME}.{ext}", seconds, design.pll)
         atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
         check_fit(board.name, board.device, res)
         if not clock["met"]:
             raise TimingError(
-                f"timing failed on {board.name}: Fmax {clock['fmax_mhz']} MHz < board clock "
-                f"{clock['board_mhz']} MHz (report in {out / 'report.json'})"
+                f"timing failed on {board.name}: Fmax {clock['fmax_mhz']} MHz < "
+                f"{'PLL' if design.pll else 'board'} clock {clock['board_mhz']} MHz (report in "
+                f"{out / 'report.json'})"
             )
         return report
