@@ -7,12 +7,16 @@ network, ragged last groups, weights over the full ``w_bits`` range against smal
 :data:`MODES` adds every neuron mode the core implements (``decay`` at snnTorch's beta 0.95
 and at 3/8, ``gt``, ``delayed-reset``, ``cuba`` with synapses that saturate at both rails)
 and the spiking readout, in both encodings (two networks, to keep ``make sim`` short).
+:data:`CONV` adds conv networks (``conv2d``): a direct conv first layer with stride and
+padding, pooled, into a conv layer and a dense readout, their state in single-port RAM
+(:data:`SPRAM`); and spike input (packed coordinates) into a pooled conv layer with neuron
+modes before a spiking readout.
 """
 
 from spikefab.spec import LIFSpec, SynapseSpec
-from spikefab_hdl.sim.randnet import make_spec, random_input, random_network
+from spikefab_hdl.sim.randnet import make_conv_spec, make_spec, random_input, random_network
 
-__all__ = ["CASES", "BANKED", "BATCH", "MODES", "random_case"]
+__all__ = ["CASES", "BANKED", "BATCH", "CONV", "MODES", "SPRAM", "random_case"]
 
 CASES = {
     "spikes-2hidden-l1": (dict(sizes=(12, 16, 8, 5), timesteps=4, w_bits=6,
@@ -43,6 +47,22 @@ MODES = {
         LIFSpec(7, 15, None, "zero", decay=3, decay_bits=3, synapse=SynapseSpec(6, 1, 2))]), 3),
 }
 CASES.update(MODES)
+#: The conv networks (``make_conv_spec`` arguments).
+CONV = {
+    "direct-conv-conv-l4": (dict(image=(1, 9, 8), convs=[(4, 3, 2, 1, 2), (5, 2, 1, 0)],
+                                 dense=[4], encoding="direct", in_bits=4, timesteps=3,
+                                 neurons=[LIFSpec(10, 70, 2), LIFSpec(8, 8, None, "zero")]), 4),
+    "spikes-conv-modes-l2": (dict(image=(2, 7, 7), convs=[(3, 3, 1, 1, 3)], dense=[6, 3],
+                                  timesteps=4, readout="spikes", neurons=[
+        LIFSpec(8, 6, None, "subtract-delayed", threshold="gt", decay=3, decay_bits=2,
+                synapse=SynapseSpec(6, 1, 1)),
+        LIFSpec(8, 6, 1), LIFSpec(7, 4, None, "zero")]), 2),
+}
+CASES.update(CONV)
+#: Cases whose conv state memories are in single-port RAM (``NetworkCore``'s ``spram``):
+#: two banks with one channel group (bubbles in the walk), and one bank (half rate).
+SPRAM = {"direct-conv-conv-l4": {0: {"currents": 2, "membranes": 2},
+                                 1: {"currents": 1, "membranes": 2}}}
 #: The cases whose first weight memory is split into banks.
 BANKED = ("direct-banked-l1", "spikes-banked-l1")
 BATCH = 24
@@ -51,6 +71,6 @@ BATCH = 24
 def random_case(name):
     """``(net, x, lanes, seed)`` of the named case."""
     kwargs, lanes = CASES[name]
-    spec = make_spec(**kwargs)
+    spec = make_conv_spec(**kwargs) if name in CONV else make_spec(**kwargs)
     seed = sorted(CASES).index(name) + 1
     return random_network(spec, seed), random_input(spec, BATCH, seed), lanes, seed

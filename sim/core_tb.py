@@ -34,7 +34,7 @@ import numpy as np
 from spikefab.atomic import atomic_write_text
 from spikefab.golden import run_network
 from spikefab.ir import QuantizedNetwork
-from spikefab_hdl.sim.beats import Recorder, field, input_beats
+from spikefab_hdl.sim.beats import Recorder, field, input_beats, spike_index
 from spikefab_hdl.sim.cocotb_bench import CoreBench, StreamDriver, StreamSink, TraceMonitor
 from spikefab_hdl.sim.testbench import CONFIG_ENV
 
@@ -43,7 +43,7 @@ class GoldenModel:
     """Rebuilds each sample from the accepted input beats and predicts the core's outputs."""
 
     def __init__(self, net: QuantizedNetwork, desc: dict):
-        self.net, self.spec = net, net.spec
+        self.net, self.spec, self.desc = net, net.spec, desc
         self.fields = desc["ports"]["i_stream__payload"]["fields"]
         self.expected: deque = deque()
         self._values: list[int] = []
@@ -59,7 +59,7 @@ class GoldenModel:
                 self._values = []
             return
         if not eos:
-            self._row[data] = 1
+            self._row[spike_index(self.desc, data)] = 1
             return
         self._steps.append(self._row)
         self._row = np.zeros(self.spec.n_in, np.int64)

@@ -7,8 +7,9 @@ One Verilator build per distinct network (``build/sim/random-<id>/``); the specs
 
 import numpy as np
 import pytest
-from core_cases import BANKED, BATCH, CASES, random_case
+from core_cases import BANKED, BATCH, CASES, SPRAM, random_case
 from spikefab.golden import run_network
+from spikefab.golden.layers import layer_current, pass_on
 from spikefab_hdl.core.plan import EXTENSIONS, plan_core
 from spikefab_hdl.sim.testbench import SIM_BUILD, run_core_bench
 
@@ -20,12 +21,12 @@ def _raw_membranes(net, x, gold):
     h = np.broadcast_to(x, (spec.timesteps, *x.shape)) if spec.encoding == "direct" else x
     raws = []
     for i, layer in enumerate(spec.hidden):
-        cur = h @ net.weights[i].T + net.biases[i]  # [T, B, n]
+        cur = np.stack([layer_current(net, i, h[t]) for t in range(len(h))])  # [T, B, n]
         prev = np.concatenate([np.zeros_like(gold.membranes[i][:1]), gold.membranes[i][:-1]])
         k = layer.neuron.leak_shift
         v1 = not layer.neuron.extensions()
         raws.append(prev - (0 if k is None else prev >> k) + cur if v1 else None)
-        h = gold.spikes[i].astype(np.int64)
+        h = np.stack([pass_on(layer, s.astype(np.int64)) for s in gold.spikes[i]])
     return raws
 
 
@@ -59,7 +60,7 @@ def test_cases_exercise_what_they_claim():
 def test_core_random_runner(name):
     net, x, lanes, seed = random_case(name)
     summary = run_core_bench(net, x, build_dir=SIM_BUILD / f"random-{name}", lanes=lanes,
-                                    idle=0.25, stall=0.3, seed=seed)
+                             idle=0.25, stall=0.3, seed=seed, spram=SPRAM.get(name))
     assert summary["samples"] == BATCH
     assert len(summary["cycles"]) == BATCH and min(summary["cycles"]) > 0
     assert np.isfinite(summary["sim_cycles"])

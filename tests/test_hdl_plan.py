@@ -81,5 +81,5 @@ def test_plan_of_a_spiking_readout_with_neuron_modes():
     assert l1.to_dict()["spike_readout"] and not l1.to_dict()["readout"]
 
 
-def test_the_core_implements_every_extension_but_conv2d():
-    assert set(EXTENSIONS) == set(SPEC_EXTENSIONS) - {"conv2d"}
+def test_the_core_implements_every_extension():
+    assert set(EXTENSIONS) == set(SPEC_EXTENSIONS)

@@ -273,3 +273,28 @@ def test_status_leds():
     assert [(f.type, f.rid) for f in frames] == [(FrameType.ERROR, 1), (FrameType.RESULT, 2)]
     assert decode_result(info, frames[1].payload).prediction == pred
     assert int(leds[-1]) >> 3 == pred
+
+
+@pytest.mark.parametrize("encoding", ["direct", "spikes"])
+def test_top_answers_a_conv_network_like_golden(encoding):
+    """A conv first layer: direct pixels (the core's counters make the coordinates) or
+    spike bitmaps (the board's CoordMap packs each flat address as ``(c, y, x)``)."""
+    from spikefab_hdl.sim.randnet import make_conv_spec, random_network
+
+    spec = make_conv_spec((2, 5, 4), [(3, 3, 1, 1, 2)], [3], encoding=encoding, in_bits=4,
+                          timesteps=3, w_bits=5, neurons=[LIFSpec(9, 10, 2)])
+    net = random_network(spec, 2)
+    model = BoardModel(net, clk_hz=1_000_000)
+    rng = np.random.default_rng(3)
+    samples = [_sample(net, rng) for _ in range(3)]
+    reqs = [encode_frame(FrameType.INFER_REQ, encode_sample(model.info, x), i)
+            for i, x in enumerate(samples)]
+    _, frames = run_top(net, reqs)
+    assert [f.type for f in frames] == [FrameType.RESULT] * 3
+    for x, frame in zip(samples, frames, strict=True):
+        run = run_network(net, x[None] if encoding == "direct" else x[:, None])
+        res = decode_result(model.info, frame.payload)
+        assert res.prediction == run.prediction[0]
+        np.testing.assert_array_equal(res.acc, run.acc[0])
+    assert any(run_network(net, x[None] if encoding == "direct" else x[:, None]).acc.any()
+               for x in samples)

@@ -157,14 +157,12 @@ def test_ir_round_trips_a_conv_network(tmp_path):
 def test_parts_without_an_extension_refuse_it_in_one_line():
     """Until a part implements an extension it says so, naming it (no silent v1 run)."""
     from spikefab.nirgraph import export_quantized
-    from spikefab_hdl.core.plan import plan_core
 
     spec = _conv_net("spikes")
     ws = [np.zeros(ly.weight_shape, np.int64) for ly in spec.layers]
     bs = [np.zeros(ly.bias_shape, np.int64) for ly in spec.layers]
     net = QuantizedNetwork(spec, ws, bs)
-    for who, call in (("the network core", lambda: plan_core(net, lanes=2)),
-                      ("export_quantized", lambda: export_quantized(net))):
+    for who, call in (("export_quantized", lambda: export_quantized(net)),):
         with pytest.raises(ValueError, match=f"^{who} does not implement the extensions? "
                                              f"[a-z0-9, -]*conv2d"):
             call()

@@ -5,20 +5,35 @@
   beat per set bit of the step's bitmap row and an ``eos`` beat (spikes). It reads one
   buffer entry per cycle, so a zero bitmap byte costs one cycle; what it sends comes
   from flip-flops, not from the buffer's block RAM.
+* :class:`CoordMap` (spike input into a conv first layer): the feeder's flat input
+  addresses become the packed coordinates ``(c, y, x)`` the core takes (docs/core.md),
+  through a table of ``n_in`` entries read one cycle later.
 * :class:`ResultSerializer` turns the core's ``o_stream`` (accumulators, prediction,
   cycle count) into the RESULT payload bytes, little-endian.
 """
 
-from amaranth import Cat, Module, Signal
-from amaranth.lib import stream, wiring
+import numpy as np
+from amaranth import Cat, Module, Signal, unsigned
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
+from spikefab.fixed import unsigned_width
 from spikefab.protocol import NetInfo
 
+from ..core.conv_geometry import ConvGeometry
 from ..core.plan import CYCLE_BITS, CorePlan
 from ..core.signatures import input_layout, output_layout
 from ..core.spike_queue import lowest_set_bit
 
-__all__ = ["SampleFeeder", "ResultSerializer", "buffer_shape"]
+__all__ = ["SampleFeeder", "CoordMap", "ResultSerializer", "buffer_shape", "feeder_layout"]
+
+
+def feeder_layout(plan: CorePlan) -> data.StructLayout:
+    """The feeder's beats: the core's input beat, or with spike input into a conv layer the
+    flat address (:class:`CoordMap` packs it)."""
+    if plan.encoding == "spikes" and plan.layers[0].conv is not None:
+        return data.StructLayout({"data": unsigned(unsigned_width(plan.n_in - 1)),
+                                  "eos": unsigned(1)})
+    return input_layout(plan)
 
 
 def buffer_shape(info: NetInfo) -> tuple[int, int]:
@@ -48,8 +63,9 @@ class SampleFeeder(wiring.Component):
     r_en : Signal(1), out
     r_data : Signal(width), in
         Synchronous read port of the sample buffer (data one cycle after ``r_en``).
-    o_stream : stream of input_layout(plan), out
-        To the core's ``i_stream``.
+    o_stream : stream of feeder_layout(plan), out
+        To the core's ``i_stream`` (through a :class:`CoordMap` for a conv first layer
+        with spike input).
     """
 
     def __init__(self, *, plan: CorePlan, info: NetInfo):
@@ -62,7 +78,7 @@ class SampleFeeder(wiring.Component):
             "r_addr": Out(range(max(2, self.depth))),
             "r_en": Out(1),
             "r_data": In(self.width),
-            "o_stream": Out(stream.Signature(input_layout(plan))),
+            "o_stream": Out(stream.Signature(feeder_layout(plan))),
         })
 
     def elaborate(self, platform):
@@ -133,6 +149,55 @@ class SampleFeeder(wiring.Component):
             m.d.sync += work.eq(work & (work - 1))
         with m.If(self.start):
             m.d.sync += in_k.eq(0)
+        return m
+
+
+class CoordMap(wiring.Component):
+    """Flat input addresses to packed conv coordinates, one beat per cycle, one cycle late.
+
+    Parameters
+    ----------
+    plan : CorePlan
+        A spike-input core whose first layer is a conv layer.
+
+    Attributes
+    ----------
+    i_stream : stream of feeder_layout(plan), in
+    o_stream : stream of input_layout(plan), out
+    busy : Signal(1), out
+        A beat is held.
+    """
+
+    def __init__(self, *, plan: CorePlan):
+        self.plan = plan
+        super().__init__({
+            "i_stream": In(stream.Signature(feeder_layout(plan))),
+            "o_stream": Out(stream.Signature(input_layout(plan))),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        plan = self.plan
+        geo = ConvGeometry(plan.layers[0].conv, plan.lanes)
+        table = [int(v) for v in geo.pack(*geo.unpack_flat(np.arange(plan.n_in)))]
+        m.submodules.table = rom = memory.Memory(shape=plan.in_data_bits, depth=plan.n_in,
+                                                 init=table)
+        rd = rom.read_port()
+        src, out = self.i_stream, self.o_stream
+        valid, eos = Signal(), Signal()
+        move = ~valid | out.ready
+        m.d.comb += [
+            src.ready.eq(move),
+            rd.addr.eq(src.payload.data),
+            rd.en.eq(move),
+            out.valid.eq(valid),
+            out.payload.data.eq(rd.data),
+            out.payload.eos.eq(eos),
+            self.busy.eq(valid),
+        ]
+        with m.If(move):
+            m.d.sync += [valid.eq(src.valid), eos.eq(src.payload.eos)]
         return m
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth import Elaboratable, Module
+from amaranth import ClockDomain, ClockSignal, Elaboratable, Module
 from amaranth.build import Attrs
 from amaranth.lib import io
 from amaranth_boards.icebreaker import ICEBreakerPlatform
@@ -27,6 +27,7 @@ from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
 from amaranth_boards.resources import UARTResource
 from amaranth_boards.ulx3s import ULX3S_25F_Platform, ULX3S_85F_Platform
 
+from .pll import PLLDomain, ice40_pll
 from .top import DEFAULT_BAUD, BoardTop
 
 __all__ = ["Board", "BOARDS", "get_board", "BoardDesign"]
@@ -121,15 +122,40 @@ class BoardDesign(Elaboratable):
     net : QuantizedNetwork
     lanes : int
     baud : int
+    spram : dict, optional
+        The core's placement of conv state memories in SPRAM (``NetworkCore``'s).
+    pll_hz : float, optional
+        Run the design at this frequency (at most; :func:`.pll.ice40_pll` picks the nearest
+        setting below) from an iCE40 PLL on the board clock; None: the board clock itself.
+
+    Attributes
+    ----------
+    clk_hz : int
+        The design's clock (the PLL's output, or the board clock).
+    pll : PLLConfig or None
     """
 
-    def __init__(self, *, board: Board, net, lanes: int = 4, baud: int = DEFAULT_BAUD):
+    def __init__(self, *, board: Board, net, lanes: int = 4, baud: int = DEFAULT_BAUD,
+                 spram=None, pll_hz=None):
         self.board = board
-        self.top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, baud=baud,
-                            n_leds=len(board.leds))
+        self.pll = None
+        if pll_hz is not None:
+            if board.family != "ice40":
+                self._MustUse__silence = True
+                raise ValueError(f"pll_hz: a PLL is built for iCE40 boards only, not "
+                                 f"{board.name}")
+            self.pll = ice40_pll(board.clk_hz, pll_hz)
+        self.clk_hz = board.clk_hz if self.pll is None else int(self.pll.f_out_hz)
+        self.top = BoardTop(net=net, clk_hz=self.clk_hz, lanes=lanes, baud=baud,
+                            n_leds=len(board.leds), spram=spram)
 
     def elaborate(self, platform):
         m = Module()
+        if self.pll is not None:
+            pin = platform.request(platform.default_clk, dir="-")
+            m.submodules.pll = pll = PLLDomain(config=self.pll, clk_pin=pin)
+            m.domains.sync = ClockDomain("sync")
+            m.d.comb += ClockSignal("sync").eq(pll.clk)
         m.submodules.top = top = self.top
         uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)

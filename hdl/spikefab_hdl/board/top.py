@@ -27,7 +27,7 @@ from spikefab.protocol import ERROR_LEN, FrameType, NetInfo
 
 from ..core.plan import plan_core
 from ..core.spike_queue import SmallFIFO
-from .adapters import ResultSerializer, SampleFeeder, buffer_shape
+from .adapters import CoordMap, ResultSerializer, SampleFeeder, buffer_shape
 from .framing import Command, FrameBuilder, FrameParser
 from .uart import UARTRx, UARTTx, uart_divisor
 
@@ -38,10 +38,10 @@ DEFAULT_BAUD = 115_200
 DEFAULT_TIMEOUT_S = 0.1
 
 
-def _default_core(net, lanes):
+def _default_core(net, lanes, spram=None):
     from ..core.network import NetworkCore
 
-    return NetworkCore(net=net, lanes=lanes, trace=False)
+    return NetworkCore(net=net, lanes=lanes, trace=False, spram=spram)
 
 
 class BoardTop(wiring.Component):
@@ -64,8 +64,10 @@ class BoardTop(wiring.Component):
     n_leds : int
         Width of ``leds``.
     core : callable, optional
-        ``core(net, lanes)`` returning a component with the core's ``i_stream`` and
-        ``o_stream`` (default: :class:`~.core.NetworkCore` without trace).
+        ``core(net, lanes[, spram])`` returning a component with the core's ``i_stream``
+        and ``o_stream`` (default: :class:`~.core.NetworkCore` without trace).
+    spram : dict, optional
+        The core's placement of conv state memories in SPRAM (``NetworkCore``'s).
 
     Attributes
     ----------
@@ -79,14 +81,15 @@ class BoardTop(wiring.Component):
 
     def __init__(self, *, net: QuantizedNetwork, clk_hz: int, lanes: int = 4,
                  baud: int = DEFAULT_BAUD, divisor: int | None = None,
-                 timeout_cycles: int | None = None, n_leds: int = 3, core=None):
+                 timeout_cycles: int | None = None, n_leds: int = 3, core=None, spram=None):
         if not isinstance(net, QuantizedNetwork):
             self._MustUse__silence = True
             raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
         self.net = net
         self.clk_hz = int(clk_hz)
         self.lanes = lanes
-        self.plan = plan_core(net, lanes=lanes)
+        self.plan = plan_core(net, lanes=lanes, spram=spram)
+        self.spram = spram
         self.info = NetInfo.from_network(net, self.clk_hz)
         self.divisor = divisor if divisor is not None else uart_divisor(self.clk_hz, baud)
         self.timeout_cycles = (timeout_cycles if timeout_cycles is not None
@@ -104,7 +107,8 @@ class BoardTop(wiring.Component):
         m.submodules.builder = builder = FrameBuilder()
         m.submodules.feeder = feeder = SampleFeeder(plan=self.plan, info=info)
         m.submodules.serializer = ser = ResultSerializer(plan=self.plan, info=info)
-        m.submodules.core = core = self._core(self.net, self.lanes)
+        m.submodules.core = core = (self._core(self.net, self.lanes) if self.spram is None
+                                    else self._core(self.net, self.lanes, self.spram))
         width, depth = buffer_shape(info)
         m.submodules.buffer = buf = memory.Memory(shape=width, depth=depth, init=[])
         wp, rp = buf.write_port(), buf.read_port()
@@ -112,7 +116,13 @@ class BoardTop(wiring.Component):
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), parser.uart_err.eq(rx.frame_err)]
         wiring.connect(m, rx.o_stream, parser.i_stream)
         wiring.connect(m, builder.o_stream, tx.i_stream)
-        wiring.connect(m, feeder.o_stream, core.i_stream)
+        coords = None
+        if self.plan.encoding == "spikes" and self.plan.layers[0].conv is not None:
+            m.submodules.coords = coords = CoordMap(plan=self.plan)
+            wiring.connect(m, feeder.o_stream, coords.i_stream)
+            wiring.connect(m, coords.o_stream, core.i_stream)
+        else:
+            wiring.connect(m, feeder.o_stream, core.i_stream)
         # The results pass a two-entry FIFO, so the core's output ``ready`` is a register,
         # not the end of a path through the frame builder and the UART transmitter.
         out_bits = Shape.cast(core.o_stream.payload.shape()).width
@@ -187,7 +197,8 @@ class BoardTop(wiring.Component):
         m.d.comb += [busy.eq(~parser.o_cmd.ready), parser.busy.eq(busy)]
 
         infer_busy = Signal()
-        m.d.comb += infer_busy.eq(feeder.busy | (busy & (cmd.kind == Command.INFER)))
+        feeding = feeder.busy if coords is None else feeder.busy | coords.busy
+        m.d.comb += infer_busy.eq(feeding | (busy & (cmd.kind == Command.INFER)))
         leds = [ticks[-1], error_shown != 0, infer_busy] + list(ser.prediction)
         for i in range(self.n_leds):
             m.d.comb += self.leds[i].eq(leds[i] if i < len(leds) else 0)

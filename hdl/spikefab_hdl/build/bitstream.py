@@ -5,8 +5,11 @@
 ``build.log``; the tools' own files stay in ``work/`` beside them.
 
 Before any tool runs it refuses, in one line: an unknown board, a corrupt IR, a network
-the protocol cannot carry, and a network whose memories need more block RAM than the
-device has (a lower bound: only memories deep enough for block RAM are counted). After
+the protocol cannot carry, and a network whose memories need more block RAM (or SPRAM)
+than the device has (a lower bound: only memories deep enough for block RAM are counted;
+:mod:`.fit`, which also places conv layers' state memories in the UP5K's SPRAM when block
+RAM runs out: then yosys runs ``synth_ice40 -spram`` and the RTLIL's initial contents of
+those memories are removed, :func:`strip_spram_init`, as an SPRAM has none). After
 nextpnr it refuses a design that does not fit (naming the resource; report.json is still
 written from nextpnr's utilisation table, with ``clock`` and ``bitstream`` null) and,
 after writing the report and the bitstream, one whose Fmax is below the board clock.
@@ -23,22 +26,23 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from amaranth.hdl import Fragment, MemoryInstance, Shape
-from amaranth.lib import memory
 from spikefab.atomic import atomic_write_text
 from spikefab.ir import QuantizedNetwork
-from spikefab.protocol import NetInfo, network_id
+from spikefab.protocol import network_id
 from spikefab.toolchain import ToolchainError
 
 from ..board.definitions import Board, BoardDesign, get_board
-from ..board.top import DEFAULT_BAUD, BoardTop
+from ..board.top import DEFAULT_BAUD
 from ..core.plan import check_lanes
+from ..core.spram import RAM_STYLE
+from .fit import check_network, estimate, memory_blocks, place_spram
 from .tool_report import (
     BuildError,
     FitError,
@@ -57,7 +61,9 @@ __all__ = [
     "yowasp_env",
     "memory_blocks",
     "estimate",
+    "place_spram",
     "check_network",
+    "strip_spram_init",
     "build_bitstream",
     "BuildError",
     "FitError",
@@ -75,16 +81,6 @@ YOWASP_TOOLS = {
     "OPENFPGALOADER": "true",
     "DFU_SUFFIX": "true",
 }
-#: Block RAM shapes (width, depth) per family.
-_BRAM_SHAPES = {
-    "ice40": ((16, 256), (8, 512), (4, 1024), (2, 2048)),
-    "ecp5": ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-}
-#: Memories shallower than this are left out of the block RAM estimate (they may map to
-#: flip-flops or LUT RAM).
-MIN_BRAM_DEPTH = 128
-
-
 def yowasp_env(base: dict | None = None) -> dict:
     """A copy of ``base`` (default ``os.environ``) with every tool variable set.
 
@@ -105,51 +101,24 @@ def yowasp_env(base: dict | None = None) -> dict:
     return env
 
 
-def memory_blocks(family: str, width: int, depth: int) -> int:
-    """Fewest block RAMs holding a ``width`` × ``depth`` memory."""
-    return min(-(-width // w) * -(-depth // d) for w, d in _BRAM_SHAPES[family])
-
-
-def _memories(top) -> list[tuple[str, int, int]]:
-    """``(path, width, depth)`` of every memory in an elaborated design."""
-    found = []
-
-    def walk(frag, path):
-        if isinstance(frag, MemoryInstance):
-            mem = next((o for o in frag.origins or () if isinstance(o, memory.Memory)), None)
-            if mem is not None:
-                found.append(("/".join(path), Shape.cast(mem.shape).width, mem.depth))
-        for sub, name, *_ in frag.subfragments:
-            walk(sub, (*path, str(name)))
-
-    walk(Fragment.get(top, None), ())
-    return found
-
-
-def estimate(board: Board, net: QuantizedNetwork, *, lanes: int = 4) -> dict:
-    """Block RAM the design's memories need at least, before any tool runs."""
-    top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds))
-    mems = _memories(top)
-    blocks = sum(memory_blocks(board.family, w, d) for _, w, d in mems if d >= MIN_BRAM_DEPTH)
-    return {
-        "memories": [{"path": p, "width": w, "depth": d} for p, w, d in mems],
-        "memory_bits": sum(w * d for _, w, d in mems),
-        "bram_blocks": blocks,
-        "bram_available": board.capacity["bram"],
-    }
-
-
-def check_network(board: Board, net: QuantizedNetwork, *, lanes: int = 4) -> dict:
-    """All checks made before a tool runs; returns :func:`estimate`'s numbers."""
-    NetInfo.from_network(net, board.clk_hz)  # the protocol's size limits
-    est = estimate(board, net, lanes=lanes)
-    if est["bram_blocks"] > est["bram_available"]:
-        raise FitError(
-            f"network too large for {board.name} ({board.device}): its memories need at least "
-            f"{est['bram_blocks']} block RAMs, the device has {est['bram_available']} "
-            f"({net.n_weights} weights)"
-        )
-    return est
+def strip_spram_init(rtlil_text: str) -> str:
+    """The RTLIL without the ``$meminit`` cells of memories marked ``ram_style "huge"``
+    (:mod:`spikefab_hdl.core.spram`): yosys maps a memory to SPRAM only if it has no initial
+    contents, and an SPRAM has none (the core writes every row before reading it)."""
+    style = f'attribute \\ram_style "{RAM_STYLE}"'
+    out = []
+    for part in re.split(r"(?m)^(?=module )", rtlil_text):
+        huge = {name for attrs, name in
+                re.findall(r"(?m)((?:^  attribute [^\n]*\n)+)^  memory [^\n]* \\(\S+)$", part)
+                if style in attrs}
+        if huge:
+            def keep(cell, names=huge):
+                memid = re.search(r'parameter \\MEMID "\\\\(\S+)"', cell.group(0))
+                return "" if memid and memid.group(1) in names else cell.group(0)
+            part = re.sub(r"(?m)(?:^  attribute [^\n]*\n)*^  cell \$meminit_v2 \S+\n"
+                          r"(?:^    [^\n]*\n)*?^  end\n", keep, part)
+        out.append(part)
+    return "".join(out)
 
 
 @contextlib.contextmanager
@@ -179,7 +148,8 @@ def _last_error(log: str) -> str:
     return lines[-1] if lines else (log.strip().splitlines() or ["no output"])[-1]
 
 
-def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream, seconds):
+def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream, seconds,
+            pll=None):
     """report.json; ``clock`` and ``bitstream`` are None when place and route failed."""
     spec = net.spec
     return {
@@ -196,10 +166,14 @@ def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream
         },
         "lanes": lanes,
         "baud": baud,
+        "pll": None if pll is None else {"divr": pll.divr, "divf": pll.divf, "divq": pll.divq,
+                                         "filter_range": pll.filter_range,
+                                         "mhz": round(pll.f_out_hz / 1e6, 4)},
         "clock": clock,
         "target_mhz": board.target_mhz,
         "resources": res,
-        "estimate": {k: est[k] for k in ("memory_bits", "bram_blocks")},
+        "estimate": {k: est[k] for k in ("memory_bits", "bram_blocks", "spram_blocks")},
+        "spram": {str(k): v for k, v in est["spram"].items()},
         "nextpnr_utilization": util,
         "yosys_cells": cells,
         "bitstream": bitstream,
@@ -208,10 +182,15 @@ def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream
 
 
 def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_BAUD,
-                    out_root="build/bitstreams", seed: int = 1, timeout_s: int = 3600) -> dict:
+                    out_root="build/bitstreams", seed: int = 1, timeout_s: int = 3600,
+                    spram="auto", clock_mhz: float | None = None) -> dict:
     """Build the bitstream of ``ir`` (a path or a QuantizedNetwork) for ``board_name``.
 
-    Returns the report (also written to ``<out_root>/<board>/report.json``).
+    Returns the report (also written to ``<out_root>/<board>/report.json``). ``spram``:
+    the conv state memories in SPRAM (``NetworkCore``'s placement), ``"auto"`` (placed
+    only when block RAM runs out, :func:`.fit.place_spram`) or None (none). ``clock_mhz``:
+    run the design from an iCE40 PLL at (at most) this frequency instead of the board
+    clock (:mod:`spikefab_hdl.board.pll`); the timing check is then against it.
 
     Raises
     ------
@@ -229,22 +208,29 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
     board = get_board(board_name)
     lanes = check_lanes(lanes)
     net = ir if isinstance(ir, QuantizedNetwork) else QuantizedNetwork.load(ir)
-    est = check_network(board, net, lanes=lanes)
+    est = check_network(board, net, lanes=lanes, spram=spram)
     env = yowasp_env()
     platform = board.make_platform()
-    design = BoardDesign(board=board, net=net, lanes=lanes, baud=baud)
+    design = BoardDesign(board=board, net=net, lanes=lanes, baud=baud,
+                         spram=est["spram"] or None,
+                         pll_hz=None if clock_mhz is None else clock_mhz * 1e6)
     out = Path(out_root) / board.name
     work = out / "work"
     with _one_build_at_a_time(Path(out_root)):
         if work.exists():
             shutil.rmtree(work)
-        # synth_ice40 maps multiplies to SB_MAC16 only with -dsp (ECP5 does it by default)
-        extra = {"synth_opts": "-dsp"} if board.family == "ice40" else {}
+        # synth_ice40 maps multiplies to SB_MAC16 only with -dsp (ECP5 does it by default),
+        # and memories to SPRAM only with -spram
+        extra = {}
+        if board.family == "ice40":
+            extra["synth_opts"] = "-dsp -spram" if est["spram"] else "-dsp"
         plan = platform.prepare(
             design, name=NAME,
             nextpnr_opts=f"--report {NAME}_nextpnr.json --timing-allow-fail --seed {seed}",
             **extra,
         )
+        if est["spram"]:
+            plan.files[f"{NAME}.il"] = strip_spram_init(plan.files[f"{NAME}.il"])
         plan.extract(work)
         t0 = time.monotonic()
         with open(out / "build.log", "w") as log:
@@ -264,7 +250,7 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
             if util:
                 res = resources(board.family, util, cells)
                 report = _report(board, ir, net, lanes, baud, None, res, est, util, cells,
-                                 None, seconds)
+                                 None, seconds, design.pll)
                 atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
                 check_fit(board.name, board.device, res)
             text = (out / "build.log").read_text(errors="replace")
@@ -273,16 +259,17 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
                              log=out / "build.log")
         pnr = read_json(work / f"{NAME}_nextpnr.json")
         res = resources(board.family, pnr["utilization"], cells)
-        clock = clock_result(pnr, board.clk_hz / 1e6)
+        clock = clock_result(pnr, design.clk_hz / 1e6)
         ext = "bin" if board.family == "ice40" else "bit"
         shutil.copyfile(work / f"{NAME}.{ext}", out / f"{NAME}.{ext}")
         report = _report(board, ir, net, lanes, baud, clock, res, est, pnr["utilization"],
-                         cells, f"{NAME}.{ext}", seconds)
+                         cells, f"{NAME}.{ext}", seconds, design.pll)
         atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
         check_fit(board.name, board.device, res)
         if not clock["met"]:
             raise TimingError(
-                f"timing failed on {board.name}: Fmax {clock['fmax_mhz']} MHz < board clock "
-                f"{clock['board_mhz']} MHz (report in {out / 'report.json'})"
+                f"timing failed on {board.name}: Fmax {clock['fmax_mhz']} MHz < "
+                f"{'PLL' if design.pll else 'board'} clock {clock['board_mhz']} MHz (report in "
+                f"{out / 'report.json'})"
             )
         return report

@@ -1,6 +1,7 @@
 """``python -m spikefab_hdl build``: a bitstream and its report for one board.
 
-    python -m spikefab_hdl build --board <board> --ir <ir> [--lanes N] [--baud B] [-o DIR]
+    python -m spikefab_hdl build --board <board> --ir <ir> [--lanes N] [--baud B]
+        [--clock-mhz F] [-o DIR]
 
 writes ``DIR/<board>/spikefab.{bin,bit}``, ``report.json`` and ``build.log``
 (``DIR`` defaults to ``build/bitstreams``) and prints one summary line. Bad input (an
@@ -33,6 +34,9 @@ def add_build(sub) -> None:
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                    help=f"UART baud rate (default {DEFAULT_BAUD})")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--clock-mhz", type=float, default=None,
+                   help="run the design from the iCE40 PLL at (at most) this frequency "
+                        "(iCEBreaker; default: the board clock)")
     p.add_argument("-o", "--out", default="build/bitstreams",
                    help="output root (default build/bitstreams)")
     p.set_defaults(func=_cmd_build)
@@ -44,13 +48,14 @@ def _cmd_build(args) -> int:
         if lanes is None:
             lanes = BOARDS[args.board].lanes if args.board in BOARDS else 4
         r = build_bitstream(args.ir, args.board, lanes=lanes, baud=args.baud,
-                            out_root=args.out, seed=args.seed)
+                            out_root=args.out, seed=args.seed, clock_mhz=args.clock_mhz)
     except (BuildError, ToolchainError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     res, clk = r["resources"], r["clock"]
     used = ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in res.items() if v["available"])
+    source = "PLL" if r["pll"] else "board"
     print(f"{r['board']} ({r['device']}): {used}; Fmax {clk['fmax_mhz']} MHz "
-          f"(board clock {clk['board_mhz']} MHz); wrote {args.out}/{r['board']}/{r['bitstream']} "
-          f"and report.json")
+          f"({source} clock {clk['board_mhz']} MHz); wrote "
+          f"{args.out}/{r['board']}/{r['bitstream']} and report.json")
     return 0

@@ -89,9 +89,11 @@ def describe_core(core: NetworkCore, *, module: str = MODULE_NAME) -> dict:
 
 
 def write_verilog(
-    net: QuantizedNetwork, out_dir, *, lanes: int = 4, trace: bool = False, name: str = MODULE_NAME
+    net: QuantizedNetwork, out_dir, *, lanes: int = 4, trace: bool = False,
+    name: str = MODULE_NAME, spram=None,
 ) -> tuple[Path, Path]:
-    """Write ``<out_dir>/<name>.v`` and ``<out_dir>/<name>.json`` atomically.
+    """Write ``<out_dir>/<name>.v`` and ``<out_dir>/<name>.json`` atomically (``spram``: the
+    core's placement of state memories in single-port RAM, ``NetworkCore``'s).
 
     Returns
     -------
@@ -100,7 +102,7 @@ def write_verilog(
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be a Verilog identifier, not {name!r}")
-    core = NetworkCore(net=net, lanes=lanes, trace=trace)
+    core = NetworkCore(net=net, lanes=lanes, trace=trace, spram=spram)
     text = verilog.convert(core, name=name, emit_src=False)
     out = Path(out_dir)
     v_path, j_path = out / f"{name}.v", out / f"{name}.json"

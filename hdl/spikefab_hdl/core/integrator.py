@@ -21,12 +21,13 @@ the currents, so the next step starts from ``b`` again.
 
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal, signed, unsigned
+from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import times
 from .plan import LayerPlan
+from .spram import SPRAMMemory
 from .weight_memory import WeightMemory
 
 __all__ = ["Integrator", "route_events"]
@@ -92,34 +93,19 @@ class Integrator(wiring.Component):
             rows=lp.weight_rows,
             bank_rows=lp.bank_rows,
         )
-        m.submodules.currents = cmem = memory.Memory(
-            shape=cur_layout, depth=groups, init=[list(map(int, row)) for row in lp.bias_rows]
-        )
-        c_wr = cmem.write_port()
-        c_rd = cmem.read_port(transparent_for=(c_wr,))
-
-        # Stage 0: walk the G weight rows of the event being served.
-        busy = Signal()
-        base = Signal(range(lp.n_in * groups))
-        group = Signal(range(groups))
-        value = Signal(max(1, lp.value_bits))
-        last = group == groups - 1
-        take = ~busy | last
-        ev = self.events.payload
-        m.d.comb += self.events.ready.eq(take)
-        with m.If(busy):
-            m.d.comb += wmem.addr.eq(base)
-            m.d.sync += [base.eq(base + 1), group.eq(group + 1)]
-            with m.If(last):
-                m.d.sync += busy.eq(0)
-        with m.If(self.events.valid & take):
-            nonzero = ev.value != 0 if lp.value_bits else 1
-            m.d.sync += [
-                busy.eq(nonzero),
-                base.eq(times(ev.index, groups)),
-                group.eq(0),
-                value.eq(ev.value if lp.value_bits else 1),
-            ]
+        banks = lp.spram_banks("currents")
+        if banks:  # single-port RAM: the walk never reads and writes one bank in a cycle
+            m.submodules.currents = cmem = SPRAMMemory(shape=cur_layout, depth=groups,
+                                                       banks=banks)
+            c_wr, c_rd = cmem.write, cmem.read
+        else:
+            # (a conv layer's currents start unset: its clear pass writes them after reset)
+            init = [] if lp.conv is not None else [list(map(int, r)) for r in lp.bias_rows]
+            m.submodules.currents = cmem = memory.Memory(shape=cur_layout, depth=groups,
+                                                         init=init)
+            c_wr = cmem.write_port()
+            c_rd = cmem.read_port(transparent_for=(c_wr,))
+        busy, group, value, pending = self.walk(m, wmem)
 
         # Stages 1 .. latency: the row travels through the weight memory (its block RAM,
         # then its output register, :mod:`.weight_memory`); valid, group and value go alongside.
@@ -132,7 +118,7 @@ class Integrator(wiring.Component):
             stages.append(cur)
         reg_w = wmem.data
         (pre_valid, pre_group, _), (reg_valid, reg_group, reg_value) = stages[-2:]
-        in_flight = busy
+        in_flight = busy | pending
         for valid, _, _ in stages[1:]:
             in_flight = in_flight | valid
         if lp.value_bits:
@@ -170,6 +156,38 @@ class Integrator(wiring.Component):
             c_wr.data.eq(Mux(add_valid, sums, self.wr_data)),
         ]
         return m
+
+    def walk(self, m: Module, wmem: WeightMemory):
+        """Stage 0: take events and walk the ``G`` weight rows of each nonzero one.
+
+        Drives ``wmem.addr`` and ``events.ready``; returns ``(busy, row, value, pending)``:
+        a row is issued this cycle, the current row it adds into, the event's value, and
+        whether an event is held before the walk (never, here).
+        """
+        lp = self.layer
+        groups = lp.groups
+        busy = Signal()
+        base = Signal(range(lp.n_in * groups))
+        group = Signal(range(groups))
+        value = Signal(max(1, lp.value_bits))
+        last = group == groups - 1
+        take = ~busy | last
+        ev = self.events.payload
+        m.d.comb += self.events.ready.eq(take)
+        with m.If(busy):
+            m.d.comb += wmem.addr.eq(base)
+            m.d.sync += [base.eq(base + 1), group.eq(group + 1)]
+            with m.If(last):
+                m.d.sync += busy.eq(0)
+        with m.If(self.events.valid & take):
+            nonzero = ev.value != 0 if lp.value_bits else 1
+            m.d.sync += [
+                busy.eq(nonzero),
+                base.eq(times(ev.index, groups)),
+                group.eq(0),
+                value.eq(ev.value if lp.value_bits else 1),
+            ]
+        return busy, group, value, Const(0)
 
 
 def route_events(m: Module, *, source, integrator: Integrator, accepting) -> Signal:

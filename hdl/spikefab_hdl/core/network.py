@@ -17,11 +17,13 @@ is accepted once the previous sample's last output beat has left.
 
 from __future__ import annotations
 
-from amaranth import Module, Signal
+from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from spikefab.ir import QuantizedNetwork
 
+from .conv_geometry import coord_bits
+from .conv_layer import ConvLayer
 from .layer import HiddenLayer
 from .plan import CYCLE_BITS, CorePlan, plan_core
 from .readout import ReadoutLayer
@@ -44,6 +46,9 @@ class NetworkCore(wiring.Component):
         Weights read (and neurons updated) per cycle, in ``[1, 64]``.
     trace : bool
         Add the ``trace`` ports (for verification); board builds use ``False``.
+    spram : dict, optional
+        ``{layer: {memory: banks}}``: conv layers' state memories in single-port RAM (the
+        UP5K's SPRAM; ``plan.check_spram``). Default: none.
 
     Attributes
     ----------
@@ -63,9 +68,10 @@ class NetworkCore(wiring.Component):
         values}, one beat per group per step; never stalls the core.
     """
 
-    def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True):
+    def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True,
+                 spram=None):
         try:
-            self.plan: CorePlan = plan_core(net, lanes=lanes)
+            self.plan: CorePlan = plan_core(net, lanes=lanes, spram=spram)
         except (TypeError, ValueError) as e:
             raise refuse(self, e) from None
         if not isinstance(trace, bool):
@@ -93,7 +99,8 @@ class NetworkCore(wiring.Component):
         steps = plan.timesteps
         layers = []
         for lp in plan.layers:
-            cls = ReadoutLayer if lp.is_readout else SpikingReadout if lp.last else HiddenLayer
+            cls = (ReadoutLayer if lp.is_readout else SpikingReadout if lp.last
+                   else HiddenLayer if lp.conv is None else ConvLayer)
             layer = cls(layer=lp, timesteps=steps)
             m.submodules[f"layer{lp.index}"] = layer
             layers.append(layer)
@@ -120,9 +127,23 @@ class NetworkCore(wiring.Component):
         return m
 
     def _direct_adapter(self, m, src, ev, in_done):
-        """``n_in`` value beats become events ``(i, x_i)``; then one ``eos`` per sample."""
+        """``n_in`` value beats become events ``(i, x_i)``; then one ``eos`` per sample.
+        Into a conv layer ``i`` is the packed ``(c, y, x)``, kept by counters."""
         n_in = self.plan.n_in
         count = Signal(range(n_in + 1))
+        conv = self.plan.layers[0].conv
+        if conv is None:
+            index = count
+        else:
+            cb, yb, xb = coord_bits(conv)
+            c, y, x = Signal(cb), Signal(yb), Signal(xb)
+            index = Cat(x, y, c)
+            with m.If(src.valid & ev.ready & (count != n_in)):
+                m.d.sync += x.eq(Mux(x == conv.width - 1, 0, x + 1))
+                with m.If(x == conv.width - 1):
+                    m.d.sync += y.eq(Mux(y == conv.height - 1, 0, y + 1))
+                    with m.If(y == conv.height - 1):
+                        m.d.sync += c.eq(Mux(c == conv.in_channels - 1, 0, c + 1))
         with m.If(count == n_in):
             m.d.comb += [ev.valid.eq(1), ev.payload.eos.eq(1)]
             with m.If(ev.ready):
@@ -130,7 +151,7 @@ class NetworkCore(wiring.Component):
         with m.Else():
             m.d.comb += [
                 ev.valid.eq(src.valid),
-                ev.payload.index.eq(count),
+                ev.payload.index.eq(index),
                 ev.payload.value.eq(src.payload.data),
                 src.ready.eq(ev.ready),
             ]
@@ -142,7 +163,14 @@ class NetworkCore(wiring.Component):
         plan = self.plan
         steps = plan.timesteps
         beat = src.payload
-        in_range = beat.eos | (beat.data < plan.n_in)
+        conv = plan.layers[0].conv
+        if conv is None:
+            in_range = beat.eos | (beat.data < plan.n_in)
+        else:  # a packed coordinate: each field in range
+            _, yb, xb = coord_bits(conv)
+            d = beat.data
+            in_range = beat.eos | ((d[:xb] < conv.width) & (d[xb:xb + yb] < conv.height)
+                                   & (d[xb + yb:] < conv.in_channels))
         m.d.comb += [
             ev.valid.eq(src.valid & in_range),
             ev.payload.index.eq(beat.data),

@@ -28,6 +28,7 @@ from amaranth.lib import data, memory, wiring
 
 from .lif import LIFDecide, LIFPrep, LIFSum, SynapseSum, lif_stages
 from .plan import LayerPlan
+from .spram import SPRAMMemory
 from .stepper import LayerStepper
 
 __all__ = ["NeuronPass"]
@@ -37,11 +38,16 @@ STAGE_NAMES = {LIFPrep: "lif_prep", SynapseSum: "synapse_sum", LIFSum: "lif_sum"
                LIFDecide: "lif"}
 
 
-def _state_memory(m: Module, name: str, bits: int, layer: LayerPlan) -> memory.Memory:
-    m.submodules[name] = mem = memory.Memory(
-        shape=data.ArrayLayout(signed(bits), layer.lanes), depth=layer.groups, init=[]
-    )
-    return mem
+def _state_memory(m: Module, name: str, bits: int, layer: LayerPlan):
+    """``(read, write)`` ports of a state memory (single-port RAM if the plan says so)."""
+    shape = data.ArrayLayout(signed(bits), layer.lanes)
+    banks = layer.spram_banks(name)
+    if banks:
+        m.submodules[name] = mem = SPRAMMemory(shape=shape, depth=layer.groups, banks=banks)
+        return mem.read, mem.write
+    m.submodules[name] = mem = memory.Memory(shape=shape, depth=layer.groups, init=[])
+    wr = mem.write_port()
+    return mem.read_port(), wr
 
 
 class NeuronPass:
@@ -60,6 +66,10 @@ class NeuronPass:
     extra : dict
         ``{name: value}``: per-group data the owner reads at stage 0 (its read port's
         ``data`` at stage 1), carried to the last stage as ``out[name]``.
+    last_group : Value, optional
+        The last stage holds a row of the last (channel) group, whose lanes past the
+        layer's neurons (channels) are masked; default ``group == groups - 1`` (a conv
+        layer gives its own: its rows are ``pos * G + g``).
 
     Attributes
     ----------
@@ -76,19 +86,16 @@ class NeuronPass:
         The pass has ended and the pipeline is empty.
     """
 
-    def __init__(self, m: Module, *, stepper: LayerStepper, layer: LayerPlan, ready, extra=None):
+    def __init__(self, m: Module, *, stepper: LayerStepper, layer: LayerPlan, ready, extra=None,
+                 last_group=None):
         extra = dict(extra or {})
         st, neuron, lanes, groups = stepper, layer.neuron, layer.lanes, layer.groups
         self.layer, self.stepper = layer, st
-        vmem = _state_memory(m, "membranes", neuron.v_bits, layer)
-        v_wr = vmem.write_port()
-        v_rd = vmem.read_port()
+        v_rd, v_wr = _state_memory(m, "membranes", neuron.v_bits, layer)
         inputs = {"v": v_rd.data, "current": st.integrator.rd_data, **extra}
         reads = [v_rd]
         if neuron.synapse is not None:
-            smem = _state_memory(m, "synapses", neuron.synapse.i_bits, layer)
-            i_wr = smem.write_port()
-            i_rd = smem.read_port()
+            i_rd, i_wr = _state_memory(m, "synapses", neuron.synapse.i_bits, layer)
             inputs["syn"] = i_rd.data
             reads.append(i_rd)
 
@@ -115,7 +122,7 @@ class NeuronPass:
         self.consume = self.valid & ready
         m.d.comb += st.advance.eq(st.in_pass & (~self.valid | ready))
         for port in reads:
-            m.d.comb += [port.addr.eq(st.p_group), port.en.eq(st.advance)]
+            m.d.comb += [port.addr.eq(st.p_group), port.en.eq(st.read_en)]
 
         # the pipeline registers and the stages between them
         bus = dict(inputs)
@@ -138,23 +145,30 @@ class NeuronPass:
         with m.If(st.advance & st.s1_valid):
             st.rewrite_currents(m)  # I is read (stage 0) once per pass: back to b
 
-        tail = layer.n_out - (groups - 1) * lanes  # live lanes of the last group
-        mask = Mux(self.group == groups - 1, Const((1 << tail) - 1, lanes), (1 << lanes) - 1)
+        # live lanes of the last group
+        width = layer.n_out if layer.conv is None else layer.conv.out_channels
+        tail = width - (layer.channel_groups - 1) * lanes
+        if last_group is None:
+            last_group = self.group == groups - 1
+        mask = Mux(last_group, Const((1 << tail) - 1, lanes), (1 << lanes) - 1)
         self.spikes = Signal(lanes)
         m.d.comb += self.spikes.eq(bus["spikes"] & mask)
         zero = st.last_step | st.clearing
-        with m.If(self.consume):
-            m.d.comb += [
-                v_wr.en.eq(1),
-                v_wr.addr.eq(self.group),
-                v_wr.data.eq(Mux(zero, 0, bus["v_next"])),
-            ]
-            if neuron.synapse is not None:
-                m.d.comb += [
-                    i_wr.en.eq(1),
-                    i_wr.addr.eq(self.group),
-                    i_wr.data.eq(Mux(zero, 0, bus["syn_next"])),
-                ]
+        writes = [(v_wr, Mux(zero, 0, bus["v_next"]))]
+        if neuron.synapse is not None:
+            writes.append((i_wr, Mux(zero, 0, bus["syn_next"])))
+        # a row is written len(stages) + 1 issues after its read; in single-port RAM that
+        # distance must be odd (the read of that moment is of the other parity), so an
+        # even one is made odd by writing one cycle later
+        late = bool(layer.spram) and (len(stages) + 1) % 2 == 0
+        for port, value in writes:
+            if late:
+                en, addr, val = Signal(), Signal.like(self.group), Signal.like(port.data)
+                m.d.sync += [en.eq(self.consume), addr.eq(self.group), val.eq(value)]
+                m.d.comb += [port.en.eq(en), port.addr.eq(addr), port.data.eq(val)]
+            else:
+                with m.If(self.consume):
+                    m.d.comb += [port.en.eq(1), port.addr.eq(self.group), port.data.eq(value)]
         empty = Const(1)
         for valid in self.valids:
             empty = empty & ~valid

@@ -7,12 +7,15 @@ memory images (weights, biases) laid out ``lanes`` values per row. The gateware 
 these numbers; it never computes a width or converts a float itself.
 
 The core implements semantics v1 and the named extensions in :data:`EXTENSIONS`
-(docs/semantics.md); :func:`plan_core` refuses a network that uses any other (``conv2d``)
-with one line naming it.
+(docs/semantics.md), all of them; :func:`plan_core` refuses, in one line, a network whose
+conv layer follows a dense one (the core feeds a conv layer from its input or from another
+conv layer only).
 
 Weight memory layout: row ``i * G + g`` holds ``W[g*lanes + j, i]`` for ``j < lanes``
 (zero beyond ``n_out``), so one read returns the ``lanes`` weights an input event ``i``
-adds into neuron group ``g``.
+adds into neuron group ``g``. A conv layer (:mod:`.conv_geometry`) has lanes across its
+output channels: ``i`` is the kernel input ``(ci * k + ky) * k + kx`` and ``g`` the channel
+group; its state memories have one row per output position and channel group.
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 from spikefab.fixed import unsigned_width
 from spikefab.ir import QuantizedNetwork
-from spikefab.spec import LIFSpec
+from spikefab.spec import ConvSpec, LIFSpec
+
+from .conv_geometry import ConvGeometry, coord_bits
+from .placement import SPRAM_MEMORIES, check_spram
 
 __all__ = [
     "EXTENSIONS",
@@ -36,10 +42,12 @@ __all__ = [
     "pack_groups",
     "DP16KD_SHAPES",
     "bank_rows_for",
+    "SPRAM_MEMORIES",
+    "check_spram",
 ]
 
-#: The named extensions of semantics v1 the core implements (all but ``conv2d``).
-EXTENSIONS = ("cuba", "decay", "delayed-reset", "gt", "spike-readout")
+#: The named extensions of semantics v1 the core implements (all of them).
+EXTENSIONS = ("conv2d", "cuba", "decay", "delayed-reset", "gt", "spike-readout")
 #: Largest ``lanes`` the core accepts (weights read per cycle).
 MAX_LANES = 64
 #: Width of the cycle counter reported with every result (wraps after 2**32 cycles).
@@ -99,7 +107,8 @@ class LayerPlan:
     n_in, n_out : int
         Fan-in and number of neurons.
     lanes, groups : int
-        Weights read per cycle, and ``ceil(n_out / lanes)`` rows per input event.
+        Weights read per cycle, and the rows of the state memories (the length of a
+        pass): ``ceil(n_out / lanes)``, or ``P * G`` for a conv layer.
     w_bits, b_bits : int
         Weight and bias widths (from the spec).
     cur_bits : int
@@ -125,6 +134,14 @@ class LayerPlan:
         The output layer: the summing readout, or a spiking readout (``spike-readout``).
     acc_bits : int
         Width of the output layer's accumulators (``net.acc_bits()``; 0 for other layers).
+    conv : ConvSpec or None
+        The layer's convolution (None: dense).
+    next_conv : ConvSpec or None
+        The next layer's convolution: this layer's spike events are then packed coordinates.
+    spram : tuple of (str, int)
+        State memories of a conv layer placed in single-port RAM (the UP5K's SPRAM,
+        :mod:`.spram`): ``(name, banks)`` with ``name`` in :data:`SPRAM_MEMORIES` and
+        ``banks`` 1 or 2; empty: every memory is an ordinary one.
     """
 
     index: int
@@ -144,16 +161,52 @@ class LayerPlan:
     bank_rows: int = 0
     last: bool = False
     acc_bits: int = 0
+    conv: ConvSpec | None = None
+    next_conv: ConvSpec | None = None
+    spram: tuple = ()
 
     def __post_init__(self):
         if not self.bank_rows:
-            rows = bank_rows_for(self.lanes * self.w_bits, self.n_in * self.groups)
+            rows = bank_rows_for(self.lanes * self.w_bits, self.weight_depth)
             object.__setattr__(self, "bank_rows", rows)
+
+    def spram_banks(self, name: str) -> int:
+        """Banks of state memory ``name`` in SPRAM (0: an ordinary memory)."""
+        return dict(self.spram).get(name, 0)
+
+    @property
+    def pass_half_rate(self) -> bool:
+        """A state memory in one SPRAM bank: the neuron pass reads a row every other cycle."""
+        return any(banks == 1 for _, banks in self.spram)
+
+    @property
+    def geometry(self) -> ConvGeometry | None:
+        """The conv layer's geometry (None for a dense layer)."""
+        return None if self.conv is None else ConvGeometry(self.conv, self.lanes)
+
+    @property
+    def channel_groups(self) -> int:
+        """Rows of the bias memory: ``G`` of a conv layer's channels; ``groups`` if dense."""
+        return self.groups if self.conv is None else self.geometry.groups
+
+    @property
+    def weight_inputs(self) -> int:
+        """Weight rows per group: ``n_in``, or ``C_in * k * k`` for a conv layer."""
+        return self.n_in if self.conv is None else self.geometry.kernel_inputs
+
+    @property
+    def weight_depth(self) -> int:
+        return self.weight_inputs * self.channel_groups
+
+    @property
+    def n_next(self) -> int:
+        """Outputs the next layer sees (the pooled ones of a conv layer)."""
+        return self.n_out if self.conv is None else self.conv.n_pooled
 
     @property
     def weight_banks(self) -> int:
-        """Banks of the weight memory (``ceil(n_in * G / bank_rows)``)."""
-        return -(-self.n_in * self.groups // self.bank_rows)
+        """Banks of the weight memory (``ceil(weight_depth / bank_rows)``)."""
+        return -(-self.weight_depth // self.bank_rows)
 
     @property
     def is_readout(self) -> bool:
@@ -167,7 +220,8 @@ class LayerPlan:
 
     @property
     def weight_rows(self) -> np.ndarray:
-        return pack_rows(self.weights, self.lanes)
+        w = np.asarray(self.weights)
+        return pack_rows(w.reshape(w.shape[0], -1), self.lanes)
 
     @property
     def bias_rows(self) -> np.ndarray:
@@ -175,12 +229,18 @@ class LayerPlan:
 
     @property
     def out_index_bits(self) -> int:
-        """Width of a spike address leaving this layer."""
-        return unsigned_width(self.n_out - 1)
+        """Width of a spike address leaving this layer (a packed coordinate into a conv
+        layer)."""
+        if self.next_conv is not None:
+            return sum(coord_bits(self.next_conv))
+        return unsigned_width(self.n_next - 1)
 
     @property
     def in_index_bits(self) -> int:
-        """Width of an input-event address entering this layer."""
+        """Width of an input-event address entering this layer (a packed coordinate for
+        a conv layer)."""
+        if self.conv is not None:
+            return sum(coord_bits(self.conv))
         return unsigned_width(self.n_in - 1)
 
     def to_dict(self) -> dict:
@@ -200,11 +260,13 @@ class LayerPlan:
             "synapse_bits": 0 if self.neuron is None or self.neuron.synapse is None
             else self.neuron.synapse.i_bits,
             "weight_memory": {
-                "depth": self.n_in * self.groups,
+                "depth": self.weight_depth,
                 "width": self.lanes * self.w_bits,
                 "banks": self.weight_banks,
                 "bank_rows": self.bank_rows,
             },
+            **({"conv": self.geometry.to_dict()} if self.conv is not None else {}),
+            **({"spram": dict(self.spram)} if self.spram else {}),
         }
 
 
@@ -222,7 +284,7 @@ class CorePlan:
         Input width of a direct sample.
     in_data_bits : int
         Width of the input stream's ``data`` field: ``in_bits`` (direct) or the width of
-        an input address (spikes).
+        an input address (spikes; a packed coordinate for a conv first layer).
     acc_bits : int
         Readout accumulator width (``net.acc_bits()``).
     out_data_bits : int
@@ -263,8 +325,11 @@ class CorePlan:
         }
 
 
-def plan_core(net: QuantizedNetwork, *, lanes: int) -> CorePlan:
+def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None) -> CorePlan:
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
+
+    ``spram``: ``{layer: {memory: banks}}``, the conv layers' state memories placed in
+    single-port RAM (:func:`check_spram`); None: none.
 
     Raises
     ------
@@ -278,19 +343,33 @@ def plan_core(net: QuantizedNetwork, *, lanes: int) -> CorePlan:
     lanes = check_lanes(lanes)
     spec = net.spec
     spec.require("the network core", EXTENSIONS)
+    placed = check_spram(net, spram)
+    for i, (prev, layer) in enumerate(zip(spec.layers, spec.layers[1:], strict=False)):
+        if layer.conv is not None and prev.conv is None:
+            raise ValueError(f"layer {i + 1} is a conv layer after the dense layer {i}: the "
+                             "network core feeds a conv layer only from the input or from "
+                             "another conv layer")
+        if layer.conv is not None:
+            c = layer.conv
+            have = (prev.conv.out_channels, *prev.conv.pooled_hw)
+            if (c.in_channels, c.height, c.width) != have:
+                raise ValueError(
+                    f"layer {i + 1}'s input shape {c.in_channels}x{c.height}x{c.width} is not "
+                    f"layer {i}'s (pooled) output shape {'x'.join(map(str, have))}")
     direct = spec.encoding == "direct"
     acc_bits = net.acc_bits()
     layers = []
     for i, layer in enumerate(spec.layers):
         readout = layer.neuron is None
         last = i == len(spec.layers) - 1
+        geo = None if layer.conv is None else ConvGeometry(layer.conv, lanes)
         layers.append(
             LayerPlan(
                 index=i,
                 n_in=layer.n_in,
                 n_out=layer.n_out,
                 lanes=lanes,
-                groups=-(-layer.n_out // lanes),
+                groups=-(-layer.n_out // lanes) if geo is None else geo.rows,
                 w_bits=layer.w_bits,
                 b_bits=layer.b_bits,
                 cur_bits=net.current_bits(i),
@@ -302,9 +381,12 @@ def plan_core(net: QuantizedNetwork, *, lanes: int) -> CorePlan:
                 biases=net.biases[i],
                 last=last,
                 acc_bits=acc_bits if last else 0,
+                conv=layer.conv,
+                next_conv=None if last else spec.layers[i + 1].conv,
+                spram=placed.get(i, ()),
             )
         )
-    in_data_bits = spec.in_bits if direct else unsigned_width(spec.n_in - 1)
+    in_data_bits = spec.in_bits if direct else layers[0].in_index_bits
     n_classes = spec.n_classes
     out_data_bits = max(acc_bits, CYCLE_BITS, unsigned_width(n_classes - 1))
     return CorePlan(

@@ -75,24 +75,41 @@ class SpikeQueue(wiring.Component):
 
     def __init__(self, *, lanes: int, groups: int, index_bits: int):
         self.lanes, self.groups, self.index_bits = lanes, groups, index_bits
-        self._entry = data.StructLayout(
-            {"mask": lanes, "group": range(max(2, groups)), "eos": 1}
-        )
+        fields = self._fields()
+        self._entry = data.StructLayout(fields)
         super().__init__(
             {
                 "w_valid": In(1),
                 "w_ready": Out(1),
-                "w_group": In(range(max(2, groups))),
+                **{f"w_{name}": In(shape) for name, shape in fields.items()
+                   if name not in ("mask", "eos")},
                 "w_mask": In(lanes),
                 "w_eos": In(1),
                 "o_events": Out(stream.Signature(event_layout(index_bits))),
             }
         )
 
+    def _fields(self) -> dict:
+        """The fields of an entry, in FIFO bit order (``mask`` first, ``eos`` last)."""
+        return {"mask": self.lanes, "group": range(max(2, self.groups)), "eos": 1}
+
+    @property
+    def depth(self) -> int:
+        """Entries of the FIFO: one step's (``groups`` masks and an ``eos``) and four spare."""
+        return self.groups + 5
+
+    def _expander(self, m: Module, entry, load) -> callable:
+        """Registers of the entry being expanded, set from ``entry`` when ``load``; returns
+        ``index(low)``: the address of the spike in lane ``low``."""
+        base = Signal(range(max(2, self.groups * self.lanes)))
+        with m.If(load):
+            m.d.sync += base.eq(times(entry.group, self.lanes))
+        return lambda low: base + low
+
     def elaborate(self, platform):
         m = Module()
         lanes = self.lanes
-        depth = self.groups + 5
+        depth = self.depth
         m.submodules.fifo = q = SmallFIFO(width=self._entry.size, depth=depth)
         # A written entry is first latched (``w_data``, ``w_valid``: registers), so the
         # writer's logic ends at flip-flops; ``w_ready`` (a register too) promises room for
@@ -103,7 +120,7 @@ class SpikeQueue(wiring.Component):
         m.d.comb += [q.w_data.eq(w_data), self.w_ready.eq(ready)]
         m.d.sync += w_valid.eq(self.w_valid & ready)
         with m.If(self.w_valid & ready):
-            m.d.sync += w_data.eq(Cat(self.w_mask, self.w_group, self.w_eos))
+            m.d.sync += w_data.eq(Cat(*(getattr(self, f"w_{name}") for name in self._fields())))
         latched = data.View(self._entry, w_data)
         bypass = Signal()
         entry = data.View(self._entry, Mux(bypass, w_data, q.r_data))
@@ -111,12 +128,13 @@ class SpikeQueue(wiring.Component):
         # The entry being expanded: its remaining spikes, then (for an eos entry) the eos beat.
         pend = Signal(lanes)
         pend_eos = Signal()
-        base = Signal(range(max(2, self.groups * lanes)))
+        load = Signal()
+        index = self._expander(m, entry, load)
         single = (pend & (pend - 1)) == 0
         out = self.o_events
         low = lowest_set_bit(m, pend, lanes)
         with m.If(pend != 0):
-            m.d.comb += [out.valid.eq(1), out.payload.index.eq(base + low)]
+            m.d.comb += [out.valid.eq(1), out.payload.index.eq(index(low))]
         with m.Elif(pend_eos):
             m.d.comb += [out.valid.eq(1), out.payload.eos.eq(1)]
         with m.If(out.ready & (pend != 0)):
@@ -156,10 +174,7 @@ class SpikeQueue(wiring.Component):
         eos_through = empty & w_valid & latched.eos
         with m.If(eos_through):
             m.d.comb += [out.valid.eq(1), out.payload.eos.eq(1)]
-        with m.If(free & (q.r_rdy | (bypass & w_valid)) & ~(eos_through & out.ready)):
-            m.d.sync += [
-                pend.eq(entry.mask),
-                pend_eos.eq(entry.eos),
-                base.eq(times(entry.group, lanes)),
-            ]
+        m.d.comb += load.eq(free & (q.r_rdy | (bypass & w_valid)) & ~(eos_through & out.ready))
+        with m.If(load):
+            m.d.sync += [pend.eq(entry.mask), pend_eos.eq(entry.eos)]
         return m

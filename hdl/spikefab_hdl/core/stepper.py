@@ -3,23 +3,28 @@
 :class:`LayerStepper` is the control a hidden layer and the readout have in common
 (not a Component: it adds its state and submodules to the layer's module):
 
-* the :class:`~.integrator.Integrator` fed from the layer's ``i_events`` while no pass
-  runs, and the bias memory;
+* the :class:`~.integrator.Integrator` (:class:`~.conv_integrator.ConvIntegrator` for a
+  conv layer) fed from the layer's ``i_events`` while no pass runs, and the bias memory
+  (one row per channel group of a conv layer, read at ``p_cg``, the channel group of
+  ``p_group``);
 * ``in_pass``: a pass over the groups is running; it starts when a step's ``eos`` beat
   is taken (and right after reset, as the silent *clear pass*, ``clearing``);
 * the two-stage group walk: while ``advance`` is high, stage 0 issues the reads of group
   ``p_group`` (currents, biases, and whatever the layer adds) and stage 1
   (``s1_valid``, ``s1_group``) sees their data one cycle later; ``advance`` low holds
-  both stages (the memories' read enables follow it);
+  both stages (the memories' read enables, ``read_en``, follow it). A layer with a state
+  memory in one single-port bank (:mod:`.spram`) issues a group every other ``advance``
+  (``gap``: a bubble goes down the pipeline), so reads and writes alternate;
 * ``step``: the step within the sample, ``last_step``, and ``keep_currents`` (a repeat
   layer keeps its currents until its last pass).
 """
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Signal, signed
+from amaranth import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory
 
+from .conv_integrator import ConvIntegrator
 from .integrator import Integrator, route_events
 from .plan import LayerPlan
 
@@ -42,12 +47,13 @@ class LayerStepper:
     """
 
     def __init__(self, m: Module, *, layer: LayerPlan, timesteps: int, source, accepting=1):
-        groups = layer.groups
+        groups, cgroups = layer.groups, layer.channel_groups
         self.layer, self.timesteps = layer, timesteps
-        m.submodules.integrator = self.integrator = Integrator(layer=layer)
+        integrator = Integrator if layer.conv is None else ConvIntegrator
+        m.submodules.integrator = self.integrator = integrator(layer=layer)
         m.submodules.biases = bmem = memory.Memory(
             shape=data.ArrayLayout(signed(layer.b_bits), layer.lanes),
-            depth=groups,
+            depth=cgroups,
             init=[list(map(int, row)) for row in layer.bias_rows],
         )
         self.bias = bmem.read_port()
@@ -58,10 +64,17 @@ class LayerStepper:
         self.keep_currents = Const(layer.repeat) & ~self.last_step & ~self.clearing
         self.advance = Signal()
         self.p_group = Signal(range(groups))
+        # the channel group of p_group (a conv layer's rows are pos * G + g)
+        self.p_cg = self.p_group if layer.conv is None else Signal(range(cgroups))
         self.p_more = Signal(init=1)
         self.s1_valid = Signal()
         self.s1_group = Signal(range(groups))
         self.pass_end = self.in_pass & ~self.s1_valid & ~self.p_more
+        # gap: no group issued at this advance (one single-port bank: every other one)
+        self.gap = Signal() if layer.pass_half_rate else Const(0)
+        issue = self.p_more & ~self.gap
+        # read enable of the pass's memories (single-port RAM: only for a group issued)
+        self.read_en = self.advance & issue if layer.spram else self.advance
 
         taken = route_events(
             m, source=source, integrator=self.integrator, accepting=~self.in_pass & accepting
@@ -73,21 +86,27 @@ class LayerStepper:
         integ = self.integrator
         m.d.comb += [
             integ.rd_addr.eq(self.p_group),
-            integ.rd_en.eq(self.advance),
-            self.bias.addr.eq(self.p_group),
-            self.bias.en.eq(self.advance),
+            integ.rd_en.eq(self.read_en),
+            self.bias.addr.eq(self.p_cg),
+            self.bias.en.eq(self.read_en),
         ]
         with m.If(self.advance):
-            m.d.sync += [self.s1_valid.eq(self.p_more), self.s1_group.eq(self.p_group)]
-            with m.If(self.p_more):
+            m.d.sync += [self.s1_valid.eq(issue), self.s1_group.eq(self.p_group)]
+            if layer.pass_half_rate:
+                m.d.sync += self.gap.eq(issue)
+            with m.If(issue):
                 m.d.sync += [
                     self.p_group.eq(self.p_group + 1),
                     self.p_more.eq(self.p_group != groups - 1),
                 ]
+                if layer.conv is not None:
+                    m.d.sync += self.p_cg.eq(Mux(self.p_cg == cgroups - 1, 0, self.p_cg + 1))
 
     def restart(self, m: Module) -> None:
         """Start a pass at group 0 (from the next cycle)."""
         m.d.sync += [self.p_group.eq(0), self.p_more.eq(1)]
+        if self.layer.conv is not None:
+            m.d.sync += self.p_cg.eq(0)
 
     def rewrite_currents(self, m: Module) -> None:
         """In the current cycle, write group ``s1_group``'s biases back as its currents

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["field", "pack", "input_beats", "to_signed", "Recorder"]
+__all__ = ["field", "pack", "input_beats", "spike_address", "spike_index", "golden_order",
+           "to_signed", "Recorder"]
 
 
 def to_signed(raw: int, width: int) -> int:
@@ -44,6 +45,28 @@ def pack(fields: dict, **values) -> int:
     return raw
 
 
+def spike_address(desc: dict, index):
+    """The ``data`` of input spike(s) ``index`` (flat): the index itself, or for a conv first
+    layer the packed coordinate ``(c << (yb + xb)) | (y << xb) | x`` (docs/core.md)."""
+    conv = desc["plan"]["layers"][0].get("conv")
+    index = np.asarray(index, dtype=np.int64)
+    if conv is None:
+        return index
+    h, w = conv["height"], conv["width"]
+    _, yb, xb = conv["coord_bits"]
+    return ((index // (h * w)) << (yb + xb)) | (((index // w) % h) << xb) | (index % w)
+
+
+def spike_index(desc: dict, data: int) -> int:
+    """The flat input index of a spike beat's ``data`` (the inverse of :func:`spike_address`)."""
+    conv = desc["plan"]["layers"][0].get("conv")
+    if conv is None:
+        return data
+    _, yb, xb = conv["coord_bits"]
+    c, y, x = data >> (yb + xb), (data >> xb) & ((1 << yb) - 1), data & ((1 << xb) - 1)
+    return (c * conv["height"] + y) * conv["width"] + x
+
+
 def input_beats(desc: dict, x) -> list[int]:
     """``i_stream`` payloads of one sample.
 
@@ -56,9 +79,23 @@ def input_beats(desc: dict, x) -> list[int]:
         return [pack(fields, data=v) for v in x.tolist()]
     beats = []
     for row in x:
-        beats += [pack(fields, data=i) for i in np.flatnonzero(row).tolist()]
+        beats += [pack(fields, data=a) for a in spike_address(desc, np.flatnonzero(row)).tolist()]
         beats.append(pack(fields, eos=1))
     return beats
+
+
+def golden_order(lp: dict, lanes: int) -> np.ndarray:
+    """Positions, in a layer's trace (row ``r``, lane ``j`` at ``r * lanes + j``), of its
+    neurons in golden's order: neuron ``i`` of a dense layer is ``i``; channel ``c`` at
+    position ``pos`` of a conv layer (golden index ``c * P + pos``) is in row
+    ``pos * G + c // lanes``, lane ``c % lanes``."""
+    conv = lp.get("conv")
+    if conv is None:
+        return np.arange(lp["n_out"])
+    g, positions = conv["channel_groups"], conv["positions"]
+    c = np.arange(conv["out_channels"])[:, None]
+    pos = np.arange(positions)[None, :]
+    return ((pos * g + c // lanes) * lanes + c % lanes).reshape(-1)
 
 
 class Recorder:
@@ -162,9 +199,10 @@ class Recorder:
             if lp["readout"]:
                 logits = vals[:, :, :n_out]
                 continue
-            spikes.append(spk[:, :, :n_out])
-            membranes.append(vals[:, :, :n_out])
-            synapses.append(None if syn is None else syn[:, :, :n_out])
+            order = golden_order(lp, lanes)
+            spikes.append(spk[:, :, order])
+            membranes.append(vals[:, :, order])
+            synapses.append(None if syn is None else syn[:, :, order])
             if lp.get("spike_readout"):
                 logits = spikes[-1].astype(np.int64)
         return {"spikes": spikes, "membranes": membranes, "synapses": synapses,

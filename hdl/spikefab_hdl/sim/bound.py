@@ -6,6 +6,14 @@ For one sample, with ``G_l = ceil(n_out_l / lanes)``::
           + sum_t sum_{l>=1} S_{l-1}[t] * G_l          # spikes of layer l-1 into layer l
           + T * sum_l G_l                              # per step: one pass over each layer
 
+A conv layer (``G_l = ceil(C_out / lanes)`` channel groups, ``P_l`` output positions)
+counts each event into it as ``taps(i) * G_l`` (``taps(i)``: the output positions input
+``i`` touches, ``ny * nx``, at most ``k * k``), the events being the previous layer's
+pooled spikes, and its pass as ``P_l * G_l`` rows. A conv layer whose currents are in one
+single-port bank (``spram``, :mod:`spikefab_hdl.core.spram`) takes two cycles per current
+row, and one with any state memory in one bank two cycles per row of its pass; two banks
+cost no more than their bubbles, which the bound does not count.
+
 ``E_0`` is the number of nonzero inputs: summed over the ``T`` steps for
 ``encoding="spikes"``; counted once per sample for ``encoding="direct"``, because the
 core computes a direct first layer's current once per sample (its input repeats every
@@ -23,15 +31,18 @@ from __future__ import annotations
 
 import numpy as np
 from spikefab.golden import check_input, run_network
+from spikefab.golden.layers import pass_on
 from spikefab.ir import QuantizedNetwork
 
-from ..core.plan import check_lanes
+from ..core.conv_geometry import ConvGeometry
+from ..core.plan import check_lanes, check_spram
 
 __all__ = ["event_bound"]
 
 
-def event_bound(net: QuantizedNetwork, x, *, lanes: int) -> dict:
-    """Per-sample event-driven bound and its parts.
+def event_bound(net: QuantizedNetwork, x, *, lanes: int, spram=None) -> dict:
+    """Per-sample event-driven bound and its parts (``spram``: the core's placement of
+    state memories in single-port RAM, ``plan.check_spram``).
 
     Returns
     -------
@@ -39,28 +50,41 @@ def event_bound(net: QuantizedNetwork, x, *, lanes: int) -> dict:
         ``bound`` and ``lower`` int64 [B]; ``input_work`` (``E_0 * G_0``), ``spike_work``
         (the sum over layers >= 1) and ``overhead`` (``T * sum G_l``), each int64 [B];
         ``direct_per_step`` int64 [B] (equal to ``bound`` for spike input); ``groups``
-        (``G_l`` per layer).
+        (``G_l`` per layer: channel groups of a conv layer); ``rows`` (rows of each
+        layer's pass: ``G_l``, ``P_l * G_l`` for a conv layer).
     """
     lanes = check_lanes(lanes)
     spec = net.spec
     xs = check_input(net, x)
     steps, batch = xs.shape[0], xs.shape[1]
-    groups = [-(-layer.n_out // lanes) for layer in spec.layers]
+    geos = [None if layer.conv is None else ConvGeometry(layer.conv, lanes)
+            for layer in spec.layers]
+    groups = [-(-layer.n_out // lanes) if geo is None else geo.groups
+              for layer, geo in zip(spec.layers, geos, strict=True)]
+    placed = {i: dict(p) for i, p in check_spram(net, spram).items()}
+    one_bank = [[b for b in placed.get(i, {}).values() if b == 1] for i in range(len(geos))]
+    slow = [2 if placed.get(i, {}).get("currents") == 1 else 1 for i in range(len(geos))]
+    rows = [(g if geo is None else geo.rows) * (2 if one else 1)
+            for g, geo, one in zip(groups, geos, one_bank, strict=True)]
+    # cycles each input of a layer costs: G, or taps(i) * G for a conv layer
+    cost = [g if geo is None else geo.taps_per_input() * g * k
+            for g, geo, k in zip(groups, geos, slow, strict=True)]
     gold = run_network(net, x)
-    nonzero = (xs != 0).sum(axis=2)  # [T, B]
+    nonzero = ((xs != 0) * cost[0]).sum(axis=2)  # [T, B]
     if spec.encoding == "direct":
-        input_work = nonzero[0] * groups[0]
+        input_work = nonzero[0]
         per_step = steps * input_work
     else:
-        input_work = nonzero.sum(axis=0) * groups[0]
+        input_work = nonzero.sum(axis=0)
         per_step = input_work
     spike_work = np.zeros(batch, np.int64)
-    layer_work = [input_work + steps * groups[0]]
+    layer_work = [input_work + steps * rows[0]]
     for i, s in enumerate(gold.spikes[: len(spec.layers) - 1]):  # into layers 1 ..
-        work = s.sum(axis=(0, 2)).astype(np.int64) * groups[i + 1]
+        seen = pass_on(spec.layers[i], s.reshape(steps * batch, -1).astype(np.int64))
+        work = (seen * cost[i + 1]).reshape(steps, batch, -1).sum(axis=(0, 2)).astype(np.int64)
         spike_work += work
-        layer_work.append(work + steps * groups[i + 1])
-    overhead = np.full(batch, steps * sum(groups), np.int64)
+        layer_work.append(work + steps * rows[i + 1])
+    overhead = np.full(batch, steps * sum(rows), np.int64)
     bound = input_work + spike_work + overhead
     return {
         "bound": bound.astype(np.int64),
@@ -70,4 +94,5 @@ def event_bound(net: QuantizedNetwork, x, *, lanes: int) -> dict:
         "overhead": overhead,
         "direct_per_step": (per_step + spike_work + overhead).astype(np.int64),
         "groups": groups,
+        "rows": rows,
     }

@@ -44,6 +44,7 @@ def simulate_amaranth(
     seed: int = 0,
     max_cycles: int = 200_000,
     abort_after: int | None = None,
+    spram=None,
 ) -> dict:
     """Stream ``x`` through the core in amaranth.sim and record everything it outputs.
 
@@ -57,8 +58,10 @@ def simulate_amaranth(
         First stream the first sample for this many cycles, then hold ``rst`` high for
         two cycles, then run the whole batch from the start: the results must not
         depend on the aborted sample.
+    spram : dict, optional
+        The core's placement of state memories in single-port RAM (``NetworkCore``).
     """
-    core = NetworkCore(net=net, lanes=lanes, trace=trace)
+    core = NetworkCore(net=net, lanes=lanes, trace=trace, spram=spram)
     desc = describe_core(core)
     samples = sample_inputs(net, x)
     beats = [input_beats(desc, s) for s in samples]

@@ -5,7 +5,9 @@ part of the ``b_bits`` range, so that small ``v_bits`` saturate the membranes an
 thresholds are crossed often; :func:`random_input` draws a batch in the encoding of the
 spec (direct values over the full ``in_bits`` range with some zeros, or spikes with a
 given rate); :func:`random_neuron` draws a LIFSpec with the named neuron modes
-(``decay``, ``gt``, ``delayed-reset``, ``cuba``) and v1's choices for the rest.
+(``decay``, ``gt``, ``delayed-reset``, ``cuba``) and v1's choices for the rest;
+:func:`make_conv_spec` chains conv layers (``conv2d``: kernel, stride, padding, pooling)
+and dense ones.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 from spikefab.fixed import smax, smin, umax
 from spikefab.ir import QuantizedNetwork
-from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec, SynapseSpec
+from spikefab.spec import ConvSpec, LayerSpec, LIFSpec, NetworkSpec, SynapseSpec
 
-__all__ = ["NEURON_MODES", "random_network", "random_input", "random_neuron", "make_spec"]
+__all__ = ["NEURON_MODES", "random_network", "random_input", "random_neuron", "make_spec",
+           "make_conv_spec"]
 
 #: The neuron modes :func:`random_neuron` draws (the named extensions of ``LIFSpec``).
 NEURON_MODES = ("cuba", "decay", "delayed-reset", "gt")
@@ -48,6 +51,49 @@ def make_spec(
         LayerSpec(sizes[i], sizes[i + 1], w_bits, b_bits, neurons[i])
         for i in range(len(sizes) - 1)
     ]
+    return NetworkSpec(tuple(layers), timesteps, encoding,
+                       in_bits if encoding == "direct" else 1, readout=readout)
+
+
+def make_conv_spec(
+    image,
+    convs,
+    dense,
+    *,
+    timesteps: int = 3,
+    encoding: str = "spikes",
+    in_bits: int = 1,
+    w_bits: int = 6,
+    b_bits: int = 8,
+    neurons=None,
+    readout: str = "current",
+) -> NetworkSpec:
+    """Conv layers on an ``image`` ``(C, H, W)``, then dense layers.
+
+    ``convs`` is one ``(out_channels, kernel[, stride[, padding[, pool]]])`` per conv layer;
+    ``dense`` the sizes of the dense layers after them (the last is the readout's
+    ``n_classes``). ``neurons``: one LIFSpec per spiking layer (default ``LIFSpec(10, 24, 2)``).
+    """
+    c, h, w = image
+    layers, shapes = [], []
+    for args in convs:
+        conv = ConvSpec(c, h, w, *args)
+        shapes.append(conv)
+        c, (h, w) = conv.out_channels, conv.pooled_hw
+    n_dense = len(dense)
+    spiking = len(convs) + n_dense - 1 + (readout == "spikes")
+    neurons = list(neurons) if neurons is not None else [LIFSpec(10, 24, 2)] * spiking
+    if len(neurons) != spiking:
+        raise ValueError(
+            f"neurons must have {spiking} entries (one per spiking layer), not {len(neurons)}"
+        )
+    neurons += [None]
+    for i, conv in enumerate(shapes):
+        layers.append(LayerSpec(conv.n_in, conv.n_out, w_bits, b_bits, neurons[i], conv))
+    n = c * h * w
+    for j, size in enumerate(dense):
+        layers.append(LayerSpec(n, size, w_bits, b_bits, neurons[len(shapes) + j]))
+        n = size
     return NetworkSpec(tuple(layers), timesteps, encoding,
                        in_bits if encoding == "direct" else 1, readout=readout)
 
@@ -95,10 +141,10 @@ def random_network(
     rng = np.random.default_rng(seed)
     weights, biases = [], []
     for layer in spec.layers:
-        shape = (layer.n_out, layer.n_in)
+        shape = layer.weight_shape
         weights.append(rng.integers(smin(layer.w_bits), smax(layer.w_bits) + 1, shape))
         hi = max(1, int(smax(layer.b_bits) * bias_fraction))
-        biases.append(rng.integers(-hi, hi + 1, layer.n_out))
+        biases.append(rng.integers(-hi, hi + 1, layer.bias_shape))
     return QuantizedNetwork(spec, tuple(weights), tuple(biases), {"source": f"random seed {seed}"})
 
 
