@@ -76,10 +76,15 @@ def test_bad_config_is_one_line_exit_2(tmp_path, capsys):
 
 def test_method_override_is_validated_and_stored(tiny, capsys):
     path, run = tiny
-    assert main(["distill", str(path), "--method", "ckdsnn"]) == 2
+    assert main(["distill", str(path), "--method", "kd9"]) == 2
     allowed = ", ".join(repr(m) for m in DISTILL_METHODS)
     assert _err_line(capsys) == (f"error: config key 'distill.method' must be one of "
-                                 f"{allowed}, not 'ckdsnn'")
+                                 f"{allowed}, not 'kd9'")
+    # a method that needs a conv student names the student's kind
+    assert main(["distill", str(path), "--method", "ckdsnn"]) == 2
+    assert _err_line(capsys) == ("error: config key 'student.kind' must be 'cnn' when "
+                                 "distill.method is 'ckdsnn' (SAMD matches a conv student's "
+                                 "feature maps), not 'mlp'")
     assert main(["distill", str(run.root), "--method", "tet"]) == 0
     assert run.load_config()["distill"]["method"] == "tet"
     assert json.loads(run.path("student", "student.json").read_text())["method"] == "tet"
