@@ -19,6 +19,7 @@ PACKAGES = {"spikefab": ROOT / "python" / "spikefab", "spikefab_hdl": ROOT / "hd
 SOFTWARE = [
     {"fixed", "atomic", "toolchain"},
     {"neuron"},
+    {"conv"},
     {"spec"},
     {"ir"},
     {"golden", "protocol", "data"},
@@ -34,7 +35,7 @@ SOFTWARE = [
 GATEWARE = [{"core"}, {"board"}, {"build"}, {"sim"}, {"__main__", "__init__"}]
 #: The software units each gateware unit may import (never torch-side ones).
 GATEWARE_USES = {
-    "core": {"fixed", "neuron", "spec", "ir"},
+    "core": {"fixed", "neuron", "conv", "spec", "ir"},
     "board": {"fixed", "neuron", "spec", "ir", "protocol"},
     "build": {"fixed", "neuron", "spec", "ir", "protocol", "atomic", "toolchain"},
     "sim": {"fixed", "neuron", "spec", "ir", "protocol", "atomic", "toolchain", "golden",

@@ -155,14 +155,24 @@ def test_ir_round_trips_a_conv_network(tmp_path):
 
 
 def test_parts_without_an_extension_refuse_it_in_one_line():
-    """Until a part implements an extension it says so, naming it (no silent v1 run)."""
-    from spikefab.nirgraph import export_quantized
+    """A part that lacks an extension says so, naming it (no silent v1 run); today every
+    part implements every extension of the spec."""
+    from spikefab.nirgraph.quantized import EXPORTS
+    from spikefab.snn.qmlp import EXTENSIONS as QAT
+    from spikefab.spec import EXTENSIONS
+    from spikefab_hdl.core.plan import EXTENSIONS as CORE
 
     spec = _conv_net("spikes")
-    ws = [np.zeros(ly.weight_shape, np.int64) for ly in spec.layers]
-    bs = [np.zeros(ly.bias_shape, np.int64) for ly in spec.layers]
-    net = QuantizedNetwork(spec, ws, bs)
-    for who, call in (("export_quantized", lambda: export_quantized(net)),):
-        with pytest.raises(ValueError, match=f"^{who} does not implement the extensions? "
-                                             f"[a-z0-9, -]*conv2d"):
-            call()
+    semantics = spec.semantics
+    missing = semantics.split("+")[1:]
+    assert "conv2d" in missing
+    with pytest.raises(ValueError) as err:
+        spec.require("a v1 part", ())
+    assert str(err.value) == (f"a v1 part does not implement the extensions {', '.join(missing)} "
+                              f"of this network (semantics {semantics!r}); it implements v1")
+    with pytest.raises(ValueError, match=r"^a dense part does not implement the extension "
+                                         r"conv2d of this network "):
+        spec.require("a dense part", [n for n in missing if n != "conv2d"])
+    spec.require("every part", EXTENSIONS)
+    for part in (EXPORTS, QAT, CORE):
+        assert sorted(part) == sorted(EXTENSIONS)
