@@ -349,13 +349,7 @@ def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None) -> CorePlan:
             raise ValueError(f"layer {i + 1} is a conv layer after the dense layer {i}: the "
                              "network core feeds a conv layer only from the input or from "
                              "another conv layer")
-        if layer.conv is not None:
-            c = layer.conv
-            have = (prev.conv.out_channels, *prev.conv.pooled_hw)
-            if (c.in_channels, c.height, c.width) != have:
-                raise ValueError(
-                    f"layer {i + 1}'s input shape {c.in_channels}x{c.height}x{c.width} is not "
-                    f"layer {i}'s (pooled) output shape {'x'.join(map(str, have))}")
+        # conv shapes that do not chain are refused by NetworkSpec itself
     direct = spec.encoding == "direct"
     acc_bits = net.acc_bits()
     layers = []
