@@ -136,18 +136,7 @@ class ConvLayer(HiddenLayer):
                 spike_q.w_mask.eq(mask),
             ]
 
-        done = neurons.done
-        with m.If(done & ~st.clearing):
-            m.d.comb += [spike_q.w_valid.eq(1), spike_q.w_eos.eq(1)]
-
-        def sample_done():
-            m.d.sync += [st.step.eq(0), st.in_pass.eq(0)]
-
-        with m.If(done):
-            with m.If(st.clearing):
-                m.d.sync += [st.clearing.eq(0), st.in_pass.eq(0)]
-            with m.Elif(spike_q.w_ready):
-                st.next_step(m, on_last=sample_done)
+        st.end_pass(m, done=neurons.done, spike_q=spike_q)
         return m
 
     def _pool(self, m: Module, consume, spikes, g, ox, oy):

@@ -116,6 +116,23 @@ class LayerStepper:
         for j in range(self.layer.lanes):
             m.d.comb += integ.wr_data[j].eq(self.bias.data[j])
 
+    def end_pass(self, m: Module, *, done, spike_q) -> None:
+        """After the pass's last group (``done``): the end-of-step entry into ``spike_q``
+        (none after the clear pass); once it is taken the step is counted (``next_step``),
+        and the clear pass simply ends. Call it after the layer's own ``spike_q`` writes:
+        in the ``done`` cycle this entry is the one written."""
+        with m.If(done & ~self.clearing):
+            m.d.comb += [spike_q.w_valid.eq(1), spike_q.w_eos.eq(1)]
+
+        def sample_done():
+            m.d.sync += [self.step.eq(0), self.in_pass.eq(0)]
+
+        with m.If(done):
+            with m.If(self.clearing):
+                m.d.sync += [self.clearing.eq(0), self.in_pass.eq(0)]
+            with m.Elif(spike_q.w_ready):
+                self.next_step(m, on_last=sample_done)
+
     def next_step(self, m: Module, *, on_last) -> None:
         """End of a (non-clear) pass. After the last step of the sample run ``on_last()``;
         otherwise count the step, and a repeat layer starts its next pass at once while
