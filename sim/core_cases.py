@@ -9,14 +9,14 @@ and at 3/8, ``gt``, ``delayed-reset``, ``cuba`` with synapses that saturate at b
 and the spiking readout, in both encodings (two networks, to keep ``make sim`` short).
 :data:`CONV` adds conv networks (``conv2d``): a direct conv first layer with stride and
 padding, pooled, into a conv layer and a dense readout, their state in single-port RAM
-(:data:`SPRAM`); and spike input (packed coordinates) into a pooled conv layer with neuron
-modes before a spiking readout.
+(:data:`SPRAM`) and packed input (:data:`PACK`); and spike input (packed coordinates)
+into a pooled conv layer with neuron modes before a spiking readout.
 """
 
 from spikefab.spec import LIFSpec, SynapseSpec
 from spikefab_hdl.sim.randnet import make_conv_spec, make_spec, random_input, random_network
 
-__all__ = ["CASES", "BANKED", "BATCH", "CONV", "MODES", "SPRAM", "random_case"]
+__all__ = ["CASES", "BANKED", "BATCH", "CONV", "MODES", "PACK", "SPRAM", "random_case"]
 
 CASES = {
     "spikes-2hidden-l1": (dict(sizes=(12, 16, 8, 5), timesteps=4, w_bits=6,
@@ -63,6 +63,10 @@ CASES.update(CONV)
 #: two banks with one channel group (bubbles in the walk), and one bank (half rate).
 SPRAM = {"direct-conv-conv-l4": {0: {"currents": 2, "membranes": 2},
                                  1: {"currents": 1, "membranes": 2}}}
+#: Cases whose direct input comes packed, several values per beat (``NetworkCore``'s
+#: ``in_pack``; zeros skipped): a conv input row of 8 in two beats, and 10 inputs in four
+#: beats of 3 (the last padded).
+PACK = {"direct-conv-conv-l4": 4, "direct-2hidden-l4": 3}
 #: The cases whose first weight memory is split into banks.
 BANKED = ("direct-banked-l1", "spikes-banked-l1")
 BATCH = 24

@@ -52,10 +52,11 @@ class GoldenModel:
 
     def input_beat(self, raw: int) -> None:
         data, eos = field(raw, self.fields["data"]), field(raw, self.fields["eos"])
-        if self.spec.encoding == "direct":
-            self._values.append(data)
-            if len(self._values) == self.spec.n_in:
-                self._predict(np.asarray([self._values], np.int64))
+        if self.spec.encoding == "direct":  # in_pack values a beat, the last one padded
+            pack, bits = self.desc["plan"].get("in_pack", 1), self.spec.in_bits
+            self._values += [(data >> (j * bits)) & ((1 << bits) - 1) for j in range(pack)]
+            if len(self._values) >= self.spec.n_in:
+                self._predict(np.asarray([self._values[: self.spec.n_in]], np.int64))
                 self._values = []
             return
         if not eos:

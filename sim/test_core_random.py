@@ -7,7 +7,7 @@ One Verilator build per distinct network (``build/sim/random-<id>/``); the specs
 
 import numpy as np
 import pytest
-from core_cases import BANKED, BATCH, CASES, SPRAM, random_case
+from core_cases import BANKED, BATCH, CASES, PACK, SPRAM, random_case
 from spikefab.golden import run_network
 from spikefab.golden.layers import layer_current, pass_on
 from spikefab_hdl.core.plan import EXTENSIONS, plan_core
@@ -60,7 +60,8 @@ def test_cases_exercise_what_they_claim():
 def test_core_random_runner(name):
     net, x, lanes, seed = random_case(name)
     summary = run_core_bench(net, x, build_dir=SIM_BUILD / f"random-{name}", lanes=lanes,
-                             idle=0.25, stall=0.3, seed=seed, spram=SPRAM.get(name))
+                             idle=0.25, stall=0.3, seed=seed,
+                             spram=SPRAM.get(name), in_pack=PACK.get(name, 1))
     assert summary["samples"] == BATCH
     assert len(summary["cycles"]) == BATCH and min(summary["cycles"]) > 0
     assert np.isfinite(summary["sim_cycles"])

@@ -99,3 +99,19 @@ def test_output_is_deterministic(tmp_path):
         assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path / d)]) == 0
     for f in ("spikefab_core.v", "spikefab_core.json"):
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+def test_in_pack_option_widens_the_input_beat(tmp_path, capsys):
+    _ir(tmp_path)
+    assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path),
+                 "--in-pack", "3"]) == 0
+    desc = json.loads((tmp_path / "spikefab_core.json").read_text())
+    assert desc["plan"]["in_pack"] == 3
+    assert desc["ports"]["i_stream__payload"]["fields"]["data"]["width"] == 12
+    capsys.readouterr()
+    _ir(tmp_path, encoding="spikes")
+    assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path / "x"),
+                 "--in-pack", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "in_pack 2 packs direct input values" in err
+    assert not (tmp_path / "x").exists()

@@ -50,6 +50,8 @@ def _add_verilog(sub) -> None:
     p.add_argument("-o", "--out", default="build/rtl", help="output folder (default build/rtl)")
     p.add_argument("--lanes", type=_lanes, default=4, help="weights read per cycle (default 4)")
     p.add_argument("--trace", action="store_true", help="add the trace ports (verification)")
+    p.add_argument("--in-pack", type=int, default=1, metavar="P",
+                   help="direct input values per input beat, zeros skipped (default 1)")
     p.add_argument("--name", default=MODULE_NAME, help=f"module name (default {MODULE_NAME})")
     p.set_defaults(func=_cmd_verilog)
 
@@ -59,7 +61,8 @@ def _cmd_verilog(args) -> int:
     log = Path(args.out) / f"{args.name}.yosys.log"
     try:
         v_path, j_path = write_verilog(
-            net, args.out, lanes=args.lanes, trace=args.trace, name=args.name
+            net, args.out, lanes=args.lanes, trace=args.trace, name=args.name,
+            in_pack=args.in_pack,
         )
     except YosysError as e:  # Amaranth runs Yosys to write the Verilog
         text = str(e).strip() or "(no output)"

@@ -17,13 +17,13 @@ is accepted once the previous sample's last output beat has left.
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 from spikefab.ir import QuantizedNetwork
 
-from .conv_geometry import coord_bits
 from .conv_layer import ConvLayer
+from .input_adapter import direct_adapter, spike_adapter
 from .layer import HiddenLayer
 from .plan import CYCLE_BITS, CorePlan, plan_core
 from .readout import ReadoutLayer
@@ -49,12 +49,17 @@ class NetworkCore(wiring.Component):
     spram : dict, optional
         ``{layer: {memory: banks}}``: conv layers' state memories in single-port RAM (the
         UP5K's SPRAM; ``plan.check_spram``). Default: none.
+    in_pack : int
+        Direct input values per ``i_stream`` beat, in ``[1, 64]`` (``input_adapter``);
+        ``P > 1`` also keeps zeros away from the integrator. Default 1.
 
     Attributes
     ----------
     i_stream : stream of StructLayout({data: unsigned(in_data_bits), eos: unsigned(1)}), in
         ``encoding="direct"``: one sample is ``n_in`` beats, ``data`` = input ``i``'s value
-        (unsigned ``in_bits``) in index order; ``eos`` is ignored.
+        (unsigned ``in_bits``) in index order; ``eos`` is ignored. With ``in_pack = P``:
+        ``ceil(n_in / P)`` beats of ``P`` values, value ``b * P + j`` in bits
+        ``[j * in_bits, (j + 1) * in_bits)`` of beat ``b``, the last beat padded with zeros.
         ``encoding="spikes"``: per step, one beat per active input (``data`` = its
         address, ``eos = 0``, any order, each address at most once per step) then one
         beat with ``eos = 1``; ``timesteps`` such steps make a sample. Addresses
@@ -69,9 +74,9 @@ class NetworkCore(wiring.Component):
     """
 
     def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True,
-                 spram=None):
+                 spram=None, in_pack: int = 1):
         try:
-            self.plan: CorePlan = plan_core(net, lanes=lanes, spram=spram)
+            self.plan: CorePlan = plan_core(net, lanes=lanes, spram=spram, in_pack=in_pack)
         except (TypeError, ValueError) as e:
             raise refuse(self, e) from None
         if not isinstance(trace, bool):
@@ -117,72 +122,12 @@ class NetworkCore(wiring.Component):
         with m.If(start):
             m.d.sync += busy.eq(1)
         with m.If(~in_done):
-            if plan.encoding == "direct":
-                self._direct_adapter(m, src, ev, in_done)
-            else:
-                self._spike_adapter(m, src, ev, in_done)
+            adapter = direct_adapter if plan.encoding == "direct" else spike_adapter
+            adapter(m, plan, src, ev, in_done)
 
         readout = layers[-1]
         self._results(m, readout.o_acc, start, busy, in_done)
         return m
-
-    def _direct_adapter(self, m, src, ev, in_done):
-        """``n_in`` value beats become events ``(i, x_i)``; then one ``eos`` per sample.
-        Into a conv layer ``i`` is the packed ``(c, y, x)``, kept by counters."""
-        n_in = self.plan.n_in
-        count = Signal(range(n_in + 1))
-        conv = self.plan.layers[0].conv
-        if conv is None:
-            index = count
-        else:
-            cb, yb, xb = coord_bits(conv)
-            c, y, x = Signal(cb), Signal(yb), Signal(xb)
-            index = Cat(x, y, c)
-            with m.If(src.valid & ev.ready & (count != n_in)):
-                m.d.sync += x.eq(Mux(x == conv.width - 1, 0, x + 1))
-                with m.If(x == conv.width - 1):
-                    m.d.sync += y.eq(Mux(y == conv.height - 1, 0, y + 1))
-                    with m.If(y == conv.height - 1):
-                        m.d.sync += c.eq(Mux(c == conv.in_channels - 1, 0, c + 1))
-        with m.If(count == n_in):
-            m.d.comb += [ev.valid.eq(1), ev.payload.eos.eq(1)]
-            with m.If(ev.ready):
-                m.d.sync += [count.eq(0), in_done.eq(1)]
-        with m.Else():
-            m.d.comb += [
-                ev.valid.eq(src.valid),
-                ev.payload.index.eq(index),
-                ev.payload.value.eq(src.payload.data),
-                src.ready.eq(ev.ready),
-            ]
-            with m.If(src.valid & ev.ready):
-                m.d.sync += count.eq(count + 1)
-
-    def _spike_adapter(self, m, src, ev, in_done):
-        """Address beats pass through as events; the ``timesteps``-th ``eos`` ends the sample."""
-        plan = self.plan
-        steps = plan.timesteps
-        beat = src.payload
-        conv = plan.layers[0].conv
-        if conv is None:
-            in_range = beat.eos | (beat.data < plan.n_in)
-        else:  # a packed coordinate: each field in range
-            _, yb, xb = coord_bits(conv)
-            d = beat.data
-            in_range = beat.eos | ((d[:xb] < conv.width) & (d[xb:xb + yb] < conv.height)
-                                   & (d[xb + yb:] < conv.in_channels))
-        m.d.comb += [
-            ev.valid.eq(src.valid & in_range),
-            ev.payload.index.eq(beat.data),
-            ev.payload.eos.eq(beat.eos),
-            src.ready.eq(~in_range | ev.ready),
-        ]
-        eos_count = Signal(range(steps))
-        with m.If(src.valid & src.ready & beat.eos):
-            with m.If(eos_count == steps - 1):
-                m.d.sync += [eos_count.eq(0), in_done.eq(1)]
-            with m.Else():
-                m.d.sync += eos_count.eq(eos_count + 1)
 
     def _results(self, m, acc, start, busy, in_done):
         """Accumulators pass through; then the argmax and the cycle count follow."""

@@ -28,6 +28,7 @@ from spikefab.ir import QuantizedNetwork
 from spikefab.spec import ConvSpec, LIFSpec
 
 from .conv_geometry import ConvGeometry, coord_bits
+from .input_pack import check_in_pack
 from .placement import SPRAM_MEMORIES, check_spram
 
 __all__ = [
@@ -282,9 +283,11 @@ class CorePlan:
         ``"direct"`` or ``"spikes"`` (from the spec).
     in_bits : int
         Input width of a direct sample.
+    in_pack : int
+        Direct input values per input beat (:mod:`.input_adapter`).
     in_data_bits : int
-        Width of the input stream's ``data`` field: ``in_bits`` (direct) or the width of
-        an input address (spikes; a packed coordinate for a conv first layer).
+        Width of the input stream's ``data`` field: ``in_pack * in_bits`` (direct) or the
+        width of an input address (spikes; a packed coordinate for a conv first layer).
     acc_bits : int
         Readout accumulator width (``net.acc_bits()``).
     out_data_bits : int
@@ -297,6 +300,7 @@ class CorePlan:
     timesteps: int
     encoding: str
     in_bits: int
+    in_pack: int
     in_data_bits: int
     acc_bits: int
     out_data_bits: int
@@ -315,6 +319,7 @@ class CorePlan:
             "timesteps": self.timesteps,
             "encoding": self.encoding,
             "in_bits": self.in_bits,
+            "in_pack": self.in_pack,
             "n_in": self.n_in,
             "n_classes": self.n_classes,
             "in_data_bits": self.in_data_bits,
@@ -325,11 +330,11 @@ class CorePlan:
         }
 
 
-def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None) -> CorePlan:
+def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None, in_pack: int = 1) -> CorePlan:
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
 
     ``spram``: ``{layer: {memory: banks}}``, the conv layers' state memories placed in
-    single-port RAM (:func:`check_spram`); None: none.
+    single-port RAM (:func:`check_spram`); None: none. ``in_pack``: see :mod:`.input_pack`.
 
     Raises
     ------
@@ -344,12 +349,12 @@ def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None) -> CorePlan:
     spec = net.spec
     spec.require("the network core", EXTENSIONS)
     placed = check_spram(net, spram)
+    in_pack = check_in_pack(spec, in_pack)
     for i, (prev, layer) in enumerate(zip(spec.layers, spec.layers[1:], strict=False)):
         if layer.conv is not None and prev.conv is None:
             raise ValueError(f"layer {i + 1} is a conv layer after the dense layer {i}: the "
                              "network core feeds a conv layer only from the input or from "
                              "another conv layer")
-        # conv shapes that do not chain are refused by NetworkSpec itself
     direct = spec.encoding == "direct"
     acc_bits = net.acc_bits()
     layers = []
@@ -380,7 +385,7 @@ def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None) -> CorePlan:
                 spram=placed.get(i, ()),
             )
         )
-    in_data_bits = spec.in_bits if direct else layers[0].in_index_bits
+    in_data_bits = spec.in_bits * in_pack if direct else layers[0].in_index_bits
     n_classes = spec.n_classes
     out_data_bits = max(acc_bits, CYCLE_BITS, unsigned_width(n_classes - 1))
     return CorePlan(
@@ -389,6 +394,7 @@ def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None) -> CorePlan:
         timesteps=spec.timesteps,
         encoding=spec.encoding,
         in_bits=spec.in_bits,
+        in_pack=in_pack,
         in_data_bits=in_data_bits,
         acc_bits=acc_bits,
         out_data_bits=out_data_bits,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.input_pack import pack_values
+
 __all__ = ["field", "pack", "input_beats", "spike_address", "spike_index", "golden_order",
            "to_signed", "Recorder"]
 
@@ -75,8 +77,10 @@ def input_beats(desc: dict, x) -> list[int]:
     """
     fields = desc["ports"]["i_stream__payload"]["fields"]
     x = np.asarray(x, dtype=np.int64)
-    if desc["plan"]["encoding"] == "direct":
-        return [pack(fields, data=v) for v in x.tolist()]
+    plan = desc["plan"]
+    if plan["encoding"] == "direct":
+        words = pack_values(x, plan["in_bits"], plan.get("in_pack", 1))
+        return [pack(fields, data=v) for v in words]
     beats = []
     for row in x:
         beats += [pack(fields, data=a) for a in spike_address(desc, np.flatnonzero(row)).tolist()]

@@ -17,14 +17,20 @@ cost no more than their bubbles, which the bound does not count.
 ``E_0`` is the number of nonzero inputs: summed over the ``T`` steps for
 ``encoding="spikes"``; counted once per sample for ``encoding="direct"``, because the
 core computes a direct first layer's current once per sample (its input repeats every
-step). ``direct_per_step`` gives the bound of a design that recomputes it every step
-(``T * E_0 * G_0`` instead), for comparison. Spike counts come from the golden model.
+step). A direct sample also costs a cycle per input beat that carries no nonzero value
+(``in_pack`` values a beat, :mod:`spikefab_hdl.core.input_pack`): the direct input work
+is ``sum over beats of max(1, work of the beat's nonzero values)``, at ``in_pack = 1``
+``E_0 * G_0`` plus one cycle per zero input. ``direct_per_step`` gives the bound of a
+design that recomputes it every step (``T * E_0 * G_0`` instead), for comparison. Spike
+counts come from the golden model.
 
 Layers work concurrently in the core (layer ``l`` integrates step ``t``'s spikes while
 layer ``l-1`` goes on), so a sample can finish in fewer cycles than ``bound``; it can
 never finish in fewer than ``lower``, the work of its busiest layer::
 
     lower = max_l (events into layer l) * G_l + T * G_l
+
+(for a direct layer 0 its events' work, or its number of beats if larger).
 """
 
 from __future__ import annotations
@@ -35,19 +41,22 @@ from spikefab.golden.layers import pass_on
 from spikefab.ir import QuantizedNetwork
 
 from ..core.conv_geometry import ConvGeometry
+from ..core.input_pack import check_in_pack
 from ..core.plan import check_lanes, check_spram
 
 __all__ = ["event_bound"]
 
 
-def event_bound(net: QuantizedNetwork, x, *, lanes: int, spram=None) -> dict:
+def event_bound(net: QuantizedNetwork, x, *, lanes: int, spram=None, in_pack: int = 1) -> dict:
     """Per-sample event-driven bound and its parts (``spram``: the core's placement of
-    state memories in single-port RAM, ``plan.check_spram``).
+    state memories in single-port RAM, ``plan.check_spram``; ``in_pack``: direct input
+    values per beat).
 
     Returns
     -------
     dict
-        ``bound`` and ``lower`` int64 [B]; ``input_work`` (``E_0 * G_0``), ``spike_work``
+        ``bound`` and ``lower`` int64 [B]; ``input_work`` (``E_0 * G_0``, for direct
+        input with the empty beats), ``spike_work``
         (the sum over layers >= 1) and ``overhead`` (``T * sum G_l``), each int64 [B];
         ``direct_per_step`` int64 [B] (equal to ``bound`` for spike input); ``groups``
         (``G_l`` per layer: channel groups of a conv layer); ``rows`` (rows of each
@@ -62,6 +71,7 @@ def event_bound(net: QuantizedNetwork, x, *, lanes: int, spram=None) -> dict:
     groups = [-(-layer.n_out // lanes) if geo is None else geo.groups
               for layer, geo in zip(spec.layers, geos, strict=True)]
     placed = {i: dict(p) for i, p in check_spram(net, spram).items()}
+    in_pack = check_in_pack(spec, in_pack)
     one_bank = [[b for b in placed.get(i, {}).values() if b == 1] for i in range(len(geos))]
     slow = [2 if placed.get(i, {}).get("currents") == 1 else 1 for i in range(len(geos))]
     rows = [(g if geo is None else geo.rows) * (2 if one else 1)
@@ -72,13 +82,17 @@ def event_bound(net: QuantizedNetwork, x, *, lanes: int, spram=None) -> dict:
     gold = run_network(net, x)
     nonzero = ((xs != 0) * cost[0]).sum(axis=2)  # [T, B]
     if spec.encoding == "direct":
-        input_work = nonzero[0]
-        per_step = steps * input_work
+        work = (xs[0] != 0) * cost[0]  # [B, n_in]
+        work = np.pad(work, ((0, 0), (0, -work.shape[1] % in_pack)))
+        per_beat = work.reshape(batch, -1, in_pack).sum(axis=2)  # [B, beats]
+        input_work = np.maximum(per_beat, 1).sum(axis=1)
+        first = np.maximum(nonzero[0], per_beat.shape[1])
+        per_step = steps * nonzero[0] + input_work - nonzero[0]
     else:
-        input_work = nonzero.sum(axis=0)
+        input_work = first = nonzero.sum(axis=0)
         per_step = input_work
     spike_work = np.zeros(batch, np.int64)
-    layer_work = [input_work + steps * rows[0]]
+    layer_work = [first + steps * rows[0]]
     for i, s in enumerate(gold.spikes[: len(spec.layers) - 1]):  # into layers 1 ..
         seen = pass_on(spec.layers[i], s.reshape(steps * batch, -1).astype(np.int64))
         work = (seen * cost[i + 1]).reshape(steps, batch, -1).sum(axis=(0, 2)).astype(np.int64)

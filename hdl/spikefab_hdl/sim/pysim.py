@@ -45,6 +45,7 @@ def simulate_amaranth(
     max_cycles: int = 200_000,
     abort_after: int | None = None,
     spram=None,
+    in_pack: int = 1,
 ) -> dict:
     """Stream ``x`` through the core in amaranth.sim and record everything it outputs.
 
@@ -60,8 +61,10 @@ def simulate_amaranth(
         depend on the aborted sample.
     spram : dict, optional
         The core's placement of state memories in single-port RAM (``NetworkCore``).
+    in_pack : int
+        Direct input values per beat (``NetworkCore``).
     """
-    core = NetworkCore(net=net, lanes=lanes, trace=trace, spram=spram)
+    core = NetworkCore(net=net, lanes=lanes, trace=trace, spram=spram, in_pack=in_pack)
     desc = describe_core(core)
     samples = sample_inputs(net, x)
     beats = [input_beats(desc, s) for s in samples]

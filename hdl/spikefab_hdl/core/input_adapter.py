@@ -1,0 +1,148 @@
+"""The core's input adapter: ``i_stream`` beats become layer 0's input events.
+
+* ``encoding="spikes"``: an address beat is an event (out-of-range addresses are
+  dropped); the ``timesteps``-th ``eos`` beat ends the sample.
+* ``encoding="direct"``, ``in_pack = 1``: ``n_in`` value beats become events ``(i, x_i)``
+  in index order, zeros included (the integrator drops a zero in one cycle); then one
+  ``eos`` per sample.
+* ``encoding="direct"``, ``in_pack = P > 1`` (*packed input*): a beat carries ``P``
+  values, value ``b * P + j`` of beat ``b`` in bits ``[j * in_bits, (j + 1) * in_bits)``;
+  a sample is ``ceil(n_in / P)`` beats, the last one padded with zeros. The adapter holds
+  one beat and sends only its nonzero values, lowest lane first, one a cycle; it takes
+  the next beat in the cycle its last nonzero value leaves (a beat of zeros costs one
+  cycle). So zeros never reach the integrator and the input link carries ``P`` values a
+  cycle: the time of a direct first layer becomes its nonzero events' work, not ``n_in``.
+
+A conv first layer's events are packed coordinates ``(c, y, x)`` (:mod:`.conv_geometry`)
+that the adapter keeps by counters, no division; with packing ``P`` must divide the
+input width (:func:`.input_pack.check_in_pack`), so a beat never straddles two rows:
+lane ``j`` is ``(c, y, x0 + j)``.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Mux, Signal
+
+from .conv_geometry import coord_bits
+
+__all__ = ["direct_adapter", "spike_adapter"]
+
+def _conv_counters(m, conv, step, advance):
+    """``(c, y, x)`` counters over a conv input in flat order, ``x`` moving by ``step``
+    whenever ``advance`` is high; returns the packed coordinate of the current position
+    and ``x``."""
+    cb, yb, xb = coord_bits(conv)
+    c, y, x = Signal(cb), Signal(yb), Signal(xb)
+    with m.If(advance):
+        end = x == conv.width - step
+        m.d.sync += x.eq(Mux(end, 0, x + step))
+        with m.If(end):
+            m.d.sync += y.eq(Mux(y == conv.height - 1, 0, y + 1))
+            with m.If(y == conv.height - 1):
+                m.d.sync += c.eq(Mux(c == conv.in_channels - 1, 0, c + 1))
+    return Cat(x, y, c), x, (c, y)
+
+
+def direct_adapter(m, plan, src, ev, in_done):
+    """Direct input (see the module docstring); ``in_done`` rises after the ``eos``."""
+    if plan.in_pack > 1:
+        _packed_adapter(m, plan, src, ev, in_done)
+        return
+    n_in = plan.n_in
+    count = Signal(range(n_in + 1))
+    conv = plan.layers[0].conv
+    if conv is None:
+        index = count
+    else:
+        index, _, _ = _conv_counters(m, conv, 1, src.valid & ev.ready & (count != n_in))
+    with m.If(count == n_in):
+        m.d.comb += [ev.valid.eq(1), ev.payload.eos.eq(1)]
+        with m.If(ev.ready):
+            m.d.sync += [count.eq(0), in_done.eq(1)]
+    with m.Else():
+        m.d.comb += [
+            ev.valid.eq(src.valid),
+            ev.payload.index.eq(index),
+            ev.payload.value.eq(src.payload.data),
+            src.ready.eq(ev.ready),
+        ]
+        with m.If(src.valid & ev.ready):
+            m.d.sync += count.eq(count + 1)
+
+
+def _packed_adapter(m, plan, src, ev, in_done):
+    pack, bits, n_in = plan.in_pack, plan.in_bits, plan.n_in
+    n_beats = -(-n_in // pack)
+    beats = Signal(range(n_beats + 1))  # beats taken this sample
+    held = Signal(pack)  # the held beat's nonzero lanes not yet sent
+    values = Signal(pack * bits)
+    # the lowest pending lane, and the mask without it
+    lane = Signal(range(pack))
+    for j in reversed(range(pack)):
+        with m.If(held[j]):
+            m.d.comb += lane.eq(j)
+    rest = held & (held - 1)
+    send = (held != 0) & ev.ready
+    take = src.valid & src.ready
+    conv = plan.layers[0].conv
+    if conv is None:
+        base = Signal(range(n_beats * pack))  # index of lane 0 of the held beat
+        index = base + lane
+        with m.If(take):
+            m.d.sync += base.eq(Mux(beats == 0, 0, base + pack))
+    else:
+        # the counters move when a beat is taken; the held beat's x0 trails by one beat
+        _, yb, xb = coord_bits(conv)
+        _, x_next, (c_next, y_next) = _conv_counters(m, conv, pack, take)
+        x0, y0, c0 = Signal(xb), Signal(yb), Signal(len(c_next))
+        with m.If(take):
+            m.d.sync += [x0.eq(x_next), y0.eq(y_next), c0.eq(c_next)]
+        index = Cat((x0 + lane)[:xb], y0, c0)
+    m.d.comb += src.ready.eq((beats != n_beats) & ((held == 0) | (send & (rest == 0))))
+    with m.If(send):
+        m.d.sync += held.eq(rest)
+    lanes_in = [src.payload.data[j * bits:(j + 1) * bits] for j in range(pack)]
+    with m.If(take):
+        last = beats == n_beats - 1
+        live = n_in - (n_beats - 1) * pack  # lanes of the last beat inside n_in
+        m.d.sync += [
+            values.eq(src.payload.data),
+            held.eq(Cat(*[(v != 0) & (~last | (j < live)) for j, v in enumerate(lanes_in)])),
+            beats.eq(beats + 1),
+        ]
+    with m.If((beats == n_beats) & (held == 0)):
+        m.d.comb += [ev.valid.eq(1), ev.payload.eos.eq(1)]
+        with m.If(ev.ready):
+            m.d.sync += [beats.eq(0), in_done.eq(1)]
+    with m.Else():
+        m.d.comb += [
+            ev.valid.eq(held != 0),
+            ev.payload.index.eq(index),
+            ev.payload.value.eq(values.word_select(lane, bits)),
+        ]
+
+
+def spike_adapter(m, plan, src, ev, in_done):
+    """Address beats pass through as events; the ``timesteps``-th ``eos`` ends the sample."""
+    steps = plan.timesteps
+    beat = src.payload
+    conv = plan.layers[0].conv
+    if conv is None:
+        in_range = beat.eos | (beat.data < plan.n_in)
+    else:  # a packed coordinate: each field in range
+        _, yb, xb = coord_bits(conv)
+        d = beat.data
+        in_range = beat.eos | ((d[:xb] < conv.width) & (d[xb:xb + yb] < conv.height)
+                               & (d[xb + yb:] < conv.in_channels))
+    m.d.comb += [
+        ev.valid.eq(src.valid & in_range),
+        ev.payload.index.eq(beat.data),
+        ev.payload.eos.eq(beat.eos),
+        src.ready.eq(~in_range | ev.ready),
+    ]
+    eos_count = Signal(range(steps))
+    with m.If(src.valid & src.ready & beat.eos):
+        with m.If(eos_count == steps - 1):
+            m.d.sync += [eos_count.eq(0), in_done.eq(1)]
+        with m.Else():
+            m.d.sync += eos_count.eq(eos_count + 1)
