@@ -89,8 +89,9 @@ def _build(verilog: Path, build_dir: Path) -> float:
                            harness=Harness("native", (harness,), "Vnative"))
 
 
-def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir) -> dict:
-    """Simulate ``x`` on ``net``'s core in Verilator with the C++ harness.
+def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: int = 1) -> dict:
+    """Simulate ``x`` on ``net``'s core in Verilator with the C++ harness (``in_pack``:
+    direct input values per beat, ``NetworkCore``'s).
 
     Returns
     -------
@@ -101,7 +102,7 @@ def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir) -> dict:
     """
     samples = sample_inputs(net, x)
     build_dir = Path(build_dir).resolve()
-    v_path, j_path = write_verilog(net, build_dir, lanes=lanes, trace=False)
+    v_path, j_path = write_verilog(net, build_dir, lanes=lanes, trace=False, in_pack=in_pack)
     desc = json.loads(j_path.read_text())
     for port in ("i_stream__payload", "o_stream__payload"):
         if desc["ports"][port]["width"] > 64:
