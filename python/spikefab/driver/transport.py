@@ -23,6 +23,7 @@ import subprocess
 from pathlib import Path
 
 from ..fixed import is_int, is_number
+from ..protocol import DEFAULT_BAUD, MAX_BAUD, MIN_BAUD
 
 __all__ = ["Transport", "SerialTransport", "SimTransport", "TransportError"]
 
@@ -65,14 +66,16 @@ class SerialTransport(Transport):
     port : str
         Device path (``/dev/ttyUSB1``, ``/dev/ttyACM0``, a pseudo-terminal, ...).
     baud : int
-        Line rate; the board tops use 115,200.
+        Line rate in [MIN_BAUD, MAX_BAUD]: the board's (INFO ``baud``; the builds default
+        to 115,200).
     """
 
-    def __init__(self, port: str, baud: int = 115_200):
+    def __init__(self, port: str, baud: int = DEFAULT_BAUD):
         import serial
 
-        if not is_int(baud) or baud <= 0:
-            raise ValueError(f"baud must be a positive integer, not {baud!r}")
+        if not is_int(baud) or not MIN_BAUD <= baud <= MAX_BAUD:
+            raise ValueError(f"baud must be an integer in [{MIN_BAUD}, {MAX_BAUD}], not {baud!r}")
+        self.baud = int(baud)
         try:
             self._ser = serial.Serial(port, baud, bytesize=8, parity="N", stopbits=1,
                                       timeout=0.1, write_timeout=5.0)
