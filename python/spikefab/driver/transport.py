@@ -116,20 +116,20 @@ class SimTransport(Transport):
         The bridge executable.
     clk_hz : int
         The model's clock: seconds of ``read`` timeouts become ``timeout * clk_hz`` cycles.
-    divisor : int
+    divisor : int or Fraction
         Clock cycles per UART bit the design was built with.
     args : tuple of str
         Arguments before the divisor (``("bridge",)`` for ``board_sim``).
     """
 
-    def __init__(self, exe, *, clk_hz: int, divisor: int, args: tuple = ()):
+    def __init__(self, exe, *, clk_hz: int, divisor, args: tuple = ()):
         exe = Path(exe)
         if not exe.is_file():
             raise TransportError(f"simulation bridge {exe} does not exist; build it with "
                                  "spikefab_hdl.sim.board_bridge.build_board_sim")
         self.clk_hz = int(clk_hz)
         self.cycles = 0  # simulated clock cycles so far
-        self._proc = subprocess.Popen([str(exe), *args, str(int(divisor))],
+        self._proc = subprocess.Popen([str(exe), *args, str(divisor)],  # "N" or "P/Q"
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def _send(self, data: bytes) -> None:
