@@ -64,7 +64,8 @@ def _row(name, build, info, x, golden, *, driver, got, cycles, wall_s) -> dict:
     per_image = cycles / len(x)
     rate = build.clk_hz / per_image
     return {
-        "net": name, "baud": build.baud, "packed": info.value_bits == 4, "driver": driver,
+        "net": name, "baud": build.baud, "driver": driver,
+        "packed": "-" if info.encoding == "spikes" else ("yes" if info.value_bits == 4 else "no"),
         "images": len(x),
         "agree": bool(np.array_equal(got["prediction"], golden.prediction[: len(x)])
                       and np.array_equal(got["acc"], golden.acc[: len(x)])),
