@@ -87,7 +87,8 @@ firmware:
 firmware-test:
 	$(MAKE) -C firmware test
 
-# The C library and the Python driver on the board top's Verilator model: bench/results/fil.{json,md}
+# End to end through the UART at 115200, 1M and 3M baud (the C library and the Python driver on
+# the board top's Verilator model, inferences/s in simulated time): bench/results/fil.{json,md}
 .PHONY: bench-fil
 bench-fil: $(STAMP)
 	$(PY) bench/fil.py

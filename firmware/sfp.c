@@ -52,8 +52,15 @@ int sfp_encode_frame(uint8_t type, uint16_t rid, const uint8_t *payload, uint16_
 
 /* In 32 bits: n_in * 2 or timesteps * ceil(n_in / 8) may exceed a u16. */
 static uint32_t expected_sample_len(const sfp_info *info) {
-    if (info->encoding == 0) return (uint32_t)info->n_in * (info->in_bits <= 8 ? 1u : 2u);
+    if (info->encoding == 0) return ((uint32_t)info->n_in * info->value_bits + 7u) / 8u;
     return (uint32_t)info->timesteps * (((uint32_t)info->n_in + 7u) / 8u);
+}
+
+/* value_bits: 1 for spikes; direct 4 or 8 (in_bits <= 4), 8 (<= 8), 16 (<= 16). */
+static int value_bits_ok(const sfp_info *info) {
+    if (info->encoding == 1) return info->value_bits == 1;
+    if (info->in_bits <= 4 && info->value_bits == 4) return 1;
+    return info->value_bits == (info->in_bits <= 8 ? 8 : 16);
 }
 
 /* The INFO rules of docs/protocol.md, in the order the Python driver checks them. */
@@ -61,9 +68,11 @@ static int check_info(const sfp_info *info) {
     if (info->version != SFP_VERSION) return SFP_E_FRAME;
     if (info->encoding > 1) return SFP_E_FRAME;
     if (info->in_bits < 1 || info->in_bits > (info->encoding == 0 ? 16 : 1)) return SFP_E_FRAME;
+    if (!value_bits_ok(info)) return SFP_E_FRAME;
     if (info->acc_bytes < 1 || info->acc_bytes > SFP_MAX_ACC_BYTES) return SFP_E_FRAME;
     if (info->n_in < 1 || info->n_classes < 1 || info->timesteps < 1) return SFP_E_FRAME;
     if (info->clk_hz < 1) return SFP_E_FRAME;
+    if (info->baud < SFP_MIN_BAUD || info->baud > SFP_MAX_BAUD) return SFP_E_FRAME;
     if ((uint32_t)info->n_classes * info->acc_bytes + SFP_RESULT_TAIL_LEN > SFP_MAX_PAYLOAD)
         return SFP_E_FRAME;
     if (info->sample_len != expected_sample_len(info)) return SFP_E_FRAME;
@@ -84,6 +93,8 @@ int sfp_decode_info(const uint8_t *p, size_t len, sfp_info *info) {
     info->sample_len = get_u16le(p + 10);
     info->net_id = get_u32le(p + 12);
     info->clk_hz = get_u32le(p + 16);
+    info->baud = get_u32le(p + 20);
+    info->value_bits = p[24];
     return check_info(info);
 }
 
@@ -99,6 +110,8 @@ int sfp_encode_info(const sfp_info *info, uint8_t out[SFP_INFO_LEN]) {
     put_u16le(out + 10, info->sample_len);
     put_u32le(out + 12, info->net_id);
     put_u32le(out + 16, info->clk_hz);
+    put_u32le(out + 20, info->baud);
+    out[24] = info->value_bits;
     return SFP_OK;
 }
 
@@ -114,9 +127,13 @@ int sfp_encode_direct(const sfp_info *info, const uint16_t *x, size_t n, uint8_t
     if (n != info->n_in) return SFP_E_ARG;
     if (cap < info->sample_len) return SFP_E_SPACE;
     hi = (1u << info->in_bits) - 1u;
+    if (info->value_bits == 4) out[info->sample_len - 1] = 0; /* an odd n_in's padding */
     for (i = 0; i < n; ++i) {
         if (x[i] > hi) return SFP_E_ARG;
-        if (info->in_bits <= 8) {
+        if (info->value_bits == 4) {
+            if (i % 2 == 0) out[i / 2] = (uint8_t)x[i];
+            else out[i / 2] = (uint8_t)(out[i / 2] | (x[i] << 4));
+        } else if (info->value_bits == 8) {
             out[i] = (uint8_t)x[i];
         } else {
             put_u16le(out + 2 * i, x[i]);

@@ -1,5 +1,5 @@
 /*
- * sfp: the spikefab board protocol (docs/protocol.md), version 2, in portable C99.
+ * sfp: the spikefab board protocol (docs/protocol.md), version 3, in portable C99.
  *
  * No malloc, no OS calls: the caller supplies the byte I/O (sfp_io) and every buffer.
  * A frame on the wire:
@@ -22,13 +22,17 @@ extern "C" {
 #endif
 
 #define SFP_SYNC 0xA5u
-#define SFP_VERSION 2u
+#define SFP_VERSION 3u
 #define SFP_HEADER_LEN 6u /* SYNC, TYPE, ID, LEN */
 #define SFP_OVERHEAD 8u   /* header + CRC */
 #define SFP_MAX_PAYLOAD 0xFFFFu
-#define SFP_INFO_LEN 20u
+#define SFP_INFO_LEN 25u
 #define SFP_ERROR_LEN 4u
 #define SFP_RESULT_TAIL_LEN 6u /* prediction (u16) + cycles (u32) */
+/* UART rates a board may report in INFO (and sfp_host opens): 3 Mbaud is the most the
+ * boards' FTDI bridges run. */
+#define SFP_MIN_BAUD 9600ul
+#define SFP_MAX_BAUD 3000000ul
 
 /* Limits of this library's fixed-size structures (a device may be smaller). */
 #ifndef SFP_MAX_CLASSES
@@ -82,6 +86,8 @@ typedef struct {
     uint16_t sample_len; /* bytes of an INFER_REQ payload */
     uint32_t net_id;
     uint32_t clk_hz;
+    uint32_t baud;      /* the board's UART rate */
+    uint8_t value_bits; /* bits per input value on the wire: 1 spikes; 4, 8 or 16 direct */
 } sfp_info;
 
 typedef struct {
@@ -108,7 +114,8 @@ int sfp_encode_frame(uint8_t type, uint16_t rid, const uint8_t *payload, uint16_
 int sfp_decode_info(const uint8_t *payload, size_t len, sfp_info *info);
 int sfp_encode_info(const sfp_info *info, uint8_t out[SFP_INFO_LEN]);
 uint16_t sfp_result_len(const sfp_info *info);
-/* Direct sample: n_in values in [0, 2^in_bits). Returns sample_len or a negative status. */
+/* Direct sample: n_in values in [0, 2^in_bits), value_bits each (4: two per byte, value 2k
+ * in the low nibble of byte k). Returns sample_len or a negative status. */
 int sfp_encode_direct(const sfp_info *info, const uint16_t *x, size_t n, uint8_t *out,
                       size_t cap);
 /* Spike sample: timesteps * n_in bits (0 or 1), row-major [t][i]. */

@@ -115,6 +115,25 @@ class Checker:
             self.checked["RESULT"] += 1
 
 
+def bad_value_payload(info, sample: bytes) -> bytes | None:
+    """``sample`` with its last byte made out of range (the device answers VALUE), or None
+    where every byte is a good one (4-bit values packed in whole bytes, 8-bit values)."""
+    bad = bytearray(sample)
+    if info.encoding == "spikes":
+        if not info.n_in % 8:
+            return None
+        bad[-1] |= 0x80  # a padding bit
+    elif info.value_bits == 4:
+        if info.in_bits == 4 and not info.n_in % 2:
+            return None
+        bad[-1] |= 0xF0 if info.n_in % 2 else 0x0F  # the padding nibble, or a value of 15
+    elif info.in_bits % 8:
+        bad[-1] = 0xFF  # the (high) byte of the last value
+    else:
+        return None
+    return bytes(bad)
+
+
 def _requests(model: BoardModel, samples):
     """The host's script: (name, bytes to send, uart_error_after, request id) in order.
 
@@ -123,11 +142,7 @@ def _requests(model: BoardModel, samples):
     """
     info = model.info
     sample = [encode_sample(info, x) for x in samples]
-    bad_value = bytearray(sample[0])
-    if info.encoding == "direct":
-        bad_value[-1] = 0xFF if info.in_bits < 8 else bad_value[-1]
-    elif info.n_in % 8:
-        bad_value[-1] |= 0x80
+    bad_value = bad_value_payload(info, sample[0])
 
     def bad_crc(rid):
         frame = bytearray(encode_frame(FrameType.INFER_REQ, sample[0], rid))
@@ -142,7 +157,7 @@ def _requests(model: BoardModel, samples):
         ("bad length", lambda r: encode_frame(FrameType.INFER_REQ, bytes(info.sample_len - 1),
                                               r), None),
         ("bad crc", bad_crc, None),
-        ("bad value", lambda r: encode_frame(FrameType.INFER_REQ, bytes(bad_value), r), None),
+        ("bad value", lambda r: encode_frame(FrameType.INFER_REQ, bad_value, r), None),
         ("truncated", lambda r: infer(1, r)[: (info.sample_len + 8) // 2], None),
         ("uart error", lambda r: infer(2, r)[:5], 1),
         ("info with payload", lambda r: encode_frame(FrameType.INFO_REQ, b"\x00", r), None),
@@ -150,6 +165,8 @@ def _requests(model: BoardModel, samples):
          + bytes(range(64)), None),
         ("response type", lambda r: encode_frame(FrameType.RESULT, bytes(4), r), None),
     ]
+    if bad_value is None:  # no payload of this network holds a bad value
+        errors = [e for e in errors if e[0] != "bad value"]
     steps = [("info", lambda r: encode_frame(FrameType.INFO_REQ, b"", r), None)]
     every = max(1, len(samples) // len(errors))
     for i in range(len(samples)):

@@ -33,7 +33,7 @@ from spikefab_hdl.sim.board_bridge import build_board_sim, open_bridge, run_fil
 from spikefab_hdl.sim.testbench import SIM_BUILD
 
 CLK_HZ = 12_000_000
-DIVISOR = 4
+BAUD = 3_000_000  # 4 clock cycles per bit
 T_IDLE = 300  # cycles
 TIMEOUT_S = 0.005  # 60,000 cycles of silence: far more than one inference
 IDLE_S = 2 * T_IDLE / CLK_HZ
@@ -42,8 +42,9 @@ IDLE_S = 2 * T_IDLE / CLK_HZ
 @functools.cache
 def _digits():
     net, x, _y = trained.load("digits", 0)
-    build = build_board_sim(net, SIM_BUILD / "board-sim-digits", clk_hz=CLK_HZ,
-                            divisor=DIVISOR, timeout_cycles=T_IDLE)
+    build = build_board_sim(net, SIM_BUILD / "board-sim-digits", clk_hz=CLK_HZ, baud=BAUD,
+                            timeout_cycles=T_IDLE)
+    assert build.divisor == 4
     return net, x, build, run_network(net, x)
 
 
@@ -98,7 +99,8 @@ def test_fil_duplicated_answer_is_discarded():
 
 def test_driver_on_the_model_equals_golden(board):
     info = board.info()
-    assert (info.n_in, info.n_classes, info.clk_hz) == (64, 10, CLK_HZ)
+    assert (info.n_in, info.n_classes, info.clk_hz, info.baud) == (64, 10, CLK_HZ, BAUD)
+    assert (info.value_bits, info.sample_len) == (4, 32)  # two pixels per byte
     for i in range(12):
         _check(board, i)
     assert board.discarded == 0  # every answer carried its request's id
@@ -135,11 +137,11 @@ def test_truncated_frame(board):
 def test_oversized_frames(board):
     good = _request(board)
     longer = encode_frame(FrameType.INFER_REQ, good[6:-2] + b"\x00", RID)
-    _device_error(board, longer, ErrorCode.LENGTH, 64)
+    _device_error(board, longer, ErrorCode.LENGTH, 32)
     # LEN 65535 and then a stream of bytes: refused after the header, the rest drained
     huge = bytes([0xA5, FrameType.INFER_REQ, RID & 0xFF, RID >> 8, 0xFF, 0xFF]) + bytes(
         range(256)) * 2
-    _device_error(board, huge, ErrorCode.LENGTH, 64)
+    _device_error(board, huge, ErrorCode.LENGTH, 32)
 
 
 def test_out_of_order_frames(board):
@@ -188,8 +190,9 @@ def test_random_noise_then_recovery(board):
     for i in range(8):
         noise = rng.integers(0, 256, int(rng.integers(1, 48)), dtype=np.uint8)
         noise[rng.random(noise.size) < 0.15] = 0xA5
-        if i % 2:
-            noise[:6] = [0xA5, FrameType.INFER_REQ, i, 0, 64, 0]  # a header, a short payload
+        if i % 2:  # a header (LEN 32, the sample's), a payload cut short
+            noise = noise[:6 + 31]
+            noise[:6] = [0xA5, FrameType.INFER_REQ, i, 0, 32, 0]
         board.transport.write(noise.tobytes())
         while data := board.transport.read(4096, IDLE_S):  # what recover() discards
             codes += [f.payload[0] for f in answers.feed(data) if f.type == FrameType.ERROR]

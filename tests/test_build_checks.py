@@ -199,6 +199,19 @@ def test_cli_errors_are_one_line(tmp_path):
     assert r.returncode == 1
     assert r.stderr.startswith("error: network too large for icebreaker (iCE40UP5K-SG48)")
     assert r.stderr.count("\n") == 1
+    _net([16, 4, 3]).save(tmp_path / "small")
+    # 12 MHz / 2.5 Mbaud is 4.8 cycles per bit: refused before any tool, naming the range
+    r = cli("--board", "icebreaker", "--ir", str(tmp_path / "small"), "--baud", "2500000",
+            "-o", str(tmp_path))
+    assert r.returncode == 2
+    assert r.stderr == ("error: baud 2500000 does not fit a 12 MHz clock: allowed are 9600 to "
+                        "1500000 or 3000000, 2400000, 2000000 (a bit must last at least 8 "
+                        "cycles, or a whole 4 to 7)\n")
+    r = cli("--board", "ulx3s-25f", "--ir", str(tmp_path / "small"), "--baud", "4000000",
+            "-o", str(tmp_path))
+    assert r.returncode == 2
+    assert r.stderr == "error: baud must be an integer in [9600, 3000000], not 4000000\n"
+    assert not (tmp_path / "icebreaker").exists() and not (tmp_path / "ulx3s-25f").exists()
 
 
 def test_timing_failure_is_one_line_and_keeps_the_report(tmp_path, monkeypatch):

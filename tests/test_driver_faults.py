@@ -86,7 +86,7 @@ def test_duplicated_error_does_not_fail_the_next_request():
     """The copy of an ERROR arrives during the recovery wait after it, which drains it."""
     board = _board(duplicate={1})
     board.info()
-    with pytest.raises(DeviceError, match=r"device error LENGTH \(type 0x02, arg 10\)"):
+    with pytest.raises(DeviceError, match=r"device error LENGTH \(type 0x02, arg 5\)"):
         board.request(FrameType.INFER_REQ, bytes(3), want=FrameType.RESULT)
     _check_all(board, [2])
     assert board.discarded == 0
@@ -95,7 +95,7 @@ def test_duplicated_error_does_not_fail_the_next_request():
 def test_model_transport_answers_like_the_device():
     line = ModelTransport(NET, t_idle=0.05)
     line.write(encode_frame(FrameType.INFO_REQ, b"", 7) + encode_frame(FrameType.INFER_REQ,
-                                                                       bytes(10), 8)[:9])
+                                                                       bytes(5), 8)[:9])
     assert line.read(4096, 0.01) == encode_frame(FrameType.INFO, line.model.info.to_payload(), 7)
     assert line.read(4096, 0.01) == b""  # shorter than T_idle: nothing yet
     (err,) = FrameDecoder().feed(line.read(4096, 0.05))  # T_idle: the partial frame times out

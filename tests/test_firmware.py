@@ -152,5 +152,6 @@ def test_host_example_usage_errors(host_exe, tmp_path):
     assert proc.stderr.startswith(f"cannot open {tmp_path / 'nope'}: No such file")
     proc = subprocess.run([str(host_exe), "/dev/null", "x", "1234"], capture_output=True,
                           text=True, timeout=10)
-    assert proc.stderr.strip() == ("baud must be one of 9600 19200 38400 57600 115200 230400, "
+    assert proc.stderr.strip() == ("baud must be one of 9600 19200 38400 57600 115200 230400 "
+                                   "460800 921600 1000000 1500000 2000000 3000000, "
                                    "not 1234")

@@ -37,12 +37,12 @@ def _net(encoding="direct", n_in=10, in_bits=4, timesteps=3):
     return QuantizedNetwork(spec, ws, bs)
 
 
-def run_parser(net, script, *, gap=2):
+def run_parser(net, script, *, gap=2, pack=True):
     """Drive the parser with ``script``: bytes, ("idle",) pauses and ("uart_err",) pulses.
 
     Returns the commands as (id, ErrorReply / "INFO" / ("INFER", buffer contents)).
     """
-    model = BoardModel(net, clk_hz=1)
+    model = BoardModel(net, clk_hz=1, pack=pack)
     dut = FrameParser(info=model.info, timeout_cycles=TIMEOUT)
     buffer = {}
     out = []
@@ -72,6 +72,8 @@ def run_parser(net, script, *, gap=2):
                 ctx.set(dut.uart_err, 0)
             else:
                 for byte in item:
+                    while not ctx.get(dut.i_stream.ready):  # a packed byte's second value
+                        await ctx.tick()
                     ctx.set(dut.i_stream.payload, byte)
                     ctx.set(dut.i_stream.valid, 1)
                     await ctx.tick()
@@ -104,12 +106,15 @@ def _model_replies(model, script):
 
 
 @pytest.mark.parametrize("gap", [0, 3])
-@pytest.mark.parametrize("encoding, in_bits, n_in", [
-    ("direct", 4, 10), ("direct", 8, 5), ("direct", 12, 6), ("spikes", 1, 10), ("spikes", 1, 16),
+@pytest.mark.parametrize("encoding, in_bits, n_in, pack", [
+    ("direct", 4, 10, True), ("direct", 4, 9, True), ("direct", 2, 7, True),
+    ("direct", 4, 10, False), ("direct", 8, 5, True), ("direct", 12, 6, True),
+    ("spikes", 1, 10, True), ("spikes", 1, 16, True),
 ])
-def test_parser_requests_and_sample_buffer(encoding, in_bits, n_in, gap):
+def test_parser_requests_and_sample_buffer(encoding, in_bits, n_in, pack, gap):
     net = _net(encoding, n_in=n_in, in_bits=in_bits)
-    info = BoardModel(net, clk_hz=1).info
+    info = BoardModel(net, clk_hz=1, pack=pack).info
+    assert info.value_bits == {1: 1, 2: 4, 4: 4 if pack else 8, 8: 8, 12: 16}[in_bits]
     rng = np.random.default_rng(n_in + in_bits)
     if encoding == "direct":
         x = rng.integers(0, 1 << in_bits, n_in)
@@ -118,7 +123,7 @@ def test_parser_requests_and_sample_buffer(encoding, in_bits, n_in, gap):
     sample = encode_sample(info, x)
     script = [b"\x00\x13", encode_frame(FrameType.INFO_REQ, b"", 0xA5A5),
               encode_frame(FrameType.INFER_REQ, sample, 0x1234)]
-    model, out = run_parser(net, script, gap=gap)
+    model, out = run_parser(net, script, gap=gap, pack=pack)
     assert out[0] == (0xA5A5, "INFO")
     rid, (kind, buffer) = out[1]
     assert (rid, kind, len(out)) == (0x1234, "INFER", 2)
@@ -134,17 +139,20 @@ def _expect(replies):
              ("INFO" if r.type == FrameType.INFO else "INFER")) for r in replies]
 
 
-@pytest.mark.parametrize("encoding", ["direct", "spikes"])
-def test_parser_errors_match_board_model(encoding):
-    net = _net(encoding)
+@pytest.mark.parametrize("encoding, in_bits, n_in, bad_value, bad_at", [
+    ("direct", 6, 10, bytes([0] * 6 + [64] + [0] * 2 + [255]), 6),
+    # packed: 3-bit values 5 (high nibble 8) at offset 2; the padding nibble at offset 4
+    ("direct", 3, 9, bytes([0, 0, 0x80, 0, 0x10]), 2),
+    ("direct", 4, 9, bytes([0, 0xFF, 0, 0, 0x1F]), 4),
+    ("spikes", 1, 10, bytes([0, 0, 0, 0x80, 0, 0x04]), 3),  # padding bits in rows 1 and 2
+])
+def test_parser_errors_match_board_model(encoding, in_bits, n_in, bad_value, bad_at):
+    net = _net(encoding, n_in=n_in, in_bits=in_bits)
     info = BoardModel(net, clk_hz=1).info
+    assert len(bad_value) == info.sample_len
     good = encode_frame(FrameType.INFER_REQ, bytes(info.sample_len), 0x0B0A)
     corrupt = bytearray(good)
     corrupt[7] ^= 0x40
-    if encoding == "direct":
-        bad_value = bytes([0] * 6 + [16] + [0] * 2 + [255])
-    else:
-        bad_value = bytes([0, 0, 0, 0x80, 0, 0x04])  # padding bits set in rows 1 and 2
     script = [
         encode_frame(0x07, b"", 1), good, "idle",  # unknown type, then drained
         encode_frame(FrameType.INFER_REQ, bytes(info.sample_len + 1), 2), "idle",
@@ -165,7 +173,7 @@ def test_parser_errors_match_board_model(encoding):
         (2, ErrorReply(ErrorCode.LENGTH, 2, info.sample_len)),
         (3, ErrorReply(ErrorCode.LENGTH, 1, 0)),
         (0x0B0A, ErrorReply(ErrorCode.CRC, 2, crc16(bytes(corrupt[1:-2])))),
-        (0xFFFF, ErrorReply(ErrorCode.VALUE, 2, 6 if encoding == "direct" else 3)),
+        (0xFFFF, ErrorReply(ErrorCode.VALUE, 2, bad_at)),
         (0x0B0A, ErrorReply(ErrorCode.TIMEOUT, 2, 6)),
         (0x000A, ErrorReply(ErrorCode.TIMEOUT, 2, 2)),
         (0x0B0A, ErrorReply(ErrorCode.UART, 2, 4)),

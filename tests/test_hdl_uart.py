@@ -1,5 +1,7 @@
 """UART receiver and transmitter in amaranth.sim, against a bit-level line model."""
 
+from fractions import Fraction
+
 import pytest
 from amaranth import Module
 from amaranth.sim import Simulator
@@ -168,17 +170,29 @@ def test_tx_to_rx_loopback():
 
 
 def test_divisor_and_baud_checks():
-    assert uart_divisor(12e6, 115200) == 104
+    assert uart_divisor(12e6, 3_000_000) == 4 and type(uart_divisor(12e6, 3_000_000)) is int
     assert uart_divisor(48e6, 1_000_000) == 48
-    with pytest.raises(ValueError, match=r"^divisor must be an integer >= 4, not 3$"):
+    assert uart_divisor(12e6, 115200) == Fraction(625, 6)  # exact: 104 1/6 cycles per bit
+    assert uart_divisor(25_000_000, 3_000_000) == Fraction(25, 3)
+    with pytest.raises(ValueError, match=r"^divisor must be an integer >= 4 or a Fraction >= 8, "
+                       r"not 3$"):
         UARTRx(divisor=3)
-    with pytest.raises(ValueError, match=r"^divisor must be an integer >= 4, not 2.5$"):
+    with pytest.raises(ValueError, match=r"^divisor must be an integer >= 4 or a Fraction >= 8, "
+                       r"not 2.5$"):
         UARTTx(divisor=2.5)
-    with pytest.raises(ValueError, match=r"^baud must be a positive integer, not 0$"):
-        uart_divisor(12e6, 0)
-    with pytest.raises(ValueError, match=r"^baud 4000000 is too fast for a 12 MHz clock: at most "
-                       r"3000000 \(4 cycles per bit\)$"):
-        uart_divisor(12e6, 4_000_000)
-    with pytest.raises(ValueError, match=r"^baud 1900000 is off by 5.3% at 12 MHz \(divisor 6\);"
-                       r" the error must be at most 2%$"):
-        uart_divisor(12e6, 1_900_000)
+    with pytest.raises(ValueError, match=r"^divisor must be an integer >= 4 or a Fraction >= 8, "
+                       r"not Fraction\(20, 3\)$"):
+        UARTTx(divisor=Fraction(20, 3))
+    for bad in (0, 9599, 3_000_001, 115200.0, True):
+        with pytest.raises(ValueError, match=r"^baud must be an integer in \[9600, 3000000\], "
+                           rf"not {bad!r}$".replace(".", r"\.")):
+            uart_divisor(12e6, bad)
+    with pytest.raises(ValueError, match=r"^baud 2500000 does not fit a 12 MHz clock: allowed "
+                       r"are 9600 to 1500000 or 3000000, 2400000, 2000000 \(a bit must last at "
+                       r"least 8 cycles, or a whole 4 to 7\)$"):
+        uart_divisor(12e6, 2_500_000)
+    with pytest.raises(ValueError, match=r"^baud 3000000 does not fit a 20 MHz clock: allowed "
+                       r"are 9600 to 2500000 \(a bit must"):
+        uart_divisor(20e6, 3_000_000)  # 6 2/3 cycles per bit
+    with pytest.raises(ValueError, match=r"^clk_hz must be a positive number, not 0$"):
+        uart_divisor(0, 115200)

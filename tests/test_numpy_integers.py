@@ -114,7 +114,7 @@ def test_data_hdl_and_host_helpers_accept_numpy_integers():
     assert encode_direct(x, N(4)).max() == 8
     assert encode_rate(x, N(3), seed=0).shape == (3, 2, 4)
     assert check_shift("t", N(2), (1, 8, 8)) == 2
-    assert uart_divisor(12_000_000, N(115_200)) == 104
+    assert uart_divisor(12_000_000, N(1_000_000)) == 12
     assert times(Const(3, 4), N(5)).shape().width >= 4
     assert decode_frame(encode_frame(N(3), b"ab", N(9)))[0].rid == 9
     assert type(Board(None, first_id=N(7)).next_id) is int

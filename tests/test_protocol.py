@@ -121,24 +121,48 @@ def test_network_id_is_stable_and_sensitive():
 
 def test_info_roundtrip_and_lengths():
     net = _net()
-    info = NetInfo.from_network(net, 12_000_000)
+    info = NetInfo.from_network(net, 12_000_000, baud=3_000_000)
     assert info.acc_bytes == -(-net.acc_bits() // 8)
     payload = info.to_payload()
-    assert len(payload) == 20
-    assert payload[:4] == bytes([2, 0, 4, info.acc_bytes])
+    assert len(payload) == 25
+    assert payload[:4] == bytes([3, 0, 4, info.acc_bytes])
+    assert payload[20:] == (3_000_000).to_bytes(4, "little") + bytes([4])  # baud, value_bits
     assert NetInfo.from_payload(payload) == info
-    assert info.sample_len == 10 and info.result_len == 3 * info.acc_bytes + 6
+    assert info.sample_len == 5 and info.result_len == 3 * info.acc_bytes + 6
+    assert NetInfo.from_network(net, 1).baud == 115_200
+    loose = NetInfo.from_network(net, 1, pack=False)
+    assert (loose.value_bits, loose.sample_len) == (8, 10)
+    assert NetInfo.from_payload(loose.to_payload()) == loose
+    assert NetInfo.from_network(_net(n_in=9), 1).sample_len == 5
+    assert NetInfo.from_network(_net(in_bits=5), 1, pack=True).value_bits == 8
     spikes = NetInfo.from_network(_net("spikes", n_in=10), 25_000_000)
-    assert spikes.sample_len == 3 * 2
-    with pytest.raises(ProtocolError, match=r"^INFO payload must be 20 bytes, not 3$"):
+    assert spikes.sample_len == 3 * 2 and spikes.value_bits == 1
+    with pytest.raises(ProtocolError, match=r"^INFO payload must be 25 bytes, not 3$"):
         NetInfo.from_payload(b"abc")
+    with pytest.raises(ProtocolError, match=r"^INFO baud must lie in \[9600, 3000000\], not "
+                                            r"4000000$"):
+        NetInfo.from_network(net, 1, baud=4_000_000)
 
 
 def test_sample_codec_direct_and_spikes():
     info = NetInfo.from_network(_net(in_bits=4), 1)
     x = np.arange(10) % 16
-    assert encode_sample(info, x) == bytes(range(10))
+    # two values per byte, value 2k in the low nibble
+    assert encode_sample(info, x) == bytes([0x10, 0x32, 0x54, 0x76, 0x98])
     np.testing.assert_array_equal(decode_sample(info, encode_sample(info, x)), x)
+    loose = NetInfo.from_network(_net(in_bits=4), 1, pack=False)
+    assert encode_sample(loose, x) == bytes(range(10))
+    np.testing.assert_array_equal(decode_sample(loose, encode_sample(loose, x)), x)
+    odd = NetInfo.from_network(_net(n_in=9, in_bits=3), 1)
+    assert encode_sample(odd, np.arange(9) % 8) == bytes([0x10, 0x32, 0x54, 0x76, 0x00])
+    np.testing.assert_array_equal(decode_sample(odd, bytes([0x10, 0x32, 0x54, 0x76, 0x00])),
+                                  np.arange(9) % 8)
+    with pytest.raises(ProtocolError, match=r"^padding nibble set at payload offset 4$"):
+        decode_sample(odd, bytes([0, 0, 0, 0, 0x10]))
+    with pytest.raises(ProtocolError, match=r"^direct value at payload offset 3 is out of range$"):
+        decode_sample(odd, bytes([0, 0, 0, 0x80, 0]))
+    with pytest.raises(ProtocolError, match=r"^direct value at payload offset 1 is out of range$"):
+        decode_sample(odd, bytes([0, 0x08, 0, 0, 0]))
     wide = NetInfo.from_network(_net(in_bits=12), 1)
     assert encode_sample(wide, np.full(10, 0xABC))[:2] == b"\xbc\x0a"
     sp = NetInfo.from_network(_net("spikes", n_in=10), 1)
@@ -149,7 +173,10 @@ def test_sample_codec_direct_and_spikes():
     with pytest.raises(ProtocolError, match=r"^spike padding bit set at payload offset 3$"):
         decode_sample(sp, bytes([0, 0, 0, 0x04, 0, 0]))
     with pytest.raises(ProtocolError, match=r"^direct value at payload offset 2 is out of range$"):
-        decode_sample(info, bytes([0, 0, 16] + [0] * 7))
+        decode_sample(loose, bytes([0, 0, 16] + [0] * 7))
+    w = NetInfo.from_network(_net(in_bits=12), 1)
+    with pytest.raises(ProtocolError, match=r"^direct value at payload offset 4 is out of range$"):
+        decode_sample(w, bytes(4) + b"\x00\x10" + bytes(14))
 
 
 @pytest.mark.parametrize(
@@ -210,7 +237,7 @@ def test_board_model_infers_like_golden(encoding):
 
 def test_board_model_errors_and_drain():
     """Each ERROR echoes the request id as far as it arrived (missing bytes are 0)."""
-    board = BoardModel(_net(), clk_hz=1)
+    board = BoardModel(_net(), clk_hz=1, pack=False)
     good = encode_frame(FrameType.INFER_REQ, bytes(10), 0x0A0B)
     # unknown type: answered after the header, then everything is drained until idle
     (r,) = board.feed(encode_frame(0x07, b"", 0x0102) + good)

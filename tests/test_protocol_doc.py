@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 from spikefab.driver.board_model import BoardModel, reply_frame
 from spikefab.golden import run_network
-from spikefab.protocol import FrameType, decode_frame, decode_result, encode_frame
+from spikefab.protocol import (
+    FrameType,
+    decode_frame,
+    decode_result,
+    encode_frame,
+    encode_sample,
+)
 from test_protocol import _net
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
@@ -35,12 +41,13 @@ def test_example_exchange_matches_the_code():
     frames = _example_frames()
     assert [d for d, _ in frames] == ["host → board", "board → host"] * 3
     net = _net(n_in=10, seed=1)
-    model = BoardModel(net, clk_hz=12_000_000)
+    model = BoardModel(net, clk_hz=12_000_000, baud=3_000_000)
     x = np.array([3, 0, 15, 7, 1, 9, 0, 4, 12, 2])
     assert frames[0][1] == encode_frame(FrameType.INFO_REQ, b"", 1)
     (info,) = model.feed(frames[0][1])
     assert frames[1][1] == reply_frame(model.info, info)
-    assert frames[2][1] == encode_frame(FrameType.INFER_REQ, x.astype(np.uint8).tobytes(), 2)
+    assert model.info.value_bits == 4  # two values per byte
+    assert frames[2][1] == encode_frame(FrameType.INFER_REQ, encode_sample(model.info, x), 2)
     (result,) = model.feed(frames[2][1])
     frame, rest = decode_frame(frames[3][1])
     assert rest == b"" and (frame.type, frame.rid) == (FrameType.RESULT, 2)
@@ -49,7 +56,7 @@ def test_example_exchange_matches_the_code():
     assert got.prediction == gold.prediction[0] == result.result.prediction
     np.testing.assert_array_equal(got.acc, gold.acc[0])
     assert got.cycles > 0
-    bad = bytearray(encode_frame(FrameType.INFER_REQ, x.astype(np.uint8).tobytes(), 3))
+    bad = bytearray(encode_frame(FrameType.INFER_REQ, encode_sample(model.info, x), 3))
     bad[7] ^= 0x01
     assert frames[4][1] == bad
     replies = model.feed(frames[4][1])

@@ -32,14 +32,16 @@ from test_driver import _Scripted
 
 VECTORS = Path(__file__).resolve().parent / "vectors" / "protocol_answers.txt"
 RID = 0x0102
-INFO_FIELDS = dict(version=2, encoding=0, in_bits=4, acc_bytes=2, n_in=10, n_classes=3,
-                   timesteps=3, sample_len=10, net_id=0x12345678, clk_hz=12_000_000)
-INFO = NetInfo("direct", 4, 2, 10, 3, 3, 0x12345678, 12_000_000)
+INFO_FIELDS = dict(version=3, encoding=0, in_bits=4, acc_bytes=2, n_in=10, n_classes=3,
+                   timesteps=3, sample_len=5, net_id=0x12345678, clk_hz=12_000_000,
+                   baud=3_000_000, value_bits=4)
+INFO = NetInfo("direct", 4, 2, 10, 3, 3, 0x12345678, 12_000_000, 3_000_000)
+SAMPLE = bytes(INFO.sample_len)
 
 
 def info_payload(**change) -> bytes:
     f = {**INFO_FIELDS, **change}
-    return struct.pack("<BBBBHHHHII", *f.values())
+    return struct.pack("<BBBBHHHHIIIB", *f.values())
 
 
 def frame(ftype, payload=b"", rid=RID) -> bytes:
@@ -78,20 +80,35 @@ CASES = [
     # -- INFO_REQ ------------------------------------------------------------------------
     ("info_ok", "INFO", "ok", 0, "info", GOOD_INFO, None),
     ("info_after_noise", "INFO", "ok", 0, "info", b"\x00\x13" + GOOD_INFO, None),
-    ("info_version_1", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(version=1)),
-     r"^INFO version must be 2, not 1$"),
-    ("info_version_3", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(version=3)),
-     r"^INFO version must be 2, not 3$"),
+    ("info_version_2", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(version=2)),
+     r"^INFO version must be 3, not 2$"),
+    ("info_version_4", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(version=4)),
+     r"^INFO version must be 3, not 4$"),
     ("info_encoding_2", "INFO", "frame", 0, "-",
      frame(FrameType.INFO, info_payload(encoding=2)), r"^INFO encoding must be 0 or 1, not 2$"),
     ("info_in_bits_0", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(in_bits=0)),
      r"^INFO in_bits must lie in \[1, 16\] for direct input, not 0$"),
     ("info_in_bits_17", "INFO", "frame", 0, "-",
-     frame(FrameType.INFO, info_payload(in_bits=17, sample_len=20)),
+     frame(FrameType.INFO, info_payload(in_bits=17, value_bits=16, sample_len=20)),
      r"^INFO in_bits must lie in \[1, 16\] for direct input, not 17$"),
     ("info_spikes_in_bits_2", "INFO", "frame", 0, "-",
-     frame(FrameType.INFO, info_payload(encoding=1, in_bits=2, sample_len=6)),
+     frame(FrameType.INFO, info_payload(encoding=1, in_bits=2, value_bits=1, sample_len=6)),
      r"^INFO in_bits must be 1 for spike input, not 2$"),
+    ("info_value_bits_2", "INFO", "frame", 0, "-",
+     frame(FrameType.INFO, info_payload(value_bits=2, sample_len=3)),
+     r"^INFO value_bits must be 4 or 8 for direct input of 4 bits, not 2$"),
+    ("info_value_bits_16", "INFO", "frame", 0, "-",
+     frame(FrameType.INFO, info_payload(value_bits=16, sample_len=20)),
+     r"^INFO value_bits must be 4 or 8 for direct input of 4 bits, not 16$"),
+    ("info_value_bits_4_for_8_bits", "INFO", "frame", 0, "-",
+     frame(FrameType.INFO, info_payload(in_bits=8)),
+     r"^INFO value_bits must be 8 for direct input of 8 bits, not 4$"),
+    ("info_value_bits_8_spikes", "INFO", "frame", 0, "-",
+     frame(FrameType.INFO, info_payload(encoding=1, in_bits=1, value_bits=8, sample_len=6)),
+     r"^INFO value_bits must be 1 for spike input, not 8$"),
+    ("info_value_bits_8_sample_len", "INFO", "frame", 0, "-",
+     frame(FrameType.INFO, info_payload(value_bits=8, sample_len=11)),
+     r"^INFO sample_len must be 10, not 11$"),
     ("info_acc_bytes_0", "INFO", "frame", 0, "-",
      frame(FrameType.INFO, info_payload(acc_bytes=0)),
      r"^INFO acc_bytes must lie in \[1, 8\], not 0$"),
@@ -109,21 +126,27 @@ CASES = [
      r"^INFO timesteps must be at least 1, not 0$"),
     ("info_clk_hz_0", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(clk_hz=0)),
      r"^INFO clk_hz must be at least 1, not 0$"),
+    ("info_baud_9599", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(baud=9599)),
+     r"^INFO baud must lie in \[9600, 3000000\], not 9599$"),
+    ("info_baud_3000001", "INFO", "frame", 0, "-",
+     frame(FrameType.INFO, info_payload(baud=3_000_001)),
+     r"^INFO baud must lie in \[9600, 3000000\], not 3000001$"),
     ("info_sample_len_wrong", "INFO", "frame", 0, "-",
-     frame(FrameType.INFO, info_payload(sample_len=11)),
-     r"^INFO sample_len must be 10, not 11$"),
+     frame(FrameType.INFO, info_payload(sample_len=10)),
+     r"^INFO sample_len must be 5, not 10$"),
     ("info_sample_len_wraps", "INFO", "frame", 0, "-",
-     frame(FrameType.INFO, info_payload(n_in=40000, in_bits=12, sample_len=80000 & 0xFFFF)),
+     frame(FrameType.INFO, info_payload(n_in=40000, in_bits=12, value_bits=16,
+                                            sample_len=80000 & 0xFFFF)),
      r"^INFO sample_len must be 80000, not 14464$"),
     ("info_result_too_long", "INFO", "frame", 0, "-",
      frame(FrameType.INFO, info_payload(n_classes=40000)),
      r"^INFO n_classes \* acc_bytes \+ 6 must be at most 65535, not 80006$"),
-    ("info_short", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload()[:19]),
-     r"^INFO payload must be 20 bytes, not 19$"),
+    ("info_short", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload()[:24]),
+     r"^INFO payload must be 25 bytes, not 24$"),
     ("info_long", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload() + b"\0"),
-     r"^INFO payload must be 20 bytes, not 21$"),
+     r"^INFO payload must be 25 bytes, not 26$"),
     ("info_huge_own", "INFO", "frame", 0, "-", frame(FrameType.INFO, HUGE),
-     r"^INFO payload must be 20 bytes, not 1024$"),
+     r"^INFO payload must be 25 bytes, not 1024$"),
     ("info_bad_crc", "INFO", "crc", 0, "-", bad_crc(GOOD_INFO), CRC),
     ("info_result_answer", "INFO", "frame", 0, "-", GOOD_RESULT,
      KIND.format(req="INFO_REQ", want=0x81, got=0x82)),
@@ -141,10 +164,10 @@ CASES = [
     ("info_silent", "INFO", "discard", 0, "-", b"", TIMEOUT.format(req="INFO_REQ", n=0) + "$"),
     ("info_stale_id", "INFO", "discard", 1, "-",
      frame(FrameType.INFO, info_payload(), RID - 1),
-     DISCARDED.format(req="INFO_REQ", n=28, what="INFO id 257")),
+     DISCARDED.format(req="INFO_REQ", n=33, what="INFO id 257")),
     ("info_future_id", "INFO", "discard", 1, "-",
      frame(FrameType.INFO, info_payload(), RID + 1),
-     DISCARDED.format(req="INFO_REQ", n=28, what="INFO id 259")),
+     DISCARDED.format(req="INFO_REQ", n=33, what="INFO id 259")),
     ("info_error_id_0", "INFO", "discard", 1, "-",
      frame(FrameType.ERROR, error(ErrorCode.TIMEOUT, 1, 1), 0),
      DISCARDED.format(req="INFO_REQ", n=12, what="ERROR id 0")),
@@ -190,7 +213,7 @@ CASES = [
     ("result_foreign_error_then_own", "INFER", "ok", 1, OK_WANT,
      frame(FrameType.ERROR, error(ErrorCode.CRC, 2, 0x1234), RID - 1) + GOOD_RESULT, None),
     ("result_echo_then_own", "INFER", "ok", 1, OK_WANT,
-     frame(FrameType.INFER_REQ, bytes(10)) + GOOD_RESULT, None),
+     frame(FrameType.INFER_REQ, SAMPLE) + GOOD_RESULT, None),
     ("result_stale_noise_then_own", "INFER", "ok", 1, OK_WANT,
      frame(FrameType.RESULT, result(), RID - 1) + b"\x00\x13" + GOOD_RESULT, None),
     ("result_huge_own", "INFER", "frame", 0, "-", frame(FrameType.RESULT, HUGE),
@@ -236,7 +259,7 @@ def test_python_driver_judges_each_answer(case):
     board = Board(line, timeout=0.1, idle=0.1, first_id=RID - infer)
     if infer:
         assert board.info() == INFO
-    call = (lambda: board.infer_payload(bytes(10))) if infer else board.info
+    call = (lambda: board.infer_payload(SAMPLE)) if infer else board.info
     if expect == "ok":
         got = call()
         if infer:
@@ -249,15 +272,16 @@ def test_python_driver_judges_each_answer(case):
         assert re.search(message, str(e.value)), str(e.value)
         assert (expect == "crc") == str(e.value).startswith("frame CRC")
     assert board.discarded == discarded
-    sent = frame(FrameType.INFER_REQ, bytes(10)) if infer else frame(FrameType.INFO_REQ)
+    sent = frame(FrameType.INFER_REQ, SAMPLE) if infer else frame(FrameType.INFO_REQ)
     assert line.sent[-1] == sent  # the request carries RID
 
 
 def test_the_table_covers_every_rule():
     """At least one case per INFO field rule, per answer kind and per outcome."""
     names = {c[0] for c in CASES}
-    for field in ("version", "encoding", "in_bits", "acc_bytes", "n_in", "n_classes",
-                  "timesteps", "clk_hz", "sample_len", "result", "short", "long"):
+    for field in ("version", "encoding", "in_bits", "value_bits", "acc_bytes", "n_in",
+                  "n_classes", "timesteps", "clk_hz", "baud", "sample_len", "result", "short",
+                  "long"):
         assert any(n.startswith(f"info_{field}") for n in names), field
     assert {c[2] for c in CASES} == {"ok", "discard", "frame", "crc", "device"}
     assert ErrorReply(ErrorCode.UART, 1, 0).to_payload() == error(6, 1)

@@ -54,6 +54,8 @@ def test_defaults_fill_every_key():
      + ", not 'kd'"),
     ({"hardware": {"lanes": 65}}, "config key 'hardware.lanes' must be an integer in [1, 64], "
                                   "not 65"),
+    ({"hardware": {"baud": 4_000_000}}, "config key 'hardware.baud' must be an integer in "
+                                        "[9600, 3000000], not 4000000"),
     ({"hardware": {"boards": ["de10"]}},
      "config key 'hardware.boards[0]' must be one of 'icebreaker', 'orangecrab-25f', "
      "'ulx3s-25f', 'ulx3s-85f', not 'de10'"),

@@ -74,3 +74,24 @@ def test_tssd_aux_head_reads_the_width_of_its_own_layer():
     student = SpikingMLP((64, 32, 16, 10), timesteps=2)
     recipe = _recipe(cfg, "tssd", student, 10)
     assert recipe.module.aux.fc.in_features == 16
+
+
+def test_bitstream_step_builds_at_the_configured_baud(tmp_path, monkeypatch):
+    """``[hardware] baud`` reaches ``python -m spikefab_hdl build --baud``."""
+    from spikefab.run import steps_hw
+
+    calls = []
+    monkeypatch.setattr(steps_hw, "_hdl", lambda ctx, args, desc, log: calls.append(args) or
+                        "built")
+
+    class Ctx:
+        cfg = check_config({"hardware": {"baud": 3_000_000, "lanes": 2}}, default_name="x")
+        run = RunDir(tmp_path / "r")
+
+        def say(self, line):
+            pass
+
+    steps_hw.run_bitstream_board(Ctx(), "ulx3s-25f")
+    args = calls[0]
+    assert args[args.index("--baud") + 1] == "3000000" and args[args.index("--lanes") + 1] == "2"
+    assert check_config({}, default_name="x")["hardware"]["baud"] == 115_200

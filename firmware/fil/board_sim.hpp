@@ -1,18 +1,31 @@
 // The Verilator model of the board top (module board_top, prefix Vboard) behind its two
 // UART pins, clocked from C++: a host transmitter on rx, a receiver on tx (8N1, LSB first,
-// `divisor` clock cycles per bit). Used by fil.cpp (the C library in the loop) and
-// bridge.cpp (the Python driver's simulation transport).
+// `divisor` clock cycles per bit: "N" or an exact fraction "P/Q", as clk_hz / baud). The
+// host sends characters back to back, each bit edge at its exact time rounded down to a
+// cycle (the mean rate is exact); the receiver samples each bit at its middle. Used by
+// fil.cpp (the C library in the loop) and bridge.cpp (the Python driver's simulation
+// transport).
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 
 #include "Vboard.h"
 #include "verilated.h"
 
+// "N" or "P/Q" (positive integers) into num / den; false for anything else.
+inline bool parse_divisor(const char* text, uint64_t* num, uint64_t* den) {
+    char* end;
+    *num = std::strtoull(text, &end, 10);
+    *den = 1;
+    if (*end == '/') *den = std::strtoull(end + 1, &end, 10);
+    return *end == '\0' && *num > 0 && *den > 0;
+}
+
 class BoardSim {
   public:
-    BoardSim(int divisor) : top_(&ctx_), divisor_(divisor) {
+    BoardSim(uint64_t num, uint64_t den) : top_(&ctx_), num_(num), den_(den) {
         top_.rx = 1;
         top_.rst = 1;
         for (int k = 0; k < 4; ++k) step();
@@ -52,18 +65,26 @@ class BoardSim {
         return (cur_ & 0x100) ? 0 : 1;             // stop bit
     }
 
+    // Time in units of 1/den cycle: bit k of a character spans [k num, (k + 1) num).
     void advance_sender() {
         if (bit_ < 0) {
             if (txq_.empty()) return;
             cur_ = txq_.front();
             txq_.pop_front();
             bit_ = 0;
-            left_ = divisor_;
+            phase_ = 0;
             return;
         }
-        if (--left_ == 0) {
-            left_ = divisor_;
-            if (++bit_ == 10) bit_ = -1;
+        phase_ += den_;
+        if (phase_ < 10 * num_) {
+            bit_ = static_cast<int>(phase_ / num_);
+        } else if (txq_.empty()) {
+            bit_ = -1;
+        } else {  // the next character starts at once, carrying the fraction of a cycle
+            phase_ -= 10 * num_;
+            cur_ = txq_.front();
+            txq_.pop_front();
+            bit_ = static_cast<int>(phase_ / num_);
         }
     }
 
@@ -71,13 +92,13 @@ class BoardSim {
         if (mon_ < 0) {
             if (tx == 0) {  // falling edge of a start bit
                 mon_ = 0;
-                mon_wait_ = divisor_ / 2;
+                mon_t_ = 0;
                 mon_byte_ = 0;
             }
             return;
         }
-        if (--mon_wait_ > 0) return;
-        mon_wait_ = divisor_;
+        // bit mon_ (0 start, 1..8 data, 9 stop) is sampled (mon_ + 1/2) bits after the edge
+        if (2 * ++mon_t_ * den_ < (2 * static_cast<uint64_t>(mon_) + 1) * num_) return;
         if (mon_ == 0) {
             if (tx != 0) mon_ = -1;  // a glitch, not a start bit
             else mon_ = 1;
@@ -99,11 +120,12 @@ class BoardSim {
 
     VerilatedContext ctx_;
     Vboard top_;
-    int divisor_;
+    uint64_t num_, den_;
     std::deque<uint16_t> txq_;
-    int bit_ = -1, left_ = 0;
+    int bit_ = -1;
+    uint64_t phase_ = 0, mon_t_ = 0;
     uint16_t cur_ = 0;
-    int mon_ = -1, mon_wait_ = 0;
+    int mon_ = -1;
     uint8_t mon_byte_ = 0;
     uint64_t cycles_ = 0, stop_errors_ = 0;
     bool connected_ = true;

@@ -1,7 +1,7 @@
 // The board top's Verilator model behind a pipe: what the Python driver's SimTransport
 // talks to (spikefab.driver.transport). Simulated time passes inside 'W', 'E' and 'R'.
 //
-//     board_sim bridge DIVISOR
+//     board_sim bridge DIVISOR        (clock cycles per UART bit: "N" or "P/Q")
 //
 // Commands on stdin (integers little-endian); answers on stdout:
 //   'W' n:u32 bytes[n]   send n bytes on rx, running until sent     -> t:u64 (cycles run)
@@ -39,11 +39,12 @@ void put_le(T v) {
 }  // namespace
 
 int bridge_main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: board_sim bridge DIVISOR\n");
+    uint64_t num, den;
+    if (argc != 2 || !parse_divisor(argv[1], &num, &den)) {
+        std::fprintf(stderr, "usage: board_sim bridge DIVISOR (N or P/Q)\n");
         return 2;
     }
-    BoardSim board(std::atoi(argv[1]));
+    BoardSim board(num, den);
     std::vector<uint8_t> buf;
     for (;;) {
         int cmd = std::fgetc(stdin);

@@ -3,14 +3,16 @@
 //
 //     board_sim fil SAMPLES OUT CLK_HZ DIVISOR TIMEOUT_MS IDLE_MS SILENT_AT DUP_AT
 //
+// DIVISOR: clock cycles per UART bit, "N" or "P/Q" (clk_hz / baud exactly).
 // SILENT_AT: cut the board's tx line for that sample (a silent board), to check the
 // library times out and recovers with the next sample. DUP_AT: the line delivers the
 // answer to that sample twice (the copy right after it), to check the library takes the
 // copy for no later request's answer. -1: no such fault.
 // SAMPLES: one sample per line (sfp_sample_from_text). OUT gets one line per sample:
 // "PREDICTION CYCLES ACC0 ACC1 ..." or "error STATUS". The last stdout line is
-// "samples N errors E discarded D seconds S samples_per_s R sim_cycles C"; D counts the
-// frames the library discarded (answers to no outstanding request).
+// "samples N errors E discarded D seconds S samples_per_s R sim_cycles C infer_cycles I";
+// D counts the frames the library discarded (answers to no outstanding request), I the
+// simulated cycles of the samples alone (from the end of the INFO exchange).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -67,7 +69,12 @@ int fil_main(int argc, char** argv) {
     }
     const uint64_t clk_hz = std::strtoull(argv[3], nullptr, 10);
     const long silent_at = std::atol(argv[7]), dup_at = std::atol(argv[8]);
-    BoardSim board(std::atoi(argv[4]));
+    uint64_t num, den;
+    if (!parse_divisor(argv[4], &num, &den)) {
+        std::fprintf(stderr, "DIVISOR must be N or P/Q, not %s\n", argv[4]);
+        return 2;
+    }
+    BoardSim board(num, den);
     Link link{&board, clk_hz / 1000};
     sfp_io io{link_write, link_read_byte, &link};
     sfp_client_init(&client, io, static_cast<uint32_t>(std::atoi(argv[5])),
@@ -78,6 +85,7 @@ int fil_main(int argc, char** argv) {
         return 1;
     }
     long n = 0, errors = 0;
+    const uint64_t after_info = board.cycles();
     auto t0 = std::chrono::steady_clock::now();
     while (std::fgets(line, sizeof line, in) != nullptr) {
         sfp_result res;
@@ -104,8 +112,10 @@ int fil_main(int argc, char** argv) {
     std::fclose(in);
     std::fclose(out);
     std::printf(
-        "samples %ld errors %ld discarded %lu seconds %.6f samples_per_s %.3f sim_cycles %llu\n",
+        "samples %ld errors %ld discarded %lu seconds %.6f samples_per_s %.3f sim_cycles %llu "
+        "infer_cycles %llu\n",
         n, errors, static_cast<unsigned long>(client.discarded), secs,
-        n / (secs > 0 ? secs : 1e-9), static_cast<unsigned long long>(board.cycles()));
+        n / (secs > 0 ? secs : 1e-9), static_cast<unsigned long long>(board.cycles()),
+        static_cast<unsigned long long>(board.cycles() - after_info));
     return errors != 0;
 }

@@ -56,16 +56,38 @@ static int port_read_byte(void *ctx, uint8_t *byte, uint32_t timeout_ms) {
     }
 }
 
+/* The rates this example opens: up to 3 Mbaud (SFP_MAX_BAUD, the boards' FTDI bridges). */
+static const struct {
+    long baud;
+    speed_t speed;
+} RATES[] = {
+    {9600, B9600}, {19200, B19200}, {38400, B38400}, {57600, B57600}, {115200, B115200},
+    {230400, B230400},
+#ifdef B460800
+    {460800, B460800},
+#endif
+#ifdef B921600
+    {921600, B921600},
+#endif
+#ifdef B1000000
+    {1000000, B1000000},
+#endif
+#ifdef B1500000
+    {1500000, B1500000},
+#endif
+#ifdef B2000000
+    {2000000, B2000000},
+#endif
+#ifdef B3000000
+    {3000000, B3000000},
+#endif
+};
+
 static speed_t baud_constant(long baud) {
-    switch (baud) {
-    case 9600: return B9600;
-    case 19200: return B19200;
-    case 38400: return B38400;
-    case 57600: return B57600;
-    case 115200: return B115200;
-    case 230400: return B230400;
-    default: return 0;
-    }
+    size_t i;
+    for (i = 0; i < sizeof RATES / sizeof RATES[0]; ++i)
+        if (RATES[i].baud == baud) return RATES[i].speed;
+    return 0;
 }
 
 static int open_port(const char *path, long baud) {
@@ -73,8 +95,10 @@ static int open_port(const char *path, long baud) {
     speed_t speed = baud_constant(baud);
     int fd;
     if (speed == 0) {
-        fprintf(stderr, "baud must be one of 9600 19200 38400 57600 115200 230400, not %ld\n",
-                baud);
+        size_t i;
+        fprintf(stderr, "baud must be one of");
+        for (i = 0; i < sizeof RATES / sizeof RATES[0]; ++i) fprintf(stderr, " %ld", RATES[i].baud);
+        fprintf(stderr, ", not %ld\n", baud);
         return -1;
     }
     fd = open(path, O_RDWR | O_NOCTTY);
@@ -153,9 +177,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     printf("info: encoding %s in_bits %u n_in %u classes %u timesteps %u net_id %08lx "
-           "clk_hz %lu\n", client.info.encoding ? "spikes" : "direct", client.info.in_bits,
-           client.info.n_in, client.info.n_classes, client.info.timesteps,
-           (unsigned long)client.info.net_id, (unsigned long)client.info.clk_hz);
+           "clk_hz %lu baud %lu value_bits %u\n", client.info.encoding ? "spikes" : "direct",
+           client.info.in_bits, client.info.n_in, client.info.n_classes, client.info.timesteps,
+           (unsigned long)client.info.net_id, (unsigned long)client.info.clk_hz,
+           (unsigned long)client.info.baud, client.info.value_bits);
+    if (client.info.baud != (uint32_t)baud)
+        fprintf(stderr, "sfp_host: the board reports %lu baud, the port runs %ld\n",
+                (unsigned long)client.info.baud, baud);
     while (fgets(line, sizeof line, f) != NULL) {
         sfp_result res;
         char what[32];

@@ -53,8 +53,19 @@ static void client_for(sfp_client *c, fake_dev *d, const uint8_t *answer, size_t
     sfp_client_init(c, io, 100, 10);
 }
 
-/* INFO of a 64-input direct 4-bit net, 10 classes, T=4, acc 2 bytes, id 0x12345678, 12 MHz */
-static const sfp_info INFO = {2, 0, 4, 2, 64, 10, 4, 64, 0x12345678u, 12000000u};
+/* INFO of a 64-input direct 4-bit net, 10 classes, T=4, acc 2 bytes, id 0x12345678, 12 MHz,
+ * 115,200 baud, one value per byte (a board built without packing) */
+static const sfp_info INFO = {3, 0, 4, 2, 64, 10, 4, 64, 0x12345678u, 12000000u, 115200u, 8};
+/* the same net as the board builds send it: two 4-bit values per byte, at 3 Mbaud */
+static const sfp_info PACKED = {3, 0, 4, 2, 64, 10, 4, 32, 0x12345678u, 12000000u, 3000000u, 4};
+
+/* Every field alike (compared through the wire form: the struct has padding bytes). */
+static int same_info(const sfp_info *a, const sfp_info *b) {
+    uint8_t pa[SFP_INFO_LEN], pb[SFP_INFO_LEN];
+    sfp_encode_info(a, pa);
+    sfp_encode_info(b, pb);
+    return memcmp(pa, pb, SFP_INFO_LEN) == 0;
+}
 
 static void test_crc(void) {
     const uint8_t check[] = "123456789";
@@ -82,9 +93,10 @@ static void test_info(void) {
     uint8_t p[SFP_INFO_LEN];
     sfp_info back;
     CHECK(sfp_encode_info(&INFO, p) == SFP_OK);
-    CHECK(p[0] == 2 && p[4] == 64 && p[5] == 0 && p[12] == 0x78 && p[15] == 0x12);
+    CHECK(p[0] == 3 && p[4] == 64 && p[5] == 0 && p[12] == 0x78 && p[15] == 0x12);
+    CHECK(p[20] == 0x00 && p[21] == 0xC2 && p[22] == 0x01 && p[23] == 0 && p[24] == 8);
     CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_OK);
-    CHECK(memcmp(&back, &INFO, sizeof back) == 0);
+    CHECK(same_info(&back, &INFO) && back.baud == 115200u && back.value_bits == 8);
     CHECK(sfp_decode_info(p, sizeof p - 1, &back) == SFP_E_FRAME);
     p[1] = 2; /* unknown encoding */
     CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_FRAME);
@@ -96,22 +108,45 @@ static void test_info(void) {
     CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_SPACE);
     p[6] = 10;
     CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_OK);
+    p[24] = 16; /* 16 bits per value: not for 4-bit input */
+    CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_FRAME);
+    p[24] = 4; /* packed: sample_len must then be 32 */
+    CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_FRAME);
+    p[10] = 32;
+    CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_OK && back.value_bits == 4);
+    p[20] = 0x7F; p[21] = 0x25; p[22] = 0; /* 9599 baud */
+    CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_FRAME);
+    sfp_encode_info(&PACKED, p); /* 3,000,000 baud is the most */
+    CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_OK && same_info(&back, &PACKED));
+    p[20] = 0xC1; p[21] = 0xC6; p[22] = 0x2D; /* 3,000,001 */
+    CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_FRAME);
     CHECK(sfp_result_len(&INFO) == 26);
 }
 
 static void test_samples(void) {
     uint16_t x[64];
     uint8_t out[128], bits[2 * 10];
-    sfp_info wide = INFO, sp = {2, 1, 1, 2, 10, 3, 2, 4, 0, 0};
+    sfp_info wide = INFO, odd = PACKED, sp = {3, 1, 1, 2, 10, 3, 2, 4, 0, 1, 9600, 1};
     size_t i;
     for (i = 0; i < 64; ++i) x[i] = (uint16_t)(i % 16);
     CHECK(sfp_encode_direct(&INFO, x, 64, out, sizeof out) == 64);
     CHECK(out[17] == 1 && out[15] == 15);
     CHECK(sfp_encode_direct(&INFO, x, 63, out, sizeof out) == SFP_E_ARG);
     CHECK(sfp_encode_direct(&INFO, x, 64, out, 10) == SFP_E_SPACE);
+    /* packed: value 2k in the low nibble of byte k, 2k+1 in the high one */
+    CHECK(sfp_encode_direct(&PACKED, x, 64, out, sizeof out) == 32);
+    CHECK(out[0] == 0x10 && out[7] == 0xFE && out[8] == 0x10 && out[31] == 0xFE);
+    CHECK(sfp_encode_direct(&PACKED, x, 64, out, 31) == SFP_E_SPACE);
+    odd.n_in = 3; /* an odd n_in: the last byte's high nibble is padding, 0 */
+    odd.sample_len = 2;
+    memset(out, 0xFF, sizeof out);
+    CHECK(sfp_encode_direct(&odd, x + 13, 3, out, sizeof out) == 2);
+    CHECK(out[0] == 0xED && out[1] == 0x0F && out[2] == 0xFF);
     x[5] = 16;
     CHECK(sfp_encode_direct(&INFO, x, 64, out, sizeof out) == SFP_E_ARG);
+    CHECK(sfp_encode_direct(&PACKED, x, 64, out, sizeof out) == SFP_E_ARG);
     wide.in_bits = 12;
+    wide.value_bits = 16;
     wide.n_in = 2;
     wide.sample_len = 4;
     x[0] = 0x0ABC;
@@ -267,7 +302,7 @@ static void test_client(void) {
     n = sfp_encode_frame(SFP_INFO, c.next_rid, payload, SFP_INFO_LEN, ans, sizeof ans);
     d.answer = ans; d.n_answer = (size_t)n; d.pos = 0; d.timeouts = 0;
     CHECK(sfp_client_info(&c, &info) == SFP_E_FRAME);
-    CHECK(c.have_info && c.info.version == 2 && d.timeouts == 1); /* and it recovered */
+    CHECK(c.have_info && c.info.version == 3 && d.timeouts == 1); /* and it recovered */
 
     /* a line that never stops sending garbage: bounded, no hang */
     d.n_answer = 0; d.pos = 0; d.garbage_forever = 1; d.reads = 0;

@@ -146,8 +146,12 @@ class BoardDesign(Elaboratable):
                                  f"{board.name}")
             self.pll = ice40_pll(board.clk_hz, pll_hz)
         self.clk_hz = board.clk_hz if self.pll is None else int(self.pll.f_out_hz)
-        self.top = BoardTop(net=net, clk_hz=self.clk_hz, lanes=lanes, baud=baud,
-                            n_leds=len(board.leds), spram=spram)
+        try:
+            self.top = BoardTop(net=net, clk_hz=self.clk_hz, lanes=lanes, baud=baud,
+                                n_leds=len(board.leds), spram=spram)
+        except ValueError:
+            self._MustUse__silence = True  # a refused design is not an unused one
+            raise
 
     def elaborate(self, platform):
         m = Module()

@@ -12,7 +12,7 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.crc import catalog
 from amaranth.lib.wiring import In, Out
 from spikefab.fixed import is_int
-from spikefab.protocol import SYNC, ErrorCode, FrameType, NetInfo, value_bytes
+from spikefab.protocol import SYNC, ErrorCode, FrameType, NetInfo
 
 __all__ = ["Command", "command_layout", "head_layout", "FrameParser", "FrameBuilder"]
 
@@ -52,7 +52,8 @@ class FrameParser(wiring.Component):
     Attributes
     ----------
     i_stream : stream of unsigned(8), in
-        Received bytes (from :class:`~.uart.UARTRx`); always taken.
+        Received bytes (from :class:`~.uart.UARTRx`); taken at once, except in the cycle
+        after a packed payload byte (its second value is written then).
     uart_err : Signal(1), in
         A received byte had a low stop bit (pulse from the receiver).
     busy : Signal(1), in
@@ -64,7 +65,8 @@ class FrameParser(wiring.Component):
     w_data : Signal(value_width), out
     w_en : Signal(1), out
         Write port into the sample buffer: direct value ``i`` (assembled from its
-        little-endian bytes) at address ``i``, or spike payload byte ``k`` at address ``k``.
+        little-endian bytes, or its nibble of a packed byte) at address ``i``, or spike
+        payload byte ``k`` at address ``k``.
     """
 
     def __init__(self, *, info: NetInfo, timeout_cycles: int):
@@ -93,7 +95,10 @@ class FrameParser(wiring.Component):
         m.submodules.crc = crc = _crc_processor()
         byte = self.i_stream.payload
         got = Signal()  # a byte arrives this cycle
-        m.d.comb += [self.i_stream.ready.eq(1), got.eq(self.i_stream.valid)]
+        hold = Signal()  # a packed byte's high nibble is written this cycle
+        high_addr = Signal.like(self.w_addr)
+        m.d.comb += [self.i_stream.ready.eq(~hold), got.eq(self.i_stream.valid & ~hold)]
+        m.d.sync += hold.eq(0)
 
         idle = Signal(range(self.timeout_cycles + 1))
         timed_out = Signal()
@@ -123,6 +128,8 @@ class FrameParser(wiring.Component):
 
         with m.If(got):
             m.d.sync += count.eq(count + 1)
+        with m.If(hold):
+            m.d.comb += [self.w_addr.eq(high_addr), self.w_data.eq(low), self.w_en.eq(1)]
         m.d.comb += crc.data.eq(byte)
 
         with m.FSM():
@@ -153,7 +160,8 @@ class FrameParser(wiring.Component):
                         elif state == "Len1":
                             self._header(m, ftype, Cat(length, byte), error)
                         elif state == "Payload":
-                            self._payload(m, byte, pos, length, low, row_k, bad, bad_at)
+                            self._payload(m, byte, pos, low, row_k, bad, bad_at,
+                                          (hold, high_addr))
                         elif state == "Crc0":
                             m.d.sync += crc_hi.eq(byte)
                         else:
@@ -201,7 +209,7 @@ class FrameParser(wiring.Component):
         with m.Else():
             error(ErrorCode.TYPE, 0)
 
-    def _payload(self, m, byte, pos, length, low, row_k, bad, bad_at):
+    def _payload(self, m, byte, pos, low, row_k, bad, bad_at, packed):
         """Write the payload into the sample buffer and check every value's range."""
         info = self.info
         last = pos == info.sample_len - 1
@@ -209,7 +217,25 @@ class FrameParser(wiring.Component):
         with m.If(last):
             m.next = "Crc0"
         flag, offset = Signal(), Signal(16)
-        if info.encoding == "direct" and value_bytes(info.in_bits) == 1:
+        if info.encoding == "direct" and info.value_bits == 4:
+            # value 2k from the low nibble now, 2k+1 from the high one in the next cycle
+            # (``hold``: no byte is taken then; a UART byte takes 40 cycles or more)
+            hold, high_addr = packed
+            m.d.comb += [self.w_addr.eq(pos << 1), self.w_data.eq(byte[:4]), self.w_en.eq(1),
+                         offset.eq(pos)]
+            m.d.sync += [low.eq(byte[4:]), high_addr.eq((pos << 1) | 1)]
+            if info.n_in % 2:  # the last byte's high nibble is padding: 0, not written
+                m.d.sync += hold.eq(~last)
+                pad = last & (byte[4:] != 0)
+            else:
+                m.d.sync += hold.eq(1)
+                pad = 0
+            if info.in_bits < 4:
+                m.d.comb += flag.eq(pad | (byte[:4] >> info.in_bits != 0)
+                                    | (byte[4:] >> info.in_bits != 0))
+            else:
+                m.d.comb += flag.eq(pad)
+        elif info.encoding == "direct" and info.value_bits == 8:
             m.d.comb += [self.w_addr.eq(pos), self.w_data.eq(byte), self.w_en.eq(1),
                          offset.eq(pos)]
             if info.in_bits < 8:

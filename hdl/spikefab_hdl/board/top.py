@@ -23,7 +23,7 @@ from amaranth import Array, Const, Module, Shape, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from spikefab.ir import QuantizedNetwork
-from spikefab.protocol import ERROR_LEN, FrameType, NetInfo
+from spikefab.protocol import DEFAULT_BAUD, ERROR_LEN, FrameType, NetInfo
 
 from ..core.plan import plan_core
 from ..core.spike_queue import SmallFIFO
@@ -33,7 +33,6 @@ from .uart import UARTRx, UARTTx, uart_divisor
 
 __all__ = ["DEFAULT_BAUD", "DEFAULT_TIMEOUT_S", "BoardTop"]
 
-DEFAULT_BAUD = 115_200
 #: T_idle of docs/protocol.md on board builds.
 DEFAULT_TIMEOUT_S = 0.1
 
@@ -56,9 +55,12 @@ class BoardTop(wiring.Component):
     lanes : int
         The core's lanes.
     baud : int
-        UART rate; ignored when ``divisor`` is given.
-    divisor : int, optional
-        Clock cycles per UART bit (simulation uses small ones).
+        UART rate, reported in INFO; sets the bit time (:func:`~.uart.uart_divisor`: a
+        one-line ValueError names the rates ``clk_hz`` allows) unless ``divisor`` is given.
+    divisor : int or Fraction, optional
+        Clock cycles per UART bit, overriding ``baud``'s (simulations use short ones).
+    pack : bool
+        4-bit input two values per payload byte (INFO ``value_bits`` 4; the default).
     timeout_cycles : int, optional
         ``T_idle`` in cycles (default ``DEFAULT_TIMEOUT_S`` seconds).
     n_leds : int
@@ -81,7 +83,8 @@ class BoardTop(wiring.Component):
 
     def __init__(self, *, net: QuantizedNetwork, clk_hz: int, lanes: int = 4,
                  baud: int = DEFAULT_BAUD, divisor: int | None = None,
-                 timeout_cycles: int | None = None, n_leds: int = 3, core=None, spram=None):
+                 timeout_cycles: int | None = None, n_leds: int = 3, core=None, spram=None,
+                 pack: bool = True):
         if not isinstance(net, QuantizedNetwork):
             self._MustUse__silence = True
             raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
@@ -90,8 +93,12 @@ class BoardTop(wiring.Component):
         self.lanes = lanes
         self.plan = plan_core(net, lanes=lanes, spram=spram)
         self.spram = spram
-        self.info = NetInfo.from_network(net, self.clk_hz)
-        self.divisor = divisor if divisor is not None else uart_divisor(self.clk_hz, baud)
+        try:
+            self.divisor = divisor if divisor is not None else uart_divisor(self.clk_hz, baud)
+            self.info = NetInfo.from_network(net, self.clk_hz, baud=baud, pack=pack)
+        except ValueError:
+            self._MustUse__silence = True
+            raise
         self.timeout_cycles = (timeout_cycles if timeout_cycles is not None
                                else round(DEFAULT_TIMEOUT_S * self.clk_hz))
         self.n_leds = n_leds

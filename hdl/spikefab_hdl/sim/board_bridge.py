@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from spikefab.atomic import atomic_write_text
 from spikefab.driver.samples import write_samples_text
 from spikefab.driver.transport import SimTransport
 from spikefab.ir import QuantizedNetwork
+from spikefab.protocol import DEFAULT_BAUD
 
 from ..board.top import BoardTop
 from . import verilator
@@ -40,21 +42,27 @@ TOPLEVEL = "board_top"
 
 @dataclass(frozen=True)
 class BoardSimBuild:
-    """A compiled harness: ``exe`` and the board parameters it was built with."""
+    """A compiled harness: ``exe`` and the board parameters it was built with (``divisor``:
+    clock cycles per UART bit, an int or an exact Fraction; ``baud``: what INFO reports)."""
 
     exe: Path
     clk_hz: int
-    divisor: int
+    divisor: int | Fraction
     timeout_cycles: int
     build_seconds: float
+    baud: int = DEFAULT_BAUD
 
 
-def write_board_verilog(net: QuantizedNetwork, out_dir, *, clk_hz: int, divisor: int,
-                        timeout_cycles: int, lanes: int = 4) -> tuple[BoardTop, Path]:
+def write_board_verilog(net: QuantizedNetwork, out_dir, *, clk_hz: int,
+                        divisor: int | Fraction | None = None, timeout_cycles: int | None = None,
+                        lanes: int = 4, baud: int = DEFAULT_BAUD,
+                        pack: bool = True) -> tuple[BoardTop, Path]:
     """Write the board top's Verilog (module ``board_top``, 3 LEDs) to
-    ``out_dir/board_top.v``, leaving an identical file untouched; return the top and path."""
-    top = BoardTop(net=net, clk_hz=clk_hz, lanes=lanes, divisor=divisor,
-                   timeout_cycles=timeout_cycles, n_leds=3)
+    ``out_dir/board_top.v``, leaving an identical file untouched; return the top and path.
+    ``divisor`` None: the bit time of ``baud`` at ``clk_hz``; ``timeout_cycles`` None: the
+    board builds' ``T_idle``."""
+    top = BoardTop(net=net, clk_hz=clk_hz, lanes=lanes, divisor=divisor, baud=baud,
+                   timeout_cycles=timeout_cycles, n_leds=3, pack=pack)
     text = verilog.convert(top, name=TOPLEVEL)
     v_path = Path(out_dir) / f"{TOPLEVEL}.v"
     if not v_path.is_file() or v_path.read_text() != text:
@@ -62,8 +70,10 @@ def write_board_verilog(net: QuantizedNetwork, out_dir, *, clk_hz: int, divisor:
     return top, v_path
 
 
-def build_board_sim(net: QuantizedNetwork, build_dir, *, clk_hz: int, divisor: int,
-                    timeout_cycles: int, lanes: int = 4) -> BoardSimBuild:
+def build_board_sim(net: QuantizedNetwork, build_dir, *, clk_hz: int,
+                    divisor: int | Fraction | None = None, timeout_cycles: int | None = None,
+                    lanes: int = 4, baud: int = DEFAULT_BAUD,
+                    pack: bool = True) -> BoardSimBuild:
     """Build ``board_sim`` around the board top of ``net`` (or reuse an identical build).
 
     Parameters
@@ -72,9 +82,11 @@ def build_board_sim(net: QuantizedNetwork, build_dir, *, clk_hz: int, divisor: i
         The network in the board top.
     build_dir : path
         Where the Verilog, the Verilator objects and the executable go.
-    clk_hz, divisor, timeout_cycles, lanes : int
-        Passed to :class:`~.top.BoardTop` (the clock INFO reports, cycles per UART bit,
-        ``T_idle`` in cycles, the core's lanes).
+    clk_hz, divisor, timeout_cycles, lanes, baud, pack
+        Passed to :class:`~.top.BoardTop` (the clock INFO reports, cycles per UART bit or
+        None for ``baud``'s, ``T_idle`` in cycles or None for the board builds', the core's
+        lanes, the UART rate, 4-bit input two values per byte). The C++ host on the pins
+        runs at the top's bit time.
 
     Raises
     ------
@@ -83,13 +95,14 @@ def build_board_sim(net: QuantizedNetwork, build_dir, *, clk_hz: int, divisor: i
     """
     build_dir = Path(build_dir).resolve()
     top, v_path = write_board_verilog(net, build_dir, clk_hz=clk_hz, divisor=divisor,
-                                      timeout_cycles=timeout_cycles, lanes=lanes)
+                                      timeout_cycles=timeout_cycles, lanes=lanes, baud=baud,
+                                      pack=pack)
     harness = Harness("board_sim", tuple(FIRMWARE / s for s in SOURCES), "Vboard",
                       cflags=f"-I{FIRMWARE} -I{FIRMWARE / 'fil'}",
                       deps=(FIRMWARE / "fil" / "board_sim.hpp", FIRMWARE / "sfp.h"))
     seconds = verilator.build(v_path, toplevel=TOPLEVEL, build_dir=build_dir, harness=harness)
-    return BoardSimBuild(build_dir / harness.name, int(clk_hz), divisor, top.timeout_cycles,
-                         seconds)
+    return BoardSimBuild(build_dir / harness.name, int(clk_hz), top.divisor, top.timeout_cycles,
+                         seconds, int(baud))
 
 
 def open_bridge(build: BoardSimBuild) -> SimTransport:
@@ -123,7 +136,8 @@ def run_fil(build: BoardSimBuild, x, encoding: str, work_dir, *, timeout_ms: int
         ``status`` [N] (0, or the C library's negative status), ``prediction`` [N],
         ``cycles`` [N], ``acc`` [N, C] (int64; -1 where the status is not 0), ``errors``,
         ``discarded`` (frames the library discarded: answers to no outstanding request),
-        ``seconds`` (wall time of the C++ loop), ``samples_per_s``, ``sim_cycles``.
+        ``seconds`` (wall time of the C++ loop), ``samples_per_s``, ``sim_cycles``
+        (simulated, INFO included), ``infer_cycles`` (simulated, the samples alone).
     """
     work_dir = Path(work_dir)
     samples, out = work_dir / "fil_samples.txt", work_dir / "fil_answers.txt"
@@ -152,4 +166,5 @@ def run_fil(build: BoardSimBuild, x, encoding: str, work_dir, *, timeout_ms: int
         "errors": int(stats["errors"]), "discarded": int(stats["discarded"]),
         "seconds": float(stats["seconds"]),
         "samples_per_s": float(stats["samples_per_s"]), "sim_cycles": int(stats["sim_cycles"]),
+        "infer_cycles": int(stats["infer_cycles"]),
     }

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..golden import run_network
 from ..ir import QuantizedNetwork
-from ..protocol import ProtocolError, network_id
+from ..protocol import DEFAULT_BAUD, MAX_BAUD, ProtocolError, network_id
 from .client import Board, BoardTimeout, DeviceError
 from .samples import read_samples_text
 from .transport import SerialTransport, TransportError
@@ -29,7 +29,8 @@ def main(argv=None, transport=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("port")
     p.add_argument("samples")
-    p.add_argument("--baud", type=int, default=115_200)
+    p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                   help=f"the port's rate, up to {MAX_BAUD} ({DEFAULT_BAUD})")
     p.add_argument("--timeout", type=float, default=1.0, help="seconds of silence (1.0)")
     p.add_argument("--idle", type=float, default=0.15, help="recovery quiet time (0.15)")
     p.add_argument("--ir", help="the network the board should run (stem.json)")
@@ -41,7 +42,10 @@ def main(argv=None, transport=None) -> int:
             info = board.info()
             print(f"info: {info.encoding} in_bits {info.in_bits} n_in {info.n_in} classes "
                   f"{info.n_classes} T {info.timesteps} net_id {info.net_id:08x} "
-                  f"clk_hz {info.clk_hz}")
+                  f"clk_hz {info.clk_hz} baud {info.baud} value_bits {info.value_bits}")
+            if info.baud != args.baud:
+                print(f"warning: the board reports {info.baud} baud, the port runs "
+                      f"{args.baud}", file=sys.stderr)
             if net is not None and network_id(net) != info.net_id:
                 print(f"error: the board runs net_id {info.net_id:08x}, {args.ir} is "
                       f"{network_id(net):08x}")

@@ -17,6 +17,7 @@ import numpy as np
 from ..golden import run_network
 from ..ir import QuantizedNetwork
 from ..protocol import (
+    DEFAULT_BAUD,
     HEADER_LEN,
     SYNC,
     ErrorCode,
@@ -28,7 +29,6 @@ from ..protocol import (
     decode_sample,
     encode_frame,
     encode_result,
-    value_bytes,
 )
 
 __all__ = ["Reply", "BoardModel", "expected_length", "first_bad_offset", "reply_frame"]
@@ -69,8 +69,15 @@ def reply_frame(info: NetInfo, reply: Reply, *, cycles: int = 0) -> bytes:
 
 def first_bad_offset(info: NetInfo, payload: bytes) -> int | None:
     """Payload offset of the first byte of the first out-of-range value, or None."""
+    if info.encoding == "direct" and info.value_bits == 4:
+        for k, byte in enumerate(payload):  # the padding nibble past n_in must be 0
+            lo = byte & 15
+            hi = byte >> 4 if 2 * k + 1 < info.n_in else byte >> 4 << info.in_bits
+            if (lo | hi) >> info.in_bits:
+                return k
+        return None
     if info.encoding == "direct":
-        vb = value_bytes(info.in_bits)
+        vb = info.value_bits // 8
         for i in range(0, len(payload), vb):
             if int.from_bytes(payload[i : i + vb], "little") >> info.in_bits:
                 return i
@@ -95,11 +102,16 @@ class BoardModel:
         The network built into the board.
     clk_hz : int
         The clock the INFO frame reports.
+    baud : int
+        The UART rate the INFO frame reports.
+    pack : bool
+        4-bit input two values per byte (INFO ``value_bits`` 4), as the board builds do.
     """
 
-    def __init__(self, net: QuantizedNetwork, *, clk_hz: int):
+    def __init__(self, net: QuantizedNetwork, *, clk_hz: int, baud: int = DEFAULT_BAUD,
+                 pack: bool = True):
         self.net = net
-        self.info = NetInfo.from_network(net, clk_hz)
+        self.info = NetInfo.from_network(net, clk_hz, baud=baud, pack=pack)
         self._reset()
         self._drain = False
 

@@ -23,6 +23,7 @@ import subprocess
 from pathlib import Path
 
 from ..fixed import is_int, is_number
+from ..protocol import DEFAULT_BAUD, MAX_BAUD, MIN_BAUD
 
 __all__ = ["Transport", "SerialTransport", "SimTransport", "TransportError"]
 
@@ -65,14 +66,16 @@ class SerialTransport(Transport):
     port : str
         Device path (``/dev/ttyUSB1``, ``/dev/ttyACM0``, a pseudo-terminal, ...).
     baud : int
-        Line rate; the board tops use 115,200.
+        Line rate in [MIN_BAUD, MAX_BAUD]: the board's (INFO ``baud``; the builds default
+        to 115,200).
     """
 
-    def __init__(self, port: str, baud: int = 115_200):
+    def __init__(self, port: str, baud: int = DEFAULT_BAUD):
         import serial
 
-        if not is_int(baud) or baud <= 0:
-            raise ValueError(f"baud must be a positive integer, not {baud!r}")
+        if not is_int(baud) or not MIN_BAUD <= baud <= MAX_BAUD:
+            raise ValueError(f"baud must be an integer in [{MIN_BAUD}, {MAX_BAUD}], not {baud!r}")
+        self.baud = int(baud)
         try:
             self._ser = serial.Serial(port, baud, bytesize=8, parity="N", stopbits=1,
                                       timeout=0.1, write_timeout=5.0)
@@ -113,20 +116,20 @@ class SimTransport(Transport):
         The bridge executable.
     clk_hz : int
         The model's clock: seconds of ``read`` timeouts become ``timeout * clk_hz`` cycles.
-    divisor : int
+    divisor : int or Fraction
         Clock cycles per UART bit the design was built with.
     args : tuple of str
         Arguments before the divisor (``("bridge",)`` for ``board_sim``).
     """
 
-    def __init__(self, exe, *, clk_hz: int, divisor: int, args: tuple = ()):
+    def __init__(self, exe, *, clk_hz: int, divisor, args: tuple = ()):
         exe = Path(exe)
         if not exe.is_file():
             raise TransportError(f"simulation bridge {exe} does not exist; build it with "
                                  "spikefab_hdl.sim.board_bridge.build_board_sim")
         self.clk_hz = int(clk_hz)
         self.cycles = 0  # simulated clock cycles so far
-        self._proc = subprocess.Popen([str(exe), *args, str(int(divisor))],
+        self._proc = subprocess.Popen([str(exe), *args, str(divisor)],  # "N" or "P/Q"
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def _send(self, data: bytes) -> None:

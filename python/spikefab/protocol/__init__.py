@@ -9,12 +9,15 @@ package.
 
 from .frames import (
     ANSWER_TYPES,
+    DEFAULT_BAUD,
     ERROR_LEN,
     FRAME_OVERHEAD,
     HEADER_LEN,
     INFO_LEN,
     MAX_ACC_BYTES,
+    MAX_BAUD,
     MAX_PAYLOAD,
+    MIN_BAUD,
     RESULT_TAIL_LEN,
     SYNC,
     VERSION,
@@ -37,13 +40,16 @@ from .payloads import (
     encode_result,
     encode_sample,
     network_id,
+    value_bits_allowed,
     value_bytes,
+    wire_value_bits,
 )
 
 __all__ = [
     "SYNC", "VERSION", "MAX_PAYLOAD", "HEADER_LEN", "FRAME_OVERHEAD", "INFO_LEN", "ERROR_LEN",
-    "RESULT_TAIL_LEN", "MAX_ACC_BYTES", "ANSWER_TYPES", "FrameType", "ErrorCode",
-    "ProtocolError", "Frame", "NetInfo", "Result", "ErrorReply", "crc16", "encode_frame",
-    "decode_frame", "FrameDecoder", "next_rid", "network_id", "value_bytes", "encode_sample",
+    "RESULT_TAIL_LEN", "MAX_ACC_BYTES", "DEFAULT_BAUD", "MIN_BAUD", "MAX_BAUD",
+    "ANSWER_TYPES", "FrameType", "ErrorCode", "ProtocolError", "Frame", "NetInfo", "Result",
+    "ErrorReply", "crc16", "encode_frame", "decode_frame", "FrameDecoder", "next_rid",
+    "network_id", "value_bytes", "wire_value_bits", "value_bits_allowed", "encode_sample",
     "decode_sample", "encode_result", "decode_result",
 ]

@@ -20,24 +20,29 @@ from ..fixed import is_int
 
 __all__ = [
     "SYNC", "VERSION", "MAX_PAYLOAD", "HEADER_LEN", "FRAME_OVERHEAD", "INFO_LEN", "ERROR_LEN",
-    "RESULT_TAIL_LEN", "MAX_ACC_BYTES", "ANSWER_TYPES", "FrameType", "ErrorCode",
-    "ProtocolError", "Frame", "crc16", "encode_frame", "decode_frame", "FrameDecoder",
-    "next_rid",
+    "RESULT_TAIL_LEN", "MAX_ACC_BYTES", "DEFAULT_BAUD", "MIN_BAUD", "MAX_BAUD", "ANSWER_TYPES",
+    "FrameType", "ErrorCode", "ProtocolError", "Frame", "crc16", "encode_frame",
+    "decode_frame", "FrameDecoder", "next_rid",
 ]
 
 SYNC = 0xA5
-VERSION = 2
+VERSION = 3
 MAX_PAYLOAD = 0xFFFF
 #: SYNC, TYPE, ID, LEN; a frame is the header, the payload and the 2-byte CRC.
 HEADER_LEN = 6
 FRAME_OVERHEAD = HEADER_LEN + 2
 #: Fixed payload lengths.
-INFO_LEN = 20
+INFO_LEN = 25
 ERROR_LEN = 4
 #: RESULT payload after the accumulators: prediction (u16) + cycles (u32).
 RESULT_TAIL_LEN = 6
 #: Largest ``acc_bytes`` (the accumulators are int64).
 MAX_ACC_BYTES = 8
+#: UART rates: the board builds' default, and the range the builds, the INFO rules and both
+#: drivers accept (3 Mbaud: the most the boards' FTDI bridges run).
+DEFAULT_BAUD = 115_200
+MIN_BAUD = 9_600
+MAX_BAUD = 3_000_000
 CRC_INIT = 0xFFFF
 CRC_POLY = 0x1021
 

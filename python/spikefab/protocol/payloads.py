@@ -16,18 +16,26 @@ import numpy as np
 from ..fixed import smax, smin
 from ..ir import QuantizedNetwork
 from .frames import (
+    DEFAULT_BAUD,
     ERROR_LEN,
     INFO_LEN,
     MAX_ACC_BYTES,
+    MAX_BAUD,
     MAX_PAYLOAD,
+    MIN_BAUD,
     RESULT_TAIL_LEN,
     VERSION,
     ErrorCode,
     ProtocolError,
 )
 
-__all__ = ["NetInfo", "Result", "ErrorReply", "network_id", "value_bytes", "encode_sample",
-           "decode_sample", "encode_result", "decode_result"]
+__all__ = ["NetInfo", "Result", "ErrorReply", "network_id", "value_bytes", "wire_value_bits",
+           "value_bits_allowed", "encode_sample", "decode_sample", "encode_result",
+           "decode_result"]
+
+#: INFO: version, encoding, in_bits, acc_bytes, n_in, n_classes, timesteps, sample_len,
+#: net_id, clk_hz, baud, value_bits (docs/protocol.md).
+_INFO_FORMAT = "<BBBBHHHHIIIB"
 
 def network_id(net: QuantizedNetwork) -> int:
     """32-bit id of a network: the first 4 bytes (big-endian) of a SHA-256 over its spec and arrays.
@@ -44,13 +52,30 @@ def network_id(net: QuantizedNetwork) -> int:
 
 
 def value_bytes(in_bits: int) -> int:
-    """Bytes per direct input value on the wire: 1 for ``in_bits <= 8``, else 2."""
+    """Bytes per unpacked direct input value on the wire: 1 for ``in_bits <= 8``, else 2."""
     return 1 if in_bits <= 8 else 2
+
+
+def wire_value_bits(encoding: str, in_bits: int, *, pack: bool = True) -> int:
+    """Bits one input value takes on the wire (INFO ``value_bits``): 1 for spikes; for direct
+    input 4 (two values per byte) when ``in_bits <= 4`` and ``pack``, else 8 or 16."""
+    if encoding != "direct":
+        return 1
+    if in_bits <= 4 and pack:
+        return 4
+    return 8 * value_bytes(in_bits)
+
+
+def value_bits_allowed(encoding: str, in_bits: int) -> tuple[int, ...]:
+    """The INFO ``value_bits`` a host accepts for ``encoding`` and ``in_bits``."""
+    if encoding != "direct":
+        return (1,)
+    return (4, 8) if in_bits <= 4 else (8 * value_bytes(in_bits),)
 
 
 @dataclass(frozen=True)
 class NetInfo:
-    """The INFO payload: what the board's network expects and returns.
+    """The INFO payload: what the board's network expects and returns, and its link.
 
     Attributes
     ----------
@@ -62,6 +87,11 @@ class NetInfo:
         :func:`network_id` of the network built into the bitstream.
     clk_hz : int
         The core's clock in Hz (cycles / clk_hz = seconds).
+    baud : int
+        The UART rate the board was built with.
+    value_bits : int or None
+        Bits per input value in an INFER_REQ payload (1 spikes; 4, 8 or 16 direct); None:
+        :func:`wire_value_bits` (4-bit input packed two values per byte).
     version : int
         Protocol version (:data:`VERSION`).
     """
@@ -74,13 +104,23 @@ class NetInfo:
     timesteps: int
     net_id: int
     clk_hz: int
+    baud: int = DEFAULT_BAUD
+    value_bits: int | None = None
     version: int = VERSION
 
+    def __post_init__(self):
+        if self.value_bits is None:
+            object.__setattr__(self, "value_bits", wire_value_bits(self.encoding, self.in_bits))
+
     @classmethod
-    def from_network(cls, net: QuantizedNetwork, clk_hz: int) -> NetInfo:
+    def from_network(cls, net: QuantizedNetwork, clk_hz: int, *, baud: int = DEFAULT_BAUD,
+                     pack: bool = True) -> NetInfo:
+        """The INFO of a board running ``net`` at ``clk_hz`` and ``baud``; ``pack=False``
+        sends 4-bit input one value per byte."""
         spec = net.spec
         info = cls(spec.encoding, spec.in_bits, -(-net.acc_bits() // 8), spec.n_in,
-                   spec.n_classes, spec.timesteps, network_id(net), int(clk_hz))
+                   spec.n_classes, spec.timesteps, network_id(net), int(clk_hz), int(baud),
+                   wire_value_bits(spec.encoding, spec.in_bits, pack=pack))
         if info.n_in > 0xFFFF or info.n_classes > 0xFFFF or info.sample_len > MAX_PAYLOAD:
             raise ValueError(
                 f"network does not fit the protocol: n_in {info.n_in}, n_classes "
@@ -96,7 +136,7 @@ class NetInfo:
     def sample_len(self) -> int:
         """Bytes of an INFER_REQ payload."""
         if self.encoding == "direct":
-            return self.n_in * value_bytes(self.in_bits)
+            return -(-self.n_in * self.value_bits // 8)
         return self.timesteps * (-(-self.n_in // 8))
 
     @property
@@ -109,28 +149,33 @@ class NetInfo:
         INFO rules (the C library's ``sfp_decode_info`` applies the same rules)."""
         direct = self.encoding == "direct"
         lo, hi = (1, 16) if direct else (1, 1)
-        for name, ok, allowed in (
+        allowed = value_bits_allowed(self.encoding, self.in_bits)
+        for name, ok, rule in (
             ("version", self.version == VERSION, f"be {VERSION}"),
             ("in_bits", lo <= self.in_bits <= hi,
              "lie in [1, 16] for direct input" if direct else "be 1 for spike input"),
+            ("value_bits", self.value_bits in allowed,
+             f"be {' or '.join(map(str, allowed))} for direct input of {self.in_bits} bits"
+             if direct else "be 1 for spike input"),
             ("acc_bytes", 1 <= self.acc_bytes <= MAX_ACC_BYTES,
              f"lie in [1, {MAX_ACC_BYTES}]"),
             ("n_in", self.n_in >= 1, "be at least 1"),
             ("n_classes", self.n_classes >= 1, "be at least 1"),
             ("timesteps", self.timesteps >= 1, "be at least 1"),
             ("clk_hz", self.clk_hz >= 1, "be at least 1"),
+            ("baud", MIN_BAUD <= self.baud <= MAX_BAUD, f"lie in [{MIN_BAUD}, {MAX_BAUD}]"),
         ):
             if not ok:
-                raise ProtocolError(f"INFO {name} must {allowed}, not {getattr(self, name)}")
+                raise ProtocolError(f"INFO {name} must {rule}, not {getattr(self, name)}")
         if self.result_len > MAX_PAYLOAD:
             raise ProtocolError(f"INFO n_classes * acc_bytes + 6 must be at most 65535, not "
                                 f"{self.result_len}")
 
     def to_payload(self) -> bytes:
         enc = 0 if self.encoding == "direct" else 1
-        return struct.pack("<BBBBHHHHII", self.version, enc, self.in_bits, self.acc_bytes,
+        return struct.pack(_INFO_FORMAT, self.version, enc, self.in_bits, self.acc_bytes,
                            self.n_in, self.n_classes, self.timesteps, self.sample_len,
-                           self.net_id, self.clk_hz)
+                           self.net_id, self.clk_hz, self.baud, self.value_bits)
 
     @classmethod
     def from_payload(cls, payload: bytes) -> NetInfo:
@@ -138,14 +183,14 @@ class NetInfo:
         payload = bytes(payload)
         if len(payload) != INFO_LEN:
             raise ProtocolError(f"INFO payload must be {INFO_LEN} bytes, not {len(payload)}")
-        ver, enc, in_bits, acc_bytes, n_in, n_cls, t, slen, nid, clk = struct.unpack(
-            "<BBBBHHHHII", payload)
+        ver, enc, in_bits, acc_bytes, n_in, n_cls, t, slen, nid, clk, baud, vbits = \
+            struct.unpack(_INFO_FORMAT, payload)
         if ver != VERSION:  # first: another version may lay out the rest differently
             raise ProtocolError(f"INFO version must be {VERSION}, not {ver}")
         if enc not in (0, 1):
             raise ProtocolError(f"INFO encoding must be 0 or 1, not {enc}")
         info = cls("direct" if enc == 0 else "spikes", in_bits, acc_bytes, n_in, n_cls, t,
-                   nid, clk, ver)
+                   nid, clk, baud, vbits, ver)
         info.check()
         if info.sample_len != slen:
             raise ProtocolError(f"INFO sample_len must be {info.sample_len}, not {slen}")
@@ -165,8 +210,10 @@ def encode_sample(info: NetInfo, x) -> bytes:
         if x.size and (x.min() < 0 or x.max() > hi):
             bad = int(x.min()) if x.min() < 0 else int(x.max())
             raise ValueError(f"direct sample values must lie in [0, {hi}], not {bad}")
-        dtype = "<u1" if value_bytes(info.in_bits) == 1 else "<u2"
-        return x.astype(dtype).tobytes()
+        if info.value_bits == 4:  # value 2k in the low nibble of byte k, 2k+1 in the high
+            v = np.append(x, [0] * (len(x) % 2)).astype(np.uint8)
+            return (v[0::2] | v[1::2] << 4).tobytes()
+        return x.astype("<u1" if info.value_bits == 8 else "<u2").tobytes()
     want = (info.timesteps, info.n_in)
     if x.shape != want:
         raise ValueError(f"spike sample must have shape {list(want)}, not {list(x.shape)}")
@@ -181,12 +228,21 @@ def decode_sample(info: NetInfo, payload: bytes) -> np.ndarray:
     if len(payload) != info.sample_len:
         raise ProtocolError(f"sample must be {info.sample_len} bytes, not {len(payload)}")
     if info.encoding == "direct":
-        dtype = "<u1" if value_bytes(info.in_bits) == 1 else "<u2"
-        x = np.frombuffer(payload, dtype=dtype).astype(np.int64)
+        if info.value_bits == 4:
+            b = np.frombuffer(payload, np.uint8).astype(np.int64)
+            x = np.stack([b & 15, b >> 4], axis=1).reshape(-1)
+            if x[info.n_in:].any():
+                raise ProtocolError(f"padding nibble set at payload offset {len(b) - 1}")
+            x = x[: info.n_in]
+            per = 0.5
+        else:
+            x = np.frombuffer(payload, dtype="<u1" if info.value_bits == 8 else "<u2")
+            x = x.astype(np.int64)
+            per = info.value_bits // 8
         bad = np.flatnonzero(x >= (1 << info.in_bits))
         if bad.size:
-            raise ProtocolError(f"direct value at payload offset "
-                                f"{int(bad[0]) * value_bytes(info.in_bits)} is out of range")
+            raise ProtocolError(f"direct value at payload offset {int(bad[0] * per)} is out "
+                                "of range")
         return x
     rows = np.frombuffer(payload, np.uint8).reshape(info.timesteps, -1)
     bits = np.unpackbits(rows, axis=1, bitorder="little").astype(np.int64)

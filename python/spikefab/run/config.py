@@ -17,6 +17,7 @@ from ..data import DATASETS, IMAGE_SHAPES
 from ..distill.options import OptionError, check_options
 from ..distill.recipes import RECIPES
 from ..fixed import is_int, is_number
+from ..protocol import DEFAULT_BAUD, MAX_BAUD, MIN_BAUD
 from ..spec import B_BITS_RANGE, V_BITS_RANGE, W_BITS_RANGE
 from ..train.config import TrainConfig
 
@@ -158,6 +159,7 @@ SCHEMA = {
                  "epochs": (_Int(0, 100_000), 10), "lr": (_LR, 1e-3),
                  "decay_bits": (_Int(1, 16), 12), "i_bits": (_Int(2, 32, words=("auto",)), "auto")},
     "hardware": {"lanes": (_Int(1, MAX_LANES), 4), "sim_samples": (_Int(0, 1 << 30), 0),
+                 "baud": (_Int(MIN_BAUD, MAX_BAUD), DEFAULT_BAUD),
                  "trace": (_Bool(), True), "boards": (_List(_Str(BOARDS)), [])},
     "report": {"sweep_timesteps": (_List(_Int(1, 1024), min_len=1), [1, 2, 4, 8, 16]),
                "sweep_bits": (_List(_Int(*W_BITS_RANGE), min_len=1), [2, 3, 4, 5, 6, 8]),

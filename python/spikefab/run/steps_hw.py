@@ -148,7 +148,8 @@ def run_bitstream_board(ctx, board: str) -> dict:
     t0 = time.perf_counter()
     # a timing failure still leaves its report.json; the report shows it
     stdout = _hdl(ctx, ["build", "--board", board, "--ir", str(ctx.run.path("ir", "net")),
-                        "--lanes", str(ctx.cfg["hardware"]["lanes"]), "-o", str(root)],
+                        "--lanes", str(ctx.cfg["hardware"]["lanes"]),
+                        "--baud", str(ctx.cfg["hardware"]["baud"]), "-o", str(root)],
                   f"bitstream for {board} (yosys + nextpnr)", f"bitstream-{board}.log")
     seconds = time.perf_counter() - t0
     report = ctx.run.read_json("bitstreams", board, "report.json")
