@@ -1,0 +1,84 @@
+"""The top of every proof: free inputs as ports, and named checks, assumptions and covers.
+
+A :class:`Harness` is a ``wiring.Component`` whose ``In`` ports are the proof's free
+inputs (SymbiYosys chooses them anew every cycle; :meth:`Harness.constant` holds one
+still). The ``sync`` domain's reset is held low: the design starts from its initial
+state and runs freely. Every property is a signal of its own, ``ok_<name>`` (a check) or
+``cov_<name>`` (a cover), so the counterexample names what failed
+(:meth:`Harness.failed_checks`).
+"""
+
+from __future__ import annotations
+
+from amaranth import Module, ResetSignal, Signal
+from amaranth.hdl import Assert, Assume, Cover
+from amaranth.lib import wiring
+
+__all__ = ["Harness"]
+
+
+class Harness(wiring.Component):
+    """Base class of the proofs' tops; a subclass implements :meth:`build`.
+
+    Attributes
+    ----------
+    texts : dict
+        ``{signal name: what the property says}``, filled while the design is elaborated.
+    """
+
+    def __init__(self, ports: dict):
+        super().__init__(ports)
+        self.texts: dict[str, str] = {}
+
+    def elaborate(self, platform):
+        m = Module()
+        self._m = m
+        self.build(m)
+        self.assume(~ResetSignal("sync"))  # the design runs from its initial state
+        return m
+
+    def build(self, m: Module) -> None:
+        raise NotImplementedError
+
+    def _named(self, prefix: str, name: str, cond, text: str) -> Signal:
+        sig_name = f"{prefix}_{name}"
+        if sig_name in self.texts:
+            raise ValueError(f"property {sig_name} is defined twice")
+        self.texts[sig_name] = text
+        sig = Signal(name=sig_name)
+        self._m.d.comb += sig.eq(cond)
+        return sig
+
+    def check(self, name: str, cond, text: str) -> None:
+        """Assert ``cond`` in every cycle; ``text`` says what it means."""
+        self._m.d.comb += Assert(self._named("ok", name, cond, text))
+
+    def cover(self, name: str, cond, text: str) -> None:
+        """Ask for a trace in which ``cond`` holds."""
+        self._m.d.comb += Cover(self._named("cov", name, cond, text))
+
+    def assume(self, cond) -> None:
+        """Consider only traces in which ``cond`` holds in every cycle."""
+        self._m.d.comb += Assume(cond)
+
+    def constant(self, value) -> None:
+        """Consider only traces in which the free input ``value`` never changes."""
+        m = self._m
+        first = Signal(init=1, name=f"first_{len(self.texts)}")
+        prev = Signal.like(value, name=f"prev_{len(self.texts)}")
+        m.d.sync += [first.eq(0), prev.eq(value)]
+        self.assume(first | (value == prev))
+
+    def failed_checks(self, values: dict) -> list[str]:
+        """What the checks low at the end of a counterexample say."""
+        bad = []
+        for sig_name, text in self.texts.items():
+            if not sig_name.startswith("ok_"):
+                continue
+            hits = [v for k, v in values.items() if k.rsplit(".", 1)[-1] == sig_name]
+            if hits and hits[-1] == 0:
+                bad.append(text)
+        return bad or ["an assertion failed (see the counterexample)"]
+
+    def covers(self) -> dict[str, str]:
+        return {k: v for k, v in self.texts.items() if k.startswith("cov_")}

