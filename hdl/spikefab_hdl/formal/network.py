@@ -1,0 +1,114 @@
+"""The proofs of one network, at its own widths and lanes, and running them.
+
+:func:`network_proofs` lists, for the :class:`~spikefab_hdl.core.plan.CorePlan` of a
+network, every proof the core's blocks get (docs/verification.md):
+
+* ``layer<l>.neuron``: the layer's neuron update (:class:`~.neuron.UpdateHarness`) and,
+  for a ``decay``, ``delayed-reset`` or ``cuba`` neuron, its state-only products
+  (``layer<l>.neuron-prep``, :class:`~.neuron.PrepHarness`) — combinational, proven for
+  every input at depth 1; dense and conv layers and the spiking readout share the stage;
+* ``layer<l>.integrator``: the dense integrator's read-modify-write pipeline
+  (:class:`~.integrator.IntegratorHarness`), bounded.
+
+Layers with the same neuron, lanes and widths share one proof (the names say which).
+:func:`prove` runs a list of proofs, ``jobs`` at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.plan import CorePlan, LayerPlan
+from .neuron import PrepHarness, UpdateHarness, describe_neuron
+from .sby import DEFAULT_SOLVER, ProofResult, run_sby
+
+__all__ = ["Proof", "network_proofs", "neuron_proofs", "prove"]
+
+
+@dataclass(frozen=True)
+class Proof:
+    """One SymbiYosys run: ``harness()`` builds its top (a :class:`~.checks.Harness`).
+
+    Attributes
+    ----------
+    name : str
+        ``layer0.neuron`` (``layer0+2.neuron`` when layers share it).
+    what : str
+        What it proves, in a few words.
+    harness : callable
+        Builds the harness (fresh for every run).
+    mode : str
+        ``prove`` (unbounded: depth 1 for a combinational harness, else k-induction),
+        ``bmc`` or ``cover``.
+    depth : int
+    """
+
+    name: str
+    what: str
+    harness: Callable
+    mode: str
+    depth: int
+
+
+def neuron_proofs(name: str, *, neuron, lanes: int, cur_bits: int,
+                  gateware=None) -> list[Proof]:
+    """The neuron proofs of one layer: update (and prep). ``gateware``: the LIFSpec the
+    gateware is built from when it is not ``neuron`` (a planted bug, in tests)."""
+    kw = {"neuron": neuron, "lanes": lanes, "cur_bits": cur_bits, "gateware": gateware}
+    what = f"{describe_neuron(neuron)}, cur_bits {cur_bits}, {lanes} lanes"
+    proofs = [Proof(f"{name}.neuron", f"next v, spike{', i' if neuron.synapse else ''} "
+                    f"= docs/semantics.md ({what})",
+                    lambda: UpdateHarness(**kw), "comb", 1)]
+    if neuron.decay is not None or neuron.synapse is not None or \
+            neuron.reset == "subtract-delayed":
+        proofs.insert(0, Proof(f"{name}.neuron-prep", f"decay products and the stored "
+                               f"spike = docs/semantics.md ({what})",
+                               lambda: PrepHarness(**kw), "comb", 1))
+    return proofs
+
+
+def _shared(layers: list[LayerPlan], key) -> list[tuple[str, LayerPlan]]:
+    """``[(name, first layer)]`` for the groups of layers with the same ``key(layer)``."""
+    groups: dict = {}
+    for lp in layers:
+        groups.setdefault(key(lp), []).append(lp)
+    return [("layer" + "+".join(str(lp.index) for lp in g), g[0]) for g in groups.values()]
+
+
+def network_proofs(plan: CorePlan, *, integrator: bool = True) -> list[Proof]:
+    """Every proof of the core of ``plan`` (see the module docstring)."""
+    proofs: list[Proof] = []
+    spiking = [lp for lp in plan.layers if lp.neuron is not None]
+    for name, lp in _shared(spiking, lambda lp: (lp.neuron, lp.lanes, lp.cur_bits)):
+        proofs += neuron_proofs(name, neuron=lp.neuron, lanes=lp.lanes, cur_bits=lp.cur_bits)
+    if integrator:
+        from .integrator import integrator_proofs
+
+        for lp in plan.layers:
+            proofs += integrator_proofs(lp)
+    return proofs
+
+
+def prove(proofs: list[Proof], *, work, out, jobs: int = 2, solver: str = DEFAULT_SOLVER,
+          timeout: int | None = None,
+          report: Callable[[ProofResult], None] | None = None) -> list[ProofResult]:
+    """Run ``proofs`` (``jobs`` SymbiYosys runs at a time) in ``work/<name>``;
+    counterexamples go to ``out/<name>.vcd``. ``timeout``: seconds per proof (past them it
+    fails as not proven). ``report`` is called with each result as it comes. Returns the
+    results in the order of ``proofs``."""
+    work, out = Path(work), Path(out)
+
+    def one(p: Proof) -> ProofResult:
+        result = run_sby(p.harness(), name=p.name, mode=p.mode, depth=p.depth, work=work,
+                         out=out, solver=solver, timeout=timeout)
+        if report is not None:
+            report(result)
+        return result
+
+    if jobs <= 1 or len(proofs) <= 1:
+        return [one(p) for p in proofs]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, proofs))
