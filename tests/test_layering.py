@@ -31,8 +31,9 @@ SOFTWARE = [
     {"cli", "demo", "__init__"},
     {"__main__"},
 ]
-#: Gateware layers: core <- board <- build <- sim; the package root and __main__ on top.
-GATEWARE = [{"core"}, {"board"}, {"build"}, {"sim"}, {"__main__", "__init__"}]
+#: Gateware layers: core <- board <- build <- sim, formal; the package root and __main__ on
+#: top.
+GATEWARE = [{"core"}, {"board"}, {"build"}, {"sim", "formal"}, {"__main__", "__init__"}]
 #: The software units each gateware unit may import (never torch-side ones).
 GATEWARE_USES = {
     "core": {"fixed", "neuron", "conv", "spec", "ir"},
@@ -40,6 +41,7 @@ GATEWARE_USES = {
     "build": {"fixed", "neuron", "spec", "ir", "protocol", "atomic", "toolchain"},
     "sim": {"fixed", "neuron", "spec", "ir", "protocol", "atomic", "toolchain", "golden",
             "driver"},
+    "formal": {"fixed", "neuron", "spec", "ir", "protocol", "atomic", "toolchain"},
     "__main__": set(),
     "__init__": set(),
 }

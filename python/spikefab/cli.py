@@ -66,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="run every step again")
     p = sub.add_parser("status", help="list the steps of a run and whether each is done")
     _target(p)
+    p = sub.add_parser("formal", help="prove the run's gateware computes docs/semantics.md "
+                                      "(SymbiYosys; docs/verification.md)")
+    _target(p)
+    p.add_argument("--jobs", type=int, default=2, help="proofs run at a time (default 2)")
+    p.add_argument("--solver", choices=("boolector", "yices", "z3"), default=None,
+                   help="SMT solver (default boolector, the fastest measured)")
+    p.add_argument("--timeout", type=int, default=None, metavar="S",
+                   help="seconds per proof; past them it fails as not proven")
     p = sub.add_parser("check", help="validate a config file and print it with its defaults")
     p.add_argument("config", help="config file (.toml)")
     p = sub.add_parser("nir", help="NIR graphs: export a run, import or check a graph "
@@ -274,7 +282,23 @@ def _dispatch(args) -> int:
         return 0
     if args.command == "status":
         return _status(args)
+    if args.command == "formal":
+        return _formal(args)
     return _writer(args)
+
+
+def _formal(args) -> int:
+    """Prove the run's core; writes only ``<run>/formal/``, under the run's lock."""
+    from .run.formal import run_formal
+    from .run.lock import run_lock
+
+    cfg, run, _ = _resolve(args)
+    if not run.path("ir", "net.json").is_file():
+        raise ValueError(f"{run.path('ir', 'net.json')} not found: formal proves the run's IR; "
+                         f"run the export step first (spikefab export {run.root})")
+    with run_lock(run.root, f"spikefab {shlex.join(args.argv)}"):
+        run_formal(run, cfg, jobs=args.jobs, solver=args.solver, timeout=args.timeout)
+    return 0
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

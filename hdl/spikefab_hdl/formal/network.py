@@ -78,7 +78,7 @@ def _shared(layers: list[LayerPlan], key) -> list[tuple[str, LayerPlan]]:
     return [("layer" + "+".join(str(lp.index) for lp in g), g[0]) for g in groups.values()]
 
 
-def network_proofs(plan: CorePlan, *, integrator: bool = True) -> list[Proof]:
+def network_proofs(plan: CorePlan, *, integrator: bool = False) -> list[Proof]:
     """Every proof of the core of ``plan`` (see the module docstring)."""
     proofs: list[Proof] = []
     spiking = [lp for lp in plan.layers if lp.neuron is not None]
