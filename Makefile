@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup test unit sim demo demo-conv bench lint verilog clean
+.PHONY: setup test unit sim demo demo-conv bench lint verilog formal clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ demo: $(STAMP)
 # conv layers, extension conv2d); prints the same lines as `make demo`.
 demo-conv: $(STAMP)
 	$(PY) -m spikefab run configs/digits_conv.toml --skip bitstream --force
+
+# Formal proofs of a run's core at its widths and lanes (docs/verification.md):
+#   make formal [RUN=<run directory>]   (default: the run `make demo` writes)
+formal: $(STAMP)
+	$(PY) -m spikefab formal $(or $(RUN),build/runs/digits)
 
 # Verilog + JSON port description of an IR: make verilog [IR=<ir.json>] [LANES=4]
 # (default IR: the one `make demo` writes)
