@@ -26,6 +26,7 @@ from ..core.integrator import Integrator
 from ..core.plan import LayerPlan
 from ..core.signatures import refuse
 from .checks import Harness
+from .proof import Proof
 
 __all__ = ["MAX_GROUPS", "IntegratorHarness", "integrator_proofs", "model_rows",
            "pipeline_depth"]
@@ -66,8 +67,6 @@ def integrator_proofs(layer: LayerPlan, *, unit_values: bool = True) -> list:
     events back to back and the drain after them (``2 * pipeline_depth + 3`` cycles), the
     watched row and the events free. Conv layers and larger ``G``: none (docs/verification.md).
     """
-    from .network import Proof
-
     if layer.conv is not None or layer.groups > MAX_GROUPS or \
             layer.n_in * layer.groups > MAX_ROWS:
         return []

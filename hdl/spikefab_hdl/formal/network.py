@@ -18,42 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.plan import CorePlan, LayerPlan
+from .integrator import integrator_proofs
 from .neuron import PrepHarness, UpdateHarness, describe_neuron
+from .proof import Proof
 from .sby import DEFAULT_SOLVER, ProofResult, run_sby
 
 __all__ = ["Proof", "network_proofs", "neuron_proofs", "prove"]
-
-
-@dataclass(frozen=True)
-class Proof:
-    """One SymbiYosys run: ``harness()`` builds its top (a :class:`~.checks.Harness`).
-
-    Attributes
-    ----------
-    name : str
-        ``layer0.neuron`` (``layer0+2.neuron`` when layers share it).
-    what : str
-        What it proves, in a few words.
-    harness : callable
-        Builds the harness (fresh for every run).
-    mode : str
-        ``prove`` (unbounded: depth 1 for a combinational harness, else k-induction),
-        ``bmc`` or ``cover``.
-    depth : int
-    solver : str, optional
-        The solver measured fastest for this kind of proof (default :data:`DEFAULT_SOLVER`).
-    """
-
-    name: str
-    what: str
-    harness: Callable
-    mode: str
-    depth: int
-    solver: str | None = None
 
 
 def neuron_proofs(name: str, *, neuron, lanes: int, cur_bits: int,
@@ -88,8 +61,6 @@ def network_proofs(plan: CorePlan, *, integrator: bool = True) -> list[Proof]:
     for name, lp in _shared(spiking, lambda lp: (lp.neuron, lp.lanes, lp.cur_bits)):
         proofs += neuron_proofs(name, neuron=lp.neuron, lanes=lp.lanes, cur_bits=lp.cur_bits)
     if integrator:
-        from .integrator import integrator_proofs
-
         for lp in plan.layers:
             proofs += integrator_proofs(lp)
     return proofs
