@@ -89,9 +89,11 @@ def _build(verilog: Path, build_dir: Path) -> float:
                            harness=Harness("native", (harness,), "Vnative"))
 
 
-def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: int = 1) -> dict:
+def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: int = 1,
+               spram=None) -> dict:
     """Simulate ``x`` on ``net``'s core in Verilator with the C++ harness (``in_pack``:
-    direct input values per beat, ``NetworkCore``'s).
+    direct input values per beat; ``spram``: the placement of conv state memories in
+    single-port RAM; both ``NetworkCore``'s).
 
     Returns
     -------
@@ -102,7 +104,8 @@ def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: 
     """
     samples = sample_inputs(net, x)
     build_dir = Path(build_dir).resolve()
-    v_path, j_path = write_verilog(net, build_dir, lanes=lanes, trace=False, in_pack=in_pack)
+    v_path, j_path = write_verilog(net, build_dir, lanes=lanes, trace=False, in_pack=in_pack,
+                                   spram=spram)
     desc = json.loads(j_path.read_text())
     for port in ("i_stream__payload", "o_stream__payload"):
         if desc["ports"][port]["width"] > 64:
@@ -113,7 +116,13 @@ def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: 
     atomic_write_text(inputs, "".join(f"{b}\n" for b in beats))
     rec = Recorder(desc, len(samples))
     expected = len(samples) * rec.beats_per_result
+    # a guard against a hung core: twice the work of every input firing at every step
+    plan = desc["plan"]
+    worst = sum(lp["n_in"] * (lp["conv"]["kernel"] ** 2 * lp["conv"]["channel_groups"]
+                              if "conv" in lp else lp["groups"]) + lp["groups"]
+                for lp in plan["layers"])
     limit = 1000 * expected + 100 * len(beats) + 10**6
+    limit += 2 * len(samples) * plan["timesteps"] * worst
     proc = subprocess.run(
         [str(build_dir / "native"), str(inputs), str(outputs), str(expected), str(limit)],
         capture_output=True, text=True, check=False,

@@ -1,0 +1,311 @@
+"""Conv networks on the boards: resources, Fmax, cycles, latency, golden and RTL accuracy,
+and the iCEBreaker's (iCE40 UP5K) latency/accuracy front against Spiker+.
+
+    python bench/hw_conv.py [--runs build/runs] [--designs NAME ...] [--images N]
+    python bench/hw_conv.py --report-only      # the page again from bench/results/hw_conv.json
+
+The networks are conv students trained and exported by the pipeline (``spikefab run
+<config> --until quantize`` writes ``<runs>/<name>/quant/net.json``): the configs are
+listed in :data:`DESIGNS` (bench/conv_up5k/*.toml: MNIST-5k students small enough for the
+UP5K; configs/digits_conv.toml). For each network and each (board, lanes) of its design:
+
+* golden accuracy on the whole test split (``spikefab.golden``);
+* the core in Verilator (``spikefab_hdl.sim.native``: input always valid, output always
+  ready) on ``--images`` test images (default all), with the board's placement of state
+  memories in SPRAM: every prediction and accumulator compared with golden, cycles per
+  inference, and their ratio to the event bound (``spikefab_hdl.sim.bound``);
+* a bitstream at the board clock (``build_bitstream``: the UART board top, SPRAM placed
+  when block RAM runs out) giving resources and Fmax; on the iCEBreaker a second build
+  with the PLL (``--clock-mhz``) at the highest frequency not above that Fmax (lowered
+  by 3 % until timing is met), whose clock gives the latency.
+
+Writes bench/results/hw_conv.{json,md}. Builds are cached under build/bench/hw_conv/ by
+a hash of the design's RTLIL, the board, lanes, clock and seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+
+from amaranth.back import rtlil
+from hw import gateware_version
+from hw_report import SPIKER_PLUS
+from jobcache import write_results
+from spikefab.atomic import atomic_write_text
+from spikefab.data import encode_direct, load_dataset
+from spikefab.golden import run_network
+from spikefab.ir import QuantizedNetwork
+from spikefab_hdl.board.definitions import get_board
+from spikefab_hdl.board.pll import ice40_pll
+from spikefab_hdl.board.top import BoardTop
+from spikefab_hdl.build.bitstream import build_bitstream
+from spikefab_hdl.build.fit import check_network
+from spikefab_hdl.build.tool_report import BuildError, FitError, TimingError
+from spikefab_hdl.sim.bound import event_bound
+from spikefab_hdl.sim.native import run_native
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+WORK = ROOT / "build" / "bench" / "hw_conv"
+ECP5 = ("ulx3s-25f", "orangecrab-25f", "ulx3s-85f")
+#: (run name, config, {board: [lanes, ...]})
+DESIGNS = [
+    ("digits_conv", "configs/digits_conv.toml",
+     {"icebreaker": [2, 4], **{b: [8] for b in ECP5}}),
+    ("mnist5k_c4", "bench/conv_up5k/mnist5k_c4.toml", {"icebreaker": [1, 2, 4]}),
+    ("mnist5k_c4-8", "bench/conv_up5k/mnist5k_c4-8.toml",
+     {"icebreaker": [1, 2, 4], **{b: [8] for b in ECP5}}),
+    ("mnist5k_c4-8-t2", "bench/conv_up5k/mnist5k_c4-8-t2.toml", {"icebreaker": [1, 2, 4]}),
+    ("mnist5k_c8-16", "bench/conv_up5k/mnist5k_c8-16.toml",
+     {"icebreaker": [1], **{b: [8] for b in ECP5}}),
+    ("mnist5k_c8-16-e80", "bench/conv_up5k/mnist5k_c8-16-e80.toml", {"icebreaker": [1]}),
+    ("mnist5k_c8-16-w8", "bench/conv_up5k/mnist5k_c8-16-w8.toml", {"icebreaker": [1]}),
+]
+UP5K_LUT_PCT = 85.0
+CONV_ACC = 0.975
+
+
+def load(runs: Path, name: str, config: str):
+    path = runs / name / "quant" / "net.json"
+    if not path.is_file():
+        raise SystemExit(f"{path} missing: run `spikefab --runs {runs} run {config} "
+                         "--until quantize` first")
+    net = QuantizedNetwork.load(path)
+    ds = load_dataset(net.meta.get("dataset", {}).get("name", name.split("_")[0]))
+    return net, encode_direct(ds.x_test, net.spec.in_bits), ds.y_test
+
+
+def measure(name, net, x, y, lanes, spram, images) -> dict:
+    """Golden accuracy, and the core in Verilator on ``images`` test images."""
+    gold = run_network(net, x)
+    xs = x[:images]
+    g = run_network(net, xs)
+    key = hashlib.sha256(json.dumps([lanes, spram], sort_keys=True).encode()).hexdigest()[:8]
+    nat = run_native(net, xs, lanes=lanes, build_dir=WORK / "rtl" / f"{name}-l{lanes}-{key}",
+                     spram=spram)
+    agree = int(((nat["prediction"] == g.prediction) & (nat["acc"] == g.acc).all(1)).sum())
+    ratio = nat["cycles"] / event_bound(net, xs, lanes=lanes, spram=spram)["bound"]
+    return {"golden_acc": float((gold.prediction == y).mean()), "test_images": int(len(y)),
+            "images": int(len(xs)), "rtl_agree": f"{agree}/{len(xs)}",
+            "rtl_all_agree": agree == len(xs), "cycles_mean": float(nat["cycles"].mean()),
+            "cycles_max": int(nat["cycles"].max()), "bound_ratio_max": float(ratio.max())}
+
+
+def _key(net, board, lanes, spram, clock, seed) -> str:
+    top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds),
+                   spram=spram)
+    il = re.sub(r'attribute \\src "[^"]*"\n', "", rtlil.convert(top, name="top"))
+    src = ROOT / "hdl" / "spikefab_hdl"
+    h = hashlib.sha256()
+    for p in [board.name, lanes, clock, seed, il] + [
+            (src / f).read_bytes() for f in ("board/definitions.py", "board/pll.py",
+                                             "build/bitstream.py", "build/fit.py")]:
+        h.update(p if isinstance(p, bytes) else str(p).encode())
+    return h.hexdigest()[:16]
+
+
+def build(net, board, lanes, spram, clock, seed) -> tuple[str, dict | None]:
+    """``(status, report)`` of one (cached) build; ``clock``: a PLL target or None."""
+    out_root = WORK / "bitstreams" / _key(net, board, lanes, spram, clock, seed)
+    done = out_root / board.name / "bench_status.txt"
+    if not done.is_file():
+        status = "ok"
+        try:
+            build_bitstream(net, board.name, lanes=lanes, out_root=out_root, seed=seed,
+                            spram=spram, clock_mhz=clock)
+        except TimingError:
+            status = "timing failed"
+        except FitError as e:
+            status = f"does not fit: {e}"
+        except BuildError as e:
+            status = f"build failed: {e}"
+        atomic_write_text(done, status + "\n")
+    rpt = out_root / board.name / "report.json"
+    return done.read_text().strip(), json.loads(rpt.read_text()) if rpt.is_file() else None
+
+
+def board_row(name, net, m, board, lanes, spram, seed) -> dict:
+    row = {"net": name, "board": board.name, "lanes": lanes, "spram": spram or {}}
+    status, rep = build(net, board, lanes, spram, None, seed)
+    if rep is None or rep["clock"] is None:
+        return {**row, "status": status}
+    fmax = rep["clock"]["fmax_mhz"]
+    clock, source, pll_rep = rep["clock"]["board_mhz"], "board", rep
+    if board.family == "ice40":
+        target = fmax
+        for _ in range(4):
+            mhz = ice40_pll(board.clk_hz, target * 1e6).f_out_hz / 1e6
+            s, r = build(net, board, lanes, spram, mhz, seed)
+            if s == "ok":
+                clock, source, pll_rep = mhz, "PLL", r
+                break
+            target = mhz * 0.97
+    res = pll_rep["resources"]
+    return {**row, "status": status, "resources": res, "fmax_mhz": fmax,
+            "board_mhz": rep["clock"]["board_mhz"], "clock_mhz": clock, "clock_source": source,
+            "pll_fmax_mhz": pll_rep["clock"]["fmax_mhz"], "cycles_mean": m["cycles_mean"],
+            "latency_us": m["cycles_mean"] / clock,
+            "latency_us_board": m["cycles_mean"] / rep["clock"]["board_mhz"],
+            "golden_acc": m["golden_acc"], "rtl_agree": m["rtl_agree"]}
+
+
+def front(rows) -> list[dict]:
+    """The UP5K designs not beaten on both accuracy and latency by another."""
+    up = [r for r in rows if r["board"] == "icebreaker" and "latency_us" in r
+          and r["net"].startswith("mnist5k")]
+    return [r for r in up if not any(
+        o["golden_acc"] >= r["golden_acc"] and o["latency_us"] <= r["latency_us"] and o is not r
+        and (o["golden_acc"] > r["golden_acc"] or o["latency_us"] < r["latency_us"])
+        for o in up)]
+
+
+def targets(nets, rows) -> list[dict]:
+    out = []
+    up = [r for r in rows if r["board"] == "icebreaker" and "resources" in r]
+    lut = [r["resources"]["lut"]["percent"] for r in up]
+    out.append({"target": f"UP5K designs place and route at <= {UP5K_LUT_PCT:.0f}% of its LUTs",
+                "measured": ", ".join(f"{r['net']}/l{r['lanes']} {pct}%"
+                                      for r, pct in zip(up, lut, strict=True)),
+                "pass": bool(lut) and max(lut) <= UP5K_LUT_PCT})
+    for ds in ("mnist5k", "digits"):
+        ok = [r for r in up if r["net"].startswith(ds)]
+        best = max(ok, key=lambda r: r["golden_acc"], default=None)
+        out.append({"target": f"{ds} conv student on the UP5K with golden >= {CONV_ACC:.1%}",
+                    "measured": "-" if best is None else
+                    f"{best['net']} (lanes {best['lanes']}): {best['golden_acc']:.2%}",
+                    "pass": best is not None and best["golden_acc"] >= CONV_ACC})
+    sp = SPIKER_PLUS
+    beat = [r for r in front(rows) if r["golden_acc"] > sp["acc"]
+            and r["latency_us"] < sp["latency_us"]]
+    out.append({"target": f"a UP5K design beats Spiker+ on both axes (> {sp['acc']:.2%} in "
+                          f"< {sp['latency_us']:.0f} µs)",
+                "measured": ", ".join(f"{r['net']}/l{r['lanes']}: {r['golden_acc']:.2%} in "
+                                      f"{r['latency_us']:.0f} µs at {r['clock_mhz']} MHz"
+                                      for r in beat) or "none", "pass": bool(beat)})
+    out.append({"target": "RTL == golden on every test image simulated",
+                "measured": ", ".join(f"{n['net']}/l{n['lanes']} {n['rtl_agree']}" for n in nets),
+                "pass": all(n["rtl_all_agree"] for n in nets)})
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", default=str(ROOT / "build" / "runs"),
+                    help="runs folder holding <name>/quant/net.json")
+    ap.add_argument("--designs", nargs="+", default=None, help="run names (default: all)")
+    ap.add_argument("--images", type=int, default=None, help="test images in Verilator "
+                    "(default: all)")
+    ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    ap.add_argument("--out", default=str(RESULTS / "hw_conv"), help="results stem")
+    ap.add_argument("--report-only", action="store_true")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    if args.report_only:
+        result = json.loads(out.with_suffix(".json").read_text())
+        result["targets"] = targets(result["nets"], result["boards"])
+        write_results(out, result, markdown(result))
+        return 0
+    t0 = time.perf_counter()
+    nets, rows = [], []
+    for name, config, boards in DESIGNS:
+        if args.designs and name not in args.designs:
+            continue
+        net, x, y = load(Path(args.runs), name, config)
+        images = len(y) if args.images is None else args.images
+        for b, lanes_list in boards.items():
+            board = get_board(b)
+            for lanes in lanes_list:
+                try:
+                    spram = check_network(board, net, lanes=lanes)["spram"] or None
+                except (FitError, ValueError) as e:
+                    rows.append({"net": name, "board": b, "lanes": lanes,
+                                 "status": f"does not fit: {e}"})
+                    continue
+                m = next((n for n in nets if n["net"] == name and n["lanes"] == lanes
+                          and n["spram"] == (spram or {})), None)
+                if m is None:
+                    m = {"net": name, "config": config, "lanes": lanes, "spram": spram or {},
+                         "sizes": [net.spec.n_in] + [la.n_out for la in net.spec.layers],
+                         "timesteps": net.spec.timesteps, "n_weights": net.n_weights,
+                         **measure(name, net, x, y, lanes, spram, images)}
+                    nets.append(m)
+                    print(f"{name} l{lanes}: golden {m['golden_acc']:.4f}, "
+                          f"{m['cycles_mean']:.0f} cycles, RTL {m['rtl_agree']}", flush=True)
+                row = board_row(name, net, m, board, lanes, spram, args.seed)
+                rows.append(row)
+                print(f"  {b} l{lanes}: {row['status']}" + (
+                    f", Fmax {row['fmax_mhz']} MHz, {row['latency_us']:.0f} µs at "
+                    f"{row['clock_mhz']} MHz" if "latency_us" in row else ""), flush=True)
+    result = {"nets": nets, "boards": rows, "targets": targets(nets, rows),
+              "gateware": gateware_version(), "wall_s": round(time.perf_counter() - t0, 1)}
+    write_results(out, result, markdown(result))
+    for t in result["targets"]:
+        print(f"{'PASS' if t['pass'] else 'FAIL'}  {t['target']}: {t['measured']}")
+    return 0
+
+
+def _sp(spram) -> str:
+    return "; ".join(f"L{k}: " + ", ".join(f"{m}×{b}" for m, b in v.items())
+                     for k, v in spram.items()) or "-"
+
+
+def markdown(result) -> str:
+    lines = ["# Conv networks on the boards", "",
+             "Generated by `python bench/hw_conv.py`. Networks: conv students exported by the "
+             "pipeline (`spikefab run <config> --until quantize`); cycles from Verilator "
+             "(input always valid), every prediction and accumulator compared with golden; "
+             "resources and Fmax from nextpnr builds of the UART board top; on the "
+             "iCEBreaker the latency is at the PLL clock of a second build (the highest "
+             "setting not above the first build's Fmax that meets timing). SPRAM: the conv "
+             "state memories placed in the UP5K's SPRAM (memory × banks).", "",
+             "## Networks", "",
+             "| net | config | sizes | T | weights | lanes | SPRAM | golden acc | cycles/inf "
+             "(mean, max) | cycles / bound (max) | RTL == golden |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for n in result["nets"]:
+        lines.append(f"| {n['net']} | `{n['config']}` | {'-'.join(map(str, n['sizes']))} | "
+                     f"{n['timesteps']} | {n['n_weights']:,} | {n['lanes']} | {_sp(n['spram'])} | "
+                     f"{n['golden_acc']:.4f} ({n['test_images']}) | {n['cycles_mean']:,.0f}, "
+                     f"{n['cycles_max']:,} | {n['bound_ratio_max']:.3f} | {n['rtl_agree']} |")
+    lines += ["", "## Boards", "",
+              "| net | board | lanes | status | LUT % | FF % | BRAM | SPRAM | DSP | Fmax MHz "
+              "(board clock) | clock MHz | cycles/inf | latency µs | golden acc |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in result["boards"]:
+        res = r.get("resources")
+        if res is None:
+            lines.append(f"| {r['net']} | {r['board']} | {r['lanes']} | {r['status'][:90]} |"
+                         + " - |" * 10)
+            continue
+        u = {k: f"{res[k]['used']}/{res[k]['available']}" for k in ("bram", "spram", "dsp")}
+        lines.append(f"| {r['net']} | {r['board']} | {r['lanes']} | {r['status']} | "
+                     f"{res['lut']['percent']:.1f} | {res['ff']['percent']:.1f} | {u['bram']} | "
+                     f"{u['spram']} | {u['dsp']} | {r['fmax_mhz']} | {r['clock_mhz']:g} "
+                     f"({r['clock_source']}) | {r['cycles_mean']:,.0f} | {r['latency_us']:,.1f} | "
+                     f"{r['golden_acc']:.4f} |")
+    lines += ["", "## The UP5K front (MNIST-5k, 1,000 test images)", "",
+              "| design | golden acc | latency µs | clock MHz | against Spiker+ (93.85%, 780 µs) |",
+              "|---|---|---|---|---|"]
+    for r in sorted(front(result["boards"]), key=lambda r: r["latency_us"]):
+        both = r["golden_acc"] > SPIKER_PLUS["acc"] and r["latency_us"] < SPIKER_PLUS[
+            "latency_us"]
+        lines.append(f"| {r['net']} lanes {r['lanes']} | {r['golden_acc']:.2%} | "
+                     f"{r['latency_us']:,.1f} | {r['clock_mhz']:g} | "
+                     f"{'better on both' if both else '-'} |")
+    lines += ["", "## Targets", ""]
+    lines += [f"- **{'PASS' if t['pass'] else 'FAIL'}** {t['target']}: {t['measured']}"
+              for t in result["targets"]]
+    g = result["gateware"]
+    lines += ["", f"Gateware: commit {g['commit']}"
+              + (f" (+ uncommitted {g['uncommitted_hdl']})" if g["uncommitted_hdl"] else "")
+              + f"; wall time {result['wall_s']} s (builds are cached).", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
