@@ -10,6 +10,7 @@ from numpy.testing import assert_array_equal
 from spikefab.golden import run_network
 from spikefab.ir import QuantizedNetwork
 from spikefab.spec import ConvSpec, LayerSpec, LIFSpec, NetworkSpec, SynapseSpec
+from spikefab_hdl.core import conv_layer
 from spikefab_hdl.core.network import NetworkCore
 from spikefab_hdl.sim.bound import event_bound
 from spikefab_hdl.sim.pysim import simulate_amaranth
@@ -83,6 +84,22 @@ def test_conv_cycles_lie_between_the_busiest_layer_and_the_bound(name):
     b = event_bound(net, x, lanes=lanes)
     assert (b["lower"] <= res["cycles"]).all() and (res["cycles"] <= 1.2 * b["bound"]).all()
 
+
+
+def test_a_conv_spike_queue_shorter_than_a_step_waits_and_stays_exact(monkeypatch):
+    """``CONV_QUEUE_DEPTH`` below a step's entries (a busy conv layer into a slow one): the
+    pass waits for room, which costs cycles, and every spike and result stays golden's."""
+    spec = make_conv_spec((1, 8, 8), [(4, 3, 1, 1), (3, 3, 1, 1, 2)], [3], timesteps=3,
+                          neurons=[LIFSpec(8, 5, 2), LIFSpec(8, 6, 2)])
+    net, x = random_network(spec, 5), random_input(spec, 3, 5, rate=0.5)
+    gold = run_network(net, x)
+    whole = simulate_amaranth(net, x, lanes=2, max_cycles=400_000)
+    monkeypatch.setattr(conv_layer, "CONV_QUEUE_DEPTH", 8)
+    short = simulate_amaranth(net, x, lanes=2, max_cycles=400_000)
+    _check(short, gold)
+    assert (short["cycles"] > whole["cycles"]).all()
+    _check(simulate_amaranth(net, x, lanes=2, idle=0.2, stall=0.25, seed=3,
+                             max_cycles=400_000), gold)
 
 def test_the_conv_cases_use_every_mode_pooling_and_both_encodings():
     used, pools, encodings, strides = set(), set(), set(), set()

@@ -30,7 +30,13 @@ from .neuron_pass import NeuronPass
 from .spike_queue import SpikeQueue
 from .stepper import LayerStepper
 
-__all__ = ["ConvLayer", "ConvSpikeQueue"]
+__all__ = ["ConvLayer", "ConvSpikeQueue", "CONV_QUEUE_DEPTH"]
+
+#: Entries of a conv layer's spike queue at most: one iCE40 block RAM of 16-bit entries.
+#: A whole step's entries (``PH * PW * G + 5``: 3,140 for 16 channels pooled to 14 x 14)
+#: would take 13 of the UP5K's 30 block RAMs; the next conv layer spends ``taps * G``
+#: cycles on each event, so the pass that waits for room rarely delays it (bench/hw_conv).
+CONV_QUEUE_DEPTH = 256
 
 
 class ConvSpikeQueue(SpikeQueue):
@@ -60,7 +66,8 @@ class ConvSpikeQueue(SpikeQueue):
         self.pooled_hw = tuple(pooled_hw)
         self.next_conv = next_conv
         ph, pw = self.pooled_hw
-        super().__init__(lanes=lanes, groups=ph * pw * channel_groups, index_bits=index_bits)
+        super().__init__(lanes=lanes, groups=ph * pw * channel_groups, index_bits=index_bits,
+                         max_depth=CONV_QUEUE_DEPTH)
 
     def _fields(self) -> dict:
         ph, pw = self.pooled_hw

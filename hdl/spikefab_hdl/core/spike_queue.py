@@ -56,6 +56,9 @@ class SpikeQueue(wiring.Component):
         Groups per step; the FIFO holds ``groups + 5`` entries.
     index_bits : int
         Width of an outgoing spike address.
+    max_depth : int or None
+        At most this many FIFO entries (at least 8): when a step's entries do not fit, the
+        pass waits for room (``w_ready``), which changes when spikes leave, not their order.
 
     Attributes
     ----------
@@ -73,8 +76,11 @@ class SpikeQueue(wiring.Component):
         One beat per spike, then one ``eos`` beat per step.
     """
 
-    def __init__(self, *, lanes: int, groups: int, index_bits: int):
+    def __init__(self, *, lanes: int, groups: int, index_bits: int, max_depth=None):
+        if max_depth is not None and max_depth < 8:
+            raise ValueError(f"max_depth {max_depth}: at least 8 entries")
         self.lanes, self.groups, self.index_bits = lanes, groups, index_bits
+        self.max_depth = max_depth
         fields = self._fields()
         self._entry = data.StructLayout(fields)
         super().__init__(
@@ -95,8 +101,9 @@ class SpikeQueue(wiring.Component):
 
     @property
     def depth(self) -> int:
-        """Entries of the FIFO: one step's (``groups`` masks and an ``eos``) and four spare."""
-        return self.groups + 5
+        """Entries of the FIFO: one step's (``groups`` masks and an ``eos``) and four spare,
+        or ``max_depth``."""
+        return min(self.groups + 5, self.max_depth or self.groups + 5)
 
     def _expander(self, m: Module, entry, load) -> callable:
         """Registers of the entry being expanded, set from ``entry`` when ``load``; returns
