@@ -9,13 +9,19 @@ from amaranth.back import rtlil
 from spikefab.spec import LIFSpec
 from spikefab_hdl.board.definitions import get_board
 from spikefab_hdl.build import bitstream as build_mod
+from spikefab_hdl.build import fit as fit_mod
 from spikefab_hdl.build.bitstream import (
     FitError,
     build_bitstream,
     strip_spram_init,
     yowasp_env,
 )
-from spikefab_hdl.build.fit import check_network, place_spram, spram_blocks
+from spikefab_hdl.build.fit import (
+    MIN_BRAM_DEPTH,
+    check_network,
+    place_spram,
+    spram_blocks,
+)
 from spikefab_hdl.core.network import NetworkCore
 from spikefab_hdl.core.spram import SPRAMMemory
 from spikefab_hdl.sim.randnet import make_conv_spec, random_network
@@ -116,3 +122,20 @@ def test_yosys_maps_the_placed_state_memories_to_spram(tmp_path):
     assert _yosys_cells(strip_spram_init(text), tmp_path).get("SB_SPRAM256KA") == 4
     proc = _yosys(text, tmp_path)
     assert proc.returncode != 0 and "no valid mapping found for memory" in proc.stderr
+
+
+def test_shallow_conv_kernels_stay_out_of_block_ram_as_the_estimate_assumes(tmp_path):
+    """Kernel memories (here 9 and 72 rows) are LUTs, as the estimate (which leaves them out)
+    assumes: a block RAM each for them made a UP5K design need 31 of 30 in nextpnr."""
+    spec = make_conv_spec((1, 12, 12), [(4, 3, 1, 1, 2), (8, 3, 1, 1, 2)], [3],
+                          encoding="direct", in_bits=4, w_bits=4, neurons=[LIFSpec(12, 100, 3),
+                                                                         LIFSpec(12, 100, 3)])
+    core = NetworkCore(net=random_network(spec, 0), lanes=4, trace=False)
+    depths = {p: d for p, _, d, _ in fit_mod._memories(core)}
+    kernels = [d for p, d in depths.items() if p.endswith("weights/bank0")]
+    assert kernels == [9, 72, 72] and max(kernels) < MIN_BRAM_DEPTH
+    proc = _yosys(rtlil.convert(core, name="top"), tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    mapped = re.findall(r"mapping memory top\.(\S+) via \$__ICE40_RAM4K_", proc.stdout)
+    assert "layer0.membranes" in mapped  # (state memories: yosys's choice)
+    assert not [m for m in mapped if "weights" in m], mapped

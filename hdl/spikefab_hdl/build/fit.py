@@ -26,6 +26,7 @@ from ..board.top import BoardTop
 from ..core.placement import SPRAM_MEMORIES
 from ..core.plan import plan_core
 from ..core.spram import RAM_STYLE
+from ..core.weight_memory import LOGIC_ROWS
 from .tool_report import FitError
 
 __all__ = ["MIN_BRAM_DEPTH", "SPRAM_SHAPE", "memory_blocks", "spram_blocks", "estimate",
@@ -37,8 +38,9 @@ _BRAM_SHAPES = {
     "ecp5": ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
 }
 #: Memories shallower than this are left out of the block RAM estimate (they may map to
-#: flip-flops or LUT RAM).
-MIN_BRAM_DEPTH = 128
+#: flip-flops or LUT RAM; weight memories this shallow are marked for LUTs,
+#: ``core.weight_memory.LOGIC_ROWS``).
+MIN_BRAM_DEPTH = LOGIC_ROWS
 #: One iCE40 SPRAM (``SB_SPRAM256KA``): (width, depth).
 SPRAM_SHAPE = (16, 16384)
 

@@ -16,6 +16,11 @@ no select signal fanning out to every bit. (Registering every bank's output in t
 fabric instead congested the routing next to the block RAMs of a nearly full ECP5-25F.)
 A memory of one bank is a plain memory with a registered output.
 
+A memory of fewer than :data:`LOGIC_ROWS` rows (a conv layer's kernels: ``C_in·k·k·G``)
+is marked for LUTs (yosys ``ram_style = "logic"``): yosys would otherwise spend a block
+RAM on 9 rows, and the fit estimate (``build.fit``, which leaves such memories out)
+would be short of what nextpnr places (the UP5K's 30 block RAMs run out first).
+
 Latency: ``data`` holds the row addressed ``latency`` cycles earlier (2 with one bank,
 3 with more).
 """
@@ -27,10 +32,12 @@ from amaranth import Module, Shape, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["WeightMemory", "OR_GROUP"]
+__all__ = ["WeightMemory", "OR_GROUP", "LOGIC_ROWS"]
 
 #: Banks whose (zeroed) outputs one LUT level ORs before a register.
 OR_GROUP = 4
+#: A weight memory shallower than this is kept in LUTs (``build.fit.MIN_BRAM_DEPTH``).
+LOGIC_ROWS = 128
 
 
 class WeightMemory(wiring.Component):
@@ -74,6 +81,8 @@ class WeightMemory(wiring.Component):
             m.submodules.bank0 = mem = memory.Memory(
                 shape=self._shape, depth=self.depth, init=self._rows
             )
+            if self.depth < LOGIC_ROWS:
+                mem.attrs["ram_style"] = "logic"
             rd = mem.read_port()
             m.d.comb += rd.addr.eq(self.addr)
             m.d.sync += self.data.eq(rd.data)
