@@ -79,6 +79,14 @@ bitstream: $(STAMP)
 bench-hw: $(STAMP)
 	nice -n 10 $(PY) bench/hw.py
 
+# Conv networks on the boards and the UP5K front (docs/hardware.md): trains the students not
+# trained yet (configs/*_conv.toml, bench/conv_up5k/*.toml), then bench/results/hw_conv.{json,md}
+.PHONY: bench-hw-conv
+bench-hw-conv: $(STAMP)
+	for c in configs/mnist5k_conv.toml configs/digits_conv.toml bench/conv_up5k/*.toml; do \
+	  nice -n 10 $(PY) -m spikefab run $$c --until quantize || exit 1; done
+	nice -n 10 $(PY) bench/hw_conv.py
+
 # Bring your own model: snnTorch networks from NIR file to RTL: bench/results/byo.{json,md}
 .PHONY: bench-byo
 bench-byo: $(STAMP)
