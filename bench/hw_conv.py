@@ -21,7 +21,8 @@ UP5K; configs/digits_conv.toml). For each network and each (board, lanes) of its
 
 Writes bench/results/hw_conv.{json,md} (the page: ``hw_conv_report``). Builds are cached
 under build/bench/hw_conv/ by a hash of the design's RTLIL, the board, lanes, clock and
-seed; simulations by the network, lanes, placement and the gateware's source.
+seed; simulations by the network, lanes, placement and the core's RTL (both by RTLIL
+with its lines sorted: Amaranth orders some declarations differently in each process).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from spikefab_hdl.board.top import BoardTop
 from spikefab_hdl.build.bitstream import build_bitstream
 from spikefab_hdl.build.fit import check_network
 from spikefab_hdl.build.tool_report import BuildError, FitError, TimingError
+from spikefab_hdl.core.network import NetworkCore
 from spikefab_hdl.sim.bound import event_bound
 from spikefab_hdl.sim.native import run_native
 
@@ -81,17 +83,20 @@ def load(runs: Path, name: str, config: str):
     return net, encode_direct(ds.x_test, net.spec.in_bits), ds.y_test
 
 
-def _hdl_hash() -> str:
-    h = hashlib.sha256()
-    for f in sorted((ROOT / "hdl" / "spikefab_hdl").rglob("*.py")):
-        h.update(f.read_bytes())
-    return h.hexdigest()[:12]
+def rtl_hash(design) -> str:
+    """A hash of ``design``'s RTLIL that is the same in every process: Amaranth's order of
+    some declarations changes from one process to the next, so the lines are sorted (and
+    the ``src`` attributes, paths into this checkout, left out)."""
+    il = re.sub(r'attribute \\src "[^"]*"\n', "", rtlil.convert(design, name="top"))
+    return hashlib.sha256("\n".join(sorted(il.splitlines())).encode()).hexdigest()[:16]
 
 
 def measure(name, net, x, y, lanes, spram, images) -> dict:
     """Golden accuracy on the whole test split, and the core in Verilator on the first
-    ``images`` test images; cached by the network, lanes, placement and gateware source."""
-    key = hashlib.sha256(json.dumps([network_id(net), lanes, spram, images, _hdl_hash()],
+    ``images`` test images; cached by the network, lanes, placement and the core's RTL."""
+    core = NetworkCore(net=net, lanes=lanes, trace=False, spram=spram)
+    key = hashlib.sha256(json.dumps([network_id(net), lanes, spram, images, rtl_hash(core),
+                                     (ROOT / "hdl/spikefab_hdl/sim/native.py").read_text()],
                                     sort_keys=True, default=str).encode()).hexdigest()[:16]
     cache = WORK / "measure" / f"{name}-l{lanes}-{key}.json"
     if cache.is_file():
@@ -115,10 +120,9 @@ def measure(name, net, x, y, lanes, spram, images) -> dict:
 def _key(net, board, lanes, spram, clock, seed) -> str:
     top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds),
                    spram=spram)
-    il = re.sub(r'attribute \\src "[^"]*"\n', "", rtlil.convert(top, name="top"))
     src = ROOT / "hdl" / "spikefab_hdl"
     h = hashlib.sha256()
-    for p in [board.name, lanes, clock, seed, il] + [
+    for p in [board.name, lanes, clock, seed, rtl_hash(top)] + [
             (src / f).read_bytes() for f in ("board/definitions.py", "board/pll.py",
                                              "build/bitstream.py", "build/fit.py")]:
         h.update(p if isinstance(p, bytes) else str(p).encode())

@@ -101,6 +101,20 @@ def test_a_conv_spike_queue_shorter_than_a_step_waits_and_stays_exact(monkeypatc
     _check(simulate_amaranth(net, x, lanes=2, idle=0.2, stall=0.25, seed=3,
                              max_cycles=400_000), gold)
 
+
+POOLED = [n for n, k, _ in CASES if any(len(c) > 4 and c[4] > 1 for c in k["convs"])]
+
+
+@pytest.mark.parametrize("name", POOLED)
+def test_pool_buffers_read_synchronously_match_golden(name, monkeypatch):
+    """``POOL_BRAM_ROWS`` at 1: every pool buffer is the block-RAM form (a synchronous,
+    transparent read of the next row), under idle and backpressure."""
+    monkeypatch.setattr(conv_layer, "POOL_BRAM_ROWS", 1)
+    net, x, lanes = _case(name)
+    res = simulate_amaranth(net, x, lanes=lanes, idle=0.2, stall=0.25, seed=4,
+                            max_cycles=400_000)
+    _check(res, run_network(net, x))
+
 def test_the_conv_cases_use_every_mode_pooling_and_both_encodings():
     used, pools, encodings, strides = set(), set(), set(), set()
     for name, _, _ in CASES:

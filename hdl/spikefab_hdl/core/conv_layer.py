@@ -9,7 +9,8 @@ One step, as :class:`~.layer.HiddenLayer`'s, with the conv layer's own parts:
    beat per row.
 3. *Pooling* (``pool = q > 1``): as rows leave the pass, counters follow ``(g, ox, oy)`` and
    the window ``(px, py)`` of each; a row's spike mask is ORed into a buffer of one window
-   row (``PW * G`` entries of ``lanes`` bits, flip-flops), and when the window's last
+   row (``PW * G`` entries of ``lanes`` bits: flip-flops, or block RAM from
+   :data:`POOL_BRAM_ROWS` entries), and when the window's last
    position leaves, a nonzero OR goes into the spike queue as ``{mask, g, py, px}``. Rows
    and columns past the last whole window evolve as any other but send nothing.
    Without pooling every nonzero mask goes into the queue at once.
@@ -30,13 +31,17 @@ from .neuron_pass import NeuronPass
 from .spike_queue import SpikeQueue
 from .stepper import LayerStepper
 
-__all__ = ["ConvLayer", "ConvSpikeQueue", "CONV_QUEUE_DEPTH"]
+__all__ = ["ConvLayer", "ConvSpikeQueue", "CONV_QUEUE_DEPTH", "POOL_BRAM_ROWS"]
 
 #: Entries of a conv layer's spike queue at most: one iCE40 block RAM of 16-bit entries.
 #: A whole step's entries (``PH * PW * G + 5``: 3,140 for 16 channels pooled to 14 x 14)
 #: would take 13 of the UP5K's 30 block RAMs; the next conv layer spends ``taps * G``
 #: cycles on each event, so the pass that waits for room rarely delays it (bench/hw_conv).
 CONV_QUEUE_DEPTH = 256
+#: A pool buffer of this many rows (``PW * G``) or more is read synchronously, so that yosys
+#: can put it in a block RAM: in flip-flops, 224 rows (16 channels at lanes 1, PW 14) cost
+#: about 450 LUTs (a write decoder and a 224-to-1 read multiplexer), 9 % of the UP5K.
+POOL_BRAM_ROWS = 128
 
 
 class ConvSpikeQueue(SpikeQueue):
@@ -156,9 +161,27 @@ class ConvLayer(HiddenLayer):
         px, py = Signal(range(pw + 1)), Signal(range(ph + 1))  # pw, ph: past the windows
         addr = Signal(range((pw + 1) * n_g))  # px * G + g
         m.submodules.pool = buf = memory.Memory(shape=lp.lanes, depth=pw * n_g, init=[])
-        buf.attrs["ram_style"] = "logic"
-        rd = buf.read_port(domain="comb")
-        wr = buf.write_port()
+        if pw * n_g < POOL_BRAM_ROWS:
+            buf.attrs["ram_style"] = "logic"
+            rd = buf.read_port(domain="comb")
+            wr = buf.write_port()
+            rd_addr = addr
+        else:
+            wr = buf.write_port()
+            # a synchronous read of the row ``addr`` will hold next cycle (the same walk as
+            # below, combinational), transparent for the write: block RAM, not flip-flops
+            rd = buf.read_port(transparent_for=(wr,))
+            rd_addr = Signal.like(addr)
+            m.d.comb += rd_addr.eq(addr)
+            with m.If(consume):
+                with m.If(g != n_g - 1):
+                    m.d.comb += rd_addr.eq(addr + 1)
+                with m.Elif(ox == lp.conv.out_hw[1] - 1):
+                    m.d.comb += rd_addr.eq(0)
+                with m.Elif(dx == q - 1):
+                    m.d.comb += rd_addr.eq(addr + 1)
+                with m.Else():
+                    m.d.comb += rd_addr.eq(addr - (n_g - 1))
         with m.If(consume):
             with m.If(g != n_g - 1):
                 m.d.sync += addr.eq(addr + 1)
@@ -178,7 +201,7 @@ class ConvLayer(HiddenLayer):
         first = (dx == 0) & (dy == 0)
         merged = Signal(lp.lanes)
         m.d.comb += [
-            rd.addr.eq(addr),
+            rd.addr.eq(rd_addr),
             merged.eq(Mux(first, 0, rd.data) | spikes),
             wr.addr.eq(addr),
             wr.data.eq(merged),
