@@ -60,9 +60,9 @@ WORK = ROOT / "build" / "bench" / "hw_conv"
 #: net may come back for more boards).
 DESIGNS = [
     ("mnist5k_c4-8", "bench/conv_up5k/mnist5k_c4-8.toml", [("icebreaker", 4), ("icebreaker", 2)]),
-    ("mnist5k_conv", "configs/mnist5k_conv.toml", [("icebreaker", 1)]),
     ("mnist5k_c4-8-t2", "bench/conv_up5k/mnist5k_c4-8-t2.toml", [("icebreaker", 2)]),
     ("digits_conv", "configs/digits_conv.toml", [("icebreaker", 2)]),
+    ("mnist5k_conv", "configs/mnist5k_conv.toml", [("icebreaker", 1)]),
     ("mnist5k_c4", "bench/conv_up5k/mnist5k_c4.toml", [("icebreaker", 2)]),
     ("mnist5k_conv", "configs/mnist5k_conv.toml",
      [("ulx3s-25f", 8), ("orangecrab-25f", 8), ("ulx3s-85f", 8)]),
