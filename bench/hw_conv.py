@@ -67,7 +67,6 @@ DESIGNS = [
     ("mnist5k_conv", "configs/mnist5k_conv.toml",
      [("ulx3s-25f", 8), ("orangecrab-25f", 8), ("ulx3s-85f", 8)]),
     ("digits_conv", "configs/digits_conv.toml", [("ulx3s-25f", 8), ("orangecrab-25f", 8)]),
-    ("mnist5k_c8-16", "bench/conv_up5k/mnist5k_c8-16.toml", [("icebreaker", 1)]),
 ]
 #: PLL builds tried on the iCEBreaker, each this much slower than the last that failed.
 PLL_TRIES, PLL_BACKOFF = 3, 0.95
