@@ -6,10 +6,8 @@ the current width (``net.current_bits(i)``), the membrane or accumulator width, 
 memory images (weights, biases) laid out ``lanes`` values per row. The gateware reads
 these numbers; it never computes a width or converts a float itself.
 
-The core implements semantics v1 and the named extensions in :data:`EXTENSIONS`
-(docs/semantics.md), all of them; :func:`plan_core` refuses, in one line, a network whose
-conv layer follows a dense one (the core feeds a conv layer from its input or from another
-conv layer only).
+The core implements v1 and every named extension (:data:`EXTENSIONS`); :func:`plan_core`
+refuses, in one line, a conv layer after a dense one (fed by the input or a conv layer only).
 
 Weight memory layout: row ``i * G + g`` holds ``W[g*lanes + j, i]`` for ``j < lanes``
 (zero beyond ``n_out``), so one read returns the ``lanes`` weights an input event ``i``
