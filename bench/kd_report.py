@@ -331,16 +331,28 @@ def coverage_lines(results: list[dict], missing: list[dict]) -> list[str]:
             f"n; a method missing from a table did not run.", ""]
 
 
+def kept_lines(results: list[dict], kept) -> list[str]:
+    """Which sections were read back from the previous report, with their code hashes."""
+    if not kept:
+        return []
+    codes = sorted({r.get("code", "unrecorded") for r in results if r["section"] in kept})
+    return [f"Sections {', '.join(kept)} are read back from the previous report (code "
+            f"{', '.join(codes)}); this invocation ran the others. The wall time above is "
+            f"this invocation's; the CPU-minutes count every run in the report.", ""]
+
+
 def write(out: Path, stem: str, teachers, results, elapsed: float, *, quick: bool,
-          seeds: list[int], missing: list[dict] | None = None) -> str:
-    """Write ``{stem}.json``, ``{stem}.md`` and ``{stem}.png`` under ``out``; return the md."""
+          seeds: list[int], missing: list[dict] | None = None, kept=()) -> str:
+    """Write ``{stem}.json``, ``{stem}.md`` and ``{stem}.png`` under ``out``; return the md.
+    ``kept``: the sections whose runs were read back from the previous report."""
     rows = summarize(results)
     checks = target_check(rows)
     cpu_min = cpu_minutes(list(teachers) + list(results))
     codes = sorted({r.get("code", "unrecorded") for r in results})
     md = markdown(teachers, rows, checks, elapsed, quick, seeds, cpu_min, codes,
-                  coverage_lines(results, missing or []))
+                  coverage_lines(results, missing or []) + kept_lines(results, kept))
     payload = {"quick": quick, "seeds": seeds, "elapsed_s": elapsed, "cpu_minutes": cpu_min,
+               "kept_sections": list(kept),
                "codes": codes, "missing": missing or [],
                "teachers": teachers,
                "summary": rows, "target": checks, "runs": results}
