@@ -14,13 +14,15 @@ Sections (5 seeds each; a seed fixes the split, the teacher, the student init an
 Usage::
 
     python bench/kd.py --quick       # digits only, 2 seeds, short runs (< 3 min on 2 cores)
-    nice -n 10 python bench/kd.py    # the full run (~40 min on 2 cores)
+    nice -n 10 python bench/kd.py    # the full run (~40 min on 2 cores, +~30 min for conv)
+    nice -n 5 python bench/kd.py --sections conv   # one section; the others' runs are kept
 
 Writes bench/results/kd{,_quick}.{json,md,png}; every finished run is cached in
 build/kd/runs.jsonl under a key that includes a hash of the code it ran (recorded in the run
 as ``code``). ``--report-only`` rebuilds the report from the newest cached run of each job,
 whatever code it ran, and ``--reuse`` does the same but runs the jobs that have none; the
-report lists the code hashes of the runs it used.
+report lists the code hashes of the runs it used. Running some ``--sections`` keeps the other
+sections' runs from the previous ``kd.json`` in the report (``--fresh`` drops them).
 """
 
 from __future__ import annotations
