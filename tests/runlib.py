@@ -54,11 +54,20 @@ def slow_teacher(path: Path) -> Path:
     return Path(path)
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    # A shell without job control starts background commands with SIGINT ignored, and a
+    # child inherits that (`make test &`): give the command a terminal's default Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def start_cli(*args: str, env: dict | None = None) -> subprocess.Popen:
     """``python -m spikefab <args>`` in a process group of its own, as a terminal runs it
-    (Ctrl-C there is SIGINT to the whole group), stdout and stderr piped."""
+    (Ctrl-C there is SIGINT to the whole group, handled as by default), stdout and stderr
+    piped."""
     return subprocess.Popen([sys.executable, "-m", "spikefab", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_ctrl_c_as_in_a_terminal,
                             env=None if env is None else {**os.environ, **env})
 
 
