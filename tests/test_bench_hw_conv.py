@@ -1,12 +1,7 @@
 """bench/hw_conv_report.py's pure helpers: the UP5K front and issue 24's targets (the bench
 itself builds bitstreams and is not run here)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-
-from hw_conv_report import front, markdown, targets  # noqa: E402
+from hw_conv_report import front, markdown, targets  # bench/ is on pytest's pythonpath
 
 
 def _row(net, lanes, acc, us, lut=70.0, board="icebreaker"):
