@@ -24,6 +24,16 @@ __all__ = ["NEURON_MODES", "random_network", "random_input", "random_neuron", "m
 NEURON_MODES = ("cuba", "decay", "delayed-reset", "gt")
 
 
+def _neurons(neurons, spiking: int) -> list:
+    """One LIFSpec per spiking layer: ``neurons`` checked, or ``LIFSpec(10, 24, 2)`` each."""
+    neurons = list(neurons) if neurons is not None else [LIFSpec(10, 24, 2)] * spiking
+    if len(neurons) != spiking:
+        raise ValueError(
+            f"neurons must have {spiking} entries (one per spiking layer), not {len(neurons)}"
+        )
+    return neurons
+
+
 def make_spec(
     sizes,
     *,
@@ -41,11 +51,7 @@ def make_spec(
     with ``readout="spikes"`` (default ``LIFSpec(10, 24, 2)`` each).
     """
     spiking = len(sizes) - 2 + (readout == "spikes")
-    neurons = list(neurons) if neurons is not None else [LIFSpec(10, 24, 2)] * spiking
-    if len(neurons) != spiking:
-        raise ValueError(
-            f"neurons must have {spiking} entries (one per spiking layer), not {len(neurons)}"
-        )
+    neurons = _neurons(neurons, spiking)
     neurons += [None] * (len(sizes) - 1 - spiking)
     layers = [
         LayerSpec(sizes[i], sizes[i + 1], w_bits, b_bits, neurons[i])
@@ -82,11 +88,7 @@ def make_conv_spec(
         c, (h, w) = conv.out_channels, conv.pooled_hw
     n_dense = len(dense)
     spiking = len(convs) + n_dense - 1 + (readout == "spikes")
-    neurons = list(neurons) if neurons is not None else [LIFSpec(10, 24, 2)] * spiking
-    if len(neurons) != spiking:
-        raise ValueError(
-            f"neurons must have {spiking} entries (one per spiking layer), not {len(neurons)}"
-        )
+    neurons = _neurons(neurons, spiking)
     neurons += [None]
     for i, conv in enumerate(shapes):
         layers.append(LayerSpec(conv.n_in, conv.n_out, w_bits, b_bits, neurons[i], conv))
