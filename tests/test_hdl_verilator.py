@@ -32,3 +32,28 @@ def test_tool_environment_is_restored(monkeypatch):
         assert "VERILATOR_ROOT" in os.environ and "CXXFLAGS" not in os.environ
         assert toolchain.PCH_FIX in os.environ["MAKEFLAGS"]
     assert os.environ["CXXFLAGS"] == "-DVL_TIME_CONTEXT" and "VERILATOR_ROOT" not in os.environ
+
+
+TINY = "module tiny(input clk, output reg q);\n  always @(posedge clk) q <= ~q;\nendmodule\n"
+MAIN = '#include "Vtiny.h"\nint main() { Vtiny m; m.clk = 0; m.eval(); return 0; }\n'
+
+
+def _no_intermediates(folder):
+    return sorted(p.name for p in folder.rglob("*") if p.suffix in (".gch", ".o", ".a"))
+
+
+def test_a_finished_build_keeps_its_binary_and_drops_the_intermediates(tmp_path):
+    src = tmp_path / "tiny.v"
+    src.write_text(TINY)
+    main = tmp_path / "main.cpp"
+    main.write_text(MAIN)
+    cocotb_dir, harness_dir = tmp_path / "cocotb", tmp_path / "harness"
+    harness = verilator.Harness(name="tiny_main", sources=(main,), prefix="Vtiny")
+    assert verilator.build(src, toplevel="tiny", build_dir=cocotb_dir) > 0
+    assert verilator.build(src, toplevel="tiny", build_dir=harness_dir, harness=harness) > 0
+    assert (cocotb_dir / "tiny").is_file() and (harness_dir / "tiny_main").is_file()
+    assert _no_intermediates(cocotb_dir) == [] and _no_intermediates(harness_dir) == []
+    assert not (harness_dir / "obj_tiny_main").exists()
+    # the stamp alone decides reuse: nothing is rebuilt for the deleted objects
+    assert verilator.build(src, toplevel="tiny", build_dir=cocotb_dir) == 0.0
+    assert verilator.build(src, toplevel="tiny", build_dir=harness_dir, harness=harness) == 0.0

@@ -9,11 +9,12 @@
   ``verilator --cc --exe --build``, binary ``<build_dir>/<name>``, stamp
   ``<name>.stamp``, log ``<name>.log``.
 
-A stamp holds the SHA-256 of the Verilog, the harness sources and every build option;
-an identical build already there is reused. A missing Verilator raises
-``ToolchainError``; a failed build or run raises :class:`VerilatorError`, one line naming
-the tool, its exit status, the first error line and the log that holds its output; there
-is no fallback and nothing is skipped.
+A finished build keeps its binary, stamp and log; the compiler's intermediates (objects,
+precompiled headers: ~140 MB a build) are deleted. A stamp holds the SHA-256 of the
+Verilog, the harness sources and every build option; an identical build already there is
+reused. A missing Verilator raises ``ToolchainError``; a failed build or run raises
+:class:`VerilatorError`, one line naming the tool, its exit status, the first error line
+and the log that holds its output; there is no fallback and nothing is skipped.
 
 GNU make cannot build in a folder whose path holds a space (or another character it
 treats specially, ``toolchain.make_safe``). Such a ``build_dir`` is built in
@@ -30,6 +31,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -159,9 +161,26 @@ def build(verilog, *, toplevel: str, build_dir, harness: Harness | None = None,
             _build_cocotb(verilog, toplevel, where, log, what)
         else:
             _build_harness(verilog, toplevel, where, log, harness, what)
+    _drop_intermediates(where, harness)
     atomic_write_text(stamp, key + "\n")
     _link(build_dir, where, (name, log.name))
     return time.perf_counter() - t0
+
+
+#: What a finished build no longer needs: the binary is linked, and a changed design is
+#: rebuilt from scratch (the stamp decides). The precompiled headers alone are ~140 MB a
+#: build; a test run makes dozens of builds, which filled CI's disk.
+_INTERMEDIATES = ("*.gch", "*.o", "*.a")
+
+
+def _drop_intermediates(where: Path, harness: Harness | None) -> None:
+    """Delete the compiler's intermediate files of a finished build in ``where``."""
+    if harness is not None:
+        shutil.rmtree(where / f"obj_{harness.name}", ignore_errors=True)
+        return
+    for pattern in _INTERMEDIATES:
+        for f in where.glob(pattern):
+            f.unlink(missing_ok=True)
 
 
 def _link(build_dir: Path, where: Path, names) -> None:
