@@ -179,7 +179,7 @@ class CoordMap(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         plan = self.plan
-        geo = ConvGeometry(plan.layers[0].conv, plan.lanes)
+        geo = ConvGeometry(plan.layers[0].conv, plan.layers[0].lanes)
         table = [int(v) for v in geo.pack(*geo.unpack_flat(np.arange(plan.n_in)))]
         m.submodules.table = rom = memory.Memory(shape=plan.in_data_bits, depth=plan.n_in,
                                                  init=table)

@@ -13,6 +13,14 @@ current row. A weight memory of several banks (:mod:`.weight_memory`, one block-
 each) adds one stage: the OR of the banks' zeroed outputs, registered. An event with
 ``x_i = 0`` is consumed in one cycle and does nothing.
 
+A layer taking spike masks ``K`` wide (``layer.mask``, :mod:`.lanes`) gets chunk events
+``(c, mask)``: a weight row then holds the ``K x lanes`` weights of inputs ``c*K … c*K+K-1``
+(:mod:`.layout`), and each lane adds the weights whose mask bit is set with an adder
+tree (exact: every level one bit wider), registered every :data:`TREE_LEVELS` levels, so
+a chunk of up to ``K`` spikes costs the ``G`` cycles one spike costs. The current is
+``b`` plus a subset of the row's terms whatever the order, so it stays inside
+``cur_bits`` (``net.current_bits``) exactly as the one-spike path's does.
+
 Between steps the owner (a layer) reads and rewrites the currents through the
 ``rd_*``/``wr_*`` ports; it may do so only while ``idle`` is high. The current memory
 starts with the biases (``I = b``), and the owner writes the biases back after using
@@ -30,7 +38,10 @@ from .plan import LayerPlan
 from .spram import SPRAMMemory
 from .weight_memory import WeightMemory
 
-__all__ = ["Integrator", "route_events"]
+__all__ = ["Integrator", "route_events", "TREE_LEVELS"]
+
+#: Adder-tree levels between two registers of the mask path.
+TREE_LEVELS = 3
 
 
 class Integrator(wiring.Component):
@@ -68,6 +79,8 @@ class Integrator(wiring.Component):
         fields = {"index": unsigned(layer.in_index_bits)}
         if layer.value_bits:
             fields["value"] = unsigned(layer.value_bits)
+        if layer.mask > 1:
+            fields["mask"] = unsigned(layer.mask)
         cur = data.ArrayLayout(signed(layer.cur_bits), layer.lanes)
         addr = range(layer.groups)
         super().__init__(
@@ -89,7 +102,7 @@ class Integrator(wiring.Component):
         groups, lanes = lp.groups, lp.lanes
         cur_layout = data.ArrayLayout(signed(lp.cur_bits), lanes)
         m.submodules.weights = wmem = WeightMemory(
-            shape=data.ArrayLayout(signed(lp.w_bits), lanes),
+            shape=data.ArrayLayout(signed(lp.w_bits), lanes * lp.mask),
             rows=lp.weight_rows,
             bank_rows=lp.bank_rows,
         )
@@ -132,6 +145,12 @@ class Integrator(wiring.Component):
                 m.d.sync += terms[j].eq(reg_w[j] * reg_value)
             row_addr, row_read = reg_group, reg_valid
             in_flight = in_flight | add_valid
+        elif lp.mask > 1:
+            tree = self.mask_tree(m, reg_w, reg_value, (reg_valid, reg_group))
+            (row_read, row_addr), (add_valid, add_group) = tree[-2][:2], tree[-1][:2]
+            terms = tree[-1][2]
+            for valid, _, _ in tree[1:]:
+                in_flight = in_flight | valid
         else:
             # The row is added as it leaves the memory (a spike has the value 1).
             add_valid, add_group = reg_valid, reg_group
@@ -157,6 +176,31 @@ class Integrator(wiring.Component):
         ]
         return m
 
+    def mask_tree(self, m: Module, row, mask, head) -> list:
+        """Per lane, the sum of the row's weights whose mask bit is set: an adder tree,
+        registered every :data:`TREE_LEVELS` levels. Returns the stages ``(valid, group,
+        terms)``, ``head`` (the weight row's ``(valid, group)``) first."""
+        lanes, k = self.layer.lanes, self.layer.mask
+        vals = [[Mux(mask[i], row[i * lanes + j], 0) for i in range(k)] for j in range(lanes)]
+        stages = [(*head, None)]
+        while True:
+            for _ in range(TREE_LEVELS):
+                if len(vals[0]) == 1:
+                    break
+                vals = [[v[i] + v[i + 1] if i + 1 < len(v) else v[i]
+                         for i in range(0, len(v), 2)] for v in vals]
+            n = len(stages)
+            valid, group = Signal(name=f"t{n}_valid"), Signal.like(head[1], name=f"t{n}_group")
+            regs = [[Signal(v.shape(), name=f"t{n}_l{j}_{i}") for i, v in enumerate(lane)]
+                    for j, lane in enumerate(vals)]
+            m.d.sync += [valid.eq(stages[-1][0]), group.eq(stages[-1][1])]
+            m.d.sync += [r.eq(v) for rl, vl in zip(regs, vals, strict=True)
+                         for r, v in zip(rl, vl, strict=True)]
+            vals = regs
+            stages.append((valid, group, [lane[0] for lane in regs]))
+            if len(vals[0]) == 1:
+                return stages
+
     def walk(self, m: Module, wmem: WeightMemory):
         """Stage 0: take events and walk the ``G`` weight rows of each nonzero one.
 
@@ -169,7 +213,7 @@ class Integrator(wiring.Component):
         busy = Signal()
         base = Signal(range(lp.n_in * groups))
         group = Signal(range(groups))
-        value = Signal(max(1, lp.value_bits))
+        value = Signal(max(1, lp.value_bits, lp.mask if lp.mask > 1 else 0))
         last = group == groups - 1
         take = ~busy | last
         ev = self.events.payload
@@ -180,12 +224,12 @@ class Integrator(wiring.Component):
             with m.If(last):
                 m.d.sync += busy.eq(0)
         with m.If(self.events.valid & take):
-            nonzero = ev.value != 0 if lp.value_bits else 1
+            word = ev.value if lp.value_bits else ev.mask if lp.mask > 1 else None
             m.d.sync += [
-                busy.eq(nonzero),
+                busy.eq(1 if word is None else word != 0),
                 base.eq(times(ev.index, groups)),
                 group.eq(0),
-                value.eq(ev.value if lp.value_bits else 1),
+                value.eq(1 if word is None else word),
             ]
         return busy, group, value, Const(0)
 
@@ -213,4 +257,6 @@ def route_events(m: Module, *, source, integrator: Integrator, accepting) -> Sig
             ]
             if integrator.layer.value_bits:
                 m.d.comb += integrator.events.payload.value.eq(beat.value)
+            if integrator.layer.mask > 1:
+                m.d.comb += integrator.events.payload.mask.eq(beat.mask)
     return eos_taken

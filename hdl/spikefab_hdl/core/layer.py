@@ -52,8 +52,9 @@ class HiddenLayer(wiring.Component):
     ----------
     i_events : stream of StructLayout({index, [value], eos}), in
         Input events of each step, closed by an ``eos`` beat (see :mod:`.signatures`).
-    o_events : stream of StructLayout({index: unsigned(out_index_bits), eos}), out
-        This layer's spikes of each step, lowest group first, closed by an ``eos`` beat.
+    o_events : stream of StructLayout({index: unsigned(out_index_bits), [mask], eos}), out
+        This layer's spikes of each step, lowest group first, closed by an ``eos`` beat
+        (into a layer taking masks ``K`` wide: one beat per nonzero ``K``-bit slice).
     trace : TraceSignature, out
         One beat per group per step: ``step``, ``group``, ``spikes``, ``values`` = the
         membranes the layer exposes (after the reset; before it with
@@ -69,7 +70,8 @@ class HiddenLayer(wiring.Component):
         super().__init__(
             {
                 "i_events": In(stream.Signature(layer_event_layout(layer))),
-                "o_events": Out(stream.Signature(event_layout(layer.out_index_bits))),
+                "o_events": Out(stream.Signature(event_layout(layer.out_index_bits,
+                                                              mask=layer.next_mask))),
                 "trace": Out(TraceSignature(trace_layout(layer, timesteps))),
             }
         )
@@ -80,7 +82,8 @@ class HiddenLayer(wiring.Component):
         st = LayerStepper(m, layer=lp, timesteps=self.timesteps, source=self.i_events)
         # Spike masks of the step's groups wait in a queue (one entry per group with a
         # spike, then one end-of-step entry), so the pass never waits for the next layer.
-        spike_q = SpikeQueue(lanes=lp.lanes, groups=lp.groups, index_bits=lp.out_index_bits)
+        spike_q = SpikeQueue(lanes=lp.lanes, groups=lp.groups, index_bits=lp.out_index_bits,
+                             chunk=lp.next_mask)
         m.submodules.spike_queue = spike_q
         wiring.connect(m, spike_q.o_events, wiring.flipped(self.o_events))
         neurons = NeuronPass(m, stepper=st, layer=lp, ready=spike_q.w_ready)

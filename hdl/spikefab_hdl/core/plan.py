@@ -27,15 +27,20 @@ from spikefab.spec import ConvSpec, LIFSpec
 
 from .conv_geometry import ConvGeometry, coord_bits
 from .input_pack import check_in_pack
+from .lanes import MAX_LANES, MAX_MASK, check_lanes, lanes_label, resolve_lanes
+from .layout import DP16KD_SHAPES, bank_rows_for, pack_groups, pack_rows
 from .placement import SPRAM_MEMORIES, check_spram
 
 __all__ = [
     "EXTENSIONS",
     "MAX_LANES",
+    "MAX_MASK",
     "CYCLE_BITS",
     "LayerPlan",
     "CorePlan",
     "check_lanes",
+    "resolve_lanes",
+    "lanes_label",
     "plan_core",
     "pack_rows",
     "pack_groups",
@@ -47,52 +52,8 @@ __all__ = [
 
 #: The named extensions of semantics v1 the core implements (all of them).
 EXTENSIONS = ("conv2d", "cuba", "decay", "delayed-reset", "gt", "spike-readout")
-#: Largest ``lanes`` the core accepts (weights read per cycle).
-MAX_LANES = 64
 #: Width of the cycle counter reported with every result (wraps after 2**32 cycles).
 CYCLE_BITS = 32
-#: The shapes of an ECP5 DP16KD block RAM, (rows, bits): one weight-memory bank is one of
-#: these, repeated side by side to the row width (:mod:`.weight_memory`).
-DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
-
-
-def bank_rows_for(width: int, depth: int) -> int:
-    """Rows per bank of a ``depth`` x ``width`` bit weight memory: the DP16KD shape that
-    stores it in the fewest blocks, the deepest of equals (fewest banks)."""
-    best = min(
-        DP16KD_SHAPES,
-        key=lambda s: (-(-int(width) // s[1]) * -(-int(depth) // s[0]), -s[0]),
-    )
-    return best[0]
-
-
-def check_lanes(lanes) -> int:
-    """Return ``lanes`` if it is an integer in ``[1, MAX_LANES]``; raise otherwise."""
-    if isinstance(lanes, bool) or not isinstance(lanes, int | np.integer) or not (
-        1 <= int(lanes) <= MAX_LANES
-    ):
-        raise ValueError(f"lanes must be an integer in [1, {MAX_LANES}], not {lanes!r}")
-    return int(lanes)
-
-
-def pack_rows(weights: np.ndarray, lanes: int) -> np.ndarray:
-    """Weights ``[n_out, n_in]`` as memory rows ``[n_in * G, lanes]`` (row ``i*G + g``)."""
-    w = np.asarray(weights, dtype=np.int64)
-    n_out, n_in = w.shape
-    groups = -(-n_out // lanes)
-    padded = np.zeros((groups * lanes, n_in), np.int64)
-    padded[:n_out] = w
-    # [G*L, n_in] -> [G, L, n_in] -> [n_in, G, L] -> [n_in*G, L]
-    return padded.reshape(groups, lanes, n_in).transpose(2, 0, 1).reshape(n_in * groups, lanes)
-
-
-def pack_groups(vector: np.ndarray, lanes: int) -> np.ndarray:
-    """A per-neuron vector ``[n_out]`` as memory rows ``[G, lanes]`` (zero padded)."""
-    v = np.asarray(vector, dtype=np.int64)
-    groups = -(-v.shape[0] // lanes)
-    padded = np.zeros(groups * lanes, np.int64)
-    padded[: v.shape[0]] = v
-    return padded.reshape(groups, lanes)
 
 
 @dataclass(frozen=True)
@@ -141,6 +102,11 @@ class LayerPlan:
         State memories of a conv layer placed in single-port RAM (the UP5K's SPRAM,
         :mod:`.spram`): ``(name, banks)`` with ``name`` in :data:`SPRAM_MEMORIES` and
         ``banks`` 1 or 2; empty: every memory is an ordinary one.
+    mask : int
+        Spike events of the previous layer taken per cycle (:mod:`.lanes`): 1, or ``K``:
+        an input event is a chunk ``c`` with a ``K``-bit mask of inputs ``c*K + k``.
+    next_mask : int
+        The next layer's ``mask``: this layer's spike events are then chunks.
     """
 
     index: int
@@ -163,10 +129,12 @@ class LayerPlan:
     conv: ConvSpec | None = None
     next_conv: ConvSpec | None = None
     spram: tuple = ()
+    mask: int = 1
+    next_mask: int = 1
 
     def __post_init__(self):
         if not self.bank_rows:
-            rows = bank_rows_for(self.lanes * self.w_bits, self.weight_depth)
+            rows = bank_rows_for(self.lanes * self.mask * self.w_bits, self.weight_depth)
             object.__setattr__(self, "bank_rows", rows)
 
     def spram_banks(self, name: str) -> int:
@@ -190,8 +158,9 @@ class LayerPlan:
 
     @property
     def weight_inputs(self) -> int:
-        """Weight rows per group: ``n_in``, or ``C_in * k * k`` for a conv layer."""
-        return self.n_in if self.conv is None else self.geometry.kernel_inputs
+        """Weight rows per group: ``n_in`` (``ceil(n_in / mask)`` chunks), or
+        ``C_in * k * k`` for a conv layer."""
+        return -(-self.n_in // self.mask) if self.conv is None else self.geometry.kernel_inputs
 
     @property
     def weight_depth(self) -> int:
@@ -220,7 +189,7 @@ class LayerPlan:
     @property
     def weight_rows(self) -> np.ndarray:
         w = np.asarray(self.weights)
-        return pack_rows(w.reshape(w.shape[0], -1), self.lanes)
+        return pack_rows(w.reshape(w.shape[0], -1), self.lanes, self.mask)
 
     @property
     def bias_rows(self) -> np.ndarray:
@@ -232,7 +201,7 @@ class LayerPlan:
         layer)."""
         if self.next_conv is not None:
             return sum(coord_bits(self.next_conv))
-        return unsigned_width(self.n_next - 1)
+        return unsigned_width(-(-self.n_next // self.next_mask) - 1)
 
     @property
     def in_index_bits(self) -> int:
@@ -240,13 +209,15 @@ class LayerPlan:
         a conv layer)."""
         if self.conv is not None:
             return sum(coord_bits(self.conv))
-        return unsigned_width(self.n_in - 1)
+        return unsigned_width(self.weight_inputs - 1)
 
     def to_dict(self) -> dict:
         return {
             "index": self.index,
             "n_in": self.n_in,
             "n_out": self.n_out,
+            "lanes": self.lanes,
+            "mask": self.mask,
             "groups": self.groups,
             "w_bits": self.w_bits,
             "b_bits": self.b_bits,
@@ -260,7 +231,7 @@ class LayerPlan:
             else self.neuron.synapse.i_bits,
             "weight_memory": {
                 "depth": self.weight_depth,
-                "width": self.lanes * self.w_bits,
+                "width": self.lanes * self.mask * self.w_bits,
                 "banks": self.weight_banks,
                 "bank_rows": self.bank_rows,
             },
@@ -276,7 +247,10 @@ class CorePlan:
     Attributes
     ----------
     layers : tuple of LayerPlan
-    lanes, timesteps : int
+    lanes : int or tuple of (int, int)
+        The lanes of every layer (an int: one ``lanes``, mask width 1), or ``(L_l, K_l)``
+        per layer (:mod:`.lanes`).
+    timesteps : int
     encoding : str
         ``"direct"`` or ``"spikes"`` (from the spec).
     in_bits : int
@@ -294,7 +268,7 @@ class CorePlan:
     """
 
     layers: tuple[LayerPlan, ...]
-    lanes: int
+    lanes: int | tuple
     timesteps: int
     encoding: str
     in_bits: int
@@ -313,7 +287,7 @@ class CorePlan:
 
     def to_dict(self) -> dict:
         return {
-            "lanes": self.lanes,
+            "lanes": self.lanes if isinstance(self.lanes, int) else lanes_label(self.lanes),
             "timesteps": self.timesteps,
             "encoding": self.encoding,
             "in_bits": self.in_bits,
@@ -328,10 +302,12 @@ class CorePlan:
         }
 
 
-def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None, in_pack: int = 1) -> CorePlan:
+def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
+              budget=None) -> CorePlan:
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
 
-    ``spram``: ``{layer: {memory: banks}}``, the conv layers' state memories placed in
+    ``lanes``: any form :func:`.lanes.resolve_lanes` accepts (``budget``: the resources
+    ``"auto"`` plans for). ``spram``: ``{layer: {memory: banks}}``, the conv layers' state memories placed in
     single-port RAM (:func:`check_spram`); None: none. ``in_pack``: see :mod:`.input_pack`.
 
     Raises
@@ -339,13 +315,14 @@ def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None, in_pack: int = 1
     TypeError
         When ``net`` is not a QuantizedNetwork.
     ValueError
-        When ``lanes`` is not an integer in ``[1, MAX_LANES]``.
+        When ``lanes`` is not an integer in ``[1, MAX_LANES]`` (or a valid per-layer list).
     """
     if not isinstance(net, QuantizedNetwork):
         raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
-    lanes = check_lanes(lanes)
     spec = net.spec
     spec.require("the network core", EXTENSIONS)
+    items = resolve_lanes(net, lanes, budget=budget)
+    uniform = len(set(items)) == 1 and items[0][1] == 1
     placed = check_spram(net, spram)
     in_pack = check_in_pack(spec, in_pack)
     for i, (prev, layer) in enumerate(zip(spec.layers, spec.layers[1:], strict=False)):
@@ -359,6 +336,7 @@ def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None, in_pack: int = 1
     for i, layer in enumerate(spec.layers):
         readout = layer.neuron is None
         last = i == len(spec.layers) - 1
+        lanes, mask = items[i]
         geo = None if layer.conv is None else ConvGeometry(layer.conv, lanes)
         layers.append(
             LayerPlan(
@@ -381,6 +359,8 @@ def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None, in_pack: int = 1
                 conv=layer.conv,
                 next_conv=None if last else spec.layers[i + 1].conv,
                 spram=placed.get(i, ()),
+                mask=mask,
+                next_mask=1 if last else items[i + 1][1],
             )
         )
     in_data_bits = spec.in_bits * in_pack if direct else layers[0].in_index_bits
@@ -388,7 +368,7 @@ def plan_core(net: QuantizedNetwork, *, lanes: int, spram=None, in_pack: int = 1
     out_data_bits = max(acc_bits, CYCLE_BITS, unsigned_width(n_classes - 1))
     return CorePlan(
         layers=tuple(layers),
-        lanes=lanes,
+        lanes=items[0][0] if uniform else items,
         timesteps=spec.timesteps,
         encoding=spec.encoding,
         in_bits=spec.in_bits,

@@ -1,8 +1,10 @@
 """Payload layouts and signatures shared by the core's blocks.
 
 * An *event* is one input to a layer: ``index`` (which input), ``value`` (its
-  multi-bit value, only for a direct first layer) and ``eos`` (end of step: the beat
-  carries no input, it closes the step).
+  multi-bit value, only for a direct first layer), ``mask`` (only into a layer taking
+  spike masks ``K`` wide, :mod:`.lanes`: ``index`` is then a chunk ``c`` and bit ``k``
+  of ``mask`` says input ``c*K + k`` spiked) and ``eos`` (end of step: the beat carries
+  no input, it closes the step).
 * A *trace* port is ``valid`` + ``payload`` with no ``ready``: the core never waits
   for it. One beat per neuron group per step: ``step``, ``group``, ``spikes`` (one bit
   per lane), ``values`` (per lane: the membrane a spiking layer exposes, the current
@@ -40,18 +42,21 @@ def refuse(component, error: Exception) -> Exception:
     return error
 
 
-def event_layout(index_bits: int, value_bits: int = 0) -> data.StructLayout:
-    """``{index, [value], eos}``; ``value`` only when ``value_bits`` > 0."""
+def event_layout(index_bits: int, value_bits: int = 0, mask: int = 1) -> data.StructLayout:
+    """``{index, [value], [mask], eos}``; ``value`` only when ``value_bits`` > 0, ``mask``
+    only when ``mask`` > 1."""
     fields = {"index": unsigned(index_bits)}
     if value_bits:
         fields["value"] = unsigned(value_bits)
+    if mask > 1:
+        fields["mask"] = unsigned(mask)
     fields["eos"] = unsigned(1)
     return data.StructLayout(fields)
 
 
 def layer_event_layout(layer: LayerPlan) -> data.StructLayout:
     """Layout of the events entering ``layer``."""
-    return event_layout(layer.in_index_bits, layer.value_bits)
+    return event_layout(layer.in_index_bits, layer.value_bits, layer.mask)
 
 
 def acc_layout(acc_bits: int) -> data.StructLayout:

@@ -59,6 +59,10 @@ class SpikeQueue(wiring.Component):
     max_depth : int or None
         At most this many FIFO entries (at least 8): when a step's entries do not fit, the
         pass waits for room (``w_ready``), which changes when spikes leave, not their order.
+    chunk : int
+        Spikes per event (a divisor of ``lanes``; the next layer's mask width,
+        :mod:`.lanes`): with ``chunk > 1`` each event is a nonzero ``chunk``-bit slice of a
+        mask, ``{index = c, mask}`` for neurons ``c * chunk + k``, lowest slice first.
 
     Attributes
     ----------
@@ -72,15 +76,19 @@ class SpikeQueue(wiring.Component):
         Spikes of neurons ``w_group * lanes + j``; nonzero unless ``w_eos``.
     w_eos : unsigned(1), in
         The entry is the end of the step (``w_mask`` ignored).
-    o_events : stream of StructLayout({index: unsigned(index_bits), eos: unsigned(1)}), out
-        One beat per spike, then one ``eos`` beat per step.
+    o_events : stream of StructLayout({index: unsigned(index_bits), [mask], eos}), out
+        One beat per spike (per nonzero slice with ``chunk > 1``), then one ``eos`` beat
+        per step.
     """
 
-    def __init__(self, *, lanes: int, groups: int, index_bits: int, max_depth=None):
+    def __init__(self, *, lanes: int, groups: int, index_bits: int, max_depth=None,
+                 chunk: int = 1):
         if max_depth is not None and max_depth < 8:
             raise ValueError(f"max_depth {max_depth}: at least 8 entries")
+        if chunk < 1 or lanes % chunk:
+            raise ValueError(f"chunk {chunk}: a divisor of lanes {lanes}")
         self.lanes, self.groups, self.index_bits = lanes, groups, index_bits
-        self.max_depth = max_depth
+        self.max_depth, self.chunk = max_depth, chunk
         fields = self._fields()
         self._entry = data.StructLayout(fields)
         super().__init__(
@@ -91,7 +99,7 @@ class SpikeQueue(wiring.Component):
                    if name not in ("mask", "eos")},
                 "w_mask": In(lanes),
                 "w_eos": In(1),
-                "o_events": Out(stream.Signature(event_layout(index_bits))),
+                "o_events": Out(stream.Signature(event_layout(index_bits, mask=chunk))),
             }
         )
 
@@ -110,8 +118,26 @@ class SpikeQueue(wiring.Component):
         ``index(low)``: the address of the spike in lane ``low``."""
         base = Signal(range(max(2, self.groups * self.lanes)))
         with m.If(load):
-            m.d.sync += base.eq(times(entry.group, self.lanes))
+            m.d.sync += base.eq(times(entry.group, self.lanes // self.chunk))
         return lambda low: base + low
+
+    def _items(self, m: Module, pend):
+        """What one event takes from ``pend``: ``(items, low, rest)``, the nonzero items
+        (spikes, or slices with ``chunk > 1``), the lowest one's number, ``pend`` without it
+        (with ``chunk > 1`` the slice goes out as the event's ``mask``)."""
+        k = self.chunk
+        if k == 1:
+            return pend, lowest_set_bit(m, pend, self.lanes), pend & (pend - 1)
+        slots = self.lanes // k
+        items = Cat(*(pend[s * k:(s + 1) * k].any() for s in range(slots)))
+        low = lowest_set_bit(m, items, slots)
+        rest = Signal.like(pend)
+        m.d.comb += rest.eq(pend)
+        for s in range(slots):
+            with m.If(low == s):
+                m.d.comb += [rest[s * k:(s + 1) * k].eq(0),
+                             self.o_events.payload.mask.eq(pend[s * k:(s + 1) * k])]
+        return items, low, rest
 
     def elaborate(self, platform):
         m = Module()
@@ -137,15 +163,15 @@ class SpikeQueue(wiring.Component):
         pend_eos = Signal()
         load = Signal()
         index = self._expander(m, entry, load)
-        single = (pend & (pend - 1)) == 0
         out = self.o_events
-        low = lowest_set_bit(m, pend, lanes)
+        items, low, rest = self._items(m, pend)
+        single = (items & (items - 1)) == 0
         with m.If(pend != 0):
             m.d.comb += [out.valid.eq(1), out.payload.index.eq(index(low))]
         with m.Elif(pend_eos):
             m.d.comb += [out.valid.eq(1), out.payload.eos.eq(1)]
         with m.If(out.ready & (pend != 0)):
-            m.d.sync += pend.eq(pend & (pend - 1))
+            m.d.sync += pend.eq(rest)
         with m.If(out.ready & (pend == 0)):
             m.d.sync += pend_eos.eq(0)
         idle = (pend == 0) & ~pend_eos

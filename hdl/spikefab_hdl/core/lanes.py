@@ -1,0 +1,206 @@
+"""Per-layer lanes and mask widths: parse them, check them, or choose them (``auto``).
+
+Every layer ``l`` has ``lanes`` ``L_l`` (neurons updated, weights read per event per
+cycle) and a *mask width* ``K_l``: the spike events of the previous layer it takes per
+cycle. ``K_l = 1`` is the plain event path (one spike a cycle). ``K_l > 1`` (a dense layer
+fed by a dense hidden layer) takes a ``K_l``-wide slice of the previous layer's spike
+mask per cycle and adds up to ``K_l`` weight rows per lane with an adder tree
+(:mod:`.integrator`): one chunk event costs ``G_l`` cycles, as one spike did. ``K_l``
+must divide ``L_{l-1}`` (a chunk never straddles two of the previous layer's groups).
+
+The forms accepted wherever the core takes ``lanes`` (``NetworkCore``, ``plan_core``,
+``event_bound``, ``write_verilog``, ``simulate``, ``--lanes``, ``[hardware] lanes``):
+
+* ``N``: every layer ``N`` lanes, mask width 1 (the core before per-layer lanes);
+* a list of one entry per layer, each ``L`` or ``"LxK"`` (or ``(L, K)``); on the command
+  line comma separated: ``--lanes 64,16x64``;
+* ``"auto"``: :func:`auto_lanes` picks them for a resource budget (a board's capacity).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "MAX_LANES",
+    "MAX_MASK",
+    "DEFAULT_BUDGET",
+    "check_lanes",
+    "resolve_lanes",
+    "auto_lanes",
+    "lanes_label",
+    "estimate_cost",
+]
+
+#: Largest ``lanes`` the core accepts (weights read per cycle).
+MAX_LANES = 64
+#: Largest mask width ``K`` (spike events taken per cycle).
+MAX_MASK = 64
+#: The budget ``auto`` plans for when none is given: the ULX3S-25F's LFE5U-25F
+#: (``board.definitions``; a board build passes its own board's capacity).
+DEFAULT_BUDGET = {"family": "ecp5", "lut": 24288, "bram": 56, "dsp": 28}
+#: Share of the budget's LUTs and block RAMs ``auto`` lets the layers' datapaths take
+#: (the board top, the state memories and routing need the rest).
+SHARE = 0.6
+#: Block-RAM shapes (rows, bits) per family.
+_BRAM_SHAPES = {
+    "ecp5": ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
+    "ice40": ((2048, 2), (1024, 4), (512, 8), (256, 16)),
+}
+
+
+def check_lanes(lanes) -> int:
+    """Return ``lanes`` if it is an integer in ``[1, MAX_LANES]``; raise otherwise."""
+    if isinstance(lanes, bool) or not isinstance(lanes, int | np.integer) or not (
+        1 <= int(lanes) <= MAX_LANES
+    ):
+        raise ValueError(f"lanes must be an integer in [1, {MAX_LANES}], not {lanes!r}")
+    return int(lanes)
+
+
+def _item(i: int, item) -> tuple[int, int]:
+    """One layer's entry: ``L``, ``"L"``, ``"LxK"`` or ``(L, K)`` -> ``(L, K)``."""
+    allowed = (f"lanes entry of layer {i} must be L or 'LxK' with L in [1, {MAX_LANES}] and "
+               f"K in [1, {MAX_MASK}], not {item!r}")
+    if isinstance(item, tuple | list) and len(item) == 2:
+        lanes, mask = item
+    elif isinstance(item, str):
+        parts = item.strip().lower().split("x")
+        if len(parts) > 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(allowed)
+        lanes, mask = int(parts[0]), int(parts[1]) if len(parts) == 2 else 1
+    else:
+        lanes, mask = item, 1
+    for v, hi in ((lanes, MAX_LANES), (mask, MAX_MASK)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or not 1 <= int(v) <= hi:
+            raise ValueError(allowed)
+    return int(lanes), int(mask)
+
+
+def _mask_ok(spec, i: int) -> bool:
+    """Layer ``i`` may take spike masks: dense, fed by a dense hidden layer."""
+    return i > 0 and spec.layers[i].conv is None and spec.layers[i - 1].conv is None
+
+
+def resolve_lanes(net, lanes, *, budget=None) -> tuple[tuple[int, int], ...]:
+    """``(L_l, K_l)`` per layer of ``net`` from any accepted form of ``lanes`` (module
+    docstring); ``budget`` (a board's ``capacity``) for ``"auto"``.
+
+    Raises
+    ------
+    ValueError
+        One line naming the entry, its value and what is allowed.
+    """
+    spec = net.spec
+    n = len(spec.layers)
+    if isinstance(lanes, str) and lanes.strip().lower() == "auto":
+        return auto_lanes(net, budget)
+    if isinstance(lanes, str) and ("," in lanes or "x" in lanes.lower()):
+        lanes = [p for p in lanes.split(",")]
+    elif isinstance(lanes, str) and lanes.strip().isdigit():
+        lanes = int(lanes)
+    if isinstance(lanes, tuple | list):
+        if len(lanes) == 1:
+            lanes = list(lanes) * n
+        if len(lanes) != n:
+            raise ValueError(f"lanes lists one entry per layer ({n}) or one for all, not "
+                             f"{len(lanes)}: {list(lanes)!r}")
+        items = tuple(_item(i, v) for i, v in enumerate(lanes))
+    elif isinstance(lanes, str):
+        raise ValueError(f"lanes must be an integer in [1, {MAX_LANES}], a list of one 'L' or "
+                         f"'LxK' per layer, or 'auto', not {lanes!r}")
+    else:
+        items = ((check_lanes(lanes), 1),) * n
+    for i, (_, mask) in enumerate(items):
+        if mask == 1:
+            continue
+        if not _mask_ok(spec, i):
+            where = "the first layer" if i == 0 else "a conv layer or one fed by a conv layer"
+            raise ValueError(f"lanes entry of layer {i} ({items[i][0]}x{mask}): {where} takes "
+                             "one event a cycle (mask width 1)")
+        prev = items[i - 1][0]
+        if prev % mask:
+            divisors = ", ".join(str(d) for d in range(1, prev + 1) if prev % d == 0)
+            raise ValueError(f"lanes entry of layer {i} ({items[i][0]}x{mask}): the mask width "
+                             f"must divide layer {i - 1}'s lanes {prev} (allowed: {divisors})")
+    return items
+
+
+def lanes_label(items) -> str:
+    """``"4"`` for uniform lanes without masks, else ``"64,16x64"`` (paths, tables)."""
+    items = tuple(items)
+    if all(k == 1 for _, k in items) and len({lanes for lanes, _ in items}) == 1:
+        return str(items[0][0])
+    return ",".join(str(lanes) if k == 1 else f"{lanes}x{k}" for lanes, k in items)
+
+
+def _blocks(family: str, width: int, depth: int) -> int:
+    shapes = _BRAM_SHAPES.get(family, _BRAM_SHAPES["ecp5"])
+    return min(-(-width // bits) * -(-depth // rows) for rows, bits in shapes)
+
+
+def estimate_cost(net, items, family: str = "ecp5") -> dict:
+    """A shape-only estimate of what ``items`` cost: ``dsp`` (one per lane of a direct
+    layer), ``lut`` (per lane: the adder tree's ``K - 1`` adders and the mask gating, the
+    current adder, the neuron update) and ``bram`` (the weight memories' blocks)."""
+    spec = net.spec
+    lut = bram = dsp = 0
+    for i, (layer, (lanes, k)) in enumerate(zip(spec.layers, items, strict=True)):
+        w = layer.w_bits
+        tree = (k - 1) * (w + k.bit_length()) + (k * w if k > 1 else 0)
+        state = 0 if layer.neuron is None else layer.neuron.v_bits
+        lut += lanes * (tree + net.current_bits(i) + 6 * state)
+        n_in = layer.n_in if layer.conv is None else (
+            layer.conv.in_channels * layer.conv.kernel ** 2)
+        n_out = layer.n_out if layer.conv is None else layer.conv.out_channels
+        bram += _blocks(family, lanes * k * w, -(-n_in // k) * -(-n_out // lanes))
+        if i == 0 and spec.encoding == "direct":
+            dsp += lanes
+    return {"lut": lut, "bram": bram, "dsp": dsp}
+
+
+def _pow2_at_most(x: int) -> int:
+    return 1 << (max(1, int(x)).bit_length() - 1)
+
+
+def auto_lanes(net, budget=None) -> tuple[tuple[int, int], ...]:
+    """Choose ``(L_l, K_l)`` per layer from the network's shape and ``budget``
+    (``{"family", "lut", "bram", "dsp"}``; default :data:`DEFAULT_BUDGET`).
+
+    Start from the widest pipeline: every layer's neurons in one group (``L_l`` the
+    power of two at or above its outputs, at most :data:`MAX_LANES`; a direct first
+    layer at most the DSPs, one product per lane), and every dense layer fed by a dense
+    hidden layer taking that layer's whole spike mask per cycle (``K_l = L_{l-1}``). Then,
+    while the estimate (:func:`estimate_cost`) exceeds :data:`SHARE` of the LUTs or block
+    RAMs, halve the costliest knob: the widest adder tree's ``K``, else the widest layer's
+    ``L``. The numbers are estimates from the shape, not from a synthesis run: the board
+    build's fit check has the last word.
+    """
+    budget = dict(DEFAULT_BUDGET if budget is None else budget)
+    family = budget.get("family", "ecp5")
+    spec = net.spec
+    n = len(spec.layers)
+    lanes = []
+    for i, layer in enumerate(spec.layers):
+        width = layer.n_out if layer.conv is None else layer.conv.out_channels
+        top = min(MAX_LANES, 1 << max(0, (width - 1).bit_length()))
+        if i == 0 and spec.encoding == "direct":
+            top = min(top, _pow2_at_most(budget.get("dsp", 0) or 1))
+        lanes.append(top)
+    masks = [lanes[i - 1] if _mask_ok(spec, i) else 1 for i in range(n)]
+
+    def over():
+        cost = estimate_cost(net, tuple(zip(lanes, masks, strict=True)), family)
+        return (cost["lut"] > SHARE * budget.get("lut", 0)
+                or cost["bram"] > SHARE * budget.get("bram", 0))
+
+    while over() and (max(lanes) > 1 or max(masks) > 1):
+        if max(masks) > 1:
+            i = max(range(n), key=lambda j: lanes[j] * masks[j] * (masks[j] > 1))
+            masks[i] //= 2
+        else:
+            i = max(range(n), key=lambda j: lanes[j])
+            lanes[i] //= 2
+            if i + 1 < n:
+                masks[i + 1] = min(masks[i + 1], lanes[i])
+    return tuple(zip(lanes, masks, strict=True))
