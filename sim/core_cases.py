@@ -10,13 +10,16 @@ and the spiking readout, in both encodings (two networks, to keep ``make sim`` s
 :data:`CONV` adds conv networks (``conv2d``): a direct conv first layer with stride and
 padding, pooled, into a conv layer and a dense readout, their state in single-port RAM
 (:data:`SPRAM`) and packed input (:data:`PACK`); and spike input (packed coordinates)
-into a pooled conv layer with neuron modes before a spiking readout.
+into a pooled conv layer with neuron modes before a spiking readout. :data:`MASK` adds
+per-layer lanes and layers taking spike masks ``K`` wide (``core.lanes``): spike input
+through two hidden layers of different lanes, both taking masks (membranes saturating at
+both rails), and direct input into a ``cuba`` spiking readout taking whole masks.
 """
 
 from spikefab.spec import LIFSpec, SynapseSpec
 from spikefab_hdl.sim.randnet import make_conv_spec, make_spec, random_input, random_network
 
-__all__ = ["CASES", "BANKED", "BATCH", "CONV", "MODES", "PACK", "SPRAM", "random_case"]
+__all__ = ["CASES", "BANKED", "BATCH", "CONV", "MASK", "MODES", "PACK", "SPRAM", "random_case"]
 
 CASES = {
     "spikes-2hidden-l1": (dict(sizes=(12, 16, 8, 5), timesteps=4, w_bits=6,
@@ -59,6 +62,16 @@ CONV = {
         LIFSpec(8, 6, 1), LIFSpec(7, 4, None, "zero")]), 2),
 }
 CASES.update(CONV)
+#: Per-layer lanes and spike masks (lanes in the ``core.lanes`` list form).
+MASK = {
+    "spikes-mask-mixed": (dict(sizes=(12, 16, 9, 5), timesteps=4, w_bits=8, neurons=[
+        LIFSpec(6, 9, 2), LIFSpec(5, 6, 1, "zero")]), [8, "4x8", "2x2"]),
+    "direct-mask-spike-readout": (dict(sizes=(10, 12, 6), encoding="direct", in_bits=3,
+                                       timesteps=3, readout="spikes", neurons=[
+        LIFSpec(8, 30, 2), LIFSpec(7, 12, None, decay=3, decay_bits=2,
+                                   synapse=SynapseSpec(6, 1, 1))]), [16, "8x16"]),
+}
+CASES.update(MASK)
 #: Cases whose conv state memories are in single-port RAM (``NetworkCore``'s ``spram``):
 #: two banks with one channel group (bubbles in the walk), and one bank (half rate).
 SPRAM = {"direct-conv-conv-l4": {0: {"currents": 2, "membranes": 2},

@@ -86,7 +86,7 @@ def test_bad_lanes_and_name_are_refused(tmp_path, capsys):
          "--lanes", "0"], capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 2
-    assert "argument --lanes: lanes must be an integer in [1, 64], not '0'" in proc.stderr
+    assert "argument --lanes: lanes must be an integer in [1, 128], not '0'" in proc.stderr
     assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path),
                  "--name", "9bad"]) == 2
     assert capsys.readouterr().err == "error: name must be a Verilog identifier, not '9bad'\n"
@@ -115,3 +115,25 @@ def test_in_pack_option_widens_the_input_beat(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "in_pack 2 packs direct input values" in err
     assert not (tmp_path / "x").exists()
+
+
+def test_lanes_per_layer_and_auto(tmp_path, capsys):
+    _ir(tmp_path, encoding="spikes")
+    assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path),
+                 "--lanes", "8,2x4"]) == 0
+    plan = json.loads((tmp_path / "spikefab_core.json").read_text())["plan"]
+    assert plan["lanes"] == "8,2x4"
+    assert [(lp["lanes"], lp["mask"], lp["groups"]) for lp in plan["layers"]] == [(8, 1, 1),
+                                                                                 (2, 4, 2)]
+    assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path),
+                 "--lanes", "auto", "--board", "icebreaker"]) == 0
+    plan = json.loads((tmp_path / "spikefab_core.json").read_text())["plan"]
+    assert plan["lanes"] == "8,4x8"  # 6 hidden neurons in one group, whole masks
+    capsys.readouterr()
+    assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path),
+                 "--lanes", "8,2x3"]) == 2
+    assert capsys.readouterr().err == ("error: lanes entry of layer 1 (2x3): the mask width "
+                                       "must divide layer 0's lanes 8 (allowed: 1, 2, 4, 8)\n")
+    assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path),
+                 "--lanes", "auto", "--board", "de10"]) == 2
+    assert capsys.readouterr().err.startswith("error: --board must be one of icebreaker, ")

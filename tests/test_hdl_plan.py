@@ -45,9 +45,9 @@ def test_plan_widths_come_from_the_ir():
     assert spikes.in_data_bits == 3 and spikes.layers[0].value_bits == 0  # address of 7 inputs
 
 
-@pytest.mark.parametrize("bad", [0, 65, -1, 2.5, "4", True, None])
+@pytest.mark.parametrize("bad", [0, 129, -1, 2.5, "4", True, None])
 def test_lanes_must_be_an_integer_in_range(bad):
-    with pytest.raises(ValueError, match=rf"^lanes must be an integer in \[1, 64\], not {bad!r}$"):
+    with pytest.raises(ValueError, match=rf"^lanes must be an integer in \[1, 128\], not {bad!r}$"):
         check_lanes(bad)
 
 

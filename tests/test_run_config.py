@@ -52,8 +52,18 @@ def test_defaults_fill_every_key():
     ({"distill": {"method": "kd"}},
      "config key 'distill.method' must be one of " + ", ".join(repr(m) for m in DISTILL_METHODS)
      + ", not 'kd'"),
-    ({"hardware": {"lanes": 65}}, "config key 'hardware.lanes' must be an integer in [1, 64], "
-                                  "not 65"),
+    ({"hardware": {"lanes": 129}}, "config key 'hardware.lanes' must be an integer in [1, 128], "
+                                   "'auto' or a list of one L or 'LxK' per layer (L in [1, "
+                                   "128], K in [1, 128]), not 129"),
+    ({"hardware": {"lanes": [64, "16y64"]}}, "config key 'hardware.lanes[1]' must be an "
+                                             "integer in [1, 128] or 'LxK' (L, K in [1, 128]), "
+                                             "not '16y64'"),
+    ({"hardware": {"lanes": [64, "16x0"]}}, "config key 'hardware.lanes[1]' must be an "
+                                            "integer in [1, 128] or 'LxK' (L, K in [1, 128]), "
+                                            "not '16x0'"),
+    ({"hardware": {"lanes": []}}, "config key 'hardware.lanes' must be an integer in [1, 128], "
+                                  "'auto' or a list of one L or 'LxK' per layer (L in [1, "
+                                  "128], K in [1, 128]), not []"),
     ({"hardware": {"baud": 4_000_000}}, "config key 'hardware.baud' must be an integer in "
                                         "[9600, 3000000], not 4000000"),
     ({"hardware": {"boards": ["de10"]}},
@@ -148,3 +158,13 @@ def test_docs_cli_md_documents_every_key():
             assert f"`{key}`" in doc, f"{section}.{key}"
     for method in DISTILL_METHODS:
         assert f'`"{method}"`' in doc, method
+
+
+def test_lanes_per_layer_and_auto_are_accepted():
+    for lanes, want in ((8, 8), ("auto", "auto"), ([64, "16x64"], [64, "16x64"]),
+                        ([4, 2, "1x2"], [4, 2, "1x2"])):
+        assert check_config({"hardware": {"lanes": lanes}}, default_name="x")[
+            "hardware"]["lanes"] == want
+    from spikefab.run.config import lanes_arg
+    assert (lanes_arg([64, "16x64"]), lanes_arg("auto"), lanes_arg(4)) == ("64,16x64", "auto",
+                                                                          "4")

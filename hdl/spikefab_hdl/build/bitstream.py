@@ -40,7 +40,7 @@ from spikefab.toolchain import ToolchainError
 
 from ..board.definitions import Board, BoardDesign, get_board
 from ..board.top import DEFAULT_BAUD
-from ..core.plan import check_lanes
+from ..core.lanes import lanes_value, resolve_lanes
 from ..core.spram import RAM_STYLE
 from .fit import check_network, estimate, memory_blocks, place_spram
 from .tool_report import (
@@ -164,7 +164,7 @@ def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream
             "encoding": spec.encoding,
             "timesteps": spec.timesteps,
         },
-        "lanes": lanes,
+        "lanes": lanes_value(lanes),
         "baud": baud,
         "pll": None if pll is None else {"divr": pll.divr, "divf": pll.divf, "divq": pll.divq,
                                          "filter_range": pll.filter_range,
@@ -206,8 +206,8 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
         A tool failed or is missing.
     """
     board = get_board(board_name)
-    lanes = check_lanes(lanes)
     net = ir if isinstance(ir, QuantizedNetwork) else QuantizedNetwork.load(ir)
+    lanes = resolve_lanes(net, lanes, budget={"family": board.family, **board.capacity})
     est = check_network(board, net, lanes=lanes, spram=spram)
     env = yowasp_env()
     platform = board.make_platform()

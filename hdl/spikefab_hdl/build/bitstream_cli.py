@@ -1,6 +1,6 @@
 """``python -m spikefab_hdl build``: a bitstream and its report for one board.
 
-    python -m spikefab_hdl build --board <board> --ir <ir> [--lanes N] [--baud B]
+    python -m spikefab_hdl build --board <board> --ir <ir> [--lanes N|L,LxK,…|auto] [--baud B]
         [--clock-mhz F] [-o DIR]
 
 writes ``DIR/<board>/spikefab.{bin,bit}``, ``report.json`` and ``build.log``
@@ -18,6 +18,7 @@ from spikefab.toolchain import ToolchainError
 
 from ..board.definitions import BOARDS
 from ..board.top import DEFAULT_BAUD
+from ..core.lanes import parse_lanes
 from .bitstream import BuildError, build_bitstream
 
 __all__ = ["add_build"]
@@ -28,9 +29,10 @@ def add_build(sub) -> None:
     p = sub.add_parser("build", help="build a bitstream and report.json for a board")
     p.add_argument("--board", required=True, help=f"one of {', '.join(sorted(BOARDS))}")
     p.add_argument("--ir", required=True, help="IR file (<stem>.json, <stem>.npz or <stem>)")
-    p.add_argument("--lanes", type=int, default=None,
-                   help="weights read per cycle (default: the board's, 2 on the iCEBreaker, "
-                        "4 on ECP5 boards)")
+    p.add_argument("--lanes", type=parse_lanes, default=None,
+                   help="weights read per cycle: N, one L or LxK per layer, or auto (the "
+                        "planner, for this board's resources); default: the board's, 2 on "
+                        "the iCEBreaker, 4 on ECP5 boards")
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                    help=f"UART baud rate (default {DEFAULT_BAUD})")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")

@@ -3,8 +3,11 @@
 Commands
 --------
 verilog
-    ``python -m spikefab_hdl verilog --ir <ir> -o <dir> [--lanes N] [--trace] [--name M]``
-    writes ``<dir>/<M>.v`` and ``<dir>/<M>.json`` (ports and parameters) for the IR.
+    ``python -m spikefab_hdl verilog --ir <ir> -o <dir> [--lanes N|L,LxK,…|auto]
+    [--board B] [--trace] [--name M]`` writes ``<dir>/<M>.v`` and ``<dir>/<M>.json`` (ports
+    and parameters) for the IR. ``--lanes`` per layer (``LxK``: lanes ``L``, ``K`` spike
+    events a cycle, ``core.lanes``); ``auto`` plans for ``--board``'s resources (default the
+    ULX3S-25F's).
 build
     ``python -m spikefab_hdl build --board <board> --ir <ir>``: bitstream + report.json
     under ``build/bitstreams/<board>/`` (see ``bitstream_cli.py``).
@@ -26,29 +29,39 @@ from spikefab.atomic import atomic_write_text
 from spikefab.ir import IRError, QuantizedNetwork
 from spikefab.toolchain import ToolchainError, ToolError, error_line
 
-from ..core.plan import MAX_LANES
+from ..board.definitions import BOARDS
+from ..core.lanes import MAX_LANES, parse_lanes, resolve_lanes
 from .verilog import MODULE_NAME, write_verilog
 
 __all__ = ["main"]
 
 
-def _lanes(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not 1 <= value <= MAX_LANES:
+def _lanes(text: str):
+    value = parse_lanes(text)
+    if isinstance(value, int) and not 1 <= value <= MAX_LANES:
         raise argparse.ArgumentTypeError(
             f"lanes must be an integer in [1, {MAX_LANES}], not {text!r}"
         )
     return value
 
 
+def board_budget(name: str) -> dict:
+    """The resources ``--lanes auto`` plans for: board ``name``'s capacity and family."""
+    if name not in BOARDS:
+        raise ValueError(f"--board must be one of {', '.join(sorted(BOARDS))}, not {name!r}")
+    board = BOARDS[name]
+    return {"family": board.family, **board.capacity}
+
+
 def _add_verilog(sub) -> None:
     p = sub.add_parser("verilog", help="write the core's Verilog and its JSON port description")
     p.add_argument("--ir", required=True, help="IR file (<stem>.json, <stem>.npz or <stem>)")
     p.add_argument("-o", "--out", default="build/rtl", help="output folder (default build/rtl)")
-    p.add_argument("--lanes", type=_lanes, default=4, help="weights read per cycle (default 4)")
+    p.add_argument("--lanes", type=_lanes, default=4,
+                   help="weights read per cycle: N, one L or LxK per layer (L lanes, K spike "
+                        "events a cycle: 64,16x64), or auto (default 4)")
+    p.add_argument("--board", default="ulx3s-25f",
+                   help="the board whose resources --lanes auto plans for (default ulx3s-25f)")
     p.add_argument("--trace", action="store_true", help="add the trace ports (verification)")
     p.add_argument("--in-pack", type=int, default=1, metavar="P",
                    help="direct input values per input beat, zeros skipped (default 1)")
@@ -57,11 +70,13 @@ def _add_verilog(sub) -> None:
 
 
 def _cmd_verilog(args) -> int:
+    budget = board_budget(args.board)
     net = QuantizedNetwork.load(args.ir)
     log = Path(args.out) / f"{args.name}.yosys.log"
+    lanes = resolve_lanes(net, args.lanes, budget=budget)
     try:
         v_path, j_path = write_verilog(
-            net, args.out, lanes=args.lanes, trace=args.trace, name=args.name,
+            net, args.out, lanes=lanes, trace=args.trace, name=args.name,
             in_pack=args.in_pack,
         )
     except YosysError as e:  # Amaranth runs Yosys to write the Verilog

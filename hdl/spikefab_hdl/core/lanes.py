@@ -29,19 +29,24 @@ __all__ = [
     "resolve_lanes",
     "auto_lanes",
     "lanes_label",
+    "lanes_value",
+    "parse_lanes",
     "estimate_cost",
 ]
 
 #: Largest ``lanes`` the core accepts (weights read per cycle).
-MAX_LANES = 64
+MAX_LANES = 128
 #: Largest mask width ``K`` (spike events taken per cycle).
-MAX_MASK = 64
+MAX_MASK = 128
 #: The budget ``auto`` plans for when none is given: the ULX3S-25F's LFE5U-25F
 #: (``board.definitions``; a board build passes its own board's capacity).
 DEFAULT_BUDGET = {"family": "ecp5", "lut": 24288, "bram": 56, "dsp": 28}
-#: Share of the budget's LUTs and block RAMs ``auto`` lets the layers' datapaths take
-#: (the board top, the state memories and routing need the rest).
+#: Share of the budget's LUTs ``auto`` lets the layers' datapaths take (the board top,
+#: the state memories and routing need the rest); the weights may take every block RAM
+#: but one per layer.
 SHARE = 0.6
+#: Weight memories shallower than this are LUT ROMs (``weight_memory.LOGIC_ROWS``).
+LOGIC_ROWS = 128
 #: Block-RAM shapes (rows, bits) per family.
 _BRAM_SHAPES = {
     "ecp5": ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
@@ -134,6 +139,20 @@ def lanes_label(items) -> str:
     return ",".join(str(lanes) if k == 1 else f"{lanes}x{k}" for lanes, k in items)
 
 
+def lanes_value(items):
+    """The JSON value of resolved lanes: an int when uniform without masks, else the
+    label (``"64,16x64"``)."""
+    label = lanes_label(items)
+    return int(label) if label.isdigit() else label
+
+
+def parse_lanes(text: str):
+    """A ``--lanes`` argument: an int, ``"auto"`` or a comma list (``resolve_lanes``
+    checks it against the network)."""
+    text = str(text).strip()
+    return int(text) if text.isdigit() else text
+
+
 def _blocks(family: str, width: int, depth: int) -> int:
     shapes = _BRAM_SHAPES.get(family, _BRAM_SHAPES["ecp5"])
     return min(-(-width // bits) * -(-depth // rows) for rows, bits in shapes)
@@ -142,7 +161,8 @@ def _blocks(family: str, width: int, depth: int) -> int:
 def estimate_cost(net, items, family: str = "ecp5") -> dict:
     """A shape-only estimate of what ``items`` cost: ``dsp`` (one per lane of a direct
     layer), ``lut`` (per lane: the adder tree's ``K - 1`` adders and the mask gating, the
-    current adder, the neuron update) and ``bram`` (the weight memories' blocks)."""
+    current adder, the neuron update; weight memories under :data:`LOGIC_ROWS` rows as LUT
+    ROMs) and ``bram`` (the other weight memories' blocks)."""
     spec = net.spec
     lut = bram = dsp = 0
     for i, (layer, (lanes, k)) in enumerate(zip(spec.layers, items, strict=True)):
@@ -153,7 +173,11 @@ def estimate_cost(net, items, family: str = "ecp5") -> dict:
         n_in = layer.n_in if layer.conv is None else (
             layer.conv.in_channels * layer.conv.kernel ** 2)
         n_out = layer.n_out if layer.conv is None else layer.conv.out_channels
-        bram += _blocks(family, lanes * k * w, -(-n_in // k) * -(-n_out // lanes))
+        depth = -(-n_in // k) * -(-n_out // lanes)
+        if depth < LOGIC_ROWS:  # a LUT ROM: a LUT4 holds 16 bits
+            lut += lanes * k * w * depth // 16
+        else:
+            bram += _blocks(family, lanes * k * w, depth)
         if i == 0 and spec.encoding == "direct":
             dsp += lanes
     return {"lut": lut, "bram": bram, "dsp": dsp}
@@ -171,8 +195,8 @@ def auto_lanes(net, budget=None) -> tuple[tuple[int, int], ...]:
     power of two at or above its outputs, at most :data:`MAX_LANES`; a direct first
     layer at most the DSPs, one product per lane), and every dense layer fed by a dense
     hidden layer taking that layer's whole spike mask per cycle (``K_l = L_{l-1}``). Then,
-    while the estimate (:func:`estimate_cost`) exceeds :data:`SHARE` of the LUTs or block
-    RAMs, halve the costliest knob: the widest adder tree's ``K``, else the widest layer's
+    while the estimate (:func:`estimate_cost`) exceeds :data:`SHARE` of the LUTs or the
+    block RAMs but one per layer, halve the costliest knob: the widest adder tree's ``K``, else the widest layer's
     ``L``. The numbers are estimates from the shape, not from a synthesis run: the board
     build's fit check has the last word.
     """
@@ -192,7 +216,7 @@ def auto_lanes(net, budget=None) -> tuple[tuple[int, int], ...]:
     def over():
         cost = estimate_cost(net, tuple(zip(lanes, masks, strict=True)), family)
         return (cost["lut"] > SHARE * budget.get("lut", 0)
-                or cost["bram"] > SHARE * budget.get("bram", 0))
+                or cost["bram"] > budget.get("bram", 0) - n)
 
     while over() and (max(lanes) > 1 or max(masks) > 1):
         if max(masks) > 1:

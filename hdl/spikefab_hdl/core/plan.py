@@ -27,7 +27,7 @@ from spikefab.spec import ConvSpec, LIFSpec
 
 from .conv_geometry import ConvGeometry, coord_bits
 from .input_pack import check_in_pack
-from .lanes import MAX_LANES, MAX_MASK, check_lanes, lanes_label, resolve_lanes
+from .lanes import MAX_LANES, MAX_MASK, check_lanes, lanes_label, lanes_value, resolve_lanes
 from .layout import DP16KD_SHAPES, bank_rows_for, pack_groups, pack_rows
 from .placement import SPRAM_MEMORIES, check_spram
 
@@ -287,7 +287,7 @@ class CorePlan:
 
     def to_dict(self) -> dict:
         return {
-            "lanes": self.lanes if isinstance(self.lanes, int) else lanes_label(self.lanes),
+            "lanes": self.lanes if isinstance(self.lanes, int) else lanes_value(self.lanes),
             "timesteps": self.timesteps,
             "encoding": self.encoding,
             "in_bits": self.in_bits,

@@ -1,10 +1,14 @@
 """The event-driven cycle bound the core is measured against (docs/core.md, bench/cycles.py).
 
-For one sample, with ``G_l = ceil(n_out_l / lanes)``::
+For one sample, with ``G_l = ceil(n_out_l / L_l)`` (``L_l`` the layer's lanes)::
 
     bound = E_0 * G_0                                  # input events into layer 0
           + sum_t sum_{l>=1} S_{l-1}[t] * G_l          # spikes of layer l-1 into layer l
           + T * sum_l G_l                              # per step: one pass over each layer
+
+A layer taking spike masks ``K_l`` wide (:mod:`spikefab_hdl.core.lanes`) counts, instead
+of ``S_{l-1}[t]`` spikes, the nonzero ``K_l``-wide chunks of layer ``l-1``'s spike vector
+(neurons ``c*K_l … c*K_l+K_l-1``): one chunk event costs ``G_l`` cycles, as one spike does.
 
 A conv layer (``G_l = ceil(C_out / lanes)`` channel groups, ``P_l`` output positions)
 counts each event into it as ``taps(i) * G_l`` (``taps(i)``: the output positions input
@@ -42,13 +46,15 @@ from spikefab.ir import QuantizedNetwork
 
 from ..core.conv_geometry import ConvGeometry
 from ..core.input_pack import check_in_pack
-from ..core.plan import check_lanes, check_spram
+from ..core.plan import check_spram, resolve_lanes
 
 __all__ = ["event_bound"]
 
 
-def event_bound(net: QuantizedNetwork, x, *, lanes: int, spram=None, in_pack: int = 1) -> dict:
-    """Per-sample event-driven bound and its parts (``spram``: the core's placement of
+def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1,
+                budget=None) -> dict:
+    """Per-sample event-driven bound and its parts (``lanes``: any form the core takes,
+    ``plan.resolve_lanes``; ``spram``: the core's placement of
     state memories in single-port RAM, ``plan.check_spram``; ``in_pack``: direct input
     values per beat).
 
@@ -62,14 +68,14 @@ def event_bound(net: QuantizedNetwork, x, *, lanes: int, spram=None, in_pack: in
         (``G_l`` per layer: channel groups of a conv layer); ``rows`` (rows of each
         layer's pass: ``G_l``, ``P_l * G_l`` for a conv layer).
     """
-    lanes = check_lanes(lanes)
     spec = net.spec
+    items = resolve_lanes(net, lanes, budget=budget)
     xs = check_input(net, x)
     steps, batch = xs.shape[0], xs.shape[1]
     geos = [None if layer.conv is None else ConvGeometry(layer.conv, lanes)
-            for layer in spec.layers]
+            for layer, (lanes, _) in zip(spec.layers, items, strict=True)]
     groups = [-(-layer.n_out // lanes) if geo is None else geo.groups
-              for layer, geo in zip(spec.layers, geos, strict=True)]
+              for layer, geo, (lanes, _) in zip(spec.layers, geos, items, strict=True)]
     placed = {i: dict(p) for i, p in check_spram(net, spram).items()}
     in_pack = check_in_pack(spec, in_pack)
     one_bank = [[b for b in placed.get(i, {}).values() if b == 1] for i in range(len(geos))]
@@ -95,6 +101,10 @@ def event_bound(net: QuantizedNetwork, x, *, lanes: int, spram=None, in_pack: in
     layer_work = [first + steps * rows[0]]
     for i, s in enumerate(gold.spikes[: len(spec.layers) - 1]):  # into layers 1 ..
         seen = pass_on(spec.layers[i], s.reshape(steps * batch, -1).astype(np.int64))
+        k = items[i + 1][1]
+        if k > 1:  # nonzero chunks of K spikes
+            seen = np.pad(seen, ((0, 0), (0, -seen.shape[1] % k)))
+            seen = seen.reshape(seen.shape[0], -1, k).any(axis=2).astype(np.int64)
         work = (seen * cost[i + 1]).reshape(steps, batch, -1).sum(axis=(0, 2)).astype(np.int64)
         spike_work += work
         layer_work.append(work + steps * rows[i + 1])

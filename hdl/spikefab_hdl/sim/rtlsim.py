@@ -25,6 +25,7 @@ from spikefab.atomic import atomic_write_bytes, atomic_write_text
 from spikefab.ir import QuantizedNetwork
 
 from ..build.verilog import write_verilog
+from ..core.lanes import lanes_label, resolve_lanes
 from . import verilator
 from .beats import input_beats
 from .pysim import sample_inputs
@@ -40,7 +41,8 @@ def default_build_dir(net: QuantizedNetwork, *, lanes: int, trace: bool) -> Path
     for w, b in zip(net.weights, net.biases, strict=True):
         h.update(w.tobytes())
         h.update(b.tobytes())
-    return Path("build/sim") / f"core-{h.hexdigest()[:12]}-l{lanes}{'-trace' if trace else ''}"
+    label = lanes_label(resolve_lanes(net, lanes))
+    return Path("build/sim") / f"core-{h.hexdigest()[:12]}-l{label}{'-trace' if trace else ''}"
 
 
 def _max_cycles(desc: dict, n: int, idle: float, stall: float) -> int:

@@ -22,13 +22,13 @@ from ..spec import B_BITS_RANGE, V_BITS_RANGE, W_BITS_RANGE
 from ..train.config import TrainConfig
 
 __all__ = ["BOARDS", "DISTILL_METHODS", "MAX_LANES", "SCHEMA", "check_config", "config_text",
-           "load_config", "student_kind", "student_train_config"]
+           "lanes_arg", "load_config", "student_kind", "student_train_config"]
 
 #: Board names of ``spikefab_hdl.board.definitions.BOARDS`` (not imported: it needs amaranth; a test
 #: checks the two agree).
 BOARDS = ("icebreaker", "orangecrab-25f", "ulx3s-25f", "ulx3s-85f")
 #: ``spikefab_hdl.core.plan.MAX_LANES`` (checked equal by a test).
-MAX_LANES = 64
+MAX_LANES = 128
 #: ``none`` trains the student on labels alone (``train.fit``); ``stars`` is data-free.
 #: ``ckdsnn`` needs a conv student (``student.kind = "cnn"``) and a CNN teacher (its CAM).
 DISTILL_METHODS = ("none", *RECIPES, "stars")
@@ -115,6 +115,40 @@ class _List:
         return [self.item.check(f"{key}[{i}]", x) for i, x in enumerate(v)]
 
 
+class _Lanes:
+    """``hardware.lanes``: an integer (every layer), ``"auto"`` (the planner, per board) or
+    a list of one ``L`` or ``"LxK"`` per layer (``spikefab_hdl.core.lanes``; checked against
+    the network when the core is built)."""
+
+    _ITEM = re.compile(r"^([0-9]+)(?:x([0-9]+))?$")
+
+    def check(self, key, v):
+        if v == "auto" or (is_int(v) and 1 <= v <= MAX_LANES):
+            return v if v == "auto" else int(v)
+        allowed = (f"config key {key!r} must be an integer in [1, {MAX_LANES}], 'auto' or a "
+                   f"list of one L or 'LxK' per layer (L in [1, {MAX_LANES}], K in [1, "
+                   f"{MAX_LANES}]), not {v!r}")
+        if not isinstance(v, list) or not v:
+            raise ValueError(allowed)
+        out = []
+        for i, item in enumerate(v):
+            match = self._ITEM.match(item) if isinstance(item, str) else None
+            ok = (is_int(item) and 1 <= item <= MAX_LANES) or (
+                match is not None and 1 <= int(match[1]) <= MAX_LANES
+                and 1 <= int(match[2] or 1) <= MAX_LANES)
+            if not ok:
+                raise ValueError(f"config key '{key}[{i}]' must be an integer in [1, "
+                                 f"{MAX_LANES}] or 'LxK' (L, K in [1, {MAX_LANES}]), not "
+                                 f"{item!r}")
+            out.append(int(item) if is_int(item) else item)
+        return out
+
+
+def lanes_arg(lanes) -> str:
+    """``hardware.lanes`` as a ``--lanes`` argument (``64,16x64``)."""
+    return ",".join(map(str, lanes)) if isinstance(lanes, list) else str(lanes)
+
+
 class _Table:
     def check(self, key, v):
         if not isinstance(v, dict):
@@ -158,7 +192,7 @@ SCHEMA = {
                  "v_bits": (_Int(*V_BITS_RANGE, words=("auto",)), "auto"),
                  "epochs": (_Int(0, 100_000), 10), "lr": (_LR, 1e-3),
                  "decay_bits": (_Int(1, 16), 12), "i_bits": (_Int(2, 32, words=("auto",)), "auto")},
-    "hardware": {"lanes": (_Int(1, MAX_LANES), 4), "sim_samples": (_Int(0, 1 << 30), 0),
+    "hardware": {"lanes": (_Lanes(), 4), "sim_samples": (_Int(0, 1 << 30), 0),
                  "baud": (_Int(MIN_BAUD, MAX_BAUD), DEFAULT_BAUD),
                  "trace": (_Bool(), True), "boards": (_List(_Str(BOARDS)), [])},
     "report": {"sweep_timesteps": (_List(_Int(1, 1024), min_len=1), [1, 2, 4, 8, 16]),

@@ -22,6 +22,7 @@ import numpy as np
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..golden import compare_rtl, run_network
 from ..ir import QuantizedNetwork
+from .config import lanes_arg
 from .progress import spinner
 from .rundir import write_json
 
@@ -70,7 +71,7 @@ def run_verilog(ctx) -> dict:
     lanes = ctx.cfg["hardware"]["lanes"]
     out = ctx.run.path("rtl")
     _hdl(ctx, ["verilog", "--ir", str(ctx.run.path("ir", "net")), "-o", str(out),
-               "--lanes", str(lanes)], "generate Verilog", "verilog.log")
+               "--lanes", lanes_arg(lanes)], "generate Verilog", "verilog.log")
     files = sorted(p.name for p in out.glob("*") if p.is_file())
     ctx.say(f"Verilog (lanes={lanes}) -> {out}: {', '.join(files)}")
     return {"lanes": lanes, "files": files}
@@ -148,7 +149,7 @@ def run_bitstream_board(ctx, board: str) -> dict:
     t0 = time.perf_counter()
     # a timing failure still leaves its report.json; the report shows it
     stdout = _hdl(ctx, ["build", "--board", board, "--ir", str(ctx.run.path("ir", "net")),
-                        "--lanes", str(ctx.cfg["hardware"]["lanes"]),
+                        "--lanes", lanes_arg(ctx.cfg["hardware"]["lanes"]),
                         "--baud", str(ctx.cfg["hardware"]["baud"]), "-o", str(root)],
                   f"bitstream for {board} (yosys + nextpnr)", f"bitstream-{board}.log")
     seconds = time.perf_counter() - t0
