@@ -196,9 +196,9 @@ def auto_lanes(net, budget=None) -> tuple[tuple[int, int], ...]:
     layer at most the DSPs, one product per lane), and every dense layer fed by a dense
     hidden layer taking that layer's whole spike mask per cycle (``K_l = L_{l-1}``). Then,
     while the estimate (:func:`estimate_cost`) exceeds :data:`SHARE` of the LUTs or the
-    block RAMs but one per layer, halve the costliest knob: the widest adder tree's ``K``, else the widest layer's
-    ``L``. The numbers are estimates from the shape, not from a synthesis run: the board
-    build's fit check has the last word.
+    block RAMs but one per layer, halve the costliest knob: the widest adder tree's ``K``,
+    else the widest layer's ``L``. The numbers are estimates from the shape, not from a
+    synthesis run: the board build's fit check has the last word.
     """
     budget = dict(DEFAULT_BUDGET if budget is None else budget)
     family = budget.get("family", "ecp5")

@@ -307,8 +307,9 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
 
     ``lanes``: any form :func:`.lanes.resolve_lanes` accepts (``budget``: the resources
-    ``"auto"`` plans for). ``spram``: ``{layer: {memory: banks}}``, the conv layers' state memories placed in
-    single-port RAM (:func:`check_spram`); None: none. ``in_pack``: see :mod:`.input_pack`.
+    ``"auto"`` plans for). ``spram``: ``{layer: {memory: banks}}``, the conv layers' state
+    memories placed in single-port RAM (:func:`check_spram`); None: none. ``in_pack``: see
+    :mod:`.input_pack`.
 
     Raises
     ------
