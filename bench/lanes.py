@@ -46,7 +46,6 @@ ROWS = [
     ("digits", "icebreaker", "auto", 2),
     ("digits", "ulx3s-25f", 64, None),
     ("digits", "ulx3s-25f", "64,16x64", 64),
-    ("digits", "ulx3s-25f", "auto", 64),
 ]
 
 

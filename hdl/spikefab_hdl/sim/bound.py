@@ -5,6 +5,7 @@ For one sample, with ``G_l = ceil(n_out_l / L_l)`` (``L_l`` the layer's lanes)::
     bound = E_0 * G_0                                  # input events into layer 0
           + sum_t sum_{l>=1} S_{l-1}[t] * G_l          # spikes of layer l-1 into layer l
           + T * sum_l G_l                              # per step: one pass over each layer
+          + latency                                    # pipeline fill (below)
 
 A layer taking spike masks ``K_l`` wide (:mod:`spikefab_hdl.core.lanes`) counts, instead
 of ``S_{l-1}[t]`` spikes, the nonzero ``K_l``-wide chunks of layer ``l-1``'s spike vector
@@ -28,6 +29,16 @@ is ``sum over beats of max(1, work of the beat's nonzero values)``, at ``in_pack
 design that recomputes it every step (``T * E_0 * G_0`` instead), for comparison. Spike
 counts come from the golden model.
 
+``latency`` is what the steps cost beyond their work in the layers' pipelines, which
+shows once the work is small (wide lanes, spike masks): a layer's step costs
+:func:`step_latency` cycles more than its work (the integrator's depth: the walk, the
+weight memory's latency, the products of a direct layer, the adder tree's registers of
+a mask layer, before the step's ``eos`` may be taken; then the ``eos`` beat, the pass's
+read stage and its update stages after its last group). The layers form a pipeline over
+the steps, so ``latency`` is one fill through every layer plus, for each further step,
+the largest ``step_latency`` of the layers that run every step (not a direct first
+layer: it integrates once and runs its passes back to back).
+
 Layers work concurrently in the core (layer ``l`` integrates step ``t``'s spikes while
 layer ``l-1`` goes on), so a sample can finish in fewer cycles than ``bound``; it can
 never finish in fewer than ``lower``, the work of its busiest layer::
@@ -46,9 +57,20 @@ from spikefab.ir import QuantizedNetwork
 
 from ..core.conv_geometry import ConvGeometry
 from ..core.input_pack import check_in_pack
-from ..core.plan import check_spram, resolve_lanes
+from ..core.integrator import TREE_LEVELS
+from ..core.lif import lif_stages
+from ..core.plan import check_spram, plan_core, resolve_lanes
 
-__all__ = ["event_bound"]
+__all__ = ["event_bound", "step_latency"]
+
+
+def step_latency(lp) -> int:
+    """Cycles one step costs in layer ``lp``'s pipelines beyond its work (module docstring)."""
+    levels = (lp.mask - 1).bit_length()
+    tree = -(-levels // TREE_LEVELS)
+    integ = 1 + (2 if lp.weight_banks == 1 else 3) + (1 if lp.value_bits else 0) + tree
+    # the eos beat taken, the pass's read stage, then its update stages
+    return integ + 2 + (2 if lp.neuron is None else len(lif_stages(lp.neuron)))
 
 
 def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1,
@@ -63,7 +85,8 @@ def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1
     dict
         ``bound`` and ``lower`` int64 [B]; ``input_work`` (``E_0 * G_0``, for direct
         input with the empty beats), ``spike_work``
-        (the sum over layers >= 1) and ``overhead`` (``T * sum G_l``), each int64 [B];
+        (the sum over layers >= 1), ``overhead`` (``T * sum G_l``) and ``latency``, each
+        int64 [B];
         ``direct_per_step`` int64 [B] (equal to ``bound`` for spike input); ``groups``
         (``G_l`` per layer: channel groups of a conv layer); ``rows`` (rows of each
         layer's pass: ``G_l``, ``P_l * G_l`` for a conv layer).
@@ -109,14 +132,18 @@ def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1
         spike_work += work
         layer_work.append(work + steps * rows[i + 1])
     overhead = np.full(batch, steps * sum(rows), np.int64)
-    bound = input_work + spike_work + overhead
+    lat = [step_latency(lp) for lp in plan_core(net, lanes=items, spram=spram).layers]
+    every_step = lat[1:] if spec.encoding == "direct" else lat
+    latency = np.full(batch, sum(lat) + (steps - 1) * max(every_step, default=0), np.int64)
+    bound = input_work + spike_work + overhead + latency
     return {
         "bound": bound.astype(np.int64),
         "lower": np.max(layer_work, axis=0).astype(np.int64),
         "input_work": input_work.astype(np.int64),
         "spike_work": spike_work,
         "overhead": overhead,
-        "direct_per_step": (per_step + spike_work + overhead).astype(np.int64),
+        "latency": latency,
+        "direct_per_step": (per_step + spike_work + overhead + latency).astype(np.int64),
         "groups": groups,
         "rows": rows,
     }
