@@ -223,3 +223,18 @@ def test_default_budget_is_the_ulx3s_25f():
     from spikefab_hdl.build.cli import board_budget
     board = board_budget("ulx3s-25f")
     assert {k: board[k] for k in DEFAULT_BUDGET} == DEFAULT_BUDGET
+
+
+@pytest.mark.parametrize("lanes", [[32, "8x32"], [32, 8], [8, "8x8"], 4])
+def test_the_bound_follows_a_direct_core_within_1_2(lanes):
+    """Wide lanes and masks leave little work per step, so the pipelines' fill shows: the
+    bound counts it (``latency``) and stays within 1.2x of the cycles both ways."""
+    spec = make_spec((32, 24, 6), encoding="direct", in_bits=3, timesteps=4,
+                     neurons=[LIFSpec(10, 30, 2)])
+    net = random_network(spec, 2)
+    x = random_input(spec, 4, 2)
+    res = simulate_amaranth(net, x, lanes=lanes, trace=False)
+    b = event_bound(net, x, lanes=lanes)
+    ratio = res["cycles"] / b["bound"]
+    assert (ratio <= 1.2).all() and (ratio >= 1 / 1.2).all(), ratio
+    assert (res["cycles"] >= b["lower"]).all()
