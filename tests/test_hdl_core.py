@@ -159,9 +159,9 @@ def test_reset_in_the_middle_of_a_sample_leaves_no_state():
 
 def test_bad_arguments_are_refused_with_one_line_errors():
     net = random_network(make_spec((4, 3)), seed=0)
-    with pytest.raises(ValueError, match=r"^lanes must be an integer in \[1, 64\], not 0$"):
+    with pytest.raises(ValueError, match=r"^lanes must be an integer in \[1, 128\], not 0$"):
         NetworkCore(net=net, lanes=0)
-    with pytest.raises(ValueError, match=r"^lanes must be an integer in \[1, 64\], not 2.0$"):
+    with pytest.raises(ValueError, match=r"^lanes must be an integer in \[1, 128\], not 2.0$"):
         NetworkCore(net=net, lanes=2.0)
     with pytest.raises(TypeError, match=r"^trace must be a bool, not str$"):
         NetworkCore(net=net, lanes=2, trace="yes")

@@ -42,8 +42,13 @@ class NetworkCore(wiring.Component):
         The network; every constant (weights, biases, widths, thresholds, leaks,
         resets, neuron modes, timesteps, encoding, readout) comes from it. Semantics v1
         and the extensions in ``plan.EXTENSIONS``; any other is refused.
-    lanes : int
-        Weights read (and neurons updated) per cycle, in ``[1, 64]``.
+    lanes : int, list or "auto"
+        Weights read (and neurons updated) per cycle, in ``[1, 128]``: one for every layer,
+        one ``L`` or ``"LxK"`` per layer (``K`` spike events of the previous layer taken
+        per cycle), or ``"auto"`` (``core.lanes``).
+    budget : dict, optional
+        The resources ``lanes="auto"`` plans for (a board's ``capacity`` and ``family``;
+        default the ULX3S-25F's).
     trace : bool
         Add the ``trace`` ports (for verification); board builds use ``False``.
     spram : dict, optional
@@ -74,9 +79,10 @@ class NetworkCore(wiring.Component):
     """
 
     def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True,
-                 spram=None, in_pack: int = 1):
+                 spram=None, in_pack: int = 1, budget=None):
         try:
-            self.plan: CorePlan = plan_core(net, lanes=lanes, spram=spram, in_pack=in_pack)
+            self.plan: CorePlan = plan_core(net, lanes=lanes, spram=spram, in_pack=in_pack,
+                                            budget=budget)
         except (TypeError, ValueError) as e:
             raise refuse(self, e) from None
         if not isinstance(trace, bool):
