@@ -65,9 +65,10 @@ def integrator_proofs(layer: LayerPlan, *, unit_values: bool = True) -> list:
     """The bounded proof of a dense layer's integrator, when ``G <= MAX_GROUPS`` and its
     weight memory has at most ``MAX_ROWS`` rows: two
     events back to back and the drain after them (``2 * pipeline_depth + 3`` cycles), the
-    watched row and the events free. Conv layers and larger ``G``: none (docs/verification.md).
+    watched row and the events free. Conv layers, layers taking spike masks (``mask > 1``,
+    ``core.lanes``) and larger ``G``: none (docs/verification.md).
     """
-    if layer.conv is not None or layer.groups > MAX_GROUPS or \
+    if layer.conv is not None or layer.mask > 1 or layer.groups > MAX_GROUPS or \
             layer.n_in * layer.groups > MAX_ROWS:
         return []
     depth = 2 * pipeline_depth(layer) + 3
