@@ -238,3 +238,11 @@ def test_the_bound_follows_a_direct_core_within_1_2(lanes):
     ratio = res["cycles"] / b["bound"]
     assert (ratio <= 1.2).all() and (ratio >= 1 / 1.2).all(), ratio
     assert (res["cycles"] >= b["lower"]).all()
+
+
+def test_no_integrator_proof_claims_a_mask_layer():
+    from spikefab_hdl.formal.integrator import integrator_proofs
+    spec = make_spec((6, 8, 4), neurons=[LIFSpec(8, 9, 2)])
+    plan = plan_core(random_network(spec, 1), lanes=[8, "4x8"])
+    assert integrator_proofs(plan.layers[1]) == []
+    assert len(integrator_proofs(plan_core(random_network(spec, 1), lanes=8).layers[1])) == 1

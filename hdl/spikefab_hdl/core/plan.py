@@ -1,7 +1,8 @@
 """The core's plan: every width, depth and memory image, derived from the IR alone.
 
-:func:`plan_core` turns a :class:`~spikefab.ir.QuantizedNetwork` and a ``lanes`` count
-into a :class:`CorePlan`: per layer the number of lane groups ``G = ceil(n_out / lanes)``,
+:func:`plan_core` turns a :class:`~spikefab.ir.QuantizedNetwork` and ``lanes`` (one count,
+or per layer ``lanes`` and a spike-mask width, :mod:`.lanes`) into a :class:`CorePlan`: per
+layer the number of lane groups ``G = ceil(n_out / lanes)``,
 the current width (``net.current_bits(i)``), the membrane or accumulator width, and the
 memory images (weights, biases) laid out ``lanes`` values per row. The gateware reads
 these numbers; it never computes a width or converts a float itself.
@@ -9,9 +10,10 @@ these numbers; it never computes a width or converts a float itself.
 The core implements v1 and every named extension (:data:`EXTENSIONS`); :func:`plan_core`
 refuses, in one line, a conv layer after a dense one (fed by the input or a conv layer only).
 
-Weight memory layout: row ``i * G + g`` holds ``W[g*lanes + j, i]`` for ``j < lanes``
-(zero beyond ``n_out``), so one read returns the ``lanes`` weights an input event ``i``
-adds into neuron group ``g``. A conv layer (:mod:`.conv_geometry`) has lanes across its
+Weight memory layout (:mod:`.layout`): row ``i * G + g`` holds ``W[g*lanes + j, i]`` for
+``j < lanes`` (zero beyond ``n_out``), so one read returns the ``lanes`` weights an input
+event ``i`` adds into neuron group ``g``; a layer taking spike masks ``K`` wide has one row
+per chunk of ``K`` inputs. A conv layer (:mod:`.conv_geometry`) has lanes across its
 output channels: ``i`` is the kernel input ``(ci * k + ky) * k + kx`` and ``g`` the channel
 group; its state memories have one row per output position and channel group.
 """
