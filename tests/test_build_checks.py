@@ -235,3 +235,28 @@ def test_timing_failure_is_one_line_and_keeps_the_report(tmp_path, monkeypatch):
     assert rep["clock"] == {"board_mhz": 12.0, "fmax_mhz": 9.87, "met": False}
     assert rep["resources"]["lut"] == {"used": 900, "available": 5280, "percent": 17.0}
     assert (out / "spikefab.bin").read_bytes() == b"\x7e\xaa\x99\x7e"
+
+
+def test_bad_lanes_before_tools(tmp_path, no_tools):
+    net = _net([16, 8, 3])
+    with pytest.raises(ValueError, match=r"^lanes entry of layer 1 \(4x3\): the mask width must "
+                       r"divide layer 0's lanes 8 \(allowed: 1, 2, 4, 8\)$"):
+        build_bitstream(net, "ulx3s-25f", lanes="8,4x3", out_root=tmp_path)
+    assert not (tmp_path / "ulx3s-25f").exists()
+
+
+def test_auto_lanes_plan_for_the_board(tmp_path, monkeypatch):
+    """``build --lanes auto`` hands the board's budget to the planner (here: the UP5K's 8
+    DSPs cap the direct layer at 8 lanes, the 85F's 156 do not)."""
+    seen = []
+
+    def stop(board, net, *, lanes, spram):
+        seen.append(lanes)
+        raise FitError("stop")
+
+    monkeypatch.setattr(build_mod, "check_network", stop)
+    net = _net([16, 32, 3])
+    for board in ("icebreaker", "ulx3s-85f"):
+        with pytest.raises(FitError):
+            build_bitstream(net, board, lanes="auto", out_root=tmp_path)
+    assert seen == [((8, 1), (4, 8)), ((32, 1), (4, 32))]
