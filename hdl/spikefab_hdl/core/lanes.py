@@ -47,12 +47,14 @@ DEFAULT_BUDGET = {"family": "ecp5", "lut": 24288, "bram": 56, "dsp": 28}
 #: Share of the budget's LUTs ``auto`` may plan for (the whole design: the issue's 85 %);
 #: the weights may take every block RAM but one per layer.
 SHARE = 0.85
-#: The LUT model (:func:`estimate_cost`), calibrated on the board builds of
-#: bench/results/hw.md: the board top and the core's fixed control, and LUTs per lane and
-#: bit of a layer's current and state (digits on the iCEBreaker: 2,618 LUTs at lanes 2,
-#: ~4,200 at lanes 4; MNIST-5k on the ULX3S-25F at lanes 4: 4,907).
+#: The LUT model (:func:`estimate_cost`): the board top and the core's fixed control, and
+#: LUTs per lane and bit of a layer's current and state, per family. iCE40 from the board
+#: builds of bench/results/hw.md (digits on the iCEBreaker: 2,618 LUTs at lanes 2, ~4,200
+#: at lanes 4: no LUT RAM, the small state memories are logic); ECP5 from
+#: bench/results/lanes_synth.md (the digits core at lanes 16: 3,464 LUT4, its small
+#: memories in distributed RAM).
 BASE_LUT = 1000
-LUT_PER_BIT = 6
+LUT_PER_BIT = {"ice40": 6.0, "ecp5": 1.5}
 #: Weight memories shallower than this are LUT ROMs (``weight_memory.LOGIC_ROWS``).
 LOGIC_ROWS = 128
 #: Block-RAM shapes (rows, bits) per family.
@@ -169,7 +171,7 @@ def _blocks(family: str, width: int, depth: int) -> int:
 def estimate_cost(net, items, family: str = "ecp5", *, only=None) -> dict:
     """A shape-only estimate of what ``items`` cost: ``dsp`` (one per lane of a direct
     layer), ``lut`` (:data:`BASE_LUT`, then per lane the adder tree's ``K - 1`` adders and
-    the mask gating, and :data:`LUT_PER_BIT` per bit of the current and the state, a
+    the mask gating, and :data:`LUT_PER_BIT` (per family) per bit of the current and the state, a
     neuron's ``v_bits`` six times over: its update; weight memories under
     :data:`LOGIC_ROWS` rows as LUT ROMs) and ``bram`` (the other weight memories' blocks).
     ``only``: the cost of that layer alone (no :data:`BASE_LUT`).
@@ -182,7 +184,8 @@ def estimate_cost(net, items, family: str = "ecp5", *, only=None) -> dict:
         w = layer.w_bits
         tree = (k - 1) * (w + k.bit_length()) + (k * w if k > 1 else 0)
         state = net.acc_bits() if layer.neuron is None else 6 * layer.neuron.v_bits
-        lut += lanes * (tree + LUT_PER_BIT * (net.current_bits(i) + state))
+        per_bit = LUT_PER_BIT.get(family, LUT_PER_BIT["ecp5"])
+        lut += lanes * (tree + per_bit * (net.current_bits(i) + state))
         n_in = layer.n_in if layer.conv is None else (
             layer.conv.in_channels * layer.conv.kernel ** 2)
         n_out = layer.n_out if layer.conv is None else layer.conv.out_channels
@@ -193,7 +196,7 @@ def estimate_cost(net, items, family: str = "ecp5", *, only=None) -> dict:
             bram += _blocks(family, lanes * k * w, depth)
         if i == 0 and spec.encoding == "direct":
             dsp += lanes
-    return {"lut": lut, "bram": bram, "dsp": dsp}
+    return {"lut": int(lut), "bram": bram, "dsp": dsp}
 
 
 def _pow2_at_most(x: int) -> int:
