@@ -73,6 +73,7 @@ static int check_info(const sfp_info *info) {
     if (info->n_in < 1 || info->n_classes < 1 || info->timesteps < 1) return SFP_E_FRAME;
     if (info->clk_hz < 1) return SFP_E_FRAME;
     if (info->baud < SFP_MIN_BAUD || info->baud > SFP_MAX_BAUD) return SFP_E_FRAME;
+    if (info->window < 1 || info->window > SFP_MAX_WINDOW) return SFP_E_FRAME;
     if ((uint32_t)info->n_classes * info->acc_bytes + SFP_RESULT_TAIL_LEN > SFP_MAX_PAYLOAD)
         return SFP_E_FRAME;
     if (info->sample_len != expected_sample_len(info)) return SFP_E_FRAME;
@@ -95,6 +96,7 @@ int sfp_decode_info(const uint8_t *p, size_t len, sfp_info *info) {
     info->clk_hz = get_u32le(p + 16);
     info->baud = get_u32le(p + 20);
     info->value_bits = p[24];
+    info->window = p[25];
     return check_info(info);
 }
 
@@ -112,6 +114,7 @@ int sfp_encode_info(const sfp_info *info, uint8_t out[SFP_INFO_LEN]) {
     put_u32le(out + 16, info->clk_hz);
     put_u32le(out + 20, info->baud);
     out[24] = info->value_bits;
+    out[25] = info->window;
     return SFP_OK;
 }
 

@@ -1,5 +1,5 @@
 /*
- * sfp: the spikefab board protocol (docs/protocol.md), version 3, in portable C99.
+ * sfp: the spikefab board protocol (docs/protocol.md), version 4, in portable C99.
  *
  * No malloc, no OS calls: the caller supplies the byte I/O (sfp_io) and every buffer.
  * A frame on the wire:
@@ -22,17 +22,19 @@ extern "C" {
 #endif
 
 #define SFP_SYNC 0xA5u
-#define SFP_VERSION 3u
+#define SFP_VERSION 4u
 #define SFP_HEADER_LEN 6u /* SYNC, TYPE, ID, LEN */
 #define SFP_OVERHEAD 8u   /* header + CRC */
 #define SFP_MAX_PAYLOAD 0xFFFFu
-#define SFP_INFO_LEN 25u
+#define SFP_INFO_LEN 26u
 #define SFP_ERROR_LEN 4u
 #define SFP_RESULT_TAIL_LEN 6u /* prediction (u16) + cycles (u32) */
 /* UART rates a board may report in INFO (and sfp_host opens): 3 Mbaud is the most the
  * boards' FTDI bridges run. */
 #define SFP_MIN_BAUD 9600ul
 #define SFP_MAX_BAUD 3000000ul
+/* Largest INFO window (requests a board accepts outstanding) a host accepts. */
+#define SFP_MAX_WINDOW 16u
 
 /* Limits of this library's fixed-size structures (a device may be smaller). */
 #ifndef SFP_MAX_CLASSES
@@ -88,6 +90,7 @@ typedef struct {
     uint32_t clk_hz;
     uint32_t baud;      /* the board's UART rate */
     uint8_t value_bits; /* bits per input value on the wire: 1 spikes; 4, 8 or 16 direct */
+    uint8_t window;     /* requests the board accepts outstanding (board builds: 2) */
 } sfp_info;
 
 typedef struct {

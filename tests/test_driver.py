@@ -253,7 +253,7 @@ def test_broken_answers_from_the_board():
     with pytest.raises(ProtocolError, match=r"^frame CRC must be 0x[0-9A-F]{4}, not "
                                             r"0x[0-9A-F]{4}$"):
         board.info()
-    with pytest.raises(ProtocolError, match=r"^INFO payload must be 25 bytes, not 24$"):
+    with pytest.raises(ProtocolError, match=r"^INFO payload must be 26 bytes, not 25$"):
         board.info()
     with pytest.raises(BoardTimeout, match=r"^no answer from the board to INFO_REQ \(id 7\): "
                                            r"silent for 0.1 s after 10 bytes$"):

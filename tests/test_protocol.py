@@ -124,9 +124,10 @@ def test_info_roundtrip_and_lengths():
     info = NetInfo.from_network(net, 12_000_000, baud=3_000_000)
     assert info.acc_bytes == -(-net.acc_bits() // 8)
     payload = info.to_payload()
-    assert len(payload) == 25
-    assert payload[:4] == bytes([3, 0, 4, info.acc_bytes])
-    assert payload[20:] == (3_000_000).to_bytes(4, "little") + bytes([4])  # baud, value_bits
+    assert len(payload) == 26
+    assert payload[:4] == bytes([4, 0, 4, info.acc_bytes])
+    # baud, value_bits, window (the board builds take 2 requests outstanding)
+    assert payload[20:] == (3_000_000).to_bytes(4, "little") + bytes([4, 2])
     assert NetInfo.from_payload(payload) == info
     assert info.sample_len == 5 and info.result_len == 3 * info.acc_bytes + 6
     assert NetInfo.from_network(net, 1).baud == 115_200
@@ -137,7 +138,7 @@ def test_info_roundtrip_and_lengths():
     assert NetInfo.from_network(_net(in_bits=5), 1, pack=True).value_bits == 8
     spikes = NetInfo.from_network(_net("spikes", n_in=10), 25_000_000)
     assert spikes.sample_len == 3 * 2 and spikes.value_bits == 1
-    with pytest.raises(ProtocolError, match=r"^INFO payload must be 25 bytes, not 3$"):
+    with pytest.raises(ProtocolError, match=r"^INFO payload must be 26 bytes, not 3$"):
         NetInfo.from_payload(b"abc")
     with pytest.raises(ProtocolError, match=r"^INFO baud must lie in \[9600, 3000000\], not "
                                             r"4000000$"):

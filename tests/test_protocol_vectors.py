@@ -32,16 +32,16 @@ from test_driver import _Scripted
 
 VECTORS = Path(__file__).resolve().parent / "vectors" / "protocol_answers.txt"
 RID = 0x0102
-INFO_FIELDS = dict(version=3, encoding=0, in_bits=4, acc_bytes=2, n_in=10, n_classes=3,
+INFO_FIELDS = dict(version=4, encoding=0, in_bits=4, acc_bytes=2, n_in=10, n_classes=3,
                    timesteps=3, sample_len=5, net_id=0x12345678, clk_hz=12_000_000,
-                   baud=3_000_000, value_bits=4)
+                   baud=3_000_000, value_bits=4, window=2)
 INFO = NetInfo("direct", 4, 2, 10, 3, 3, 0x12345678, 12_000_000, 3_000_000)
 SAMPLE = bytes(INFO.sample_len)
 
 
 def info_payload(**change) -> bytes:
     f = {**INFO_FIELDS, **change}
-    return struct.pack("<BBBBHHHHIIIB", *f.values())
+    return struct.pack("<BBBBHHHHIIIBB", *f.values())
 
 
 def frame(ftype, payload=b"", rid=RID) -> bytes:
@@ -80,10 +80,10 @@ CASES = [
     # -- INFO_REQ ------------------------------------------------------------------------
     ("info_ok", "INFO", "ok", 0, "info", GOOD_INFO, None),
     ("info_after_noise", "INFO", "ok", 0, "info", b"\x00\x13" + GOOD_INFO, None),
-    ("info_version_2", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(version=2)),
-     r"^INFO version must be 3, not 2$"),
-    ("info_version_4", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(version=4)),
-     r"^INFO version must be 3, not 4$"),
+    ("info_version_3", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(version=3)),
+     r"^INFO version must be 4, not 3$"),
+    ("info_version_5", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(version=5)),
+     r"^INFO version must be 4, not 5$"),
     ("info_encoding_2", "INFO", "frame", 0, "-",
      frame(FrameType.INFO, info_payload(encoding=2)), r"^INFO encoding must be 0 or 1, not 2$"),
     ("info_in_bits_0", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(in_bits=0)),
@@ -131,6 +131,10 @@ CASES = [
     ("info_baud_3000001", "INFO", "frame", 0, "-",
      frame(FrameType.INFO, info_payload(baud=3_000_001)),
      r"^INFO baud must lie in \[9600, 3000000\], not 3000001$"),
+    ("info_window_0", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(window=0)),
+     r"^INFO window must lie in \[1, 16\], not 0$"),
+    ("info_window_17", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload(window=17)),
+     r"^INFO window must lie in \[1, 16\], not 17$"),
     ("info_sample_len_wrong", "INFO", "frame", 0, "-",
      frame(FrameType.INFO, info_payload(sample_len=10)),
      r"^INFO sample_len must be 5, not 10$"),
@@ -141,12 +145,12 @@ CASES = [
     ("info_result_too_long", "INFO", "frame", 0, "-",
      frame(FrameType.INFO, info_payload(n_classes=40000)),
      r"^INFO n_classes \* acc_bytes \+ 6 must be at most 65535, not 80006$"),
-    ("info_short", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload()[:24]),
-     r"^INFO payload must be 25 bytes, not 24$"),
+    ("info_short", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload()[:25]),
+     r"^INFO payload must be 26 bytes, not 25$"),
     ("info_long", "INFO", "frame", 0, "-", frame(FrameType.INFO, info_payload() + b"\0"),
-     r"^INFO payload must be 25 bytes, not 26$"),
+     r"^INFO payload must be 26 bytes, not 27$"),
     ("info_huge_own", "INFO", "frame", 0, "-", frame(FrameType.INFO, HUGE),
-     r"^INFO payload must be 25 bytes, not 1024$"),
+     r"^INFO payload must be 26 bytes, not 1024$"),
     ("info_bad_crc", "INFO", "crc", 0, "-", bad_crc(GOOD_INFO), CRC),
     ("info_result_answer", "INFO", "frame", 0, "-", GOOD_RESULT,
      KIND.format(req="INFO_REQ", want=0x81, got=0x82)),
@@ -164,10 +168,10 @@ CASES = [
     ("info_silent", "INFO", "discard", 0, "-", b"", TIMEOUT.format(req="INFO_REQ", n=0) + "$"),
     ("info_stale_id", "INFO", "discard", 1, "-",
      frame(FrameType.INFO, info_payload(), RID - 1),
-     DISCARDED.format(req="INFO_REQ", n=33, what="INFO id 257")),
+     DISCARDED.format(req="INFO_REQ", n=34, what="INFO id 257")),
     ("info_future_id", "INFO", "discard", 1, "-",
      frame(FrameType.INFO, info_payload(), RID + 1),
-     DISCARDED.format(req="INFO_REQ", n=33, what="INFO id 259")),
+     DISCARDED.format(req="INFO_REQ", n=34, what="INFO id 259")),
     ("info_error_id_0", "INFO", "discard", 1, "-",
      frame(FrameType.ERROR, error(ErrorCode.TIMEOUT, 1, 1), 0),
      DISCARDED.format(req="INFO_REQ", n=12, what="ERROR id 0")),
@@ -280,8 +284,8 @@ def test_the_table_covers_every_rule():
     """At least one case per INFO field rule, per answer kind and per outcome."""
     names = {c[0] for c in CASES}
     for field in ("version", "encoding", "in_bits", "value_bits", "acc_bytes", "n_in",
-                  "n_classes", "timesteps", "clk_hz", "baud", "sample_len", "result", "short",
-                  "long"):
+                  "n_classes", "timesteps", "clk_hz", "baud", "window", "sample_len", "result",
+                  "short", "long"):
         assert any(n.startswith(f"info_{field}") for n in names), field
     assert {c[2] for c in CASES} == {"ok", "discard", "frame", "crc", "device"}
     assert ErrorReply(ErrorCode.UART, 1, 0).to_payload() == error(6, 1)

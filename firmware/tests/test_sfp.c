@@ -55,9 +55,9 @@ static void client_for(sfp_client *c, fake_dev *d, const uint8_t *answer, size_t
 
 /* INFO of a 64-input direct 4-bit net, 10 classes, T=4, acc 2 bytes, id 0x12345678, 12 MHz,
  * 115,200 baud, one value per byte (a board built without packing) */
-static const sfp_info INFO = {3, 0, 4, 2, 64, 10, 4, 64, 0x12345678u, 12000000u, 115200u, 8};
+static const sfp_info INFO = {4, 0, 4, 2, 64, 10, 4, 64, 0x12345678u, 12000000u, 115200u, 8, 2};
 /* the same net as the board builds send it: two 4-bit values per byte, at 3 Mbaud */
-static const sfp_info PACKED = {3, 0, 4, 2, 64, 10, 4, 32, 0x12345678u, 12000000u, 3000000u, 4};
+static const sfp_info PACKED = {4, 0, 4, 2, 64, 10, 4, 32, 0x12345678u, 12000000u, 3000000u, 4, 2};
 
 /* Every field alike (compared through the wire form: the struct has padding bytes). */
 static int same_info(const sfp_info *a, const sfp_info *b) {
@@ -93,7 +93,7 @@ static void test_info(void) {
     uint8_t p[SFP_INFO_LEN];
     sfp_info back;
     CHECK(sfp_encode_info(&INFO, p) == SFP_OK);
-    CHECK(p[0] == 3 && p[4] == 64 && p[5] == 0 && p[12] == 0x78 && p[15] == 0x12);
+    CHECK(p[0] == 4 && p[25] == 2 && p[4] == 64 && p[5] == 0 && p[12] == 0x78 && p[15] == 0x12);
     CHECK(p[20] == 0x00 && p[21] == 0xC2 && p[22] == 0x01 && p[23] == 0 && p[24] == 8);
     CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_OK);
     CHECK(same_info(&back, &INFO) && back.baud == 115200u && back.value_bits == 8);
@@ -114,6 +114,11 @@ static void test_info(void) {
     CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_FRAME);
     p[10] = 32;
     CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_OK && back.value_bits == 4);
+    p[25] = 0; /* window 0: no request could be sent */
+    CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_FRAME);
+    p[25] = SFP_MAX_WINDOW + 1;
+    CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_FRAME);
+    p[25] = 2;
     p[20] = 0x7F; p[21] = 0x25; p[22] = 0; /* 9599 baud */
     CHECK(sfp_decode_info(p, sizeof p, &back) == SFP_E_FRAME);
     sfp_encode_info(&PACKED, p); /* 3,000,000 baud is the most */
@@ -126,7 +131,7 @@ static void test_info(void) {
 static void test_samples(void) {
     uint16_t x[64];
     uint8_t out[128], bits[2 * 10];
-    sfp_info wide = INFO, odd = PACKED, sp = {3, 1, 1, 2, 10, 3, 2, 4, 0, 1, 9600, 1};
+    sfp_info wide = INFO, odd = PACKED, sp = {4, 1, 1, 2, 10, 3, 2, 4, 0, 1, 9600, 1, 1};
     size_t i;
     for (i = 0; i < 64; ++i) x[i] = (uint16_t)(i % 16);
     CHECK(sfp_encode_direct(&INFO, x, 64, out, sizeof out) == 64);
@@ -302,7 +307,7 @@ static void test_client(void) {
     n = sfp_encode_frame(SFP_INFO, c.next_rid, payload, SFP_INFO_LEN, ans, sizeof ans);
     d.answer = ans; d.n_answer = (size_t)n; d.pos = 0; d.timeouts = 0;
     CHECK(sfp_client_info(&c, &info) == SFP_E_FRAME);
-    CHECK(c.have_info && c.info.version == 3 && d.timeouts == 1); /* and it recovered */
+    CHECK(c.have_info && c.info.version == 4 && d.timeouts == 1); /* and it recovered */
 
     /* a line that never stops sending garbage: bounded, no hang */
     d.n_answer = 0; d.pos = 0; d.garbage_forever = 1; d.reads = 0;

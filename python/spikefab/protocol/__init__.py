@@ -9,6 +9,7 @@ package.
 
 from .frames import (
     ANSWER_TYPES,
+    BOARD_WINDOW,
     DEFAULT_BAUD,
     ERROR_LEN,
     FRAME_OVERHEAD,
@@ -17,6 +18,7 @@ from .frames import (
     MAX_ACC_BYTES,
     MAX_BAUD,
     MAX_PAYLOAD,
+    MAX_WINDOW,
     MIN_BAUD,
     RESULT_TAIL_LEN,
     SYNC,
@@ -48,7 +50,7 @@ from .payloads import (
 __all__ = [
     "SYNC", "VERSION", "MAX_PAYLOAD", "HEADER_LEN", "FRAME_OVERHEAD", "INFO_LEN", "ERROR_LEN",
     "RESULT_TAIL_LEN", "MAX_ACC_BYTES", "DEFAULT_BAUD", "MIN_BAUD", "MAX_BAUD",
-    "ANSWER_TYPES", "FrameType", "ErrorCode", "ProtocolError", "Frame", "NetInfo", "Result",
+    "BOARD_WINDOW", "MAX_WINDOW", "ANSWER_TYPES", "FrameType", "ErrorCode", "ProtocolError", "Frame", "NetInfo", "Result",
     "ErrorReply", "crc16", "encode_frame", "decode_frame", "FrameDecoder", "next_rid",
     "network_id", "value_bytes", "wire_value_bits", "value_bits_allowed", "encode_sample",
     "decode_sample", "encode_result", "decode_result",

@@ -20,19 +20,20 @@ from ..fixed import is_int
 
 __all__ = [
     "SYNC", "VERSION", "MAX_PAYLOAD", "HEADER_LEN", "FRAME_OVERHEAD", "INFO_LEN", "ERROR_LEN",
-    "RESULT_TAIL_LEN", "MAX_ACC_BYTES", "DEFAULT_BAUD", "MIN_BAUD", "MAX_BAUD", "ANSWER_TYPES",
+    "RESULT_TAIL_LEN", "MAX_ACC_BYTES", "DEFAULT_BAUD", "MIN_BAUD", "MAX_BAUD",
+    "BOARD_WINDOW", "MAX_WINDOW", "ANSWER_TYPES",
     "FrameType", "ErrorCode", "ProtocolError", "Frame", "crc16", "encode_frame",
     "decode_frame", "FrameDecoder", "next_rid",
 ]
 
 SYNC = 0xA5
-VERSION = 3
+VERSION = 4
 MAX_PAYLOAD = 0xFFFF
 #: SYNC, TYPE, ID, LEN; a frame is the header, the payload and the 2-byte CRC.
 HEADER_LEN = 6
 FRAME_OVERHEAD = HEADER_LEN + 2
 #: Fixed payload lengths.
-INFO_LEN = 25
+INFO_LEN = 26
 ERROR_LEN = 4
 #: RESULT payload after the accumulators: prediction (u16) + cycles (u32).
 RESULT_TAIL_LEN = 6
@@ -43,6 +44,11 @@ MAX_ACC_BYTES = 8
 DEFAULT_BAUD = 115_200
 MIN_BAUD = 9_600
 MAX_BAUD = 3_000_000
+#: Requests a board build accepts outstanding (INFO ``window``): one running, one received
+#: into the second sample buffer meanwhile.
+BOARD_WINDOW = 2
+#: Largest ``window`` a host accepts in INFO.
+MAX_WINDOW = 16
 CRC_INIT = 0xFFFF
 CRC_POLY = 0x1021
 

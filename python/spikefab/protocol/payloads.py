@@ -16,12 +16,14 @@ import numpy as np
 from ..fixed import smax, smin
 from ..ir import QuantizedNetwork
 from .frames import (
+    BOARD_WINDOW,
     DEFAULT_BAUD,
     ERROR_LEN,
     INFO_LEN,
     MAX_ACC_BYTES,
     MAX_BAUD,
     MAX_PAYLOAD,
+    MAX_WINDOW,
     MIN_BAUD,
     RESULT_TAIL_LEN,
     VERSION,
@@ -34,8 +36,8 @@ __all__ = ["NetInfo", "Result", "ErrorReply", "network_id", "value_bytes", "wire
            "decode_result"]
 
 #: INFO: version, encoding, in_bits, acc_bytes, n_in, n_classes, timesteps, sample_len,
-#: net_id, clk_hz, baud, value_bits (docs/protocol.md).
-_INFO_FORMAT = "<BBBBHHHHIIIB"
+#: net_id, clk_hz, baud, value_bits, window (docs/protocol.md).
+_INFO_FORMAT = "<BBBBHHHHIIIBB"
 
 def network_id(net: QuantizedNetwork) -> int:
     """32-bit id of a network: the first 4 bytes (big-endian) of a SHA-256 over its spec and arrays.
@@ -92,6 +94,9 @@ class NetInfo:
     value_bits : int or None
         Bits per input value in an INFER_REQ payload (1 spikes; 4, 8 or 16 direct); None:
         :func:`wire_value_bits` (4-bit input packed two values per byte).
+    window : int
+        Requests the board accepts outstanding (sent, answer not yet received); the board
+        builds: :data:`~.frames.BOARD_WINDOW`.
     version : int
         Protocol version (:data:`VERSION`).
     """
@@ -106,6 +111,7 @@ class NetInfo:
     clk_hz: int
     baud: int = DEFAULT_BAUD
     value_bits: int | None = None
+    window: int = BOARD_WINDOW
     version: int = VERSION
 
     def __post_init__(self):
@@ -164,6 +170,7 @@ class NetInfo:
             ("timesteps", self.timesteps >= 1, "be at least 1"),
             ("clk_hz", self.clk_hz >= 1, "be at least 1"),
             ("baud", MIN_BAUD <= self.baud <= MAX_BAUD, f"lie in [{MIN_BAUD}, {MAX_BAUD}]"),
+            ("window", 1 <= self.window <= MAX_WINDOW, f"lie in [1, {MAX_WINDOW}]"),
         ):
             if not ok:
                 raise ProtocolError(f"INFO {name} must {rule}, not {getattr(self, name)}")
@@ -175,7 +182,7 @@ class NetInfo:
         enc = 0 if self.encoding == "direct" else 1
         return struct.pack(_INFO_FORMAT, self.version, enc, self.in_bits, self.acc_bytes,
                            self.n_in, self.n_classes, self.timesteps, self.sample_len,
-                           self.net_id, self.clk_hz, self.baud, self.value_bits)
+                           self.net_id, self.clk_hz, self.baud, self.value_bits, self.window)
 
     @classmethod
     def from_payload(cls, payload: bytes) -> NetInfo:
@@ -183,14 +190,14 @@ class NetInfo:
         payload = bytes(payload)
         if len(payload) != INFO_LEN:
             raise ProtocolError(f"INFO payload must be {INFO_LEN} bytes, not {len(payload)}")
-        ver, enc, in_bits, acc_bytes, n_in, n_cls, t, slen, nid, clk, baud, vbits = \
+        ver, enc, in_bits, acc_bytes, n_in, n_cls, t, slen, nid, clk, baud, vbits, window = \
             struct.unpack(_INFO_FORMAT, payload)
         if ver != VERSION:  # first: another version may lay out the rest differently
             raise ProtocolError(f"INFO version must be {VERSION}, not {ver}")
         if enc not in (0, 1):
             raise ProtocolError(f"INFO encoding must be 0 or 1, not {enc}")
         info = cls("direct" if enc == 0 else "spikes", in_bits, acc_bytes, n_in, n_cls, t,
-                   nid, clk, baud, vbits, ver)
+                   nid, clk, baud, vbits, window, ver)
         info.check()
         if info.sample_len != slen:
             raise ProtocolError(f"INFO sample_len must be {info.sample_len}, not {slen}")
