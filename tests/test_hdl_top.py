@@ -298,3 +298,91 @@ def test_top_answers_a_conv_network_like_golden(encoding):
         np.testing.assert_array_equal(res.acc, run.acc[0])
     assert any(run_network(net, x[None] if encoding == "direct" else x[:, None]).acc.any()
                for x in samples)
+
+
+def run_top_pipelined(net, requests, *, window=2, in_pack=1, settle=3000):
+    """Send ``requests`` with up to ``window`` outstanding: request ``i`` goes out, back to
+    back with the one before, once the answers to all but ``window - 1`` earlier requests
+    have arrived. Returns the decoded answer frames and the cycle each request started."""
+    dut = BoardTop(net=net, clk_hz=1_000_000, lanes=2, divisor=DIV, timeout_cycles=TIMEOUT,
+                   in_pack=in_pack)
+    got, frames, starts = [], [], []
+    dec = FrameDecoder()
+
+    async def host(ctx):
+        ctx.set(dut.rx, 1)
+        await ctx.tick().repeat(10)
+        for i, req in enumerate(requests):
+            waited = 0
+            while len(frames) < i - window + 1:
+                await ctx.tick().repeat(10)
+                frames.extend(dec.feed(bytes(got)))
+                got.clear()
+                waited += 1
+                assert waited < settle, f"no answer to request {i - window}"
+            starts.append(ctx.get(cycle))
+            await uart_send(ctx, dut.rx, req)
+        for _ in range(settle):
+            await ctx.tick().repeat(10)
+            frames.extend(dec.feed(bytes(got)))
+            got.clear()
+        assert dec.pending == 0
+
+    m = Module()
+    m.submodules.dut = dut
+    from amaranth import Signal
+
+    cycle = Signal(32)
+    m.d.sync += cycle.eq(cycle + 1)
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(uart_monitor(dut.tx, got), background=True)
+    sim.add_testbench(host)
+    sim.run()
+    return frames, starts
+
+
+@pytest.mark.parametrize("in_pack", [1, 3])
+def test_top_takes_the_next_request_while_it_computes(in_pack):
+    """Two requests outstanding (INFO window 2): the host sends each sample right after the
+    one before; the board receives sample k+1 into its second buffer bank while the core
+    runs sample k, so no request is lost, the receive line never idles (a request takes
+    longer than the inference and its answer) and every answer is golden's, in order. With
+    ``in_pack`` 3 the feeder plays 3 values a beat (40 inputs: 14 beats, the last one with
+    a single value) into the core's packed input."""
+    net = _net("direct", n_in=40)
+    model = BoardModel(net, clk_hz=1_000_000)
+    rng = np.random.default_rng(4)
+    samples = [_sample(net, rng) for _ in range(6)]
+    samples[2][:] = 0
+    samples[3][::2] = 0
+    reqs = [encode_frame(FrameType.INFER_REQ, encode_sample(model.info, x), 0x40 + i)
+            for i, x in enumerate(samples)]
+    frames, starts = run_top_pipelined(net, reqs, in_pack=in_pack)
+    assert [(f.type, f.rid) for f in frames] == [(FrameType.RESULT, 0x40 + i)
+                                                 for i in range(len(samples))]
+    gold = run_network(net, np.asarray(samples))
+    for i, frame in enumerate(frames):
+        res = decode_result(model.info, frame.payload)
+        assert res.prediction == gold.prediction[i]
+        np.testing.assert_array_equal(res.acc, gold.acc[i])
+    # each request went out right behind the one before (within the host's polling step)
+    gaps = np.diff(starts) - 10 * DIV * len(reqs[0])
+    assert 0 <= gaps.min() and gaps.max() <= 10, gaps
+
+
+def test_top_error_in_the_middle_of_a_pipeline():
+    """A broken request between two good ones: its ERROR follows the answer before it, and
+    the request sent right behind it is drained with it (no answer), as docs/protocol.md
+    says."""
+    net = _net("direct", n_in=40)
+    model = BoardModel(net, clk_hz=1_000_000)
+    rng = np.random.default_rng(5)
+    samples = [_sample(net, rng) for _ in range(3)]
+    reqs = [encode_frame(FrameType.INFER_REQ, encode_sample(model.info, x), 7 + i)
+            for i, x in enumerate(samples)]
+    bad = bytearray(reqs[1])
+    bad[-1] ^= 0x5A
+    frames, _ = run_top_pipelined(net, [reqs[0], bytes(bad), reqs[2]])
+    assert [(f.type, f.rid) for f in frames] == [(FrameType.RESULT, 7), (FrameType.ERROR, 8)]
+    assert ErrorReply.from_payload(frames[1].payload).code == ErrorCode.CRC

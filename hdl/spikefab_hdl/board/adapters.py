@@ -1,7 +1,8 @@
 """Adapters between the protocol's bytes and the core's streams (docs/protocol.md, docs/core.md).
 
 * :class:`SampleFeeder` reads a received sample from the sample buffer and plays it
-  into the core's ``i_stream``: ``n_in`` value beats (direct), or per step one address
+  into the core's ``i_stream``: ``ceil(n_in / in_pack)`` value beats of ``in_pack`` values
+  each, one buffer entry each (direct), or per step one address
   beat per set bit of the step's bitmap row and an ``eos`` beat (spikes). It reads one
   buffer entry per cycle, so a zero bitmap byte costs one cycle; what it sends comes
   from flip-flops, not from the buffer's block RAM.
@@ -36,10 +37,12 @@ def feeder_layout(plan: CorePlan) -> data.StructLayout:
     return input_layout(plan)
 
 
-def buffer_shape(info: NetInfo) -> tuple[int, int]:
-    """``(width, depth)`` of the sample buffer: direct values, or the spike bitmap's bytes."""
+def buffer_shape(info: NetInfo, in_pack: int = 1) -> tuple[int, int]:
+    """``(width, depth)`` of one sample in the sample buffer: direct values, ``in_pack`` to an
+    entry (one core input beat; the last entry's lanes past ``n_in`` unused), or the spike
+    bitmap's bytes."""
     if info.encoding == "direct":
-        return info.in_bits, info.n_in
+        return info.in_bits * in_pack, -(-info.n_in // in_pack)
     return 8, info.sample_len
 
 
@@ -71,7 +74,7 @@ class SampleFeeder(wiring.Component):
     def __init__(self, *, plan: CorePlan, info: NetInfo):
         self.plan = plan
         self.info = info
-        self.width, self.depth = buffer_shape(info)
+        self.width, self.depth = buffer_shape(info, plan.in_pack)
         super().__init__({
             "start": In(1),
             "busy": Out(1),

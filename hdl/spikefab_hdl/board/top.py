@@ -2,24 +2,32 @@
 
 Data path::
 
-    rx ─► UARTRx ─► FrameParser ─► sample buffer ─► SampleFeeder ─► core.i_stream
-                         │ commands                                     │
-                         ▼                                              ▼
+    rx ─► UARTRx ─► FrameParser ─► sample buffer (2 banks) ─► SampleFeeder ─► core.i_stream
+                         │ commands                                              │
+                         ▼                                                       ▼
     tx ◄─ UARTTx ◄─ FrameBuilder ◄─ INFO / ERROR bytes / ResultSerializer ◄─ FIFO ◄─ core.o_stream
 
-One request is handled at a time (docs/protocol.md): the parser discards bytes while
-the top is busy. Every answer echoes the request's ID (an ERROR: the ID bytes that
-arrived), which the parser holds in its command until the answer has been sent. An
-INFER's RESULT header is sent once the core offers its first result beat, so the frame
-leaves in one burst; the cycle count in it is the core's own (docs/core.md: from its
-first input beat to its first result beat).
+Two requests may be outstanding (INFO ``window`` 2, docs/protocol.md): the top copies each
+command the parser hands over and executes it (an inference, then its answer) while the
+parser receives the next request, writing its sample into the other bank of the sample
+buffer. A second complete request waits in the parser until the first one's answer has
+been handed to the transmitter; bytes arriving meanwhile (a third request) are lost. So
+with the next sample on the wire while the core runs, the receive line never idles.
+Every answer echoes its request's ID (an ERROR: the ID bytes that arrived). An INFER's
+RESULT header is sent once the core offers its first result beat, so the frame leaves in
+one burst; the cycle count in it is the core's own (docs/core.md: from its first input
+beat to its first result beat).
+
+With ``in_pack = P`` (direct input) a buffer entry holds ``P`` values, written one at a
+time through a byte-lane write enable, and the feeder plays one entry per beat into the
+core's packed input (:mod:`spikefab_hdl.core.input_pack`).
 
 LEDs (as many as the board has, in this order): 0 alive (blinks, about 1 Hz), 1 error
 (lit for about 0.5 s after each ERROR frame), 2 busy (an inference is running), 3 and up:
 the low bits of the last prediction.
 """
 
-from amaranth import Array, Const, Module, Shape, Signal
+from amaranth import Array, Cat, Const, Module, Mux, Shape, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 from spikefab.ir import QuantizedNetwork
@@ -28,7 +36,7 @@ from spikefab.protocol import DEFAULT_BAUD, ERROR_LEN, FrameType, NetInfo
 from ..core.plan import plan_core
 from ..core.spike_queue import SmallFIFO
 from .adapters import CoordMap, ResultSerializer, SampleFeeder, buffer_shape
-from .framing import Command, FrameBuilder, FrameParser
+from .framing import Command, FrameBuilder, FrameParser, command_layout
 from .uart import UARTRx, UARTTx, uart_divisor
 
 __all__ = ["DEFAULT_BAUD", "DEFAULT_TIMEOUT_S", "BoardTop"]
@@ -37,10 +45,10 @@ __all__ = ["DEFAULT_BAUD", "DEFAULT_TIMEOUT_S", "BoardTop"]
 DEFAULT_TIMEOUT_S = 0.1
 
 
-def _default_core(net, lanes, spram=None):
+def _default_core(net, lanes, spram=None, in_pack=1):
     from ..core.network import NetworkCore
 
-    return NetworkCore(net=net, lanes=lanes, trace=False, spram=spram)
+    return NetworkCore(net=net, lanes=lanes, trace=False, spram=spram, in_pack=in_pack)
 
 
 class BoardTop(wiring.Component):
@@ -66,10 +74,13 @@ class BoardTop(wiring.Component):
     n_leds : int
         Width of ``leds``.
     core : callable, optional
-        ``core(net, lanes[, spram])`` returning a component with the core's ``i_stream``
-        and ``o_stream`` (default: :class:`~.core.NetworkCore` without trace).
+        ``core(net, lanes[, spram][, in_pack=P])`` returning a component with the core's
+        ``i_stream`` and ``o_stream`` (default: :class:`~.core.NetworkCore` without trace).
     spram : dict, optional
         The core's placement of conv state memories in SPRAM (``NetworkCore``'s).
+    in_pack : int
+        Direct input values per core input beat (``NetworkCore``'s; a one-line
+        ValueError for one the network cannot take).
 
     Attributes
     ----------
@@ -84,16 +95,16 @@ class BoardTop(wiring.Component):
     def __init__(self, *, net: QuantizedNetwork, clk_hz: int, lanes: int = 4,
                  baud: int = DEFAULT_BAUD, divisor: int | None = None,
                  timeout_cycles: int | None = None, n_leds: int = 3, core=None, spram=None,
-                 pack: bool = True):
+                 pack: bool = True, in_pack: int = 1):
         if not isinstance(net, QuantizedNetwork):
             self._MustUse__silence = True
             raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
         self.net = net
         self.clk_hz = int(clk_hz)
         self.lanes = lanes
-        self.plan = plan_core(net, lanes=lanes, spram=spram)
         self.spram = spram
         try:
+            self.plan = plan_core(net, lanes=lanes, spram=spram, in_pack=in_pack)
             self.divisor = divisor if divisor is not None else uart_divisor(self.clk_hz, baud)
             self.info = NetInfo.from_network(net, self.clk_hz, baud=baud, pack=pack)
         except ValueError:
@@ -107,18 +118,18 @@ class BoardTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        info = self.info
+        info, pack = self.info, self.plan.in_pack
         m.submodules.rx = rx = UARTRx(divisor=self.divisor)
         m.submodules.tx = tx = UARTTx(divisor=self.divisor)
         m.submodules.parser = parser = FrameParser(info=info, timeout_cycles=self.timeout_cycles)
         m.submodules.builder = builder = FrameBuilder()
         m.submodules.feeder = feeder = SampleFeeder(plan=self.plan, info=info)
         m.submodules.serializer = ser = ResultSerializer(plan=self.plan, info=info)
-        m.submodules.core = core = (self._core(self.net, self.lanes) if self.spram is None
-                                    else self._core(self.net, self.lanes, self.spram))
-        width, depth = buffer_shape(info)
-        m.submodules.buffer = buf = memory.Memory(shape=width, depth=depth, init=[])
-        wp, rp = buf.write_port(), buf.read_port()
+        kw = {} if pack == 1 else {"in_pack": pack}
+        args = (self.net, self.lanes) if self.spram is None else (self.net, self.lanes,
+                                                                  self.spram)
+        m.submodules.core = core = self._core(*args, **kw)
+        self._buffer(m, parser, feeder, pack)
 
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), parser.uart_err.eq(rx.frame_err)]
         wiring.connect(m, rx.o_stream, parser.i_stream)
@@ -142,13 +153,10 @@ class BoardTop(wiring.Component):
             ser.i_stream.valid.eq(res_q.r_rdy),
             res_q.r_en.eq(ser.i_stream.ready),
         ]
-        m.d.comb += [
-            wp.addr.eq(parser.w_addr), wp.data.eq(parser.w_data), wp.en.eq(parser.w_en),
-            rp.addr.eq(feeder.r_addr), rp.en.eq(feeder.r_en), feeder.r_data.eq(rp.data),
-        ]
 
         info_rom = Array(Const(b, 8) for b in info.to_payload())
-        cmd = parser.o_cmd.payload  # stable until the next command (FrameParser)
+        # the command being executed: a copy, so the parser may take the next request
+        cmd = Signal(command_layout)
         err_bytes = Array([cmd.code, cmd.type, cmd.arg[:8], cmd.arg[8:]])
         pidx = Signal(range(max(len(info_rom), ERROR_LEN) + 1))
         head, pay = builder.i_head, builder.i_payload
@@ -160,11 +168,14 @@ class BoardTop(wiring.Component):
         m.d.sync += ticks.eq(ticks + 1)
         with m.If(quarter & (error_shown != 0)):
             m.d.sync += error_shown.eq(error_shown - 1)
+        # the parser never waits for the top: a received sample goes to the bank the feeder
+        # is not reading, and a complete request waits in the parser's o_cmd
+        m.d.comb += parser.busy.eq(0)
         with m.FSM():
             with m.State("Idle"):
                 m.d.comb += parser.o_cmd.ready.eq(1)
                 with m.If(parser.o_cmd.valid):
-                    m.d.sync += pidx.eq(0)
+                    m.d.sync += [pidx.eq(0), cmd.eq(parser.o_cmd.payload)]
                     with m.Switch(parser.o_cmd.payload.kind):
                         with m.Case(Command.INFER):
                             m.d.comb += feeder.start.eq(1)
@@ -201,7 +212,7 @@ class BoardTop(wiring.Component):
                 with m.If(builder.idle):
                     m.next = "Idle"
         busy = Signal()
-        m.d.comb += [busy.eq(~parser.o_cmd.ready), parser.busy.eq(busy)]
+        m.d.comb += busy.eq(~parser.o_cmd.ready)
 
         infer_busy = Signal()
         feeding = feeder.busy if coords is None else feeder.busy | coords.busy
@@ -210,3 +221,31 @@ class BoardTop(wiring.Component):
         for i in range(self.n_leds):
             m.d.comb += self.leds[i].eq(leds[i] if i < len(leds) else 0)
         return m
+
+    def _buffer(self, m, parser, feeder, pack):
+        """The sample buffer: two banks of one sample each. The parser writes bank ``wbank``;
+        an INFER command, when the top takes it, makes that bank the feeder's and the other
+        one the parser's (the feeder is done with it: its answer has been sent)."""
+        width, depth = buffer_shape(self.info, pack)
+        abits = max(1, (depth - 1).bit_length())
+        m.submodules.buffer = buf = memory.Memory(shape=width, depth=2 << abits, init=[])
+        wp = buf.write_port(granularity=width // pack if pack > 1 else None)
+        rp = buf.read_port()
+        wbank, fbank = Signal(), Signal()
+        with m.If(feeder.start):
+            m.d.sync += [fbank.eq(wbank), wbank.eq(~wbank)]
+        m.d.comb += [rp.addr.eq(Cat(feeder.r_addr[:abits], fbank)), rp.en.eq(feeder.r_en),
+                     feeder.r_data.eq(rp.data)]
+        if pack == 1:
+            m.d.comb += [wp.addr.eq(Cat(parser.w_addr[:abits], wbank)),
+                         wp.data.eq(parser.w_data), wp.en.eq(parser.w_en)]
+            return
+        # the parser writes values in index order from 0: entry and lane by counters
+        row, lane = Signal(abits), Signal(range(pack))
+        first = parser.w_addr == 0
+        cur_row, cur_lane = Mux(first, 0, row), Mux(first, 0, lane)
+        with m.If(parser.w_en):
+            wrap = cur_lane == pack - 1
+            m.d.sync += [lane.eq(Mux(wrap, 0, cur_lane + 1)), row.eq(cur_row + wrap)]
+        m.d.comb += [wp.addr.eq(Cat(cur_row, wbank)), wp.data.eq(Cat(*[parser.w_data] * pack)),
+                     wp.en.eq(Mux(parser.w_en, Const(1, pack) << cur_lane, 0))]
