@@ -50,7 +50,8 @@ from .payloads import (
 __all__ = [
     "SYNC", "VERSION", "MAX_PAYLOAD", "HEADER_LEN", "FRAME_OVERHEAD", "INFO_LEN", "ERROR_LEN",
     "RESULT_TAIL_LEN", "MAX_ACC_BYTES", "DEFAULT_BAUD", "MIN_BAUD", "MAX_BAUD",
-    "BOARD_WINDOW", "MAX_WINDOW", "ANSWER_TYPES", "FrameType", "ErrorCode", "ProtocolError", "Frame", "NetInfo", "Result",
+    "BOARD_WINDOW", "MAX_WINDOW", "ANSWER_TYPES", "FrameType", "ErrorCode", "ProtocolError",
+    "Frame", "NetInfo", "Result",
     "ErrorReply", "crc16", "encode_frame", "decode_frame", "FrameDecoder", "next_rid",
     "network_id", "value_bytes", "wire_value_bits", "value_bits_allowed", "encode_sample",
     "decode_sample", "encode_result", "decode_result",
