@@ -4,19 +4,25 @@
 ...     board.info().n_classes
 ...     board.infer(x).prediction
 
-The same code drives the Verilator model (:class:`~.transport.SimTransport`). One request
-at a time, each with its own request id (``ID``); a frame that is not an answer carrying
-the outstanding request's id (a stale or duplicated answer, a foreign frame, an echo of
-the request) is discarded and counted (:attr:`Board.discarded`), and the wait goes on.
-Every failure (a timeout, an ERROR answer, a broken answer) is followed by
-:meth:`Board.recover` (wait until the line has been quiet for ``idle`` seconds, so the
-device has left its drain) before it is raised, so the next request starts clean.
+The same code drives the Verilator model (:class:`~.transport.SimTransport`). Each request
+carries its own request id (``ID``); a frame that is not an answer carrying the awaited
+request's id (a stale or duplicated answer, a foreign frame, an echo of the request) is
+discarded and counted (:attr:`Board.discarded`), and the wait goes on. Every failure (a
+timeout, an ERROR answer, a broken answer) is followed by :meth:`Board.recover` (wait
+until the line has been quiet for ``idle`` seconds, so the device has left its drain)
+before it is raised, so the next request starts clean.
+
+:meth:`Board.infer` sends one request and waits for its answer; :meth:`Board.infer_many`
+keeps up to INFO's ``window`` requests outstanding (the next sample on the wire while the
+board computes), matches the answers in order and attributes every failure to its own
+request.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections import deque
 
 from ..fixed import is_int, is_number
 from ..protocol import (
@@ -127,16 +133,78 @@ class Board:
         info = self._info if self._info is not None else self.info()
         return self.infer_payload(encode_sample(info, x))
 
-    def infer_payload(self, payload: bytes) -> Result:
-        """Send an INFER_REQ with an already encoded sample; return the RESULT."""
+    def infer_many(self, xs, *, window: int | None = None, errors: str = "raise") -> list:
+        """Classify every sample of ``xs`` with up to ``window`` requests outstanding.
+
+        ``window`` None: the board's (INFO ``window``); more than the board's is refused.
+        Request ``k + window`` is sent once the answer to request ``k`` has arrived, so with
+        a window of 2 the next sample is on the wire while the board computes. Answers come
+        in request order; the first frame carrying the oldest outstanding request's id is
+        its answer, every other frame is discarded and counted (:attr:`discarded`). A
+        failure (a timeout, an ERROR answer, a broken answer) belongs to the oldest
+        outstanding request: the host waits for a quiet line (:meth:`recover`), then sends
+        the requests after it again with new ids (the board may have dropped them with the
+        broken one; inference has no side effects).
+
+        Parameters
+        ----------
+        xs : sequence
+            Samples as :meth:`infer` takes them.
+        window : int, optional
+            Most requests outstanding, in [1, INFO ``window``].
+        errors : str
+            ``"raise"``: the first failure is raised (after recovery), ``"return"``: it
+            takes its sample's place in the list.
+
+        Returns
+        -------
+        list
+            One :class:`Result` per sample, in order (or the exception, ``errors="return"``).
+        """
+        if errors not in ("raise", "return"):
+            raise ValueError(f"errors must be 'raise' or 'return', not {errors!r}")
         info = self._info if self._info is not None else self.info()
-        frame = self.request(FrameType.INFER_REQ, payload, want=FrameType.RESULT,
-                             name="INFER_REQ")
+        if window is None:
+            window = info.window
+        if not is_int(window) or not 1 <= window <= info.window:
+            raise ValueError(f"window must be an integer in [1, {info.window}] (the board's "
+                             f"INFO window), not {window!r}")
+        payloads = [encode_sample(info, x) for x in xs]
+        out: list = [None] * len(payloads)
+        pending: deque[tuple[int, int]] = deque()  # (sample index, request id), oldest first
+        decoder, sent = FrameDecoder(), 0
+        while sent < len(payloads) or pending:
+            while sent < len(payloads) and len(pending) < window:
+                rid = self.take_id()
+                self.transport.write(encode_frame(FrameType.INFER_REQ, payloads[sent], rid))
+                pending.append((sent, rid))
+                sent += 1
+            k, rid = pending.popleft()
+            try:
+                frame = self._await(decoder, rid, want=FrameType.RESULT,
+                                    name=f"INFER_REQ of sample {k}")
+                out[k] = self._decode_result(info, frame)
+            except (BoardTimeout, DeviceError, ProtocolError) as e:
+                if errors == "raise":
+                    raise
+                out[k] = e
+                decoder, sent = FrameDecoder(), k + 1  # the later ones again, new ids
+                pending.clear()
+        return out
+
+    def _decode_result(self, info: NetInfo, frame: Frame) -> Result:
         try:
             return decode_result(info, frame.payload)
         except ProtocolError:
             self.recover()
             raise
+
+    def infer_payload(self, payload: bytes) -> Result:
+        """Send an INFER_REQ with an already encoded sample; return the RESULT."""
+        info = self._info if self._info is not None else self.info()
+        frame = self.request(FrameType.INFER_REQ, payload, want=FrameType.RESULT,
+                             name="INFER_REQ")
+        return self._decode_result(info, frame)
 
     def take_id(self) -> int:
         """The id for the next request (and advance)."""
@@ -164,7 +232,12 @@ class Board:
     def read_answer(self, rid: int, *, want: int, name: str = "the request") -> Frame:
         """Read the answer to request ``rid`` (after a request written by hand); see
         :meth:`request`. Frames that do not answer it are discarded and counted."""
-        decoder, got, skipped = FrameDecoder(), 0, []
+        return self._await(FrameDecoder(), rid, want=want, name=name)
+
+    def _await(self, decoder: FrameDecoder, rid: int, *, want: int, name: str) -> Frame:
+        """:meth:`read_answer` with the caller's decoder (it reads no byte past the answer,
+        so the next answer's bytes stay on the line)."""
+        got, skipped = 0, []
         answer = None
         try:
             while answer is None:
