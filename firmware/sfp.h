@@ -198,6 +198,20 @@ int sfp_client_infer(sfp_client *c, const uint8_t *sample, uint16_t len, sfp_res
 /* Wait until the line has been quiet for idle_ms (discarding bytes): after an error. */
 int sfp_client_recover(sfp_client *c);
 
+/* Pipelined inference of n samples with up to `window` requests outstanding (1 .. the
+ * INFO window; 2 keeps the next sample on the wire while the board computes).
+ * get(ctx, i) returns sample i encoded (info.sample_len bytes; read before get is called
+ * again). put(ctx, i, status, res) is called once per sample, in order: status SFP_OK with
+ * the result, or the sample's failure (res NULL; SFP_E_DEVICE sets last_error). Answers are
+ * matched in order: only the oldest outstanding request's id ends a wait, every other frame
+ * is discarded (c->discarded). After a failure the client waits for a quiet line and sends
+ * the requests behind the failed one again, with new ids. Returns SFP_OK, SFP_E_ARG (a bad
+ * window, or get returned NULL), SFP_E_NOINFO or SFP_E_IO (the I/O failed: stopped). */
+typedef const uint8_t *(*sfp_get_sample)(void *ctx, size_t index);
+typedef void (*sfp_put_result)(void *ctx, size_t index, int status, const sfp_result *res);
+int sfp_client_infer_many(sfp_client *c, size_t n, unsigned window, sfp_get_sample get,
+                          sfp_put_result put, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,5 @@
-/* sfp client: one request, one answer, over the caller's byte I/O (docs/protocol.md). */
+/* sfp client over the caller's byte I/O (docs/protocol.md): one request and its answer, or
+ * (sfp_client_infer_many) up to the board's window of requests outstanding. */
 #include "sfp.h"
 
 /* Bytes a client reads while waiting for one answer before it gives up (a line that
@@ -84,15 +85,16 @@ static int receive(sfp_client *c, uint16_t rid) {
     return SFP_E_FRAME;
 }
 
-/* Send a request with the next id and read its answer of type want; ERROR answers become
- * SFP_E_DEVICE. After any failure the client waits for a quiet line. */
-static int exchange(sfp_client *c, uint8_t type, const uint8_t *payload, uint16_t len,
-                    uint8_t want) {
+static uint16_t take_rid(sfp_client *c) {
     uint16_t rid = c->next_rid ? c->next_rid : 1;
-    int st;
     c->next_rid = sfp_next_rid(rid);
-    st = send_frame(c, type, rid, payload, len);
-    if (st == SFP_OK) st = receive(c, rid);
+    return rid;
+}
+
+/* Read the answer to request rid, of type want; ERROR answers become SFP_E_DEVICE. After
+ * any failure the client waits for a quiet line. */
+static int answer(sfp_client *c, uint16_t rid, uint8_t want) {
+    int st = receive(c, rid);
     if (st == SFP_OK && c->rx.type == SFP_ERROR) {
         st = sfp_decode_error(c->answer, c->rx.len, &c->last_error);
         if (st == SFP_OK) st = SFP_E_DEVICE;
@@ -100,6 +102,14 @@ static int exchange(sfp_client *c, uint8_t type, const uint8_t *payload, uint16_
         st = SFP_E_FRAME;
     }
     return failed(c, st);
+}
+
+/* Send a request with the next id and read its answer (see answer). */
+static int exchange(sfp_client *c, uint8_t type, const uint8_t *payload, uint16_t len,
+                    uint8_t want) {
+    uint16_t rid = take_rid(c);
+    int st = send_frame(c, type, rid, payload, len);
+    return st == SFP_OK ? answer(c, rid, want) : failed(c, st);
 }
 
 int sfp_client_info(sfp_client *c, sfp_info *out) {
@@ -124,4 +134,42 @@ int sfp_client_infer(sfp_client *c, const uint8_t *sample, uint16_t len, sfp_res
     st = exchange(c, SFP_INFER_REQ, sample, len, SFP_RESULT);
     if (st != SFP_OK) return st;
     return failed(c, sfp_decode_result(&c->info, c->answer, c->rx.len, out));
+}
+
+int sfp_client_infer_many(sfp_client *c, size_t n, unsigned window, sfp_get_sample get,
+                          sfp_put_result put, void *ctx) {
+    uint16_t rids[SFP_MAX_WINDOW];
+    size_t sent = 0, done = 0;
+    unsigned head = 0, count = 0;
+    sfp_result res;
+    if (c == NULL || get == NULL || put == NULL) return SFP_E_ARG;
+    if (!c->have_info) return SFP_E_NOINFO;
+    if (window < 1 || window > c->info.window) return SFP_E_ARG;
+    while (done < n) {
+        int st;
+        while (sent < n && count < window) { /* fill the window, oldest request first */
+            const uint8_t *sample = get(ctx, sent);
+            uint16_t rid;
+            if (sample == NULL) return SFP_E_ARG;
+            rid = take_rid(c);
+            st = send_frame(c, SFP_INFER_REQ, rid, sample, c->info.sample_len);
+            if (st != SFP_OK) return st;
+            rids[(head + count) % SFP_MAX_WINDOW] = rid;
+            ++count;
+            ++sent;
+        }
+        st = answer(c, rids[head], SFP_RESULT);
+        head = (head + 1) % SFP_MAX_WINDOW;
+        --count;
+        if (st == SFP_OK) st = failed(c, sfp_decode_result(&c->info, c->answer, c->rx.len, &res));
+        if (st == SFP_E_IO) return st;
+        put(ctx, done, st, st == SFP_OK ? &res : NULL);
+        ++done;
+        if (st != SFP_OK) { /* the line is quiet now: the requests behind it again */
+            sent = done;
+            head = 0;
+            count = 0;
+        }
+    }
+    return SFP_OK;
 }
