@@ -3,7 +3,8 @@
 The board top built for 3 Mbaud at 25 MHz (a fractional divider) behind ``board_sim``'s
 C++ pins, which run at the exact rate: the digits test images through both hosts, 4-bit
 pixels packed two per byte, every answer exactly golden; the INFO frame reports the rate
-and the packing, and a sample takes half the bytes of an unpacked one.
+and the packing, and a sample takes half the bytes of an unpacked one. With two requests
+outstanding (INFO window 2) both hosts stay golden and an image takes less time.
 """
 
 import functools
@@ -52,3 +53,38 @@ def test_python_driver_at_3_mbaud_packs_and_equals_golden():
             assert res.prediction == golden.prediction[i]
             np.testing.assert_array_equal(res.acc, golden.acc[i])
         assert board.discarded == 0
+
+
+def test_fil_two_requests_outstanding_equals_golden_and_is_faster():
+    """``sfp_client_infer_many`` with INFO's window (2): the next sample is on the wire while
+    the board computes and answers, every answer is still golden's and in order, and an
+    image takes less simulated time than one request at a time (same build, same run). For
+    these 64-pixel images the board's side (core + answer) is longer than a request, so
+    that sets the pace: no less than the answer's line time, no more than core + answer."""
+    _net, x, build, golden = _digits()
+    one = run_fil(build, x, "direct", build.exe.parent / "w1")
+    two = run_fil(build, x, "direct", build.exe.parent / "w2", window=2)
+    assert two["errors"] == 0 and not two["status"].any() and two["discarded"] == 0
+    np.testing.assert_array_equal(two["prediction"], golden.prediction)
+    np.testing.assert_array_equal(two["acc"], golden.acc)
+    np.testing.assert_array_equal(two["cycles"], one["cycles"])  # the core's own count
+    bit = Fraction(25, 3)
+    per_image = two["infer_cycles"] / N
+    assert (26 + 8) * 10 * bit < per_image < (26 + 8) * 10 * bit + two["cycles"].max() + 400
+    assert per_image < 0.7 * one["infer_cycles"] / N
+
+
+def test_python_driver_two_requests_outstanding_equals_golden():
+    _net, x, build, golden = _digits()
+    with Board(open_bridge(build), timeout=0.01, idle=0.001) as board:
+        assert board.info().window == 2
+        start = board.transport.cycles
+        out = board.infer_many(x[:40])
+        cycles = board.transport.cycles - start
+        for i, res in enumerate(out):
+            assert res.prediction == golden.prediction[i]
+            np.testing.assert_array_equal(res.acc, golden.acc[i])
+        assert board.discarded == 0
+        start = board.transport.cycles
+        board.infer_many(x[:40], window=1)
+        assert cycles < 0.7 * (board.transport.cycles - start)

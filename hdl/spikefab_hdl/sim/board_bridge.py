@@ -56,13 +56,13 @@ class BoardSimBuild:
 def write_board_verilog(net: QuantizedNetwork, out_dir, *, clk_hz: int,
                         divisor: int | Fraction | None = None, timeout_cycles: int | None = None,
                         lanes: int = 4, baud: int = DEFAULT_BAUD,
-                        pack: bool = True) -> tuple[BoardTop, Path]:
+                        pack: bool = True, in_pack: int = 1) -> tuple[BoardTop, Path]:
     """Write the board top's Verilog (module ``board_top``, 3 LEDs) to
     ``out_dir/board_top.v``, leaving an identical file untouched; return the top and path.
     ``divisor`` None: the bit time of ``baud`` at ``clk_hz``; ``timeout_cycles`` None: the
     board builds' ``T_idle``."""
     top = BoardTop(net=net, clk_hz=clk_hz, lanes=lanes, divisor=divisor, baud=baud,
-                   timeout_cycles=timeout_cycles, n_leds=3, pack=pack)
+                   timeout_cycles=timeout_cycles, n_leds=3, pack=pack, in_pack=in_pack)
     text = verilog.convert(top, name=TOPLEVEL)
     v_path = Path(out_dir) / f"{TOPLEVEL}.v"
     if not v_path.is_file() or v_path.read_text() != text:
@@ -73,7 +73,7 @@ def write_board_verilog(net: QuantizedNetwork, out_dir, *, clk_hz: int,
 def build_board_sim(net: QuantizedNetwork, build_dir, *, clk_hz: int,
                     divisor: int | Fraction | None = None, timeout_cycles: int | None = None,
                     lanes: int = 4, baud: int = DEFAULT_BAUD,
-                    pack: bool = True) -> BoardSimBuild:
+                    pack: bool = True, in_pack: int = 1) -> BoardSimBuild:
     """Build ``board_sim`` around the board top of ``net`` (or reuse an identical build).
 
     Parameters
@@ -82,10 +82,11 @@ def build_board_sim(net: QuantizedNetwork, build_dir, *, clk_hz: int,
         The network in the board top.
     build_dir : path
         Where the Verilog, the Verilator objects and the executable go.
-    clk_hz, divisor, timeout_cycles, lanes, baud, pack
+    clk_hz, divisor, timeout_cycles, lanes, baud, pack, in_pack
         Passed to :class:`~.top.BoardTop` (the clock INFO reports, cycles per UART bit or
         None for ``baud``'s, ``T_idle`` in cycles or None for the board builds', the core's
-        lanes, the UART rate, 4-bit input two values per byte). The C++ host on the pins
+        lanes, the UART rate, 4-bit input two values per byte, direct input values per core
+        beat). The C++ host on the pins
         runs at the top's bit time.
 
     Raises
@@ -96,7 +97,7 @@ def build_board_sim(net: QuantizedNetwork, build_dir, *, clk_hz: int,
     build_dir = Path(build_dir).resolve()
     top, v_path = write_board_verilog(net, build_dir, clk_hz=clk_hz, divisor=divisor,
                                       timeout_cycles=timeout_cycles, lanes=lanes, baud=baud,
-                                      pack=pack)
+                                      pack=pack, in_pack=in_pack)
     harness = Harness("board_sim", tuple(FIRMWARE / s for s in SOURCES), "Vboard",
                       cflags=f"-I{FIRMWARE} -I{FIRMWARE / 'fil'}",
                       deps=(FIRMWARE / "fil" / "board_sim.hpp", FIRMWARE / "sfp.h"))
@@ -112,7 +113,8 @@ def open_bridge(build: BoardSimBuild) -> SimTransport:
 
 
 def run_fil(build: BoardSimBuild, x, encoding: str, work_dir, *, timeout_ms: int = 50,
-            idle_ms: int = 1, silent_at: int | None = None, dup_at: int | None = None) -> dict:
+            idle_ms: int = 1, silent_at: int | None = None, dup_at: int | None = None,
+            window: int = 1) -> dict:
     """Classify ``x`` with the C library driving the model (``board_sim fil``).
 
     Parameters
@@ -126,9 +128,12 @@ def run_fil(build: BoardSimBuild, x, encoding: str, work_dir, *, timeout_ms: int
     timeout_ms, idle_ms : int
         The C client's timeouts, in simulated milliseconds.
     silent_at : int, optional
-        Cut the board's tx line while this sample is sent (a silent board).
+        Cut the board's tx line while this sample is answered (a silent board).
     dup_at : int, optional
         The line delivers the answer to this sample twice (a duplicated answer).
+    window : int
+        1: one request at a time (``sfp_client_infer``); more: that many requests
+        outstanding (``sfp_client_infer_many``), at most INFO's ``window``.
 
     Returns
     -------
@@ -146,7 +151,8 @@ def run_fil(build: BoardSimBuild, x, encoding: str, work_dir, *, timeout_ms: int
     faults = [str(-1 if k is None else int(k)) for k in (silent_at, dup_at)]
     proc = subprocess.run(
         [str(build.exe), "fil", str(samples), str(out), str(build.clk_hz), str(build.divisor),
-         str(timeout_ms), str(idle_ms), *faults], capture_output=True, text=True, check=False)
+         str(timeout_ms), str(idle_ms), *faults, str(int(window))], capture_output=True,
+        text=True, check=False)
     if proc.returncode not in (0, 1) or not out.is_file():
         raise VerilatorError(f"board_sim fil failed (exit {proc.returncode}): "
                              f"{proc.stderr.strip()[-500:]}")
