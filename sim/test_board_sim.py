@@ -147,13 +147,17 @@ def test_oversized_frames(board):
 def test_out_of_order_frames(board):
     # a response type sent to the device
     _device_error(board, encode_frame(FrameType.RESULT, bytes(26), RID), ErrorCode.TYPE, 0)
-    # a second request before the first is answered: the first is answered exactly,
-    # the device drops (or rejects) the second, and the host recovers
+    # three requests back to back, one more than INFO's window (2): the first two are
+    # answered exactly and in order, the device drops (or rejects) the third, and the
+    # host recovers
     _net, x, _build, golden = _digits()
-    board.transport.write(_request(board, 2) + _request(board, 3, RID + 1))
-    frame = board.read_answer(RID, want=FrameType.RESULT)
-    res = decode_result(board.info(), frame.payload)
-    np.testing.assert_array_equal(res.acc, golden.acc[2])
+    info = board.info()
+    board.transport.write(_request(board, 2) + _request(board, 3, RID + 1)
+                          + _request(board, 4, RID + 2))
+    for i, rid in ((2, RID), (3, RID + 1)):
+        frame = board.read_answer(rid, want=FrameType.RESULT)
+        res = decode_result(info, frame.payload)
+        np.testing.assert_array_equal(res.acc, golden.acc[i])
     board.recover()
     _check(board, 4)
 
@@ -215,3 +219,35 @@ def test_driver_duplicated_and_stray_answers_on_the_model():
         for i in range(8):
             _check(b, i)
         assert b.discarded == 5
+
+
+def test_fil_pipelined_silent_board_and_duplicated_answer():
+    """The C library with two requests outstanding: the tx line cut while sample 2 is
+    answered gives SFP_E_TIMEOUT (-3) for sample 2 alone (the request behind it is sent
+    again); an answer delivered twice is discarded; every other answer is golden."""
+    _net, x, build, golden = _digits()
+    res = run_fil(build, x[:6], "direct", build.exe.parent / "pipe-silent", timeout_ms=2,
+                  silent_at=2, window=2)
+    np.testing.assert_array_equal(res["status"], [0, 0, -3, 0, 0, 0])
+    keep = [0, 1, 3, 4, 5]
+    np.testing.assert_array_equal(res["acc"][keep], golden.acc[keep])
+    res = run_fil(build, x[:6], "direct", build.exe.parent / "pipe-dup", dup_at=1, window=2)
+    assert not res["status"].any() and res["discarded"] == 1
+    np.testing.assert_array_equal(res["acc"], golden.acc[:6])
+
+
+def test_driver_pipelined_corrupted_frame_is_recovered():
+    """The Python driver with two requests outstanding; request 4 (write 0 is INFO_REQ)
+    reaches the gateware with a bad CRC: sample 3 gets the board's ERROR CRC, the request
+    sent behind it is drained with it (or answered during the quiet wait, and discarded)
+    and sent again, every other result is golden. With requests outstanding the quiet
+    wait must cover T_idle and one more inference and its answer (docs/protocol.md)."""
+    _net, x, build, golden = _digits()
+    line = FaultyTransport(open_bridge(build), corrupt={4})
+    with Board(line, timeout=TIMEOUT_S, idle=0.001, first_id=9) as b:
+        out = b.infer_many(x[:8], errors="return")
+        assert isinstance(out[3], DeviceError) and out[3].error.code == ErrorCode.CRC
+        for i in (0, 1, 2, 4, 5, 6, 7):
+            assert out[i].prediction == golden.prediction[i]
+            np.testing.assert_array_equal(out[i].acc, golden.acc[i])
+        assert line._writes == 1 + 8 + 1  # INFO, every sample, sample 4 again

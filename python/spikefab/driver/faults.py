@@ -7,7 +7,8 @@ that misbehaves on purpose.
   is at least ``t_idle``. Deterministic and fast: no pty, no thread, no simulator.
 * :class:`FaultyTransport` wraps any transport (the model, a serial port,
   :class:`~.transport.SimTransport`) and adds the faults a host must survive: an answer
-  delivered twice, stale, foreign or broken bytes before an answer, a request lost.
+  delivered twice, stale, foreign or broken bytes before an answer, a request lost or
+  corrupted on its way.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class FaultyTransport(Transport):
         stale, foreign or broken frames ahead of the answer to request ``k``.
     drop : iterable of int
         Writes (counted from 0) that never reach ``inner``: lost requests.
+    corrupt : iterable of int
+        Writes (counted from 0) that reach ``inner`` with their last byte's bits 1, 3, 4
+        and 6 flipped: a request whose CRC no longer matches.
 
     Attributes
     ----------
@@ -85,17 +89,20 @@ class FaultyTransport(Transport):
         Answer frames seen from ``inner`` so far.
     """
 
-    def __init__(self, inner: Transport, *, duplicate=(), before=None, drop=()):
+    def __init__(self, inner: Transport, *, duplicate=(), before=None, drop=(), corrupt=()):
         self.inner = inner
         self.duplicate = {int(k) for k in duplicate}
         self.before = {int(k): bytes(v) for k, v in (before or {}).items()}
         self.drop = {int(k) for k in drop}
+        self.corrupt = {int(k) for k in corrupt}
         self.frames = 0
         self._writes = 0
         self._queue = bytearray()
         self._decoder = FrameDecoder()
 
     def write(self, data: bytes) -> None:
+        if self._writes in self.corrupt and data:
+            data = bytes(data[:-1]) + bytes([data[-1] ^ 0x5A])
         if self._writes not in self.drop:
             self.inner.write(data)
         self._queue += self.before.get(self._writes, b"")
