@@ -11,11 +11,13 @@
   RESULT prediction and every accumulator; the cycle count must be positive; every
   answer's ID must be its request's.
 
-The host follows docs/protocol.md: one request at a time, and it waits ``T_idle`` after
-every answer. At the end, a drain check: ``3 * T_idle`` more cycles without a byte on
-``tx`` and no partial frame. Configuration: the JSON file named by
-``SPIKEFAB_BOARD_CONFIG`` (``ir``, ``inputs``, ``clk_hz``, ``divisor``,
-``timeout_cycles``, ``seed``, ``answers``, ``summary``).
+The host follows docs/protocol.md: first one request at a time, waiting ``T_idle`` after
+every answer; then every sample again with INFO's ``window`` (2) of requests outstanding
+(request ``k + 2`` goes out once the answer to ``k`` is in), the answers checked in order.
+At the end, a drain check: ``3 * T_idle`` more cycles without a byte on ``tx`` and no
+partial frame. Configuration: the JSON file named by ``SPIKEFAB_BOARD_CONFIG`` (``ir``,
+``inputs``, ``clk_hz``, ``divisor``, ``timeout_cycles``, ``seed``, ``answers``,
+``summary``).
 """
 
 from __future__ import annotations
@@ -233,6 +235,36 @@ async def board_uart_golden_test(dut):
         answered += 1
         await ClockCycles(dut.clk, t_idle + 2 * byte_time)  # T_idle before the next request
         assert model.idle() == []
+    rid, window = next_rid(script[-1][3]), model.info.window
+    reqs, replies = [], []
+    for x in samples:
+        reqs.append(encode_frame(FrameType.INFER_REQ, encode_sample(model.info, x), rid))
+        replies += model.feed(reqs[-1])
+        rid = next_rid(rid)
+    got: list = []
+
+    async def answers(k: int) -> None:
+        waited = 0
+        while len(got) < k:
+            got.extend(checker.decoder.feed(bytes(mon.received)))
+            mon.received.clear()
+            if len(got) >= k:
+                break
+            await ClockCycles(dut.clk, byte_time)
+            waited += byte_time
+            assert waited < 200 * byte_time + cfg.get("max_core_cycles", 200_000), (
+                f"pipelined: no answer {k - 1} after {waited} cycles")
+
+    for i, req in enumerate(reqs):
+        await answers(i - window + 1)
+        await host.send(req)
+    await answers(len(reqs))
+    assert len(got) == len(reqs), f"pipelined: {len(got)} answers to {len(reqs)} requests"
+    for frame, reply in zip(got, replies, strict=True):
+        checker.check(frame, reply)
+        assert frame.rid == reply.rid, f"pipelined: answer id {frame.rid}, want {reply.rid}"
+        echoed += 1
+        answered += 1
     # drain: nothing more comes out
     await ClockCycles(dut.clk, 3 * t_idle)
     assert not mon.received and checker.decoder.pending == 0, "bytes after the last answer"
