@@ -88,3 +88,17 @@ def test_bad_input_is_refused_before_building(tmp_path):
         simulate(net, x[0, 0], lanes=lanes, build_dir=tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
 
+
+
+def test_simulate_with_packed_input(tmp_path):
+    """``simulate(in_pack=P)`` (the run pipeline's ``[hardware] in_pack``): the digits
+    model with 4 values a beat equals golden, traces included, in fewer cycles."""
+    net, x_test, _ = trained.load("digits", 0)
+    x = x_test[:20]
+    res = simulate(net, x, lanes=4, build_dir=tmp_path / "p4", trace=True, in_pack=4)
+    _assert_equal_to_golden(res, run_network(net, x))
+    one = event_bound(net, x, lanes=4)
+    four = event_bound(net, x, lanes=4, in_pack=4)
+    assert (res["cycles"] >= four["lower"]).all() and four["bound"].sum() < one["bound"].sum()
+    with pytest.raises(ValueError, match=r"^in_pack must be an integer in \[1, 64\], not 0$"):
+        simulate(net, x, lanes=4, build_dir=tmp_path / "p0", in_pack=0)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from spikefab.run import BOARDS, DISTILL_METHODS, check_config, load_config
-from spikefab.run.config import MAX_LANES, SCHEMA, student_train_config
+from spikefab.run.config import MAX_IN_PACK, MAX_LANES, SCHEMA, student_train_config
 
 
 def test_defaults_fill_every_key():
@@ -66,6 +66,18 @@ def test_defaults_fill_every_key():
                                   "128], K in [1, 128]), not []"),
     ({"hardware": {"baud": 4_000_000}}, "config key 'hardware.baud' must be an integer in "
                                         "[9600, 3000000], not 4000000"),
+    ({"hardware": {"in_pack": 0}}, "config key 'hardware.in_pack' must be an integer in "
+                                   "[1, 64], not 0"),
+    ({"hardware": {"in_pack": 65}}, "config key 'hardware.in_pack' must be an integer in "
+                                    "[1, 64], not 65"),
+    ({"hardware": {"in_pack": "4"}}, "config key 'hardware.in_pack' must be an integer in "
+                                     "[1, 64], not '4'"),
+    ({"hardware": {"in_pack": 4}, "student": {"encoding": "spikes", "in_bits": 1}},
+     "config key 'hardware.in_pack' must be 1 when student.encoding is 'spikes' (a spike beat "
+     "carries one address), not 4"),
+    ({"hardware": {"in_pack": 3}, "student": {"kind": "cnn"}, "data": {"dataset": "mnist5k"}},
+     "config key 'hardware.in_pack' must divide the image width 28 when student.kind is "
+     "'cnn' (a beat holds values of one image row), not 3"),
     ({"hardware": {"boards": ["de10"]}},
      "config key 'hardware.boards[0]' must be one of 'icebreaker', 'orangecrab-25f', "
      "'ulx3s-25f', 'ulx3s-85f', not 'de10'"),
@@ -144,10 +156,12 @@ def test_example_configs_are_valid(name):
 
 def test_board_names_and_lanes_match_the_gateware():
     from spikefab_hdl.board.definitions import BOARDS as HDL_BOARDS
+    from spikefab_hdl.core.input_pack import MAX_IN_PACK as HDL_MAX_IN_PACK
     from spikefab_hdl.core.plan import MAX_LANES as HDL_MAX_LANES
 
     assert BOARDS == tuple(sorted(HDL_BOARDS))
     assert MAX_LANES == HDL_MAX_LANES
+    assert MAX_IN_PACK == HDL_MAX_IN_PACK
 
 
 def test_docs_cli_md_documents_every_key():

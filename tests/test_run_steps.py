@@ -77,7 +77,8 @@ def test_tssd_aux_head_reads_the_width_of_its_own_layer():
 
 
 def test_bitstream_step_builds_at_the_configured_baud(tmp_path, monkeypatch):
-    """``[hardware] baud`` reaches ``python -m spikefab_hdl build --baud``."""
+    """``[hardware] baud`` and ``in_pack`` reach ``python -m spikefab_hdl build``, and
+    ``in_pack`` reaches ``verilog``; changing either redoes the steps that use it."""
     from spikefab.run import steps_hw
 
     calls = []
@@ -85,7 +86,8 @@ def test_bitstream_step_builds_at_the_configured_baud(tmp_path, monkeypatch):
                         "built")
 
     class Ctx:
-        cfg = check_config({"hardware": {"baud": 3_000_000, "lanes": 2}}, default_name="x")
+        cfg = check_config({"hardware": {"baud": 3_000_000, "lanes": 2, "in_pack": 4}},
+                           default_name="x")
         run = RunDir(tmp_path / "r")
 
         def say(self, line):
@@ -94,4 +96,14 @@ def test_bitstream_step_builds_at_the_configured_baud(tmp_path, monkeypatch):
     steps_hw.run_bitstream_board(Ctx(), "ulx3s-25f")
     args = calls[0]
     assert args[args.index("--baud") + 1] == "3000000" and args[args.index("--lanes") + 1] == "2"
+    assert args[args.index("--in-pack") + 1] == "4"
     assert check_config({}, default_name="x")["hardware"]["baud"] == 115_200
+    steps_hw.run_verilog(Ctx())
+    assert calls[1][calls[1].index("--in-pack") + 1] == "4"
+    from spikefab.run.pipeline import step_fingerprint
+
+    base = check_config({}, default_name="x")
+    other = check_config({"hardware": {"in_pack": 4}}, default_name="x")
+    for step in ("verilog", "sim", "bitstream:ulx3s-25f"):
+        assert step_fingerprint(base, step) != step_fingerprint(other, step), step
+    assert step_fingerprint(base, "export") == step_fingerprint(other, "export")

@@ -124,6 +124,8 @@ class BoardDesign(Elaboratable):
     baud : int
     spram : dict, optional
         The core's placement of conv state memories in SPRAM (``NetworkCore``'s).
+    in_pack : int
+        Direct input values per core input beat (``BoardTop``'s).
     pll_hz : float, optional
         Run the design at this frequency (at most; :func:`.pll.ice40_pll` picks the nearest
         setting below) from an iCE40 PLL on the board clock; None: the board clock itself.
@@ -136,7 +138,7 @@ class BoardDesign(Elaboratable):
     """
 
     def __init__(self, *, board: Board, net, lanes: int = 4, baud: int = DEFAULT_BAUD,
-                 spram=None, pll_hz=None):
+                 spram=None, pll_hz=None, in_pack: int = 1):
         self.board = board
         self.pll = None
         if pll_hz is not None:
@@ -148,7 +150,7 @@ class BoardDesign(Elaboratable):
         self.clk_hz = board.clk_hz if self.pll is None else int(self.pll.f_out_hz)
         try:
             self.top = BoardTop(net=net, clk_hz=self.clk_hz, lanes=lanes, baud=baud,
-                                n_leds=len(board.leds), spram=spram)
+                                n_leds=len(board.leds), spram=spram, in_pack=in_pack)
         except ValueError:
             self._MustUse__silence = True  # a refused design is not an unused one
             raise

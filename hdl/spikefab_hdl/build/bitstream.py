@@ -149,7 +149,7 @@ def _last_error(log: str) -> str:
 
 
 def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream, seconds,
-            pll=None):
+            pll=None, in_pack=1):
     """report.json; ``clock`` and ``bitstream`` are None when place and route failed."""
     spec = net.spec
     return {
@@ -165,6 +165,7 @@ def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream
             "timesteps": spec.timesteps,
         },
         "lanes": lanes_value(lanes),
+        "in_pack": in_pack,
         "baud": baud,
         "pll": None if pll is None else {"divr": pll.divr, "divf": pll.divf, "divq": pll.divq,
                                          "filter_range": pll.filter_range,
@@ -183,7 +184,7 @@ def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream
 
 def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_BAUD,
                     out_root="build/bitstreams", seed: int = 1, timeout_s: int = 3600,
-                    spram="auto", clock_mhz: float | None = None) -> dict:
+                    spram="auto", clock_mhz: float | None = None, in_pack: int = 1) -> dict:
     """Build the bitstream of ``ir`` (a path or a QuantizedNetwork) for ``board_name``.
 
     Returns the report (also written to ``<out_root>/<board>/report.json``). ``spram``:
@@ -191,6 +192,7 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
     only when block RAM runs out, :func:`.fit.place_spram`) or None (none). ``clock_mhz``:
     run the design from an iCE40 PLL at (at most) this frequency instead of the board
     clock (:mod:`spikefab_hdl.board.pll`); the timing check is then against it.
+    ``in_pack``: direct input values per core input beat (:mod:`spikefab_hdl.core.input_pack`).
 
     Raises
     ------
@@ -211,7 +213,7 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
     est = check_network(board, net, lanes=lanes, spram=spram)
     env = yowasp_env()
     platform = board.make_platform()
-    design = BoardDesign(board=board, net=net, lanes=lanes, baud=baud,
+    design = BoardDesign(board=board, net=net, lanes=lanes, baud=baud, in_pack=in_pack,
                          spram=est["spram"] or None,
                          pll_hz=None if clock_mhz is None else clock_mhz * 1e6)
     out = Path(out_root) / board.name
@@ -250,7 +252,7 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
             if util:
                 res = resources(board.family, util, cells)
                 report = _report(board, ir, net, lanes, baud, None, res, est, util, cells,
-                                 None, seconds, design.pll)
+                                 None, seconds, design.pll, in_pack)
                 atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
                 check_fit(board.name, board.device, res)
             text = (out / "build.log").read_text(errors="replace")
@@ -263,7 +265,7 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
         ext = "bin" if board.family == "ice40" else "bit"
         shutil.copyfile(work / f"{NAME}.{ext}", out / f"{NAME}.{ext}")
         report = _report(board, ir, net, lanes, baud, clock, res, est, pnr["utilization"],
-                         cells, f"{NAME}.{ext}", seconds, design.pll)
+                         cells, f"{NAME}.{ext}", seconds, design.pll, in_pack)
         atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
         check_fit(board.name, board.device, res)
         if not clock["met"]:

@@ -1,6 +1,6 @@
 """``python -m spikefab_hdl build``: a bitstream and its report for one board.
 
-    python -m spikefab_hdl build --board <board> --ir <ir> [--lanes N|L,LxK,…|auto] [--baud B]
+    python -m spikefab_hdl build --board <board> --ir <ir> [--lanes N|L,LxK,…|auto] [--baud B] [--in-pack P]
         [--clock-mhz F] [-o DIR]
 
 writes ``DIR/<board>/spikefab.{bin,bit}``, ``report.json`` and ``build.log``
@@ -35,6 +35,8 @@ def add_build(sub) -> None:
                         "the iCEBreaker, 4 on ECP5 boards")
     p.add_argument("--baud", type=int, default=DEFAULT_BAUD,
                    help=f"UART baud rate (default {DEFAULT_BAUD})")
+    p.add_argument("--in-pack", type=int, default=1, metavar="P",
+                   help="direct input values per core input beat (default 1)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     p.add_argument("--clock-mhz", type=float, default=None,
                    help="run the design from the iCE40 PLL at (at most) this frequency "
@@ -50,7 +52,8 @@ def _cmd_build(args) -> int:
         if lanes is None:
             lanes = BOARDS[args.board].lanes if args.board in BOARDS else 4
         r = build_bitstream(args.ir, args.board, lanes=lanes, baud=args.baud,
-                            out_root=args.out, seed=args.seed, clock_mhz=args.clock_mhz)
+                            out_root=args.out, seed=args.seed, clock_mhz=args.clock_mhz,
+                            in_pack=args.in_pack)
     except (BuildError, ToolchainError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

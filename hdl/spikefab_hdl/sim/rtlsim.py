@@ -35,14 +35,16 @@ __all__ = ["simulate", "default_build_dir"]
 TOPLEVEL = "spikefab_core"
 
 
-def default_build_dir(net: QuantizedNetwork, *, lanes: int, trace: bool) -> Path:
-    """``build/sim/core-<hash of spec and arrays>-l<lanes>[-trace]``."""
+def default_build_dir(net: QuantizedNetwork, *, lanes: int, trace: bool,
+                      in_pack: int = 1) -> Path:
+    """``build/sim/core-<hash of spec and arrays>-l<lanes>[-p<in_pack>][-trace]``."""
     h = hashlib.sha256(net.spec.to_json().encode())
     for w, b in zip(net.weights, net.biases, strict=True):
         h.update(w.tobytes())
         h.update(b.tobytes())
     label = lanes_label(resolve_lanes(net, lanes))
-    return Path("build/sim") / f"core-{h.hexdigest()[:12]}-l{label}{'-trace' if trace else ''}"
+    tail = (f"-p{in_pack}" if in_pack != 1 else "") + ("-trace" if trace else "")
+    return Path("build/sim") / f"core-{h.hexdigest()[:12]}-l{label}{tail}"
 
 
 def _max_cycles(desc: dict, n: int, idle: float, stall: float) -> int:
@@ -63,6 +65,7 @@ def simulate(
     idle: float = 0.0,
     stall: float = 0.0,
     seed: int = 1,
+    in_pack: int = 1,
 ) -> dict:
     """Simulate ``net`` on the batch ``x`` in Verilator and return what the core output.
 
@@ -84,6 +87,9 @@ def simulate(
         0: ``cycles`` is then the core's own latency per inference).
     seed : int
         Seed of the idle/stall draws.
+    in_pack : int
+        Direct input values per input beat (:mod:`spikefab_hdl.core.input_pack`; a
+        one-line ValueError for one the network cannot take).
 
     Returns
     -------
@@ -100,10 +106,11 @@ def simulate(
     """
     samples = sample_inputs(net, x)  # validates x
     build_dir = Path(build_dir) if build_dir is not None else default_build_dir(
-        net, lanes=lanes, trace=trace
+        net, lanes=lanes, trace=trace, in_pack=in_pack
     )
     build_dir = build_dir.resolve()
-    v_path, j_path = write_verilog(net, build_dir, lanes=lanes, trace=trace, name=TOPLEVEL)
+    v_path, j_path = write_verilog(net, build_dir, lanes=lanes, trace=trace, name=TOPLEVEL,
+                                   in_pack=in_pack)
     desc = json.loads(j_path.read_text())
     build_seconds = verilator.build(v_path, toplevel=TOPLEVEL, build_dir=build_dir)
 

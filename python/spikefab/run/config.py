@@ -21,14 +21,16 @@ from ..protocol import DEFAULT_BAUD, MAX_BAUD, MIN_BAUD
 from ..spec import B_BITS_RANGE, V_BITS_RANGE, W_BITS_RANGE
 from ..train.config import TrainConfig
 
-__all__ = ["BOARDS", "DISTILL_METHODS", "MAX_LANES", "SCHEMA", "check_config", "config_text",
-           "lanes_arg", "load_config", "student_kind", "student_train_config"]
+__all__ = ["BOARDS", "DISTILL_METHODS", "MAX_IN_PACK", "MAX_LANES", "SCHEMA", "check_config",
+           "config_text", "lanes_arg", "load_config", "student_kind", "student_train_config"]
 
 #: Board names of ``spikefab_hdl.board.definitions.BOARDS`` (not imported: it needs amaranth; a test
 #: checks the two agree).
 BOARDS = ("icebreaker", "orangecrab-25f", "ulx3s-25f", "ulx3s-85f")
 #: ``spikefab_hdl.core.plan.MAX_LANES`` (checked equal by a test).
 MAX_LANES = 128
+#: ``spikefab_hdl.core.input_pack.MAX_IN_PACK`` (checked equal by a test).
+MAX_IN_PACK = 64
 #: ``none`` trains the student on labels alone (``train.fit``); ``stars`` is data-free.
 #: ``ckdsnn`` needs a conv student (``student.kind = "cnn"``) and a CNN teacher (its CAM).
 DISTILL_METHODS = ("none", *RECIPES, "stars")
@@ -194,6 +196,7 @@ SCHEMA = {
                  "decay_bits": (_Int(1, 16), 12), "i_bits": (_Int(2, 32, words=("auto",)), "auto")},
     "hardware": {"lanes": (_Lanes(), 4), "sim_samples": (_Int(0, 1 << 30), 0),
                  "baud": (_Int(MIN_BAUD, MAX_BAUD), DEFAULT_BAUD),
+                 "in_pack": (_Int(1, MAX_IN_PACK), 1),
                  "trace": (_Bool(), True), "boards": (_List(_Str(BOARDS)), [])},
     "report": {"sweep_timesteps": (_List(_Int(1, 1024), min_len=1), [1, 2, 4, 8, 16]),
                "sweep_bits": (_List(_Int(*W_BITS_RANGE), min_len=1), [2, 3, 4, 5, 6, 8]),
@@ -315,6 +318,7 @@ def _check_combinations(cfg: dict) -> None:
                          f"{method!r}, not {dist['options']!r}")
     if method not in ("none", "stars"):
         _check_distill_options(method, dist["options"], st)
+    _check_in_pack(cfg)
     if q["method"] == "qat" and q["v_bits"] == "auto":
         raise ValueError("config key 'quantize.v_bits' must be an integer when quantize.method "
                          "is 'qat', not 'auto'")
@@ -326,6 +330,20 @@ def _check_combinations(cfg: dict) -> None:
     except ValueError as e:  # TrainConfig.<field> -> student.<field>
         raise ValueError(str(e).replace("TrainConfig.", "config key 'student.", 1)
                          .replace(" must", "' must", 1)) from None
+
+
+def _check_in_pack(cfg: dict) -> None:
+    """``hardware.in_pack``: direct input only; a conv student's beats stay in one image row
+    (``spikefab_hdl.core.input_pack.check_in_pack``, which the IR's steps apply again)."""
+    pack, st = cfg["hardware"]["in_pack"], cfg["student"]
+    if pack > 1 and st["encoding"] == "spikes":
+        raise ValueError(f"config key 'hardware.in_pack' must be 1 when student.encoding is "
+                         f"'spikes' (a spike beat carries one address), not {pack!r}")
+    width = IMAGE_SHAPES[cfg["data"]["dataset"]][1]
+    if pack > 1 and student_kind(cfg) == "cnn" and width % pack:
+        raise ValueError(f"config key 'hardware.in_pack' must divide the image width {width} "
+                         f"when student.kind is 'cnn' (a beat holds values of one image row), "
+                         f"not {pack!r}")
 
 
 def _check_conv_student(st: dict, dataset: str) -> None:

@@ -93,7 +93,8 @@ def _board_step(board: str) -> Step:
         return tuple(f"bitstreams/{board}/{n}" for n in files)
 
     return Step(f"bitstream:{board}", f"bitstream for {board}",
-                lambda ctx: run_bitstream_board(ctx, board), ("hardware.lanes",),
+                lambda ctx: run_bitstream_board(ctx, board),
+                ("hardware.lanes", "hardware.in_pack", "hardware.baud"),
                 lambda cfg: ("export",), outputs)
 
 
@@ -115,10 +116,10 @@ _STEPS = (
     Step("export", "export the IR and run the golden model", run_export,
          ("report.raster_sample",), lambda cfg: ("quantize",),
          _files("ir", "net.json", "net.npz", "test_inputs.npy", "golden.npz", "golden.json")),
-    Step("verilog", "generate Verilog", run_verilog, ("hardware.lanes",),
+    Step("verilog", "generate Verilog", run_verilog, ("hardware.lanes", "hardware.in_pack"),
          lambda cfg: ("export",), _files("rtl", "spikefab_core.v", "spikefab_core.json")),
     Step("sim", "simulate the RTL in Verilator and compare with golden", run_sim,
-         ("hardware.lanes", "hardware.sim_samples", "hardware.trace"),
+         ("hardware.lanes", "hardware.in_pack", "hardware.sim_samples", "hardware.trace"),
          lambda cfg: ("export",), _files("sim", "results.npz", "sim.json")),
 )
 _REPORT = Step("report", "write the report", _report, (), lambda cfg: ())

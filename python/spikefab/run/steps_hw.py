@@ -67,14 +67,15 @@ def _hdl(ctx, args: list[str], desc: str, log_name: str) -> str:
 
 
 def run_verilog(ctx) -> dict:
-    """``rtl/spikefab_core.{v,json}`` for ``hardware.lanes``."""
-    lanes = ctx.cfg["hardware"]["lanes"]
+    """``rtl/spikefab_core.{v,json}`` for ``hardware.lanes`` and ``hardware.in_pack``."""
+    lanes, pack = ctx.cfg["hardware"]["lanes"], ctx.cfg["hardware"]["in_pack"]
     out = ctx.run.path("rtl")
     _hdl(ctx, ["verilog", "--ir", str(ctx.run.path("ir", "net")), "-o", str(out),
-               "--lanes", lanes_arg(lanes)], "generate Verilog", "verilog.log")
+               "--lanes", lanes_arg(lanes), "--in-pack", str(pack)], "generate Verilog",
+         "verilog.log")
     files = sorted(p.name for p in out.glob("*") if p.is_file())
-    ctx.say(f"Verilog (lanes={lanes}) -> {out}: {', '.join(files)}")
-    return {"lanes": lanes, "files": files}
+    ctx.say(f"Verilog (lanes={lanes}, in_pack={pack}) -> {out}: {', '.join(files)}")
+    return {"lanes": lanes, "in_pack": pack, "files": files}
 
 
 def sim_lines(s: dict) -> list[str]:
@@ -106,9 +107,10 @@ def run_sim(ctx) -> dict:
     x = x[:n] if net.spec.encoding == "direct" else x[:, :n]
     y = y[:n]
     golden = run_network(net, x)
-    with spinner(f"Verilator: build + simulate {n} samples (lanes={hw['lanes']})"):
+    with spinner(f"Verilator: build + simulate {n} samples (lanes={hw['lanes']}, "
+                 f"in_pack={hw['in_pack']})"):
         rtl = simulate(net, x, lanes=hw["lanes"], build_dir=ctx.run.path("sim", "verilator"),
-                       trace=hw["trace"])
+                       trace=hw["trace"], in_pack=hw["in_pack"])
     cmp = compare_rtl(golden, rtl)
     cycles = np.asarray(rtl["cycles"], np.int64)
     float_pred = np.load(ctx.run.path("student", "float_pred.npy"))[:n]
@@ -118,7 +120,7 @@ def run_sim(ctx) -> dict:
     atomic_write_bytes(ctx.run.path("sim", "results.npz"), buf.getvalue())
     rtl_pred = np.asarray(rtl["prediction"])
     summary = {
-        "n": int(n), "lanes": hw["lanes"],
+        "n": int(n), "lanes": hw["lanes"], "in_pack": hw["in_pack"],
         "float_acc": float((float_pred == y).mean()),
         "golden_acc": float((golden.prediction == y).mean()),
         "rtl_acc": float((rtl_pred == y).mean()),
@@ -150,7 +152,8 @@ def run_bitstream_board(ctx, board: str) -> dict:
     # a timing failure still leaves its report.json; the report shows it
     stdout = _hdl(ctx, ["build", "--board", board, "--ir", str(ctx.run.path("ir", "net")),
                         "--lanes", lanes_arg(ctx.cfg["hardware"]["lanes"]),
-                        "--baud", str(ctx.cfg["hardware"]["baud"]), "-o", str(root)],
+                        "--baud", str(ctx.cfg["hardware"]["baud"]),
+                        "--in-pack", str(ctx.cfg["hardware"]["in_pack"]), "-o", str(root)],
                   f"bitstream for {board} (yosys + nextpnr)", f"bitstream-{board}.log")
     seconds = time.perf_counter() - t0
     report = ctx.run.read_json("bitstreams", board, "report.json")
