@@ -150,7 +150,7 @@ def test_command_line_on_a_pty_board(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert rc == 0, out
     assert out[0].startswith("info: direct in_bits 4 n_in 10 classes 3 T 3 net_id ")
-    assert out[0].endswith(" baud 115200 value_bits 4")
+    assert out[0].endswith(" baud 115200 value_bits 4 window 2")
     assert sum(line.endswith(" golden equal") for line in out) == 5
     assert out[-1] == "5 of 5 samples ok"
     other = _net(n_in=10, seed=2)

@@ -6,7 +6,8 @@ SAMPLES is a text file, one sample per line (:mod:`spikefab.driver.samples`; the
 example reads the same files). Prints the board's INFO, then per sample its prediction,
 core cycles and accumulators. With ``--ir`` it first checks the board runs that network
 (INFO's ``net_id``) and then compares every answer with the golden model; the exit
-status is 1 when any answer differs or fails.
+status is 1 when any answer differs or fails. The samples go out with INFO's ``window``
+of requests outstanding (``Board.infer_many``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def main(argv=None, transport=None) -> int:
             info = board.info()
             print(f"info: {info.encoding} in_bits {info.in_bits} n_in {info.n_in} classes "
                   f"{info.n_classes} T {info.timesteps} net_id {info.net_id:08x} "
-                  f"clk_hz {info.clk_hz} baud {info.baud} value_bits {info.value_bits}")
+                  f"clk_hz {info.clk_hz} baud {info.baud} value_bits {info.value_bits} "
+                  f"window {info.window}")
             if info.baud != args.baud:
                 print(f"warning: the board reports {info.baud} baud, the port runs "
                       f"{args.baud}", file=sys.stderr)
@@ -52,11 +54,10 @@ def main(argv=None, transport=None) -> int:
                 return 1
             xs = read_samples_text(args.samples, info)
             bad = 0
-            for i, x in enumerate(xs):
-                try:
-                    res = board.infer(x)
-                except (BoardTimeout, DeviceError, ProtocolError) as e:
-                    print(f"sample {i}: error {e}")
+            for i, (x, res) in enumerate(zip(xs, board.infer_many(xs, errors="return"),
+                                             strict=True)):
+                if isinstance(res, Exception):
+                    print(f"sample {i}: error {res}")
                     bad += 1
                     continue
                 line = (f"sample {i}: prediction {res.prediction} cycles {res.cycles} acc "
