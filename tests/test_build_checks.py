@@ -211,6 +211,10 @@ def test_cli_errors_are_one_line(tmp_path):
             "-o", str(tmp_path))
     assert r.returncode == 2
     assert r.stderr == "error: baud must be an integer in [9600, 3000000], not 4000000\n"
+    r = cli("--board", "ulx3s-25f", "--ir", str(tmp_path / "small"), "--in-pack", "0",
+            "-o", str(tmp_path))
+    assert r.returncode == 2
+    assert r.stderr == "error: in_pack must be an integer in [1, 64], not 0\n"
     assert not (tmp_path / "icebreaker").exists() and not (tmp_path / "ulx3s-25f").exists()
 
 
