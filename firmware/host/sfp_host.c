@@ -1,11 +1,13 @@
 /*
  * POSIX host example: open a serial port, ask the board for INFO, send every sample of a
- * text file (one sample per line, see sfp_sample_from_text) and print each prediction.
+ * text file (one sample per line, see sfp_sample_from_text) with INFO's window of requests
+ * outstanding (sfp_client_infer_many) and print each prediction.
  *
  *     sfp_host DEVICE SAMPLES [BAUD [TIMEOUT_MS [IDLE_MS]]]
  *
  * Prints "info: ..." once, then per sample "sample I: prediction P cycles C acc A0 A1 ..."
- * or "sample I: error ...", and on stderr how many stray frames (answers to no request of
+ * or "sample I: error ..." (a malformed line is reported first and not sent), and on
+ * stderr how many stray frames (answers to no request of
  * this run) it discarded, if any. Exit status: 0 when every sample was classified, 1
  * otherwise, 2 for a usage or setup error.
  */
@@ -146,11 +148,53 @@ static char line[MAX_LINE];
 static uint16_t values[MAX_VALUES];
 static uint8_t sample[2 * MAX_VALUES];
 
+/* The well-formed samples, encoded, and the line each came from. */
+typedef struct {
+    uint8_t *bytes;
+    long *line_of;
+    size_t n, cap, len;
+    long bad;
+} batch;
+
+static int batch_add(batch *b, const uint8_t *s, long line_no) {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 64;
+        uint8_t *bytes = realloc(b->bytes, cap * b->len);
+        long *line_of = bytes ? realloc(b->line_of, cap * sizeof *line_of) : NULL;
+        if (bytes) b->bytes = bytes;
+        if (line_of == NULL) return -1;
+        b->line_of = line_of;
+        b->cap = cap;
+    }
+    memcpy(b->bytes + b->n * b->len, s, b->len);
+    b->line_of[b->n++] = line_no;
+    return 0;
+}
+
+static const uint8_t *get_sample(void *ctx, size_t i) {
+    const batch *b = (const batch *)ctx;
+    return b->bytes + i * b->len;
+}
+
+static void put_result(void *ctx, size_t i, int st, const sfp_result *res) {
+    batch *b = (batch *)ctx;
+    char what[32];
+    snprintf(what, sizeof what, "sample %ld", b->line_of[i]);
+    if (st != SFP_OK) {
+        print_error(what, &client, st);
+        ++b->bad;
+    } else {
+        print_result(b->line_of[i], res);
+    }
+    fflush(stdout);
+}
+
 int main(int argc, char **argv) {
     long baud = argc > 3 ? strtol(argv[3], NULL, 10) : 115200;
     long timeout_ms = argc > 4 ? strtol(argv[4], NULL, 10) : 1000;
     long idle_ms = argc > 5 ? strtol(argv[5], NULL, 10) : 150;
-    long i = 0, bad = 0;
+    long i = 0;
+    batch b = {NULL, NULL, 0, 0, 0, 0};
     sfp_io io;
     FILE *f;
     int fd, st;
@@ -177,35 +221,39 @@ int main(int argc, char **argv) {
         return 2;
     }
     printf("info: encoding %s in_bits %u n_in %u classes %u timesteps %u net_id %08lx "
-           "clk_hz %lu baud %lu value_bits %u\n", client.info.encoding ? "spikes" : "direct",
+           "clk_hz %lu baud %lu value_bits %u window %u\n", client.info.encoding ? "spikes" : "direct",
            client.info.in_bits, client.info.n_in, client.info.n_classes, client.info.timesteps,
            (unsigned long)client.info.net_id, (unsigned long)client.info.clk_hz,
-           (unsigned long)client.info.baud, client.info.value_bits);
+           (unsigned long)client.info.baud, client.info.value_bits, client.info.window);
     if (client.info.baud != (uint32_t)baud)
         fprintf(stderr, "sfp_host: the board reports %lu baud, the port runs %ld\n",
                 (unsigned long)client.info.baud, baud);
+    b.len = client.info.sample_len;
     while (fgets(line, sizeof line, f) != NULL) {
-        sfp_result res;
         char what[32];
         int n = sfp_sample_from_text(&client.info, line, values, MAX_VALUES, sample,
                                      sizeof sample);
         snprintf(what, sizeof what, "sample %ld", i);
         if (n < 0) {
             print_error(what, &client, n);
-            ++bad;
-        } else if ((st = sfp_client_infer(&client, sample, (uint16_t)n, &res)) != SFP_OK) {
-            print_error(what, &client, st);
-            ++bad;
-        } else {
-            print_result(i, &res);
+            ++b.bad;
+        } else if (batch_add(&b, sample, i) != 0) {
+            fprintf(stderr, "sfp_host: out of memory at sample %ld\n", i);
+            return 2;
         }
-        fflush(stdout);
         ++i;
     }
     fclose(f);
+    st = sfp_client_infer_many(&client, b.n, client.info.window, get_sample, put_result, &b);
     close(fd);
+    free(b.bytes);
+    free(b.line_of);
+    if (st != SFP_OK) {
+        print_error("infer", &client, st);
+        return 2;
+    }
     if (client.discarded)
         fprintf(stderr, "sfp_host: discarded %lu frame(s) that answered no request\n",
                 (unsigned long)client.discarded);
-    return bad != 0;
+    return b.bad != 0;
 }
