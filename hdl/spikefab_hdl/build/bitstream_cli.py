@@ -1,7 +1,7 @@
 """``python -m spikefab_hdl build``: a bitstream and its report for one board.
 
-    python -m spikefab_hdl build --board <board> --ir <ir> [--lanes N|L,LxK,…|auto] [--baud B] [--in-pack P]
-        [--clock-mhz F] [-o DIR]
+    python -m spikefab_hdl build --board <board> --ir <ir> [--lanes N|L,LxK,…|auto] [--baud B]
+        [--in-pack P] [--clock-mhz F] [-o DIR]
 
 writes ``DIR/<board>/spikefab.{bin,bit}``, ``report.json`` and ``build.log``
 (``DIR`` defaults to ``build/bitstreams``) and prints one summary line. Bad input (an
