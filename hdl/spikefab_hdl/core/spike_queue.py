@@ -73,9 +73,11 @@ class SpikeQueue(wiring.Component):
     w_group : unsigned(ceil(log2 groups)), in
         Group of the mask.
     w_mask : unsigned(lanes), in
-        Spikes of neurons ``w_group * lanes + j``; nonzero unless ``w_eos``.
+        Spikes of neurons ``w_group * lanes + j``; nonzero unless ``w_eos``, zero with it
+        (the layers write the end-of-step entry when no group is consumed).
     w_eos : unsigned(1), in
-        The entry is the end of the step (``w_mask`` ignored).
+        The entry is the end of the step (its ``w_mask`` must be zero: a mask with it would
+        leave after the ``eos`` beat or before it, depending on the queue's state).
     o_events : stream of StructLayout({index: unsigned(index_bits), [mask], eos}), out
         One beat per spike (per nonzero slice with ``chunk > 1``), then one ``eos`` beat
         per step.
