@@ -318,7 +318,8 @@ def framing_proofs(info: NetInfo, *, parser=FrameParser, builder=FrameBuilder) -
     network). ``parser``, ``builder``: planted bugs (tests)."""
     small = proof_info(info)
     depth = parser_depth(small)
-    what = (f"frame parser ({info.encoding}, {small.value_bits}-bit values, in_bits "
+    values = f"{small.value_bits}-bit values" if info.encoding == "direct" else "spike rows"
+    what = (f"frame parser ({info.encoding}, {values}, in_bits "
             f"{info.in_bits}; {small.sample_len}-byte requests): every value written once, "
             f"in place; one command a request; no deadlock")
     return [Proof("board.parser", what, lambda: ParserHarness(info=small, parser=parser),

@@ -8,7 +8,11 @@ network, every proof the core's blocks get (docs/verification.md):
   (``layer<l>.neuron-prep``, :class:`~.neuron.PrepHarness`) — combinational, proven for
   every input at depth 1; dense and conv layers and the spiking readout share the stage;
 * ``layer<l>.integrator``: the dense integrator's read-modify-write pipeline
-  (:class:`~.integrator.IntegratorHarness`), bounded.
+  (:class:`~.integrator.IntegratorHarness`), bounded;
+* ``layer<l>.queue``, ``-short``, ``-cover``: a hidden layer's spike queue
+  (:func:`~.queue.queue_proofs`), bounded, and its covers;
+* ``board.parser``, ``board.builder`` (:func:`board_proofs`, the network's board top): the
+  UART framing (:func:`~.framing.framing_proofs`), bounded, and their covers.
 
 Layers with the same neuron, lanes and widths share one proof (the names say which).
 :func:`prove` runs a list of proofs, ``jobs`` at a time.
@@ -24,9 +28,10 @@ from ..core.plan import CorePlan, LayerPlan
 from .integrator import integrator_proofs
 from .neuron import PrepHarness, UpdateHarness, describe_neuron
 from .proof import Proof
+from .queue import queue_proofs
 from .sby import DEFAULT_SOLVER, ProofResult, run_sby
 
-__all__ = ["Proof", "network_proofs", "neuron_proofs", "prove"]
+__all__ = ["Proof", "board_proofs", "network_proofs", "neuron_proofs", "prove"]
 
 
 def neuron_proofs(name: str, *, neuron, lanes: int, cur_bits: int,
@@ -54,7 +59,8 @@ def _shared(layers: list[LayerPlan], key) -> list[tuple[str, LayerPlan]]:
     return [("layer" + "+".join(str(lp.index) for lp in g), g[0]) for g in groups.values()]
 
 
-def network_proofs(plan: CorePlan, *, integrator: bool = True) -> list[Proof]:
+def network_proofs(plan: CorePlan, *, integrator: bool = True,
+                   queues: bool = True) -> list[Proof]:
     """Every proof of the core of ``plan`` (see the module docstring)."""
     proofs: list[Proof] = []
     spiking = [lp for lp in plan.layers if lp.neuron is not None]
@@ -63,7 +69,20 @@ def network_proofs(plan: CorePlan, *, integrator: bool = True) -> list[Proof]:
     if integrator:
         for lp in plan.layers:
             proofs += integrator_proofs(lp)
+    if queues:
+        for lp in plan.layers:
+            proofs += queue_proofs(lp)
     return proofs
+
+
+def board_proofs(net) -> list[Proof]:
+    """The framing proofs of ``net``'s board top (its encoding and value widths; the clock
+    does not enter the framing)."""
+    from spikefab.protocol import NetInfo
+
+    from .framing import framing_proofs
+
+    return framing_proofs(NetInfo.from_network(net, 12_000_000))
 
 
 def prove(proofs: list[Proof], *, work, out, jobs: int = 2, solver: str | None = None,

@@ -122,7 +122,7 @@ class QueueHarness(Harness):
         popped = out.valid & out.ready
         # the reference: the entries taken and not yet sent, oldest first, each with the
         # lanes it still owes (a shift register of slots; slot 0 is the oldest)
-        slots = q.depth + 3
+        slots = q.depth + 2
         layout = data.StructLayout({name: shape for name, shape in fields.items()})
         ref = [Signal(layout, name=f"ref{k}") for k in range(slots)]
         count = Signal(range(slots + 1))
@@ -150,7 +150,7 @@ class QueueHarness(Harness):
         self.check("owed", ~popped | (count != 0),
                    "no event leaves that no entry taken owes (none duplicated)")
         self.check("capacity", ~took | (level < slots),
-                   f"the queue holds at most {slots} entries (depth {q.depth}, the latch and "
+                   f"the queue holds at most {slots} entries (its FIFO {q.depth}, the latch and "
                    f"the entry being sent)")
         self._held(m, out)
 

@@ -33,7 +33,7 @@ def run_formal(run, cfg, *, jobs: int = 2, solver: str | None = None,
         When a proof fails (its line names the property and the counterexample).
     """
     from spikefab_hdl.core.plan import plan_core
-    from spikefab_hdl.formal.network import network_proofs, prove
+    from spikefab_hdl.formal.network import board_proofs, network_proofs, prove
 
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, not {jobs}")
@@ -46,7 +46,7 @@ def run_formal(run, cfg, *, jobs: int = 2, solver: str | None = None,
     net = QuantizedNetwork.load(ir)
     lanes = cfg["hardware"]["lanes"]
     plan = plan_core(net, lanes=lanes)
-    proofs = network_proofs(plan)
+    proofs = network_proofs(plan) + board_proofs(net)
     folder = run.path("formal")
     if folder.exists():
         shutil.rmtree(folder)

@@ -1,0 +1,67 @@
+"""Proof 3a (docs/verification.md): a hidden layer's spike queue drops, duplicates and
+reorders no event and never deadlocks; the proof bites on planted bugs."""
+
+import pytest
+from mutants import mutant
+from spikefab_hdl.core.plan import plan_core
+from spikefab_hdl.core.spike_queue import SpikeQueue
+from spikefab_hdl.formal.network import prove
+from spikefab_hdl.formal.queue import queue_proofs
+from spikefab_hdl.sim.randnet import make_spec, random_network
+
+
+def _layer(sizes=(6, 8, 3), lanes=4):
+    return plan_core(random_network(make_spec(sizes), 1), lanes=lanes).layers[0]
+
+
+def _queue(cls, layer):
+    return lambda: cls(lanes=layer.lanes, groups=layer.groups, index_bits=layer.out_index_bits)
+
+
+def _run(tmp_path, proofs):
+    return prove(proofs, work=tmp_path / "work", out=tmp_path / "out", jobs=2, timeout=300)
+
+
+def test_the_queue_is_proven_and_reaches_full_then_empty(tmp_path):
+    layer = _layer()  # 2 groups: 7 entries, full within the bound
+    proofs = queue_proofs(layer)
+    assert [p.name for p in proofs] == ["layer0.queue", "layer0.queue-cover"]
+    results = _run(tmp_path, proofs)
+    assert [r.line() for r in results if not r.passed] == []
+    assert results[0].line().startswith("PASS layer0.queue: holds to depth 12 ")
+    assert results[1].line().startswith("PASS layer0.queue-cover: every cover reached ")
+    assert sorted(p.name for p in (tmp_path / "out").glob("layer0.queue-cover.cover*.vcd"))
+
+
+def test_a_deep_queue_is_also_proven_cut_short():
+    layer = _layer((6, 40, 3), lanes=2)  # 20 groups: 25 entries
+    names = [(p.name, p.mode, p.depth) for p in queue_proofs(layer)]
+    assert names == [("layer0.queue", "bmc", 12), ("layer0.queue-short", "bmc", 12),
+                     ("layer0.queue-cover", "cover", 24)]
+    assert "25 entries" in queue_proofs(layer)[0].what
+
+
+# (planted change in SpikeQueue.elaborate, the property that must fail)
+BUGS = {
+    "drops-when-full": ("ready.eq(held <= depth - 4)", "ready.eq(held <= depth)",
+                        "the queue holds at most"),
+    "duplicates": ("m.d.sync += pend.eq(pend & (pend - 1))",
+                   "m.d.sync += pend.eq(Mux(single, pend, pend & (pend - 1)))",
+                   "every event leaves in its place"),
+    "reorders": ("bypass.eq(idle & none_held)", "bypass.eq(idle)",
+                 "every event leaves in its place"),
+    # w_ready sticks low once two entries were held: the writer waits forever
+    "deadlocks": ("ready.eq(held <= depth - 4)", "ready.eq((held <= 1) & ready)",
+                  "takes entries (w_ready: the writer never waits forever)"),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_a_planted_queue_bug_fails_the_proof(tmp_path, bug):
+    old, new, text = BUGS[bug]
+    layer = _layer()
+    proof = queue_proofs(layer, queue=_queue(mutant(SpikeQueue, old, new), layer))[0]
+    r = _run(tmp_path, [proof])[0]
+    assert not r.passed and r.status == "FAIL", r.line()
+    assert any(text in t for t in r.failed), r.failed
+    assert r.trace is not None and r.trace.is_file()
