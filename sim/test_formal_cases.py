@@ -1,16 +1,25 @@
 """The formal proofs of every network the simulations use (docs/verification.md): the random
 networks of ``core_cases.py`` (every neuron mode, conv layers, the spiking readout) and the
-demo's digits model (``configs/digits.toml``'s network), each at its own widths and lanes.
+demo's digits model (``configs/digits.toml``'s network), each at its own widths and lanes:
+neurons, spike queues (those of :data:`QUEUE_CASES`: every lane count, dense and conv, packed
+and flat addresses) and the board framing of every encoding the cases use.
 """
 
 from core_cases import CASES, random_case
 from spikefab import trained
 from spikefab_hdl.core.plan import plan_core
-from spikefab_hdl.formal.network import network_proofs, prove
+from spikefab_hdl.formal.network import board_proofs, network_proofs, prove
+from spikefab_hdl.formal.queue import queue_proofs
+
+#: The cases whose hidden layers' queues are proven here (the queue's logic differs by lanes
+#: and by kind: dense, conv into conv, conv into dense; the others repeat these).
+QUEUE_CASES = ("direct-2hidden-l4", "direct-conv-conv-l4", "direct-wide-l8",
+               "spikes-2hidden-l1", "spikes-conv-modes-l2", "spikes-readout-spikes-l3")
 
 
 def _prove(net, lanes, tmp_path):
-    proofs = network_proofs(plan_core(net, lanes=lanes))  # digits: no integrator is small
+    # digits: no integrator is small
+    proofs = network_proofs(plan_core(net, lanes=lanes)) + board_proofs(net)
     assert proofs
     results = prove(proofs, work=tmp_path / "work", out=tmp_path, jobs=2, timeout=300)
     assert [r.line() for r in results if not r.passed] == []
@@ -23,7 +32,7 @@ def test_every_random_case_is_proven(tmp_path):
     proofs, seen = [], set()
     for name in sorted(CASES):
         net, _, lanes, _ = random_case(name)
-        for p in network_proofs(plan_core(net, lanes=lanes), integrator=False):
+        for p in network_proofs(plan_core(net, lanes=lanes), integrator=False, queues=False):
             key = (p.what, p.name.split(".")[1])
             if key not in seen:
                 seen.add(key)
@@ -38,4 +47,27 @@ def test_every_random_case_is_proven(tmp_path):
 def test_the_digits_model_is_proven(tmp_path):
     net, _, _ = trained.load("digits", 0)
     names = [p.name for p in _prove(net, 4, tmp_path)]
-    assert names == ["layer0.neuron"]
+    assert names == ["layer0.neuron", "layer0.queue", "layer0.queue-short", "layer0.queue-cover",
+                     "board.parser", "board.parser-cover", "board.builder",
+                     "board.builder-cover"]
+
+
+def test_the_queues_and_framing_of_the_cases_are_proven(tmp_path):
+    """Each distinct queue of :data:`QUEUE_CASES` and each distinct framing of every case."""
+    proofs, seen = [], set()
+    for name in sorted(CASES):
+        net, _, lanes, _ = random_case(name)
+        found = board_proofs(net)
+        if name in QUEUE_CASES:
+            for lp in plan_core(net, lanes=lanes).layers:
+                found += queue_proofs(lp)
+        for p in found:
+            if (p.what, p.mode) not in seen:
+                seen.add((p.what, p.mode))
+                proofs.append(type(p)(f"{name}.{p.name}", p.what, p.harness, p.mode, p.depth,
+                                      p.solver))
+    kinds = " ".join(p.what for p in proofs)
+    for word in ("conv spike queue", "1 lanes", "8 lanes", "spike rows", "4-bit values"):
+        assert word in kinds
+    results = prove(proofs, work=tmp_path / "work", out=tmp_path, jobs=2, timeout=300)
+    assert [r.line() for r in results if not r.passed] == []

@@ -31,6 +31,7 @@ def test_formal_proves_the_run(tiny, capsys):
     summary = json.loads(run.path("formal", "formal.json").read_text())
     names = [p["name"] for p in summary["proofs"]]
     assert "layer0.neuron" in names
+    assert {"layer0.queue", "layer0.queue-cover", "board.parser", "board.builder"} <= set(names)
     assert all(p["passed"] for p in summary["proofs"])
     assert out[0].startswith(f"{len(names)} proofs of {run.root} (lanes=")
     assert sorted(ln.split()[1].rstrip(":") for ln in out if ln.startswith("PASS ")) == \
