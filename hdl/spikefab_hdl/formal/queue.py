@@ -221,7 +221,8 @@ def queue_proofs(layer: LayerPlan, *, queue=None) -> list[Proof]:
     if layer.is_readout or layer.last:
         return []
     make = queue or (lambda: build_queue(layer))
-    q = make()
+    q = make()  # for its sizes only: each proof builds its own
+    q._MustUse__silence = True
 
     def make_short():
         short = make()
