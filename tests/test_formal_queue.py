@@ -47,7 +47,7 @@ BUGS = {
                         "the queue holds at most"),
     "duplicates": ("m.d.sync += pend.eq(pend & (pend - 1))",
                    "m.d.sync += pend.eq(Mux(single, pend, pend & (pend - 1)))",
-                   "every event leaves in its place"),
+                   "no event leaves that no entry taken owes (none duplicated)"),
     "reorders": ("bypass.eq(idle & none_held)", "bypass.eq(idle)",
                  "every event leaves in its place"),
     # w_ready sticks low once two entries were held: the writer waits forever
