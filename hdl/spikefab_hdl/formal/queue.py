@@ -30,7 +30,7 @@ Covers: the queue full (``w_ready`` low) and, after that, empty again with every
 
 from __future__ import annotations
 
-from amaranth import Cat, Mux, Signal
+from amaranth import Array, Cat, Const, Mux, Signal
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 
@@ -60,17 +60,25 @@ def build_queue(layer: LayerPlan) -> SpikeQueue:
                           index_bits=layer.out_index_bits)
 
 
+def _table(index, n: int, scale: int):
+    """``index * scale`` for ``index < n``, as a table of constants worked out here (a
+    product the solver need not reason about)."""
+    return Array(Const(k * scale, range(max(2, n * scale))) for k in range(max(1, n)))[index]
+
+
 def _reference_index(q: SpikeQueue, entry: dict, lane):
     """The address of ``lane``'s spike in ``entry``, from the layer's geometry alone."""
     lanes = q.lanes
     if not isinstance(q, ConvSpikeQueue):
-        return entry["group"] * lanes + lane
+        return _table(entry["group"], q.groups, lanes) + lane
     ph, pw = q.pooled_hw
-    chan = entry["group"] * lanes + lane
+    groups = q.channel_groups
     if q.next_conv is not None:
         cb, yb, xb = coord_bits(q.next_conv)
+        chan = _table(entry["group"], groups, lanes) + lane
         return Cat(entry["px"][:xb], entry["py"][:yb], chan[:cb])
-    return chan * (ph * pw) + entry["py"] * pw + entry["px"]
+    return (_table(entry["group"], groups, lanes * ph * pw) + _table(lane, lanes, ph * pw)
+            + _table(entry["py"], ph, pw) + entry["px"])
 
 
 def _lowest(m, word, width: int) -> Signal:
