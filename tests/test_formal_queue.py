@@ -45,8 +45,8 @@ def test_a_deep_queue_is_also_proven_cut_short():
 BUGS = {
     "drops-when-full": ("ready.eq(held <= depth - 4)", "ready.eq(held <= depth)",
                         "the queue holds at most"),
-    "duplicates": ("m.d.sync += pend.eq(pend & (pend - 1))",
-                   "m.d.sync += pend.eq(Mux(single, pend, pend & (pend - 1)))",
+    "duplicates": ("m.d.sync += pend.eq(rest)",
+                   "m.d.sync += pend.eq(Mux(single, pend, rest))",
                    "no event leaves that no entry taken owes (none duplicated)"),
     "reorders": ("bypass.eq(idle & none_held)", "bypass.eq(idle)",
                  "every event leaves in its place"),

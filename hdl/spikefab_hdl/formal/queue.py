@@ -53,7 +53,7 @@ def build_queue(layer: LayerPlan) -> SpikeQueue:
     """The spike queue the core gives hidden ``layer`` (core/layer.py, core/conv_layer.py)."""
     if layer.conv is None:
         return SpikeQueue(lanes=layer.lanes, groups=layer.groups,
-                          index_bits=layer.out_index_bits)
+                          index_bits=layer.out_index_bits, chunk=layer.next_mask)
     ph, pw = layer.conv.pooled_hw
     return ConvSpikeQueue(lanes=layer.lanes, channel_groups=layer.geometry.groups,
                           pooled_hw=(ph, pw), next_conv=layer.next_conv,
@@ -69,8 +69,8 @@ def _table(index, n: int, scale: int):
 def _reference_index(q: SpikeQueue, entry: dict, lane):
     """The address of ``lane``'s spike in ``entry``, from the layer's geometry alone."""
     lanes = q.lanes
-    if not isinstance(q, ConvSpikeQueue):
-        return _table(entry["group"], q.groups, lanes) + lane
+    if not isinstance(q, ConvSpikeQueue):  # ``lane``: the slice, ``chunk`` lanes each
+        return _table(entry["group"], q.groups, lanes // q.chunk) + lane
     ph, pw = q.pooled_hw
     groups = q.channel_groups
     if q.next_conv is not None:
@@ -135,8 +135,16 @@ class QueueHarness(Harness):
         ref = [Signal(layout, name=f"ref{k}") for k in range(slots)]
         count = Signal(range(slots + 1))
         head = ref[0]
-        low = _lowest(m, head.mask, q.lanes)
-        rest = head.mask & (head.mask - 1)
+        k = getattr(q, "chunk", 1)  # spikes per event: the lowest nonzero k-bit slice
+        n_slices = q.lanes // k
+        sl = [head.mask[s * k:(s + 1) * k] for s in range(n_slices)]
+        low = _lowest(m, Cat(*(x.any() for x in sl)), n_slices)
+        rest = Signal.like(head.mask)
+        piece = Signal(k)
+        m.d.comb += rest.eq(head.mask)
+        for s in range(n_slices):
+            with m.If(low == s):
+                m.d.comb += [rest[s * k:(s + 1) * k].eq(0), piece.eq(sl[s])]
         done = popped & (count != 0) & (head.eos | (rest == 0))
         with m.If(popped & (count != 0) & ~head.eos):
             m.d.sync += ref[0].mask.eq(rest)
@@ -150,11 +158,14 @@ class QueueHarness(Harness):
         m.d.sync += count.eq(level + took)
         lanes = q.lanes
         want_index = _reference_index(q, {n: head[n] for n in fields}, low)
+        same = out.payload.index == want_index
+        if k > 1:
+            same = same & (out.payload.mask == piece)
         self.check("event", ~popped | (count == 0) |
-                   ((out.payload.eos == head.eos) &
-                    (head.eos | (out.payload.index == want_index))),
+                   ((out.payload.eos == head.eos) & (head.eos | same)),
                    f"every event leaves in its place, unchanged: the entries taken, in order, "
-                   f"each mask lowest lane first ({lanes} lanes), then its eos beat")
+                   f"each mask lowest lane first ({lanes} lanes, {k} a beat), then its eos "
+                   f"beat")
         self.check("owed", ~popped | (count != 0),
                    "no event leaves that no entry taken owes (none duplicated)")
         self.check("capacity", ~took | (level < slots),
@@ -239,8 +250,10 @@ def queue_proofs(layer: LayerPlan, *, queue=None) -> list[Proof]:
 
     kind = "conv " if isinstance(q, ConvSpikeQueue) else ""
     name = f"layer{layer.index}.queue"
-    what = (f"{kind}spike queue ({q.lanes} lanes, {q.groups} groups, {{}} entries): no event "
-            f"dropped, duplicated or reordered; no deadlock")
+    chunk = getattr(q, "chunk", 1)
+    sliced = f", {chunk}-spike slices" if chunk > 1 else ""
+    what = (f"{kind}spike queue ({q.lanes} lanes, {q.groups} groups, {{}} entries{sliced}): "
+            f"no event dropped, duplicated or reordered; no deadlock")
     proofs = [Proof(name, what.format(q.depth), lambda: QueueHarness(queue=make), "bmc",
                     min(fill_drain(q), BMC_DEPTH), solver=SOLVER)]
     if q.depth > SHORT:

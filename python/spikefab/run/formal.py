@@ -2,11 +2,12 @@
 
 Reads the run's IR (step ``export``) and ``hardware.lanes``, lists the proofs of its core
 (:func:`spikefab_hdl.formal.network.network_proofs`, imported here lazily: the software
-never loads Amaranth at import) and of its board framing (``board_proofs``), and runs them with SymbiYosys. Every result is one line
-on stdout as it comes (``PASS <proof>: ...`` or ``FAIL <proof> ...: <property>;
-counterexample: <vcd>``); ``<run>/formal/formal.json`` keeps them all, the
-counterexamples are ``<run>/formal/<proof>.vcd`` and SymbiYosys's folders
-``<run>/formal/work/<proof>/``. Any proof that fails makes the command fail (exit 1).
+never loads Amaranth at import) and of its board framing (``board_proofs``), and runs
+them with SymbiYosys. Every result is one line on stdout as it comes (``PASS <proof>:
+...`` or ``FAIL <proof> ...: <property>; counterexample: <vcd>``);
+``<run>/formal/formal.json`` keeps them all, the counterexamples are
+``<run>/formal/<proof>.vcd`` and SymbiYosys's folders ``<run>/formal/work/<proof>/``. Any
+proof that fails makes the command fail (exit 1).
 """
 
 from __future__ import annotations
