@@ -10,7 +10,7 @@ state and runs freely. Every property is a signal of its own, ``ok_<name>`` (a c
 
 from __future__ import annotations
 
-from amaranth import Module, ResetSignal, Signal
+from amaranth import Module, Mux, ResetSignal, Signal
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.lib import wiring
 
@@ -68,6 +68,17 @@ class Harness(wiring.Component):
         prev = Signal.like(value, name=f"prev_{len(self.texts)}")
         m.d.sync += [first.eq(0), prev.eq(value)]
         self.assume(first | (value == prev))
+
+    def run_length(self, cond, limit: int) -> Signal:
+        """Cycles before this one in which ``cond`` held in a row (at most ``limit + 1``):
+        for bounded response, ``check(..., run_length(waiting, n) < n, ...)``."""
+        m = self._m
+        run = Signal(range(limit + 2), name=f"run_{len(self.texts)}")
+        with m.If(cond):
+            m.d.sync += run.eq(Mux(run == limit + 1, run, run + 1))
+        with m.Else():
+            m.d.sync += run.eq(0)
+        return run
 
     def failed_checks(self, values: dict) -> list[str]:
         """What the checks low at the end of a counterexample say."""

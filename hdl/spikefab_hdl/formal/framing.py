@@ -132,12 +132,7 @@ class BuilderHarness(Harness):
             m.d.sync += pay_q.eq(self.payload.payload)
         self.check("pay_buffer", pay_n <= 1, "at most one payload byte waits in the builder")
 
-        wait = Signal(range(PROGRESS + 2))
-        cooperative = self.o_ready & self.payload.valid & busy
-        with m.If(cooperative & ~sent):
-            m.d.sync += wait.eq(Mux(wait == PROGRESS + 1, wait, wait + 1))
-        with m.Else():
-            m.d.sync += wait.eq(0)
+        wait = self.run_length(self.o_ready & self.payload.valid & busy & ~sent, PROGRESS)
         self.check("progress", wait < PROGRESS,
                    f"a frame in progress, its sink ready and a payload byte offered, sends a "
                    f"byte within {PROGRESS} cycles (no deadlock)")
@@ -244,11 +239,7 @@ class ParserHarness(Harness):
         refused = Signal()
         m.d.sync += refused.eq(~src.ready)
         self.check("ready", ~refused | src.ready, "the parser never refuses a byte twice in a row")
-        wait = Signal(range(PROGRESS + 2))
-        with m.If(waiting & ~cmd.valid):
-            m.d.sync += wait.eq(Mux(wait == PROGRESS + 1, wait, wait + 1))
-        with m.Else():
-            m.d.sync += wait.eq(0)
+        wait = self.run_length(waiting & ~cmd.valid, PROGRESS)
         self.check("progress", wait < PROGRESS,
                    f"the command follows the frame's last byte within {PROGRESS} cycles")
         self.cover("infer", cmd.valid & cmd.ready & infer,

@@ -30,7 +30,7 @@ Covers: the queue full (``w_ready`` low) and, after that, empty again with every
 
 from __future__ import annotations
 
-from amaranth import Array, Cat, Const, Mux, Signal
+from amaranth import Array, Cat, Const, Signal
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 
@@ -174,19 +174,11 @@ class QueueHarness(Harness):
         self._held(m, out)
 
         owes = count != 0
-        stall = Signal(range(PROGRESS + 2))
-        with m.If(owes & self.o_ready & ~popped):
-            m.d.sync += stall.eq(Mux(stall == PROGRESS + 1, stall, stall + 1))
-        with m.Else():
-            m.d.sync += stall.eq(0)
+        stall = self.run_length(owes & self.o_ready & ~popped, PROGRESS)
         self.check("progress", stall < PROGRESS,
                    f"a queue that owes events, its consumer ready, pops one within "
                    f"{PROGRESS} cycles (none left behind, no deadlock)")
-        empty_for = Signal(range(REFILL + 2))
-        with m.If(~owes & ~took):
-            m.d.sync += empty_for.eq(Mux(empty_for == REFILL + 1, empty_for, empty_for + 1))
-        with m.Else():
-            m.d.sync += empty_for.eq(0)
+        empty_for = self.run_length(~owes & ~took, REFILL)
         self.check("refill", dut.w_ready | (empty_for < REFILL),
                    f"a queue that has owed nothing for {REFILL} cycles takes entries "
                    f"(w_ready: the writer never waits forever)")
