@@ -135,7 +135,7 @@ class QueueHarness(Harness):
         ref = [Signal(layout, name=f"ref{k}") for k in range(slots)]
         count = Signal(range(slots + 1))
         head = ref[0]
-        k = getattr(q, "chunk", 1)  # spikes per event: the lowest nonzero k-bit slice
+        k = chunk = getattr(q, "chunk", 1)  # spikes per event: the lowest nonzero slice
         n_slices = q.lanes // k
         sl = [head.mask[s * k:(s + 1) * k] for s in range(n_slices)]
         low = _lowest(m, Cat(*(x.any() for x in sl)), n_slices)
@@ -159,12 +159,12 @@ class QueueHarness(Harness):
         lanes = q.lanes
         want_index = _reference_index(q, {n: head[n] for n in fields}, low)
         same = out.payload.index == want_index
-        if k > 1:
+        if chunk > 1:
             same = same & (out.payload.mask == piece)
         self.check("event", ~popped | (count == 0) |
                    ((out.payload.eos == head.eos) & (head.eos | same)),
                    f"every event leaves in its place, unchanged: the entries taken, in order, "
-                   f"each mask lowest lane first ({lanes} lanes, {k} a beat), then its eos "
+                   f"each mask lowest lane first ({lanes} lanes, {chunk} a beat), then its eos "
                    f"beat")
         self.check("owed", ~popped | (count != 0),
                    "no event leaves that no entry taken owes (none duplicated)")
