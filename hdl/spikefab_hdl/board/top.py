@@ -19,6 +19,8 @@ LEDs (as many as the board has, in this order): 0 alive (blinks, about 1 Hz), 1 
 the low bits of the last prediction.
 """
 
+import functools
+
 from amaranth import Array, Const, Module, Shape, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
@@ -37,10 +39,10 @@ __all__ = ["DEFAULT_BAUD", "DEFAULT_TIMEOUT_S", "BoardTop"]
 DEFAULT_TIMEOUT_S = 0.1
 
 
-def _default_core(net, lanes, spram=None):
+def _default_core(net, lanes, spram=None, *, dsp=None):
     from ..core.network import NetworkCore
 
-    return NetworkCore(net=net, lanes=lanes, trace=False, spram=spram)
+    return NetworkCore(net=net, lanes=lanes, trace=False, spram=spram, dsp=dsp)
 
 
 class BoardTop(wiring.Component):
@@ -70,6 +72,9 @@ class BoardTop(wiring.Component):
         and ``o_stream`` (default: :class:`~.core.NetworkCore` without trace).
     spram : dict, optional
         The core's placement of conv state memories in SPRAM (``NetworkCore``'s).
+    dsp : int, optional
+        The default core's products in DSP blocks at most (``NetworkCore``'s; the device's
+        DSP count), the rest in logic.
 
     Attributes
     ----------
@@ -84,14 +89,14 @@ class BoardTop(wiring.Component):
     def __init__(self, *, net: QuantizedNetwork, clk_hz: int, lanes: int = 4,
                  baud: int = DEFAULT_BAUD, divisor: int | None = None,
                  timeout_cycles: int | None = None, n_leds: int = 3, core=None, spram=None,
-                 pack: bool = True):
+                 pack: bool = True, dsp: int | None = None):
         if not isinstance(net, QuantizedNetwork):
             self._MustUse__silence = True
             raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
         self.net = net
         self.clk_hz = int(clk_hz)
         self.lanes = lanes
-        self.plan = plan_core(net, lanes=lanes, spram=spram)
+        self.plan = plan_core(net, lanes=lanes, spram=spram, dsp=dsp)
         self.spram = spram
         try:
             self.divisor = divisor if divisor is not None else uart_divisor(self.clk_hz, baud)
@@ -102,7 +107,7 @@ class BoardTop(wiring.Component):
         self.timeout_cycles = (timeout_cycles if timeout_cycles is not None
                                else round(DEFAULT_TIMEOUT_S * self.clk_hz))
         self.n_leds = n_leds
-        self._core = core or _default_core
+        self._core = core or functools.partial(_default_core, dsp=dsp)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(n_leds)})
 
     def elaborate(self, platform):
