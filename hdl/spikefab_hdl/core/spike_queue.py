@@ -8,18 +8,23 @@ read side turns each mask into spike events ``{index}``, lowest index first, the
 step's ``{eos}`` beat. So a layer finishes its pass of step ``t`` in ``G`` cycles and goes
 on with step ``t + 1`` while the next layer is still integrating step ``t``'s spikes —
 the order of the events, hence the arithmetic, is unchanged.
+
+The lowest spike of the mask being expanded and the mask without it come from a prefix OR
+(:func:`lowest_set_bit`, :func:`without_lowest_bit`: ``log2 lanes`` levels), not from a
+``lanes``-long priority chain and the carry chain of ``pend & (pend - 1)``, which limited
+Fmax at wide lanes.
 """
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import times
 from .signatures import event_layout
 
-__all__ = ["SpikeQueue", "SmallFIFO", "lowest_set_bit", "LOGIC_BITS"]
+__all__ = ["SpikeQueue", "SmallFIFO", "lowest_set_bit", "without_lowest_bit", "LOGIC_BITS"]
 
 #: A queue of at most this many bits is kept in flip-flops (yosys ``ram_style = "logic"``):
 #: an iCE40 block RAM holds 4096 bits, and block RAM is what a small FPGA runs out of first.
@@ -36,13 +41,33 @@ class SmallFIFO(fifo.SyncFIFOBuffered):
         return m
 
 
+def _lower_set(word, width: int) -> list:
+    """``below[j]``: some bit of ``word`` under ``j`` is set; a prefix OR, ``log2 width``
+    levels of 2-input ORs (Kogge-Stone), not a ``width``-long chain."""
+    prefix, span = [word[j] for j in range(width)], 1
+    while span < width:
+        prefix = [p | prefix[j - span] if j >= span else p for j, p in enumerate(prefix)]
+        span *= 2
+    return [Const(0, 1)] + prefix[:-1]
+
+
 def lowest_set_bit(m: Module, word, width: int) -> Signal:
-    """Index of the lowest set bit of ``word`` (0 when ``word`` is 0)."""
+    """Index of the lowest set bit of ``word`` (0 when ``word`` is 0): the bit that no lower
+    set bit precedes (:func:`_lower_set`), encoded by ``log2 width`` OR trees."""
     index = Signal(range(max(2, width)))
-    for j in reversed(range(width)):
-        with m.If(word[j]):
-            m.d.comb += index.eq(j)
+    below = _lower_set(word, width)
+    first = [word[j] & ~below[j] for j in range(width)]  # one-hot
+    for b in range(len(index)):
+        hits = [first[j] for j in range(width) if (j >> b) & 1]
+        m.d.comb += index[b].eq(Cat(*hits).any() if hits else 0)
     return index
+
+
+def without_lowest_bit(word, width: int):
+    """``word`` with its lowest set bit cleared (``word & (word - 1)`` without the carry
+    chain): the bits that some lower set bit precedes."""
+    below = _lower_set(word, width)
+    return Cat(*(word[j] & below[j] for j in range(width)))
 
 
 class SpikeQueue(wiring.Component):
@@ -127,7 +152,7 @@ class SpikeQueue(wiring.Component):
         (with ``chunk > 1`` the slice goes out as the event's ``mask``)."""
         k = self.chunk
         if k == 1:
-            return pend, lowest_set_bit(m, pend, self.lanes), pend & (pend - 1)
+            return pend, lowest_set_bit(m, pend, self.lanes), without_lowest_bit(pend, self.lanes)
         slots = self.lanes // k
         items = Cat(*(pend[s * k:(s + 1) * k].any() for s in range(slots)))
         low = lowest_set_bit(m, items, slots)
@@ -165,7 +190,7 @@ class SpikeQueue(wiring.Component):
         index = self._expander(m, entry, load)
         out = self.o_events
         items, low, rest = self._items(m, pend)
-        single = (items & (items - 1)) == 0
+        single = without_lowest_bit(items, len(items)) == 0
         with m.If(pend != 0):
             m.d.comb += [out.valid.eq(1), out.payload.index.eq(index(low))]
         with m.Elif(pend_eos):
