@@ -79,6 +79,13 @@ bitstream: $(STAMP)
 bench-hw: $(STAMP)
 	nice -n 10 $(PY) bench/hw.py
 
+# Lanes sweep (two gateware commits side by side) and the spike queue alone (docs/hardware.md):
+# bench/results/hw_lanes.{json,md}, bench/results/queue_fmax.{json,md}
+.PHONY: bench-hw-lanes
+bench-hw-lanes: $(STAMP)
+	nice -n 10 $(PY) bench/queue_fmax.py
+	nice -n 10 $(PY) bench/hw_lanes.py --reuse
+
 # Conv networks on the boards and the UP5K front (docs/hardware.md): trains the students not
 # trained yet (configs/*_conv.toml, bench/conv_up5k/*.toml), then bench/results/hw_conv.{json,md}
 .PHONY: bench-hw-conv

@@ -29,6 +29,7 @@ from amaranth.back import rtlil
 from jobcache import write_results
 from spikefab.spec import LIFSpec, SynapseSpec
 from spikefab_hdl.build.bitstream import yowasp_env
+from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES
 from spikefab_hdl.core import lif
 from spikefab_hdl.core.network import NetworkCore
 from spikefab_hdl.sim.randnet import make_spec, random_network
@@ -65,15 +66,14 @@ def synthesize(il_path: Path, family: str) -> dict[str, int]:
     """Cell counts of the whole synthesis of ``il_path`` (module ``dut``).
 
     The wires Amaranth names like bit selects (an array element ``x[0]`` beside ``x``) are
-    hidden first: with them yosys 0.70's ``synth_ecp5`` stops on an assertion in its ABC9
-    reintegration for some netlists (``GetSize(conn.first) == GetSize(conn.second)``).
+    hidden first (:mod:`spikefab_hdl.build.yosys_names`: yosys 0.70's ABC9 stops on them).
     """
     synth, names = SYNTH[family]
     env = yowasp_env()
     log = il_path.parent / f"yosys_{family}.log"
     proc = subprocess.run(
         [env["YOSYS"], "-q", "-l", log.name, "-p",
-         f"read_rtlil {il_path.name}; rename -hide w:*[*]; {synth} -top dut; stat"],
+         f"read_rtlil {il_path.name}; {HIDE_BIT_NAMES}; {synth} -top dut; stat"],
         cwd=il_path.parent, env=env, capture_output=True, text=True, timeout=3600)
     if proc.returncode:
         sys.exit(f"yosys failed on {il_path}: {proc.stderr.strip()[-500:]}")

@@ -103,12 +103,14 @@ def build_key(net: QuantizedNetwork, board_name: str, lanes: int, seed: int) -> 
     wrapper and build sources, the seed. Source locations are left out of the RTLIL, so
     edits that do not change the design rebuild nothing."""
     board = get_board(board_name)
-    top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds))
+    top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds),
+                   dsp=board.capacity["dsp"])
     src = ROOT / "hdl" / "spikefab_hdl"
     il = re.sub(r'attribute \\src "[^"]*"\n', "", rtlil.convert(top, name="top"))
     parts = [board.name, lanes, seed, il]
     parts += [(src / f).read_bytes()
-              for f in ("board/definitions.py", "build/bitstream.py", "build/tool_report.py")]
+              for f in ("board/definitions.py", "build/bitstream.py", "build/tool_report.py",
+                        "build/yosys_names.py")]
     h = hashlib.sha256()
     for p in parts:
         h.update(p if isinstance(p, bytes) else str(p).encode())

@@ -13,13 +13,15 @@ padding, pooled, into a conv layer and a dense readout, their state in single-po
 into a pooled conv layer with neuron modes before a spiking readout. :data:`MASK` adds
 per-layer lanes and layers taking spike masks ``K`` wide (``core.lanes``): spike input
 through two hidden layers of different lanes, both taking masks (membranes saturating at
-both rails), and direct input into a ``cuba`` spiking readout taking whole masks.
+both rails), and direct input into a ``cuba`` spiking readout taking whole masks. :data:`DSP`:
+a direct layer whose products beyond a DSP budget are shifts and adds.
 """
 
 from spikefab.spec import LIFSpec, SynapseSpec
 from spikefab_hdl.sim.randnet import make_conv_spec, make_spec, random_input, random_network
 
-__all__ = ["CASES", "BANKED", "BATCH", "CONV", "MASK", "MODES", "PACK", "SPRAM", "random_case"]
+__all__ = ["CASES", "BANKED", "BATCH", "CONV", "DSP", "MASK", "MODES", "PACK", "SPRAM",
+           "random_case"]
 
 CASES = {
     "spikes-2hidden-l1": (dict(sizes=(12, 16, 8, 5), timesteps=4, w_bits=6,
@@ -80,6 +82,9 @@ SPRAM = {"direct-conv-conv-l4": {0: {"currents": 2, "membranes": 2},
 #: ``in_pack``; zeros skipped): a conv input row of 8 in two beats, and 10 inputs in four
 #: beats of 3 (the last padded).
 PACK = {"direct-conv-conv-l4": 4, "direct-2hidden-l4": 3}
+#: Cases with fewer DSP blocks than products (``NetworkCore``'s ``dsp``): 3 of 8 lanes
+#: multiply, 5 are shifts and adds (12-bit weights, 6-bit inputs).
+DSP = {"direct-wide-l8": 3}
 #: The cases whose first weight memory is split into banks.
 BANKED = ("direct-banked-l1", "spikes-banked-l1")
 BATCH = 24

@@ -17,7 +17,7 @@ lanes and trace ports, so one Verilator build serves both); Icarus builds into
 import functools
 
 import pytest
-from core_cases import BATCH, CASES, PACK, SPRAM, random_case
+from core_cases import BATCH, CASES, DSP, PACK, SPRAM, random_case
 from spikefab import trained
 from spikefab_hdl.sim.simulators import SIMULATORS
 from spikefab_hdl.sim.testbench import SIM_BUILD, run_core_bench
@@ -45,7 +45,8 @@ def run_core(name: str, sim: str) -> dict:
     root = SIM_BUILD / ("digits-l4" if name == "digits" else f"random-{name}")
     return run_core_bench(net, x, build_dir=root, lanes=lanes, idle=0.2, stall=0.25, seed=seed,
                           sim=sim, run_name="xsim_tb",
-                          spram=SPRAM.get(name), in_pack=PACK.get(name, 1))
+                          spram=SPRAM.get(name), in_pack=PACK.get(name, 1),
+                          dsp=DSP.get(name))
 
 
 NAMES = sorted(CASES) + ["digits"]

@@ -7,7 +7,7 @@ One Verilator build per distinct network (``build/sim/random-<id>/``); the specs
 
 import numpy as np
 import pytest
-from core_cases import BANKED, BATCH, CASES, PACK, SPRAM, random_case
+from core_cases import BANKED, BATCH, CASES, DSP, PACK, SPRAM, random_case
 from spikefab.golden import run_network
 from spikefab.golden.layers import layer_current, pass_on
 from spikefab_hdl.core.plan import EXTENSIONS, plan_core
@@ -52,6 +52,8 @@ def test_cases_exercise_what_they_claim():
         used |= set(net.spec.semantics.split("+")[1:])
         banks = plan_core(net, lanes=_lanes).layers[0].weight_banks
         assert (banks > 1) == (name in BANKED), (name, banks)
+        logic = plan_core(net, lanes=_lanes, dsp=DSP.get(name)).layers[0].logic_lanes
+        assert (logic > 0) == (name in DSP), (name, logic)
     assert hit_low and hit_high
     assert used == set(EXTENSIONS)
 
@@ -61,7 +63,8 @@ def test_core_random_runner(name):
     net, x, lanes, seed = random_case(name)
     summary = run_core_bench(net, x, build_dir=SIM_BUILD / f"random-{name}", lanes=lanes,
                              idle=0.25, stall=0.3, seed=seed,
-                             spram=SPRAM.get(name), in_pack=PACK.get(name, 1))
+                             spram=SPRAM.get(name), in_pack=PACK.get(name, 1),
+                             dsp=DSP.get(name))
     assert summary["samples"] == BATCH
     assert len(summary["cycles"]) == BATCH and min(summary["cycles"]) > 0
     assert np.isfinite(summary["sim_cycles"])

@@ -150,7 +150,8 @@ class BoardDesign(Elaboratable):
         self.clk_hz = board.clk_hz if self.pll is None else int(self.pll.f_out_hz)
         try:
             self.top = BoardTop(net=net, clk_hz=self.clk_hz, lanes=lanes, baud=baud,
-                                n_leds=len(board.leds), spram=spram, in_pack=in_pack)
+                                n_leds=len(board.leds), spram=spram, in_pack=in_pack,
+                                dsp=board.capacity["dsp"])  # the rest of the products in logic
         except ValueError:
             self._MustUse__silence = True  # a refused design is not an unused one
             raise

@@ -27,6 +27,8 @@ LEDs (as many as the board has, in this order): 0 alive (blinks, about 1 Hz), 1 
 the low bits of the last prediction.
 """
 
+import functools
+
 from amaranth import Array, Cat, Const, Module, Mux, Shape, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
@@ -45,10 +47,11 @@ __all__ = ["DEFAULT_BAUD", "DEFAULT_TIMEOUT_S", "BoardTop"]
 DEFAULT_TIMEOUT_S = 0.1
 
 
-def _default_core(net, lanes, spram=None, in_pack=1):
+def _default_core(net, lanes, spram=None, in_pack=1, *, dsp=None):
     from ..core.network import NetworkCore
 
-    return NetworkCore(net=net, lanes=lanes, trace=False, spram=spram, in_pack=in_pack)
+    return NetworkCore(net=net, lanes=lanes, trace=False, spram=spram, in_pack=in_pack,
+                       dsp=dsp)
 
 
 class BoardTop(wiring.Component):
@@ -81,6 +84,9 @@ class BoardTop(wiring.Component):
     in_pack : int
         Direct input values per core input beat (``NetworkCore``'s; a one-line
         ValueError for one the network cannot take).
+    dsp : int, optional
+        The default core's products in DSP blocks at most (``NetworkCore``'s; the device's
+        DSP count), the rest in logic.
 
     Attributes
     ----------
@@ -95,7 +101,7 @@ class BoardTop(wiring.Component):
     def __init__(self, *, net: QuantizedNetwork, clk_hz: int, lanes: int = 4,
                  baud: int = DEFAULT_BAUD, divisor: int | None = None,
                  timeout_cycles: int | None = None, n_leds: int = 3, core=None, spram=None,
-                 pack: bool = True, in_pack: int = 1):
+                 pack: bool = True, in_pack: int = 1, dsp: int | None = None):
         if not isinstance(net, QuantizedNetwork):
             self._MustUse__silence = True
             raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
@@ -104,7 +110,7 @@ class BoardTop(wiring.Component):
         self.lanes = lanes
         self.spram = spram
         try:
-            self.plan = plan_core(net, lanes=lanes, spram=spram, in_pack=in_pack)
+            self.plan = plan_core(net, lanes=lanes, spram=spram, in_pack=in_pack, dsp=dsp)
             self.divisor = divisor if divisor is not None else uart_divisor(self.clk_hz, baud)
             self.info = NetInfo.from_network(net, self.clk_hz, baud=baud, pack=pack)
         except ValueError:
@@ -113,7 +119,7 @@ class BoardTop(wiring.Component):
         self.timeout_cycles = (timeout_cycles if timeout_cycles is not None
                                else round(DEFAULT_TIMEOUT_S * self.clk_hz))
         self.n_leds = n_leds
-        self._core = core or _default_core
+        self._core = core or functools.partial(_default_core, dsp=dsp)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(n_leds)})
 
     def elaborate(self, platform):

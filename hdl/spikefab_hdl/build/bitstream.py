@@ -54,6 +54,7 @@ from .tool_report import (
     read_json,
     resources,
 )
+from .yosys_names import HIDE_BIT_NAMES
 
 __all__ = [
     "NAME",
@@ -64,6 +65,7 @@ __all__ = [
     "place_spram",
     "check_network",
     "strip_spram_init",
+    "yosys_overrides",
     "build_bitstream",
     "BuildError",
     "FitError",
@@ -119,6 +121,17 @@ def strip_spram_init(rtlil_text: str) -> str:
                           r"(?:^    [^\n]*\n)*?^  end\n", keep, part)
         out.append(part)
     return "".join(out)
+
+
+def yosys_overrides(family: str, *, spram: bool) -> dict:
+    """The options of a board build's yosys script (Amaranth's platform overrides)."""
+    # the names yosys 0.70's ABC9 stops on are hidden right after reading (.yosys_names)
+    extra = {"script_after_read": HIDE_BIT_NAMES}
+    # synth_ice40 maps multiplies to SB_MAC16 only with -dsp (ECP5 does it by default),
+    # and memories to SPRAM only with -spram
+    if family == "ice40":
+        extra["synth_opts"] = "-dsp -spram" if spram else "-dsp"
+    return extra
 
 
 @contextlib.contextmanager
@@ -221,15 +234,10 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
     with _one_build_at_a_time(Path(out_root)):
         if work.exists():
             shutil.rmtree(work)
-        # synth_ice40 maps multiplies to SB_MAC16 only with -dsp (ECP5 does it by default),
-        # and memories to SPRAM only with -spram
-        extra = {}
-        if board.family == "ice40":
-            extra["synth_opts"] = "-dsp -spram" if est["spram"] else "-dsp"
         plan = platform.prepare(
             design, name=NAME,
             nextpnr_opts=f"--report {NAME}_nextpnr.json --timing-allow-fail --seed {seed}",
-            **extra,
+            **yosys_overrides(board.family, spram=bool(est["spram"])),
         )
         if est["spram"]:
             plan.files[f"{NAME}.il"] = strip_spram_init(plan.files[f"{NAME}.il"])

@@ -90,11 +90,12 @@ def describe_core(core: NetworkCore, *, module: str = MODULE_NAME) -> dict:
 
 def write_verilog(
     net: QuantizedNetwork, out_dir, *, lanes: int = 4, trace: bool = False,
-    name: str = MODULE_NAME, spram=None, in_pack: int = 1,
+    name: str = MODULE_NAME, spram=None, in_pack: int = 1, dsp: int | None = None,
 ) -> tuple[Path, Path]:
     """Write ``<out_dir>/<name>.v`` and ``<out_dir>/<name>.json`` atomically (``spram``: the
     core's placement of state memories in single-port RAM; ``in_pack``: direct input values
-    per beat; both ``NetworkCore``'s).
+    per beat; ``dsp``: products in DSP blocks at most, the rest in logic; all
+    ``NetworkCore``'s).
 
     Returns
     -------
@@ -103,7 +104,8 @@ def write_verilog(
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be a Verilog identifier, not {name!r}")
-    core = NetworkCore(net=net, lanes=lanes, trace=trace, spram=spram, in_pack=in_pack)
+    core = NetworkCore(net=net, lanes=lanes, trace=trace, spram=spram, in_pack=in_pack,
+                       dsp=dsp)
     text = verilog.convert(core, name=name, emit_src=False)
     out = Path(out_dir)
     v_path, j_path = out / f"{name}.v", out / f"{name}.json"

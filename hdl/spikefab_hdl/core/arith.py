@@ -1,4 +1,4 @@
-"""Multiplication by a constant as shifts and adds, so that yosys never spends a DSP on it.
+"""Multiplication as shifts and adds, so that yosys never spends a DSP on it.
 
 yosys maps every ``$mul`` it finds to a DSP block when the operands are wide enough
 (ECP5: from 2 bits), even when one operand is a constant such as ``G = ceil(n_out /
@@ -7,15 +7,18 @@ the DSP blocks to the direct layer's products. The decay of a ``decay`` or ``cub
 neuron (``v * d``, ``d`` a per-layer constant) uses :func:`times_const`: the canonical
 signed-digit form of ``d`` (digits -1, 0, 1, no two adjacent nonzero), so a constant
 with ``n`` nonzero digits costs ``n - 1`` adders, summed as a balanced tree
-(``ceil(log2 n)`` adders deep).
+(``ceil(log2 n)`` adders deep). A direct layer's products beyond the device's DSP count
+(``plan_core(dsp=...)``) use :func:`times_unsigned`: ``w * x`` for a signal ``x`` of a few
+bits (the input's ``in_bits``) as ``x``'s bits selecting shifted copies of ``w``, added as
+a balanced tree (``in_bits - 1`` adders, ``ceil(log2 in_bits)`` deep).
 """
 
 from __future__ import annotations
 
-from amaranth import Const, Value
+from amaranth import Const, Mux, Value
 from spikefab.fixed import is_int
 
-__all__ = ["csd_terms", "times", "times_const"]
+__all__ = ["csd_terms", "times", "times_const", "times_unsigned"]
 
 
 def _check_natural(k) -> int:
@@ -72,3 +75,18 @@ def times_const(value, k: int) -> Value:
         terms = paired
     total, sign = terms[0]
     return total if sign > 0 else -total
+
+
+def times_unsigned(w, x) -> Value:
+    """``w * x`` (``w`` signed or unsigned, ``x`` an unsigned value) from the bits of ``x``:
+    ``sum(x[b] ? w << b : 0)``, added as a balanced tree; no ``$mul``, so no DSP."""
+    w, x = Value.cast(w), Value.cast(x)
+    if x.shape().signed:
+        raise ValueError(f"x must be unsigned, not {x.shape()}")
+    terms = [Mux(x[b], w.shift_left(b), 0) for b in range(len(x))]
+    if not terms:
+        return Const(0, 1)
+    while len(terms) > 1:
+        paired = [a + b for a, b in zip(terms[0::2], terms[1::2], strict=False)]
+        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]

@@ -8,7 +8,8 @@ with the current memory's read port transparent to its write port so that back-t
 updates of the same row are exact. A spike input has three stages (read the weight row;
 register it; add it into the current row). A multi-bit input has four: read the weight
 row; register it; multiply it by ``x_i`` into a register (``lanes`` multipliers
-``w_bits x in_bits``, the form yosys maps to DSP blocks); add the products into the
+``w_bits x in_bits``, the form yosys maps to DSP blocks; beyond the device's DSP count
+shifts and adds, ``LayerPlan.logic_lanes``); add the products into the
 current row. A weight memory of several banks (:mod:`.weight_memory`, one block-RAM shape
 each) adds one stage: the OR of the banks' zeroed outputs, registered. An event with
 ``x_i = 0`` is consumed in one cycle and does nothing.
@@ -33,7 +34,7 @@ from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .arith import times
+from .arith import times, times_unsigned
 from .plan import LayerPlan
 from .spram import SPRAMMemory
 from .weight_memory import WeightMemory
@@ -141,8 +142,10 @@ class Integrator(wiring.Component):
             add_valid, add_group = Signal(), Signal(range(groups))
             terms = Signal(data.ArrayLayout(signed(lp.w_bits + lp.value_bits + 1), lanes))
             m.d.sync += [add_valid.eq(reg_valid), add_group.eq(reg_group)]
-            for j in range(lanes):
-                m.d.sync += terms[j].eq(reg_w[j] * reg_value)
+            for j in range(lanes):  # beyond the device's DSPs, shifts and adds (arith)
+                logic = j >= lanes - lp.logic_lanes
+                m.d.sync += terms[j].eq(times_unsigned(reg_w[j], reg_value) if logic
+                                        else reg_w[j] * reg_value)
             row_addr, row_read = reg_group, reg_valid
             in_flight = in_flight | add_valid
         elif lp.mask > 1:

@@ -49,6 +49,9 @@ class NetworkCore(wiring.Component):
     budget : dict, optional
         The resources ``lanes="auto"`` plans for (a board's ``capacity`` and ``family``;
         default the ULX3S-25F's).
+    dsp : int, optional
+        At most this many of a direct layer's products in DSP blocks (the device's count),
+        the rest shifts and adds in logic (``plan.plan_core``). Default: all in DSPs.
     trace : bool
         Add the ``trace`` ports (for verification); board builds use ``False``.
     spram : dict, optional
@@ -57,6 +60,9 @@ class NetworkCore(wiring.Component):
     in_pack : int
         Direct input values per ``i_stream`` beat, in ``[1, 64]`` (``input_adapter``);
         ``P > 1`` also keeps zeros away from the integrator. Default 1.
+    dsp : int, optional
+        At most this many of a direct layer's products in DSP blocks (the device's count),
+        the rest shifts and adds in logic (``plan.plan_core``). Default: all in DSPs.
 
     Attributes
     ----------
@@ -79,10 +85,10 @@ class NetworkCore(wiring.Component):
     """
 
     def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True,
-                 spram=None, in_pack: int = 1, budget=None):
+                 spram=None, in_pack: int = 1, budget=None, dsp: int | None = None):
         try:
             self.plan: CorePlan = plan_core(net, lanes=lanes, spram=spram, in_pack=in_pack,
-                                            budget=budget)
+                                            budget=budget, dsp=dsp)
         except (TypeError, ValueError) as e:
             raise refuse(self, e) from None
         if not isinstance(trace, bool):

@@ -20,7 +20,7 @@ group; its state memories have one row per output position and channel group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from spikefab.fixed import unsigned_width
@@ -109,6 +109,10 @@ class LayerPlan:
         an input event is a chunk ``c`` with a ``K``-bit mask of inputs ``c*K + k``.
     next_mask : int
         The next layer's ``mask``: this layer's spike events are then chunks.
+    logic_lanes : int
+        Lanes of a direct layer whose product ``w * x`` is shifts and adds in logic
+        (:func:`.arith.times_unsigned`; the last ones); the others are multiplies yosys maps
+        to DSP blocks. 0 unless ``plan_core(dsp=...)`` ran out of DSPs.
     """
 
     index: int
@@ -133,6 +137,7 @@ class LayerPlan:
     spram: tuple = ()
     mask: int = 1
     next_mask: int = 1
+    logic_lanes: int = 0
 
     def __post_init__(self):
         if not self.bank_rows:
@@ -239,6 +244,7 @@ class LayerPlan:
             },
             **({"conv": self.geometry.to_dict()} if self.conv is not None else {}),
             **({"spram": dict(self.spram)} if self.spram else {}),
+            **({"logic_lanes": self.logic_lanes} if self.logic_lanes else {}),
         }
 
 
@@ -304,22 +310,39 @@ class CorePlan:
         }
 
 
+def _place_products(layers, dsp: int) -> list:
+    """``layers`` with at most ``dsp`` products (one per lane of a layer with a multi-bit
+    input) left to DSP blocks, in layer order, and the rest in logic."""
+    out = []
+    for lp in layers:
+        if lp.value_bits:
+            in_dsp = min(lp.lanes, dsp)
+            dsp -= in_dsp
+            lp = replace(lp, logic_lanes=lp.lanes - in_dsp)
+        out.append(lp)
+    return out
+
+
 def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
-              budget=None) -> CorePlan:
+              budget=None, dsp: int | None = None) -> CorePlan:
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
 
     ``lanes``: any form :func:`.lanes.resolve_lanes` accepts (``budget``: the resources
     ``"auto"`` plans for). ``spram``: ``{layer: {memory: banks}}``, the conv layers' state
     memories placed in single-port RAM (:func:`check_spram`); None: none. ``in_pack``: see
-    :mod:`.input_pack`.
+    :mod:`.input_pack`. ``dsp``: at most this many products in DSP blocks (the device's count),
+    the rest in logic (:attr:`LayerPlan.logic_lanes`); None: every product a multiply.
 
     Raises
     ------
     TypeError
         When ``net`` is not a QuantizedNetwork.
     ValueError
-        When ``lanes`` is not an integer in ``[1, MAX_LANES]`` (or a valid per-layer list).
+        When ``lanes`` is not an integer in ``[1, MAX_LANES]`` (or a valid per-layer list),
+        or ``dsp`` is negative.
     """
+    if dsp is not None and (not isinstance(dsp, int) or dsp < 0):
+        raise ValueError(f"dsp must be a non-negative integer or None, not {dsp!r}")
     if not isinstance(net, QuantizedNetwork):
         raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
     spec = net.spec
@@ -366,6 +389,8 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
                 next_mask=1 if last else items[i + 1][1],
             )
         )
+    if dsp is not None:
+        layers = _place_products(layers, dsp)
     in_data_bits = spec.in_bits * in_pack if direct else layers[0].in_index_bits
     n_classes = spec.n_classes
     out_data_bits = max(acc_bits, CYCLE_BITS, unsigned_width(n_classes - 1))

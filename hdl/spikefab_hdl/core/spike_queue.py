@@ -8,18 +8,24 @@ read side turns each mask into spike events ``{index}``, lowest index first, the
 step's ``{eos}`` beat. So a layer finishes its pass of step ``t`` in ``G`` cycles and goes
 on with step ``t + 1`` while the next layer is still integrating step ``t``'s spikes —
 the order of the events, hence the arithmetic, is unchanged.
+
+The lowest spike of the mask being expanded and the mask without it come from a prefix OR
+(:func:`lowest_set_bit`, :func:`without_lowest_bit`: ``log2 lanes`` levels), not from a
+``lanes``-long priority chain and the carry chain of ``pend & (pend - 1)``, which limited
+Fmax at wide lanes.
 """
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .arith import times
 from .signatures import event_layout
 
-__all__ = ["SpikeQueue", "SmallFIFO", "lowest_set_bit", "LOGIC_BITS"]
+__all__ = ["SpikeQueue", "SmallFIFO", "lowest_set_bit", "without_lowest_bit", "count_to_3",
+           "LOGIC_BITS"]
 
 #: A queue of at most this many bits is kept in flip-flops (yosys ``ram_style = "logic"``):
 #: an iCE40 block RAM holds 4096 bits, and block RAM is what a small FPGA runs out of first.
@@ -36,13 +42,46 @@ class SmallFIFO(fifo.SyncFIFOBuffered):
         return m
 
 
+def _lower_set(word, width: int) -> list:
+    """``below[j]``: some bit of ``word`` under ``j`` is set; a prefix OR, ``log2 width``
+    levels of 2-input ORs (Kogge-Stone), not a ``width``-long chain."""
+    prefix, span = [word[j] for j in range(width)], 1
+    while span < width:
+        prefix = [p | prefix[j - span] if j >= span else p for j, p in enumerate(prefix)]
+        span *= 2
+    return [Const(0, 1)] + prefix[:-1]
+
+
 def lowest_set_bit(m: Module, word, width: int) -> Signal:
-    """Index of the lowest set bit of ``word`` (0 when ``word`` is 0)."""
+    """Index of the lowest set bit of ``word`` (0 when ``word`` is 0): the bit that no lower
+    set bit precedes (:func:`_lower_set`), encoded by ``log2 width`` OR trees."""
     index = Signal(range(max(2, width)))
-    for j in reversed(range(width)):
-        with m.If(word[j]):
-            m.d.comb += index.eq(j)
+    below = _lower_set(word, width)
+    first = [word[j] & ~below[j] for j in range(width)]  # one-hot
+    for b in range(len(index)):
+        hits = [first[j] for j in range(width) if (j >> b) & 1]
+        m.d.comb += index[b].eq(Cat(*hits).any() if hits else 0)
     return index
+
+
+def count_to_3(word, width: int):
+    """The number of set bits of ``word``, saturated at 3 (2 bits): a tree of 2-bit
+    saturating adds, each output bit a function of 4 bits (one LUT4 level per tree level)."""
+    counts = [Cat(word[j], Const(0, 1)) for j in range(width)]
+    while len(counts) > 1:
+        pairs = []
+        for a, b in zip(counts[0::2], counts[1::2], strict=False):
+            total = a + b
+            pairs.append(Mux(total[2], 3, total[:2]))
+        counts = pairs + ([counts[-1]] if len(counts) % 2 else [])
+    return counts[0] if counts else Const(0, 2)
+
+
+def without_lowest_bit(word, width: int):
+    """``word`` with its lowest set bit cleared (``word & (word - 1)`` without the carry
+    chain): the bits that some lower set bit precedes."""
+    below = _lower_set(word, width)
+    return Cat(*(word[j] & below[j] for j in range(width)))
 
 
 class SpikeQueue(wiring.Component):
@@ -123,15 +162,22 @@ class SpikeQueue(wiring.Component):
             m.d.sync += base.eq(times(entry.group, self.lanes // self.chunk))
         return lambda low: base + low
 
+    def _slots(self, word):
+        """The items of ``word``: its bits, or with ``chunk > 1`` one bit per nonzero slice."""
+        k = self.chunk
+        if k == 1:
+            return word
+        return Cat(*(word[s * k:(s + 1) * k].any() for s in range(self.lanes // k)))
+
     def _items(self, m: Module, pend):
         """What one event takes from ``pend``: ``(items, low, rest)``, the nonzero items
         (spikes, or slices with ``chunk > 1``), the lowest one's number, ``pend`` without it
         (with ``chunk > 1`` the slice goes out as the event's ``mask``)."""
         k = self.chunk
         if k == 1:
-            return pend, lowest_set_bit(m, pend, self.lanes), pend & (pend - 1)
+            return pend, lowest_set_bit(m, pend, self.lanes), without_lowest_bit(pend, self.lanes)
         slots = self.lanes // k
-        items = Cat(*(pend[s * k:(s + 1) * k].any() for s in range(slots)))
+        items = self._slots(pend)
         low = lowest_set_bit(m, items, slots)
         rest = Signal.like(pend)
         m.d.comb += rest.eq(pend)
@@ -167,17 +213,21 @@ class SpikeQueue(wiring.Component):
         index = self._expander(m, entry, load)
         out = self.o_events
         items, low, rest = self._items(m, pend)
-        single = (items & (items - 1)) == 0
-        with m.If(pend != 0):
+        # ``any_``/``one``: pend has an item / exactly one, as registers set beside pend, so
+        # that the FIFO's read enable (``free``) is a few gates from flip-flops, not a zero
+        # test of ``rest`` (its wide enables were the critical path at lanes 64)
+        any_, one = Signal(), Signal()
+        with m.If(any_):
             m.d.comb += [out.valid.eq(1), out.payload.index.eq(index(low))]
         with m.Elif(pend_eos):
             m.d.comb += [out.valid.eq(1), out.payload.eos.eq(1)]
-        with m.If(out.ready & (pend != 0)):
-            m.d.sync += pend.eq(rest)
-        with m.If(out.ready & (pend == 0)):
+        with m.If(out.ready & any_):
+            m.d.sync += [pend.eq(rest), any_.eq(~one),
+                         one.eq(count_to_3(items, len(items)) == 2)]
+        with m.If(out.ready & ~any_):
             m.d.sync += pend_eos.eq(0)
-        idle = (pend == 0) & ~pend_eos
-        free = idle | (out.ready & (((pend != 0) & single) | (pend == 0)))
+        idle = ~any_ & ~pend_eos
+        free = idle | (out.ready & (one | ~any_))  # (one implies any_)
         # ``none_held``: the FIFO is empty (a register kept beside the FIFO's own level, an
         # adder, so that its write enable is a few gates from flip-flops and the reader;
         # it and ``ready`` are computed without an adder).
@@ -210,6 +260,10 @@ class SpikeQueue(wiring.Component):
         with m.If(eos_through):
             m.d.comb += [out.valid.eq(1), out.payload.eos.eq(1)]
         m.d.comb += load.eq(free & (q.r_rdy | (bypass & w_valid)) & ~(eos_through & out.ready))
+        mask = Signal(lanes)
+        m.d.comb += mask.eq(entry.mask)
+        new_items = self._slots(mask)
         with m.If(load):
-            m.d.sync += [pend.eq(entry.mask), pend_eos.eq(entry.eos)]
+            m.d.sync += [pend.eq(mask), pend_eos.eq(entry.eos), any_.eq(mask != 0),
+                         one.eq(count_to_3(new_items, len(new_items)) == 1)]
         return m

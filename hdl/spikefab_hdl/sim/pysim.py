@@ -46,6 +46,7 @@ def simulate_amaranth(
     abort_after: int | None = None,
     spram=None,
     in_pack: int = 1,
+    dsp: int | None = None,
 ) -> dict:
     """Stream ``x`` through the core in amaranth.sim and record everything it outputs.
 
@@ -63,8 +64,11 @@ def simulate_amaranth(
         The core's placement of state memories in single-port RAM (``NetworkCore``).
     in_pack : int
         Direct input values per beat (``NetworkCore``).
+    dsp : int, optional
+        Products in DSP blocks at most, the rest in logic (``NetworkCore``).
     """
-    core = NetworkCore(net=net, lanes=lanes, trace=trace, spram=spram, in_pack=in_pack)
+    core = NetworkCore(net=net, lanes=lanes, trace=trace, spram=spram, in_pack=in_pack,
+                       dsp=dsp)
     desc = describe_core(core)
     samples = sample_inputs(net, x)
     beats = [input_beats(desc, s) for s in samples]
