@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "bitstream":
             p.add_argument("--board", action="append",
                            help="board (repeatable; default hardware.boards)")
+        if name == "sim":
+            p.add_argument("--waves", nargs="?", const="", default=None, metavar="N",
+                           help="write sample N's Verilator run as a VCD to "
+                                "<run>/sim/waves/sampleN.vcd (no N: the first sample on "
+                                "which RTL and golden disagree)")
     p = sub.add_parser("run", help="run every step not done yet, in order (resumes)",
                        description="run every step not done yet, in order (resumes)")
     _target(p)
@@ -236,6 +241,10 @@ def _writer(args) -> int:
                 raise ValueError("bitstream needs a board: --board <board> or hardware.boards")
             for b in boards:
                 run_one(ctx, f"bitstream:{b}", force=args.force)
+        elif args.command == "sim" and args.waves is not None:
+            from .run.waves import run_waves
+
+            run_waves(ctx, args.waves or None, force=args.force)
         else:
             run_one(ctx, args.command, force=getattr(args, "force", False))
     return 0

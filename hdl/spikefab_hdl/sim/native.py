@@ -23,7 +23,7 @@ from .beats import Recorder, input_beats
 from .pysim import sample_inputs
 from .verilator import Harness, VerilatorError
 
-__all__ = ["HARNESS", "run_native"]
+__all__ = ["HARNESS", "build_harness", "cycle_limit", "run_native"]
 
 TOPLEVEL = "spikefab_core"
 
@@ -35,11 +35,25 @@ HARNESS = r"""
 #include <vector>
 #include "verilated.h"
 #include "Vnative.h"
+#if VM_TRACE
+#include "verilated_vcd_c.h"
+#endif
 
-// argv: inputs file (one decimal beat per line), outputs file; prints "cycles seconds"
+// argv: inputs file (one decimal beat per line), outputs file, output beats expected,
+// cycle limit; prints "cycles seconds". Built with --trace (sim/waves.py) also: a VCD
+// file and the input beat from whose first offer on every cycle is dumped into it.
 int main(int argc, char** argv) {
     VerilatedContext ctx;
+#if VM_TRACE
+    ctx.traceEverOn(true);
+#endif
     Vnative top{&ctx};
+#if VM_TRACE
+    VerilatedVcdC vcd;
+    top.trace(&vcd, 99);
+    const size_t trace_from = std::strtoull(argv[6], nullptr, 10);
+    bool tracing = false;
+#endif
     std::vector<uint64_t> beats;
     FILE* in = std::fopen(argv[1], "r");
     unsigned long long v;
@@ -61,13 +75,23 @@ int main(int argc, char** argv) {
         if (pos < beats.size()) top.i_stream__payload = beats[pos];
         top.o_stream__ready = 1;
         top.eval();
+#if VM_TRACE
+        if (!tracing && pos >= trace_from) { vcd.open(argv[5]); tracing = true; }
+        if (tracing) vcd.dump(10 * cycles);
+#endif
         bool in_fire = top.i_stream__valid && top.i_stream__ready;
         if (top.o_stream__valid) outs.push_back(top.o_stream__payload);
         top.clk = 1;
         top.eval();
+#if VM_TRACE
+        if (tracing) vcd.dump(10 * cycles + 5);
+#endif
         if (in_fire) ++pos;
         ++cycles;
     }
+#if VM_TRACE
+    if (tracing) { top.clk = 0; top.eval(); vcd.dump(10 * cycles); vcd.close(); }
+#endif
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     FILE* out = std::fopen(argv[2], "w");
     for (uint64_t o : outs) std::fprintf(out, "%llu\n", (unsigned long long)o);
@@ -78,15 +102,28 @@ int main(int argc, char** argv) {
 """
 
 
-def _build(verilog: Path, build_dir: Path) -> float:
-    """Compile ``verilog`` with the harness into ``build_dir/native`` (cached by hash)."""
+def build_harness(verilog: Path, build_dir: Path, *, name: str = "native",
+                  vflags: tuple[str, ...] = ()) -> float:
+    """Compile ``verilog`` with the harness into ``build_dir/<name>`` (cached by hash;
+    ``vflags=("--trace",)`` for the VCD-writing build of :mod:`.waves`)."""
     harness = build_dir / "harness.cpp"
     # Verilator's C++ names escape the "__" of Amaranth's port names as "___05F".
     text = HARNESS.replace("_stream__", "_stream___05F")
     if not harness.is_file() or harness.read_text() != text:
         atomic_write_text(harness, text)
     return verilator.build(verilog, toplevel=TOPLEVEL, build_dir=build_dir,
-                           harness=Harness("native", (harness,), "Vnative"))
+                           harness=Harness(name, (harness,), "Vnative", vflags=vflags))
+
+
+def cycle_limit(desc: dict, n_samples: int, n_beats: int) -> int:
+    """A guard against a hung core: twice the work of every input firing at every step,
+    plus slack per beat."""
+    plan = desc["plan"]
+    worst = sum(lp["n_in"] * (lp["conv"]["kernel"] ** 2 * lp["conv"]["channel_groups"]
+                              if "conv" in lp else lp["groups"]) + lp["groups"]
+                for lp in plan["layers"])
+    expected = n_samples * (plan["n_classes"] + 2)
+    return 1000 * expected + 100 * n_beats + 10**6 + 2 * n_samples * plan["timesteps"] * worst
 
 
 def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: int = 1,
@@ -110,19 +147,13 @@ def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: 
     for port in ("i_stream__payload", "o_stream__payload"):
         if desc["ports"][port]["width"] > 64:
             raise ValueError(f"{port} is {desc['ports'][port]['width']} bits; the harness takes 64")
-    build_seconds = _build(v_path, build_dir)
+    build_seconds = build_harness(v_path, build_dir)
     beats = [b for s in samples for b in input_beats(desc, s)]
     inputs, outputs = build_dir / "native_inputs.txt", build_dir / "native_outputs.txt"
     atomic_write_text(inputs, "".join(f"{b}\n" for b in beats))
     rec = Recorder(desc, len(samples))
     expected = len(samples) * rec.beats_per_result
-    # a guard against a hung core: twice the work of every input firing at every step
-    plan = desc["plan"]
-    worst = sum(lp["n_in"] * (lp["conv"]["kernel"] ** 2 * lp["conv"]["channel_groups"]
-                              if "conv" in lp else lp["groups"]) + lp["groups"]
-                for lp in plan["layers"])
-    limit = 1000 * expected + 100 * len(beats) + 10**6
-    limit += 2 * len(samples) * plan["timesteps"] * worst
+    limit = cycle_limit(desc, len(samples), len(beats))
     proc = subprocess.run(
         [str(build_dir / "native"), str(inputs), str(outputs), str(expected), str(limit)],
         capture_output=True, text=True, check=False,

@@ -77,6 +77,8 @@ class Harness:
         Extra compiler flags (``-CFLAGS``), after ``-O2``.
     deps : tuple of Path
         Headers and other files whose contents the build depends on (hashed, not passed).
+    vflags : tuple of str
+        Extra Verilator options (``("--trace",)``: the model can dump a VCD).
     """
 
     name: str
@@ -84,13 +86,15 @@ class Harness:
     prefix: str
     cflags: str = ""
     deps: tuple[Path, ...] = field(default_factory=tuple)
+    vflags: tuple[str, ...] = ()
 
 
 def _key(verilog: Path, toplevel: str, harness: Harness | None) -> str:
     h = hashlib.sha256(verilog.read_bytes())
     h.update(json.dumps([toplevel, BUILD_ARGS, TIMESCALE, _versions()]).encode())
     if harness is not None:
-        h.update(json.dumps([harness.name, harness.prefix, harness.cflags]).encode())
+        h.update(json.dumps([harness.name, harness.prefix, harness.cflags,
+                             list(harness.vflags)]).encode())
         for p in (*harness.sources, *harness.deps):
             h.update(Path(p).read_bytes())
     return h.hexdigest()
@@ -236,7 +240,7 @@ def _build_harness(verilog: Path, toplevel: str, build_dir: Path, log: Path, har
                    what: str) -> None:
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "--top-module", toplevel,
            "--prefix", harness.prefix, "-o", str(build_dir / harness.name),
-           "-Mdir", str(build_dir / f"obj_{harness.name}"), *BUILD_ARGS,
+           "-Mdir", str(build_dir / f"obj_{harness.name}"), *BUILD_ARGS, *harness.vflags,
            "-CFLAGS", f"-O2 {harness.cflags}".strip(), *map(str, harness.sources), str(verilog)]
     try:
         with open(log, "w") as out:

@@ -18,7 +18,8 @@ def compare_rtl(golden, rtl: dict) -> dict:
     A sample matches when its prediction and all its accumulators are equal. When the RTL
     result carries traces (``logits``, ``spikes``, ``membranes``, and ``synapses`` where a
     layer has a synaptic current) of the golden shapes, they are compared too
-    (``trace_mismatches`` counts the samples that differ anywhere).
+    (``trace_mismatches`` counts the samples that differ anywhere). ``match`` and ``agree``
+    are per sample: the prediction and accumulators equal, and also every trace.
     """
     pred = np.asarray(rtl["prediction"], dtype=np.int64)
     acc = np.asarray(rtl["acc"], dtype=np.int64)
@@ -48,4 +49,5 @@ def compare_rtl(golden, rtl: dict) -> dict:
         compared.append(key)
     out["trace_compared"] = compared
     out["trace_mismatches"] = int(bad.sum())
+    out["agree"] = match & ~bad
     return out

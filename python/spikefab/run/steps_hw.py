@@ -26,7 +26,8 @@ from .config import lanes_arg
 from .progress import spinner
 from .rundir import write_json
 
-__all__ = ["StepFailed", "run_bitstream_board", "run_sim", "run_verilog", "sim_lines"]
+__all__ = ["RTLMismatch", "StepFailed", "run_bitstream_board", "run_sim", "run_verilog",
+           "sim_inputs", "sim_lines"]
 
 
 class StepFailed(RuntimeError):
@@ -36,6 +37,11 @@ class StepFailed(RuntimeError):
     def __init__(self, message: str, step: str | None = None):
         super().__init__(message)
         self.step = step
+
+
+class RTLMismatch(StepFailed):
+    """The ``sim`` step ran and RTL and golden disagree (``sim/results.npz`` holds which
+    samples: ``agree``)."""
 
 
 def _last_line(text: str) -> str:
@@ -94,10 +100,9 @@ def sim_lines(s: dict) -> list[str]:
     return lines
 
 
-def run_sim(ctx) -> dict:
-    """Simulate the test set (or its first ``hardware.sim_samples``) in Verilator."""
-    from spikefab_hdl.sim.rtlsim import simulate  # lazy: it imports amaranth
-
+def sim_inputs(ctx) -> tuple[QuantizedNetwork, np.ndarray, np.ndarray]:
+    """The run's IR and the samples the ``sim`` step simulates: the test set or its first
+    ``hardware.sim_samples``; ``(net, x, y)``."""
     hw = ctx.cfg["hardware"]
     net = QuantizedNetwork.load(ctx.run.path("ir", "net"))
     x = np.load(ctx.run.path("ir", "test_inputs.npy"))
@@ -105,7 +110,16 @@ def run_sim(ctx) -> dict:
         y = z["y"]
     n = len(y) if hw["sim_samples"] == 0 else min(hw["sim_samples"], len(y))
     x = x[:n] if net.spec.encoding == "direct" else x[:, :n]
-    y = y[:n]
+    return net, x, y[:n]
+
+
+def run_sim(ctx) -> dict:
+    """Simulate the test set (or its first ``hardware.sim_samples``) in Verilator."""
+    from spikefab_hdl.sim.rtlsim import simulate  # lazy: it imports amaranth
+
+    hw = ctx.cfg["hardware"]
+    net, x, y = sim_inputs(ctx)
+    n = len(y)
     golden = run_network(net, x)
     with spinner(f"Verilator: build + simulate {n} samples (lanes={hw['lanes']}, "
                  f"in_pack={hw['in_pack']})"):
@@ -116,7 +130,7 @@ def run_sim(ctx) -> dict:
     float_pred = np.load(ctx.run.path("student", "float_pred.npy"))[:n]
     buf = io.BytesIO()
     np.savez_compressed(buf, prediction=rtl["prediction"], acc=rtl["acc"], cycles=cycles,
-                        match=cmp["match"])
+                        match=cmp["match"], agree=cmp["agree"])
     atomic_write_bytes(ctx.run.path("sim", "results.npz"), buf.getvalue())
     rtl_pred = np.asarray(rtl["prediction"])
     summary = {
@@ -138,7 +152,7 @@ def run_sim(ctx) -> dict:
     for line in sim_lines(summary):
         ctx.say(line)
     if cmp["matching"] != cmp["total"] or cmp["trace_mismatches"]:
-        raise StepFailed(f"RTL and golden disagree on "
+        raise RTLMismatch(f"RTL and golden disagree on "
                          f"{cmp['total'] - cmp['matching']} of {cmp['total']} samples "
                          f"({cmp['trace_mismatches']} trace mismatches); see "
                          f"{ctx.run.path('sim', 'sim.json')}")
