@@ -10,6 +10,7 @@ from spikefab import trained
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.formal.network import board_proofs, network_proofs, prove
 from spikefab_hdl.formal.queue import queue_proofs
+from spikefab_hdl.formal.rmw import rmw_proofs
 
 #: The cases whose hidden layers' queues are proven here (the queue's logic differs by lanes
 #: and by kind: dense, conv into conv, conv into dense, into a layer taking masks; the
@@ -20,17 +21,16 @@ QUEUE_CASES = ("direct-2hidden-l4", "direct-conv-conv-l4", "direct-wide-l8",
 
 
 def _prove(net, lanes, tmp_path):
-    # digits: no integrator is small
     proofs = network_proofs(plan_core(net, lanes=lanes)) + board_proofs(net)
     assert proofs
-    results = prove(proofs, work=tmp_path / "work", out=tmp_path, jobs=2, timeout=300)
+    results = prove(proofs, work=tmp_path / "work", out=tmp_path, jobs=2, timeout=600)
     assert [r.line() for r in results if not r.passed] == []
     return proofs
 
 
 def test_every_random_case_is_proven(tmp_path):
     """One run over the union of the cases' neuron proofs (identical neurons proven once;
-    the integrator's proofs are tests/test_formal_integrator.py's)."""
+    their integrators: test_the_random_integrators_are_proven)."""
     proofs, seen = [], set()
     for name in sorted(CASES):
         net, _, lanes, _ = random_case(name)
@@ -44,6 +44,26 @@ def test_every_random_case_is_proven(tmp_path):
     modes = " ".join(p.what for p in proofs)
     for word in ("decay", "cuba", "subtract-delayed", "zero", "gt", "no leak", "shift"):
         assert word in modes
+
+
+#: The random cases' integrators at their widths (formal/rmw.py), one of each kind: a direct
+#: layer of 90 rows in 3 weight banks, a spike layer of 64 rows in banks, the widest
+#: currents (22 bits), a readout of one row (G = 1: the bypass).
+INTEGRATORS = [("direct-banked-l1", 0), ("spikes-banked-l1", 0), ("direct-wide-l8", 0),
+               ("spikes-readout-only-l4", 0)]
+
+
+def test_the_random_integrators_are_proven(tmp_path):
+    proofs = []
+    for name, index in INTEGRATORS:
+        net, _, lanes, _ = random_case(name)
+        for p in rmw_proofs(plan_core(net, lanes=lanes).layers[index]):
+            proofs.append(type(p)(f"{name}.{p.name}", p.what, p.harness, p.mode, p.depth,
+                                  p.solver))
+    assert len(proofs) == len(INTEGRATORS)
+    assert {p.mode for p in proofs} == {"prove"}
+    results = prove(proofs, work=tmp_path / "work", out=tmp_path, jobs=2, timeout=600)
+    assert [r.line() for r in results if not r.passed] == []
 
 
 def test_the_digits_model_is_proven(tmp_path):

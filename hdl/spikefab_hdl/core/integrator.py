@@ -102,11 +102,7 @@ class Integrator(wiring.Component):
         lp = self.layer
         groups, lanes = lp.groups, lp.lanes
         cur_layout = data.ArrayLayout(signed(lp.cur_bits), lanes)
-        m.submodules.weights = wmem = WeightMemory(
-            shape=data.ArrayLayout(signed(lp.w_bits), lanes * lp.mask),
-            rows=lp.weight_rows,
-            bank_rows=lp.bank_rows,
-        )
+        m.submodules.weights = wmem = self.weight_memory()
         banks = lp.spram_banks("currents")
         if banks:  # single-port RAM: the walk never reads and writes one bank in a cycle
             m.submodules.currents = cmem = SPRAMMemory(shape=cur_layout, depth=groups,
@@ -115,8 +111,7 @@ class Integrator(wiring.Component):
         else:
             # (a conv layer's currents start unset: its clear pass writes them after reset)
             init = [] if lp.conv is not None else [list(map(int, r)) for r in lp.bias_rows]
-            m.submodules.currents = cmem = memory.Memory(shape=cur_layout, depth=groups,
-                                                         init=init)
+            m.submodules.currents = cmem = self.current_memory(cur_layout, groups, init)
             c_wr = cmem.write_port()
             c_rd = cmem.read_port(transparent_for=(c_wr,))
         busy, group, value, pending = self.walk(m, wmem)
@@ -177,6 +172,9 @@ class Integrator(wiring.Component):
             c_wr.addr.eq(Mux(add_valid, add_group, self.wr_addr)),
             c_wr.data.eq(Mux(add_valid, sums, self.wr_data)),
         ]
+        # what the integrator proof's induction invariant reads (formal/rmw.py)
+        self.probes = {"walk": (busy, group, value), "stages": stages[1:],
+                       "add": (add_valid, add_group, terms)}
         return m
 
     def mask_tree(self, m: Module, row, mask, head) -> list:
@@ -204,6 +202,18 @@ class Integrator(wiring.Component):
             if len(vals[0]) == 1:
                 return stages
 
+    def weight_memory(self) -> WeightMemory:
+        """The layer's weight memory (``addr``, ``data``, ``latency``); the integrator proof
+        (formal/rmw.py) puts its own model of one row in its place."""
+        lp = self.layer
+        return WeightMemory(shape=data.ArrayLayout(signed(lp.w_bits), lp.lanes * lp.mask),
+                            rows=lp.weight_rows, bank_rows=lp.bank_rows)
+
+    def current_memory(self, shape, depth: int, init) -> memory.Memory:
+        """The current memory (one write port, one read port transparent to it); the
+        integrator proof (formal/rmw.py) puts a model tracking one row in its place."""
+        return memory.Memory(shape=shape, depth=depth, init=init)
+
     def walk(self, m: Module, wmem: WeightMemory):
         """Stage 0: take events and walk the ``G`` weight rows of each nonzero one.
 
@@ -214,7 +224,7 @@ class Integrator(wiring.Component):
         lp = self.layer
         groups = lp.groups
         busy = Signal()
-        base = Signal(range(lp.n_in * groups))
+        base = self.walk_base = Signal(range(lp.n_in * groups))
         group = Signal(range(groups))
         value = Signal(max(1, lp.value_bits, lp.mask if lp.mask > 1 else 0))
         last = group == groups - 1

@@ -7,8 +7,9 @@ network, every proof the core's blocks get (docs/verification.md):
   for a ``decay``, ``delayed-reset`` or ``cuba`` neuron, its state-only products
   (``layer<l>.neuron-prep``, :class:`~.neuron.PrepHarness`) — combinational, proven for
   every input at depth 1; dense and conv layers and the spiking readout share the stage;
-* ``layer<l>.integrator``: the dense integrator's read-modify-write pipeline
-  (:class:`~.integrator.IntegratorHarness`), bounded;
+* ``layer<l>.integrator``: a dense layer's (or the readout's) read-modify-write pipeline
+  with its memories abstracted (:class:`~.rmw.RMWHarness`), by k-induction; conv layers
+  get none yet (docs/verification.md);
 * ``layer<l>.queue``, ``-short``, ``-cover``: a hidden layer's spike queue
   (:func:`~.queue.queue_proofs`), bounded, and its covers;
 * ``board.parser``, ``board.builder`` (:func:`board_proofs`, the network's board top): the
@@ -25,10 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..core.plan import CorePlan, LayerPlan
-from .integrator import integrator_proofs
 from .neuron import PrepHarness, UpdateHarness, describe_neuron
 from .proof import Proof
 from .queue import queue_proofs
+from .rmw import rmw_proofs
 from .sby import DEFAULT_SOLVER, ProofResult, run_sby
 
 __all__ = ["Proof", "board_proofs", "network_proofs", "neuron_proofs", "prove"]
@@ -68,7 +69,7 @@ def network_proofs(plan: CorePlan, *, integrator: bool = True,
         proofs += neuron_proofs(name, neuron=lp.neuron, lanes=lp.lanes, cur_bits=lp.cur_bits)
     if integrator:
         for lp in plan.layers:
-            proofs += integrator_proofs(lp)
+            proofs += rmw_proofs(lp)
     if queues:
         for lp in plan.layers:
             proofs += queue_proofs(lp)

@@ -1,0 +1,345 @@
+"""Proof 2 at every size: the integrator's read-modify-write pipeline, memories abstracted.
+
+:class:`RMWHarness` builds a layer's real :class:`~spikefab_hdl.core.integrator.Integrator`
+(or :class:`~spikefab_hdl.core.conv_integrator.ConvIntegrator`): its walk, stages, bypass
+and address arithmetic as the core has them, at the layer's widths, lanes, groups,
+positions and weight-memory latency. Its two memories are replaced (the integrator's
+``weight_memory`` / ``current_memory`` hooks) by models whose size does not depend on the
+row counts, so the proof costs the same at 16 rows or 2,000:
+
+* :class:`OneRowWeights`: one weight row at a free address ``a`` holds a free row ``C``,
+  every other row is zero; ``data`` follows ``addr`` after the real memory's latency;
+* :class:`ShadowMemory`: the current memory tracked at one free row ``r`` (its value a
+  shadow register starting at a free ``B``); a read of ``r`` returns the shadow, bypassed
+  by a write of ``r`` in the same cycle exactly when the integrator asks for a read port
+  transparent to its write port; a read of any other row returns a free value.
+
+The events are free (any valid coordinate, ``valid`` free every cycle: back to back, same
+row, neighbouring rows, gaps). The harness states what row ``r`` must hold in the layer's
+own terms: ``B + C * x`` summed over the accepted events whose input and tap connect
+weight row ``a`` to current row ``r`` (dense: input ``i`` and group ``g`` with
+``a = i*G + g``, ``r = g``; conv: ``a = ((c*k + ky)*k + kx)*G + g``, ``r = (oy*OW + ox)*G +
+g`` with ``y = s*oy + ky - p``, ``x = s*ox + kx - p``); whenever the integrator was idle,
+the row read back through the owner's port equals it. That the plan puts ``W`` where these
+formulas say is checked on the real arrays when the proof is built.
+
+Why one nonzero weight row suffices: the pipeline never branches on a weight or a current
+(only on the events), and the row it writes is the sum of the terms it read, so each row's
+value is linear in the weight memory; a proof for every single row ``a`` and every value
+``C`` covers every weight memory, the real one included. Values of a direct layer's events
+are 0 or 1 (0 is dropped in one cycle; the product ``w * x`` itself is one ``*``).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+from amaranth import Array, Elaboratable, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..core.conv_integrator import ConvIntegrator
+from ..core.integrator import Integrator
+from ..core.plan import LayerPlan
+from .checks import Harness
+from .integrator import model_rows
+from .proof import Proof
+
+__all__ = ["OneRowWeights", "RMWHarness", "ShadowMemory", "check_layout",
+           "induction_depth", "rmw_depth", "rmw_proofs"]
+
+#: boolector answered the dense induction fastest here (docs/verification.md).
+SOLVER = "boolector"
+
+
+class OneRowWeights(wiring.Component):
+    """A weight memory whose row ``at`` holds ``row`` and every other row zero; ``data`` is
+    the row addressed ``latency`` cycles earlier, as :class:`~..core.weight_memory.WeightMemory`."""
+
+    def __init__(self, *, shape, depth: int, latency: int, at, row):
+        self.latency, self._at, self._row = latency, at, row
+        super().__init__({"addr": In(range(max(2, depth))), "data": Out(shape)})
+        #: ``hit[k]``: the row addressed ``k + 1`` cycles ago was ``at``
+        self.hit = [Signal(name=f"w_hit{k}") for k in range(latency)]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.hit[0].eq(self.addr == self._at)
+        for prev, nxt in zip(self.hit[:-1], self.hit[1:], strict=True):
+            m.d.sync += nxt.eq(prev)
+        m.d.comb += self.data.as_value().eq(Mux(self.hit[-1], self._row.as_value(), 0))
+        return m
+
+
+class ShadowMemory(Elaboratable):
+    """The current memory seen at one row: the API of ``amaranth.lib.memory.Memory`` that
+    the integrator uses (one ``write_port()``, one synchronous ``read_port()``).
+
+    Parameters
+    ----------
+    shape, depth :
+        As the real memory's.
+    row : Value
+        The tracked row (a free constant of the harness).
+    init : Value
+        Its value before the first write (a free constant).
+    other : Value
+        What a read of any other row returns (free in every cycle).
+    """
+
+    def __init__(self, *, shape, depth: int, row, init, other):
+        self.shape, self.depth = shape, depth
+        self.row, self.init, self.other = row, init, other
+        self.value = Signal(shape, name="shadow")  # the tracked row now
+        self.transparent = None
+        self._w = self._r = None
+
+    def write_port(self):
+        self._w = SimpleNamespace(addr=Signal(range(max(2, self.depth)), name="sh_waddr"),
+                                  data=Signal(self.shape, name="sh_wdata"),
+                                  en=Signal(name="sh_wen"))
+        return self._w
+
+    def read_port(self, *, domain="sync", transparent_for=()):
+        assert domain == "sync" and self._r is None
+        self.transparent = any(p is self._w for p in transparent_for)
+        self._r = SimpleNamespace(addr=Signal(range(max(2, self.depth)), name="sh_raddr"),
+                                  data=Signal(self.shape, name="sh_rdata"),
+                                  en=Signal(init=1, name="sh_ren"))
+        return self._r
+
+    def elaborate(self, platform):
+        m = Module()
+        w, r = self._w, self._r
+        written = Signal(name="sh_written")
+        stored = Signal(self.shape, name="sh_stored")
+        m.d.comb += self.value.eq(Mux(written, stored, self.init))
+        hit_w = w.en & (w.addr == self.row)
+        with m.If(hit_w):
+            m.d.sync += [stored.eq(w.data), written.eq(1)]
+        with m.If(r.en):
+            with m.If(r.addr == self.row):
+                bypass = hit_w if self.transparent else 0
+                m.d.sync += r.data.eq(Mux(bypass, w.data, self.value))
+            with m.Else():
+                m.d.sync += r.data.eq(self.other)
+        return m
+
+
+def _abstracted(cls):
+    """``cls`` with its memories replaced by the harness's models."""
+
+    class Abstracted(cls):
+        def __init__(self, *, layer, weights, currents):
+            super().__init__(layer=layer)
+            self._models = (weights, currents)
+
+        def weight_memory(self):
+            return self._models[0]
+
+        def current_memory(self, shape, depth, init):
+            return self._models[1]
+
+    Abstracted.__name__ = f"Abstract{cls.__name__}"
+    return Abstracted
+
+
+def check_layout(layer: LayerPlan) -> None:
+    """The plan's weight rows are where the harness's formulas put ``W`` (ValueError if not)."""
+    rows = np.asarray(layer.weight_rows, np.int64)
+    lanes = layer.lanes
+    if layer.conv is None:
+        want = model_rows(layer)[0].reshape(-1, lanes)
+    else:
+        geo, conv = layer.geometry, layer.conv
+        w = np.asarray(layer.weights, np.int64)
+        g_n, k = geo.groups, conv.kernel
+        full = np.zeros((g_n * lanes, conv.in_channels, k, k), np.int64)
+        full[: w.shape[0]] = w
+        # row ((c*k + ky)*k + kx)*G + g, lane j = W[g*lanes + j, c, ky, kx]
+        want = full.reshape(g_n, lanes, conv.in_channels, k, k).transpose(2, 3, 4, 0, 1)
+        want = want.reshape(-1, lanes)
+    if rows.shape != want.shape or not np.array_equal(rows, want):
+        raise ValueError(f"layer {layer.index}: the weight memory's layout is not the one "
+                         f"the integrator proof states")
+
+
+def rmw_depth(layer: LayerPlan) -> int:
+    """BMC depth: two events that each walk their most rows, back to back, then the drain
+    (the decode registers of a conv layer, the memory latency, the product, the add)."""
+    latency = 2 if layer.weight_banks == 1 else 3
+    walk = layer.groups if layer.conv is None else layer.conv.kernel ** 2 * layer.geometry.groups
+    return 2 * walk + latency + (1 if layer.value_bits else 0) + (2 if layer.conv else 0) + 4
+
+
+def rmw_proofs(layer: LayerPlan) -> list[Proof]:
+    """The integrator proof of a dense layer or the readout (k-induction). None for a conv
+    layer: :class:`RMWHarness` builds its bounded proof, but a 4-tap layer's 16 cycles got
+    no answer in 4 minutes here (the solver relates the walk's table-and-decrement row
+    arithmetic to the coordinates); none for currents in single-port RAM or a layer taking
+    spike masks either."""
+    if layer.conv is not None or layer.spram_banks("currents") or layer.mask > 1:
+        return []  # a mask layer's events carry K inputs (the adder tree): not modelled
+    check_layout(layer)
+    shape = (f"{layer.groups} rows, {layer.lanes} lanes{', direct' if layer.value_bits else ''}")
+    what = f"no update lost or doubled, any weights, any event sequence (dense, {shape})"
+    return [Proof(f"layer{layer.index}.integrator", what, lambda: RMWHarness(layer=layer),
+                  "prove", induction_depth(layer), solver=SOLVER)]
+
+
+def induction_depth(layer: LayerPlan) -> int:
+    """k of the dense proof's k-induction: the read-modify-write window (the current row
+    is read one cycle before its write) and the stages, not ``G``."""
+    return 3
+
+
+class RMWHarness(Harness):
+    """A layer's integrator with abstracted memories against the row it must hold.
+
+    Parameters
+    ----------
+    layer : LayerPlan
+    dut : class, optional
+        The integrator class (default: the layer's; a planted bug in tests).
+    """
+
+    def __init__(self, *, layer: LayerPlan, dut=None):
+        self.layer = layer
+        self.dut_class = dut or (ConvIntegrator if layer.conv is not None else Integrator)
+        fields = {"index": layer.in_index_bits}
+        if layer.value_bits:
+            fields["value"] = layer.value_bits
+        lanes, wb, cb = layer.lanes, layer.w_bits, layer.cur_bits
+        ports = {
+            "events": In(stream.Signature(data.StructLayout(fields))),
+            "w_row": In(data.ArrayLayout(signed(wb), lanes)),   # C
+            "b_row": In(data.ArrayLayout(signed(cb), lanes)),   # B
+            "other": In(data.ArrayLayout(signed(cb), lanes)),   # reads of other rows
+            "g_w": In(range(max(2, self._groups))),             # the weight row's group
+            "g_r": In(range(max(2, self._groups))),             # the current row's group
+            "lane": In(range(max(2, lanes))),                   # the lane checked
+        }
+        if layer.conv is None:
+            ports["i_w"] = In(range(max(2, layer.n_in)))
+        else:
+            conv = layer.conv
+            oh, ow = conv.out_hw
+            ports.update(c_w=In(range(max(2, conv.in_channels))), ky=In(range(max(2, conv.kernel))),
+                         kx=In(range(max(2, conv.kernel))), oy=In(range(max(2, oh))),
+                         ox=In(range(max(2, ow))))
+        super().__init__(ports)
+
+    @property
+    def _groups(self) -> int:
+        lp = self.layer
+        return lp.groups if lp.conv is None else lp.geometry.groups
+
+    def build(self, m):
+        lp = self.layer
+        lanes, g_n = lp.lanes, self._groups
+        free = ["w_row", "b_row", "g_w", "g_r", "lane"] + (["i_w"] if lp.conv is None else
+                                                   ["c_w", "ky", "kx", "oy", "ox"])
+        for name in free:
+            self.constant(getattr(self, name))
+        self.assume((self.g_w < g_n) & (self.g_r < g_n) & (self.lane < lanes))
+        ev = self.events.payload
+        if lp.conv is None:
+            self.assume(self.i_w < lp.n_in)
+            a = self.i_w * g_n + self.g_w
+            r = self.g_r
+            hit = ev.index * g_n + self.g_r == a  # row i*G + g holds input i's weights
+            self.assume(~self.events.valid | (ev.index < lp.n_in))
+        else:
+            conv, geo = lp.conv, lp.geometry
+            k, s, p = conv.kernel, conv.stride, conv.padding
+            oh, ow = conv.out_hw
+            self.assume((self.c_w < conv.in_channels) & (self.ky < k) & (self.kx < k) &
+                        (self.oy < oh) & (self.ox < ow))
+            a = ((self.c_w * k + self.ky) * k + self.kx) * g_n + self.g_w
+            r = (self.oy * ow + self.ox) * g_n + self.g_r
+            _, yb, xb = geo.in_bits
+            c, y, x = ev.index[xb + yb:], ev.index[xb:xb + yb], ev.index[:xb]
+            self.assume(~self.events.valid | ((c < conv.in_channels) & (y < conv.height) &
+                                              (x < conv.width)))
+            hit = ((c == self.c_w) & (self.g_r == self.g_w) &
+                   (y + p == s * self.oy + self.ky) & (x + p == s * self.ox + self.kx))
+        if lp.value_bits:
+            self.assume(ev.value <= 1)
+        depth = lp.weight_depth
+        row_addr = Signal(range(max(2, lp.groups)), name="watched_row")
+        w_addr = Signal(range(max(2, depth)), name="weight_row")
+        m.d.comb += [row_addr.eq(r), w_addr.eq(a)]
+        weights = OneRowWeights(shape=data.ArrayLayout(signed(lp.w_bits), lanes), depth=depth,
+                                latency=2 if lp.weight_banks == 1 else 3, at=w_addr,
+                                row=self.w_row)
+        cur = data.ArrayLayout(signed(lp.cur_bits), lanes)
+        currents = ShadowMemory(shape=cur, depth=lp.groups, row=row_addr, init=self.b_row,
+                                other=self.other)
+        dut = _abstracted(self.dut_class)(layer=lp, weights=weights, currents=currents)
+        m.submodules.dut = dut.elaborate(None)  # elaborated here: the invariant reads it
+        dut._MustUse__silence = True
+        wiring.connect(m, wiring.flipped(self.events), dut.events)
+        m.d.comb += [dut.rd_addr.eq(row_addr), dut.rd_en.eq(1), dut.wr_en.eq(0)]
+
+        # One lane, free (the lanes are copies): B, then + C per accepted event that hits,
+        # in the order the pipeline adds (the solver compares (B + C) + C with (B + C) + C)
+        c_lane, b_lane = self.w_row[self.lane], self.b_row[self.lane]
+        started = Signal(name="model_started")
+        total = Signal(signed(lp.cur_bits), name="model_total")
+        expected = Signal(signed(lp.cur_bits), name="expected")
+        m.d.comb += expected.eq(Mux(started, total, b_lane))
+        taken = self.events.valid & self.events.ready & hit
+        if lp.value_bits:
+            taken = taken & ev.value[0]
+        with m.If(taken):
+            m.d.sync += [started.eq(1), total.eq(expected + c_lane)]
+        was_idle = Signal(name="was_idle")
+        prev = Signal.like(expected, name="prev_expected")
+        m.d.sync += [was_idle.eq(dut.idle), prev.eq(expected)]
+        self.check("row", ~was_idle | (dut.rd_data[self.lane] == prev),
+                   "the watched current row holds b + every accepted event's W * x, each once "
+                   "(any lane)")
+        if lp.conv is None:
+            self._invariant(m, dut, weights, currents, expected, w_addr, row_addr)
+
+    def _invariant(self, m, dut, weights, currents, expected, a, r):
+        """What makes the dense proof inductive: the model's row equals the tracked row plus
+        ``C`` once per term in flight to it (the walk's row ``r`` still to come, each weight
+        stage, the product stage), and the walk's and stages' rows stay below ``G``."""
+        lp = self.layer
+        g_n = lp.groups
+        busy, group, value = dut.probes["walk"]
+        base = dut.walk_base
+        index = Signal.like(self.events.payload.index, name="walk_index")  # the event walked
+        with m.If(self.events.valid & self.events.ready):
+            m.d.sync += index.eq(self.events.payload.index)
+        self.check("walk_base", ~busy | ((base == index * g_n + group) & (index < lp.n_in)),
+                   "the walk reads row index * G + group of its event")
+        flags = [busy & (group <= r) & (index * g_n + r == a)]
+        for k, ((valid, grp, val), hit) in enumerate(zip(dut.probes["stages"], weights.hit,
+                                                         strict=True)):
+            flags.append(valid & (grp == r) & hit)
+            self.check(f"stage_row_{k}", ~valid | (grp < g_n), "a weight stage's row is below G")
+            if lp.value_bits:
+                self.check(f"stage_value_{k}", ~valid | (val == 1),
+                           "a weight stage carries a nonzero (1) value")
+        if lp.value_bits:
+            add_valid, add_group, add_terms = dut.probes["add"]
+            add_hit = Signal(name="add_hit")  # the product stage's row was the weight row
+            m.d.sync += add_hit.eq(weights.hit[-1])
+            flags.append(add_valid & (add_group == r) & add_hit)
+            self.check("product", ~add_valid |
+                       (add_terms[self.lane] == Mux(add_hit, self.w_row[self.lane], 0)),
+                       "the product stage holds C * 1 or 0")
+            self.check("walk_value", ~busy | (value == 1), "the walk carries a nonzero value")
+        self.check("walk_row", ~busy | (group < g_n), "the walk's row is below G")
+        n = Signal(range(len(flags) + 1), name="in_flight")
+        m.d.comb += n.eq(sum(flags))
+        chain = [currents.value[self.lane]]
+        for _ in flags:
+            nxt = Signal(signed(lp.cur_bits))
+            m.d.comb += nxt.eq(chain[-1] + self.w_row[self.lane])
+            chain.append(nxt)
+        self.check("inflight", expected == Array(chain)[n],
+                   "the model's row = the tracked row + C per term in flight")

@@ -1,0 +1,91 @@
+"""Proof 2 with abstracted memories (formal/rmw.py): a dense integrator loses and doubles no
+update for any weights and any event sequence (k-induction), at a cost that does not grow
+with the rows; planted bugs fail it (a dropped bypass, an off-by-one weight address)."""
+
+import numpy as np
+import pytest
+from spikefab_hdl.core import integrator
+from spikefab_hdl.core.plan import plan_core
+from spikefab_hdl.formal import rmw
+from spikefab_hdl.formal.network import prove
+from spikefab_hdl.formal.proof import Proof
+from spikefab_hdl.formal.rmw import rmw_proofs
+from spikefab_hdl.sim.randnet import make_conv_spec, make_spec, random_network
+
+
+def _dense(sizes, lanes, encoding="spikes", layer=0):
+    spec = make_spec(sizes, encoding=encoding, in_bits=3 if encoding == "direct" else 1)
+    return plan_core(random_network(spec, 3), lanes=lanes).layers[layer]
+
+
+def _conv(encoding="spikes"):
+    spec = make_conv_spec((2, 4, 4), [(2, 2, 1, 0)], [3], encoding=encoding,
+                          in_bits=3 if encoding == "direct" else 1)
+    return plan_core(random_network(spec, 5), lanes=2).layers[0]
+
+
+#: G = 1 (an event's only row back to back: the bypass), G = 2 (neighbouring rows), a
+#: direct layer (the product stage), 200 weight rows (past the concrete proof's 24), the
+#: summing readout. Banked weight memories (one stage more): sim/test_formal_cases.py.
+LAYERS = {
+    "spikes-g1": lambda: _dense((6, 4, 3), 4),
+    "spikes-g2-200rows": lambda: _dense((100, 4, 3), 2),
+    "direct-g2": lambda: _dense((5, 3, 3), 2, "direct"),
+    "readout-g2": lambda: _dense((5, 4, 3), 2, layer=1),
+}
+
+
+def _prove(tmp_path, layer):
+    proofs = rmw_proofs(layer)
+    assert [p.name for p in proofs] == [f"layer{layer.index}.integrator"]
+    return prove(proofs, work=tmp_path / "work", out=tmp_path / "out", jobs=1, timeout=300)[0]
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_the_integrator_loses_and_doubles_no_update(tmp_path, name):
+    r = _prove(tmp_path, LAYERS[name]())
+    assert r.passed, r.line()
+
+
+def _fails(tmp_path, layer, text):
+    """The planted bug: the proof does not pass, and the same harness run from reset over
+    two events and their drain (BMC) gives a real counterexample of ``text``."""
+    (proof,) = rmw_proofs(layer)
+    r = prove([proof], work=tmp_path / "work", out=tmp_path / "out", jobs=1, timeout=300)[0]
+    assert not r.passed, r.line()
+    bmc = Proof(proof.name, proof.what, proof.harness, "bmc", 2 * (layer.groups + 3) + 3,
+                proof.solver)
+    r = prove([bmc], work=tmp_path / "bmc", out=tmp_path / "bmc-out", jobs=1, timeout=300)[0]
+    assert r.status == "FAIL", r.line()
+    assert any(text in t for t in r.failed), r.failed
+    assert r.trace is not None and r.trace.is_file()
+
+
+def test_a_dropped_bypass_fails_the_proof(tmp_path, monkeypatch):
+    real = rmw.ShadowMemory.read_port
+
+    def no_bypass(self, *, domain="sync", transparent_for=()):  # ignores transparent_for
+        return real(self, domain=domain)
+
+    monkeypatch.setattr(rmw.ShadowMemory, "read_port", no_bypass)
+    _fails(tmp_path, LAYERS["spikes-g1"](), "the model's row = the tracked row + C per term")
+
+
+def test_an_off_by_one_weight_address_fails_the_proof(tmp_path, monkeypatch):
+    real = integrator.times
+    monkeypatch.setattr(integrator, "times", lambda a, n: real(a, n) + 1)  # the base row
+    _fails(tmp_path, LAYERS["spikes-g2-200rows"](),
+           "the walk reads row index * G + group of its event")
+
+
+def test_conv_layers_get_no_proof():
+    assert rmw_proofs(_conv()) == [] and rmw_proofs(_conv("direct")) == []
+
+
+def test_a_weight_layout_other_than_the_proofs_is_refused(monkeypatch):
+    lp = LAYERS["spikes-g2-200rows"]()
+    rows = np.roll(lp.weight_rows, 1, axis=0)  # the plan's rows one place further down
+    monkeypatch.setattr(type(lp), "weight_rows", property(lambda self: rows))
+    with pytest.raises(ValueError, match="^layer 0: the weight memory's layout is not the one "
+                                         "the integrator proof states$"):
+        rmw_proofs(lp)
