@@ -69,9 +69,9 @@ def test_the_random_integrators_are_proven(tmp_path):
 def test_the_digits_model_is_proven(tmp_path):
     net, _, _ = trained.load("digits", 0)
     names = [p.name for p in _prove(net, 4, tmp_path)]
-    assert names == ["layer0.neuron", "layer0.queue", "layer0.queue-short", "layer0.queue-cover",
-                     "board.parser", "board.parser-cover", "board.builder",
-                     "board.builder-cover"]
+    assert names == ["layer0.neuron", "layer0.integrator", "layer1.integrator", "layer0.queue",
+                     "layer0.queue-short", "layer0.queue-cover", "board.parser",
+                     "board.parser-cover", "board.builder", "board.builder-cover"]
 
 
 def test_the_queues_and_framing_of_the_cases_are_proven(tmp_path):
