@@ -163,3 +163,48 @@ def test_deepinversion_lowers_its_loss_and_records_every_bn_layer():
     x = di.synthesize(y, seed=0)
     after = float(di.losses(x, y, torch.Generator().manual_seed(0))["total"])
     assert after < before
+
+
+def test_stars_refuses_a_teacher_without_batchnorm_naming_what_synthesis_needs():
+    teacher = freeze(MLPTeacher((64, 16, 10), batch_norm=False))
+    student = SpikingMLP((64, 8, 10), timesteps=2)
+    with pytest.raises(ValueError, match=r"^STARS teacher must have BatchNorm layers \(synthesis "
+                                         r"matches their running statistics\), MLPTeacher has "
+                                         r"none$"):
+        STARS(teacher, student, (1, 8, 8))
+
+
+def test_conv_bn_teacher_has_batchnorm_after_every_conv_and_hidden_layer():
+    from spikefab.snn.teachers import ConvBNTeacher
+
+    t = ConvBNTeacher((1, 8, 8), (4, 8), (16,), 10)
+    kinds = [type(m).__name__ for m in t.net]
+    convs = [i for i, k in enumerate(kinds) if k in ("Conv2d", "Linear")][:-1]
+    assert all(kinds[i + 1].startswith("BatchNorm") for i in convs) and len(convs) == 3
+    assert t(torch.zeros(3, 64)).shape == (3, 10)
+    assert t(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    with pytest.raises(ValueError, match="too many for a 8x8 image"):
+        ConvBNTeacher((1, 8, 8), (2, 2, 2, 2), (), 10)
+
+
+def test_stars_pool_with_adi_and_shifts_is_balanced_on_the_input_grid_and_deterministic():
+    torch.manual_seed(0)
+    teacher = freeze(MLPTeacher((64, 16, 10), batch_norm=True))
+
+    def run():
+        torch.manual_seed(1)
+        student = SpikingMLP((64, 8, 10), timesteps=2)
+        stars = STARS(teacher, student, (1, 8, 8), iterations=3, jitter=0, adi=1.0,
+                      in_bits=4, augment_shift=1)
+        return stars.train(n_classes=10, rounds=2, batch_size=20, steps_per_round=2, seed=3)
+
+    a, b = run(), run()
+    assert torch.equal(a["pool"], b["pool"]) and torch.equal(a["labels"], b["labels"])
+    assert a["pool"].shape == (40, 1, 8, 8)
+    np.testing.assert_array_equal(np.bincount(a["labels"].numpy(), minlength=10), [4] * 10)
+    np.testing.assert_array_equal((a["pool"] * 15).round().numpy(), (a["pool"] * 15).numpy())
+    assert 0.0 <= a["agreement"] <= 1.0
+    with pytest.raises(ValueError, match=r"^STARS.augment_shift must be an integer >= 0, not -1$"):
+        STARS(teacher, SpikingMLP((64, 8, 10), timesteps=2), (1, 8, 8), augment_shift=-1)
+    with pytest.raises(ValueError, match=r"^STARS.in_bits must be None or an integer in \[1, 16\]"):
+        STARS(teacher, SpikingMLP((64, 8, 10), timesteps=2), (1, 8, 8), in_bits=0)

@@ -25,7 +25,13 @@ def test_defaults_fill_every_key():
                               "beta, threshold, alpha, readout"),
     ({"distill": {"stars": {"round": 3}}}, "config has no key 'distill.stars.round'; allowed "
                                            "in [distill.stars]: rounds, batch_size, "
-                                           "steps_per_round, iterations, distill_batch, lr"),
+                                           "steps_per_round, iterations, distill_batch, lr, "
+                                           "synth_lr, jitter, r_feature, first_bn_multiplier, "
+                                           "adi, rca_weight, tar_weight, augment_shift"),
+    ({"distill": {"stars": {"iterations": 0}}},
+     "config key 'distill.stars.iterations' must be an integer in [1, 20000], not 0"),
+    ({"distill": {"stars": {"batch_size": 5000}}},
+     "config key 'distill.stars.batch_size' must be an integer in [1, 4096], not 5000"),
     ({"student": {"timesteps": "four"}},
      "config key 'student.timesteps' must be an integer in [1, 1024], not 'four'"),
     ({"student": {"timesteps": True}},
@@ -97,6 +103,9 @@ def test_bad_keys_and_types(doc, message):
     ({"teacher": {"batch_norm": False}, "distill": {"method": "stars"}},
      "config key 'teacher.batch_norm' must be true when distill.method is 'stars' "
      "(synthesis matches the teacher's BatchNorm statistics)"),
+    ({"distill": {"method": "stars", "stars": {"rounds": 1000, "batch_size": 128}}},
+     "config key 'distill.stars.rounds' times distill.stars.batch_size (the synthetic pool) "
+     "must be <= 100000, not 1000 x 128"),
     ({"student": {"encoding": "spikes", "in_bits": 1}, "distill": {"method": "tser"}},
      "config key 'distill.method' must be 'none' when student.encoding is 'spikes' "
      "(the distillation trainer takes static inputs), not 'tser'"),
@@ -147,7 +156,7 @@ def test_student_train_config_maps_every_field():
     assert tc.leak_shift is None and tc.hidden == (32, 16) and tc.epochs == 3 and tc.seed == 7
 
 
-@pytest.mark.parametrize("name", ["digits", "mnist5k", "stars"])
+@pytest.mark.parametrize("name", ["digits", "mnist5k", "stars", "mnist5k_stars"])
 def test_example_configs_are_valid(name):
     cfg = load_config(Path(__file__).parent.parent / "configs" / f"{name}.toml")
     assert cfg["run"]["name"] == name

@@ -18,16 +18,23 @@ Distillation: pure KD on the synthetic pool (no labels, no real data)::
 
 alternating with synthesis rounds: each round synthesises one batch with the current student
 and then trains the student on the whole pool so far (the usual DFKD schedule, [inferred]).
+The pool grows by one batch a round and every round draws from all of it. Optional: Adaptive
+DeepInversion's competition term (``adi``: synthesis seeks images on which the current student
+disagrees with the teacher), the pool rounded to the student's ``in_bits`` input grid, and
+random shifts of the pool's images during distillation (``augment_shift``; the teacher labels
+each shifted view, as in KD on real images with augmentation).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-from ..fixed import is_number
+from ..data import random_shift
+from ..fixed import is_int, is_number
 from ..train.optim import adam
 from .common import (
     check_choice,
@@ -37,13 +44,14 @@ from .common import (
     check_steps_count,
     kd_rows,
 )
-from .deepinversion import DeepInversion, frozen
+from .deepinversion import DeepInversion, adi_competition, frozen
 from .rca import rca_loss
 from .tar import tar_a, tar_b, tar_c
 
 __all__ = ["STARS", "TAR_MODES"]
 
 TAR_MODES = ("A", "B", "C")
+_BN = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -73,6 +81,12 @@ class STARS:
         KD temperature of the distillation phase (default 3.0).
     distill_rca : float
         Weight >= 0 of RCA during distillation (default 0).
+    adi : float
+        Weight >= 0 of Adaptive DeepInversion's competition term during synthesis (default 0).
+    in_bits : int, optional
+        Round the pool to the ``in_bits`` direct-input grid (what the student will get).
+    augment_shift : int
+        Shift each pool image by up to this many pixels per distillation step (default 0).
     **di_kwargs
         Passed to :class:`DeepInversion` (``iterations``, ``lr``, ``r_feature``, ...).
     """
@@ -80,7 +94,8 @@ class STARS:
     def __init__(self, teacher: nn.Module, student: nn.Module, image_shape: Sequence[int], *,
                  rca_weight: float = 0.5, tar_weight: float = 0.3, tar_mode: str = "A",
                  q: float = 0.95, kappa: float = 0.1, temperature: float = 3.0,
-                 distill_rca: float = 0.0,
+                 distill_rca: float = 0.0, adi: float = 0.0, in_bits: int | None = None,
+                 augment_shift: int = 0,
                  student_input: Callable[[torch.Tensor], torch.Tensor] = _flat, **di_kwargs):
         self.teacher, self.student = teacher, student
         if not is_number(rca_weight):
@@ -94,17 +109,32 @@ class STARS:
         self.kappa = check_positive("STARS", "kappa", kappa)
         self.temperature = check_positive("STARS", "temperature", temperature)
         self.distill_rca = check_nonnegative("STARS", "distill_rca", distill_rca)
+        self.adi = check_nonnegative("STARS", "adi", adi)
+        if in_bits is not None and (not is_int(in_bits) or not 1 <= in_bits <= 16):
+            raise ValueError(f"STARS.in_bits must be None or an integer in [1, 16], not "
+                             f"{in_bits!r}")
+        self.in_bits = in_bits
+        if not is_int(augment_shift) or augment_shift < 0:
+            raise ValueError(f"STARS.augment_shift must be an integer >= 0, not "
+                             f"{augment_shift!r}")
+        self.augment_shift = int(augment_shift)
         self.student_input = student_input
+        if not any(isinstance(m, _BN) for m in teacher.modules()):
+            raise ValueError(f"STARS teacher must have BatchNorm layers (synthesis matches "
+                             f"their running statistics), {type(teacher).__name__} has none")
         self.inversion = DeepInversion(teacher, image_shape, **di_kwargs)
 
     def synthesis_extra(self, x: torch.Tensor, terms: dict) -> torch.Tensor:
-        """``rca_weight * RCA + tar_weight * TAR`` for synthetic images ``x``."""
+        """``rca_weight * RCA + tar_weight * TAR + adi * ADI`` for synthetic images ``x``."""
         extra = x.new_zeros(())
-        need_student = self.rca_weight != 0 or (self.tar_weight and self.tar_mode != "A")
+        need_student = (self.rca_weight != 0 or self.adi != 0
+                        or (self.tar_weight and self.tar_mode != "A"))
         if not need_student and not self.tar_weight:
             return extra
         t_logits = terms["teacher_logits"]
         s_logits = self.student(self.student_input(x)).mean(0) if need_student else None
+        if self.adi:
+            extra = extra + self.adi * adi_competition(s_logits, t_logits)
         if self.rca_weight:
             extra = extra + self.rca_weight * rca_loss(t_logits, s_logits)
         if self.tar_weight:
@@ -131,21 +161,42 @@ class STARS:
             loss = loss + self.distill_rca * rca_loss(teacher_logits, student_logits.mean(0))
         return loss
 
+    def to_grid(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` rounded to the ``in_bits`` input grid (unchanged when ``in_bits`` is None)."""
+        if self.in_bits is None:
+            return x
+        top = (1 << self.in_bits) - 1
+        return torch.round(x * top) / top
+
+    def _views(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """Each image of ``x`` shifted by its own offset (``data.random_shift``)."""
+        if not self.augment_shift:
+            return x
+        flat = x.flatten(1).numpy()
+        moved = random_shift(flat, self.inversion.image_shape, self.augment_shift, rng)
+        return torch.from_numpy(moved).view_as(x)
+
     def train(self, *, n_classes: int, rounds: int = 8, batch_size: int = 128,
               steps_per_round: int = 100, distill_batch: int = 64, lr: float = 3e-3,
               seed: int = 0, log: Callable[[str], None] | None = None) -> dict:
         """Alternate synthesis rounds and KD on the pool; train ``student`` in place.
 
-        Returns ``{'pool': images [N, C, H, W], 'labels': intended classes [N],
-        'teacher_logits': [N, C]}``.
+        Each round's targets are balanced: ``batch_size`` images cycle through the classes
+        from a seeded random start. Returns ``{'pool': images [N, C, H, W], 'labels':
+        intended classes [N], 'teacher_logits': [N, C], 'agreement': fraction of the pool
+        the teacher classifies as intended}``.
         """
         rounds = check_steps_count("STARS", "rounds", rounds)
+        batch_size = check_steps_count("STARS", "batch_size", batch_size)
         gen = torch.Generator().manual_seed(seed)
+        rng = np.random.default_rng([seed, 25])
         opt = adam(self.student.parameters(), lr=lr)
         pool, labels, logits = [], [], []
         for r in range(rounds):
-            targets = torch.randint(0, n_classes, (batch_size,), generator=gen)
-            x = self.synthesize(targets, seed=seed * 1000 + r)
+            start = int(torch.randint(0, n_classes, (1,), generator=gen))
+            targets = (torch.arange(batch_size) + start) % n_classes
+            targets = targets[torch.randperm(batch_size, generator=gen)]
+            x = self.to_grid(self.synthesize(targets, seed=seed * 1000 + r))
             with torch.no_grad():
                 self.teacher.eval()
                 logits.append(self.teacher(x))
@@ -155,11 +206,17 @@ class STARS:
             self.student.train()
             for _ in range(steps_per_round):
                 idx = torch.randint(0, len(px), (distill_batch,), generator=gen)
-                loss = self.distill_loss(self.student(self.student_input(px[idx])), pl[idx])
+                xb, tb = px[idx], pl[idx]
+                if self.augment_shift:
+                    xb = self._views(xb, rng)
+                    with torch.no_grad():
+                        tb = self.teacher(xb)
+                loss = self.distill_loss(self.student(self.student_input(xb)), tb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
             if log is not None:
                 log(f"round {r + 1}/{rounds} pool {len(px)} kd {float(loss.detach()):.4f}")
-        return {"pool": torch.cat(pool), "labels": torch.cat(labels),
-                "teacher_logits": torch.cat(logits)}
+        pl, lab = torch.cat(logits), torch.cat(labels)
+        return {"pool": torch.cat(pool), "labels": lab, "teacher_logits": pl,
+                "agreement": float((pl.argmax(1) == lab).float().mean())}

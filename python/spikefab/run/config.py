@@ -34,6 +34,8 @@ MAX_IN_PACK = 64
 #: ``none`` trains the student on labels alone (``train.fit``); ``stars`` is data-free.
 #: ``ckdsnn`` needs a conv student (``student.kind = "cnn"``) and a CNN teacher (its CAM).
 DISTILL_METHODS = ("none", *RECIPES, "stars")
+#: The largest synthetic pool (``distill.stars.rounds * batch_size`` images) STARS keeps.
+MAX_STARS_POOL = 100_000
 _NEEDS_TEACHER = ("hinton", "tser", "seal", "nld", "ckdsnn", "stars")
 #: The student keys that describe one kind of student only.
 _KIND_KEYS = {"hidden": "mlp", "channels": "cnn"}
@@ -166,11 +168,12 @@ SCHEMA = {
     "run": {"name": (_Str(pattern=True), None), "seed": (_Int(0, 2**32 - 1), 0),
             "dir": (_Str(), "build/runs")},
     "data": {"dataset": (_Str(DATASETS), "digits")},
-    "teacher": {"kind": (_Str(("none", "mlp", "cnn")), "mlp"),
+    "teacher": {"kind": (_Str(("none", "mlp", "cnn", "cnnbn")), "mlp"),
                 "hidden": (_List(_POS, min_len=1), [256, 256]),
                 "channels": (_List(_POS, min_len=1), [32, 64]),
                 "batch_norm": (_Bool(), True), "epochs": (_POS, 30),
-                "batch_size": (_POS, 128), "lr": (_LR, 2e-3)},
+                "batch_size": (_POS, 128), "lr": (_LR, 2e-3),
+                "augment_shift": (_Int(0, 8), 0)},
     "student": {"kind": (_Str(("mlp", "cnn")), "mlp"),
                 "hidden": (_List(_POS, min_len=1), [128]),
                 "channels": (_List(_POS, min_len=1), [16, 32]), "timesteps": (_Int(1, 1024), 4),
@@ -186,9 +189,14 @@ SCHEMA = {
                 "readout": (_Str(("current", "spikes")), "current")},
     "distill": {"method": (_Str(DISTILL_METHODS), "none"), "warmup": (_Float(0, 1), 0.0),
                 "options": (_Table(), {})},
-    "distill.stars": {"rounds": (_Int(1, 10_000), 4), "batch_size": (_POS, 64),
-                      "steps_per_round": (_POS, 100), "iterations": (_POS, 60),
-                      "distill_batch": (_POS, 64), "lr": (_LR, 3e-3)},
+    "distill.stars": {"rounds": (_Int(1, 10_000), 4), "batch_size": (_Int(1, 4096), 64),
+                      "steps_per_round": (_POS, 100), "iterations": (_Int(1, 20_000), 60),
+                      "distill_batch": (_POS, 64), "lr": (_LR, 3e-3),
+                      "synth_lr": (_LR, 0.1), "jitter": (_Int(0, 8, words=("auto",)), "auto"),
+                      "r_feature": (_Float(0, 1e4), 1.0),
+                      "first_bn_multiplier": (_Float(0, 1e4), 1.0),
+                      "adi": (_Float(0, 1e4), 0.0), "rca_weight": (_Float(-1e4, 1e4), 0.5),
+                      "tar_weight": (_Float(0, 1e4), 0.3), "augment_shift": (_Int(0, 8), 0)},
     "quantize": {"method": (_Str(("ptq", "qat")), "ptq"), "w_bits": (_Int(*W_BITS_RANGE), 8),
                  "b_bits": (_Int(*B_BITS_RANGE), 16),
                  "v_bits": (_Int(*V_BITS_RANGE, words=("auto",)), "auto"),
@@ -305,6 +313,11 @@ def _check_combinations(cfg: dict) -> None:
     if method == "stars" and tea["kind"] == "mlp" and not tea["batch_norm"]:
         raise ValueError("config key 'teacher.batch_norm' must be true when distill.method is "
                          "'stars' (synthesis matches the teacher's BatchNorm statistics)")
+    stars = cfg["distill.stars"]
+    if method == "stars" and stars["rounds"] * stars["batch_size"] > MAX_STARS_POOL:
+        raise ValueError(f"config key 'distill.stars.rounds' times distill.stars.batch_size "
+                         f"(the synthetic pool) must be <= {MAX_STARS_POOL}, not "
+                         f"{stars['rounds']} x {stars['batch_size']}")
     if method != "none" and st["encoding"] == "spikes":
         raise ValueError(f"config key 'distill.method' must be 'none' when student.encoding is "
                          f"'spikes' (the distillation trainer takes static inputs), not "

@@ -24,7 +24,7 @@ from ..train.threads import torch_threads
 from .config import student_train_config
 from .progress import epoch_bar
 from .rundir import write_json
-from .steps_train import dataset
+from .steps_train import data_free_qat, dataset
 
 __all__ = ["run_export", "run_quantize", "test_inputs"]
 
@@ -72,9 +72,13 @@ def run_quantize(ctx) -> dict:
             from ..quant.qat import finetune_qat
             from ..quant.qat_export import export_qat
 
+            loss_fn = None
+            if cfg["distill"]["method"] == "stars":  # no real image or label: the pool + KD
+                ds, loss_fn = data_free_qat(ctx, ds)
             with epoch_bar(q["epochs"], "QAT fine-tuning") as log:
-                res = finetune_qat(model, ds, tc, w_bits=q["w_bits"], v_bits=q["v_bits"],
-                                   b_bits=q["b_bits"], epochs=q["epochs"], lr=q["lr"], log=log,
+                res = finetune_qat(model, ds, tc, loss_fn=loss_fn, w_bits=q["w_bits"],
+                                   v_bits=q["v_bits"], b_bits=q["b_bits"], epochs=q["epochs"],
+                                   lr=q["lr"], log=log,
                                    decay_bits=q["decay_bits"],
                                    i_bits=None if q["i_bits"] == "auto" else q["i_bits"])
             summary.update(calib_acc=res.calib_acc, qat_acc=res.qat_acc)

@@ -25,7 +25,8 @@ from .config import student_train_config
 from .progress import epoch_bar, spinner
 from .rundir import write_json
 
-__all__ = ["build_teacher", "load_teacher", "run_distill", "run_train_teacher"]
+__all__ = ["build_teacher", "data_free_qat", "load_teacher", "run_distill",
+           "run_train_teacher"]
 
 
 def dataset(cfg: dict):
@@ -47,13 +48,16 @@ def chw(image_shape) -> tuple | None:
 
 def build_teacher(cfg: dict, n_in: int, n_classes: int, image_shape):
     """The untrained teacher ``teacher.kind`` describes."""
-    from ..snn.teachers import CNNTeacher, MLPTeacher
+    from ..snn.teachers import CNNTeacher, ConvBNTeacher, MLPTeacher
 
     t = cfg["teacher"]
-    if t["kind"] == "cnn":
+    if t["kind"] in ("cnn", "cnnbn"):
         if image_shape is None:
-            raise ValueError("config key 'teacher.kind' must not be 'cnn' for a dataset "
-                             "without an image shape")
+            raise ValueError(f"config key 'teacher.kind' must not be {t['kind']!r} for a "
+                             f"dataset without an image shape")
+        if t["kind"] == "cnnbn":
+            return ConvBNTeacher(chw(image_shape), tuple(t["channels"]), tuple(t["hidden"]),
+                                 n_classes)
         return CNNTeacher(chw(image_shape), tuple(t["channels"]), n_classes)
     return MLPTeacher((n_in, *t["hidden"], n_classes), batch_norm=t["batch_norm"])
 
@@ -83,7 +87,9 @@ def run_train_teacher(ctx) -> dict:
         teacher = build_teacher(cfg, ds.n_features, ds.n_classes, ds.meta["image_shape"])
         t0 = time.perf_counter()
         train_teacher(teacher, teacher_input(cfg, ds.x_train), torch.from_numpy(ds.y_train),
-                      epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"], seed=seed)
+                      epochs=t["epochs"], batch_size=t["batch_size"], lr=t["lr"], seed=seed,
+                      augment_shift=t["augment_shift"], image_shape=chw(ds.meta["image_shape"])
+                      if t["augment_shift"] else None)
         seconds = time.perf_counter() - t0
         with torch.no_grad():
             pred = teacher(teacher_input(cfg, ds.x_test)).argmax(1).numpy()
@@ -147,7 +153,7 @@ def run_distill(ctx) -> dict:
             model = build_model(tc, ds.n_features, ds.n_classes, ds.meta.get("image_shape"))
             teacher = load_teacher(ctx, ds) if cfg["teacher"]["kind"] != "none" else None
             if method == "stars":
-                _stars(cfg, model, teacher, ds)
+                synthetic = _stars(ctx, model, teacher, ds)
             else:
                 _distill(cfg, tc, method, model, teacher, ds)
         model.eval()
@@ -163,6 +169,8 @@ def run_distill(ctx) -> dict:
     summary = {"method": method, "float_acc": acc, "n_test": int(len(ds.y_test)),
                "sizes": student_sizes(model), "timesteps": tc.timesteps,
                "train_seconds": round(seconds, 3)}
+    if method == "stars":
+        summary["synthetic"] = synthetic
     write_json(ctx.run.path("student", "student.json"), summary)
     right = int((float_pred == ds.y_test).sum())
     ctx.say(f"float student ({method}): {100 * acc:.2f}% ({right}/{len(ds.y_test)})")
@@ -207,17 +215,63 @@ def _augmented(cfg, tc, ds, teacher, cam: bool):
     return x, (tout if teacher is not None else None)
 
 
-def _stars(cfg, model, teacher, ds) -> None:
-    """Data-free: the student sees only images synthesised from the teacher; no labels."""
+def _stars(ctx, model, teacher, ds) -> dict:
+    """Data-free: the student sees only images synthesised from the teacher; no labels. The
+    pool goes to ``student/synthetic.npz`` (QAT fine-tunes on it, see :func:`data_free_qat`)."""
     from ..distill import STARS
 
+    cfg = ctx.cfg
     s = cfg["distill.stars"]
     shape = chw(ds.meta["image_shape"])
     if shape is None:
         raise ValueError("config key 'distill.method' must not be 'stars' for a dataset "
                          "without an image shape")
-    stars = STARS(teacher, model, shape, iterations=s["iterations"], jitter=0)
+    jitter = s["jitter"]
+    if jitter == "auto":  # an MLP teacher is not shift-tolerant; a conv teacher is
+        jitter = 0 if cfg["teacher"]["kind"] == "mlp" else 2
+    st = cfg["student"]
+    stars = STARS(teacher, model, shape, iterations=s["iterations"], jitter=jitter,
+                  lr=s["synth_lr"], r_feature=s["r_feature"],
+                  first_bn_multiplier=s["first_bn_multiplier"], adi=s["adi"],
+                  rca_weight=s["rca_weight"], tar_weight=s["tar_weight"],
+                  augment_shift=s["augment_shift"],
+                  in_bits=st["in_bits"] if st["encoding"] == "direct" else None,
+                  student_input=_student_input(model))
     with epoch_bar(s["rounds"], "STARS rounds (synthesise + distil)") as log:
-        stars.train(n_classes=ds.n_classes, rounds=s["rounds"], batch_size=s["batch_size"],
-                    steps_per_round=s["steps_per_round"], distill_batch=s["distill_batch"],
-                    lr=s["lr"], seed=cfg["run"]["seed"], log=log)
+        out = stars.train(n_classes=ds.n_classes, rounds=s["rounds"],
+                          batch_size=s["batch_size"], steps_per_round=s["steps_per_round"],
+                          distill_batch=s["distill_batch"], lr=s["lr"],
+                          seed=cfg["run"]["seed"], log=log)
+    buf = io.BytesIO()
+    np.savez(buf, x=out["pool"].flatten(1).numpy().astype(np.float32),
+             teacher_logits=out["teacher_logits"].numpy())
+    atomic_write_bytes(ctx.run.path("student", "synthetic.npz"), buf.getvalue())
+    return {"pool": int(len(out["labels"])), "teacher_agreement": out["agreement"]}
+
+
+def data_free_qat(ctx, ds):
+    """``(dataset, loss_fn)`` for QAT after STARS: the training half is the synthetic pool
+    (labelled with the teacher's argmax, which the loss does not read) and the loss is pure
+    KD (tau 3) from the teacher on each batch; the real test half is kept for the accuracy."""
+    import dataclasses
+
+    from ..distill.common import kd_rows
+
+    with np.load(ctx.run.path("student", "synthetic.npz")) as z:
+        x, logits = z["x"], z["teacher_logits"]
+    teacher = load_teacher(ctx, ds)
+    pool = dataclasses.replace(ds, x_train=x, y_train=logits.argmax(1).astype(np.int64))
+
+    def loss_fn(z, y, xb):
+        with torch.no_grad():
+            t = teacher(xb.to(torch.float32))
+        return kd_rows(z.mean(0), t, 3.0).mean()
+
+    return pool, loss_fn
+
+
+def _student_input(model):
+    """Synthetic images ``[B, C, H, W]`` as the student takes them (flat for an MLP)."""
+    if hasattr(model, "channels"):
+        return lambda x: x
+    return lambda x: x.flatten(1)

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..fixed import is_int
 
-__all__ = ["MLPTeacher", "CNNTeacher", "freeze", "train_teacher"]
+__all__ = ["MLPTeacher", "CNNTeacher", "ConvBNTeacher", "freeze", "train_teacher"]
 
 
 def _check_sizes(owner: str, name: str, sizes, min_len: int) -> tuple[int, ...]:
@@ -126,6 +126,57 @@ class CNNTeacher(nn.Module):
             w = self.fc.weight[cls]  # [B, D]
             cam = F.relu(torch.einsum("bd,bdhw->bhw", w, fmap))
         return logits, cam
+
+
+class ConvBNTeacher(nn.Module):
+    """Conv-BN-ReLU-maxpool stages, flatten, Linear-BN-ReLU hidden layers, linear head.
+
+    The teacher of data-free distillation (STARS): a BatchNorm after every convolution and
+    every hidden linear layer (their running statistics are what synthesis matches), and a
+    flattening head rather than a global average pool, so that the statistics pin where the
+    strokes are, not only what they look like (a dense student is not shift-invariant).
+
+    Parameters
+    ----------
+    image_shape : (int, int, int)
+        ``(channels, height, width)`` of one input image.
+    channels : sequence of int
+        Output channels of each 3x3 stage (default ``(8, 16)``); each stage halves H and W.
+    hidden : sequence of int
+        Widths of the hidden linear layers (default ``(128,)``; may be empty).
+    n_classes : int
+    """
+
+    def __init__(self, image_shape: Sequence[int] = (1, 28, 28),
+                 channels: Sequence[int] = (8, 16), hidden: Sequence[int] = (128,),
+                 n_classes: int = 10):
+        super().__init__()
+        self.image_shape = _check_sizes("ConvBNTeacher", "image_shape", image_shape, 3)
+        if len(self.image_shape) != 3:
+            raise ValueError(f"ConvBNTeacher.image_shape must be (C, H, W), not {image_shape!r}")
+        self.channels = _check_sizes("ConvBNTeacher", "channels", channels, 1)
+        self.hidden = _check_sizes("ConvBNTeacher", "hidden", hidden, 0)
+        n_classes = _check_sizes("ConvBNTeacher", "n_classes", (n_classes,), 1)[0]
+        layers: list[nn.Module] = []
+        c_in, (_, h, w) = self.image_shape[0], self.image_shape
+        for c in self.channels:
+            layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
+                       nn.ReLU(), nn.MaxPool2d(2)]
+            c_in, h, w = c, h // 2, w // 2
+        if h < 1 or w < 1:
+            raise ValueError(f"ConvBNTeacher.channels has {len(self.channels)} stages, too "
+                             f"many for a {self.image_shape[1]}x{self.image_shape[2]} image")
+        layers.append(nn.Flatten())
+        width = c_in * h * w
+        for n in self.hidden:
+            layers += [nn.Linear(width, n, bias=False), nn.BatchNorm1d(n), nn.ReLU()]
+            width = n
+        layers.append(nn.Linear(width, n_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, C]`` of flat ``[B, C*H*W]`` or image ``[B, C, H, W]`` inputs."""
+        return self.net(x.view(x.shape[0], *self.image_shape) if x.ndim == 2 else x)
 
 
 def freeze(teacher: nn.Module) -> nn.Module:
