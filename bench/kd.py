@@ -5,7 +5,9 @@ Sections (5 seeds each; a seed fixes the split, the teacher, the student init an
 
 * ``a``: full labels;   ``b``: few labels for the student (digits 100, MNIST 500), teacher on all;
 * ``c``: UP5K-sized students (<= ~16k weights) on MNIST-5k at T in {1, 2, 4};
-* ``stars``: data-free STARS vs DeepInversion vs CE-only synthesis vs pure KD on real images;
+* ``stars``: data-free distillation from a BN conv teacher: CE-only synthesis, DeepInversion,
+  +ADI, +RCA, +TAR (STARS), pool size and iterations, against pure KD on the real images and
+  CE on the real labels (same student steps and shifts);
 * ``conv``: the UP5K-sized conv student (SpikingCNN 16-32, T=4, shifted views), CE against
   Hinton, CKDSNN, TSSD and SeAl-KD, full labels and 500, each run then QAT to 4-bit weights:
   the accuracy compared is the golden (integer) one (``kd_conv``);
@@ -42,7 +44,23 @@ RUN_CACHE = ROOT / "build" / "kd" / "runs.jsonl"
 
 MLP_METHODS = ("ce", "tet", "hinton", "tser", "seal", "nld", "tssd")
 CNN_METHODS = ("ce", "hinton", "ckdsnn")
-STARS_VARIANTS = ("kd-real", "ce-synth", "deepinversion", "stars")
+#: The stars section: the headline rows first (seed by seed), then the ablation.
+STARS_VARIANTS = ("kd-real", "+adi", "stars", "ce-real", "deepinversion", "+adi+rca",
+                  "+adi+tar", "ce-synth")
+#: Per dataset: the student, the synthesis recipe (DeepInversion's priors at their strength
+#: for a conv teacher), pool = rounds x batch, steps per round, shifts of the pool's images.
+STARS_SETUP = {
+    "digits": dict(student=(64, 32, 10), rounds=16, batch=100, steps_per_round=50, shift=1,
+                   final_epochs=200,
+                   synth=dict(iterations=200, lr=0.25, jitter=1, r_feature=5.0,
+                              first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0)),
+    "mnist5k": dict(student=(784, 128, 10), rounds=40, batch=100, steps_per_round=50, shift=2,
+                    final_epochs=160,
+                    synth=dict(iterations=400, lr=0.25, jitter=2, r_feature=5.0,
+                               first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0)),
+}
+#: The pool-size and iteration rows (on ``+adi``), full mode only: factors of the recipe's.
+STARS_SCALES = (("pool/2", "rounds", 0.5), ("iterations/2", "iterations", 0.5))
 #: The conv section: methods, the student (channels), its QAT to the UP5K's widths, per
 #: dataset the max shift in pixels and per (dataset, labels) the float training epochs (the
 #: same for every method; MNIST-5k's are what fits the 2-core budget, not convergence), and
@@ -81,7 +99,7 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
     ``students``, default all; the tuning section at ``tune_T``, default 2, quick 1)."""
     teachers, jobs = [], []
     datasets = ("digits",) if quick else ("digits", "mnist5k")
-    kinds = {"cnn", "mlpbn"} | ({"weak"} if "tune" in sections else set())
+    kinds = {"cnn", "mlpbn", "cnnbn"} | ({"weak"} if "tune" in sections else set())
     kinds |= {"cnn64"} if "conv" in sections else set()
     for ds in datasets:
         for kind in sorted(kinds):
@@ -170,24 +188,48 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
                 500 if quick else 7500, label="hinton tau=1 alpha=1 +shift",
                 kwargs={"temperature": 1.0, "alpha": 1.0}, **shifted)
     if "stars" in sections:
-        for ds in datasets:
-            student = _mlp((64, 32, 10)) if ds == "digits" else _mlp((784, 128, 10))
-            for v in STARS_VARIANTS:
-                jobs += [{"type": "stars", "section": "stars", "dataset": ds, "student": student,
-                          "student_label": "mlp " + "-".join(map(str, student["sizes"])),
-                          "T": 4, "method": v, "label": v, "variant": v, "seed": s,
-                          "iterations": 30 if quick else 150, "rounds": 2 if quick else 8,
-                          "batch": 64 if quick else 128,
-                          "steps_per_round": 60 if quick else 150, "quick": quick}
-                         for s in seeds]
+        jobs += _stars_jobs(quick, seeds, datasets)
     if "conv" in sections:
         conv = _conv_jobs(quick, seeds, datasets, n_train, add)
         jobs[:] = [j for j in jobs if j["section"] != "conv"] + conv
     order = ("c", "aug", "tune", "stars", "conv", "a", "b")  # the target first
     jobs.sort(key=lambda j: order.index(j["section"]))
-    # teachers only where a job needs them: a student's ``teacher``, STARS' MLP-BN
-    used = {(j["dataset"], j.get("teacher", "mlpbn")) for j in jobs}
+    # teachers only where a job needs them: a student's ``teacher``, STARS' BN conv teacher
+    used = {(j["dataset"], j.get("teacher", "cnnbn")) for j in jobs}
     return [t for t in teachers if (t["dataset"], t["kind"]) in used], jobs
+
+
+def _stars_jobs(quick: bool, seeds, datasets) -> list[dict]:
+    """The stars section, seed by seed (a stopped run leaves paired seeds of the headline
+    rows); ``quick``: a 4 x 64 pool at 60 iterations, no pool/iteration rows."""
+    out = []
+    for ds in datasets:
+        setup = STARS_SETUP[ds]
+        base = {"type": "stars", "section": "stars", "dataset": ds,
+                "student": _mlp(setup["student"]),
+                "student_label": "mlp " + "-".join(map(str, setup["student"])), "T": 4,
+                "rounds": setup["rounds"], "batch": setup["batch"],
+                "steps_per_round": setup["steps_per_round"], "shift": setup["shift"],
+                "final_epochs": setup["final_epochs"],
+                "synth": dict(setup["synth"]), "quick": quick}
+        if quick:
+            base.update(rounds=4, batch=64, steps_per_round=40, final_epochs=20)
+            base["synth"]["iterations"] = 60
+        variants = [(v, {}) for v in STARS_VARIANTS]
+        if not quick:
+            for name, key, factor in STARS_SCALES:
+                variants.append((f"+adi {name}", {key: factor}))
+        for s in seeds:
+            for label, scale in variants:
+                job = {**base, "synth": dict(base["synth"]), "method": label, "label": label,
+                       "variant": label, "seed": s}
+                for key, factor in scale.items():
+                    if key == "rounds":
+                        job["rounds"] = max(1, round(job["rounds"] * factor))
+                    else:
+                        job["synth"][key] = max(1, round(job["synth"][key] * factor))
+                out.append(job)
+    return out
 
 
 def _conv_jobs(quick: bool, seeds, datasets, n_train, add) -> list[dict]:
@@ -260,6 +302,9 @@ def main(argv=None) -> int:
     ap.add_argument("--students", default=None,
                     help="section c/tune students to run, e.g. 'A' (default: all)")
     ap.add_argument("--tune-T", type=int, default=None, help="T of the tuning section")
+    ap.add_argument("--labels", default=None,
+                    help="run only the jobs of these row labels, e.g. 'kd-real,+adi'")
+    ap.add_argument("--datasets", default=None, help="run only these datasets, e.g. 'mnist5k'")
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--fresh", action="store_true",
                     help="write only the sections run now (default: keep the other sections' "
@@ -277,6 +322,12 @@ def main(argv=None) -> int:
     cache = RunCache(RUN_CACHE, _code_hash())
     students = set(args.students.split(",")) if args.students else None
     teachers, jobs = plan(args.quick, seeds, sections, students, args.tune_T)
+    if args.labels:
+        jobs = [j for j in jobs if j["label"] in args.labels.split(",")]
+    if args.datasets:
+        jobs = [j for j in jobs if j["dataset"] in args.datasets.split(",")]
+    used = {(j["dataset"], j.get("teacher", "cnnbn")) for j in jobs}
+    teachers = [t for t in teachers if (t["dataset"], t["kind"]) in used]
     log = print
     log(f"kd bench ({'quick' if args.quick else 'full'}), seeds {seeds}, code {cache.code}")
     # a teacher's test accuracy is cached like a run, and run when missing

@@ -18,7 +18,7 @@ from spikefab.data import epoch_shifts, load_dataset, quantize_input
 from spikefab.distill import STARS, TeacherOutputs, make_recipe, teacher_outputs, train_student
 from spikefab.snn.cnn import SpikingCNN
 from spikefab.snn.mlp import SpikingMLP
-from spikefab.snn.teachers import CNNTeacher, MLPTeacher, train_teacher
+from spikefab.snn.teachers import CNNTeacher, ConvBNTeacher, MLPTeacher, train_teacher
 from spikefab.train.loop import evaluate
 
 IN_BITS = 8
@@ -36,6 +36,9 @@ TEACHERS = {
     # the conv section's teachers: stronger than its 16-32 student
     ("digits", "cnn64"): dict(arch=("cnn", (32, 64)), epochs=30, lr=3e-3, shift=1),
     ("mnist5k", "cnn64"): dict(arch=("cnn", (32, 64)), epochs=30, lr=3e-3, shift=2),
+    # the stars section's data-free teachers: BN after every conv and hidden layer
+    ("digits", "cnnbn"): dict(arch=("cnnbn", (16, 32), (128,)), epochs=30, lr=3e-3, shift=1),
+    ("mnist5k", "cnnbn"): dict(arch=("cnnbn", (8, 16), (128,)), epochs=15, lr=3e-3, shift=2),
 }
 
 
@@ -73,6 +76,8 @@ def _build_teacher(dataset: str, kind: str):
     n_in = int(np.prod(image))
     if cfg["arch"][0] == "cnn":
         return CNNTeacher(image, cfg["arch"][1], 10)
+    if cfg["arch"][0] == "cnnbn":
+        return ConvBNTeacher(image, cfg["arch"][1], cfg["arch"][2], 10)
     return MLPTeacher((n_in, *cfg["arch"][1], 10), batch_norm=cfg["arch"][2])
 
 
@@ -215,34 +220,59 @@ def _shifted(job: dict, x: torch.Tensor, teacher, cam: bool):
     return xs, tout
 
 
+#: The stars section's synthesis variants: STARS keyword arguments over the recipe's
+#: (jitter, TV, first-BN multiplier, lr in ``job["synth"]``).
+STARS_WEIGHTS = {
+    "ce-synth": dict(r_feature=0.0, adi=0.0, rca_weight=0.0, tar_weight=0.0),
+    "deepinversion": dict(adi=0.0, rca_weight=0.0, tar_weight=0.0),
+    "+adi": dict(rca_weight=0.0, tar_weight=0.0),
+    "+adi+rca": dict(tar_weight=0.0),
+    "+adi+tar": dict(rca_weight=0.0),
+    "stars": dict(),
+}
+
+
 def run_stars(job: dict) -> dict:
-    """Data-free (or real-data pure-KD) distillation from the BN teacher; no labels used."""
+    """Data-free distillation from the BN conv teacher (no real image, no label), or its
+    references on the real images: pure KD (``kd-real``) or CE on the labels (``ce-real``),
+    with the same student steps and shifts."""
     torch.set_num_threads(1)
     seed, dataset = job["seed"], job["dataset"]
     d = data(dataset, seed)
-    teacher = load_teacher(dataset, "mlpbn", seed, job["quick"])
+    teacher = load_teacher(dataset, "cnnbn", seed, job["quick"])
     torch.manual_seed(seed)
     student = make_student(job["student"], job["T"])
     t0 = time.perf_counter()
     variant = job["variant"]
-    if variant == "kd-real":
-        tout = teacher_outputs(teacher, d["x"])
-        recipe = make_recipe("hinton", alpha=1.0)
-        steps = job["rounds"] * job["steps_per_round"]
-        epochs = max(1, round(steps * 64 / len(d["y"])))
-        pseudo = tout.logits.argmax(1)  # alpha = 1: labels carry no weight; none are read
-        train_student(student, recipe, d["x"], pseudo, teacher=tout, epochs=epochs, lr=3e-3,
+    out = {}
+    if variant in ("kd-real", "ce-real"):
+        steps = (job["rounds"] * job["steps_per_round"]
+                 + job.get("final_epochs", 0) * -(-job["rounds"] * job["batch"] // 64))
+        epochs = max(1, round(steps * 64 / len(d["y"])))  # the data-free runs' student steps
+        shifted = epoch_shifts(d["x"].numpy(), IMAGE[dataset], job["shift"], seed)
+
+        def xs(epoch):
+            return torch.from_numpy(shifted(epoch))
+
+        def tout(epoch):
+            return teacher_outputs(teacher, xs(epoch))
+
+        if variant == "kd-real":  # alpha = 1: the labels carry no weight
+            recipe = make_recipe("hinton", alpha=1.0)
+        else:
+            recipe, tout = make_recipe("ce"), None
+        train_student(student, recipe, xs, d["y"], teacher=tout, epochs=epochs, lr=3e-3,
                       seed=seed)
     else:
-        weights = {"ce-synth": dict(r_feature=0.0, rca_weight=0.0, tar_weight=0.0),
-                   "deepinversion": dict(rca_weight=0.0, tar_weight=0.0),
-                   "stars": dict()}[variant]
-        stars = STARS(teacher, student, IMAGE[dataset], iterations=job["iterations"],
-                      jitter=0, **weights, **job.get("kwargs", {}))
-        stars.train(n_classes=10, rounds=job["rounds"], batch_size=job["batch"],
-                    steps_per_round=job["steps_per_round"], seed=seed)
+        synth = {**job["synth"], **STARS_WEIGHTS[variant.split(" ")[0]]}
+        stars = STARS(teacher, student, IMAGE[dataset], in_bits=IN_BITS,
+                      augment_shift=job["shift"], **synth)
+        res = stars.train(n_classes=10, rounds=job["rounds"], batch_size=job["batch"],
+                          steps_per_round=job["steps_per_round"],
+                          final_epochs=job.get("final_epochs", 0), seed=seed)
+        out["teacher_agreement"] = res["agreement"]
     acc = evaluate(student, d["xt"], d["yt"])
-    return {**job, "acc": acc, "seconds": time.perf_counter() - t0}
+    return {**job, **out, "acc": acc, "seconds": time.perf_counter() - t0}
 
 
 RUNNERS = {"teacher": run_teacher, "student": run_student, "stars": run_stars}

@@ -176,10 +176,39 @@ class STARS:
         moved = random_shift(flat, self.inversion.image_shape, self.augment_shift, rng)
         return torch.from_numpy(moved).view_as(x)
 
+    def _final(self, pool: torch.Tensor, epochs: int, batch: int, lr: float, seed: int):
+        """KD on the whole pool with :func:`train_student` (epoch ``e``: views drawn from
+        ``[seed, 25, e]``, the teacher run once on them)."""
+        from .recipes import make_recipe
+        from .trainer import teacher_outputs, train_student
+
+        epochs = check_steps_count("STARS", "final_epochs", epochs)
+        views: dict = {}
+
+        def xs(epoch):
+            if epoch not in views:
+                views.clear()
+                views[epoch] = self._views(pool, np.random.default_rng([seed, 25, epoch]))
+            return self.student_input(views[epoch])
+
+        def tout(epoch):
+            xs(epoch)
+            return teacher_outputs(self.teacher, views[epoch])
+
+        recipe = make_recipe("hinton", temperature=self.temperature, alpha=1.0)
+        dummy = torch.zeros(len(pool), dtype=torch.long)  # alpha = 1: never read
+        train_student(self.student, recipe, xs, dummy, teacher=tout, epochs=epochs,
+                      batch_size=batch, lr=lr, seed=seed)
+
     def train(self, *, n_classes: int, rounds: int = 8, batch_size: int = 128,
               steps_per_round: int = 100, distill_batch: int = 64, lr: float = 3e-3,
-              seed: int = 0, log: Callable[[str], None] | None = None) -> dict:
+              final_epochs: int = 0, seed: int = 0,
+              log: Callable[[str], None] | None = None) -> dict:
         """Alternate synthesis rounds and KD on the pool; train ``student`` in place.
+
+        ``final_epochs > 0`` then distils on the finished pool with the real-data KD loop
+        (:func:`train_student`, Hinton KD with ``alpha = 1`` at this ``temperature``, cosine
+        lr from ``lr``, fresh shifted views every epoch labelled by the teacher).
 
         Each round's targets are balanced: ``batch_size`` images cycle through the classes
         from a seeded random start. Returns ``{'pool': images [N, C, H, W], 'labels':
@@ -217,6 +246,8 @@ class STARS:
                 opt.step()
             if log is not None:
                 log(f"round {r + 1}/{rounds} pool {len(px)} kd {float(loss.detach()):.4f}")
+        if final_epochs:
+            self._final(torch.cat(pool), final_epochs, distill_batch, lr, seed)
         pl, lab = torch.cat(logits), torch.cat(labels)
         return {"pool": torch.cat(pool), "labels": lab, "teacher_logits": pl,
                 "agreement": float((pl.argmax(1) == lab).float().mean())}
