@@ -27,7 +27,8 @@ def test_defaults_fill_every_key():
                                            "in [distill.stars]: rounds, batch_size, "
                                            "steps_per_round, iterations, distill_batch, lr, "
                                            "synth_lr, jitter, r_feature, first_bn_multiplier, "
-                                           "adi, rca_weight, tar_weight, augment_shift"),
+                                           "adi, rca_weight, tar_weight, augment_shift, "
+                                           "final_epochs"),
     ({"distill": {"stars": {"iterations": 0}}},
      "config key 'distill.stars.iterations' must be an integer in [1, 20000], not 0"),
     ({"distill": {"stars": {"batch_size": 5000}}},

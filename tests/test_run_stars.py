@@ -31,6 +31,7 @@ steps_per_round = 5
 iterations = 4
 adi = 1.0
 augment_shift = 1
+final_epochs = 2
 
 [quantize]
 method = "qat"
