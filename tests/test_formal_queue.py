@@ -45,9 +45,13 @@ def test_a_deep_queue_is_also_proven_cut_short():
 BUGS = {
     "drops-when-full": ("ready.eq(held <= depth - 4)", "ready.eq(held <= depth)",
                         "the queue holds at most"),
-    "duplicates": ("m.d.sync += pend.eq(rest)",
-                   "m.d.sync += pend.eq(Mux(single, pend, rest))",
-                   "no event leaves that no entry taken owes (none duplicated)"),
+    # the last spike of an entry is not cleared once sent: it leaves again
+    "duplicates": ("m.d.sync += [pend.eq(rest), any_.eq(~one),",
+                   "m.d.sync += [pend.eq(Mux(one, pend, rest)), any_.eq(1),",
+                   # the solver's shortest trace: the copy leaves where nothing is owed, or
+                   # where the next entry's event is owed
+                   ("no event leaves that no entry taken owes (none duplicated)",
+                    "every event leaves in its place")),
     "reorders": ("bypass.eq(idle & none_held)", "bypass.eq(idle)",
                  "every event leaves in its place"),
     # w_ready sticks low once two entries were held: the writer waits forever
@@ -63,5 +67,6 @@ def test_a_planted_queue_bug_fails_the_proof(tmp_path, bug):
     proof = queue_proofs(layer, queue=_queue(mutant(SpikeQueue, old, new), layer))[0]
     r = _run(tmp_path, [proof])[0]
     assert not r.passed and r.status == "FAIL", r.line()
-    assert any(text in t for t in r.failed), r.failed
+    texts = (text,) if isinstance(text, str) else text
+    assert any(x in t for t in r.failed for x in texts), r.failed
     assert r.trace is not None and r.trace.is_file()
