@@ -5,6 +5,7 @@ neurons, spike queues (those of :data:`QUEUE_CASES`: every lane count, dense and
 and flat addresses) and the board framing of every encoding the cases use.
 """
 
+import pytest
 from core_cases import CASES, random_case
 from spikefab import trained
 from spikefab_hdl.core.plan import plan_core
@@ -46,24 +47,35 @@ def test_every_random_case_is_proven(tmp_path):
         assert word in modes
 
 
-#: The random cases' integrators at their widths (formal/rmw.py), one of each kind: a direct
-#: layer of 90 rows in 3 weight banks, a spike layer of 64 rows in banks, the widest
-#: currents (22 bits), a readout of one row (G = 1: the bypass).
-INTEGRATORS = [("direct-banked-l1", 0), ("spikes-banked-l1", 0), ("direct-wide-l8", 0),
-               ("spikes-readout-only-l4", 0)]
+#: The random cases' integrators at their widths (formal/rmw.py), one of each kind: a spike
+#: layer of 64 rows in banks and a readout of one row (G = 1: the bypass) in make test
+#: (~5 s each); a direct layer of 90 rows in 3 weight banks and the widest currents (22 bits)
+#: take minutes (333 s for the four on 2 cores), so they carry the ``formal_slow`` marker:
+#: ``make formal-slow`` runs them (the digits model's direct layer is proven in make test).
+INTEGRATORS = [("spikes-banked-l1", 0), ("spikes-readout-only-l4", 0)]
+SLOW_INTEGRATORS = [("direct-banked-l1", 0), ("direct-wide-l8", 0)]
 
 
-def test_the_random_integrators_are_proven(tmp_path):
+def _prove_integrators(cases, tmp_path):
     proofs = []
-    for name, index in INTEGRATORS:
+    for name, index in cases:
         net, _, lanes, _ = random_case(name)
         for p in rmw_proofs(plan_core(net, lanes=lanes).layers[index]):
             proofs.append(type(p)(f"{name}.{p.name}", p.what, p.harness, p.mode, p.depth,
                                   p.solver))
-    assert len(proofs) == len(INTEGRATORS)
+    assert len(proofs) == len(cases)
     assert {p.mode for p in proofs} == {"prove"}
     results = prove(proofs, work=tmp_path / "work", out=tmp_path, jobs=2, timeout=600)
     assert [r.line() for r in results if not r.passed] == []
+
+
+def test_the_random_integrators_are_proven(tmp_path):
+    _prove_integrators(INTEGRATORS, tmp_path)
+
+
+@pytest.mark.formal_slow
+def test_the_random_direct_integrators_are_proven(tmp_path):
+    _prove_integrators(SLOW_INTEGRATORS, tmp_path)
 
 
 def test_the_digits_model_is_proven(tmp_path):
