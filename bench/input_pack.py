@@ -19,7 +19,7 @@ import argparse
 import time
 from pathlib import Path
 
-from jobcache import write_results
+from jobcache import markdown_table, write_results
 from spikefab import trained
 from spikefab.golden import run_network
 from spikefab_hdl.sim.bound import event_bound
@@ -79,12 +79,7 @@ def main(argv=None) -> int:
             ("ratio_lower", "cycles/lower"), ("speedup", f"speed-up vs in_pack {args.packs[0]}"),
             ("agree", "RTL = golden")]
 
-    def fmt(v):
-        return f"{v:,.0f}" if isinstance(v, float) and abs(v) >= 100 else (
-            f"{v:.2f}" if isinstance(v, float) else str(v))
-
-    lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(r[k]) for k, _ in cols) + " |" for r in rows]
+    lines = markdown_table(rows, cols)
     print("\n".join(lines))
     md = [
         "# Packed direct input: cycles per inference",

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from spikefab.atomic import atomic_write_files
 
-__all__ = ["LABELS", "RunCache", "add_flags", "code_hash", "gather", "write_results"]
+__all__ = ["LABELS", "RunCache", "add_flags", "code_hash", "gather", "markdown_table",
+           "write_results"]
 
 #: Job fields that label a run in a report but do not change what it computes.
 LABELS = ("section", "label")
@@ -161,3 +162,15 @@ def write_results(stem, payload: dict, markdown: str, png: bytes | None = None) 
     if png is not None:
         files[stem.with_suffix(".png")] = png
     atomic_write_files(files)  # one result, replaced whole or not at all
+
+
+def markdown_table(rows: list[dict], cols) -> list[str]:
+    """The lines of a markdown table of ``rows``, one column per ``(key, header)`` of
+    ``cols``; floats >= 100 with thousands separators and no decimals, others to 2 places."""
+
+    def fmt(v):
+        return f"{v:,.0f}" if isinstance(v, float) and abs(v) >= 100 else (
+            f"{v:.2f}" if isinstance(v, float) else str(v))
+
+    lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
+    return lines + ["| " + " | ".join(fmt(r[k]) for k, _ in cols) + " |" for r in rows]

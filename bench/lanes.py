@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from jobcache import write_results
+from jobcache import markdown_table, write_results
 from spikefab import trained
 from spikefab.golden import run_network
 from spikefab.golden.layers import pass_on
@@ -130,12 +130,7 @@ def report(rows, images, t0) -> None:
             ("speedup", "speed-up"), ("baseline", "vs"), ("est_dsp", "DSP (est.)"),
             ("est_bram", "BRAM (est.)"), ("agree", "RTL = golden")]
 
-    def fmt(v):
-        return f"{v:,.0f}" if isinstance(v, float) and abs(v) >= 100 else (
-            f"{v:.2f}" if isinstance(v, float) else str(v))
-
-    lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(r[k]) for k, _ in cols) + " |" for r in rows]
+    lines = markdown_table(rows, cols)
     print("\n".join(lines))
     md = [
         "# Per-layer lanes and spike masks: cycles per inference",

@@ -6,6 +6,7 @@ readout; cycles between the busiest layer and the bound."""
 import re
 
 import pytest
+from goldcheck import assert_core_equals_golden
 from numpy.testing import assert_array_equal
 from spikefab.golden import run_network
 from spikefab.ir import QuantizedNetwork
@@ -52,19 +53,6 @@ def _case(name):
     return random_network(spec, seed), random_input(spec, 3, seed, rate=0.4), lanes
 
 
-def _check(res, gold):
-    assert len(res["spikes"]) == len(gold.spikes)
-    for i, (s, v, syn) in enumerate(zip(res["spikes"], res["membranes"], res["synapses"],
-                                        strict=True)):
-        assert_array_equal(s, gold.spikes[i], err_msg=f"spikes L{i}")
-        assert_array_equal(v, gold.membranes[i], err_msg=f"membranes L{i}")
-        assert (syn is None) == (gold.synapses[i] is None)
-        if syn is not None:
-            assert_array_equal(syn, gold.synapses[i], err_msg=f"synapses L{i}")
-    for key in ("logits", "acc", "prediction"):
-        assert_array_equal(res[key], getattr(gold, key), err_msg=key)
-
-
 @pytest.mark.parametrize("name", [n for n, _, _ in CASES])
 def test_conv_core_matches_golden_under_idle_and_backpressure(name):
     net, x, lanes = _case(name)
@@ -73,7 +61,7 @@ def test_conv_core_matches_golden_under_idle_and_backpressure(name):
         assert 0 < s.mean() < 1, "a layer never or always spikes"
     res = simulate_amaranth(net, x, lanes=lanes, idle=0.2, stall=0.25, seed=1,
                             max_cycles=400_000)
-    _check(res, gold)
+    assert_core_equals_golden(res, gold)
     assert_array_equal(res["cycles"], res["wall_cycles"])
 
 
@@ -96,9 +84,9 @@ def test_a_conv_spike_queue_shorter_than_a_step_waits_and_stays_exact(monkeypatc
     whole = simulate_amaranth(net, x, lanes=2, max_cycles=400_000)
     monkeypatch.setattr(conv_layer, "CONV_QUEUE_DEPTH", 8)
     short = simulate_amaranth(net, x, lanes=2, max_cycles=400_000)
-    _check(short, gold)
+    assert_core_equals_golden(short, gold)
     assert (short["cycles"] > whole["cycles"]).all()
-    _check(simulate_amaranth(net, x, lanes=2, idle=0.2, stall=0.25, seed=3,
+    assert_core_equals_golden(simulate_amaranth(net, x, lanes=2, idle=0.2, stall=0.25, seed=3,
                              max_cycles=400_000), gold)
 
 
@@ -113,7 +101,7 @@ def test_pool_buffers_read_synchronously_match_golden(name, monkeypatch):
     net, x, lanes = _case(name)
     res = simulate_amaranth(net, x, lanes=lanes, idle=0.2, stall=0.25, seed=4,
                             max_cycles=400_000)
-    _check(res, run_network(net, x))
+    assert_core_equals_golden(res, run_network(net, x))
 
 def test_the_conv_cases_use_every_mode_pooling_and_both_encodings():
     used, pools, encodings, strides = set(), set(), set(), set()
@@ -162,7 +150,7 @@ def test_conv_core_with_state_in_single_port_ram_matches_golden(name, spram):
     gold = run_network(net, x)
     res = simulate_amaranth(net, x, lanes=lanes, idle=0.2, stall=0.25, seed=2,
                             max_cycles=600_000, spram=spram)
-    _check(res, gold)
+    assert_core_equals_golden(res, gold)
     clean = simulate_amaranth(net, x, lanes=lanes, max_cycles=600_000, spram=spram)
     b = event_bound(net, x, lanes=lanes, spram=spram)
     assert (b["lower"] <= clean["cycles"]).all() and (clean["cycles"] <= 1.2 * b["bound"]).all()

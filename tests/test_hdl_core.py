@@ -3,6 +3,7 @@ semantics v1 and every neuron mode and readout the core implements."""
 
 import numpy as np
 import pytest
+from goldcheck import assert_core_equals_golden
 from spikefab.golden import run_network
 from spikefab.spec import LIFSpec, SynapseSpec
 from spikefab_hdl.core.network import NetworkCore
@@ -45,20 +46,6 @@ CASES = [
 ]
 
 
-def _check(res, gold):
-    np.testing.assert_array_equal(res["acc"], gold.acc)
-    np.testing.assert_array_equal(res["prediction"], gold.prediction)
-    np.testing.assert_array_equal(res["logits"], gold.logits)
-    for got, want in zip(res["spikes"], gold.spikes, strict=True):
-        np.testing.assert_array_equal(got, want)
-    for got, want in zip(res["membranes"], gold.membranes, strict=True):
-        np.testing.assert_array_equal(got, want)
-    for got, want in zip(res["synapses"], gold.synapses, strict=True):
-        assert (got is None) == (want is None)
-        if want is not None:
-            np.testing.assert_array_equal(got, want)
-
-
 @pytest.mark.parametrize("name,kwargs,lanes", CASES, ids=[c[0] for c in CASES])
 def test_core_matches_golden_under_idle_and_backpressure(name, kwargs, lanes):
     spec = make_spec(**kwargs)
@@ -66,7 +53,7 @@ def test_core_matches_golden_under_idle_and_backpressure(name, kwargs, lanes):
     x = random_input(spec, 4, seed=lanes)
     gold = run_network(net, x)
     res = simulate_amaranth(net, x, lanes=lanes, idle=0.3, stall=0.3, seed=lanes)
-    _check(res, gold)
+    assert_core_equals_golden(res, gold)
     np.testing.assert_array_equal(res["cycles"], res["wall_cycles"])
 
 
@@ -97,7 +84,7 @@ def test_core_matches_golden_on_random_neuron_modes(seed):
     """Every spike, membrane, synaptic current and logit exact."""
     net, x, lanes = _random_mode_case(seed)
     res = simulate_amaranth(net, x, lanes=lanes, idle=0.2, stall=0.2, seed=seed)
-    _check(res, run_network(net, x))
+    assert_core_equals_golden(res, run_network(net, x))
 
 
 def test_random_neuron_mode_cases_cover_every_extension():
@@ -154,7 +141,7 @@ def test_reset_in_the_middle_of_a_sample_leaves_no_state():
     net = random_network(spec, seed=5)
     x = random_input(spec, 2, seed=5, rate=0.6)
     gold = run_network(net, x)
-    _check(simulate_amaranth(net, x, lanes=2, abort_after=23), gold)
+    assert_core_equals_golden(simulate_amaranth(net, x, lanes=2, abort_after=23), gold)
 
 
 def test_bad_arguments_are_refused_with_one_line_errors():

@@ -4,6 +4,7 @@ the memory layout, ``auto`` under a budget, and the refusals."""
 
 import numpy as np
 import pytest
+from goldcheck import assert_core_equals_golden
 from spikefab.golden import run_network
 from spikefab.ir import QuantizedNetwork
 from spikefab.spec import LIFSpec, SynapseSpec
@@ -23,20 +24,6 @@ from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.sim.bound import event_bound
 from spikefab_hdl.sim.pysim import simulate_amaranth
 from spikefab_hdl.sim.randnet import make_spec, random_input, random_network, random_neuron
-
-
-def _check(res, gold):
-    np.testing.assert_array_equal(res["acc"], gold.acc)
-    np.testing.assert_array_equal(res["prediction"], gold.prediction)
-    np.testing.assert_array_equal(res["logits"], gold.logits)
-    for got, want in zip(res["spikes"], gold.spikes, strict=True):
-        np.testing.assert_array_equal(got, want)
-    for got, want in zip(res["membranes"], gold.membranes, strict=True):
-        np.testing.assert_array_equal(got, want)
-    for got, want in zip(res["synapses"], gold.synapses, strict=True):
-        assert (got is None) == (want is None)
-        if want is not None:
-            np.testing.assert_array_equal(got, want)
 
 
 def test_mask_rows_hold_k_inputs_per_row():
@@ -86,7 +73,7 @@ def test_mixed_lanes_and_masks_match_golden(seed):
     net, x, lanes = _mixed_case(seed)
     gold = run_network(net, x)
     res = simulate_amaranth(net, x, lanes=lanes, idle=0.2, stall=0.2, seed=seed)
-    _check(res, gold)
+    assert_core_equals_golden(res, gold)
     np.testing.assert_array_equal(res["cycles"], res["wall_cycles"])
     b = event_bound(net, x, lanes=lanes)
     assert (res["cycles"] >= b["lower"]).all(), (lanes, res["cycles"], b["lower"])
@@ -126,7 +113,7 @@ def test_adder_tree_is_exact_at_the_rails(w_value, bias):
         resolve_lanes(net, lanes)
     for lanes in ([16, "4x16"], [16, "2x8"], [16, "3x4"]):
         res = simulate_amaranth(net, x, lanes=lanes)
-        _check(res, gold)
+        assert_core_equals_golden(res, gold)
     assert gold.logits[0, 0, 0] == 16 * w_value + bias
 
 
@@ -227,7 +214,8 @@ def test_mask_layers_match_golden_with_cuba_synapses_saturating():
     gold = run_network(net, x)
     top = (1 << 4) - 1
     assert (gold.synapses[1] == top).any() and (gold.synapses[1] == -top - 1).any()
-    _check(simulate_amaranth(net, x, lanes=[16, "8x16"], stall=0.3, seed=1), gold)
+    res = simulate_amaranth(net, x, lanes=[16, "8x16"], stall=0.3, seed=1)
+    assert_core_equals_golden(res, gold)
 
 
 def test_default_budget_is_the_ulx3s_25f():

@@ -20,10 +20,12 @@ The forms accepted wherever the core takes ``lanes`` (``NetworkCore``, ``plan_co
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 
 __all__ = [
+    "place_products",
     "MAX_LANES",
     "MAX_MASK",
     "DEFAULT_BUDGET",
@@ -301,3 +303,16 @@ def _shrink(net, items, fits) -> tuple[tuple[int, int], ...]:
             if i + 1 < len(lanes):
                 masks[i + 1] = min(masks[i + 1], lanes[i])
     return tuple(zip(lanes, masks, strict=True))
+
+
+def place_products(layers, dsp: int) -> list:
+    """``layers`` with at most ``dsp`` products (one per lane of a layer with a multi-bit
+    input) left to DSP blocks, in layer order, and the rest in logic."""
+    out = []
+    for lp in layers:
+        if lp.value_bits:
+            in_dsp = min(lp.lanes, dsp)
+            dsp -= in_dsp
+            lp = replace(lp, logic_lanes=lp.lanes - in_dsp)
+        out.append(lp)
+    return out

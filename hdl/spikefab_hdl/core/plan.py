@@ -20,13 +20,14 @@ group; its state memories have one row per output position and channel group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from spikefab.fixed import unsigned_width
 from spikefab.ir import QuantizedNetwork
 from spikefab.spec import ConvSpec, LIFSpec
 
+from . import lanes as _lanes
 from .conv_geometry import ConvGeometry, coord_bits
 from .input_pack import check_in_pack
 from .lanes import MAX_LANES, MAX_MASK, check_lanes, lanes_label, lanes_value, resolve_lanes
@@ -310,19 +311,6 @@ class CorePlan:
         }
 
 
-def _place_products(layers, dsp: int) -> list:
-    """``layers`` with at most ``dsp`` products (one per lane of a layer with a multi-bit
-    input) left to DSP blocks, in layer order, and the rest in logic."""
-    out = []
-    for lp in layers:
-        if lp.value_bits:
-            in_dsp = min(lp.lanes, dsp)
-            dsp -= in_dsp
-            lp = replace(lp, logic_lanes=lp.lanes - in_dsp)
-        out.append(lp)
-    return out
-
-
 def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
               budget=None, dsp: int | None = None) -> CorePlan:
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
@@ -390,7 +378,7 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
             )
         )
     if dsp is not None:
-        layers = _place_products(layers, dsp)
+        layers = _lanes.place_products(layers, dsp)
     in_data_bits = spec.in_bits * in_pack if direct else layers[0].in_index_bits
     n_classes = spec.n_classes
     out_data_bits = max(acc_bits, CYCLE_BITS, unsigned_width(n_classes - 1))
