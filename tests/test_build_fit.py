@@ -23,9 +23,9 @@ from spikefab_hdl.build.fit import (
     place_spram,
     spram_blocks,
 )
+from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES
 from spikefab_hdl.core.network import NetworkCore
 from spikefab_hdl.core.spram import SPRAMMemory
-from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES
 from spikefab_hdl.sim.randnet import make_conv_spec, make_spec, random_network
 
 
