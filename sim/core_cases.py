@@ -87,8 +87,9 @@ PACK = {"direct-conv-conv-l4": 4, "direct-2hidden-l4": 3}
 #: multiply, 5 are shifts and adds (12-bit weights, 6-bit inputs).
 DSP = {"direct-wide-l8": 3}
 #: Cases built with ``bram_outreg`` (``NetworkCore``'s): layer 0's 4,480 rows in five banks of
-#: DP16KD blocks with the output register (latency 4), layer 1's 192 rows in one (latency 2).
-OUTREG = ("spikes-banked-l1",)
+#: DP16KD blocks with the output register (latency 4), layer 1's 192 rows in one (latency 2);
+#: "always": 8-bit rows would otherwise stay in the denser generic shapes.
+OUTREG = {"spikes-banked-l1": "always"}
 #: The cases whose first weight memory is split into banks.
 BANKED = ("direct-banked-l1", "spikes-banked-l1")
 BATCH = 24

@@ -46,7 +46,7 @@ def run_core(name: str, sim: str) -> dict:
     return run_core_bench(net, x, build_dir=root, lanes=lanes, idle=0.2, stall=0.25, seed=seed,
                           sim=sim, run_name="xsim_tb",
                           spram=SPRAM.get(name), in_pack=PACK.get(name, 1),
-                          dsp=DSP.get(name), bram_outreg=name in OUTREG)
+                          dsp=DSP.get(name), bram_outreg=OUTREG.get(name, False))
 
 
 NAMES = sorted(CASES) + ["digits"]

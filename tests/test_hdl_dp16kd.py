@@ -114,13 +114,17 @@ def test_yosys_keeps_the_output_registered_blocks(tmp_path):
 def test_plan_banks_and_latency_with_outreg():
     spec = make_spec([200, 20, 3], w_bits=8)
     net = random_network(spec, 0)
-    plain = plan_core(net, lanes=4).layers
     reg = plan_core(net, lanes=4, bram_outreg=True).layers
-    # layer 0: 200 x 5 = 1000 rows: one bank either way; layer 1: 20 rows, LUTs
+    # layer 0: 200 x 5 = 1000 rows of 32 bits: 2 blocks of 1024 x 18 as of 512 x 36
     assert (reg[0].outreg, reg[0].bank_rows, reg[0].weight_latency) == (True, 1024, 2)
-    assert not reg[1].outreg and reg[1].bank_rows == plain[1].bank_rows
-    deep = plan_core(net, lanes=1, bram_outreg=True).layers[0]  # 4,000 rows
-    assert (deep.weight_banks, deep.weight_latency) == (4, 4)
+    assert not reg[1].outreg  # 20 rows: LUTs
+    # lanes 1: 4,000 rows of 8 bits: 4 blocks of 1024 x 18 against 2 of 4096 x 4
+    assert not plan_core(net, lanes=1, bram_outreg=True).layers[0].outreg
+    deep = plan_core(net, lanes=1, bram_outreg="always").layers[0]
+    assert (deep.outreg, deep.weight_banks, deep.weight_latency) == (True, 4, 4)
+    with pytest.raises(ValueError, match=r"^bram_outreg must be False, True or 'always', "
+                                         r"not 'yes'$"):
+        plan_core(net, lanes=1, bram_outreg="yes")
     plain = plan_core(net, lanes=1).layers[0]  # one bank of 4096 x 4
     assert (plain.weight_banks, plain.weight_latency) == (1, 2)
 

@@ -105,7 +105,7 @@ class BoardTop(wiring.Component):
                  baud: int = DEFAULT_BAUD, divisor: int | None = None,
                  timeout_cycles: int | None = None, n_leds: int = 3, core=None, spram=None,
                  pack: bool = True, in_pack: int = 1, dsp: int | None = None,
-                 bram_outreg: bool = False):
+                 bram_outreg: bool | str = False):
         if not isinstance(net, QuantizedNetwork):
             self._MustUse__silence = True
             raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")

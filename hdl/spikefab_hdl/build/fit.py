@@ -8,7 +8,9 @@ write port: the weight memories) counts only its *live* bit columns, those nonze
 row: yosys removes a column that is zero in every row (``opt_mem``: "removing const-0
 lane"), such as the weights of the zero-padding lanes of a layer narrower than its
 ``lanes`` (MNIST-5k at lanes 128: the 10-neuron readout's memory is 118 lanes of zeros).
-A lower bound, so a network it refuses cannot fit; one it passes may still fail in nextpnr
+A DP16KD instance (ECP5 builds: weight memories with the output register,
+``core.dp16kd``) is one block; it holds live columns only. A lower bound, so a network it
+refuses cannot fit; one it passes may still fail in nextpnr
 (then ``report.json`` says so).
 
 On a device with SPRAM (the iCE40 UP5K, 4 x 256 Kbit) :func:`place_spram` moves the
@@ -20,13 +22,14 @@ where the SPRAMs suffice and else in one (the layer's pass at half rate). An SPR
 
 from __future__ import annotations
 
-from amaranth.hdl import Fragment, MemoryInstance, Shape
+from amaranth.hdl import Fragment, Instance, MemoryInstance, Shape
 from amaranth.lib import memory
 from spikefab.ir import QuantizedNetwork
 from spikefab.protocol import NetInfo
 
 from ..board.definitions import Board
 from ..board.top import BoardTop
+from ..core import dp16kd
 from ..core.placement import SPRAM_MEMORIES
 from ..core.plan import plan_core
 from ..core.spram import RAM_STYLE
@@ -78,6 +81,8 @@ def _memories(top) -> list[tuple[str, int, int, bool]]:
     found = []
 
     def walk(frag, path):
+        if isinstance(frag, Instance) and frag.type == "DP16KD":
+            found.append(("/".join(path), dp16kd.WIDTH, dp16kd.ROWS, False))
         if isinstance(frag, MemoryInstance):
             mem = next((o for o in frag.origins or () if isinstance(o, memory.Memory)), None)
             if mem is not None:
@@ -94,7 +99,7 @@ def _memories(top) -> list[tuple[str, int, int, bool]]:
 def estimate(board: Board, net: QuantizedNetwork, *, lanes: int = 4, spram=None) -> dict:
     """Block RAMs (and SPRAMs) the design's memories need at least, before any tool runs."""
     top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds),
-                   spram=spram)
+                   spram=spram, bram_outreg=board.family == "ecp5")
     mems = _memories(top)
     blocks = sum(memory_blocks(board.family, w, d) for _, w, d, huge in mems
                  if d >= MIN_BRAM_DEPTH and not huge)

@@ -92,7 +92,7 @@ def describe_core(core: NetworkCore, *, module: str = MODULE_NAME) -> dict:
 def write_verilog(
     net: QuantizedNetwork, out_dir, *, lanes: int = 4, trace: bool = False,
     name: str = MODULE_NAME, spram=None, in_pack: int = 1, dsp: int | None = None,
-    bram_outreg: bool = False,
+    bram_outreg: bool | str = False,
 ) -> tuple[Path, Path]:
     """Write ``<out_dir>/<name>.v`` and ``<out_dir>/<name>.json`` atomically (``spram``: the
     core's placement of state memories in single-port RAM; ``in_pack``: direct input values

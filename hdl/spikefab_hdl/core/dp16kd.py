@@ -23,14 +23,34 @@ generic memory (``NetworkCore(bram_outreg=False)``, the default).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from amaranth import Cat, ClockSignal, Const, Module, Signal
 from amaranth.hdl import Instance
 
-__all__ = ["ROWS", "WIDTH", "MODEL", "initval", "live_columns", "rom_outreg", "with_model"]
+from .layout import DP16KD_SHAPES
+
+__all__ = ["ROWS", "WIDTH", "MODEL", "initval", "live_columns", "place_outreg", "rom_outreg",
+           "with_model"]
 
 #: Rows and bits of one block in the shape used here.
 ROWS, WIDTH = 1024, 18
 _SLOTS = 64  # INITVAL_00 .. INITVAL_3F, 16 rows each
+
+
+def place_outreg(layers, mode) -> list:
+    """``layers`` (LayerPlans) with ``bram_outreg`` set and 1024-row banks where ``mode`` asks:
+    ``"always"`` every layer, True where 1024 x 18 blocks hold the weight memory in no more
+    blocks than the best DP16KD shape (``layout.bank_rows_for``'s; e.g. not 8-bit rows,
+    which 2048 x 9 holds in half the blocks), False none."""
+    out = []
+    for lp in layers:
+        width, depth = lp.lanes * lp.mask * lp.w_bits, lp.weight_depth
+        best = min(-(-width // bits) * -(-depth // rows) for rows, bits in DP16KD_SHAPES)
+        if mode == "always" or (mode and -(-width // WIDTH) * -(-depth // ROWS) <= best):
+            lp = replace(lp, bram_outreg=True, bank_rows=ROWS)
+        out.append(lp)
+    return out
 
 
 def live_columns(raw_rows, width: int) -> list[int]:

@@ -88,7 +88,7 @@ class NetworkCore(wiring.Component):
 
     def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True,
                  spram=None, in_pack: int = 1, budget=None, dsp: int | None = None,
-                 bram_outreg: bool = False):
+                 bram_outreg: bool | str = False):
         try:
             self.plan: CorePlan = plan_core(net, lanes=lanes, spram=spram, in_pack=in_pack,
                                             budget=budget, dsp=dsp, bram_outreg=bram_outreg)

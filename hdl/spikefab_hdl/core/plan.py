@@ -29,7 +29,7 @@ from spikefab.spec import ConvSpec, LIFSpec
 
 from . import lanes as _lanes
 from .conv_geometry import ConvGeometry, coord_bits
-from .dp16kd import ROWS as DP16KD_ROWS
+from .dp16kd import place_outreg
 from .input_pack import check_in_pack
 from .lanes import MAX_LANES, MAX_MASK, check_lanes, lanes_label, lanes_value, resolve_lanes
 from .layout import DP16KD_SHAPES, bank_rows_for, pack_groups, pack_rows
@@ -103,7 +103,8 @@ class LayerPlan:
         to DSP blocks. 0 unless ``plan_core(dsp=...)`` ran out of DSPs.
     bram_outreg : bool
         A weight memory of :data:`.weight_memory.LOGIC_ROWS` rows or more is DP16KD
-        instances with their output register (:mod:`.dp16kd`; banks of 1024 rows).
+        instances with their output register (:mod:`.dp16kd`; banks of 1024 rows;
+        :func:`.dp16kd.place_outreg` decides).
     """
 
     index: int
@@ -132,8 +133,6 @@ class LayerPlan:
     bram_outreg: bool = False
 
     def __post_init__(self):
-        if self.outreg and not self.bank_rows:
-            object.__setattr__(self, "bank_rows", DP16KD_ROWS)
         if not self.bank_rows:
             rows = bank_rows_for(self.lanes * self.mask * self.w_bits, self.weight_depth)
             object.__setattr__(self, "bank_rows", rows)
@@ -316,7 +315,7 @@ class CorePlan:
 
 
 def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
-              budget=None, dsp: int | None = None, bram_outreg: bool = False) -> CorePlan:
+              budget=None, dsp: int | None = None, bram_outreg: bool | str = False) -> CorePlan:
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
 
     ``lanes``: any form :func:`.lanes.resolve_lanes` accepts (``budget``: the resources
@@ -324,7 +323,8 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
     memories placed in single-port RAM (:func:`check_spram`); None: none. ``in_pack``: see
     :mod:`.input_pack`. ``dsp``: at most this many products in DSP blocks (the device's count),
     the rest in logic (:attr:`LayerPlan.logic_lanes`); None: every product a multiply.
-    ``bram_outreg``: block-RAM weight memories as DP16KD with the output register (ECP5).
+    ``bram_outreg``: block-RAM weight memories as DP16KD with the output register (ECP5;
+    True: where that takes no more blocks, ``"always"``: all; :func:`.dp16kd.place_outreg`).
 
     Raises
     ------
@@ -334,6 +334,8 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
         When ``lanes`` is not an integer in ``[1, MAX_LANES]`` (or a valid per-layer list),
         or ``dsp`` is negative.
     """
+    if bram_outreg not in (False, True, "always"):
+        raise ValueError(f"bram_outreg must be False, True or 'always', not {bram_outreg!r}")
     if dsp is not None and (not isinstance(dsp, int) or dsp < 0):
         raise ValueError(f"dsp must be a non-negative integer or None, not {dsp!r}")
     if not isinstance(net, QuantizedNetwork):
@@ -380,11 +382,11 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
                 spram=placed.get(i, ()),
                 mask=mask,
                 next_mask=1 if last else items[i + 1][1],
-                bram_outreg=bool(bram_outreg),
             )
         )
     if dsp is not None:
         layers = _lanes.place_products(layers, dsp)
+    layers = place_outreg(layers, bram_outreg)
     in_data_bits = spec.in_bits * in_pack if direct else layers[0].in_index_bits
     n_classes = spec.n_classes
     out_data_bits = max(acc_bits, CYCLE_BITS, unsigned_width(n_classes - 1))

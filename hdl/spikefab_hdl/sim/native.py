@@ -127,7 +127,7 @@ def cycle_limit(desc: dict, n_samples: int, n_beats: int) -> int:
 
 
 def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: int = 1,
-               spram=None, dsp: int | None = None, bram_outreg: bool = False) -> dict:
+               spram=None, dsp: int | None = None, bram_outreg: bool | str = False) -> dict:
     """Simulate ``x`` on ``net``'s core in Verilator with the C++ harness (``in_pack``:
     direct input values per beat; ``spram``: the placement of conv state memories in
     single-port RAM; ``dsp``: products in DSP blocks at most; ``bram_outreg``: DP16KD

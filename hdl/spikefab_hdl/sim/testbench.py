@@ -49,7 +49,7 @@ def run_core_bench(
     spram=None,
     in_pack: int = 1,
     dsp: int | None = None,
-    bram_outreg: bool = False,
+    bram_outreg: bool | str = False,
 ) -> dict:
     """Build ``net`` into ``build_dir`` and check it on ``x`` with ``test_module`` in ``sim``.
 
