@@ -108,25 +108,33 @@ class WeightMemory(wiring.Component):
         low = self.bank_rows.bit_length() - 1
         sel = self.addr[low:]
         width = Shape.cast(self._shape).width
+
+        def bank(k, image):
+            mem = memory.Memory(shape=self._shape, depth=len(image), init=image)
+            m.submodules[f"bank{k}"] = mem
+            # An asynchronous read port, then a register that is zero unless this bank
+            # is addressed: yosys merges the two into the block RAM's synchronous read
+            # with its synchronous output reset (DP16KD RESETMODE=SYNC).
+            rd = mem.read_port(domain="comb")
+            q = Signal(width, name=f"bank{k}_q")
+            m.d.comb += rd.addr.eq(self.addr[:low])
+            with m.If(sel == k):
+                m.d.sync += q.eq(rd.data)
+            with m.Else():
+                m.d.sync += q.eq(0)
+            return q
+
+        return self._or_banks(m, bank)
+
+    def _or_banks(self, m: Module, bank) -> Module:
+        """``data`` = the OR of every bank's (zero unless addressed) output ``bank(k, rows)``:
+        :data:`OR_GROUP` of them by one LUT level into a register, those into ``data``."""
+        width = Shape.cast(self._shape).width
         partial = []
         for first in range(0, self.banks, OR_GROUP):
             word = 0
             for k in range(first, min(first + OR_GROUP, self.banks)):
-                image = self._rows[k * self.bank_rows : (k + 1) * self.bank_rows]
-                mem = memory.Memory(shape=self._shape, depth=len(image), init=image)
-                m.submodules[f"bank{k}"] = mem
-                # An asynchronous read port, then a register that is zero unless this bank
-                # is addressed: yosys merges the two into the block RAM's synchronous read
-                # with its synchronous output reset (DP16KD RESETMODE=SYNC).
-                rd = mem.read_port(domain="comb")
-                q = Signal(width, name=f"bank{k}_q")
-                m.d.comb += rd.addr.eq(self.addr[:low])
-                with m.If(sel == k):
-                    m.d.sync += q.eq(rd.data)
-                with m.Else():
-                    m.d.sync += q.eq(0)
-                word = word | q
-            # a few banks' outputs ORed by one LUT level, registered
+                word = word | bank(k, self._rows[k * self.bank_rows:(k + 1) * self.bank_rows])
             p = Signal(width, name=f"or{first // OR_GROUP}_q")
             m.d.sync += p.eq(word)
             partial.append(p)
@@ -154,19 +162,6 @@ class WeightMemory(wiring.Component):
             d = Signal.like(sel[0], name=f"sel_d{k + 1}")
             m.d.sync += d.eq(sel[-1])
             sel.append(d)
-        partial = []
-        for first in range(0, self.banks, OR_GROUP):
-            word = 0
-            for k in range(first, min(first + OR_GROUP, self.banks)):
-                image = self._rows[k * self.bank_rows : (k + 1) * self.bank_rows]
-                q = dp16kd.rom_outreg(m, f"bank{k}", self._raw(image), width,
-                                      self.addr[:low])
-                word = word | Mux(sel[2] == k, q, 0)
-            p = Signal(width, name=f"or{first // OR_GROUP}_q")
-            m.d.sync += p.eq(word)
-            partial.append(p)
-        merged = 0
-        for p in partial:
-            merged = merged | p
-        m.d.sync += self.data.eq(merged)
-        return m
+        return self._or_banks(m, lambda k, image: Mux(
+            sel[2] == k, dp16kd.rom_outreg(m, f"bank{k}", self._raw(image), width,
+                                          self.addr[:low]), 0))
