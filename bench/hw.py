@@ -1,7 +1,12 @@
 """Hardware benchmark: bitstreams per board, cycles per inference, latency, against Spiker+.
 
     python bench/hw.py [--nets digits mnist5k] [--boards ...] [--lanes N] [--images N]
+    python bench/hw.py --rows mnist5k:ulx3s-85f:4 mnist5k:ulx3s-85f:128,16x64:8
     python bench/hw.py --report-only     # the page again from bench/results/hw.json
+
+``--rows net:board:lanes[:in_pack]`` measures just those rows (any ``--lanes`` form, e.g.
+``128,16x64``; ``in_pack`` direct input values per beat, default 1) in one run and merges
+them into the saved results: a row measured before keeps its own ``gateware`` commit.
 
 For each network (the demo's digits model, 64-128-10, and an MNIST-5k model, 784-128-10,
 both T=4 with direct 4-bit input, trained here with ``spikefab.train.fit`` and exported
@@ -22,7 +27,14 @@ resources in % of the device, Fmax and the board clock. From these: latency at F
 at the board clock, inferences/s at Fmax (compute only: UART transfer time excluded),
 and SOP/cycle against the device's weight-read ceiling (hardware_anchors.md §c:
 block-RAM read bits per cycle ÷ w_bits; 30 × 16 bit on the UP5K, 36 bit per DP16KD on
-ECP5) and against the core's own ``lanes``. Builds are cached by the IR, the board,
+ECP5) and against the core's own ``lanes``. Layer 0's read rate: while layer 0 runs it reads
+one weight row (``lanes_0`` weights, ``n_out`` of them real over its ``G_0`` groups) per
+cycle for each nonzero input, so it reads ``n_out / G_0`` weights per cycle; that over the
+ceiling at the weights' width is the "share of the block-RAM read ceiling while layer 0
+runs" (``l0_ceiling_fraction``); ``l0_reads_per_cycle_measured`` is layer 0's reads
+(nonzero inputs x n_out, from golden) over the whole inference's Verilator cycles. ECP5
+rows are simulated and built with the DP16KD output registers (``bram_outreg``) and the
+board's DSP count, as ``build_bitstream`` builds them. Builds are cached by the IR, the board,
 lanes, seed and the board top's RTLIL, so a re-run rebuilds exactly what changed.
 
 Writes bench/results/hw.json and bench/results/hw.md (bench/hw_report.py).
@@ -51,6 +63,7 @@ from spikefab_hdl.board.definitions import BOARDS, get_board
 from spikefab_hdl.board.top import BoardTop
 from spikefab_hdl.build.bitstream import build_bitstream, check_network
 from spikefab_hdl.build.tool_report import BuildError, FitError, TimingError
+from spikefab_hdl.core.lanes import lanes_label, parse_lanes, resolve_lanes
 from spikefab_hdl.sim.native import run_native
 from spikefab_hdl.sim.rtlsim import simulate
 
@@ -62,7 +75,8 @@ PORT_BITS = {"ice40": 16, "ecp5": 36}
 N_COCOTB = 8
 
 
-def measure(name: str, net, x, y, lanes: int, images: int) -> dict:
+def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
+            outreg: bool = False) -> dict:
     """Accuracy, cycles (Verilator), SOPs and agreement of ``net`` at ``lanes``."""
     gold = run_network(net, x)
     acc = float((gold.prediction == y).mean())
@@ -71,11 +85,17 @@ def measure(name: str, net, x, y, lanes: int, images: int) -> dict:
     n_sop = (xs != 0).sum(1) * net.spec.layers[0].n_out
     for i, s in enumerate(g.spikes):
         n_sop = n_sop + s.sum(axis=(0, 2)).astype(np.int64) * net.spec.layers[i + 1].n_out
-    build = WORK / "rtl" / f"{name}-l{lanes}"
-    nat = run_native(net, xs, lanes=lanes, build_dir=build / "native")
+    items = resolve_lanes(net, lanes)
+    build = WORK / "rtl" / f"{name}-l{lanes_label(items)}-p{in_pack}{'-outreg' if outreg else ''}"
+    nat = run_native(net, xs, lanes=lanes, build_dir=build / "native", in_pack=in_pack,
+                     bram_outreg=outreg)
     agree = int(((nat["prediction"] == g.prediction) & (nat["acc"] == g.acc).all(1)).sum())
-    coco = simulate(net, xs[:N_COCOTB], lanes=lanes, build_dir=build / "cocotb", trace=False)
+    coco = simulate(net, xs[:N_COCOTB], lanes=lanes, build_dir=build / "cocotb", trace=False,
+                    in_pack=in_pack, bram_outreg=outreg)
     cycles = nat["cycles"]
+    l0 = net.spec.layers[0]
+    g0 = -(-l0.n_out // items[0][0])
+    l0_reads = (xs != 0).sum(1) * l0.n_out
     return {
         "net": name,
         "sizes": [net.spec.n_in] + [la.n_out for la in net.spec.layers],
@@ -83,7 +103,9 @@ def measure(name: str, net, x, y, lanes: int, images: int) -> dict:
         "w_bits": max(la.w_bits for la in net.spec.layers),
         "timesteps": net.spec.timesteps,
         "encoding": net.spec.encoding,
-        "lanes": lanes,
+        "lanes": lanes_label(items),
+        "in_pack": in_pack,
+        "bram_outreg": bool(outreg),
         "test_images": int(len(y)),
         "golden_acc": acc,
         "float_acc": net.meta.get("float_acc"),
@@ -92,22 +114,26 @@ def measure(name: str, net, x, y, lanes: int, images: int) -> dict:
         "cycles_max": int(cycles.max()),
         "sop_mean": float(n_sop.mean()),
         "sop_per_cycle": float(n_sop.sum() / cycles.sum()),
+        "l0_reads_per_cycle": l0.n_out / g0,
+        "l0_reads_per_cycle_measured": float(l0_reads.sum() / cycles.sum()),
         "rtl_agree": f"{agree}/{cycles.size}",
         "rtl_all_agree": agree == cycles.size,
         "cocotb_cycles_equal": bool((coco["cycles"] == cycles[:N_COCOTB]).all()),
     }
 
 
-def build_key(net: QuantizedNetwork, board_name: str, lanes: int, seed: int) -> str:
+def build_key(net: QuantizedNetwork, board_name: str, lanes, seed: int,
+              in_pack: int = 1) -> str:
     """Hash of what a build depends on: the board top's RTLIL (network included), the board
     wrapper and build sources, the seed. Source locations are left out of the RTLIL, so
     edits that do not change the design rebuild nothing."""
     board = get_board(board_name)
     top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds),
-                   dsp=board.capacity["dsp"])
+                   dsp=board.capacity["dsp"], in_pack=in_pack,
+                   bram_outreg=board.family == "ecp5")
     src = ROOT / "hdl" / "spikefab_hdl"
     il = re.sub(r'attribute \\src "[^"]*"\n', "", rtlil.convert(top, name="top"))
-    parts = [board.name, lanes, seed, il]
+    parts = [board.name, lanes, seed, il] + ([in_pack] if in_pack != 1 else [])
     parts += [(src / f).read_bytes()
               for f in ("board/definitions.py", "build/bitstream.py", "build/tool_report.py",
                         "build/yosys_names.py")]
@@ -136,21 +162,25 @@ def _fits(net, board_name: str, lanes: int) -> bool:
     return True
 
 
-def board_row(name: str, net, m: dict, board_name: str, lanes: int, seed: int) -> dict:
+def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
+              in_pack: int = 1) -> dict:
     """Build (or reuse) the bitstream of ``net`` for a board and derive the figures."""
     board = get_board(board_name)
-    row = {"net": name, "board": board.name, "device": board.device, "lanes": lanes}
+    row = {"net": name, "board": board.name, "device": board.device,
+           "lanes": lanes_label(resolve_lanes(net, lanes)), "in_pack": in_pack,
+           "gateware": gateware_version()["commit"]}
     try:
         check_network(board, net, lanes=lanes)
     except (FitError, ValueError) as e:
         return {**row, "status": f"does not fit: {e}"}
-    out_root = WORK / "bitstreams" / f"{name}-{build_key(net, board.name, lanes, seed)}"
+    out_root = WORK / "bitstreams" / f"{name}-{build_key(net, board.name, lanes, seed, in_pack)}"
     rpt_path = out_root / board.name / "report.json"
     done = out_root / board.name / "bench_status.txt"
     if not done.is_file():
         status = "ok"
         try:
-            build_bitstream(net, board.name, lanes=lanes, out_root=out_root, seed=seed)
+            build_bitstream(net, board.name, lanes=lanes, out_root=out_root, seed=seed,
+                            in_pack=in_pack)
         except TimingError:
             status = "timing failed (Fmax < board clock)"
         except FitError as e:
@@ -179,10 +209,30 @@ def board_row(name: str, net, m: dict, board_name: str, lanes: int, seed: int) -
         "sop_per_cycle": m["sop_per_cycle"],
         "weight_read_ceiling": ceiling,
         "ceiling_fraction": m["sop_per_cycle"] / ceiling,
-        "lanes_fraction": m["sop_per_cycle"] / lanes,
+        "lanes_fraction": m["sop_per_cycle"] / resolve_lanes(net, lanes)[0][0],
+        "l0_reads_per_cycle": m["l0_reads_per_cycle"],
+        "l0_ceiling_fraction": m["l0_reads_per_cycle"] / ceiling,
+        "l0_reads_per_cycle_measured": m["l0_reads_per_cycle_measured"],
+        "rtl_agree": m["rtl_agree"],
         "build_seconds": rep["build_seconds"],
         "report": str(rpt_path.relative_to(ROOT)),
     }
+
+
+def _parse_row(text: str):
+    parts = text.split(":")
+    if len(parts) not in (3, 4) or parts[0] not in ("digits", "mnist5k") or parts[1] not in BOARDS:
+        raise SystemExit(f"error: --rows takes net:board:lanes[:in_pack] (net digits or "
+                         f"mnist5k, board one of {', '.join(sorted(BOARDS))}), not {text!r}")
+    pack = parts[3] if len(parts) == 4 else "1"
+    if not pack.isdigit():
+        raise SystemExit(f"error: in_pack of --rows {text!r} must be an integer")
+    return parts[0], parts[1], parse_lanes(parts[2]), int(pack)
+
+
+def _key(r: dict) -> tuple:
+    return (r["net"], r.get("board"), str(r["lanes"]), r.get("in_pack", 1),
+            r.get("bram_outreg"))
 
 
 def main(argv=None) -> int:
@@ -192,6 +242,8 @@ def main(argv=None) -> int:
     ap.add_argument("--boards", nargs="+", default=sorted(BOARDS), choices=sorted(BOARDS))
     ap.add_argument("--lanes", type=int, default=None,
                     help="lanes on every board (default: each board's own, board/definitions.py)")
+    ap.add_argument("--rows", nargs="+", default=None, metavar="NET:BOARD:LANES[:PACK]",
+                    help="measure these rows only and merge them into the saved results")
     ap.add_argument("--images", type=int, default=200, help="test images simulated per net")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     ap.add_argument("--out", default=str(RESULTS / "hw"), help="results stem (.json, .md)")
@@ -205,26 +257,45 @@ def main(argv=None) -> int:
         _write(out, result)
         return 0
     t0 = time.perf_counter()
-    nets, rows = [], []
-    for name in args.nets:
-        net, x, y = trained.load(name)
-        lanes = {b: args.lanes or get_board(b).lanes for b in args.boards}
-        by_lanes = {}
-        for n_lanes in sorted({n for b, n in lanes.items() if _fits(net, b, n)}, reverse=True):
-            m = by_lanes[n_lanes] = measure(name, net, x, y, n_lanes, args.images)
-            nets.append(m)
-            print(f"{name}, lanes {n_lanes}: golden acc {m['golden_acc']:.4f}, "
-                  f"{m['cycles_mean']:.0f} cycles/inf, RTL agrees {m['rtl_agree']}", flush=True)
-        for b in args.boards:
-            row = board_row(name, net, by_lanes.get(lanes[b]), b, lanes[b], args.seed)
-            rows.append(row)
-            print(f"  {b}: {row['status']}" + (f", Fmax {row['fmax_mhz']} MHz" if
-                                              "fmax_mhz" in row else ""), flush=True)
+    if args.rows:
+        wanted = [_parse_row(r) for r in args.rows]
+    else:
+        wanted = [(name, b, args.lanes or get_board(b).lanes, 1)
+                  for name in args.nets for b in args.boards]
+    nets, rows, measured, loaded = [], [], {}, {}
+    for name, b, lanes, pack in wanted:
+        if name not in loaded:
+            loaded[name] = trained.load(name)
+        net, x, y = loaded[name]
+        outreg = get_board(b).family == "ecp5"
+        m = None
+        if _fits(net, b, lanes):
+            key = (name, lanes_label(resolve_lanes(net, lanes)), pack, outreg)
+            if key not in measured:
+                m = measured[key] = measure(name, net, x, y, lanes, args.images, pack, outreg)
+                nets.append(m)
+                print(f"{name}, lanes {m['lanes']}, in_pack {pack}: golden acc "
+                      f"{m['golden_acc']:.4f}, {m['cycles_mean']:.0f} cycles/inf, RTL agrees "
+                      f"{m['rtl_agree']}", flush=True)
+            m = measured[key]
+        row = board_row(name, net, m, b, lanes, args.seed, pack)
+        rows.append(row)
+        print(f"  {b}: {row['status']}" + (f", Fmax {row['fmax_mhz']} MHz" if
+                                          "fmax_mhz" in row else ""), flush=True)
+    gw = gateware_version()
+    if args.rows and out.with_suffix(".json").is_file():  # keep the rows not measured now
+        old = json.loads(out.with_suffix(".json").read_text())
+        commit = (old.get("gateware") or {}).get("commit")
+        have_n, have_b = {_key(n) for n in nets}, {_key(r)[:4] for r in rows}
+        nets = [{**n, "gateware": n.get("gateware", commit)} for n in old["nets"]
+                if _key(n) not in have_n] + [{**n, "gateware": gw["commit"]} for n in nets]
+        rows = [{**r, "gateware": r.get("gateware", commit)} for r in old["boards"]
+                if _key(r)[:4] not in have_b] + rows
     result = {
         "nets": nets,
         "boards": rows,
         "targets": targets(nets, rows),
-        "gateware": gateware_version(),
+        "gateware": gw,
         "machine": platform.platform(),
         "wall_s": round(time.perf_counter() - t0, 1),
     }

@@ -12,15 +12,20 @@ MNIST_ACC = 0.97
 SPEEDUP = 5.0
 ECP5_25F = ("ulx3s-25f", "orangecrab-25f")
 
+#: Issue 22's targets (MNIST-5k on an ECP5 board).
+MAX_US, MIN_MHZ, MAX_CYCLES, MIN_L0_CEILING = 3.0, 100.0, 300, 0.40
+
 BOARD_COLUMNS = [
-    ("net", "net"), ("board", "board"), ("lanes", "lanes"), ("status", "status"),
+    ("net", "net"), ("board", "board"), ("lanes", "lanes"), ("in_pack", "in/beat"),
+    ("gateware", "gateware"), ("status", "status"),
     ("lut", "LUT %"), ("ff", "FF %"),
     ("bram", "BRAM used/avail"), ("dsp", "DSP"), ("fmax_mhz", "Fmax MHz"),
     ("board_mhz", "board MHz"), ("cycles_mean", "cycles/inf"),
     ("latency_us_fmax", "µs @Fmax"), ("latency_us_board", "µs @board"),
     ("inferences_per_s_fmax", "inf/s @Fmax"), ("sop_per_cycle", "SOP/cycle"),
     ("weight_read_ceiling", "ceiling SOP/cycle"), ("ceiling_fraction", "of ceiling"),
-    ("lanes_fraction", "of lanes"),
+    ("lanes_fraction", "of lanes"), ("l0_reads_per_cycle", "L0 reads/cycle"),
+    ("l0_ceiling_fraction", "L0 of ceiling"), ("rtl_agree", "RTL = golden"),
 ]
 
 
@@ -45,6 +50,8 @@ def _cell(row: dict, key: str) -> str:
         if s.startswith("does not fit") and "): " in s:
             return "does not fit: " + s.rsplit("): ", 1)[1]
         return s if len(s) <= 60 else s[:57] + "..."
+    if key == "in_pack":
+        return str(row.get("in_pack", 1))
     return _fmt(row[key]) if key in row else "-"
 
 
@@ -110,6 +117,41 @@ def targets(nets: list[dict], rows: list[dict]) -> list[dict]:
                       f"{r['latency_us_board']:.1f} µs at the {r['board_mhz']:.0f} MHz board "
                       "clock" for r in r25),
             best["latency_us_board"] <= limit)
+    return out + targets22(nets, rows)
+
+
+def targets22(nets: list[dict], rows: list[dict]) -> list[dict]:
+    """Issue 22's targets on the MNIST-5k rows of ECP5 boards; unmeasured ones fail."""
+    out = []
+
+    def add(target, measured, ok):
+        out.append({"target": "issue 22: " + target, "measured": measured, "pass": bool(ok)})
+
+    mn = [r for r in rows if r["net"] == "mnist5k" and r["board"] != "icebreaker"
+          and "fmax_mhz" in r]
+    acc = max((n["golden_acc"] for n in nets if n["net"] == "mnist5k"), default=0.0)
+    fast = min(mn, key=lambda r: r["latency_us_fmax"], default=None)
+    add(f"MNIST-5k (>= {MNIST_ACC:.0%} golden) on an ECP5 board in <= {MAX_US:g} µs per image "
+        f"at Fmax >= {MIN_MHZ:g} MHz",
+        "not built" if fast is None else "; ".join(
+            f"{r['board']} lanes {r['lanes']}: {r['cycles_mean']:.0f} cycles at "
+            f"{r['fmax_mhz']} MHz = {r['latency_us_fmax']:.2f} µs" for r in mn)
+        + f"; golden {acc:.2%}",
+        acc >= MNIST_ACC and any(r["fmax_mhz"] >= MIN_MHZ and r["latency_us_fmax"] <= MAX_US
+                                 for r in mn))
+    cyc = min((n["cycles_mean"] for n in nets if n["net"] == "mnist5k"), default=None)
+    add(f"MNIST-5k <= {MAX_CYCLES} cycles per image",
+        "not measured" if cyc is None else f"{cyc:.0f}", cyc is not None and cyc <= MAX_CYCLES)
+    l0 = max(mn, key=lambda r: r.get("l0_ceiling_fraction", 0.0), default=None)
+    add(f">= {MIN_L0_CEILING:.0%} of the block-RAM read ceiling while layer 0 runs",
+        "not measured" if l0 is None or "l0_ceiling_fraction" not in l0 else
+        f"{l0['l0_ceiling_fraction']:.1%} ({l0['l0_reads_per_cycle']:.0f} of "
+        f"{l0['weight_read_ceiling']:.0f} weights per cycle, {l0['board']} lanes {l0['lanes']})",
+        l0 is not None and l0.get("l0_ceiling_fraction", 0.0) >= MIN_L0_CEILING)
+    bad = [f"{n['net']} lanes {n['lanes']}: {n['rtl_agree']}" for n in nets
+           if not n["rtl_all_agree"]]
+    add("RTL == golden on every row", "; ".join(bad) or f"all {len(nets)} rows",
+        bool(nets) and not bad)
     return out
 
 
@@ -125,19 +167,25 @@ def markdown(result: dict) -> str:
         "sample is not included). SOP = weights read and added (nonzero inputs × n_out for "
         "the direct first layer, once per sample; spikes × n_out for later layers). Ceiling = "
         "block-RAM read bits per cycle ÷ w_bits (hardware_anchors.md §c); `of lanes` = "
-        "SOP/cycle ÷ lanes.",
+        "SOP/cycle ÷ lanes (layer 0's). `L0 reads/cycle`: weights layer 0 reads per cycle "
+        "while it runs (n_out ÷ G_0: a row of lanes per cycle per nonzero input); `L0 of "
+        "ceiling` = that ÷ ceiling. `gateware`: the commit a row was measured on (rows of "
+        "earlier runs are kept, `--rows`).",
         "",
         "## Networks",
         "",
-        "| net | sizes | weights | T | lanes | golden acc (test) | float acc | cycles/inf "
-        "(mean, max) | SOP/inf | SOP/cycle | RTL == golden | cocotb cycles equal |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| net | sizes | weights | T | lanes | in/beat | bram_outreg | gateware | golden acc "
+        "(test) | float acc | cycles/inf (mean, max) | SOP/inf | SOP/cycle | RTL == golden | "
+        "cocotb cycles equal |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n in result["nets"]:
         fa = n["float_acc"]
         lines.append(
             f"| {n['net']} | {'-'.join(map(str, n['sizes']))} | {n['n_weights']:,} | "
-            f"{n['timesteps']} | {n['lanes']} | {n['golden_acc']:.4f} ({n['test_images']}) | "
+            f"{n['timesteps']} | {n['lanes']} | {n.get('in_pack', 1)} | "
+            f"{n.get('bram_outreg', False)} | {n.get('gateware', '-')} | "
+            f"{n['golden_acc']:.4f} ({n['test_images']}) | "
             f"{'-' if fa is None else f'{fa:.4f}'} | "
             f"{n['cycles_mean']:,.0f}, {n['cycles_max']:,} | "
             f"{n['sop_mean']:,.0f} | {n['sop_per_cycle']:.2f} | {n['rtl_agree']} | "
@@ -163,7 +211,7 @@ def markdown(result: dict) -> str:
                     f"(MNIST-5k test) | {lat:.1f} | {res['lut']['used']:,} | "
                     f"{res['bram']['used']} (18 Kbit) | "
                     f"{SPIKER_PLUS['latency_us'] / lat:.1f}x |")
-    lines += ["", "## Targets (issue 5)", ""]
+    lines += ["", "## Targets (issues 5 and 22)", ""]
     for t in result["targets"]:
         lines.append(f"- **{'PASS' if t['pass'] else 'FAIL'}** {t['target']}: {t['measured']}")
     gw = result.get("gateware") or {}

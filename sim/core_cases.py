@@ -14,14 +14,15 @@ into a pooled conv layer with neuron modes before a spiking readout. :data:`MASK
 per-layer lanes and layers taking spike masks ``K`` wide (``core.lanes``): spike input
 through two hidden layers of different lanes, both taking masks (membranes saturating at
 both rails), and direct input into a ``cuba`` spiking readout taking whole masks. :data:`DSP`:
-a direct layer whose products beyond a DSP budget are shifts and adds.
+a direct layer whose products beyond a DSP budget are shifts and adds. :data:`OUTREG`: weight
+memories in ECP5 DP16KD instances with their output register (``core.dp16kd``'s model).
 """
 
 from spikefab.spec import LIFSpec, SynapseSpec
 from spikefab_hdl.sim.randnet import make_conv_spec, make_spec, random_input, random_network
 
-__all__ = ["CASES", "BANKED", "BATCH", "CONV", "DSP", "MASK", "MODES", "PACK", "SPRAM",
-           "random_case"]
+__all__ = ["CASES", "BANKED", "BATCH", "CONV", "DSP", "MASK", "MODES", "OUTREG", "PACK",
+           "SPRAM", "random_case"]
 
 CASES = {
     "spikes-2hidden-l1": (dict(sizes=(12, 16, 8, 5), timesteps=4, w_bits=6,
@@ -85,6 +86,10 @@ PACK = {"direct-conv-conv-l4": 4, "direct-2hidden-l4": 3}
 #: Cases with fewer DSP blocks than products (``NetworkCore``'s ``dsp``): 3 of 8 lanes
 #: multiply, 5 are shifts and adds (12-bit weights, 6-bit inputs).
 DSP = {"direct-wide-l8": 3}
+#: Cases built with ``bram_outreg`` (``NetworkCore``'s): layer 0's 4,480 rows in five banks of
+#: DP16KD blocks with the output register (latency 4), layer 1's 192 rows in one (latency 2);
+#: "always": 8-bit rows would otherwise stay in the denser generic shapes.
+OUTREG = {"spikes-banked-l1": "always"}
 #: The cases whose first weight memory is split into banks.
 BANKED = ("direct-banked-l1", "spikes-banked-l1")
 BATCH = 24

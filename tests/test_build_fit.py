@@ -19,12 +19,14 @@ from spikefab_hdl.build.bitstream import (
 from spikefab_hdl.build.fit import (
     MIN_BRAM_DEPTH,
     check_network,
+    memory_blocks,
     place_spram,
     spram_blocks,
 )
+from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES
 from spikefab_hdl.core.network import NetworkCore
 from spikefab_hdl.core.spram import SPRAMMemory
-from spikefab_hdl.sim.randnet import make_conv_spec, random_network
+from spikefab_hdl.sim.randnet import make_conv_spec, make_spec, random_network
 
 
 def _mnist_conv(channels=(4, 8)):
@@ -139,3 +141,25 @@ def test_shallow_conv_kernels_stay_out_of_block_ram_as_the_estimate_assumes(tmp_
     mapped = re.findall(r"mapping memory top\.(\S+) via \$__ICE40_RAM4K_", proc.stdout)
     assert "layer0.membranes" in mapped  # (state memories: yosys's choice)
     assert not [m for m in mapped if "weights" in m], mapped
+
+
+def test_zero_padding_lanes_are_not_counted_as_yosys_removes_them(tmp_path):
+    """A 20-neuron layer at lanes 32 stores 12 lanes of zero weights: yosys removes those
+    columns (``removing const-0 lane``), so the estimate counts the 160 live bits of the
+    256-bit row (5 DP16KD at 512 x 36, not 8), as many as ``synth_ecp5`` maps."""
+    spec = make_spec([200, 20, 3], w_bits=8)
+    core = NetworkCore(net=random_network(spec, 0), lanes=32, trace=False)
+    mems = {p: (w, d) for p, w, d, _ in fit_mod._memories(core)}
+    assert mems["layer0/integrator/weights/bank0"] == (20 * 8, 200)
+    assert mems["layer0/integrator/currents"][0] == 32 * 14  # written: every column counts
+    counted = sum(memory_blocks("ecp5", w, d) for w, d in mems.values() if d >= MIN_BRAM_DEPTH)
+    (tmp_path / "dut.il").write_text(rtlil.convert(core, name="top"))
+    env = yowasp_env()
+    script = (f"read_rtlil dut.il; {HIDE_BIT_NAMES}; synth_ecp5 -top top -run begin:map_ffram; "
+              "stat")
+    proc = subprocess.run([env["YOSYS"], "-p", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    stat = proc.stdout[proc.stdout.rindex("Printing statistics"):]
+    assert re.findall(r"^\s+(\d+)\s+DP16KD\s*$", stat, re.M) == [str(counted)]
+    assert counted == 5

@@ -151,7 +151,8 @@ class BoardDesign(Elaboratable):
         try:
             self.top = BoardTop(net=net, clk_hz=self.clk_hz, lanes=lanes, baud=baud,
                                 n_leds=len(board.leds), spram=spram, in_pack=in_pack,
-                                dsp=board.capacity["dsp"])  # the rest of the products in logic
+                                dsp=board.capacity["dsp"],  # the rest of the products in logic
+                                bram_outreg=board.family == "ecp5")  # DP16KD output registers
         except ValueError:
             self._MustUse__silence = True  # a refused design is not an unused one
             raise

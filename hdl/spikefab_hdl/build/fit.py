@@ -3,9 +3,15 @@
 Before any tool runs, :func:`check_network` elaborates the board design and counts its
 memories: every memory deep enough for block RAM (:data:`MIN_BRAM_DEPTH` rows) in the
 fewest blocks of the family's shapes, every single-port state memory (``ram_style
-"huge"``, :mod:`spikefab_hdl.core.spram`) in 16K x 16 SPRAMs. A lower bound, so a network
-it refuses cannot fit; one it passes may still fail in nextpnr (then ``report.json`` says
-so).
+"huge"``, :mod:`spikefab_hdl.core.spram`) in 16K x 16 SPRAMs. A read-only memory (no
+write port: the weight memories) counts only its *live* bit columns, those nonzero in some
+row: yosys removes a column that is zero in every row (``opt_mem``: "removing const-0
+lane"), such as the weights of the zero-padding lanes of a layer narrower than its
+``lanes`` (MNIST-5k at lanes 128: the 10-neuron readout's memory is 118 lanes of zeros).
+A DP16KD instance (ECP5 builds: weight memories with the output register,
+``core.dp16kd``) is one block; it holds live columns only. A lower bound, so a network it
+refuses cannot fit; one it passes may still fail in nextpnr
+(then ``report.json`` says so).
 
 On a device with SPRAM (the iCE40 UP5K, 4 x 256 Kbit) :func:`place_spram` moves the
 state memories of conv layers (currents, membranes, synapses: they need no initial value)
@@ -16,21 +22,22 @@ where the SPRAMs suffice and else in one (the layer's pass at half rate). An SPR
 
 from __future__ import annotations
 
-from amaranth.hdl import Fragment, MemoryInstance, Shape
+from amaranth.hdl import Fragment, Instance, MemoryInstance, Shape
 from amaranth.lib import memory
 from spikefab.ir import QuantizedNetwork
 from spikefab.protocol import NetInfo
 
 from ..board.definitions import Board
 from ..board.top import BoardTop
+from ..core import dp16kd
 from ..core.placement import SPRAM_MEMORIES
 from ..core.plan import plan_core
 from ..core.spram import RAM_STYLE
 from ..core.weight_memory import LOGIC_ROWS
 from .tool_report import FitError
 
-__all__ = ["MIN_BRAM_DEPTH", "SPRAM_SHAPE", "memory_blocks", "spram_blocks", "estimate",
-           "place_spram", "check_network"]
+__all__ = ["MIN_BRAM_DEPTH", "SPRAM_SHAPE", "memory_blocks", "spram_blocks", "live_width",
+           "estimate", "place_spram", "check_network"]
 
 #: Block RAM shapes (width, depth) per family.
 _BRAM_SHAPES = {
@@ -57,16 +64,31 @@ def spram_blocks(width: int, depth: int, banks: int = 1) -> int:
     return banks * -(-width // w) * -(-rows // d)
 
 
+def live_width(frag: MemoryInstance, width: int) -> int:
+    """Bit columns of a memory that yosys keeps: all of them when the memory has a write
+    port, else those nonzero in some row of its initial contents."""
+    if frag._write_ports:
+        return width
+    used = 0
+    for row in frag._data.init._raw:
+        used |= int(row)
+    return bin(used & ((1 << width) - 1)).count("1")
+
+
 def _memories(top) -> list[tuple[str, int, int, bool]]:
-    """``(path, width, depth, spram)`` of every memory in an elaborated design."""
+    """``(path, width, depth, spram)`` of every memory in an elaborated design (``width``:
+    the live bit columns, :func:`live_width`)."""
     found = []
 
     def walk(frag, path):
+        if isinstance(frag, Instance) and frag.type == "DP16KD":
+            found.append(("/".join(path), dp16kd.WIDTH, dp16kd.ROWS, False))
         if isinstance(frag, MemoryInstance):
             mem = next((o for o in frag.origins or () if isinstance(o, memory.Memory)), None)
             if mem is not None:
                 huge = mem.attrs.get("ram_style") == RAM_STYLE
-                found.append(("/".join(path), Shape.cast(mem.shape).width, mem.depth, huge))
+                width = live_width(frag, Shape.cast(mem.shape).width)
+                found.append(("/".join(path), width, mem.depth, huge))
         for sub, name, *_ in frag.subfragments:
             walk(sub, (*path, str(name)))
 
@@ -77,7 +99,7 @@ def _memories(top) -> list[tuple[str, int, int, bool]]:
 def estimate(board: Board, net: QuantizedNetwork, *, lanes: int = 4, spram=None) -> dict:
     """Block RAMs (and SPRAMs) the design's memories need at least, before any tool runs."""
     top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds),
-                   spram=spram)
+                   spram=spram, bram_outreg=board.family == "ecp5")
     mems = _memories(top)
     blocks = sum(memory_blocks(board.family, w, d) for _, w, d, huge in mems
                  if d >= MIN_BRAM_DEPTH and not huge)

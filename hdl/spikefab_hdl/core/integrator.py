@@ -207,7 +207,7 @@ class Integrator(wiring.Component):
         (formal/rmw.py) puts its own model of one row in its place."""
         lp = self.layer
         return WeightMemory(shape=data.ArrayLayout(signed(lp.w_bits), lp.lanes * lp.mask),
-                            rows=lp.weight_rows, bank_rows=lp.bank_rows)
+                            rows=lp.weight_rows, bank_rows=lp.bank_rows, outreg=lp.outreg)
 
     def current_memory(self, shape, depth: int, init) -> memory.Memory:
         """The current memory (one write port, one read port transparent to it); the

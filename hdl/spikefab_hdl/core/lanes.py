@@ -175,7 +175,8 @@ def estimate_cost(net, items, family: str = "ecp5", *, only=None) -> dict:
     layer), ``lut`` (:data:`BASE_LUT`, then per lane the adder tree's ``K - 1`` adders and
     the mask gating, and :data:`LUT_PER_BIT` (per family) per bit of the current and the state, a
     neuron's ``v_bits`` six times over: its update; weight memories under
-    :data:`LOGIC_ROWS` rows as LUT ROMs) and ``bram`` (the other weight memories' blocks).
+    :data:`LOGIC_ROWS` rows as LUT ROMs) and ``bram`` (the other weight memories' blocks;
+    both without the zero columns of padding lanes).
     ``only``: the cost of that layer alone (no :data:`BASE_LUT`).
     """
     spec = net.spec
@@ -192,10 +193,13 @@ def estimate_cost(net, items, family: str = "ecp5", *, only=None) -> dict:
             layer.conv.in_channels * layer.conv.kernel ** 2)
         n_out = layer.n_out if layer.conv is None else layer.conv.out_channels
         depth = -(-n_in // k) * -(-n_out // lanes)
+        # one group narrower than lanes: the padding lanes' zero columns are removed by
+        # yosys (``build.fit.live_width``)
+        live = min(lanes, n_out)
         if depth < LOGIC_ROWS:  # a LUT ROM: a LUT4 holds 16 bits
-            lut += lanes * k * w * depth // 16
+            lut += live * k * w * depth // 16
         else:
-            bram += _blocks(family, lanes * k * w, depth)
+            bram += _blocks(family, live * k * w, depth)
         if i == 0 and spec.encoding == "direct":
             dsp += lanes
     return {"lut": int(lut), "bram": bram, "dsp": dsp}

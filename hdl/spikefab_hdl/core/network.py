@@ -60,9 +60,11 @@ class NetworkCore(wiring.Component):
     in_pack : int
         Direct input values per ``i_stream`` beat, in ``[1, 64]`` (``input_adapter``);
         ``P > 1`` also keeps zeros away from the integrator. Default 1.
-    dsp : int, optional
-        At most this many of a direct layer's products in DSP blocks (the device's count),
-        the rest shifts and adds in logic (``plan.plan_core``). Default: all in DSPs.
+    bram_outreg : bool
+        Block-RAM weight memories as ECP5 DP16KD instances with their output register
+        (``core.dp16kd``; board builds for ECP5). Simulation needs the model
+        ``dp16kd.MODEL`` (``build.verilog`` adds it); Amaranth's simulator cannot run it.
+        Default False.
 
     Attributes
     ----------
@@ -85,10 +87,11 @@ class NetworkCore(wiring.Component):
     """
 
     def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True,
-                 spram=None, in_pack: int = 1, budget=None, dsp: int | None = None):
+                 spram=None, in_pack: int = 1, budget=None, dsp: int | None = None,
+                 bram_outreg: bool | str = False):
         try:
             self.plan: CorePlan = plan_core(net, lanes=lanes, spram=spram, in_pack=in_pack,
-                                            budget=budget, dsp=dsp)
+                                            budget=budget, dsp=dsp, bram_outreg=bram_outreg)
         except (TypeError, ValueError) as e:
             raise refuse(self, e) from None
         if not isinstance(trace, bool):

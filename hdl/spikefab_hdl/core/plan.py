@@ -29,29 +29,16 @@ from spikefab.spec import ConvSpec, LIFSpec
 
 from . import lanes as _lanes
 from .conv_geometry import ConvGeometry, coord_bits
+from .dp16kd import place_outreg
 from .input_pack import check_in_pack
 from .lanes import MAX_LANES, MAX_MASK, check_lanes, lanes_label, lanes_value, resolve_lanes
 from .layout import DP16KD_SHAPES, bank_rows_for, pack_groups, pack_rows
 from .placement import SPRAM_MEMORIES, check_spram
+from .weight_memory import LOGIC_ROWS
 
-__all__ = [
-    "EXTENSIONS",
-    "MAX_LANES",
-    "MAX_MASK",
-    "CYCLE_BITS",
-    "LayerPlan",
-    "CorePlan",
-    "check_lanes",
-    "resolve_lanes",
-    "lanes_label",
-    "plan_core",
-    "pack_rows",
-    "pack_groups",
-    "DP16KD_SHAPES",
-    "bank_rows_for",
-    "SPRAM_MEMORIES",
-    "check_spram",
-]
+__all__ = ["EXTENSIONS", "MAX_LANES", "MAX_MASK", "CYCLE_BITS", "LayerPlan", "CorePlan",
+           "check_lanes", "resolve_lanes", "lanes_label", "plan_core", "pack_rows", "pack_groups",
+           "DP16KD_SHAPES", "bank_rows_for", "SPRAM_MEMORIES", "check_spram"]
 
 #: The named extensions of semantics v1 the core implements (all of them).
 EXTENSIONS = ("conv2d", "cuba", "decay", "delayed-reset", "gt", "spike-readout")
@@ -114,6 +101,10 @@ class LayerPlan:
         Lanes of a direct layer whose product ``w * x`` is shifts and adds in logic
         (:func:`.arith.times_unsigned`; the last ones); the others are multiplies yosys maps
         to DSP blocks. 0 unless ``plan_core(dsp=...)`` ran out of DSPs.
+    bram_outreg : bool
+        A weight memory of :data:`.weight_memory.LOGIC_ROWS` rows or more is DP16KD
+        instances with their output register (:mod:`.dp16kd`; banks of 1024 rows;
+        :func:`.dp16kd.place_outreg` decides).
     """
 
     index: int
@@ -139,6 +130,7 @@ class LayerPlan:
     mask: int = 1
     next_mask: int = 1
     logic_lanes: int = 0
+    bram_outreg: bool = False
 
     def __post_init__(self):
         if not self.bank_rows:
@@ -183,6 +175,16 @@ class LayerPlan:
     def weight_banks(self) -> int:
         """Banks of the weight memory (``ceil(weight_depth / bank_rows)``)."""
         return -(-self.weight_depth // self.bank_rows)
+
+    @property
+    def outreg(self) -> bool:
+        """The weight memory is DP16KD blocks with their output register."""
+        return self.bram_outreg and self.weight_depth >= LOGIC_ROWS
+
+    @property
+    def weight_latency(self) -> int:
+        """Cycles from a weight address to its row (:class:`.weight_memory.WeightMemory`)."""
+        return 2 if self.weight_banks == 1 else 4 if self.outreg else 3
 
     @property
     def is_readout(self) -> bool:
@@ -242,6 +244,7 @@ class LayerPlan:
                 "width": self.lanes * self.mask * self.w_bits,
                 "banks": self.weight_banks,
                 "bank_rows": self.bank_rows,
+                **({"outreg": True} if self.outreg else {}),
             },
             **({"conv": self.geometry.to_dict()} if self.conv is not None else {}),
             **({"spram": dict(self.spram)} if self.spram else {}),
@@ -312,7 +315,7 @@ class CorePlan:
 
 
 def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
-              budget=None, dsp: int | None = None) -> CorePlan:
+              budget=None, dsp: int | None = None, bram_outreg: bool | str = False) -> CorePlan:
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
 
     ``lanes``: any form :func:`.lanes.resolve_lanes` accepts (``budget``: the resources
@@ -320,6 +323,8 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
     memories placed in single-port RAM (:func:`check_spram`); None: none. ``in_pack``: see
     :mod:`.input_pack`. ``dsp``: at most this many products in DSP blocks (the device's count),
     the rest in logic (:attr:`LayerPlan.logic_lanes`); None: every product a multiply.
+    ``bram_outreg``: block-RAM weight memories as DP16KD with the output register (ECP5;
+    True: where that takes no more blocks, ``"always"``: all; :func:`.dp16kd.place_outreg`).
 
     Raises
     ------
@@ -329,6 +334,8 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
         When ``lanes`` is not an integer in ``[1, MAX_LANES]`` (or a valid per-layer list),
         or ``dsp`` is negative.
     """
+    if bram_outreg not in (False, True, "always"):
+        raise ValueError(f"bram_outreg must be False, True or 'always', not {bram_outreg!r}")
     if dsp is not None and (not isinstance(dsp, int) or dsp < 0):
         raise ValueError(f"dsp must be a non-negative integer or None, not {dsp!r}")
     if not isinstance(net, QuantizedNetwork):
@@ -379,6 +386,7 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
         )
     if dsp is not None:
         layers = _lanes.place_products(layers, dsp)
+    layers = place_outreg(layers, bram_outreg)
     in_data_bits = spec.in_bits * in_pack if direct else layers[0].in_index_bits
     n_classes = spec.n_classes
     out_data_bits = max(acc_bits, CYCLE_BITS, unsigned_width(n_classes - 1))

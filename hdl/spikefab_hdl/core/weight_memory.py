@@ -23,14 +23,23 @@ would be short of what nextpnr places (the UP5K's 30 block RAMs run out first).
 
 Latency: ``data`` holds the row addressed ``latency`` cycles earlier (2 with one bank,
 3 with more).
+
+With ``outreg`` (ECP5 board builds, ``NetworkCore(bram_outreg=True)``) each bank is DP16KD
+instances with the block's own output register (:mod:`.dp16kd`, 1024 rows of 18 bits):
+the row leaves the block register 0.97 ns after the clock instead of the read's 5.6 ns.
+One bank: that register is ``data`` (latency 2). Several: each bank's output is gated by
+its (delayed) select and ORed by :data:`OR_GROUP` into a register, then into ``data``
+(latency 4).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from amaranth import Module, Shape, Signal
+from amaranth import Module, Mux, Shape, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
+
+from . import dp16kd
 
 __all__ = ["WeightMemory", "OR_GROUP", "LOGIC_ROWS"]
 
@@ -51,6 +60,9 @@ class WeightMemory(wiring.Component):
         The memory image.
     bank_rows : int
         Rows per bank (a power of two).
+    outreg : bool
+        Banks of DP16KD instances with their output register (:mod:`.dp16kd`; at most
+        1024 rows per bank; only for memories of :data:`LOGIC_ROWS` rows or more).
 
     Attributes
     ----------
@@ -59,24 +71,30 @@ class WeightMemory(wiring.Component):
     data : shape, out
         The row addressed ``latency`` cycles earlier.
     latency : int
-        2 for one bank, 3 for several.
+        2 for one bank, 3 for several (4 with ``outreg``).
     banks : int
         Number of banks.
     """
 
-    def __init__(self, *, shape, rows, bank_rows: int):
+    def __init__(self, *, shape, rows, bank_rows: int, outreg: bool = False):
         if bank_rows < 1 or bank_rows & (bank_rows - 1):
             raise ValueError(f"bank_rows must be a power of two >= 1, not {bank_rows!r}")
+        if outreg and bank_rows > dp16kd.ROWS:
+            raise ValueError(f"bank_rows must be at most {dp16kd.ROWS} with outreg, "
+                             f"not {bank_rows!r}")
         self._rows = [list(map(int, r)) for r in np.asarray(rows, np.int64)]
         self._shape = shape
         self.depth = len(self._rows)
         self.bank_rows = int(bank_rows)
         self.banks = max(1, -(-self.depth // self.bank_rows))
-        self.latency = 2 if self.banks == 1 else 3
+        self.outreg = bool(outreg) and self.depth >= LOGIC_ROWS
+        self.latency = 2 if self.banks == 1 else 4 if self.outreg else 3
         super().__init__({"addr": In(range(max(2, self.depth))), "data": Out(shape)})
 
     def elaborate(self, platform):
         m = Module()
+        if self.outreg:
+            return self._elaborate_outreg(m)
         if self.banks == 1:
             m.submodules.bank0 = mem = memory.Memory(
                 shape=self._shape, depth=self.depth, init=self._rows
@@ -90,25 +108,33 @@ class WeightMemory(wiring.Component):
         low = self.bank_rows.bit_length() - 1
         sel = self.addr[low:]
         width = Shape.cast(self._shape).width
+
+        def bank(k, image):
+            mem = memory.Memory(shape=self._shape, depth=len(image), init=image)
+            m.submodules[f"bank{k}"] = mem
+            # An asynchronous read port, then a register that is zero unless this bank
+            # is addressed: yosys merges the two into the block RAM's synchronous read
+            # with its synchronous output reset (DP16KD RESETMODE=SYNC).
+            rd = mem.read_port(domain="comb")
+            q = Signal(width, name=f"bank{k}_q")
+            m.d.comb += rd.addr.eq(self.addr[:low])
+            with m.If(sel == k):
+                m.d.sync += q.eq(rd.data)
+            with m.Else():
+                m.d.sync += q.eq(0)
+            return q
+
+        return self._or_banks(m, bank)
+
+    def _or_banks(self, m: Module, bank) -> Module:
+        """``data`` = the OR of every bank's (zero unless addressed) output ``bank(k, rows)``:
+        :data:`OR_GROUP` of them by one LUT level into a register, those into ``data``."""
+        width = Shape.cast(self._shape).width
         partial = []
         for first in range(0, self.banks, OR_GROUP):
             word = 0
             for k in range(first, min(first + OR_GROUP, self.banks)):
-                image = self._rows[k * self.bank_rows : (k + 1) * self.bank_rows]
-                mem = memory.Memory(shape=self._shape, depth=len(image), init=image)
-                m.submodules[f"bank{k}"] = mem
-                # An asynchronous read port, then a register that is zero unless this bank
-                # is addressed: yosys merges the two into the block RAM's synchronous read
-                # with its synchronous output reset (DP16KD RESETMODE=SYNC).
-                rd = mem.read_port(domain="comb")
-                q = Signal(width, name=f"bank{k}_q")
-                m.d.comb += rd.addr.eq(self.addr[:low])
-                with m.If(sel == k):
-                    m.d.sync += q.eq(rd.data)
-                with m.Else():
-                    m.d.sync += q.eq(0)
-                word = word | q
-            # a few banks' outputs ORed by one LUT level, registered
+                word = word | bank(k, self._rows[k * self.bank_rows:(k + 1) * self.bank_rows])
             p = Signal(width, name=f"or{first // OR_GROUP}_q")
             m.d.sync += p.eq(word)
             partial.append(p)
@@ -117,3 +143,25 @@ class WeightMemory(wiring.Component):
             merged = merged | p
         m.d.sync += self.data.eq(merged)
         return m
+
+    def _raw(self, rows) -> list[int]:
+        """Rows as unsigned ints of the row width (lane ``j`` in bits ``j*w ...``)."""
+        layout = Shape.cast(self._shape).width // max(1, len(self._rows[0]))
+        mask = (1 << layout) - 1
+        return [sum((int(v) & mask) << (j * layout) for j, v in enumerate(r)) for r in rows]
+
+    def _elaborate_outreg(self, m: Module) -> Module:
+        width = Shape.cast(self._shape).width
+        if self.banks == 1:
+            q = dp16kd.rom_outreg(m, "bank0", self._raw(self._rows), width, self.addr)
+            m.d.comb += self.data.eq(q)
+            return m
+        low = self.bank_rows.bit_length() - 1
+        sel = [self.addr[low:]]
+        for k in range(2):  # the select of the row now in each block's output register
+            d = Signal.like(sel[0], name=f"sel_d{k + 1}")
+            m.d.sync += d.eq(sel[-1])
+            sel.append(d)
+        return self._or_banks(m, lambda k, image: Mux(
+            sel[2] == k, dp16kd.rom_outreg(m, f"bank{k}", self._raw(image), width,
+                                          self.addr[:low]), 0))

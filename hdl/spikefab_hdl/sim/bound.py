@@ -68,7 +68,7 @@ def step_latency(lp) -> int:
     """Cycles one step costs in layer ``lp``'s pipelines beyond its work (module docstring)."""
     levels = (lp.mask - 1).bit_length()
     tree = -(-levels // TREE_LEVELS)
-    integ = 1 + (2 if lp.weight_banks == 1 else 3) + (1 if lp.value_bits else 0) + tree
+    integ = 1 + lp.weight_latency + (1 if lp.value_bits else 0) + tree
     # the eos beat taken, the pass's read stage, then its update stages
     return integ + 2 + (2 if lp.neuron is None else len(lif_stages(lp.neuron)))
 

@@ -127,10 +127,11 @@ def cycle_limit(desc: dict, n_samples: int, n_beats: int) -> int:
 
 
 def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: int = 1,
-               spram=None, dsp: int | None = None) -> dict:
+               spram=None, dsp: int | None = None, bram_outreg: bool | str = False) -> dict:
     """Simulate ``x`` on ``net``'s core in Verilator with the C++ harness (``in_pack``:
     direct input values per beat; ``spram``: the placement of conv state memories in
-    single-port RAM; ``dsp``: products in DSP blocks at most; all ``NetworkCore``'s).
+    single-port RAM; ``dsp``: products in DSP blocks at most; ``bram_outreg``: DP16KD
+    weight memories with their output register; all ``NetworkCore``'s).
 
     Returns
     -------
@@ -142,7 +143,7 @@ def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: 
     samples = sample_inputs(net, x)
     build_dir = Path(build_dir).resolve()
     v_path, j_path = write_verilog(net, build_dir, lanes=lanes, trace=False, in_pack=in_pack,
-                                   spram=spram, dsp=dsp)
+                                   spram=spram, dsp=dsp, bram_outreg=bram_outreg)
     desc = json.loads(j_path.read_text())
     for port in ("i_stream__payload", "o_stream__payload"):
         if desc["ports"][port]["width"] > 64:

@@ -66,6 +66,7 @@ def simulate(
     stall: float = 0.0,
     seed: int = 1,
     in_pack: int = 1,
+    bram_outreg: bool | str = False,
 ) -> dict:
     """Simulate ``net`` on the batch ``x`` in Verilator and return what the core output.
 
@@ -90,6 +91,9 @@ def simulate(
     in_pack : int
         Direct input values per input beat (:mod:`spikefab_hdl.core.input_pack`; a
         one-line ValueError for one the network cannot take).
+    bram_outreg : bool or "always"
+        DP16KD weight memories with their output register (``NetworkCore``'s; the model
+        ``core.dp16kd.MODEL`` is simulated).
 
     Returns
     -------
@@ -110,7 +114,7 @@ def simulate(
     )
     build_dir = build_dir.resolve()
     v_path, j_path = write_verilog(net, build_dir, lanes=lanes, trace=trace, name=TOPLEVEL,
-                                   in_pack=in_pack)
+                                   in_pack=in_pack, bram_outreg=bram_outreg)
     desc = json.loads(j_path.read_text())
     build_seconds = verilator.build(v_path, toplevel=TOPLEVEL, build_dir=build_dir)
 

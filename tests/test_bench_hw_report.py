@@ -1,0 +1,51 @@
+"""bench/hw_report.py's issue-22 targets and page (the bench itself builds bitstreams and is
+not run here)."""
+
+from hw_report import markdown, targets22
+
+
+def _net(lanes, cycles, agree="200/200"):
+    return {"net": "mnist5k", "sizes": [784, 128, 10], "n_weights": 101632, "timesteps": 4,
+            "lanes": lanes, "in_pack": 8, "bram_outreg": True, "gateware": "abc",
+            "golden_acc": 0.971, "float_acc": None, "test_images": 1000,
+            "cycles_mean": cycles, "cycles_max": int(cycles) + 9, "sop_mean": 20000.0,
+            "sop_per_cycle": 80.0, "rtl_agree": agree, "rtl_all_agree": agree == "200/200",
+            "cocotb_cycles_equal": True}
+
+
+def _row(lanes, cycles, fmax, l0):
+    res = {k: {"used": 1, "available": 2, "percent": 50.0} for k in ("lut", "ff", "bram", "dsp")}
+    return {"net": "mnist5k", "board": "ulx3s-85f", "lanes": lanes, "in_pack": 8,
+            "gateware": "abc", "status": "ok", "resources": res, "fmax_mhz": fmax,
+            "board_mhz": 25.0, "target_mhz": 100.0, "cycles_mean": cycles,
+            "latency_us_fmax": cycles / fmax, "latency_us_board": cycles / 25.0,
+            "inferences_per_s_fmax": fmax * 1e6 / cycles, "sop_per_cycle": 80.0,
+            "weight_read_ceiling": 936.0, "ceiling_fraction": 80 / 936,
+            "lanes_fraction": 0.6, "l0_reads_per_cycle": l0, "l0_ceiling_fraction": l0 / 936,
+            "rtl_agree": "200/200"}
+
+
+
+def test_issue22_targets_pass_and_fail_on_the_numbers():
+    ok = targets22([_net("128,16x64", 254.0)], [_row("128,16x64", 254.0, 101.0, 400.0)])
+    assert [t["pass"] for t in ok] == [True, True, True, True]
+    slow = targets22([_net("128,16x64", 254.0, "199/200")],
+                     [_row("128,16x64", 254.0, 62.0, 128.0)])
+    assert [t["pass"] for t in slow] == [False, True, False, False]
+    assert "254 cycles at 62.0 MHz = 4.10 µs" in slow[0]["measured"]
+    assert "13.7% (128 of 936 weights per cycle" in slow[2]["measured"]
+    assert "mnist5k lanes 128,16x64: 199/200" in slow[3]["measured"]
+    none = targets22([], [])
+    assert not any(t["pass"] for t in none)
+
+
+def test_the_page_shows_rows_of_both_gateware_commits():
+    old = {**_row("4", 5856.0, 107.7, 128.0), "gateware": "3633e80", "in_pack": 1}
+    result = {"nets": [_net("128,16x64", 254.0)], "boards": [old, _row("128,16x64", 254.0,
+                                                                        90.0, 128.0)],
+              "targets": [], "gateware": {"commit": "abc"}, "machine": "m", "wall_s": 1.0}
+    text = markdown(result)
+    rows = [ln for ln in text.splitlines() if ln.startswith("| mnist5k | ulx3s-85f")]
+    assert rows[0].startswith("| mnist5k | ulx3s-85f | 4 | 1 | 3633e80 | ok |")
+    assert rows[1].startswith("| mnist5k | ulx3s-85f | 128,16x64 | 8 | abc | ok |")
+    assert "| 0.137 | 200/200 |" in rows[1]
