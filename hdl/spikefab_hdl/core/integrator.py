@@ -105,8 +105,7 @@ class Integrator(wiring.Component):
         m.submodules.weights = wmem = self.weight_memory()
         banks = lp.spram_banks("currents")
         if banks:  # single-port RAM: the walk never reads and writes one bank in a cycle
-            m.submodules.currents = cmem = SPRAMMemory(shape=cur_layout, depth=groups,
-                                                       banks=banks)
+            m.submodules.currents = cmem = self.current_spram(cur_layout, groups, banks)
             c_wr, c_rd = cmem.write, cmem.read
         else:
             # (a conv layer's currents start unset: its clear pass writes them after reset)
@@ -213,6 +212,11 @@ class Integrator(wiring.Component):
         """The current memory (one write port, one read port transparent to it); the
         integrator proof (formal/rmw.py) puts a model tracking one row in its place."""
         return memory.Memory(shape=shape, depth=depth, init=init)
+
+    def current_spram(self, shape, depth: int, banks: int) -> SPRAMMemory:
+        """The current memory in single-port RAM (``read``, ``write``); the integrator proof
+        (formal/rmw_conv.py) puts a model tracking one row in its place."""
+        return SPRAMMemory(shape=shape, depth=depth, banks=banks)
 
     def walk(self, m: Module, wmem: WeightMemory):
         """Stage 0: take events and walk the ``G`` weight rows of each nonzero one.

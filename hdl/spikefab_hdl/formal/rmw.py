@@ -32,12 +32,10 @@ are 0 or 1 (0 is dropped in one cycle; the product ``w * x`` itself is one ``*``
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
-from amaranth import Array, Elaboratable, Module, Mux, Signal, signed
+from amaranth import Array, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from ..core.conv_integrator import ConvIntegrator
 from ..core.integrator import Integrator
@@ -45,86 +43,14 @@ from ..core.plan import LayerPlan
 from .checks import Harness
 from .integrator import model_rows
 from .proof import Proof
+from .rmw_conv import conv_flags, conv_hit, spram_checks
+from .rmw_models import OneRowWeights, ShadowMemory, SPRAMShadow
 
 __all__ = ["OneRowWeights", "RMWHarness", "ShadowMemory", "check_layout",
            "induction_depth", "rmw_depth", "rmw_proofs"]
 
 #: boolector answered the dense induction fastest here (docs/verification.md).
 SOLVER = "boolector"
-
-
-class OneRowWeights(wiring.Component):
-    """A weight memory whose row ``at`` holds ``row`` and every other row zero; ``data`` is
-    the row addressed ``latency`` cycles earlier, as :class:`~..core.weight_memory.WeightMemory`."""
-
-    def __init__(self, *, shape, depth: int, latency: int, at, row):
-        self.latency, self._at, self._row = latency, at, row
-        super().__init__({"addr": In(range(max(2, depth))), "data": Out(shape)})
-        #: ``hit[k]``: the row addressed ``k + 1`` cycles ago was ``at``
-        self.hit = [Signal(name=f"w_hit{k}") for k in range(latency)]
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.sync += self.hit[0].eq(self.addr == self._at)
-        for prev, nxt in zip(self.hit[:-1], self.hit[1:], strict=True):
-            m.d.sync += nxt.eq(prev)
-        m.d.comb += self.data.as_value().eq(Mux(self.hit[-1], self._row.as_value(), 0))
-        return m
-
-
-class ShadowMemory(Elaboratable):
-    """The current memory seen at one row: the API of ``amaranth.lib.memory.Memory`` that
-    the integrator uses (one ``write_port()``, one synchronous ``read_port()``).
-
-    Parameters
-    ----------
-    shape, depth :
-        As the real memory's.
-    row : Value
-        The tracked row (a free constant of the harness).
-    init : Value
-        Its value before the first write (a free constant).
-    other : Value
-        What a read of any other row returns (free in every cycle).
-    """
-
-    def __init__(self, *, shape, depth: int, row, init, other):
-        self.shape, self.depth = shape, depth
-        self.row, self.init, self.other = row, init, other
-        self.value = Signal(shape, name="shadow")  # the tracked row now
-        self.transparent = None
-        self._w = self._r = None
-
-    def write_port(self):
-        self._w = SimpleNamespace(addr=Signal(range(max(2, self.depth)), name="sh_waddr"),
-                                  data=Signal(self.shape, name="sh_wdata"),
-                                  en=Signal(name="sh_wen"))
-        return self._w
-
-    def read_port(self, *, domain="sync", transparent_for=()):
-        assert domain == "sync" and self._r is None
-        self.transparent = any(p is self._w for p in transparent_for)
-        self._r = SimpleNamespace(addr=Signal(range(max(2, self.depth)), name="sh_raddr"),
-                                  data=Signal(self.shape, name="sh_rdata"),
-                                  en=Signal(init=1, name="sh_ren"))
-        return self._r
-
-    def elaborate(self, platform):
-        m = Module()
-        w, r = self._w, self._r
-        written = Signal(name="sh_written")
-        stored = Signal(self.shape, name="sh_stored")
-        m.d.comb += self.value.eq(Mux(written, stored, self.init))
-        hit_w = w.en & (w.addr == self.row)
-        with m.If(hit_w):
-            m.d.sync += [stored.eq(w.data), written.eq(1)]
-        with m.If(r.en):
-            with m.If(r.addr == self.row):
-                bypass = hit_w if self.transparent else 0
-                m.d.sync += r.data.eq(Mux(bypass, w.data, self.value))
-            with m.Else():
-                m.d.sync += r.data.eq(self.other)
-        return m
 
 
 def _abstracted(cls):
@@ -139,6 +65,9 @@ def _abstracted(cls):
             return self._models[0]
 
         def current_memory(self, shape, depth, init):
+            return self._models[1]
+
+        def current_spram(self, shape, depth, banks):
             return self._models[1]
 
     Abstracted.__name__ = f"Abstract{cls.__name__}"
@@ -252,7 +181,7 @@ class RMWHarness(Harness):
             self.assume(~self.events.valid | (ev.index < lp.n_in))
         else:
             conv, geo = lp.conv, lp.geometry
-            k, s, p = conv.kernel, conv.stride, conv.padding
+            k = conv.kernel
             oh, ow = conv.out_hw
             self.assume((self.c_w < conv.in_channels) & (self.ky < k) & (self.kx < k) &
                         (self.oy < oh) & (self.ox < ow))
@@ -262,8 +191,7 @@ class RMWHarness(Harness):
             c, y, x = ev.index[xb + yb:], ev.index[xb:xb + yb], ev.index[:xb]
             self.assume(~self.events.valid | ((c < conv.in_channels) & (y < conv.height) &
                                               (x < conv.width)))
-            hit = ((c == self.c_w) & (self.g_r == self.g_w) &
-                   (y + p == s * self.oy + self.ky) & (x + p == s * self.ox + self.kx))
+            hit = conv_hit(self, c, y, x)
         if lp.value_bits:
             self.assume(ev.value <= 1)
         depth = lp.weight_depth
@@ -274,8 +202,9 @@ class RMWHarness(Harness):
                                 latency=2 if lp.weight_banks == 1 else 3, at=w_addr,
                                 row=self.w_row)
         cur = data.ArrayLayout(signed(lp.cur_bits), lanes)
-        currents = ShadowMemory(shape=cur, depth=lp.groups, row=row_addr, init=self.b_row,
-                                other=self.other)
+        banks = lp.spram_banks("currents")
+        kw = dict(shape=cur, depth=lp.groups, row=row_addr, init=self.b_row, other=self.other)
+        currents = SPRAMShadow(banks=banks, **kw) if banks else ShadowMemory(**kw)
         dut = _abstracted(self.dut_class)(layer=lp, weights=weights, currents=currents)
         m.submodules.dut = dut.elaborate(None)  # elaborated here: the invariant reads it
         dut._MustUse__silence = True
@@ -300,27 +229,22 @@ class RMWHarness(Harness):
         self.check("row", ~was_idle | (dut.rd_data[self.lane] == prev),
                    "the watched current row holds b + every accepted event's W * x, each once "
                    "(any lane)")
-        if lp.conv is None:
-            self._invariant(m, dut, weights, currents, expected, w_addr, row_addr)
+        self._invariant(m, dut, weights, currents, expected, w_addr, row_addr)
 
     def _invariant(self, m, dut, weights, currents, expected, a, r):
-        """What makes the dense proof inductive: the model's row equals the tracked row plus
-        ``C`` once per term in flight to it (the walk's row ``r`` still to come, each weight
-        stage, the product stage), and the walk's and stages' rows stay below ``G``."""
+        """What makes the proof inductive: the model's row equals the tracked row plus ``C``
+        once per term in flight to it (before the walk and in it: :meth:`_dense_walk`,
+        :func:`~.rmw_conv.conv_flags`; each weight stage, the product stage), and the
+        stages' rows are rows of the memory."""
         lp = self.layer
-        g_n = lp.groups
-        busy, group, value = dut.probes["walk"]
-        base = dut.walk_base
-        index = Signal.like(self.events.payload.index, name="walk_index")  # the event walked
-        with m.If(self.events.valid & self.events.ready):
-            m.d.sync += index.eq(self.events.payload.index)
-        self.check("walk_base", ~busy | ((base == index * g_n + group) & (index < lp.n_in)),
-                   "the walk reads row index * G + group of its event")
-        flags = [busy & (group <= r) & (index * g_n + r == a)]
+        flags = self._dense_walk(m, dut, a, r) if lp.conv is None else conv_flags(self, m, dut)
+        chain = []  # (valid, row) of the stages after the walk, for spram_checks
         for k, ((valid, grp, val), hit) in enumerate(zip(dut.probes["stages"], weights.hit,
                                                          strict=True)):
             flags.append(valid & (grp == r) & hit)
-            self.check(f"stage_row_{k}", ~valid | (grp < g_n), "a weight stage's row is below G")
+            chain.append((valid, grp))
+            self.check(f"stage_row_{k}", ~valid | (grp < lp.groups),
+                       "a weight stage's row is a row of the current memory")
             if lp.value_bits:
                 self.check(f"stage_value_{k}", ~valid | (val == 1),
                            "a weight stage carries a nonzero (1) value")
@@ -329,11 +253,11 @@ class RMWHarness(Harness):
             add_hit = Signal(name="add_hit")  # the product stage's row was the weight row
             m.d.sync += add_hit.eq(weights.hit[-1])
             flags.append(add_valid & (add_group == r) & add_hit)
+            chain.append((add_valid, add_group))
             self.check("product", ~add_valid |
                        (add_terms[self.lane] == Mux(add_hit, self.w_row[self.lane], 0)),
                        "the product stage holds C * 1 or 0")
-            self.check("walk_value", ~busy | (value == 1), "the walk carries a nonzero value")
-        self.check("walk_row", ~busy | (group < g_n), "the walk's row is below G")
+        spram_checks(self, dut, chain)
         n = Signal(range(len(flags) + 1), name="in_flight")
         m.d.comb += n.eq(sum(flags))
         chain = [currents.value[self.lane]]
@@ -343,3 +267,20 @@ class RMWHarness(Harness):
             chain.append(nxt)
         self.check("inflight", expected == Array(chain)[n],
                    "the model's row = the tracked row + C per term in flight")
+
+    def _dense_walk(self, m, dut, a, r) -> list:
+        """A dense layer's walk reads row ``index * G + group`` of its event; the flag of
+        the term ``(a, r)`` still to come in it."""
+        lp = self.layer
+        g_n = lp.groups
+        busy, group, value = dut.probes["walk"]
+        index = Signal.like(self.events.payload.index, name="walk_index")  # the event walked
+        with m.If(self.events.valid & self.events.ready):
+            m.d.sync += index.eq(self.events.payload.index)
+        self.check("walk_base", ~busy | ((dut.walk_base == index * g_n + group) &
+                                         (index < lp.n_in)),
+                   "the walk reads row index * G + group of its event")
+        if lp.value_bits:
+            self.check("walk_value", ~busy | (value == 1), "the walk carries a nonzero value")
+        self.check("walk_row", ~busy | (group < g_n), "the walk's row is below G")
+        return [busy & (group <= r) & (index * g_n + r == a)]
