@@ -173,7 +173,8 @@ class Integrator(wiring.Component):
         ]
         # what the integrator proof's induction invariant reads (formal/rmw.py)
         self.probes = {"walk": (busy, group, value), "stages": stages[1:],
-                       "add": (add_valid, add_group, terms)}
+                       "add": (add_valid, add_group, terms),
+                       "tree": tree[1:] if lp.mask > 1 else []}
         return m
 
     def mask_tree(self, m: Module, row, mask, head) -> list:
@@ -183,6 +184,7 @@ class Integrator(wiring.Component):
         lanes, k = self.layer.lanes, self.layer.mask
         vals = [[Mux(mask[i], row[i * lanes + j], 0) for i in range(k)] for j in range(lanes)]
         stages = [(*head, None)]
+        self.tree_regs = []
         while True:
             for _ in range(TREE_LEVELS):
                 if len(vals[0]) == 1:
@@ -197,6 +199,7 @@ class Integrator(wiring.Component):
             m.d.sync += [r.eq(v) for rl, vl in zip(regs, vals, strict=True)
                          for r, v in zip(rl, vl, strict=True)]
             vals = regs
+            self.tree_regs.append(regs)  # what the integrator proof reads (formal/rmw_mask.py)
             stages.append((valid, group, [lane[0] for lane in regs]))
             if len(vals[0]) == 1:
                 return stages

@@ -44,6 +44,7 @@ from .checks import Harness
 from .integrator import model_rows
 from .proof import Proof
 from .rmw_conv import conv_flags, conv_hit, spram_checks
+from .rmw_mask import masked_row, tree_flags
 from .rmw_models import OneRowWeights, ShadowMemory, SPRAMShadow
 
 __all__ = ["OneRowWeights", "RMWHarness", "ShadowMemory", "check_layout",
@@ -78,8 +79,11 @@ def check_layout(layer: LayerPlan) -> None:
     """The plan's weight rows are where the harness's formulas put ``W`` (ValueError if not)."""
     rows = np.asarray(layer.weight_rows, np.int64)
     lanes = layer.lanes
-    if layer.conv is None:
-        want = model_rows(layer)[0].reshape(-1, lanes)
+    if layer.conv is None:  # row c*G + g, position k*lanes + j = W[g*lanes + j, c*K + k]
+        w, k = model_rows(layer)[0], layer.mask
+        full = np.zeros((layer.weight_inputs * k, *w.shape[1:]), np.int64)
+        full[: w.shape[0]] = w
+        want = full.reshape(-1, k, *w.shape[1:]).transpose(0, 2, 1, 3).reshape(-1, k * lanes)
     else:
         geo, conv = layer.geometry, layer.conv
         w = np.asarray(layer.weights, np.int64)
@@ -103,16 +107,20 @@ def rmw_depth(layer: LayerPlan) -> int:
 
 
 def rmw_proofs(layer: LayerPlan) -> list[Proof]:
-    """The integrator proof of a dense layer or the readout (k-induction). None for a conv
-    layer: :class:`RMWHarness` builds its bounded proof, but a 4-tap layer's 16 cycles got
-    no answer in 4 minutes here (the solver relates the walk's table-and-decrement row
-    arithmetic to the coordinates); none for currents in single-port RAM or a layer taking
-    spike masks either."""
-    if layer.conv is not None or layer.spram_banks("currents") or layer.mask > 1:
-        return []  # a mask layer's events carry K inputs (the adder tree): not modelled
+    """The integrator proof of a layer (k-induction): dense, the readout, conv (the walk's
+    invariant, formal/rmw_conv.py), currents in SPRAM, spike masks (formal/rmw_mask.py)."""
     check_layout(layer)
-    shape = (f"{layer.groups} rows, {layer.lanes} lanes{', direct' if layer.value_bits else ''}")
-    what = f"no update lost or doubled, any weights, any event sequence (dense, {shape})"
+    extra = "".join([", direct" if layer.value_bits else "",
+                     f", masks {layer.mask} wide" if layer.mask > 1 else "",
+                     f", currents in {layer.spram_banks('currents')} SPRAM bank(s)"
+                     if layer.spram_banks("currents") else ""])
+    if layer.conv is None:
+        kind = f"dense, {layer.groups} rows, {layer.lanes} lanes{extra}"
+    else:
+        geo = layer.geometry
+        kind = (f"conv {layer.conv.kernel}x{layer.conv.kernel}, {geo.positions} positions x "
+                f"{geo.groups} groups, {layer.lanes} lanes{extra}")
+    what = f"no update lost or doubled, any weights, any event sequence ({kind})"
     return [Proof(f"layer{layer.index}.integrator", what, lambda: RMWHarness(layer=layer),
                   "prove", induction_depth(layer), solver=SOLVER)]
 
@@ -139,6 +147,8 @@ class RMWHarness(Harness):
         fields = {"index": layer.in_index_bits}
         if layer.value_bits:
             fields["value"] = layer.value_bits
+        if layer.mask > 1:
+            fields["mask"] = layer.mask
         lanes, wb, cb = layer.lanes, layer.w_bits, layer.cur_bits
         ports = {
             "events": In(stream.Signature(data.StructLayout(fields))),
@@ -150,7 +160,9 @@ class RMWHarness(Harness):
             "lane": In(range(max(2, lanes))),                   # the lane checked
         }
         if layer.conv is None:
-            ports["i_w"] = In(range(max(2, layer.n_in)))
+            ports["i_w"] = In(range(max(2, layer.weight_inputs)))  # input (chunk if K > 1)
+            if layer.mask > 1:
+                ports["k_w"] = In(range(max(2, layer.mask)))  # position in the chunk
         else:
             conv = layer.conv
             oh, ow = conv.out_hw
@@ -169,16 +181,20 @@ class RMWHarness(Harness):
         lanes, g_n = lp.lanes, self._groups
         free = ["w_row", "b_row", "g_w", "g_r", "lane"] + (["i_w"] if lp.conv is None else
                                                    ["c_w", "ky", "kx", "oy", "ox"])
+        free += ["k_w"] if lp.mask > 1 else []
         for name in free:
             self.constant(getattr(self, name))
         self.assume((self.g_w < g_n) & (self.g_r < g_n) & (self.lane < lanes))
         ev = self.events.payload
         if lp.conv is None:
-            self.assume(self.i_w < lp.n_in)
+            self.assume(self.i_w < lp.weight_inputs)
             a = self.i_w * g_n + self.g_w
             r = self.g_r
             hit = ev.index * g_n + self.g_r == a  # row i*G + g holds input i's weights
-            self.assume(~self.events.valid | (ev.index < lp.n_in))
+            self.assume(~self.events.valid | (ev.index < lp.weight_inputs))
+            if lp.mask > 1:  # input i_w*K + k_w, inside the layer
+                self.assume((self.k_w < lp.mask) & (self.i_w * lp.mask + self.k_w < lp.n_in))
+                hit = hit & (ev.mask >> self.k_w)[0]
         else:
             conv, geo = lp.conv, lp.geometry
             k = conv.kernel
@@ -198,9 +214,10 @@ class RMWHarness(Harness):
         row_addr = Signal(range(max(2, lp.groups)), name="watched_row")
         w_addr = Signal(range(max(2, depth)), name="weight_row")
         m.d.comb += [row_addr.eq(r), w_addr.eq(a)]
-        weights = OneRowWeights(shape=data.ArrayLayout(signed(lp.w_bits), lanes), depth=depth,
-                                latency=2 if lp.weight_banks == 1 else 3, at=w_addr,
-                                row=self.w_row)
+        weights = OneRowWeights(
+            shape=data.ArrayLayout(signed(lp.w_bits), lanes * lp.mask), depth=depth,
+            latency=2 if lp.weight_banks == 1 else 3, at=w_addr,
+            row=masked_row(self, m) if lp.mask > 1 else self.w_row)
         cur = data.ArrayLayout(signed(lp.cur_bits), lanes)
         banks = lp.spram_banks("currents")
         kw = dict(shape=cur, depth=lp.groups, row=row_addr, init=self.b_row, other=self.other)
@@ -241,7 +258,8 @@ class RMWHarness(Harness):
         chain = []  # (valid, row) of the stages after the walk, for spram_checks
         for k, ((valid, grp, val), hit) in enumerate(zip(dut.probes["stages"], weights.hit,
                                                          strict=True)):
-            flags.append(valid & (grp == r) & hit)
+            bit = (val >> self.k_w)[0] if lp.mask > 1 else 1  # a chunk's mask bit k_w
+            flags.append(valid & (grp == r) & hit & bit)
             chain.append((valid, grp))
             self.check(f"stage_row_{k}", ~valid | (grp < lp.groups),
                        "a weight stage's row is a row of the current memory")
@@ -257,6 +275,7 @@ class RMWHarness(Harness):
             self.check("product", ~add_valid |
                        (add_terms[self.lane] == Mux(add_hit, self.w_row[self.lane], 0)),
                        "the product stage holds C * 1 or 0")
+        flags += tree_flags(self, m, dut, weights, r) if lp.mask > 1 else []
         spram_checks(self, dut, chain)
         n = Signal(range(len(flags) + 1), name="in_flight")
         m.d.comb += n.eq(sum(flags))
@@ -278,9 +297,10 @@ class RMWHarness(Harness):
         with m.If(self.events.valid & self.events.ready):
             m.d.sync += index.eq(self.events.payload.index)
         self.check("walk_base", ~busy | ((dut.walk_base == index * g_n + group) &
-                                         (index < lp.n_in)),
+                                         (index < lp.weight_inputs)),
                    "the walk reads row index * G + group of its event")
         if lp.value_bits:
             self.check("walk_value", ~busy | (value == 1), "the walk carries a nonzero value")
         self.check("walk_row", ~busy | (group < g_n), "the walk's row is below G")
-        return [busy & (group <= r) & (index * g_n + r == a)]
+        bit = (value >> self.k_w)[0] if lp.mask > 1 else 1  # a chunk's mask bit k_w
+        return [busy & (group <= r) & (index * g_n + r == a) & bit]

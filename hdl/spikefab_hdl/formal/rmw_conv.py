@@ -119,9 +119,9 @@ def conv_flags(h, m, dut) -> list:
 def spram_checks(h, dut, chain) -> None:
     """With the currents in SPRAM: the walk's ``issued`` registers are stage 1's, and no two
     neighbouring stages of ``chain`` (``(valid, row)``) collide in one bank."""
-    spram = dut.walk_probes.spram
-    if spram is None:
+    if not h.layer.spram_banks("currents"):
         return
+    spram = dut.walk_probes.spram
     issued, issued_odd = spram
     banks = h.layer.spram_banks("currents")
     (v1, g1), *_ = chain
