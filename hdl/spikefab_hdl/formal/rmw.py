@@ -47,9 +47,12 @@ from .rmw_conv import conv_flags, conv_hit, spram_checks
 from .rmw_mask import masked_row, tree_flags
 from .rmw_models import OneRowWeights, ShadowMemory, SPRAMShadow
 
-__all__ = ["OneRowWeights", "RMWHarness", "ShadowMemory", "check_layout",
-           "induction_depth", "rmw_depth", "rmw_proofs"]
+__all__ = ["FREE_LANES", "OneRowWeights", "RMWHarness", "ShadowMemory", "check_layout",
+           "checked_lanes", "induction_depth", "rmw_depth", "rmw_proofs"]
 
+#: Up to this many lanes the proof checks a free lane; beyond, one chosen lane (the other
+#: lanes' logic is then removed: 8 free lanes got no answer in 4 minutes, one lane 33 s).
+FREE_LANES = 2
 #: boolector answered the dense induction fastest here (docs/verification.md).
 SOLVER = "boolector"
 
@@ -106,6 +109,15 @@ def rmw_depth(layer: LayerPlan) -> int:
     return 2 * walk + latency + (1 if layer.value_bits else 0) + (2 if layer.conv else 0) + 4
 
 
+def checked_lanes(layer: LayerPlan) -> list[int | None]:
+    """The lanes the proofs check: free (None: the solver picks any) up to
+    :data:`FREE_LANES` lanes; beyond, lane 0 and, when the last lanes' products are logic
+    (``logic_lanes``), the last lane: one proof each (docs/verification.md)."""
+    if layer.lanes <= FREE_LANES:
+        return [None]
+    return [0] + ([layer.lanes - 1] if layer.logic_lanes else [])
+
+
 def rmw_proofs(layer: LayerPlan) -> list[Proof]:
     """The integrator proof of a layer (k-induction): dense, the readout, conv (the walk's
     invariant, formal/rmw_conv.py), currents in SPRAM, spike masks (formal/rmw_mask.py)."""
@@ -120,9 +132,14 @@ def rmw_proofs(layer: LayerPlan) -> list[Proof]:
         geo = layer.geometry
         kind = (f"conv {layer.conv.kernel}x{layer.conv.kernel}, {geo.positions} positions x "
                 f"{geo.groups} groups, {layer.lanes} lanes{extra}")
-    what = f"no update lost or doubled, any weights, any event sequence ({kind})"
-    return [Proof(f"layer{layer.index}.integrator", what, lambda: RMWHarness(layer=layer),
-                  "prove", induction_depth(layer), solver=SOLVER)]
+    proofs = []
+    for n, lane in enumerate(checked_lanes(layer)):
+        which = "any lane" if lane is None else f"lane {lane}"
+        what = f"no update lost or doubled, any weights, any event sequence ({kind}; {which})"
+        name = f"layer{layer.index}.integrator" + ("-logic" if n else "")
+        proofs.append(Proof(name, what, lambda lane=lane: RMWHarness(layer=layer, lane=lane),
+                            "prove", induction_depth(layer), solver=SOLVER))
+    return proofs
 
 
 def induction_depth(layer: LayerPlan) -> int:
@@ -139,10 +156,14 @@ class RMWHarness(Harness):
     layer : LayerPlan
     dut : class, optional
         The integrator class (default: the layer's; a planted bug in tests).
+    lane : int, optional
+        The lane checked (default: free, the solver picks any); with one chosen, the
+        current memory's model keeps that lane only and yosys drops the others' logic.
     """
 
-    def __init__(self, *, layer: LayerPlan, dut=None):
+    def __init__(self, *, layer: LayerPlan, dut=None, lane: int | None = None):
         self.layer = layer
+        self.fixed_lane = lane
         self.dut_class = dut or (ConvIntegrator if layer.conv is not None else Integrator)
         fields = {"index": layer.in_index_bits}
         if layer.value_bits:
@@ -157,8 +178,9 @@ class RMWHarness(Harness):
             "other": In(data.ArrayLayout(signed(cb), lanes)),   # reads of other rows
             "g_w": In(range(max(2, self._groups))),             # the weight row's group
             "g_r": In(range(max(2, self._groups))),             # the current row's group
-            "lane": In(range(max(2, lanes))),                   # the lane checked
         }
+        if lane is None:
+            ports["lane"] = In(range(max(2, lanes)))  # the lane checked
         if layer.conv is None:
             ports["i_w"] = In(range(max(2, layer.weight_inputs)))  # input (chunk if K > 1)
             if layer.mask > 1:
@@ -170,6 +192,8 @@ class RMWHarness(Harness):
                          kx=In(range(max(2, conv.kernel))), oy=In(range(max(2, oh))),
                          ox=In(range(max(2, ow))))
         super().__init__(ports)
+        if lane is not None:
+            self.lane = lane
 
     @property
     def _groups(self) -> int:
@@ -179,9 +203,9 @@ class RMWHarness(Harness):
     def build(self, m):
         lp = self.layer
         lanes, g_n = lp.lanes, self._groups
-        free = ["w_row", "b_row", "g_w", "g_r", "lane"] + (["i_w"] if lp.conv is None else
+        free = ["w_row", "b_row", "g_w", "g_r"] + (["i_w"] if lp.conv is None else
                                                    ["c_w", "ky", "kx", "oy", "ox"])
-        free += ["k_w"] if lp.mask > 1 else []
+        free += (["k_w"] if lp.mask > 1 else []) + (["lane"] if self.fixed_lane is None else [])
         for name in free:
             self.constant(getattr(self, name))
         self.assume((self.g_w < g_n) & (self.g_r < g_n) & (self.lane < lanes))
@@ -220,7 +244,8 @@ class RMWHarness(Harness):
             row=masked_row(self, m) if lp.mask > 1 else self.w_row)
         cur = data.ArrayLayout(signed(lp.cur_bits), lanes)
         banks = lp.spram_banks("currents")
-        kw = dict(shape=cur, depth=lp.groups, row=row_addr, init=self.b_row, other=self.other)
+        kw = dict(shape=cur, depth=lp.groups, row=row_addr, init=self.b_row, other=self.other,
+                  lane=self.fixed_lane)
         currents = SPRAMShadow(banks=banks, **kw) if banks else ShadowMemory(**kw)
         dut = _abstracted(self.dut_class)(layer=lp, weights=weights, currents=currents)
         m.submodules.dut = dut.elaborate(None)  # elaborated here: the invariant reads it

@@ -54,10 +54,13 @@ class ShadowMemory(Elaboratable):
         Its value before the first write (a free constant).
     other : Value
         What a read of any other row returns (free in every cycle).
+    lane : int, optional
+        Track only this lane: the other lanes of every read are ``other`` and their writes
+        are dropped, so yosys removes the integrator's logic of the other lanes.
     """
 
-    def __init__(self, *, shape, depth: int, row, init, other):
-        self.shape, self.depth = shape, depth
+    def __init__(self, *, shape, depth: int, row, init, other, lane: int | None = None):
+        self.shape, self.depth, self.lane = shape, depth, lane
         self.row, self.init, self.other = row, init, other
         self.value = Signal(shape, name="shadow")  # the tracked row now
         self.transparent = None
@@ -81,18 +84,23 @@ class ShadowMemory(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         w, r = self._w, self._r
+        wdata = w.data
+        if self.lane is not None:  # the other lanes' writes dropped
+            wdata = Signal(self.shape, name="sh_wdata_lane")
+            m.d.comb += [wdata[j].eq(w.data[j] if j == self.lane else self.other[j])
+                         for j in range(self.shape.length)]
         written = Signal(name="sh_written")
         stored = Signal(self.shape, name="sh_stored")
         m.d.comb += self.value.eq(Mux(written, stored, self.init))
         hit_w = w.en & (w.addr == self.row)
         with m.If(hit_w):
-            m.d.sync += [stored.eq(w.data), written.eq(1)]
+            m.d.sync += [stored.eq(wdata), written.eq(1)]
         with m.If(r.en):
             with m.If(self.lost):
                 m.d.sync += r.data.eq(self.other)
             with m.Elif(r.addr == self.row):
                 bypass = hit_w if self.transparent else 0
-                m.d.sync += r.data.eq(Mux(bypass, w.data, self.value))
+                m.d.sync += r.data.eq(Mux(bypass, wdata, self.value))
             with m.Else():
                 m.d.sync += r.data.eq(self.other)
         return m
