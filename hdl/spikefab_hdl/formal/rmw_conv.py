@@ -74,6 +74,9 @@ def conv_flags(h, m, dut) -> list:
         return (Signal.like(w.a_c, name=f"{name}_c"), Signal.like(w.a_y, name=f"{name}_y"),
                 Signal.like(w.a_x, name=f"{name}_x"))
 
+    for name in ("b_valid", "b_take", "load"):  # named in the counterexample
+        probe = Signal(name=f"walk_{name}")
+        m.d.comb += probe.eq(getattr(w, name))
     hb, hw = coords("hb"), coords("hw")  # the coordinates of stage B's and the walk's event
     with m.If(w.load & w.a_valid):
         m.d.sync += [d.eq(v) for d, v in zip(hb, (w.a_c, w.a_y, w.a_x), strict=True)]
