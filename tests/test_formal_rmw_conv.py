@@ -91,7 +91,7 @@ def test_a_dropped_bypass_fails_the_conv_proof(tmp_path, monkeypatch):
         return real(self, domain=domain)
 
     monkeypatch.setattr(rmw.ShadowMemory, "read_port", no_bypass)
-    _fails(tmp_path, _conv(), "the watched current row holds b + every accepted event's")
+    _fails(tmp_path, _conv(), "the model's row = the tracked row + C per term")
 
 
 def test_an_off_by_one_address_step_fails_the_conv_proof(tmp_path):

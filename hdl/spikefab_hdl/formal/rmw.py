@@ -1,33 +1,33 @@
 """Proof 2 at every size: the integrator's read-modify-write pipeline, memories abstracted.
 
 :class:`RMWHarness` builds a layer's real :class:`~spikefab_hdl.core.integrator.Integrator`
-(or :class:`~spikefab_hdl.core.conv_integrator.ConvIntegrator`): its walk, stages, bypass
-and address arithmetic as the core has them, at the layer's widths, lanes, groups,
-positions and weight-memory latency. Its two memories are replaced (the integrator's
-``weight_memory`` / ``current_memory`` hooks) by models whose size does not depend on the
-row counts, so the proof costs the same at 16 rows or 2,000:
+(dense layers, the readout, layers taking spike masks) or
+:class:`~spikefab_hdl.core.conv_integrator.ConvIntegrator`: its walk, decode registers,
+stages, product, adder tree, bypass, SPRAM bubbles and address arithmetic as the core has
+them, at the layer's widths, lanes, groups, positions and weight-memory latency. Its
+memories are replaced (the integrator's ``weight_memory`` / ``current_memory`` /
+``current_spram`` hooks) by the models of :mod:`.rmw_models`, whose size does not depend on
+the row counts: one weight row at a free address ``a`` holds a free row ``C`` (one position
+``k_w`` of it with masks), every other row zero; the current memory is tracked at one free
+row ``r`` (a shadow starting at a free ``B``), reads of other rows return free values.
 
-* :class:`OneRowWeights`: one weight row at a free address ``a`` holds a free row ``C``,
-  every other row is zero; ``data`` follows ``addr`` after the real memory's latency;
-* :class:`ShadowMemory`: the current memory tracked at one free row ``r`` (its value a
-  shadow register starting at a free ``B``); a read of ``r`` returns the shadow, bypassed
-  by a write of ``r`` in the same cycle exactly when the integrator asks for a read port
-  transparent to its write port; a read of any other row returns a free value.
+The events are free (any valid coordinate, chunk and mask, ``valid`` free every cycle: back
+to back, same row, neighbouring rows, gaps). The harness states what row ``r`` must hold in
+the layer's own terms: ``B + C * x`` summed over the accepted events whose input and tap
+connect weight row ``a`` to current row ``r`` (dense: input ``i`` and group ``g`` with
+``a = i*G + g``, ``r = g``; masks: chunk ``c`` with bit ``k_w`` set; conv:
+``a = ((c*k + ky)*k + kx)*G + g``, ``r = (oy*OW + ox)*G + g`` with ``y = s*oy + ky - p``,
+``x = s*ox + kx - p``); whenever the integrator was idle, the row read back through the
+owner's port equals it. That the plan puts ``W`` where these formulas say is checked on
+the real arrays when the proof is built. The induction invariant: the model's row equals
+the tracked row plus ``C`` once per term in flight (:meth:`RMWHarness._invariant`; the conv
+walk's and the decode registers' in :mod:`.rmw_conv`, the adder tree's in :mod:`.rmw_mask`).
 
-The events are free (any valid coordinate, ``valid`` free every cycle: back to back, same
-row, neighbouring rows, gaps). The harness states what row ``r`` must hold in the layer's
-own terms: ``B + C * x`` summed over the accepted events whose input and tap connect
-weight row ``a`` to current row ``r`` (dense: input ``i`` and group ``g`` with
-``a = i*G + g``, ``r = g``; conv: ``a = ((c*k + ky)*k + kx)*G + g``, ``r = (oy*OW + ox)*G +
-g`` with ``y = s*oy + ky - p``, ``x = s*ox + kx - p``); whenever the integrator was idle,
-the row read back through the owner's port equals it. That the plan puts ``W`` where these
-formulas say is checked on the real arrays when the proof is built.
-
-Why one nonzero weight row suffices: the pipeline never branches on a weight or a current
-(only on the events), and the row it writes is the sum of the terms it read, so each row's
-value is linear in the weight memory; a proof for every single row ``a`` and every value
-``C`` covers every weight memory, the real one included. Values of a direct layer's events
-are 0 or 1 (0 is dropped in one cycle; the product ``w * x`` itself is one ``*``).
+Why one nonzero weight row (entry) suffices: the pipeline never branches on a weight or a
+current (only on the events), and the row it writes is the sum of the terms it read, so each
+row's value is linear in every weight; a proof for every row ``a`` and every value ``C``
+covers every weight memory, the real one included. Values of a direct layer's events are 0
+or 1 (0 is dropped; the product ``w * x`` itself is one ``*``).
 """
 
 from __future__ import annotations
