@@ -119,4 +119,4 @@ def test_a_dropped_bubble_fails_the_spram_proof(tmp_path, banks):
 def test_an_ignored_mask_bit_fails_the_mask_proof(tmp_path):
     planted = _mutant(Integrator, "mask_tree", "for i in range(k)] for j in range(lanes)]",
                       "for i in range(k - 1)] for j in range(lanes)]")  # input K-1 never added
-    _fails(tmp_path, _mask(), "the model's row = the tracked row + C per term", planted)
+    _fails(tmp_path, _mask(), "a tree stage's partial sums: C in the one covering k_w", planted)
