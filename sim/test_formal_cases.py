@@ -5,13 +5,18 @@ neurons, spike queues (those of :data:`QUEUE_CASES`: every lane count, dense and
 and flat addresses) and the board framing of every encoding the cases use.
 """
 
+import numpy as np
 import pytest
-from core_cases import CASES, random_case
+from core_cases import CASES, SPRAM, random_case
 from spikefab import trained
+from spikefab.ir import QuantizedNetwork
+from spikefab.spec import LIFSpec
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.formal.network import board_proofs, network_proofs, prove
 from spikefab_hdl.formal.queue import queue_proofs
 from spikefab_hdl.formal.rmw import rmw_proofs
+from spikefab_hdl.formal.rmw_conv import spram_rmw_proofs
+from spikefab_hdl.sim.randnet import make_conv_spec, random_network
 
 #: The cases whose hidden layers' queues are proven here (the queue's logic differs by lanes
 #: and by kind: dense, conv into conv, conv into dense, into a layer taking masks; the
@@ -60,7 +65,7 @@ def _prove_integrators(cases, tmp_path):
     proofs = []
     for name, index in cases:
         net, _, lanes, _ = random_case(name)
-        for p in rmw_proofs(plan_core(net, lanes=lanes).layers[index]):
+        for p in rmw_proofs(plan_core(net, lanes=lanes, spram=SPRAM.get(name)).layers[index]):
             proofs.append(type(p)(f"{name}.{p.name}", p.what, p.harness, p.mode, p.depth,
                                   p.solver))
     assert len(proofs) == len(cases)
@@ -104,4 +109,47 @@ def test_the_queues_and_framing_of_the_cases_are_proven(tmp_path):
     for word in ("conv spike queue", "1 lanes", "8 lanes", "spike slices", "spike rows"):
         assert word in kinds
     results = prove(proofs, work=tmp_path / "work", out=tmp_path, jobs=2, timeout=300)
+    assert [r.line() for r in results if not r.passed] == []
+
+
+#: The random cases' conv and mask integrators (formal/rmw_conv.py, formal/rmw_mask.py): a
+#: direct conv layer (stride 2, padding 1; currents in 2 SPRAM banks) and the conv layer after
+#: it (1 bank), a conv layer with padding, and the layers taking masks 4, 2 and 8 wide.
+CONV_MASK_INTEGRATORS = [("direct-conv-conv-l4", 0), ("direct-conv-conv-l4", 1),
+                         ("spikes-conv-modes-l2", 0), ("spikes-mask-mixed", 1),
+                         ("spikes-mask-mixed", 2), ("direct-mask-spike-readout", 1)]
+
+
+@pytest.mark.formal_slow
+def test_the_random_conv_and_mask_integrators_are_proven(tmp_path):
+    _prove_integrators(CONV_MASK_INTEGRATORS, tmp_path)
+
+
+def _shipped_conv(image, w_bits):
+    """configs/digits_conv.toml's and mnist5k_conv.toml's network (1 x image -> c16 -> c32
+    -> 10, 3x3 convs with padding 1, 2x2 pools, direct 4-bit input, 16-bit biases), every
+    weight and bias at its most negative: the widest currents the config allows."""
+    spec = make_conv_spec((1, image, image), [(16, 3, 1, 1, 2), (32, 3, 1, 1, 2)], [10],
+                          encoding="direct", in_bits=4, w_bits=w_bits, b_bits=16,
+                          timesteps=4, neurons=[LIFSpec(16, 1000, 3)] * 2)
+    net = random_network(spec, 0)
+    low = [-(1 << (layer.w_bits - 1)) for layer in spec.layers]
+    return QuantizedNetwork(spec, [np.full_like(w, v) for w, v in zip(net.weights, low,
+                                                                       strict=True)],
+                            [np.full_like(b, -(1 << 15)) for b in net.biases])
+
+
+@pytest.mark.formal_slow
+@pytest.mark.parametrize("config", ["digits_conv", "mnist5k_conv"])
+def test_the_shipped_conv_configs_integrators_are_proven(tmp_path, config):
+    """Each conv layer's integrator at the config's lanes and widest currents, and the ones
+    its UP5K build puts in SPRAM (docs/verification.md has the seconds)."""
+    image, w_bits, lanes = {"digits_conv": (8, 8, 8), "mnist5k_conv": (28, 4, 1)}[config]
+    net = _shipped_conv(image, w_bits)
+    plan = plan_core(net, lanes=lanes)
+    assert [lp.cur_bits for lp in plan.layers] == [17, 17, 17]
+    proofs = rmw_proofs(plan.layers[0]) + rmw_proofs(plan.layers[1])
+    proofs += spram_rmw_proofs(net, lanes, ["icebreaker"])
+    assert len(proofs) == (2 if config == "digits_conv" else 3)
+    results = prove(proofs, work=tmp_path / "work", out=tmp_path, jobs=2, timeout=600)
     assert [r.line() for r in results if not r.passed] == []

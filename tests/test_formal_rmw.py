@@ -10,18 +10,12 @@ from spikefab_hdl.formal import rmw
 from spikefab_hdl.formal.network import prove
 from spikefab_hdl.formal.proof import Proof
 from spikefab_hdl.formal.rmw import rmw_proofs
-from spikefab_hdl.sim.randnet import make_conv_spec, make_spec, random_network
+from spikefab_hdl.sim.randnet import make_spec, random_network
 
 
 def _dense(sizes, lanes, encoding="spikes", layer=0):
     spec = make_spec(sizes, encoding=encoding, in_bits=3 if encoding == "direct" else 1)
     return plan_core(random_network(spec, 3), lanes=lanes).layers[layer]
-
-
-def _conv(encoding="spikes"):
-    spec = make_conv_spec((2, 4, 4), [(2, 2, 1, 0)], [3], encoding=encoding,
-                          in_bits=3 if encoding == "direct" else 1)
-    return plan_core(random_network(spec, 5), lanes=2).layers[0]
 
 
 #: G = 1 (an event's only row back to back: the bypass), G = 2 (neighbouring rows), a
@@ -76,10 +70,6 @@ def test_an_off_by_one_weight_address_fails_the_proof(tmp_path, monkeypatch):
     monkeypatch.setattr(integrator, "times", lambda a, n: real(a, n) + 1)  # the base row
     _fails(tmp_path, LAYERS["spikes-g2-200rows"](),
            "the walk reads row index * G + group of its event")
-
-
-def test_conv_layers_get_no_proof():
-    assert rmw_proofs(_conv()) == [] and rmw_proofs(_conv("direct")) == []
 
 
 def test_a_weight_layout_other_than_the_proofs_is_refused(monkeypatch):

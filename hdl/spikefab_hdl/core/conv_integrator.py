@@ -24,6 +24,8 @@ gap. An event that touches nothing (``ny * nx = 0``) or has the value 0 is dropp
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from amaranth import Array, Const, Module, Signal
 from amaranth.utils import ceil_log2
 
@@ -138,4 +140,11 @@ class ConvIntegrator(Integrator):
                          w_row.eq(b_w), g.eq(0), ix.eq(0), iy.eq(0), ny.eq(b_ny),
                          nx.eq(b_nx), value.eq(b_value)]
         assert ceil_log2(max(2, lp.groups)) == len(cur)
+        # what the integrator proof's induction invariant reads (formal/rmw_conv.py)
+        self.walk_probes = SimpleNamespace(
+            a_valid=a_valid, a_c=a_c, a_y=a_y, a_x=a_x, a_value=a_value, b_valid=b_valid,
+            b_zero=b_zero, b_cur=b_cur, b_w=b_w, b_ny=b_ny, b_nx=b_nx, b_value=b_value,
+            b_take=b_take, load=~b_valid | b_take, busy=busy, cur=cur, cur_row=cur_row, w=w,
+            w_row=w_row, g=g, ix=ix, iy=iy, ny=ny, nx=nx, value=value,
+            spram=(issued, issued_odd) if banks else None)
         return issue, cur, value, a_valid | b_valid | busy

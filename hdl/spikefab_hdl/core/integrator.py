@@ -105,8 +105,7 @@ class Integrator(wiring.Component):
         m.submodules.weights = wmem = self.weight_memory()
         banks = lp.spram_banks("currents")
         if banks:  # single-port RAM: the walk never reads and writes one bank in a cycle
-            m.submodules.currents = cmem = SPRAMMemory(shape=cur_layout, depth=groups,
-                                                       banks=banks)
+            m.submodules.currents = cmem = self.current_spram(cur_layout, groups, banks)
             c_wr, c_rd = cmem.write, cmem.read
         else:
             # (a conv layer's currents start unset: its clear pass writes them after reset)
@@ -174,7 +173,8 @@ class Integrator(wiring.Component):
         ]
         # what the integrator proof's induction invariant reads (formal/rmw.py)
         self.probes = {"walk": (busy, group, value), "stages": stages[1:],
-                       "add": (add_valid, add_group, terms)}
+                       "add": (add_valid, add_group, terms),
+                       "tree": tree[1:] if lp.mask > 1 else []}
         return m
 
     def mask_tree(self, m: Module, row, mask, head) -> list:
@@ -184,6 +184,7 @@ class Integrator(wiring.Component):
         lanes, k = self.layer.lanes, self.layer.mask
         vals = [[Mux(mask[i], row[i * lanes + j], 0) for i in range(k)] for j in range(lanes)]
         stages = [(*head, None)]
+        self.tree_regs = []
         while True:
             for _ in range(TREE_LEVELS):
                 if len(vals[0]) == 1:
@@ -198,6 +199,7 @@ class Integrator(wiring.Component):
             m.d.sync += [r.eq(v) for rl, vl in zip(regs, vals, strict=True)
                          for r, v in zip(rl, vl, strict=True)]
             vals = regs
+            self.tree_regs.append(regs)  # what the integrator proof reads (formal/rmw_mask.py)
             stages.append((valid, group, [lane[0] for lane in regs]))
             if len(vals[0]) == 1:
                 return stages
@@ -213,6 +215,11 @@ class Integrator(wiring.Component):
         """The current memory (one write port, one read port transparent to it); the
         integrator proof (formal/rmw.py) puts a model tracking one row in its place."""
         return memory.Memory(shape=shape, depth=depth, init=init)
+
+    def current_spram(self, shape, depth: int, banks: int) -> SPRAMMemory:
+        """The current memory in single-port RAM (``read``, ``write``); the integrator proof
+        (formal/rmw_conv.py) puts a model tracking one row in its place."""
+        return SPRAMMemory(shape=shape, depth=depth, banks=banks)
 
     def walk(self, m: Module, wmem: WeightMemory):
         """Stage 0: take events and walk the ``G`` weight rows of each nonzero one.

@@ -1,43 +1,41 @@
 """Proof 2 at every size: the integrator's read-modify-write pipeline, memories abstracted.
 
 :class:`RMWHarness` builds a layer's real :class:`~spikefab_hdl.core.integrator.Integrator`
-(or :class:`~spikefab_hdl.core.conv_integrator.ConvIntegrator`): its walk, stages, bypass
-and address arithmetic as the core has them, at the layer's widths, lanes, groups,
-positions and weight-memory latency. Its two memories are replaced (the integrator's
-``weight_memory`` / ``current_memory`` hooks) by models whose size does not depend on the
-row counts, so the proof costs the same at 16 rows or 2,000:
+(dense layers, the readout, layers taking spike masks) or
+:class:`~spikefab_hdl.core.conv_integrator.ConvIntegrator`: its walk, decode registers,
+stages, product, adder tree, bypass, SPRAM bubbles and address arithmetic as the core has
+them, at the layer's widths, lanes, groups, positions and weight-memory latency. Its
+memories are replaced (the integrator's ``weight_memory`` / ``current_memory`` /
+``current_spram`` hooks) by the models of :mod:`.rmw_models`, whose size does not depend on
+the row counts: one weight row at a free address ``a`` holds a free row ``C`` (one position
+``k_w`` of it with masks), every other row zero; the current memory is tracked at one free
+row ``r`` (a shadow starting at a free ``B``), reads of other rows return free values.
 
-* :class:`OneRowWeights`: one weight row at a free address ``a`` holds a free row ``C``,
-  every other row is zero; ``data`` follows ``addr`` after the real memory's latency;
-* :class:`ShadowMemory`: the current memory tracked at one free row ``r`` (its value a
-  shadow register starting at a free ``B``); a read of ``r`` returns the shadow, bypassed
-  by a write of ``r`` in the same cycle exactly when the integrator asks for a read port
-  transparent to its write port; a read of any other row returns a free value.
+The events are free (any valid coordinate, chunk and mask, ``valid`` free every cycle: back
+to back, same row, neighbouring rows, gaps). The harness states what row ``r`` must hold in
+the layer's own terms: ``B + C * x`` summed over the accepted events whose input and tap
+connect weight row ``a`` to current row ``r`` (dense: input ``i`` and group ``g`` with
+``a = i*G + g``, ``r = g``; masks: chunk ``c`` with bit ``k_w`` set; conv:
+``a = ((c*k + ky)*k + kx)*G + g``, ``r = (oy*OW + ox)*G + g`` with ``y = s*oy + ky - p``,
+``x = s*ox + kx - p``); whenever the integrator was idle, the row read back through the
+owner's port equals it. That the plan puts ``W`` where these formulas say is checked on
+the real arrays when the proof is built. The induction invariant: the model's row equals
+the tracked row plus ``C`` once per term in flight (:meth:`RMWHarness._invariant`; the conv
+walk's and the decode registers' in :mod:`.rmw_conv`, the adder tree's in :mod:`.rmw_mask`).
 
-The events are free (any valid coordinate, ``valid`` free every cycle: back to back, same
-row, neighbouring rows, gaps). The harness states what row ``r`` must hold in the layer's
-own terms: ``B + C * x`` summed over the accepted events whose input and tap connect
-weight row ``a`` to current row ``r`` (dense: input ``i`` and group ``g`` with
-``a = i*G + g``, ``r = g``; conv: ``a = ((c*k + ky)*k + kx)*G + g``, ``r = (oy*OW + ox)*G +
-g`` with ``y = s*oy + ky - p``, ``x = s*ox + kx - p``); whenever the integrator was idle,
-the row read back through the owner's port equals it. That the plan puts ``W`` where these
-formulas say is checked on the real arrays when the proof is built.
-
-Why one nonzero weight row suffices: the pipeline never branches on a weight or a current
-(only on the events), and the row it writes is the sum of the terms it read, so each row's
-value is linear in the weight memory; a proof for every single row ``a`` and every value
-``C`` covers every weight memory, the real one included. Values of a direct layer's events
-are 0 or 1 (0 is dropped in one cycle; the product ``w * x`` itself is one ``*``).
+Why one nonzero weight row (entry) suffices: the pipeline never branches on a weight or a
+current (only on the events), and the row it writes is the sum of the terms it read, so each
+row's value is linear in every weight; a proof for every row ``a`` and every value ``C``
+covers every weight memory, the real one included. Values of a direct layer's events are 0
+or 1 (0 is dropped; the product ``w * x`` itself is one ``*``).
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
-from amaranth import Array, Elaboratable, Module, Mux, Signal, signed
+from amaranth import Array, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from ..core.conv_integrator import ConvIntegrator
 from ..core.integrator import Integrator
@@ -45,86 +43,18 @@ from ..core.plan import LayerPlan
 from .checks import Harness
 from .integrator import model_rows
 from .proof import Proof
+from .rmw_conv import conv_flags, conv_hit, spram_checks
+from .rmw_mask import masked_row, tree_flags
+from .rmw_models import OneRowWeights, ShadowMemory, SPRAMShadow
 
-__all__ = ["OneRowWeights", "RMWHarness", "ShadowMemory", "check_layout",
-           "induction_depth", "rmw_depth", "rmw_proofs"]
+__all__ = ["FREE_LANES", "OneRowWeights", "RMWHarness", "ShadowMemory", "check_layout",
+           "checked_lanes", "induction_depth", "rmw_depth", "rmw_proofs"]
 
+#: Up to this many lanes the proof checks a free lane; beyond, one chosen lane (the other
+#: lanes' logic is then removed: 8 free lanes got no answer in 4 minutes, one lane 33 s).
+FREE_LANES = 2
 #: boolector answered the dense induction fastest here (docs/verification.md).
 SOLVER = "boolector"
-
-
-class OneRowWeights(wiring.Component):
-    """A weight memory whose row ``at`` holds ``row`` and every other row zero; ``data`` is
-    the row addressed ``latency`` cycles earlier, as :class:`~..core.weight_memory.WeightMemory`."""
-
-    def __init__(self, *, shape, depth: int, latency: int, at, row):
-        self.latency, self._at, self._row = latency, at, row
-        super().__init__({"addr": In(range(max(2, depth))), "data": Out(shape)})
-        #: ``hit[k]``: the row addressed ``k + 1`` cycles ago was ``at``
-        self.hit = [Signal(name=f"w_hit{k}") for k in range(latency)]
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.sync += self.hit[0].eq(self.addr == self._at)
-        for prev, nxt in zip(self.hit[:-1], self.hit[1:], strict=True):
-            m.d.sync += nxt.eq(prev)
-        m.d.comb += self.data.as_value().eq(Mux(self.hit[-1], self._row.as_value(), 0))
-        return m
-
-
-class ShadowMemory(Elaboratable):
-    """The current memory seen at one row: the API of ``amaranth.lib.memory.Memory`` that
-    the integrator uses (one ``write_port()``, one synchronous ``read_port()``).
-
-    Parameters
-    ----------
-    shape, depth :
-        As the real memory's.
-    row : Value
-        The tracked row (a free constant of the harness).
-    init : Value
-        Its value before the first write (a free constant).
-    other : Value
-        What a read of any other row returns (free in every cycle).
-    """
-
-    def __init__(self, *, shape, depth: int, row, init, other):
-        self.shape, self.depth = shape, depth
-        self.row, self.init, self.other = row, init, other
-        self.value = Signal(shape, name="shadow")  # the tracked row now
-        self.transparent = None
-        self._w = self._r = None
-
-    def write_port(self):
-        self._w = SimpleNamespace(addr=Signal(range(max(2, self.depth)), name="sh_waddr"),
-                                  data=Signal(self.shape, name="sh_wdata"),
-                                  en=Signal(name="sh_wen"))
-        return self._w
-
-    def read_port(self, *, domain="sync", transparent_for=()):
-        assert domain == "sync" and self._r is None
-        self.transparent = any(p is self._w for p in transparent_for)
-        self._r = SimpleNamespace(addr=Signal(range(max(2, self.depth)), name="sh_raddr"),
-                                  data=Signal(self.shape, name="sh_rdata"),
-                                  en=Signal(init=1, name="sh_ren"))
-        return self._r
-
-    def elaborate(self, platform):
-        m = Module()
-        w, r = self._w, self._r
-        written = Signal(name="sh_written")
-        stored = Signal(self.shape, name="sh_stored")
-        m.d.comb += self.value.eq(Mux(written, stored, self.init))
-        hit_w = w.en & (w.addr == self.row)
-        with m.If(hit_w):
-            m.d.sync += [stored.eq(w.data), written.eq(1)]
-        with m.If(r.en):
-            with m.If(r.addr == self.row):
-                bypass = hit_w if self.transparent else 0
-                m.d.sync += r.data.eq(Mux(bypass, w.data, self.value))
-            with m.Else():
-                m.d.sync += r.data.eq(self.other)
-        return m
 
 
 def _abstracted(cls):
@@ -141,6 +71,9 @@ def _abstracted(cls):
         def current_memory(self, shape, depth, init):
             return self._models[1]
 
+        def current_spram(self, shape, depth, banks):
+            return self._models[1]
+
     Abstracted.__name__ = f"Abstract{cls.__name__}"
     return Abstracted
 
@@ -149,8 +82,11 @@ def check_layout(layer: LayerPlan) -> None:
     """The plan's weight rows are where the harness's formulas put ``W`` (ValueError if not)."""
     rows = np.asarray(layer.weight_rows, np.int64)
     lanes = layer.lanes
-    if layer.conv is None:
-        want = model_rows(layer)[0].reshape(-1, lanes)
+    if layer.conv is None:  # row c*G + g, position k*lanes + j = W[g*lanes + j, c*K + k]
+        w, k = model_rows(layer)[0], layer.mask
+        full = np.zeros((layer.weight_inputs * k, *w.shape[1:]), np.int64)
+        full[: w.shape[0]] = w
+        want = full.reshape(-1, k, *w.shape[1:]).transpose(0, 2, 1, 3).reshape(-1, k * lanes)
     else:
         geo, conv = layer.geometry, layer.conv
         w = np.asarray(layer.weights, np.int64)
@@ -173,19 +109,37 @@ def rmw_depth(layer: LayerPlan) -> int:
     return 2 * walk + latency + (1 if layer.value_bits else 0) + (2 if layer.conv else 0) + 4
 
 
+def checked_lanes(layer: LayerPlan) -> list[int | None]:
+    """The lanes the proofs check: free (None: the solver picks any) up to
+    :data:`FREE_LANES` lanes; beyond, lane 0 and, when the last lanes' products are logic
+    (``logic_lanes``), the last lane: one proof each (docs/verification.md)."""
+    if layer.lanes <= FREE_LANES:
+        return [None]
+    return [0] + ([layer.lanes - 1] if layer.logic_lanes else [])
+
+
 def rmw_proofs(layer: LayerPlan) -> list[Proof]:
-    """The integrator proof of a dense layer or the readout (k-induction). None for a conv
-    layer: :class:`RMWHarness` builds its bounded proof, but a 4-tap layer's 16 cycles got
-    no answer in 4 minutes here (the solver relates the walk's table-and-decrement row
-    arithmetic to the coordinates); none for currents in single-port RAM or a layer taking
-    spike masks either."""
-    if layer.conv is not None or layer.spram_banks("currents") or layer.mask > 1:
-        return []  # a mask layer's events carry K inputs (the adder tree): not modelled
+    """The integrator proof of a layer (k-induction): dense, the readout, conv (the walk's
+    invariant, formal/rmw_conv.py), currents in SPRAM, spike masks (formal/rmw_mask.py)."""
     check_layout(layer)
-    shape = (f"{layer.groups} rows, {layer.lanes} lanes{', direct' if layer.value_bits else ''}")
-    what = f"no update lost or doubled, any weights, any event sequence (dense, {shape})"
-    return [Proof(f"layer{layer.index}.integrator", what, lambda: RMWHarness(layer=layer),
-                  "prove", induction_depth(layer), solver=SOLVER)]
+    extra = "".join([", direct" if layer.value_bits else "",
+                     f", masks {layer.mask} wide" if layer.mask > 1 else "",
+                     f", currents in {layer.spram_banks('currents')} SPRAM bank(s)"
+                     if layer.spram_banks("currents") else ""])
+    if layer.conv is None:
+        kind = f"dense, {layer.groups} rows, {layer.lanes} lanes{extra}"
+    else:
+        geo = layer.geometry
+        kind = (f"conv {layer.conv.kernel}x{layer.conv.kernel}, {geo.positions} positions x "
+                f"{geo.groups} groups, {layer.lanes} lanes{extra}")
+    proofs = []
+    for n, lane in enumerate(checked_lanes(layer)):
+        which = "any lane" if lane is None else f"lane {lane}"
+        what = f"no update lost or doubled, any weights, any event sequence ({kind}; {which})"
+        name = f"layer{layer.index}.integrator" + ("-logic" if n else "")
+        proofs.append(Proof(name, what, lambda lane=lane: RMWHarness(layer=layer, lane=lane),
+                            "prove", induction_depth(layer), solver=SOLVER))
+    return proofs
 
 
 def induction_depth(layer: LayerPlan) -> int:
@@ -202,14 +156,20 @@ class RMWHarness(Harness):
     layer : LayerPlan
     dut : class, optional
         The integrator class (default: the layer's; a planted bug in tests).
+    lane : int, optional
+        The lane checked (default: free, the solver picks any); with one chosen, the
+        current memory's model keeps that lane only and yosys drops the others' logic.
     """
 
-    def __init__(self, *, layer: LayerPlan, dut=None):
+    def __init__(self, *, layer: LayerPlan, dut=None, lane: int | None = None):
         self.layer = layer
+        self.fixed_lane = lane
         self.dut_class = dut or (ConvIntegrator if layer.conv is not None else Integrator)
         fields = {"index": layer.in_index_bits}
         if layer.value_bits:
             fields["value"] = layer.value_bits
+        if layer.mask > 1:
+            fields["mask"] = layer.mask
         lanes, wb, cb = layer.lanes, layer.w_bits, layer.cur_bits
         ports = {
             "events": In(stream.Signature(data.StructLayout(fields))),
@@ -218,10 +178,13 @@ class RMWHarness(Harness):
             "other": In(data.ArrayLayout(signed(cb), lanes)),   # reads of other rows
             "g_w": In(range(max(2, self._groups))),             # the weight row's group
             "g_r": In(range(max(2, self._groups))),             # the current row's group
-            "lane": In(range(max(2, lanes))),                   # the lane checked
         }
+        if lane is None:
+            ports["lane"] = In(range(max(2, lanes)))  # the lane checked
         if layer.conv is None:
-            ports["i_w"] = In(range(max(2, layer.n_in)))
+            ports["i_w"] = In(range(max(2, layer.weight_inputs)))  # input (chunk if K > 1)
+            if layer.mask > 1:
+                ports["k_w"] = In(range(max(2, layer.mask)))  # position in the chunk
         else:
             conv = layer.conv
             oh, ow = conv.out_hw
@@ -229,6 +192,8 @@ class RMWHarness(Harness):
                          kx=In(range(max(2, conv.kernel))), oy=In(range(max(2, oh))),
                          ox=In(range(max(2, ow))))
         super().__init__(ports)
+        if lane is not None:
+            self.lane = lane
 
     @property
     def _groups(self) -> int:
@@ -238,21 +203,25 @@ class RMWHarness(Harness):
     def build(self, m):
         lp = self.layer
         lanes, g_n = lp.lanes, self._groups
-        free = ["w_row", "b_row", "g_w", "g_r", "lane"] + (["i_w"] if lp.conv is None else
+        free = ["w_row", "b_row", "g_w", "g_r"] + (["i_w"] if lp.conv is None else
                                                    ["c_w", "ky", "kx", "oy", "ox"])
+        free += (["k_w"] if lp.mask > 1 else []) + (["lane"] if self.fixed_lane is None else [])
         for name in free:
             self.constant(getattr(self, name))
         self.assume((self.g_w < g_n) & (self.g_r < g_n) & (self.lane < lanes))
         ev = self.events.payload
         if lp.conv is None:
-            self.assume(self.i_w < lp.n_in)
+            self.assume(self.i_w < lp.weight_inputs)
             a = self.i_w * g_n + self.g_w
             r = self.g_r
             hit = ev.index * g_n + self.g_r == a  # row i*G + g holds input i's weights
-            self.assume(~self.events.valid | (ev.index < lp.n_in))
+            self.assume(~self.events.valid | (ev.index < lp.weight_inputs))
+            if lp.mask > 1:  # input i_w*K + k_w, inside the layer
+                self.assume((self.k_w < lp.mask) & (self.i_w * lp.mask + self.k_w < lp.n_in))
+                hit = hit & (ev.mask >> self.k_w)[0]
         else:
             conv, geo = lp.conv, lp.geometry
-            k, s, p = conv.kernel, conv.stride, conv.padding
+            k = conv.kernel
             oh, ow = conv.out_hw
             self.assume((self.c_w < conv.in_channels) & (self.ky < k) & (self.kx < k) &
                         (self.oy < oh) & (self.ox < ow))
@@ -262,20 +231,22 @@ class RMWHarness(Harness):
             c, y, x = ev.index[xb + yb:], ev.index[xb:xb + yb], ev.index[:xb]
             self.assume(~self.events.valid | ((c < conv.in_channels) & (y < conv.height) &
                                               (x < conv.width)))
-            hit = ((c == self.c_w) & (self.g_r == self.g_w) &
-                   (y + p == s * self.oy + self.ky) & (x + p == s * self.ox + self.kx))
+            hit = conv_hit(self, c, y, x)
         if lp.value_bits:
             self.assume(ev.value <= 1)
         depth = lp.weight_depth
         row_addr = Signal(range(max(2, lp.groups)), name="watched_row")
         w_addr = Signal(range(max(2, depth)), name="weight_row")
         m.d.comb += [row_addr.eq(r), w_addr.eq(a)]
-        weights = OneRowWeights(shape=data.ArrayLayout(signed(lp.w_bits), lanes), depth=depth,
-                                latency=2 if lp.weight_banks == 1 else 3, at=w_addr,
-                                row=self.w_row)
+        weights = OneRowWeights(
+            shape=data.ArrayLayout(signed(lp.w_bits), lanes * lp.mask), depth=depth,
+            latency=2 if lp.weight_banks == 1 else 3, at=w_addr,
+            row=masked_row(self, m) if lp.mask > 1 else self.w_row)
         cur = data.ArrayLayout(signed(lp.cur_bits), lanes)
-        currents = ShadowMemory(shape=cur, depth=lp.groups, row=row_addr, init=self.b_row,
-                                other=self.other)
+        banks = lp.spram_banks("currents")
+        kw = dict(shape=cur, depth=lp.groups, row=row_addr, init=self.b_row, other=self.other,
+                  lane=self.fixed_lane)
+        currents = SPRAMShadow(banks=banks, **kw) if banks else ShadowMemory(**kw)
         dut = _abstracted(self.dut_class)(layer=lp, weights=weights, currents=currents)
         m.submodules.dut = dut.elaborate(None)  # elaborated here: the invariant reads it
         dut._MustUse__silence = True
@@ -300,27 +271,23 @@ class RMWHarness(Harness):
         self.check("row", ~was_idle | (dut.rd_data[self.lane] == prev),
                    "the watched current row holds b + every accepted event's W * x, each once "
                    "(any lane)")
-        if lp.conv is None:
-            self._invariant(m, dut, weights, currents, expected, w_addr, row_addr)
+        self._invariant(m, dut, weights, currents, expected, w_addr, row_addr)
 
     def _invariant(self, m, dut, weights, currents, expected, a, r):
-        """What makes the dense proof inductive: the model's row equals the tracked row plus
-        ``C`` once per term in flight to it (the walk's row ``r`` still to come, each weight
-        stage, the product stage), and the walk's and stages' rows stay below ``G``."""
+        """What makes the proof inductive: the model's row equals the tracked row plus ``C``
+        once per term in flight to it (before the walk and in it: :meth:`_dense_walk`,
+        :func:`~.rmw_conv.conv_flags`; each weight stage, the product stage), and the
+        stages' rows are rows of the memory."""
         lp = self.layer
-        g_n = lp.groups
-        busy, group, value = dut.probes["walk"]
-        base = dut.walk_base
-        index = Signal.like(self.events.payload.index, name="walk_index")  # the event walked
-        with m.If(self.events.valid & self.events.ready):
-            m.d.sync += index.eq(self.events.payload.index)
-        self.check("walk_base", ~busy | ((base == index * g_n + group) & (index < lp.n_in)),
-                   "the walk reads row index * G + group of its event")
-        flags = [busy & (group <= r) & (index * g_n + r == a)]
+        flags = self._dense_walk(m, dut, a, r) if lp.conv is None else conv_flags(self, m, dut)
+        chain = []  # (valid, row) of the stages after the walk, for spram_checks
         for k, ((valid, grp, val), hit) in enumerate(zip(dut.probes["stages"], weights.hit,
                                                          strict=True)):
-            flags.append(valid & (grp == r) & hit)
-            self.check(f"stage_row_{k}", ~valid | (grp < g_n), "a weight stage's row is below G")
+            bit = (val >> self.k_w)[0] if lp.mask > 1 else 1  # a chunk's mask bit k_w
+            flags.append(valid & (grp == r) & hit & bit)
+            chain.append((valid, grp))
+            self.check(f"stage_row_{k}", ~valid | (grp < lp.groups),
+                       "a weight stage's row is a row of the current memory")
             if lp.value_bits:
                 self.check(f"stage_value_{k}", ~valid | (val == 1),
                            "a weight stage carries a nonzero (1) value")
@@ -329,11 +296,12 @@ class RMWHarness(Harness):
             add_hit = Signal(name="add_hit")  # the product stage's row was the weight row
             m.d.sync += add_hit.eq(weights.hit[-1])
             flags.append(add_valid & (add_group == r) & add_hit)
+            chain.append((add_valid, add_group))
             self.check("product", ~add_valid |
                        (add_terms[self.lane] == Mux(add_hit, self.w_row[self.lane], 0)),
                        "the product stage holds C * 1 or 0")
-            self.check("walk_value", ~busy | (value == 1), "the walk carries a nonzero value")
-        self.check("walk_row", ~busy | (group < g_n), "the walk's row is below G")
+        flags += tree_flags(self, m, dut, weights, r) if lp.mask > 1 else []
+        spram_checks(self, dut, chain)
         n = Signal(range(len(flags) + 1), name="in_flight")
         m.d.comb += n.eq(sum(flags))
         chain = [currents.value[self.lane]]
@@ -343,3 +311,21 @@ class RMWHarness(Harness):
             chain.append(nxt)
         self.check("inflight", expected == Array(chain)[n],
                    "the model's row = the tracked row + C per term in flight")
+
+    def _dense_walk(self, m, dut, a, r) -> list:
+        """A dense layer's walk reads row ``index * G + group`` of its event; the flag of
+        the term ``(a, r)`` still to come in it."""
+        lp = self.layer
+        g_n = lp.groups
+        busy, group, value = dut.probes["walk"]
+        index = Signal.like(self.events.payload.index, name="walk_index")  # the event walked
+        with m.If(self.events.valid & self.events.ready):
+            m.d.sync += index.eq(self.events.payload.index)
+        self.check("walk_base", ~busy | ((dut.walk_base == index * g_n + group) &
+                                         (index < lp.weight_inputs)),
+                   "the walk reads row index * G + group of its event")
+        if lp.value_bits:
+            self.check("walk_value", ~busy | (value == 1), "the walk carries a nonzero value")
+        self.check("walk_row", ~busy | (group < g_n), "the walk's row is below G")
+        bit = (value >> self.k_w)[0] if lp.mask > 1 else 1  # a chunk's mask bit k_w
+        return [busy & (group <= r) & (index * g_n + r == a) & bit]

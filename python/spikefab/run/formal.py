@@ -35,6 +35,7 @@ def run_formal(run, cfg, *, jobs: int = 2, solver: str | None = None,
     """
     from spikefab_hdl.core.plan import plan_core
     from spikefab_hdl.formal.network import board_proofs, network_proofs, prove
+    from spikefab_hdl.formal.rmw_conv import spram_rmw_proofs
 
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, not {jobs}")
@@ -48,6 +49,7 @@ def run_formal(run, cfg, *, jobs: int = 2, solver: str | None = None,
     lanes = cfg["hardware"]["lanes"]
     plan = plan_core(net, lanes=lanes)
     proofs = network_proofs(plan) + board_proofs(net)
+    proofs += spram_rmw_proofs(net, lanes, cfg["hardware"].get("boards", []))  # UP5K builds
     folder = run.path("formal")
     if folder.exists():
         shutil.rmtree(folder)
