@@ -224,8 +224,9 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
     """
     board = get_board(board_name)
     net = ir if isinstance(ir, QuantizedNetwork) else QuantizedNetwork.load(ir)
-    lanes = resolve_lanes(net, lanes, budget={"family": board.family, **board.capacity})
-    est = check_network(board, net, lanes=lanes, spram=spram)
+    lanes = resolve_lanes(net, lanes, budget={"family": board.family, **board.capacity},
+                          in_pack=in_pack)
+    est = check_network(board, net, lanes=lanes, spram=spram, in_pack=in_pack)
     env = yowasp_env()
     platform = board.make_platform()
     design = BoardDesign(board=board, net=net, lanes=lanes, baud=baud, in_pack=in_pack,

@@ -73,7 +73,7 @@ def _cmd_verilog(args) -> int:
     budget = board_budget(args.board)
     net = QuantizedNetwork.load(args.ir)
     log = Path(args.out) / f"{args.name}.yosys.log"
-    lanes = resolve_lanes(net, args.lanes, budget=budget)
+    lanes = resolve_lanes(net, args.lanes, budget=budget, in_pack=args.in_pack)
     try:
         v_path, j_path = write_verilog(
             net, args.out, lanes=lanes, trace=args.trace, name=args.name,

@@ -96,10 +96,11 @@ def _memories(top) -> list[tuple[str, int, int, bool]]:
     return found
 
 
-def estimate(board: Board, net: QuantizedNetwork, *, lanes: int = 4, spram=None) -> dict:
+def estimate(board: Board, net: QuantizedNetwork, *, lanes: int = 4, spram=None,
+             in_pack: int = 1) -> dict:
     """Block RAMs (and SPRAMs) the design's memories need at least, before any tool runs."""
     top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds),
-                   spram=spram, bram_outreg=board.family == "ecp5")
+                   spram=spram, bram_outreg=board.family == "ecp5", in_pack=in_pack)
     mems = _memories(top)
     blocks = sum(memory_blocks(board.family, w, d) for _, w, d, huge in mems
                  if d >= MIN_BRAM_DEPTH and not huge)
@@ -116,10 +117,10 @@ def estimate(board: Board, net: QuantizedNetwork, *, lanes: int = 4, spram=None)
     }
 
 
-def _candidates(net: QuantizedNetwork, lanes: int, family: str) -> list[tuple]:
+def _candidates(net: QuantizedNetwork, lanes: int, family: str, in_pack: int = 1) -> list[tuple]:
     """``(blocks saved, layer, memory, width, depth)`` of every conv state memory."""
     out = []
-    for lp in plan_core(net, lanes=lanes).layers:
+    for lp in plan_core(net, lanes=lanes, in_pack=in_pack).layers:
         if lp.conv is None:
             continue
         widths = {"currents": lp.cur_bits, "membranes": lp.neuron.v_bits}
@@ -133,15 +134,16 @@ def _candidates(net: QuantizedNetwork, lanes: int, family: str) -> list[tuple]:
     return sorted(out, key=lambda c: (-c[0], c[1], c[2]))
 
 
-def place_spram(board: Board, net: QuantizedNetwork, *, lanes: int = 4) -> dict | None:
+def place_spram(board: Board, net: QuantizedNetwork, *, lanes: int = 4,
+                in_pack: int = 1) -> dict | None:
     """The placement of conv state memories in SPRAM that lets the rest fit block RAM
     (see the module docstring); None when all fits block RAM, or nothing helps."""
-    need = estimate(board, net, lanes=lanes)["bram_blocks"]
+    need = estimate(board, net, lanes=lanes, in_pack=in_pack)["bram_blocks"]
     have, sprams = board.capacity["bram"], board.capacity["spram"]
     if need <= have or not sprams:
         return None
     chosen, used = [], 0
-    for saved, index, name, width, depth in _candidates(net, lanes, board.family):
+    for saved, index, name, width, depth in _candidates(net, lanes, board.family, in_pack):
         if need <= have:
             break
         cost = spram_blocks(width, depth, 1)
@@ -160,13 +162,14 @@ def place_spram(board: Board, net: QuantizedNetwork, *, lanes: int = 4) -> dict 
     return placement
 
 
-def check_network(board: Board, net: QuantizedNetwork, *, lanes: int = 4, spram="auto") -> dict:
+def check_network(board: Board, net: QuantizedNetwork, *, lanes: int = 4, spram="auto",
+                  in_pack: int = 1) -> dict:
     """All checks made before a tool runs; returns :func:`estimate`'s numbers (with the SPRAM
     placement used: ``spram="auto"`` chooses it with :func:`place_spram`)."""
     NetInfo.from_network(net, board.clk_hz)  # the protocol's size limits
     if spram == "auto":
-        spram = place_spram(board, net, lanes=lanes)
-    est = estimate(board, net, lanes=lanes, spram=spram)
+        spram = place_spram(board, net, lanes=lanes, in_pack=in_pack)
+    est = estimate(board, net, lanes=lanes, spram=spram, in_pack=in_pack)
     where = ""
     if est["spram"]:
         n = sum(len(v) for v in est["spram"].values())

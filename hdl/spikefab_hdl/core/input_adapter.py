@@ -12,6 +12,9 @@
   the next beat in the cycle its last nonzero value leaves (a beat of zeros costs one
   cycle). So zeros never reach the integrator and the input link carries ``P`` values a
   cycle: the time of a direct first layer becomes its nonzero events' work, not ``n_in``.
+  A first layer taking *pixel chunks* ``K`` wide (``lanes`` entry ``LxK``, :mod:`.lanes`)
+  gets the beat's nonzero ``K``-value chunks instead: event ``(c, values)`` carries values
+  ``c*K … c*K+K-1`` (``K`` divides ``P``).
 
 A conv first layer's events are packed coordinates ``(c, y, x)`` (:mod:`.conv_geometry`)
 that the adapter keeps by counters, no division; with packing ``P`` must divide the
@@ -72,13 +75,15 @@ def direct_adapter(m, plan, src, ev, in_done):
 
 def _packed_adapter(m, plan, src, ev, in_done):
     pack, bits, n_in = plan.in_pack, plan.in_bits, plan.n_in
+    chunk = plan.layers[0].mask  # values an event carries (pixel chunks; 1 for conv)
+    slots = pack // chunk  # chunks a beat
     n_beats = -(-n_in // pack)
     beats = Signal(range(n_beats + 1))  # beats taken this sample
-    held = Signal(pack)  # the held beat's nonzero lanes not yet sent
+    held = Signal(slots)  # the held beat's nonzero chunks not yet sent
     values = Signal(pack * bits)
-    # the lowest pending lane, and the mask without it
-    lane = Signal(range(pack))
-    for j in reversed(range(pack)):
+    # the lowest pending chunk, and the mask without it
+    lane = Signal(range(slots))
+    for j in reversed(range(slots)):
         with m.If(held[j]):
             m.d.comb += lane.eq(j)
     rest = held & (held - 1)
@@ -86,10 +91,10 @@ def _packed_adapter(m, plan, src, ev, in_done):
     take = src.valid & src.ready
     conv = plan.layers[0].conv
     if conv is None:
-        base = Signal(range(n_beats * pack))  # index of lane 0 of the held beat
+        base = Signal(range(n_beats * slots))  # chunk index of slot 0 of the held beat
         index = base + lane
         with m.If(take):
-            m.d.sync += base.eq(Mux(beats == 0, 0, base + pack))
+            m.d.sync += base.eq(Mux(beats == 0, 0, base + slots))
     else:
         # the counters move when a beat is taken; the held beat's x0 trails by one beat
         _, yb, xb = coord_bits(conv)
@@ -101,13 +106,16 @@ def _packed_adapter(m, plan, src, ev, in_done):
     m.d.comb += src.ready.eq((beats != n_beats) & ((held == 0) | (send & (rest == 0))))
     with m.If(send):
         m.d.sync += held.eq(rest)
-    lanes_in = [src.payload.data[j * bits:(j + 1) * bits] for j in range(pack)]
+    width = chunk * bits
+    chunks_in = [src.payload.data[j * width:(j + 1) * width] for j in range(slots)]
     with m.If(take):
         last = beats == n_beats - 1
-        live = n_in - (n_beats - 1) * pack  # lanes of the last beat inside n_in
+        live = n_in - (n_beats - 1) * pack  # values of the last beat inside n_in
+        # (a chunk straddling n_in: its values beyond n_in meet zero weights, layout.pack_rows)
         m.d.sync += [
             values.eq(src.payload.data),
-            held.eq(Cat(*[(v != 0) & (~last | (j < live)) for j, v in enumerate(lanes_in)])),
+            held.eq(Cat(*[(v != 0) & (~last | (j * chunk < live))
+                          for j, v in enumerate(chunks_in)])),
             beats.eq(beats + 1),
         ]
     with m.If((beats == n_beats) & (held == 0)):
@@ -118,7 +126,7 @@ def _packed_adapter(m, plan, src, ev, in_done):
         m.d.comb += [
             ev.valid.eq(held != 0),
             ev.payload.index.eq(index),
-            ev.payload.value.eq(values.word_select(lane, bits)),
+            ev.payload.value.eq(values.word_select(lane, width)),
         ]
 
 

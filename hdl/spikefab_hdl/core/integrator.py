@@ -14,6 +14,12 @@ current row. A weight memory of several banks (:mod:`.weight_memory`, one block-
 each) adds one stage: the OR of the banks' zeroed outputs, registered. An event with
 ``x_i = 0`` is consumed in one cycle and does nothing.
 
+A direct layer taking *pixel chunks* ``K`` wide (``layer.mask``, :mod:`.lanes`) gets events
+``(c, values)`` of the ``K`` values ``x_{c*K+k}`` (value ``k`` in bits ``[k*in_bits,
+(k+1)*in_bits)``): its rows are laid out as a mask layer's (below), the product stage makes
+``lanes x K`` products, then each lane adds its ``K`` with the adder tree below; a chunk
+of zeros is consumed in one cycle.
+
 A layer taking spike masks ``K`` wide (``layer.mask``, :mod:`.lanes`) gets chunk events
 ``(c, mask)``: a weight row then holds the ``K x lanes`` weights of inputs ``c*K … c*K+K-1``
 (:mod:`.layout`), and each lane adds the weights whose mask bit is set with an adder
@@ -78,9 +84,9 @@ class Integrator(wiring.Component):
     def __init__(self, *, layer: LayerPlan):
         self.layer = layer
         fields = {"index": unsigned(layer.in_index_bits)}
-        if layer.value_bits:
-            fields["value"] = unsigned(layer.value_bits)
-        if layer.mask > 1:
+        if layer.value_bits:  # a pixel chunk: mask values, value k in bits [k*vb, (k+1)*vb)
+            fields["value"] = unsigned(layer.value_bits * layer.mask)
+        elif layer.mask > 1:
             fields["mask"] = unsigned(layer.mask)
         cur = data.ArrayLayout(signed(layer.cur_bits), layer.lanes)
         addr = range(layer.groups)
@@ -133,15 +139,25 @@ class Integrator(wiring.Component):
             # Next stage: the products w * x_i, registered (a plain multiply of at most 16 x 16
             # bits with registered operands and result: yosys maps it to SB_MAC16 on iCE40
             # with ``synth_ice40 -dsp`` and to MULT18X18D on ECP5); the current row is read.
+            # A pixel chunk (mask K > 1): K products per lane, then an adder tree.
+            k, vb = lp.mask, lp.value_bits
             add_valid, add_group = Signal(), Signal(range(groups))
-            terms = Signal(data.ArrayLayout(signed(lp.w_bits + lp.value_bits + 1), lanes))
+            terms = Signal(data.ArrayLayout(signed(lp.w_bits + vb + 1), lanes * k))
             m.d.sync += [add_valid.eq(reg_valid), add_group.eq(reg_group)]
-            for j in range(lanes):  # beyond the device's DSPs, shifts and adds (arith)
-                logic = j >= lanes - lp.logic_lanes
-                m.d.sync += terms[j].eq(times_unsigned(reg_w[j], reg_value) if logic
-                                        else reg_w[j] * reg_value)
+            for p in range(lanes * k):  # beyond the device's DSPs, shifts and adds (arith)
+                logic = p >= lanes * k - lp.logic_lanes
+                x = reg_value[(p // lanes) * vb:(p // lanes + 1) * vb]
+                m.d.sync += terms[p].eq(times_unsigned(reg_w[p], x) if logic
+                                        else reg_w[p] * x)
             row_addr, row_read = reg_group, reg_valid
             in_flight = in_flight | add_valid
+            if k > 1:
+                vals = [[terms[i * lanes + j] for i in range(k)] for j in range(lanes)]
+                tree = self.adder_tree(m, vals, (add_valid, add_group, None))
+                (row_read, row_addr), (add_valid, add_group) = tree[-2][:2], tree[-1][:2]
+                terms = tree[-1][2]
+                for valid, _, _ in tree[1:]:
+                    in_flight = in_flight | valid
         elif lp.mask > 1:
             tree = self.mask_tree(m, reg_w, reg_value, (reg_valid, reg_group))
             (row_read, row_addr), (add_valid, add_group) = tree[-2][:2], tree[-1][:2]
@@ -183,7 +199,13 @@ class Integrator(wiring.Component):
         terms)``, ``head`` (the weight row's ``(valid, group)``) first."""
         lanes, k = self.layer.lanes, self.layer.mask
         vals = [[Mux(mask[i], row[i * lanes + j], 0) for i in range(k)] for j in range(lanes)]
-        stages = [(*head, None)]
+        return self.adder_tree(m, vals, (*head, None))
+
+    def adder_tree(self, m: Module, vals, head) -> list:
+        """Per lane the sum of its terms ``vals[lane]`` (exact: every level one bit wider),
+        registered every :data:`TREE_LEVELS` levels; the stages ``(valid, group, terms)``,
+        ``head`` first."""
+        stages = [head]
         self.tree_regs = []
         while True:
             for _ in range(TREE_LEVELS):
@@ -233,7 +255,7 @@ class Integrator(wiring.Component):
         busy = Signal()
         base = self.walk_base = Signal(range(lp.n_in * groups))
         group = Signal(range(groups))
-        value = Signal(max(1, lp.value_bits, lp.mask if lp.mask > 1 else 0))
+        value = Signal(max(1, lp.value_bits * lp.mask, lp.mask if lp.mask > 1 else 0))
         last = group == groups - 1
         take = ~busy | last
         ev = self.events.payload
@@ -277,6 +299,6 @@ def route_events(m: Module, *, source, integrator: Integrator, accepting) -> Sig
             ]
             if integrator.layer.value_bits:
                 m.d.comb += integrator.events.payload.value.eq(beat.value)
-            if integrator.layer.mask > 1:
+            if integrator.layer.mask > 1 and not integrator.layer.value_bits:
                 m.d.comb += integrator.events.payload.mask.eq(beat.mask)
     return eos_taken

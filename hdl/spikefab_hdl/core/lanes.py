@@ -95,13 +95,26 @@ def _item(i: int, item) -> tuple[int, int]:
 
 
 def _mask_ok(spec, i: int) -> bool:
-    """Layer ``i`` may take spike masks: dense, fed by a dense hidden layer."""
-    return i > 0 and spec.layers[i].conv is None and spec.layers[i - 1].conv is None
+    """Layer ``i`` may take ``K > 1``: dense, fed by a dense hidden layer, or a dense
+    direct first layer (pixel chunks)."""
+    if i == 0:
+        return spec.encoding == "direct" and spec.layers[0].conv is None
+    return spec.layers[i].conv is None and spec.layers[i - 1].conv is None
 
 
-def resolve_lanes(net, lanes, *, budget=None) -> tuple[tuple[int, int], ...]:
+def check_first_mask(items, in_pack: int) -> None:
+    """Refuse a first layer's ``K_0`` that does not divide ``in_pack`` (one line)."""
+    lanes, mask = items[0]
+    if mask > 1 and in_pack % mask:
+        divisors = ", ".join(str(d) for d in range(1, in_pack + 1) if in_pack % d == 0)
+        raise ValueError(f"lanes entry of layer 0 ({lanes}x{mask}): the pixel-chunk width must "
+                         f"divide in_pack {in_pack} (allowed: {divisors})")
+
+
+def resolve_lanes(net, lanes, *, budget=None, in_pack: int = 1) -> tuple[tuple[int, int], ...]:
     """``(L_l, K_l)`` per layer of ``net`` from any accepted form of ``lanes`` (module
-    docstring); ``budget`` (a board's ``capacity``) for ``"auto"``.
+    docstring); ``budget`` (a board's ``capacity``) for ``"auto"``; ``in_pack``: direct
+    input values per beat (a first layer's ``K_0`` divides it).
 
     Raises
     ------
@@ -111,7 +124,7 @@ def resolve_lanes(net, lanes, *, budget=None) -> tuple[tuple[int, int], ...]:
     spec = net.spec
     n = len(spec.layers)
     if isinstance(lanes, str) and lanes.strip().lower() == "auto":
-        return auto_lanes(net, budget)
+        return auto_lanes(net, budget, in_pack=in_pack)
     if isinstance(lanes, str) and ("," in lanes or "x" in lanes.lower()):
         lanes = [p for p in lanes.split(",")]
     elif isinstance(lanes, str) and lanes.strip().isdigit():
@@ -132,9 +145,13 @@ def resolve_lanes(net, lanes, *, budget=None) -> tuple[tuple[int, int], ...]:
         if mask == 1:
             continue
         if not _mask_ok(spec, i):
-            where = "the first layer" if i == 0 else "a conv layer or one fed by a conv layer"
+            where = ("a first layer with spike input or a conv first layer" if i == 0
+                     else "a conv layer or one fed by a conv layer")
             raise ValueError(f"lanes entry of layer {i} ({items[i][0]}x{mask}): {where} takes "
                              "one event a cycle (mask width 1)")
+        if i == 0:
+            check_first_mask(items, in_pack)
+            continue
         prev = items[i - 1][0]
         if prev % mask:
             divisors = ", ".join(str(d) for d in range(1, prev + 1) if prev % d == 0)
@@ -234,28 +251,35 @@ def estimate_cycles(net, items) -> float:
     return total
 
 
-def _choices(net, budget) -> list[list[tuple[int, int]]]:
-    """Per layer the ``(L, K)`` the planner may pick (powers of two)."""
+def _choices(net, budget, in_pack: int = 1) -> list[list[tuple[int, int]]]:
+    """Per layer the ``(L, K)`` the planner may pick (powers of two, and a dense layer's
+    ``n_out`` itself: one group)."""
     spec = net.spec
     out = []
     for i, layer in enumerate(spec.layers):
         width = layer.n_out if layer.conv is None else layer.conv.out_channels
         top = min(MAX_LANES, 1 << max(0, (width - 1).bit_length()))
-        if i == 0 and spec.encoding == "direct":
+        direct = i == 0 and spec.encoding == "direct"
+        if direct:
             top = min(top, _pow2_at_most(budget.get("dsp", 0) or 1))
         lanes = [1 << e for e in range(top.bit_length())]
+        if layer.conv is None and not direct and width <= MAX_LANES and width not in lanes:
+            lanes.append(width)
         masks = [1 << e for e in range(MAX_MASK.bit_length())] if _mask_ok(spec, i) else [1]
+        if i == 0:
+            masks = [k for k in masks if in_pack % k == 0]
         out.append([(lane, k) for lane in lanes for k in masks])
     return out
 
 
-def auto_lanes(net, budget=None) -> tuple[tuple[int, int], ...]:
+def auto_lanes(net, budget=None, *, in_pack: int = 1) -> tuple[tuple[int, int], ...]:
     """Choose ``(L_l, K_l)`` per layer from the network's shape and ``budget``
     (``{"family", "lut", "bram", "dsp"}``; default :data:`DEFAULT_BUDGET`).
 
     Among the plans of powers of two (``L_l`` up to the layer's outputs and
-    :data:`MAX_LANES`, a direct first layer's up to the DSPs, one product per lane; ``K_l``
-    dividing ``L_{l-1}`` where a mask is allowed) that fit the budget by
+    :data:`MAX_LANES`, a direct first layer's up to the DSPs, one product per lane, and a
+    dense layer's ``n_out``; ``K_l`` dividing ``L_{l-1}`` where a mask is allowed, a direct
+    first layer's ``K_0`` dividing ``in_pack``) that fit the budget by
     :func:`estimate_cost` (:data:`SHARE` of the LUTs, every block RAM but one per layer),
     the one with the fewest :func:`estimate_cycles`, then the fewest LUTs. Beyond
     :data:`MAX_PLANS` plans: start from the widest and halve the costliest layer's ``K``,
@@ -265,7 +289,7 @@ def auto_lanes(net, budget=None) -> tuple[tuple[int, int], ...]:
     budget = dict(DEFAULT_BUDGET if budget is None else budget)
     family = budget.get("family", "ecp5")
     n = len(net.spec.layers)
-    choices = _choices(net, budget)
+    choices = _choices(net, budget, in_pack)
 
     def fits(items):
         cost = estimate_cost(net, items, family)
@@ -276,7 +300,7 @@ def auto_lanes(net, budget=None) -> tuple[tuple[int, int], ...]:
     if np.prod([len(c) for c in choices], dtype=float) <= MAX_PLANS:
         best, best_key = None, None
         for items in itertools.product(*choices):
-            if any(k > 1 and items[i - 1][0] % k for i, (_, k) in enumerate(items)):
+            if any(k > 1 and i and items[i - 1][0] % k for i, (_, k) in enumerate(items)):
                 continue
             ok, lut = fits(items)
             key = (estimate_cycles(net, items), lut)
@@ -292,7 +316,8 @@ def _shrink(net, items, fits) -> tuple[tuple[int, int], ...]:
     everything at 1)."""
     spec = net.spec
     lanes = [lane for lane, _ in items]
-    masks = [lanes[i - 1] if _mask_ok(spec, i) else 1 for i in range(len(lanes))]
+    masks = [(items[0][1] if i == 0 else lanes[i - 1]) if _mask_ok(spec, i) else 1
+             for i in range(len(lanes))]
     family = "ecp5"
     while max(lanes) > 1 or max(masks) > 1:
         items = tuple(zip(lanes, masks, strict=True))
@@ -310,13 +335,14 @@ def _shrink(net, items, fits) -> tuple[tuple[int, int], ...]:
 
 
 def place_products(layers, dsp: int) -> list:
-    """``layers`` with at most ``dsp`` products (one per lane of a layer with a multi-bit
-    input) left to DSP blocks, in layer order, and the rest in logic."""
+    """``layers`` with at most ``dsp`` products (one per lane and pixel of a chunk of a layer
+    with a multi-bit input) left to DSP blocks, in layer order, and the rest in logic."""
     out = []
     for lp in layers:
         if lp.value_bits:
-            in_dsp = min(lp.lanes, dsp)
+            products = lp.lanes * lp.mask
+            in_dsp = min(products, dsp)
             dsp -= in_dsp
-            lp = replace(lp, logic_lanes=lp.lanes - in_dsp)
+            lp = replace(lp, logic_lanes=products - in_dsp)
         out.append(lp)
     return out

@@ -342,10 +342,10 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
         raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
     spec = net.spec
     spec.require("the network core", EXTENSIONS)
-    items = resolve_lanes(net, lanes, budget=budget)
+    in_pack = check_in_pack(spec, in_pack)
+    items = resolve_lanes(net, lanes, budget=budget, in_pack=in_pack)
     uniform = len(set(items)) == 1 and items[0][1] == 1
     placed = check_spram(net, spram)
-    in_pack = check_in_pack(spec, in_pack)
     for i, (prev, layer) in enumerate(zip(spec.layers, spec.layers[1:], strict=False)):
         if layer.conv is not None and prev.conv is None:
             raise ValueError(f"layer {i + 1} is a conv layer after the dense layer {i}: the "

@@ -56,6 +56,8 @@ def event_layout(index_bits: int, value_bits: int = 0, mask: int = 1) -> data.St
 
 def layer_event_layout(layer: LayerPlan) -> data.StructLayout:
     """Layout of the events entering ``layer``."""
+    if layer.value_bits:  # a direct layer: K values a chunk (mask K), no mask field
+        return event_layout(layer.in_index_bits, layer.value_bits * layer.mask)
     return event_layout(layer.in_index_bits, layer.value_bits, layer.mask)
 
 

@@ -19,7 +19,8 @@ single-port bank (``spram``, :mod:`spikefab_hdl.core.spram`) takes two cycles pe
 row, and one with any state memory in one bank two cycles per row of its pass; two banks
 cost no more than their bubbles, which the bound does not count.
 
-``E_0`` is the number of nonzero inputs: summed over the ``T`` steps for
+``E_0`` is the number of nonzero inputs (of nonzero ``K_0``-value chunks for a direct
+first layer taking pixel chunks, ``LxK`` in :mod:`spikefab_hdl.core.lanes`): summed over the ``T`` steps for
 ``encoding="spikes"``; counted once per sample for ``encoding="direct"``, because the
 core computes a direct first layer's current once per sample (its input repeats every
 step). A direct sample also costs a cycle per input beat that carries no nonzero value
@@ -92,7 +93,8 @@ def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1
         layer's pass: ``G_l``, ``P_l * G_l`` for a conv layer).
     """
     spec = net.spec
-    items = resolve_lanes(net, lanes, budget=budget)
+    in_pack = check_in_pack(net.spec, in_pack)
+    items = resolve_lanes(net, lanes, budget=budget, in_pack=in_pack)
     xs = check_input(net, x)
     steps, batch = xs.shape[0], xs.shape[1]
     geos = [None if layer.conv is None else ConvGeometry(layer.conv, lanes)
@@ -100,7 +102,6 @@ def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1
     groups = [-(-layer.n_out // lanes) if geo is None else geo.groups
               for layer, geo, (lanes, _) in zip(spec.layers, geos, items, strict=True)]
     placed = {i: dict(p) for i, p in check_spram(net, spram).items()}
-    in_pack = check_in_pack(spec, in_pack)
     one_bank = [[b for b in placed.get(i, {}).values() if b == 1] for i in range(len(geos))]
     slow = [2 if placed.get(i, {}).get("currents") == 1 else 1 for i in range(len(geos))]
     rows = [(g if geo is None else geo.rows) * (2 if one else 1)
@@ -111,9 +112,11 @@ def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1
     gold = run_network(net, x)
     nonzero = ((xs != 0) * cost[0]).sum(axis=2)  # [T, B]
     if spec.encoding == "direct":
-        work = (xs[0] != 0) * cost[0]  # [B, n_in]
-        work = np.pad(work, ((0, 0), (0, -work.shape[1] % in_pack)))
-        per_beat = work.reshape(batch, -1, in_pack).sum(axis=2)  # [B, beats]
+        k0 = items[0][1]  # pixel chunks: a chunk with a nonzero value costs G_0
+        live = np.pad(xs[0] != 0, ((0, 0), (0, -xs.shape[2] % in_pack)))
+        work = live.reshape(batch, -1, k0).any(axis=2) * cost[0]  # [B, chunks]
+        nonzero = nonzero if k0 == 1 else np.broadcast_to(work.sum(axis=1), nonzero.shape)
+        per_beat = work.reshape(batch, -1, in_pack // k0).sum(axis=2)  # [B, beats]
         input_work = np.maximum(per_beat, 1).sum(axis=1)
         first = np.maximum(nonzero[0], per_beat.shape[1])
         per_step = steps * nonzero[0] + input_work - nonzero[0]
@@ -132,7 +135,8 @@ def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1
         spike_work += work
         layer_work.append(work + steps * rows[i + 1])
     overhead = np.full(batch, steps * sum(rows), np.int64)
-    lat = [step_latency(lp) for lp in plan_core(net, lanes=items, spram=spram).layers]
+    lat = [step_latency(lp) for lp in
+           plan_core(net, lanes=items, spram=spram, in_pack=in_pack).layers]
     every_step = lat[1:] if spec.encoding == "direct" else lat
     latency = np.full(batch, sum(lat) + (steps - 1) * max(every_step, default=0), np.int64)
     bound = input_work + spike_work + overhead + latency

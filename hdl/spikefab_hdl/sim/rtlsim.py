@@ -42,7 +42,7 @@ def default_build_dir(net: QuantizedNetwork, *, lanes: int, trace: bool,
     for w, b in zip(net.weights, net.biases, strict=True):
         h.update(w.tobytes())
         h.update(b.tobytes())
-    label = lanes_label(resolve_lanes(net, lanes))
+    label = lanes_label(resolve_lanes(net, lanes, in_pack=in_pack))
     tail = (f"-p{in_pack}" if in_pack != 1 else "") + ("-trace" if trace else "")
     return Path("build/sim") / f"core-{h.hexdigest()[:12]}-l{label}{tail}"
 
