@@ -73,6 +73,10 @@ MASK = {
                                        timesteps=3, readout="spikes", neurons=[
         LIFSpec(8, 30, 2), LIFSpec(7, 12, None, decay=3, decay_bits=2,
                                    synapse=SynapseSpec(6, 1, 1))]), [16, "8x16"]),
+    # pixel chunks: 4 values of a packed beat a cycle into 3 lanes (12 products, 5 on DSPs:
+    # DSP), 21 inputs in beats of 8 (a chunk straddles n_in); readout one group of 6
+    "direct-chunks-l3": (dict(sizes=(21, 11, 6), encoding="direct", in_bits=4, timesteps=3,
+                              w_bits=7, neurons=[LIFSpec(9, 40, 2)]), ["3x4", 6]),
 }
 CASES.update(MASK)
 #: Cases whose conv state memories are in single-port RAM (``NetworkCore``'s ``spram``):
@@ -82,10 +86,10 @@ SPRAM = {"direct-conv-conv-l4": {0: {"currents": 2, "membranes": 2},
 #: Cases whose direct input comes packed, several values per beat (``NetworkCore``'s
 #: ``in_pack``; zeros skipped): a conv input row of 8 in two beats, and 10 inputs in four
 #: beats of 3 (the last padded).
-PACK = {"direct-conv-conv-l4": 4, "direct-2hidden-l4": 3}
+PACK = {"direct-conv-conv-l4": 4, "direct-2hidden-l4": 3, "direct-chunks-l3": 8}
 #: Cases with fewer DSP blocks than products (``NetworkCore``'s ``dsp``): 3 of 8 lanes
 #: multiply, 5 are shifts and adds (12-bit weights, 6-bit inputs).
-DSP = {"direct-wide-l8": 3}
+DSP = {"direct-wide-l8": 3, "direct-chunks-l3": 5}
 #: Cases built with ``bram_outreg`` (``NetworkCore``'s): layer 0's 4,480 rows in five banks of
 #: DP16KD blocks with the output register (latency 4), layer 1's 192 rows in one (latency 2);
 #: "always": 8-bit rows would otherwise stay in the denser generic shapes.

@@ -50,9 +50,11 @@ def test_cases_exercise_what_they_claim():
                 top = (1 << (layer.neuron.synapse.i_bits - 1)) - 1
                 assert (syn == top).any() and (syn == -top - 1).any(), f"{name}: synapses"
         used |= set(net.spec.semantics.split("+")[1:])
-        banks = plan_core(net, lanes=_lanes).layers[0].weight_banks
+        pack = PACK.get(name, 1)
+        banks = plan_core(net, lanes=_lanes, in_pack=pack).layers[0].weight_banks
         assert (banks > 1) == (name in BANKED), (name, banks)
-        logic = plan_core(net, lanes=_lanes, dsp=DSP.get(name)).layers[0].logic_lanes
+        logic = plan_core(net, lanes=_lanes, dsp=DSP.get(name),
+                          in_pack=pack).layers[0].logic_lanes
         assert (logic > 0) == (name in DSP), (name, logic)
         if name in OUTREG:  # several banks and one bank of DP16KD with the output register
             reg = plan_core(net, lanes=_lanes, bram_outreg=OUTREG[name]).layers

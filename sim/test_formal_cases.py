@@ -7,7 +7,7 @@ and flat addresses) and the board framing of every encoding the cases use.
 
 import numpy as np
 import pytest
-from core_cases import CASES, SPRAM, random_case
+from core_cases import CASES, PACK, SPRAM, random_case
 from spikefab import trained
 from spikefab.ir import QuantizedNetwork
 from spikefab.spec import LIFSpec
@@ -40,7 +40,8 @@ def test_every_random_case_is_proven(tmp_path):
     proofs, seen = [], set()
     for name in sorted(CASES):
         net, _, lanes, _ = random_case(name)
-        for p in network_proofs(plan_core(net, lanes=lanes), integrator=False, queues=False):
+        plan = plan_core(net, lanes=lanes, in_pack=PACK.get(name, 1))
+        for p in network_proofs(plan, integrator=False, queues=False):
             key = (p.what, p.name.split(".")[1])
             if key not in seen:
                 seen.add(key)

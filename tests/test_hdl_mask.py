@@ -150,8 +150,8 @@ def test_forms_of_lanes_resolve_alike():
     ([8, "4x8"], "lanes lists one entry per layer (3) or one for all, not 2: [8, '4x8']"),
     ([8, "4x3", 2], "lanes entry of layer 1 (4x3): the mask width must divide layer 0's "
                     "lanes 8 (allowed: 1, 2, 4, 8)"),
-    (["2x2", 4, 2], "lanes entry of layer 0 (2x2): the first layer takes one event a cycle "
-                    "(mask width 1)"),
+    (["2x2", 4, 2], "lanes entry of layer 0 (2x2): a first layer with spike input or a conv "
+                    "first layer takes one event a cycle (mask width 1)"),
     ([8, "4y8", 2], f"lanes entry of layer 1 must be L or 'LxK' with L in [1, {MAX_LANES}] "
                     f"and K in [1, {MAX_MASK}], not '4y8'"),
     ([8, 129, 2], f"lanes entry of layer 1 must be L or 'LxK' with L in [1, {MAX_LANES}] and "

@@ -187,22 +187,25 @@ def _blocks(family: str, width: int, depth: int) -> int:
     return min(-(-width // bits) * -(-depth // rows) for rows, bits in shapes)
 
 
-def estimate_cost(net, items, family: str = "ecp5", *, only=None) -> dict:
-    """A shape-only estimate of what ``items`` cost: ``dsp`` (one per lane of a direct
-    layer), ``lut`` (:data:`BASE_LUT`, then per lane the adder tree's ``K - 1`` adders and
-    the mask gating, and :data:`LUT_PER_BIT` (per family) per bit of the current and the state, a
-    neuron's ``v_bits`` six times over: its update; weight memories under
-    :data:`LOGIC_ROWS` rows as LUT ROMs) and ``bram`` (the other weight memories' blocks;
-    both without the zero columns of padding lanes).
+def estimate_cost(net, items, family: str = "ecp5", *, only=None, dsp=None) -> dict:
+    """A shape-only estimate of what ``items`` cost: ``dsp`` (one per product of a direct
+    layer: ``L x K``, at most ``dsp``), ``lut`` (:data:`BASE_LUT`, then per lane the adder
+    tree's ``K - 1`` adders and the mask gating, and :data:`LUT_PER_BIT` (per family) per bit
+    of the current and the state, a neuron's ``v_bits`` six times over: its update; weight
+    memories under :data:`LOGIC_ROWS` rows as LUT ROMs; a product beyond ``dsp`` DSPs
+    ``in_bits`` adders of its width) and ``bram`` (the other weight memories' blocks; both
+    without the zero columns of padding lanes).
     ``only``: the cost of that layer alone (no :data:`BASE_LUT`).
     """
     spec = net.spec
-    lut, bram, dsp = (BASE_LUT if only is None else 0), 0, 0
+    lut, bram, used = (BASE_LUT if only is None else 0), 0, 0
+    free = None if dsp is None else int(dsp)
     for i, (layer, (lanes, k)) in enumerate(zip(spec.layers, items, strict=True)):
         if only is not None and i != only:
             continue
-        w = layer.w_bits
-        tree = (k - 1) * (w + k.bit_length()) + (k * w if k > 1 else 0)
+        direct = i == 0 and spec.encoding == "direct"
+        w = layer.w_bits + (spec.in_bits + 1 if direct else 0)  # a direct layer adds products
+        tree = (k - 1) * (w + k.bit_length()) + (k * w if k > 1 and not direct else 0)
         state = net.acc_bits() if layer.neuron is None else 6 * layer.neuron.v_bits
         per_bit = LUT_PER_BIT.get(family, LUT_PER_BIT["ecp5"])
         lut += lanes * (tree + per_bit * (net.current_bits(i) + state))
@@ -214,12 +217,16 @@ def estimate_cost(net, items, family: str = "ecp5", *, only=None) -> dict:
         # yosys (``build.fit.live_width``)
         live = min(lanes, n_out)
         if depth < LOGIC_ROWS:  # a LUT ROM: a LUT4 holds 16 bits
-            lut += live * k * w * depth // 16
+            lut += live * k * layer.w_bits * depth // 16
         else:
-            bram += _blocks(family, live * k * w, depth)
-        if i == 0 and spec.encoding == "direct":
-            dsp += lanes
-    return {"lut": int(lut), "bram": bram, "dsp": dsp}
+            bram += _blocks(family, live * k * layer.w_bits, depth)
+        if direct:
+            products = lanes * k
+            on_dsp = products if free is None else min(products, free)
+            used += on_dsp
+            free = None if free is None else free - on_dsp
+            lut += (products - on_dsp) * spec.in_bits * w
+    return {"lut": int(lut), "bram": bram, "dsp": used}
 
 
 def _pow2_at_most(x: int) -> int:
@@ -292,7 +299,7 @@ def auto_lanes(net, budget=None, *, in_pack: int = 1) -> tuple[tuple[int, int], 
     choices = _choices(net, budget, in_pack)
 
     def fits(items):
-        cost = estimate_cost(net, items, family)
+        cost = estimate_cost(net, items, family, dsp=budget.get("dsp"))
         ok = cost["lut"] <= SHARE * budget.get("lut", 0) and \
             cost["bram"] <= budget.get("bram", 0) - n
         return ok, cost["lut"]

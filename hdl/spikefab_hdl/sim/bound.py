@@ -20,7 +20,8 @@ row, and one with any state memory in one bank two cycles per row of its pass; t
 cost no more than their bubbles, which the bound does not count.
 
 ``E_0`` is the number of nonzero inputs (of nonzero ``K_0``-value chunks for a direct
-first layer taking pixel chunks, ``LxK`` in :mod:`spikefab_hdl.core.lanes`): summed over the ``T`` steps for
+first layer taking pixel chunks, ``LxK`` in :mod:`spikefab_hdl.core.lanes`): summed over
+the ``T`` steps for
 ``encoding="spikes"``; counted once per sample for ``encoding="direct"``, because the
 core computes a direct first layer's current once per sample (its input repeats every
 step). A direct sample also costs a cycle per input beat that carries no nonzero value
@@ -65,13 +66,18 @@ from ..core.plan import check_spram, plan_core, resolve_lanes
 __all__ = ["event_bound", "step_latency"]
 
 
+def pass_latency(lp) -> int:
+    """The part of :func:`step_latency` after the integration: the ``eos`` beat taken, the
+    pass's read stage, then its update stages."""
+    return 2 + (2 if lp.neuron is None else len(lif_stages(lp.neuron)))
+
+
 def step_latency(lp) -> int:
     """Cycles one step costs in layer ``lp``'s pipelines beyond its work (module docstring)."""
     levels = (lp.mask - 1).bit_length()
     tree = -(-levels // TREE_LEVELS)
     integ = 1 + lp.weight_latency + (1 if lp.value_bits else 0) + tree
-    # the eos beat taken, the pass's read stage, then its update stages
-    return integ + 2 + (2 if lp.neuron is None else len(lif_stages(lp.neuron)))
+    return integ + pass_latency(lp)
 
 
 def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1,
@@ -125,23 +131,42 @@ def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1
         per_step = input_work
     spike_work = np.zeros(batch, np.int64)
     layer_work = [first + steps * rows[0]]
+    step_work = [np.zeros((steps, batch), np.int64)]  # [layer][T, B]
+    step_work[0][0 if spec.encoding == "direct" else slice(None)] = \
+        input_work if spec.encoding == "direct" else nonzero
     for i, s in enumerate(gold.spikes[: len(spec.layers) - 1]):  # into layers 1 ..
         seen = pass_on(spec.layers[i], s.reshape(steps * batch, -1).astype(np.int64))
         k = items[i + 1][1]
         if k > 1:  # nonzero chunks of K spikes
             seen = np.pad(seen, ((0, 0), (0, -seen.shape[1] % k)))
             seen = seen.reshape(seen.shape[0], -1, k).any(axis=2).astype(np.int64)
-        work = (seen * cost[i + 1]).reshape(steps, batch, -1).sum(axis=(0, 2)).astype(np.int64)
+        per = (seen * cost[i + 1]).reshape(steps, batch, -1).sum(axis=2).astype(np.int64)
+        step_work.append(per)
+        work = per.sum(axis=0)
         spike_work += work
         layer_work.append(work + steps * rows[i + 1])
     overhead = np.full(batch, steps * sum(rows), np.int64)
-    lat = [step_latency(lp) for lp in
-           plan_core(net, lanes=items, spram=spram, in_pack=in_pack).layers]
+    lps = plan_core(net, lanes=items, spram=spram, in_pack=in_pack).layers
+    lat = [step_latency(lp) for lp in lps]
     every_step = lat[1:] if spec.encoding == "direct" else lat
     latency = np.full(batch, sum(lat) + (steps - 1) * max(every_step, default=0), np.int64)
-    bound = input_work + spike_work + overhead + latency
+    serial = input_work + spike_work + overhead + latency
+    # the pipeline over the steps: layer l's step t starts once layer l-1's pass of step t
+    # and its own step t-1 have ended
+    done = None
+    for i, lp in enumerate(lps):
+        ends = np.zeros((steps, batch), np.int64)
+        for t in range(steps):
+            start = ends[t - 1] if t else np.zeros(batch, np.int64)
+            if done is not None:
+                start = np.maximum(start, done[t])
+            again = t and lp.repeat  # a direct layer's later steps: passes only
+            ends[t] = start + step_work[i][t] + rows[i] + (pass_latency(lp) if again else lat[i])
+        done = ends
+    bound = np.minimum(done[-1], serial)
     return {
         "bound": bound.astype(np.int64),
+        "serial": serial.astype(np.int64),
         "lower": np.max(layer_work, axis=0).astype(np.int64),
         "input_work": input_work.astype(np.int64),
         "spike_work": spike_work,
