@@ -57,6 +57,13 @@ SHARE = 0.85
 #: memories in distributed RAM).
 BASE_LUT = 1000
 LUT_PER_BIT = {"ice40": 6.0, "ecp5": 1.5}
+#: Logic-cell cost of an adder tree and of a product in logic, per family, as a multiple of
+#: its adders' bits: on iCE40 their pipeline registers take logic cells of their own (the
+#: digits board builds at ``2x8,4x2``: 4,678 cells, bench/results/up5k.md).
+LOGIC_FACTOR = {"ice40": 2.0, "ecp5": 1.0}
+#: On iCE40 (no LUT RAM) a state memory (currents, membranes) this deep or deeper is block
+#: RAM, 16 bits wide a block (the UP5K's 256 x 16), however few rows it uses.
+STATE_BRAM_ROWS = 16
 #: Weight memories shallower than this are LUT ROMs (``weight_memory.LOGIC_ROWS``).
 LOGIC_ROWS = 128
 #: Block-RAM shapes (rows, bits) per family.
@@ -193,8 +200,9 @@ def estimate_cost(net, items, family: str = "ecp5", *, only=None, dsp=None) -> d
     tree's ``K - 1`` adders and the mask gating, and :data:`LUT_PER_BIT` (per family) per bit
     of the current and the state, a neuron's ``v_bits`` six times over: its update; weight
     memories under :data:`LOGIC_ROWS` rows as LUT ROMs; a product beyond ``dsp`` DSPs
-    ``in_bits`` adders of its width) and ``bram`` (the other weight memories' blocks; both
-    without the zero columns of padding lanes).
+    ``in_bits`` adders of its width; tree and products :data:`LOGIC_FACTOR` times over) and
+    ``bram`` (the other weight memories' blocks, both without the zero columns of padding
+    lanes; on iCE40 the state memories of :data:`STATE_BRAM_ROWS` rows or more too).
     ``only``: the cost of that layer alone (no :data:`BASE_LUT`).
     """
     spec = net.spec
@@ -208,7 +216,8 @@ def estimate_cost(net, items, family: str = "ecp5", *, only=None, dsp=None) -> d
         tree = (k - 1) * (w + k.bit_length()) + (k * w if k > 1 and not direct else 0)
         state = net.acc_bits() if layer.neuron is None else 6 * layer.neuron.v_bits
         per_bit = LUT_PER_BIT.get(family, LUT_PER_BIT["ecp5"])
-        lut += lanes * (tree + per_bit * (net.current_bits(i) + state))
+        factor = LOGIC_FACTOR.get(family, 1.0)
+        lut += lanes * (factor * tree + per_bit * (net.current_bits(i) + state))
         n_in = layer.n_in if layer.conv is None else (
             layer.conv.in_channels * layer.conv.kernel ** 2)
         n_out = layer.n_out if layer.conv is None else layer.conv.out_channels
@@ -225,7 +234,11 @@ def estimate_cost(net, items, family: str = "ecp5", *, only=None, dsp=None) -> d
             on_dsp = products if free is None else min(products, free)
             used += on_dsp
             free = None if free is None else free - on_dsp
-            lut += (products - on_dsp) * spec.in_bits * w
+            lut += factor * (products - on_dsp) * spec.in_bits * w
+        groups = -(-n_out // lanes)
+        if family == "ice40" and groups >= STATE_BRAM_ROWS and layer.conv is None:
+            state_bits = net.acc_bits() if layer.neuron is None else layer.neuron.v_bits
+            bram += sum(-(-lanes * b // 16) for b in (net.current_bits(i), state_bits))
     return {"lut": int(lut), "bram": bram, "dsp": used}
 
 
