@@ -67,7 +67,7 @@ def synaptic_ops(net, x) -> np.ndarray:
 
 def measure(name, net, x, board, lanes) -> dict:
     budget = board_budget(board)
-    items = resolve_lanes(net, lanes, budget=budget)
+    items = resolve_lanes(net, lanes, budget=budget, in_pack=PACK)
     label = lanes_label(items)
     build = ROOT / "build" / "bench" / "lanes" / f"{name}-{label.replace(',', '_')}"
     nat = run_native(net, x, lanes=items, build_dir=build, in_pack=PACK)
@@ -76,7 +76,7 @@ def measure(name, net, x, board, lanes) -> dict:
     b = event_bound(net, x, lanes=items, in_pack=PACK)
     c = nat["cycles"]
     ops = synaptic_ops(net, x)
-    cost = estimate_cost(net, items, budget["family"])
+    cost = estimate_cost(net, items, budget["family"], dsp=budget["dsp"])
     ratio = c / b["bound"]
     return {
         "net": name, "board": board, "asked": str(lanes), "lanes": label, "in_pack": PACK,

@@ -115,13 +115,19 @@ def _stat(log: str) -> dict:
 
 
 def synth_rows(net, plan: str) -> list[dict]:
-    """``synth_ice40 -dsp -noflatten`` of the core alone, per submodule."""
+    """``synth_ice40 -dsp -noflatten`` of the core alone, per submodule (reused when the
+    core's RTLIL is unchanged)."""
     items = resolve_lanes(net, plan, budget=_budget(), in_pack=PACK)
     core = NetworkCore(net=net, lanes=items, trace=False, in_pack=PACK,
                        dsp=_budget()["dsp"])
+    il = rtlil.convert(core, name="dut")
+    key = hashlib.sha256(re.sub(r'attribute \\src "[^"]*"\n', "", il).encode()).hexdigest()
+    cached = WORK / "synth" / f"{lanes_label(items).replace(',', '_')}-{key[:16]}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
     env = yowasp_env()
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "dut.il").write_text(rtlil.convert(core, name="dut"))
+        (Path(tmp) / "dut.il").write_text(il)
         proc = subprocess.run(
             [env["YOSYS"], "-q", "-l", "log.txt", "-p",
              f"read_rtlil dut.il; {HIDE_BIT_NAMES}; synth_ice40 -dsp -noflatten -top dut; stat"],
@@ -129,7 +135,10 @@ def synth_rows(net, plan: str) -> list[dict]:
         if proc.returncode:
             raise SystemExit(f"yosys failed on {plan}: {proc.stderr.strip()[-300:]}")
         cells = _stat((Path(tmp) / "log.txt").read_text())
-    return [{"plan": plan, "module": name, **row} for name, row in cells.items()]
+    rows = [{"plan": plan, "module": name, **row} for name, row in cells.items()]
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(cached, json.dumps(rows))
+    return rows
 
 
 def _key(net, items) -> str:

@@ -288,7 +288,8 @@ def _choices(net, budget, in_pack: int = 1) -> list[list[tuple[int, int]]]:
         masks = [1 << e for e in range(MAX_MASK.bit_length())] if _mask_ok(spec, i) else [1]
         if i == 0:
             masks = [k for k in masks if in_pack % k == 0]
-        out.append([(lane, k) for lane in lanes for k in masks])
+        cap = (budget.get("dsp", 0) or 1) if direct else MAX_LANES * MAX_MASK
+        out.append([(lane, k) for lane in lanes for k in masks if lane * k <= cap])
     return out
 
 
@@ -297,9 +298,9 @@ def auto_lanes(net, budget=None, *, in_pack: int = 1) -> tuple[tuple[int, int], 
     (``{"family", "lut", "bram", "dsp"}``; default :data:`DEFAULT_BUDGET`).
 
     Among the plans of powers of two (``L_l`` up to the layer's outputs and
-    :data:`MAX_LANES`, a direct first layer's up to the DSPs, one product per lane, and a
-    dense layer's ``n_out``; ``K_l`` dividing ``L_{l-1}`` where a mask is allowed, a direct
-    first layer's ``K_0`` dividing ``in_pack``) that fit the budget by
+    :data:`MAX_LANES`, and a dense layer's ``n_out``; ``K_l`` dividing ``L_{l-1}`` where a
+    mask is allowed, a direct first layer's ``K_0`` dividing ``in_pack``, its ``L_0 x K_0``
+    products within the DSPs: ``auto`` plans no product in logic, an explicit plan may) that fit the budget by
     :func:`estimate_cost` (:data:`SHARE` of the LUTs, every block RAM but one per layer),
     the one with the fewest :func:`estimate_cycles`, then the fewest LUTs. Beyond
     :data:`MAX_PLANS` plans: start from the widest and halve the costliest layer's ``K``,

@@ -47,7 +47,7 @@ def run_formal(run, cfg, *, jobs: int = 2, solver: str | None = None,
                          f"run the export step first (spikefab export {run.root})")
     net = QuantizedNetwork.load(ir)
     lanes = cfg["hardware"]["lanes"]
-    plan = plan_core(net, lanes=lanes)
+    plan = plan_core(net, lanes=lanes, in_pack=cfg["hardware"]["in_pack"])
     proofs = network_proofs(plan) + board_proofs(net)
     proofs += spram_rmw_proofs(net, lanes, cfg["hardware"].get("boards", []))  # UP5K builds
     folder = run.path("formal")
