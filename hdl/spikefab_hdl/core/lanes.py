@@ -300,9 +300,10 @@ def auto_lanes(net, budget=None, *, in_pack: int = 1) -> tuple[tuple[int, int], 
     Among the plans of powers of two (``L_l`` up to the layer's outputs and
     :data:`MAX_LANES`, and a dense layer's ``n_out``; ``K_l`` dividing ``L_{l-1}`` where a
     mask is allowed, a direct first layer's ``K_0`` dividing ``in_pack``, its ``L_0 x K_0``
-    products within the DSPs: ``auto`` plans no product in logic, an explicit plan may) that fit the budget by
-    :func:`estimate_cost` (:data:`SHARE` of the LUTs, every block RAM but one per layer),
-    the one with the fewest :func:`estimate_cycles`, then the fewest LUTs. Beyond
+    products within the DSPs: ``auto`` plans no product in logic, an explicit plan may)
+    that fit the budget by :func:`estimate_cost` (:data:`SHARE` of the LUTs, every block RAM
+    but one per layer), the one with the fewest :func:`estimate_cycles`, then the fewest
+    LUTs. Beyond
     :data:`MAX_PLANS` plans: start from the widest and halve the costliest layer's ``K``,
     then ``L``, until it fits. The numbers are estimates from the shape, not from a
     synthesis run: the board build's fit check has the last word.
