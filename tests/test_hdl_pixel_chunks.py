@@ -107,3 +107,17 @@ def test_auto_takes_pixel_chunks_only_when_the_input_is_packed():
     assert packed[0][1] > 1, packed
     assert auto_lanes(net, ICE40)[0][1] == 1
     assert resolve_lanes(net, "auto", budget=ICE40, in_pack=8) == packed
+
+
+def test_the_fit_check_elaborates_a_chunk_plan_with_its_in_pack():
+    from spikefab_hdl.board.definitions import get_board
+    from spikefab_hdl.build.fit import check_network
+    spec = make_spec((64, 32, 10), encoding="direct", in_bits=4, timesteps=2,
+                     neurons=[LIFSpec(12, 200, 3)])
+    net = random_network(spec, 3)
+    board = get_board("icebreaker")
+    est = check_network(board, net, lanes=((2, 8), (10, 1)), in_pack=8)
+    w = next(m for m in est["memories"] if m["path"].endswith("layer0/integrator/weights/bank0"))
+    assert (w["width"], w["depth"]) == (2 * 8 * spec.layers[0].w_bits, 8 * 16)
+    with pytest.raises(ValueError, match="pixel-chunk width must divide in_pack 1"):
+        check_network(board, net, lanes=((2, 8), (10, 1)))
