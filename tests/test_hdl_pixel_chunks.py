@@ -121,3 +121,11 @@ def test_the_fit_check_elaborates_a_chunk_plan_with_its_in_pack():
     assert (w["width"], w["depth"]) == (2 * 8 * spec.layers[0].w_bits, 8 * 16)
     with pytest.raises(ValueError, match="pixel-chunk width must divide in_pack 1"):
         check_network(board, net, lanes=((2, 8), (10, 1)))
+
+
+def test_no_integrator_proof_claims_a_pixel_chunk_layer():
+    from spikefab_hdl.formal.rmw import rmw_proofs
+    spec = make_spec((16, 8, 3), encoding="direct", in_bits=4, neurons=[LIFSpec(10, 20, 2)])
+    plan = plan_core(random_network(spec, 1), lanes=["2x4", 3], in_pack=8)
+    assert rmw_proofs(plan.layers[0]) == []
+    assert len(rmw_proofs(plan.layers[1])) >= 1
