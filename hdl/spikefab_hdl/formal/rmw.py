@@ -104,7 +104,7 @@ def check_layout(layer: LayerPlan) -> None:
 def rmw_depth(layer: LayerPlan) -> int:
     """BMC depth: two events that each walk their most rows, back to back, then the drain
     (the decode registers of a conv layer, the memory latency, the product, the add)."""
-    latency = 2 if layer.weight_banks == 1 else 3
+    latency = layer.weight_latency
     walk = layer.groups if layer.conv is None else layer.conv.kernel ** 2 * layer.geometry.groups
     return 2 * walk + latency + (1 if layer.value_bits else 0) + (2 if layer.conv else 0) + 4
 
@@ -244,7 +244,7 @@ class RMWHarness(Harness):
         m.d.comb += [row_addr.eq(r), w_addr.eq(a)]
         weights = OneRowWeights(
             shape=data.ArrayLayout(signed(lp.w_bits), lanes * lp.mask), depth=depth,
-            latency=2 if lp.weight_banks == 1 else 3, at=w_addr,
+            latency=lp.weight_latency, at=w_addr,
             row=masked_row(self, m) if lp.mask > 1 else self.w_row)
         cur = data.ArrayLayout(signed(lp.cur_bits), lanes)
         banks = lp.spram_banks("currents")
