@@ -14,8 +14,7 @@ from spikefab.spec import LIFSpec
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.formal.network import board_proofs, network_proofs, prove
 from spikefab_hdl.formal.queue import queue_proofs
-from spikefab_hdl.formal.rmw import rmw_proofs
-from spikefab_hdl.formal.rmw_conv import spram_rmw_proofs
+from spikefab_hdl.formal.rmw import rmw_proofs, spram_rmw_proofs
 from spikefab_hdl.sim.randnet import make_conv_spec, random_network
 
 #: The cases whose hidden layers' queues are proven here (the queue's logic differs by lanes

@@ -4,11 +4,10 @@ with the rows; planted bugs fail it (a dropped bypass, an off-by-one weight addr
 
 import numpy as np
 import pytest
+from rmwcheck import assert_planted_fails, drop_bypass
 from spikefab_hdl.core import integrator
 from spikefab_hdl.core.plan import plan_core
-from spikefab_hdl.formal import rmw
 from spikefab_hdl.formal.network import prove
-from spikefab_hdl.formal.proof import Proof
 from spikefab_hdl.formal.rmw import rmw_proofs
 from spikefab_hdl.sim.randnet import make_spec, random_network
 
@@ -42,26 +41,11 @@ def test_the_integrator_loses_and_doubles_no_update(tmp_path, name):
 
 
 def _fails(tmp_path, layer, text):
-    """The planted bug: the proof does not pass, and the same harness run from reset over
-    two events and their drain (BMC) gives a real counterexample of ``text``."""
-    (proof,) = rmw_proofs(layer)
-    r = prove([proof], work=tmp_path / "work", out=tmp_path / "out", jobs=1, timeout=300)[0]
-    assert not r.passed, r.line()
-    bmc = Proof(proof.name, proof.what, proof.harness, "bmc", 2 * (layer.groups + 3) + 3,
-                proof.solver)
-    r = prove([bmc], work=tmp_path / "bmc", out=tmp_path / "bmc-out", jobs=1, timeout=300)[0]
-    assert r.status == "FAIL", r.line()
-    assert any(text in t for t in r.failed), r.failed
-    assert r.trace is not None and r.trace.is_file()
+    assert_planted_fails(tmp_path, layer, text, depth=2 * (layer.groups + 3) + 3)
 
 
 def test_a_dropped_bypass_fails_the_proof(tmp_path, monkeypatch):
-    real = rmw.ShadowMemory.read_port
-
-    def no_bypass(self, *, domain="sync", transparent_for=()):  # ignores transparent_for
-        return real(self, domain=domain)
-
-    monkeypatch.setattr(rmw.ShadowMemory, "read_port", no_bypass)
+    drop_bypass(monkeypatch)
     _fails(tmp_path, LAYERS["spikes-g1"](), "the model's row = the tracked row + C per term")
 
 

@@ -7,14 +7,13 @@ import inspect
 import textwrap
 
 import pytest
+from rmwcheck import assert_planted_fails, drop_bypass
 from spikefab_hdl.core import conv_integrator, integrator
 from spikefab_hdl.core.conv_integrator import ConvIntegrator
 from spikefab_hdl.core.integrator import Integrator
 from spikefab_hdl.core.plan import plan_core
-from spikefab_hdl.formal import rmw
 from spikefab_hdl.formal.network import prove
-from spikefab_hdl.formal.proof import Proof
-from spikefab_hdl.formal.rmw import SOLVER, RMWHarness, rmw_depth, rmw_proofs
+from spikefab_hdl.formal.rmw import rmw_proofs
 from spikefab_hdl.sim.randnet import make_conv_spec, make_spec, random_network
 
 
@@ -69,28 +68,11 @@ def _mutant(cls, method, old, new):
 
 
 def _fails(tmp_path, layer, text, dut=None):
-    """The planted bug: the proof does not pass, and the same harness run from reset (BMC,
-    two events that walk their most rows and the drain) gives a real counterexample whose
-    failed property says ``text``."""
-    (proof,) = rmw_proofs(layer)
-    harness = proof.harness if dut is None else (lambda: RMWHarness(layer=layer, dut=dut))
-    planted = Proof(proof.name, proof.what, harness, "prove", proof.depth, SOLVER)
-    r = prove([planted], work=tmp_path / "work", out=tmp_path / "out", jobs=1, timeout=600)[0]
-    assert not r.passed, r.line()
-    bmc = Proof(proof.name, proof.what, harness, "bmc", rmw_depth(layer), SOLVER)
-    r = prove([bmc], work=tmp_path / "bmc", out=tmp_path / "bmc-out", jobs=1, timeout=600)[0]
-    assert r.status == "FAIL", r.line()
-    assert any(text in t for t in r.failed), r.failed
-    assert r.trace is not None and r.trace.is_file()
+    assert_planted_fails(tmp_path, layer, text, dut=dut)
 
 
 def test_a_dropped_bypass_fails_the_conv_proof(tmp_path, monkeypatch):
-    real = rmw.ShadowMemory.read_port
-
-    def no_bypass(self, *, domain="sync", transparent_for=()):  # ignores transparent_for
-        return real(self, domain=domain)
-
-    monkeypatch.setattr(rmw.ShadowMemory, "read_port", no_bypass)
+    drop_bypass(monkeypatch)
     _fails(tmp_path, _conv(), "the model's row = the tracked row + C per term")
 
 

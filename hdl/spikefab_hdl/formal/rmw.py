@@ -37,9 +37,11 @@ from amaranth import Array, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In
 
+from ..board.definitions import BOARDS
+from ..build.fit import place_spram
 from ..core.conv_integrator import ConvIntegrator
 from ..core.integrator import Integrator
-from ..core.plan import LayerPlan
+from ..core.plan import LayerPlan, plan_core
 from .checks import Harness
 from .integrator import model_rows
 from .proof import Proof
@@ -48,7 +50,7 @@ from .rmw_mask import masked_row, tree_flags
 from .rmw_models import OneRowWeights, ShadowMemory, SPRAMShadow
 
 __all__ = ["FREE_LANES", "OneRowWeights", "RMWHarness", "ShadowMemory", "check_layout",
-           "checked_lanes", "induction_depth", "rmw_depth", "rmw_proofs"]
+           "checked_lanes", "induction_depth", "rmw_depth", "rmw_proofs", "spram_rmw_proofs"]
 
 #: Up to this many lanes the proof checks a free lane; beyond, one chosen lane (the other
 #: lanes' logic is then removed: 8 free lanes got no answer in 4 minutes, one lane 33 s).
@@ -333,3 +335,22 @@ class RMWHarness(Harness):
         self.check("walk_row", ~busy | (group < g_n), "the walk's row is below G")
         bit = (value >> self.k_w)[0] if lp.mask > 1 else 1  # a chunk's mask bit k_w
         return [busy & (group <= r) & (index * g_n + r == a) & bit]
+
+
+def spram_rmw_proofs(net, lanes, boards) -> list:
+    """The integrator proofs of the conv layers whose currents a bitstream build for one of
+    ``boards`` puts in SPRAM (:func:`~spikefab_hdl.build.fit.place_spram`, as the build
+    chooses it), named ``layer<l>.integrator-spram``; the plan ``spikefab formal`` proves
+    otherwise has every memory in block RAM."""
+    seen, out = set(), []
+    for name in boards:
+        placement = place_spram(BOARDS[name], net, lanes=lanes)
+        if not placement:
+            continue
+        for lp in plan_core(net, lanes=lanes, spram=placement).layers:
+            key = (lp.index, lp.spram_banks("currents"))
+            if key[1] and key not in seen:
+                seen.add(key)
+                out += [Proof(p.name.replace(".integrator", ".integrator-spram"), p.what,
+                              p.harness, p.mode, p.depth, p.solver) for p in rmw_proofs(lp)]
+    return out

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from amaranth import Array, Const, Signal
 
-__all__ = ["conv_flags", "conv_hit", "spram_checks", "spram_rmw_proofs"]
+__all__ = ["conv_flags", "conv_hit", "spram_checks"]
 
 
 def _table(values) -> Array:
@@ -137,27 +137,3 @@ def spram_checks(h, dut, chain) -> None:
     h.check("spram_bubbles", ok, "no two neighbouring stages carry rows of one SPRAM bank")
 
 
-
-def spram_rmw_proofs(net, lanes, boards) -> list:
-    """The integrator proofs of the conv layers whose currents a bitstream build for one of
-    ``boards`` puts in SPRAM (:func:`~spikefab_hdl.build.fit.place_spram`, as the build
-    chooses it), named ``layer<l>.integrator-spram``; the plan ``spikefab formal`` proves
-    otherwise has every memory in block RAM."""
-    from ..board.definitions import BOARDS
-    from ..build.fit import place_spram
-    from ..core.plan import plan_core
-    from .proof import Proof
-    from .rmw import rmw_proofs
-
-    seen, out = set(), []
-    for name in boards:
-        placement = place_spram(BOARDS[name], net, lanes=lanes)
-        if not placement:
-            continue
-        for lp in plan_core(net, lanes=lanes, spram=placement).layers:
-            key = (lp.index, lp.spram_banks("currents"))
-            if key[1] and key not in seen:
-                seen.add(key)
-                out += [Proof(p.name.replace(".integrator", ".integrator-spram"), p.what,
-                              p.harness, p.mode, p.depth, p.solver) for p in rmw_proofs(lp)]
-    return out

@@ -35,7 +35,7 @@ def run_formal(run, cfg, *, jobs: int = 2, solver: str | None = None,
     """
     from spikefab_hdl.core.plan import plan_core
     from spikefab_hdl.formal.network import board_proofs, network_proofs, prove
-    from spikefab_hdl.formal.rmw_conv import spram_rmw_proofs
+    from spikefab_hdl.formal.rmw import spram_rmw_proofs
 
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, not {jobs}")
