@@ -30,7 +30,7 @@ from .neuron import PrepHarness, UpdateHarness, describe_neuron
 from .proof import Proof
 from .queue import queue_proofs
 from .rmw import rmw_proofs
-from .sby import DEFAULT_SOLVER, ProofResult, run_sby
+from .sby import DEFAULT_SOLVER, ProofResult, run_sby, stopping_solvers
 
 __all__ = ["Proof", "board_proofs", "network_proofs", "neuron_proofs", "prove"]
 
@@ -103,7 +103,8 @@ def prove(proofs: list[Proof], *, work, out, jobs: int = 2, solver: str | None =
             report(result)
         return result
 
-    if jobs <= 1 or len(proofs) <= 1:
-        return [one(p) for p in proofs]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(one, proofs))
+    with stopping_solvers():  # SIGTERM or Ctrl-C: every run of the pool is killed
+        if jobs <= 1 or len(proofs) <= 1:
+            return [one(p) for p in proofs]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(one, proofs))

@@ -25,7 +25,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +37,8 @@ from spikefab.toolchain import ToolchainError, ToolError
 
 from .vcd import final_values
 
-__all__ = ["SOLVERS", "DEFAULT_SOLVER", "FormalError", "ProofResult", "run_sby", "solver_path"]
+__all__ = ["SOLVERS", "DEFAULT_SOLVER", "FormalError", "ProofResult", "run_sby", "solver_path",
+           "stopping_solvers"]
 
 #: smtbmc solver name -> (executable smtbmc runs, the PyPI package that provides it).
 SOLVERS = {
@@ -142,6 +145,47 @@ def _environment(work: Path, solver: str) -> dict:
     return env
 
 
+#: Process groups of the SymbiYosys runs in progress (each runs in a session of its own, so
+#: that one ``killpg`` ends it with its yosys, smtbmc and solver).
+_RUNNING: set[int] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _kill_running() -> None:
+    with _RUNNING_LOCK:
+        groups = list(_RUNNING)
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@contextmanager
+def stopping_solvers():
+    """Within it, ``SIGTERM`` (as Ctrl-C) kills every SymbiYosys run of this process and its
+    solver, then ends the process (``SystemExit(143)``), and any exception that leaves the
+    block kills them too (the runs of other threads included). Only the main thread can take
+    a signal; elsewhere only the second part applies."""
+    main = threading.current_thread() is threading.main_thread()
+    old = None
+
+    def on_term(signum, frame):
+        _kill_running()
+        raise SystemExit(128 + signum)
+
+    if main:
+        old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except BaseException:
+        _kill_running()
+        raise
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, old)
+
+
 def sby_text(*, top: str, mode: str, depth: int, solver: str, memory_map: bool,
              timeout: int | None = None) -> str:
     script = [f"read_rtlil {top}.il", "prep -top top"]
@@ -224,12 +268,17 @@ def run_sby(harness, *, name: str, mode: str, depth: int, work, out, solver: str
         except OSError as e:
             raise FormalError("yowasp-sby", name, detail=f"could not start ({e})",
                               log=log) from None
+        with _RUNNING_LOCK:
+            _RUNNING.add(proc.pid)
         try:
-            proc.wait()
-        except BaseException:  # Ctrl-C or a test's timeout: no solver left behind
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise
+            with stopping_solvers():  # Ctrl-C, SIGTERM, a test's timeout: no solver left
+                proc.wait()
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(proc.pid)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     seconds = time.perf_counter() - t0
     text = log.read_text(errors="replace")
     status = _STATUS.findall(text)
