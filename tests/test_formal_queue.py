@@ -1,12 +1,14 @@
 """Proof 3a (docs/verification.md): a hidden layer's spike queue drops, duplicates and
 reorders no event and never deadlocks; the proof bites on planted bugs."""
 
+from dataclasses import replace
+
 import pytest
 from mutants import mutant
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.core.spike_queue import SpikeQueue
 from spikefab_hdl.formal.network import prove
-from spikefab_hdl.formal.queue import queue_proofs
+from spikefab_hdl.formal.queue import QueueHarness, queue_proofs
 from spikefab_hdl.sim.randnet import make_spec, random_network
 
 
@@ -28,7 +30,7 @@ def test_the_queue_is_proven_and_reaches_full_then_empty(tmp_path):
     assert [p.name for p in proofs] == ["layer0.queue", "layer0.queue-cover"]
     results = _run(tmp_path, proofs)
     assert [r.line() for r in results if not r.passed] == []
-    assert results[0].line().startswith("PASS layer0.queue: holds to depth 12 ")
+    assert results[0].line().startswith("PASS layer0.queue: proven (k-induction, k=3) ")
     assert results[1].line().startswith("PASS layer0.queue-cover: every cover reached ")
     assert sorted(p.name for p in (tmp_path / "out").glob("layer0.queue-cover.cover*.vcd"))
 
@@ -36,7 +38,7 @@ def test_the_queue_is_proven_and_reaches_full_then_empty(tmp_path):
 def test_a_deep_queue_is_also_proven_cut_short():
     layer = _layer((6, 40, 3), lanes=2)  # 20 groups: 25 entries
     names = [(p.name, p.mode, p.depth) for p in queue_proofs(layer)]
-    assert names == [("layer0.queue", "bmc", 12), ("layer0.queue-short", "bmc", 12),
+    assert names == [("layer0.queue", "bmc", 12), ("layer0.queue-short", "prove", 3),
                      ("layer0.queue-cover", "cover", 24)]
     assert "25 entries" in queue_proofs(layer)[0].what
 
@@ -64,8 +66,15 @@ BUGS = {
 def test_a_planted_queue_bug_fails_the_proof(tmp_path, bug):
     old, new, text = BUGS[bug]
     layer = _layer()
-    proof = queue_proofs(layer, queue=_queue(mutant(SpikeQueue, old, new), layer))[0]
-    r = _run(tmp_path, [proof])[0]
+    planted = _queue(mutant(SpikeQueue, old, new), layer)
+    proof = queue_proofs(layer, queue=planted)[0]
+    assert proof.mode == "prove"
+    # the induction does not pass; the bounded proof of the same properties (without the
+    # invariant) finds a trace from the initial state that breaks the property named
+    bounded = replace(proof, name="layer0.queue-bmc", mode="bmc", depth=12,
+                      harness=lambda: QueueHarness(queue=planted))
+    induction, r = _run(tmp_path, [proof, bounded])
+    assert not induction.passed, induction.line()
     assert not r.passed and r.status == "FAIL", r.line()
     texts = (text,) if isinstance(text, str) else text
     assert any(x in t for t in r.failed for x in texts), r.failed

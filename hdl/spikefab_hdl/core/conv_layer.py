@@ -85,8 +85,8 @@ class ConvSpikeQueue(SpikeQueue):
         channels = self.channel_groups * lanes
         if self.next_conv is not None:
             cb, yb, xb = coord_bits(self.next_conv)
-            chan, py, px = (Signal(range(max(2, channels))), Signal(range(max(2, ph))),
-                            Signal(range(max(2, pw))))
+            chan = Signal(range(max(2, channels)), name="chan")
+            py, px = Signal(range(max(2, ph)), name="py"), Signal(range(max(2, pw)), name="px")
             with m.If(load):
                 m.d.sync += [chan.eq(times(entry.group, lanes)), py.eq(entry.py),
                              px.eq(entry.px)]

@@ -216,7 +216,7 @@ class SpikeQueue(wiring.Component):
         # ``any_``/``one``: pend has an item / exactly one, as registers set beside pend, so
         # that the FIFO's read enable (``free``) is a few gates from flip-flops, not a zero
         # test of ``rest`` (its wide enables were the critical path at lanes 64)
-        any_, one = Signal(), Signal()
+        any_, one = Signal(name="any_"), Signal(name="one")
         with m.If(any_):
             m.d.comb += [out.valid.eq(1), out.payload.index.eq(index(low))]
         with m.Elif(pend_eos):

@@ -98,7 +98,8 @@ def prove(proofs: list[Proof], *, work, out, jobs: int = 2, solver: str | None =
 
     def one(p: Proof) -> ProofResult:
         result = run_sby(p.harness(), name=p.name, mode=p.mode, depth=p.depth, work=work,
-                         out=out, solver=solver or p.solver or DEFAULT_SOLVER, timeout=timeout)
+                         out=out, solver=solver or p.solver or DEFAULT_SOLVER, timeout=timeout,
+                         memory_map=p.memory_map)
         if report is not None:
             report(result)
         return result

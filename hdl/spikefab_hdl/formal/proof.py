@@ -26,6 +26,9 @@ class Proof:
     depth : int
     solver : str, optional
         The solver measured fastest for this kind of proof (default :data:`.sby.DEFAULT_SOLVER`).
+    memory_map : bool
+        Memories become flip-flops before the solver sees them (the queue's induction: its
+        invariant reads every FIFO entry).
     """
 
     name: str
@@ -34,3 +37,4 @@ class Proof:
     mode: str
     depth: int
     solver: str | None = None
+    memory_map: bool = False

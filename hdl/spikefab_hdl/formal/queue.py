@@ -30,7 +30,7 @@ Covers: the queue full (``w_ready`` low) and, after that, empty again with every
 
 from __future__ import annotations
 
-from amaranth import Array, Cat, Const, Signal
+from amaranth import Array, Cat, Const, Mux, Signal
 from amaranth.lib import data
 from amaranth.lib.wiring import In
 
@@ -98,10 +98,14 @@ class QueueHarness(Harness):
     queue : callable
         Builds the queue under proof (:func:`build_queue` of the layer; a planted bug in
         tests).
+    invariant : bool
+        Add the checks that make the properties inductive (:meth:`_invariant`; for
+        k-induction, with the FIFO's memory mapped to flip-flops).
     """
 
-    def __init__(self, *, queue):
+    def __init__(self, *, queue, invariant: bool = False):
         self.make_queue = queue
+        self.invariant = invariant
         self.q = q = queue()
         fields = q._fields()
         ports = {f"w_{name}": In(shape) for name, shape in fields.items()}
@@ -109,8 +113,8 @@ class QueueHarness(Harness):
         super().__init__(ports)
 
     def build(self, m):
-        q = self.q
-        m.submodules.dut = dut = q
+        q = dut = self.q
+        parts = self._elaborate(m, q)
         fields = q._fields()
         for name in fields:
             m.d.comb += getattr(dut, f"w_{name}").eq(getattr(self, f"w_{name}"))
@@ -119,9 +123,7 @@ class QueueHarness(Harness):
         # the writer's contract: a mask entry has a spike, an eos entry none, the
         # group/position exist
         self.assume(~self.w_valid | (entry["eos"] == (entry["mask"] == 0)))
-        limits = {"group": getattr(q, "channel_groups", q.groups)}
-        if isinstance(q, ConvSpikeQueue):
-            limits.update(py=q.pooled_hw[0], px=q.pooled_hw[1])
+        limits = self._limits()
         for name, n in limits.items():
             self.assume(~self.w_valid | (entry[name] < n))
 
@@ -157,7 +159,8 @@ class QueueHarness(Harness):
                     m.d.sync += ref[k].eq(Cat(*(entry[name] for name in fields)))
         m.d.sync += count.eq(level + took)
         lanes = q.lanes
-        want_index = _reference_index(q, {n: head[n] for n in fields}, low)
+        want_index = Signal(len(out.payload.index) + 1, name="want_index")
+        m.d.comb += want_index.eq(_reference_index(q, {n: head[n] for n in fields}, low))
         same = out.payload.index == want_index
         if chunk > 1:
             same = same & (out.payload.mask == piece)
@@ -172,6 +175,8 @@ class QueueHarness(Harness):
                    f"the queue holds at most {slots} entries (its FIFO {q.depth}, the latch and "
                    f"the entry being sent)")
         self._held(m, out)
+        if self.invariant:
+            self._invariant(m, parts, ref, count, low, want_index, piece)
 
         owes = count != 0
         stall = self.run_length(owes & self.o_ready & ~popped, PROGRESS)
@@ -190,6 +195,109 @@ class QueueHarness(Harness):
         self.cover("drained", was_full & ~owes & ~out.valid,
                    "after being full, the queue empty again with every event out")
 
+    def _limits(self) -> dict:
+        """The entry's fields that index something, and how many there are."""
+        q = self.q
+        limits = {"group": getattr(q, "channel_groups", q.groups)}
+        if isinstance(q, ConvSpikeQueue):
+            limits.update(py=q.pooled_hw[0], px=q.pooled_hw[1])
+        return limits
+
+    def _elaborate(self, m, q) -> dict:
+        """Elaborate the queue here (not later, as a submodule) so that the invariant can name
+        its registers and read its FIFO's memory: returns them by name (``pend``, ``any_``,
+        ``held``... as in ``SpikeQueue.elaborate``), with ``fifo`` (the FIFO),
+        ``produce``/``consume`` (its memory's write/read addresses), ``storage``."""
+        dm = q.elaborate(None)
+        dm._flush()
+        q._MustUse__silence = True
+        regs = {}
+        for stmts in dm._statements.values():
+            for stmt in stmts:
+                for sig in stmt._lhs_signals():
+                    regs.setdefault(sig.name, sig)
+        fifo, loc = dm._named_submodules["fifo"]
+        fm = fifo.elaborate(None)
+        fifo._MustUse__silence = True
+        dm._named_submodules["fifo"] = (fm, loc)
+        storage = fm._named_submodules["storage"][0]
+        regs.update(fifo=fifo, storage=storage, produce=storage.write_ports[0].addr,
+                    consume=storage.read_ports[0].addr)
+        m.submodules.dut = dm
+        return regs
+
+    def _invariant(self, m, parts, ref, count, low, want_index, piece):
+        """What makes the properties inductive (k-induction at any depth): the queue holds
+        exactly the reference's entries, in order — the entry being expanded (``pend``:
+        the lanes it still owes), the FIFO's output register, its memory from the read
+        address on, the latched entry — and its counters agree with what it holds."""
+        q, fifo, storage = self.q, parts["fifo"], parts["storage"]
+        pend, pend_eos, any_, one = (parts[n] for n in ("pend", "pend_eos", "any_", "one"))
+        held, none_held, ready = parts["held"], parts["none_held"], parts["ready"]
+        w_data, w_valid = parts["w_data"], parts["w_valid"]
+        depth, inner = q.depth, q.depth - 1
+        head = Signal(name="inv_head")  # an entry is being expanded
+        m.d.comb += head.eq(any_ | pend_eos)
+        inner_level = Signal(range(inner + 1), name="inv_inner_level")
+        m.d.comb += inner_level.eq(fifo.level - fifo.r_rdy)
+        size = ref[0].shape().size
+        self.check("inv_counts", (held == fifo.level) & (none_held == (held == 0)) &
+                   (fifo.level <= depth) & (~fifo.r_rdy | (fifo.level != 0)) &
+                   (count == head + fifo.level + w_valid) &
+                   (parts["produce"] == _wrap(parts["consume"] + inner_level, inner)) &
+                   (parts["consume"] < inner) & (parts["produce"] < inner) &
+                   (~ready | (held <= depth - 3)) & (~w_valid | (held <= depth - 2)),
+                   "(invariant) the queue's counters agree with the entries it holds")
+        payload = q.o_events.payload
+        offered = payload.index == want_index
+        if getattr(q, "chunk", 1) > 1:
+            offered = offered & (payload.mask == piece)
+        items = q._slots(pend)
+        ones = Signal(range(len(items) + 1), name="inv_ones")
+        m.d.comb += ones.eq(sum(items[j] for j in range(len(items))))
+        text = ("(invariant) the entry being expanded is the oldest the reference owes, "
+                "with the lanes it still owes, and offers its next event")
+        self.check("inv_flags", (any_ == (pend != 0)) & (one == (ones == 1)) &
+                   ~(any_ & pend_eos), text + " (its flags)")
+        self.check("inv_head", ~head | (ref[0].as_value()[:size] ==
+                                         Cat(pend, ref[0].as_value()[q.lanes:size - 1],
+                                             pend_eos)), text + " (its lanes)")
+        self.check("inv_base", ~any_ | self._expander_ok(parts, ref[0]), text + " (its base)")
+        self.check("inv_offer", ~any_ | offered, text + " (its next event)")
+        limits = self._limits()
+        good = [(k >= count) | ((r.eos == (r.mask == 0)) &
+                                Cat(*(r[n] < v for n, v in limits.items())).all())
+                for k, r in enumerate(ref)]
+        self.check("inv_contract", Cat(*good).all(),
+                   "(invariant) every entry the reference owes keeps the writer's contract")
+        slot = Array(ref)
+        first = Signal(range(3), name="inv_first")  # the FIFO's oldest entry's slot
+        m.d.comb += first.eq(head)
+        ok = [~fifo.r_rdy | (fifo.r_data == slot[first].as_value()),
+              ~w_valid | (w_data == slot[head + fifo.level].as_value())]
+        consume = parts["consume"]
+        for j in range(inner):
+            port = storage.read_port(domain="comb")
+            m.d.comb += port.addr.eq(_wrap(consume + j, inner))
+            want = Array(ref[j:j + 3] + [ref[0]] * (3 - len(ref[j:j + 3])))[first + fifo.r_rdy]
+            ok.append((j >= inner_level) | (port.data == want.as_value()))
+        self.check("inv_entries", Cat(*ok).all(),
+                   "(invariant) the FIFO and the latch hold the reference's entries, in order")
+
+    def _expander_ok(self, parts, entry):
+        """The expander's registers hold ``entry``'s base address (``SpikeQueue._expander``)."""
+        q = self.q
+        fields = q._fields()
+        e = {n: entry[n] for n in fields}
+        if not isinstance(q, ConvSpikeQueue):
+            return parts["base"] == _table(e["group"], q.groups, q.lanes // q.chunk)
+        ph, pw = q.pooled_hw
+        if q.next_conv is not None:
+            return ((parts["chan"] == _table(e["group"], q.channel_groups, q.lanes)) &
+                    (parts["py"] == e["py"]) & (parts["px"] == e["px"]))
+        return parts["base"] == (_table(e["group"], q.channel_groups, q.lanes * ph * pw) +
+                                 _table(e["py"], ph, pw) + e["px"])
+
     def _held(self, m, out):
         """The stream protocol: an offered, untaken event is offered again unchanged."""
         stalled = Signal()
@@ -201,19 +309,23 @@ class QueueHarness(Harness):
                    "unchanged in the next cycle (the stream protocol)")
 
 
-def fill_drain(q: SpikeQueue) -> int:
-    """Cycles of a fill and a drain of ``q``: its entries written with the consumer stalled,
-    then each entry's event and the ``eos`` out."""
-    return 2 * q.depth + 8
+def _wrap(x, n: int):
+    """``x mod n`` for ``0 <= x < 2 * n``."""
+    return Mux(x >= n, x - n, x)
 
 
 #: Depth of the bounded proofs: the solver's time grows steeply with it (a 7-entry queue:
 #: 12 cycles 3-10 s, 14 cycles 24 s, 16 cycles over 5 minutes on 2 loaded cores), so a
-#: queue is proven over its first ``BMC_DEPTH`` cycles (docs/verification.md).
+#: queue too deep for the induction is proven over its first ``BMC_DEPTH`` cycles.
 BMC_DEPTH = 12
-#: Entries of the short queue: the smallest FIFO ``SpikeQueue`` builds, full within
-#: ``BMC_DEPTH`` cycles (``w_ready`` drops at ``depth - 3`` entries held).
+#: Entries of the short queue: the smallest FIFO ``SpikeQueue`` builds.
 SHORT = 8
+#: The k of the induction (k = 2 does not close: the bounded-response counters need 3).
+K_INDUCTION = 3
+#: The deepest queue proven by induction at its own depth: the invariant compares every
+#: FIFO entry with the reference's slot (quadratic in the depth): 8 entries 8 s, 16 entries
+#: 29 s, 37 entries 387 s here.
+INDUCTION_MAX = 16
 #: The solver of the queue proofs (boolector: 24 s where yices took over 60 s).
 SOLVER = "boolector"
 
@@ -221,11 +333,11 @@ SOLVER = "boolector"
 def queue_proofs(layer: LayerPlan, *, queue=None) -> list[Proof]:
     """A hidden layer's queue proofs (``queue`` builds a planted bug, in tests):
 
-    * ``layer<l>.queue``: the layer's queue, bounded (``BMC_DEPTH`` cycles, or its whole
-      fill and drain when shorter);
-    * ``layer<l>.queue-short``: the same queue with its FIFO cut to ``SHORT`` entries
-      (``max_depth``, which the core uses for conv queues), bounded: it goes full within
-      the bound, so the full queue's logic (``w_ready``, the FIFO's last entry) is proven;
+    * ``layer<l>.queue``: the layer's queue, by k-induction (every trace) when it has at
+      most ``INDUCTION_MAX`` entries, else bounded (``BMC_DEPTH`` cycles);
+    * ``layer<l>.queue-short`` (a deeper queue only): the same queue with its FIFO cut to
+      ``SHORT`` entries (``max_depth``, which the core uses for conv queues), by
+      k-induction: every trace of the queue's logic, its full FIFO included;
     * ``layer<l>.queue-cover``: the short queue (or the layer's, when as short) reaches full
       and then empty, every event out.
     """
@@ -246,14 +358,19 @@ def queue_proofs(layer: LayerPlan, *, queue=None) -> list[Proof]:
     sliced = f", {chunk}-spike slices" if chunk > 1 else ""
     what = (f"{kind}spike queue ({q.lanes} lanes, {q.groups} groups, {{}} entries{sliced}): "
             f"no event dropped, duplicated or reordered; no deadlock")
-    proofs = [Proof(name, what.format(q.depth), lambda: QueueHarness(queue=make), "bmc",
-                    min(fill_drain(q), BMC_DEPTH), solver=SOLVER)]
-    if q.depth > SHORT:
-        proofs.append(Proof(f"{name}-short", what.format(SHORT),
-                            lambda: QueueHarness(queue=make_short), "bmc", BMC_DEPTH,
-                            solver=SOLVER))
-    else:
+
+    def induction(proof_name, entries, build):
+        return Proof(proof_name, what.format(entries),
+                     lambda: QueueHarness(queue=build, invariant=True), "prove", K_INDUCTION,
+                     solver=SOLVER, memory_map=True)
+
+    if q.depth <= INDUCTION_MAX:
+        proofs = [induction(name, q.depth, make)]
         make_short = make
+    else:
+        proofs = [Proof(name, what.format(q.depth), lambda: QueueHarness(queue=make), "bmc",
+                        BMC_DEPTH, solver=SOLVER),
+                  induction(f"{name}-short", SHORT, make_short)]
     depth = min(q.depth, SHORT)
     proofs.append(Proof(f"{name}-cover", f"{kind}spike queue ({depth} entries) reaches full, "
                         f"then empty", lambda: QueueHarness(queue=make_short), "cover",
