@@ -5,6 +5,8 @@ neurons, spike queues (those of :data:`QUEUE_CASES`: every lane count, dense and
 and flat addresses) and the board framing of every encoding the cases use.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from core_cases import CASES, PACK, SPRAM, random_case
@@ -103,8 +105,7 @@ def test_the_queues_and_framing_of_the_cases_are_proven(tmp_path):
         for p in found:
             if (p.what, p.mode) not in seen:
                 seen.add((p.what, p.mode))
-                proofs.append(type(p)(f"{name}.{p.name}", p.what, p.harness, p.mode, p.depth,
-                                      p.solver))
+                proofs.append(replace(p, name=f"{name}.{p.name}"))
     kinds = " ".join(p.what for p in proofs)
     for word in ("conv spike queue", "1 lanes", "8 lanes", "spike slices", "spike rows"):
         assert word in kinds

@@ -145,20 +145,42 @@ def _environment(work: Path, solver: str) -> dict:
     return env
 
 
-#: Process groups of the SymbiYosys runs in progress (each runs in a session of its own, so
-#: that one ``killpg`` ends it with its yosys, smtbmc and solver).
+#: Sessions of the SymbiYosys runs in progress (each starts a session of its own; its engines
+#: and solvers are in it).
 _RUNNING: set[int] = set()
 _RUNNING_LOCK = threading.Lock()
 
 
-def _kill_running() -> None:
-    with _RUNNING_LOCK:
-        groups = list(_RUNNING)
-    for pgid in groups:
+def _session(pid: int) -> int | None:
+    """The session of process ``pid`` (``None`` when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[3])
+
+
+def kill_session(sid: int) -> None:
+    """SIGKILL every process of session ``sid``: SymbiYosys (started as its leader) puts each
+    engine (smtbmc and its solver) in a process group of its own, so ``killpg`` of the leader
+    leaves them running."""
+    pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+    for pid in [sid] + [p for p in pids if p != sid and _session(p) == sid]:
         try:
-            os.killpg(pgid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    try:
+        os.killpg(sid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _kill_running() -> None:
+    with _RUNNING_LOCK:
+        sessions = list(_RUNNING)
+    for sid in sessions:
+        kill_session(sid)
 
 
 @contextmanager
@@ -277,7 +299,7 @@ def run_sby(harness, *, name: str, mode: str, depth: int, work, out, solver: str
             with _RUNNING_LOCK:
                 _RUNNING.discard(proc.pid)
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+                kill_session(proc.pid)
                 proc.wait()
     seconds = time.perf_counter() - t0
     text = log.read_text(errors="replace")
