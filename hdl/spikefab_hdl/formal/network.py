@@ -11,7 +11,8 @@ network, every proof the core's blocks get (docs/verification.md):
   with its memories abstracted (:class:`~.rmw.RMWHarness`), by k-induction; conv layers
   get none yet (docs/verification.md);
 * ``layer<l>.queue``, ``-short``, ``-cover``: a hidden layer's spike queue
-  (:func:`~.queue.queue_proofs`), bounded, and its covers;
+  (:func:`~.queue.queue_proofs`), by k-induction (deep queues: bounded at their depth, by
+  induction with 8 entries), and its covers;
 * ``board.parser``, ``board.builder`` (:func:`board_proofs`, the network's board top): the
   UART framing (:func:`~.framing.framing_proofs`), bounded, and their covers.
 

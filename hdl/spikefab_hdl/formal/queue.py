@@ -10,22 +10,21 @@ has a set bit, an ``eos`` entry none, and a group/position in range (the writer'
 contract). The reference
 is the queue's contract in the proof's own terms — the events out are, in order, the entries
 taken, each mask expanded lowest lane first into ``index(entry, lane)``, then an ``eos`` entry's
-single ``eos`` beat — checked with a scoreboard of one tagged symbolic event:
+single ``eos`` beat — kept as a shadow queue (a shift register of the entries taken and not
+yet sent, the oldest with the lanes it still owes):
 
-* counters of events owed (``taken``: each entry adds its bit count, or 1 for ``eos``) and
-  events sent (``sent``);
-* a free constant entry number ``E`` and lane ``J``: when the ``E``-th entry is taken (and has
-  lane ``J`` set, or is an ``eos``), its event's place in the output is
-  ``taken + popcount(mask below J)`` and its payload the reference's;
-* check: the event sent at that place has that payload. Every place of every trace is some
-  ``(E, J)``'s, so every event out is the right one: none dropped (the next would be out of
-  place), duplicated or reordered;
-* check: no event leaves unless one is owed (``sent < taken``);
+* check: every event out is the shadow's next (none dropped, duplicated or reordered);
+* check: no event leaves unless one is owed; the queue holds at most its FIFO + 2 entries;
+  an offered event is offered again until taken (the stream protocol);
 * bounded response: a queue that owes events and whose consumer is ready pops one within
   ``PROGRESS`` cycles; a queue that has owed nothing for ``REFILL`` cycles takes entries
   (``w_ready``). Together: with a ready consumer every entry leaves and the writer goes on.
 
 Covers: the queue full (``w_ready`` low) and, after that, empty again with every event out.
+
+With ``invariant=True`` (k-induction, :func:`queue_proofs`) the harness also checks that the
+queue holds exactly the shadow's entries, in order, and that its counters agree
+(:meth:`QueueHarness._invariant`): what makes the properties inductive at any depth.
 """
 
 from __future__ import annotations
