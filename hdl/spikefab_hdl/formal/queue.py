@@ -363,9 +363,10 @@ def queue_proofs(layer: LayerPlan, *, queue=None) -> list[Proof]:
                      lambda: QueueHarness(queue=build, invariant=True), "prove", K_INDUCTION,
                      solver=SOLVER, memory_map=True)
 
+    if q.depth <= SHORT:
+        make_short = make
     if q.depth <= INDUCTION_MAX:
         proofs = [induction(name, q.depth, make)]
-        make_short = make
     else:
         proofs = [Proof(name, what.format(q.depth), lambda: QueueHarness(queue=make), "bmc",
                         BMC_DEPTH, solver=SOLVER),

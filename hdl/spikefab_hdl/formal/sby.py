@@ -185,16 +185,18 @@ def _kill_running() -> None:
 
 @contextmanager
 def stopping_solvers():
-    """Within it, ``SIGTERM`` (as Ctrl-C) kills every SymbiYosys run of this process and its
-    solver, then ends the process (``SystemExit(143)``), and any exception that leaves the
-    block kills them too (the runs of other threads included). Only the main thread can take
-    a signal; elsewhere only the second part applies."""
+    """Within it, ``SIGTERM`` kills every SymbiYosys run of this process with its solvers,
+    then does what it did before (by default: ends the process), and any exception that
+    leaves the block (Ctrl-C) kills them too (the runs of other threads included). Only the
+    main thread can take a signal; elsewhere only the second part applies."""
     main = threading.current_thread() is threading.main_thread()
     old = None
 
     def on_term(signum, frame):
         _kill_running()
-        raise SystemExit(128 + signum)
+        # then the signal does what it did before (by default: the process ends)
+        signal.signal(signum, old if old is not None else signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
 
     if main:
         old = signal.signal(signal.SIGTERM, on_term)
