@@ -3,7 +3,7 @@
     python bench/formal_time.py [--configs digits,mnist5k] [--only queue,board]
                                 [--solvers yices,boolector] [--jobs 2] [--timeout 300]
 
-For each config of configs/ its network's stand-in (:mod:`spikefab_hdl.formal.shipped`:
+For each config of configs/ its network's stand-in (:mod:`spikefab_hdl.sim.shipped`:
 the student's layers, neuron, encoding, widths and lanes, random weights; no training) gets
 every proof ``spikefab formal`` runs (:func:`network_proofs` + :func:`board_proofs`),
 ``--jobs`` at a time, each with its own solver, or with each of ``--solvers`` in turn (to
@@ -27,7 +27,7 @@ from jobcache import markdown_table, write_results
 from spikefab.run.config import load_config
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.formal.network import board_proofs, network_proofs, prove
-from spikefab_hdl.formal.shipped import stand_in
+from spikefab_hdl.sim.shipped import stand_in
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ("digits", "digits_conv", "mnist5k", "mnist5k_conv", "stars", "mnist5k_stars")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from spikefab.spec import ConvSpec, LIFSpec
 
-from ..sim.randnet import make_conv_spec, make_spec, random_network
+from .randnet import make_conv_spec, make_spec, random_network
 
 __all__ = ["AUTO_V_BITS", "IMAGES", "stand_in"]
 
