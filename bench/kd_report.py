@@ -81,7 +81,10 @@ def summarize(results: list[dict]) -> list[dict]:
                      "qat": runs[0].get("qat"),
                      "float_acc_mean": (float(np.mean([r["float_acc"] for r in runs]))
                                         if all("float_acc" in r for r in runs) else None),
-                     "seconds_mean": float(np.mean([r["seconds"] for r in runs]))})
+                     "seconds_mean": float(np.mean([r["seconds"] for r in runs])),
+                     "spread": float(max(accs) - min(accs)),
+                     "cpu_min_mean": float(np.mean([r.get("cpu_seconds", r["seconds"])
+                                                    for r in runs])) / 60})
     order = {k: i for i, k in enumerate(SECTION_TITLES)}
     rows.sort(key=lambda r: (order[r["section"]], r["dataset"], r["student"], r["T"]))
     return rows
@@ -262,20 +265,24 @@ def markdown(teachers: list[dict], rows: list[dict], checks: list[dict], elapsed
         if head != current:
             if current is None or current[0] != r["section"]:
                 lines += ["", f"## {SECTION_TITLES[r['section']]}"]
-            qat = r.get("qat")
+            qat, stars = r.get("qat"), r["section"] == "stars"
             lines += ["", f"**{r['dataset']}, {r['student']}, T={r['T']}"
                       + (f", {r['weights']} weights" if r.get("weights") else "")
                       + (f", {r['epochs']} float epochs + {qat['epochs']} QAT epochs"
                          if qat else "") + "**", "",
                       "| method | accuracy (%) | Δ vs ref (pp) | verdict | intervals separated |"
-                      + (" float, before QAT (%) |" if qat else ""),
-                      "|---|---|---|---|---|" + ("---|" if qat else "")]
+                      + (" float, before QAT (%) |" if qat else "")
+                      + (" seeds | spread (pp) | CPU-min per run |" if stars else ""),
+                      "|---|---|---|---|---|" + ("---|" if qat else "")
+                      + ("---|---|---|" if stars else "")]
             current = head
         diff = "—" if r["verdict"] == "reference" else _pct(r["diff_mean"], r["diff_ci95"])
         few = f" (n={r['n']})" if r["n"] != len(seeds) else ""
         lines.append(f"| {r['label']} | {_pct(r['acc_mean'], r['acc_ci95'])}{few} | {diff} | "
                      f"{r['verdict']} | {'yes' if r['separated'] else 'no'} |"
-                     + (f" {100 * r['float_acc_mean']:.2f} |" if r.get("qat") else ""))
+                     + (f" {100 * r['float_acc_mean']:.2f} |" if r.get("qat") else "")
+                     + (f" {r['n']} | {100 * r['spread']:.2f} | {r['cpu_min_mean']:.1f} |"
+                        if r["section"] == "stars" else ""))
     if checks:
         lines += ["", "## Target (section c, MNIST-5k): best method ≥ CE + 1.5 pp, intervals "
                   "separated", "", "| student | T | best method | gain (pp) | separated | met |",
