@@ -82,7 +82,9 @@ def _build_teacher(dataset: str, kind: str):
 
 
 def _teacher_path(dataset: str, kind: str, seed: int, quick: bool) -> Path:
-    key = json.dumps([TEACHERS[(dataset, kind)], quick], sort_keys=True, default=list)
+    # "seeded init": teachers cached before the initial weights were seeded are not reused
+    key = json.dumps([TEACHERS[(dataset, kind)], quick, "seeded init"], sort_keys=True,
+                     default=list)
     digest = hashlib.sha1(key.encode()).hexdigest()[:8]
     return CACHE / f"{dataset}_{kind}_s{seed}_{digest}.pt"
 
@@ -94,6 +96,7 @@ def run_teacher(job: dict) -> dict:
     path = _teacher_path(dataset, kind, seed, quick)
     d = data(dataset, seed)
     t0 = time.perf_counter()
+    torch.manual_seed(seed)  # the initial weights too: not whatever ran before in the worker
     teacher = _build_teacher(dataset, kind)
     if path.exists():
         teacher.load_state_dict(torch.load(path, weights_only=True))
@@ -101,7 +104,6 @@ def run_teacher(job: dict) -> dict:
     else:
         cfg = TEACHERS[(dataset, kind)]
         epochs = max(3, cfg["epochs"] // 3) if quick else cfg["epochs"]
-        torch.manual_seed(seed)
         train_teacher(teacher, d["x"], d["y"], epochs=epochs, batch_size=64, lr=cfg["lr"],
                       seed=seed, augment_shift=cfg["shift"], image_shape=IMAGE[dataset])
         path.parent.mkdir(parents=True, exist_ok=True)
