@@ -55,7 +55,7 @@ STARS_SETUP = {
                    synth=dict(iterations=200, lr=0.25, jitter=1, r_feature=5.0,
                               first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0)),
     "mnist5k": dict(student=(784, 128, 10), rounds=40, batch=100, steps_per_round=50, shift=2,
-                    final_epochs=160,
+                    final_epochs=200,
                     synth=dict(iterations=400, lr=0.25, jitter=2, r_feature=5.0,
                                first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0)),
 }
