@@ -91,7 +91,7 @@ PACK = {"direct-conv-conv-l4": 4, "direct-2hidden-l4": 3, "direct-chunks-l3": 8}
 #: multiply, 5 are shifts and adds (12-bit weights, 6-bit inputs).
 DSP = {"direct-wide-l8": 3, "direct-chunks-l3": 5}
 #: Cases built with ``bram_outreg`` (``NetworkCore``'s): layer 0's 4,480 rows in five banks of
-#: DP16KD blocks with the output register (latency 4), layer 1's 192 rows in one (latency 2);
+#: DP16KD blocks with the output register (latency 4), layer 1's 192 rows in one (latency 3);
 #: "always": 8-bit rows would otherwise stay in the denser generic shapes.
 OUTREG = {"spikes-banked-l1": "always"}
 #: The cases whose first weight memory is split into banks.

@@ -86,7 +86,7 @@ def _instances(top) -> list[Instance]:
     return found
 
 
-@pytest.mark.parametrize(("depth", "banks", "latency"), [(300, 1, 2), (2500, 3, 4)])
+@pytest.mark.parametrize(("depth", "banks", "latency"), [(300, 1, 3), (2500, 3, 4)])
 def test_blocks_hold_only_the_live_columns(depth, banks, latency):
     """5 of 8 lanes carry weights: 40 live bits, 3 blocks of 18 per bank (not 4 for 64)."""
     mem, _ = _outreg_memory(depth=depth)
@@ -116,7 +116,7 @@ def test_plan_banks_and_latency_with_outreg():
     net = random_network(spec, 0)
     reg = plan_core(net, lanes=4, bram_outreg=True).layers
     # layer 0: 200 x 5 = 1000 rows of 32 bits: 2 blocks of 1024 x 18 as of 512 x 36
-    assert (reg[0].outreg, reg[0].bank_rows, reg[0].weight_latency) == (True, 1024, 2)
+    assert (reg[0].outreg, reg[0].bank_rows, reg[0].weight_latency) == (True, 1024, 3)
     assert not reg[1].outreg  # 20 rows: LUTs
     # lanes 1: 4,000 rows of 8 bits: 4 blocks of 1024 x 18 against 2 of 4096 x 4
     assert not plan_core(net, lanes=1, bram_outreg=True).layers[0].outreg

@@ -184,7 +184,7 @@ class LayerPlan:
     @property
     def weight_latency(self) -> int:
         """Cycles from a weight address to its row (:class:`.weight_memory.WeightMemory`)."""
-        return 2 if self.weight_banks == 1 else 4 if self.outreg else 3
+        return (2 if self.weight_banks == 1 else 3) + (1 if self.outreg else 0)
 
     @property
     def is_readout(self) -> bool:

@@ -27,9 +27,11 @@ Latency: ``data`` holds the row addressed ``latency`` cycles earlier (2 with one
 With ``outreg`` (ECP5 board builds, ``NetworkCore(bram_outreg=True)``) each bank is DP16KD
 instances with the block's own output register (:mod:`.dp16kd`, 1024 rows of 18 bits):
 the row leaves the block register 0.97 ns after the clock instead of the read's 5.6 ns.
-One bank: that register is ``data`` (latency 2). Several: each bank's output is gated by
-its (delayed) select and ORed by :data:`OR_GROUP` into a register, then into ``data``
-(latency 4).
+One bank: the block register is followed by ``data``, a fabric register (latency 3: the
+blocks of a wide row sit in block-RAM rows across the die, far from the multipliers; the
+hop to ``data`` then starts at 0.97 ns and the multiply at a flip-flop). Several: each
+bank's output is gated by its (delayed) select and ORed by :data:`OR_GROUP` into a
+register, then into ``data`` (latency 4).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class WeightMemory(wiring.Component):
     data : shape, out
         The row addressed ``latency`` cycles earlier.
     latency : int
-        2 for one bank, 3 for several (4 with ``outreg``).
+        2 for one bank, 3 for several (3 and 4 with ``outreg``).
     banks : int
         Number of banks.
     """
@@ -88,7 +90,7 @@ class WeightMemory(wiring.Component):
         self.bank_rows = int(bank_rows)
         self.banks = max(1, -(-self.depth // self.bank_rows))
         self.outreg = bool(outreg) and self.depth >= LOGIC_ROWS
-        self.latency = 2 if self.banks == 1 else 4 if self.outreg else 3
+        self.latency = (2 if self.banks == 1 else 3) + (1 if self.outreg else 0)
         super().__init__({"addr": In(range(max(2, self.depth))), "data": Out(shape)})
 
     def elaborate(self, platform):
@@ -154,7 +156,7 @@ class WeightMemory(wiring.Component):
         width = Shape.cast(self._shape).width
         if self.banks == 1:
             q = dp16kd.rom_outreg(m, "bank0", self._raw(self._rows), width, self.addr)
-            m.d.comb += self.data.eq(q)
+            m.d.sync += self.data.eq(q)
             return m
         low = self.bank_rows.bit_length() - 1
         sel = [self.addr[low:]]
