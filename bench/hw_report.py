@@ -100,7 +100,7 @@ def targets(nets: list[dict], rows: list[dict]) -> list[dict]:
             worst["fmax_mhz"] >= worst["target_mhz"])
     else:
         add("Fmax >= 100 MHz on ECP5", "not built", False)
-    mn = next((n for n in nets if n["net"] == "mnist5k"), None)
+    mn = _newest_net(nets, "mnist5k")
     add(f"MNIST-5k golden accuracy >= {MNIST_ACC:.0%}",
         "not measured" if mn is None else f"{mn['golden_acc']:.2%} on {mn['test_images']} "
         "test images", mn is not None and mn["golden_acc"] >= MNIST_ACC)
@@ -118,6 +118,24 @@ def targets(nets: list[dict], rows: list[dict]) -> list[dict]:
                       "clock" for r in r25),
             best["latency_us_board"] <= limit)
     return out + targets22(nets, rows)
+
+
+def _newest_net(nets: list[dict], name: str) -> dict | None:
+    """Net ``name`` as this bench's latest rows measured it (those that record ``in_pack``;
+    the lowest accuracy of them), else the first older row."""
+    mine = [n for n in nets if n["net"] == name and "in_pack" in n]
+    if mine:
+        return min(mine, key=lambda n: n["golden_acc"])
+    return next((n for n in nets if n["net"] == name), None)
+
+
+def _net_of(nets: list[dict], row: dict) -> dict:
+    """The net a board row was built from: same name, lanes and ``in_pack`` (rows of earlier
+    runs record neither: the first of that name)."""
+    same = [n for n in nets if n["net"] == row["net"]
+            and str(n.get("lanes")) == str(row.get("lanes"))
+            and n.get("in_pack") == row.get("in_pack")]
+    return (same or [n for n in nets if n["net"] == row["net"]])[0]
 
 
 def targets22(nets: list[dict], rows: list[dict]) -> list[dict]:
@@ -203,10 +221,10 @@ def markdown(result: dict) -> str:
               f"| Spiker+ (Xilinx 7-series, arXiv 2401.01141) | {SPIKER_PLUS['acc']:.2%} | "
               f"{SPIKER_PLUS['latency_us']:.0f} | {SPIKER_PLUS['logic_cells']:,} | "
               f"{SPIKER_PLUS['bram']} (Xilinx BRAM) | 1.0 |"]
-    mn = next((n for n in result["nets"] if n["net"] == "mnist5k"), None)
     for r in result["boards"]:
         if r["net"] == "mnist5k" and "fmax_mhz" in r:
             res = r["resources"]
+            mn = _net_of(result["nets"], r)
             for label, mhz, lat in (("board clock", r["board_mhz"], r["latency_us_board"]),
                                     ("Fmax", r["fmax_mhz"], r["latency_us_fmax"])):
                 lines.append(

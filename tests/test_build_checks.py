@@ -255,7 +255,7 @@ def test_auto_lanes_plan_for_the_board(tmp_path, monkeypatch):
     8 DSPs allow less than the 85F's)."""
     seen = []
 
-    def stop(board, net, *, lanes, spram):
+    def stop(board, net, *, lanes, spram, in_pack=1):
         seen.append(lanes)
         raise FitError("stop")
 
