@@ -42,8 +42,10 @@ RECIPES = {
     "digits-spikes": {"encoding": "spikes", "in_bits": 1, "timesteps": 8, "epochs": 20},
     # 784-128-10 on images shifted by up to 2 pixels (fresh offsets every epoch) for 200
     # epochs: 4,000 training images are too few for 97 % without it (30 epochs, no shifts:
-    # 91.8 % golden).
-    "mnist5k": {"dataset": "mnist5k", "epochs": 200, "lr": 2e-3, "augment_shift": 2},
+    # 91.8 % golden). Weight decay 3e-4 makes >= 97 % hold for every seed: golden over seeds
+    # 0-4 97.3/97.4/97.8/97.4/97.8 % (without it 95.9/96.8/96.6/97.5/97.3 %; docs/hardware.md).
+    "mnist5k": {"dataset": "mnist5k", "epochs": 200, "lr": 2e-3, "augment_shift": 2,
+                "weight_decay": 3e-4},
 }
 _ROOT = Path(__file__).resolve().parent
 #: Where :func:`load` keeps the trained networks.
