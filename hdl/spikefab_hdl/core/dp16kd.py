@@ -43,6 +43,8 @@ def place_outreg(layers, mode) -> list:
     ``"always"`` every layer, True where 1024 x 18 blocks hold the weight memory in no more
     blocks than the best DP16KD shape (``layout.bank_rows_for``'s; e.g. not 8-bit rows,
     which 2048 x 9 holds in half the blocks), False none."""
+    if mode not in (False, True, "always"):
+        raise ValueError(f"bram_outreg must be False, True or 'always', not {mode!r}")
     out = []
     for lp in layers:
         width, depth = lp.lanes * lp.mask * lp.w_bits, lp.weight_depth

@@ -359,6 +359,8 @@ def _shrink(net, items, fits) -> tuple[tuple[int, int], ...]:
 def place_products(layers, dsp: int) -> list:
     """``layers`` with at most ``dsp`` products (one per lane and pixel of a chunk of a layer
     with a multi-bit input) left to DSP blocks, in layer order, and the rest in logic."""
+    if not isinstance(dsp, int) or dsp < 0:
+        raise ValueError(f"dsp must be a non-negative integer or None, not {dsp!r}")
     out = []
     for lp in layers:
         if lp.value_bits:

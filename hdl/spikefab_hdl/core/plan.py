@@ -334,10 +334,6 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
         When ``lanes`` is not an integer in ``[1, MAX_LANES]`` (or a valid per-layer list),
         or ``dsp`` is negative.
     """
-    if bram_outreg not in (False, True, "always"):
-        raise ValueError(f"bram_outreg must be False, True or 'always', not {bram_outreg!r}")
-    if dsp is not None and (not isinstance(dsp, int) or dsp < 0):
-        raise ValueError(f"dsp must be a non-negative integer or None, not {dsp!r}")
     if not isinstance(net, QuantizedNetwork):
         raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
     spec = net.spec
