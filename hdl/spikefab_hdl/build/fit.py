@@ -69,10 +69,7 @@ def live_width(frag: MemoryInstance, width: int) -> int:
     port, else those nonzero in some row of its initial contents."""
     if frag._write_ports:
         return width
-    used = 0
-    for row in frag._data.init._raw:
-        used |= int(row)
-    return bin(used & ((1 << width) - 1)).count("1")
+    return len(dp16kd.live_columns(frag._data.init._raw, width))
 
 
 def _memories(top) -> list[tuple[str, int, int, bool]]:

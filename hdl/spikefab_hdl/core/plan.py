@@ -34,7 +34,7 @@ from .input_pack import check_in_pack
 from .lanes import MAX_LANES, MAX_MASK, check_lanes, lanes_label, lanes_value, resolve_lanes
 from .layout import DP16KD_SHAPES, bank_rows_for, pack_groups, pack_rows
 from .placement import SPRAM_MEMORIES, check_spram
-from .weight_memory import LOGIC_ROWS
+from .weight_memory import LOGIC_ROWS, read_latency
 
 __all__ = ["EXTENSIONS", "MAX_LANES", "MAX_MASK", "CYCLE_BITS", "LayerPlan", "CorePlan",
            "check_lanes", "resolve_lanes", "lanes_label", "plan_core", "pack_rows", "pack_groups",
@@ -184,7 +184,7 @@ class LayerPlan:
     @property
     def weight_latency(self) -> int:
         """Cycles from a weight address to its row (:class:`.weight_memory.WeightMemory`)."""
-        return (2 if self.weight_banks == 1 else 3) + (1 if self.outreg else 0)
+        return read_latency(self.weight_banks, self.outreg)
 
     @property
     def is_readout(self) -> bool:

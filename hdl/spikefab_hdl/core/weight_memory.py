@@ -43,12 +43,19 @@ from amaranth.lib.wiring import In, Out
 
 from . import dp16kd
 
-__all__ = ["WeightMemory", "OR_GROUP", "LOGIC_ROWS"]
+__all__ = ["WeightMemory", "OR_GROUP", "LOGIC_ROWS", "read_latency"]
 
 #: Banks whose (zeroed) outputs one LUT level ORs before a register.
 OR_GROUP = 4
 #: A weight memory shallower than this is kept in LUTs (``build.fit.MIN_BRAM_DEPTH``).
 LOGIC_ROWS = 128
+
+
+
+def read_latency(banks: int, outreg: bool) -> int:
+    """Cycles from an address to its row: 2 for one bank, 3 for several, one more with
+    ``outreg`` (the module docstring)."""
+    return (2 if banks == 1 else 3) + (1 if outreg else 0)
 
 
 class WeightMemory(wiring.Component):
@@ -90,7 +97,7 @@ class WeightMemory(wiring.Component):
         self.bank_rows = int(bank_rows)
         self.banks = max(1, -(-self.depth // self.bank_rows))
         self.outreg = bool(outreg) and self.depth >= LOGIC_ROWS
-        self.latency = (2 if self.banks == 1 else 3) + (1 if self.outreg else 0)
+        self.latency = read_latency(self.banks, self.outreg)
         super().__init__({"addr": In(range(max(2, self.depth))), "data": Out(shape)})
 
     def elaborate(self, platform):
