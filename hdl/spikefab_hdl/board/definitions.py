@@ -27,6 +27,7 @@ from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
 from amaranth_boards.resources import UARTResource
 from amaranth_boards.ulx3s import ULX3S_25F_Platform, ULX3S_85F_Platform
 
+from ..core.sb_mac16 import network_fits
 from .pll import PLLDomain, ice40_pll
 from .top import DEFAULT_BAUD, BoardTop
 
@@ -152,6 +153,7 @@ class BoardDesign(Elaboratable):
             self.top = BoardTop(net=net, clk_hz=self.clk_hz, lanes=lanes, baud=baud,
                                 n_leds=len(board.leds), spram=spram, in_pack=in_pack,
                                 dsp=board.capacity["dsp"],  # the rest of the products in logic
+                                mac8x8=board.family == "ice40" and network_fits(net),  # 2 a DSP
                                 bram_outreg=board.family == "ecp5")  # DP16KD output registers
         except ValueError:
             self._MustUse__silence = True  # a refused design is not an unused one

@@ -47,11 +47,12 @@ __all__ = ["DEFAULT_BAUD", "DEFAULT_TIMEOUT_S", "BoardTop"]
 DEFAULT_TIMEOUT_S = 0.1
 
 
-def _default_core(net, lanes, spram=None, in_pack=1, *, dsp=None, bram_outreg=False):
+def _default_core(net, lanes, spram=None, in_pack=1, *, dsp=None, mac8x8=False,
+                  bram_outreg=False):
     from ..core.network import NetworkCore
 
     return NetworkCore(net=net, lanes=lanes, trace=False, spram=spram, in_pack=in_pack,
-                       dsp=dsp, bram_outreg=bram_outreg)
+                       dsp=dsp, mac8x8=mac8x8, bram_outreg=bram_outreg)
 
 
 class BoardTop(wiring.Component):
@@ -87,6 +88,8 @@ class BoardTop(wiring.Component):
     dsp : int, optional
         The default core's products in DSP blocks at most (``NetworkCore``'s; the device's
         DSP count), the rest in logic.
+    mac8x8 : bool
+        The default core's DSP products two a block (``NetworkCore``'s; iCE40 builds).
     bram_outreg : bool
         The default core's block-RAM weight memories with the DP16KD output register
         (``NetworkCore``'s; ECP5 board builds).
@@ -105,7 +108,7 @@ class BoardTop(wiring.Component):
                  baud: int = DEFAULT_BAUD, divisor: int | None = None,
                  timeout_cycles: int | None = None, n_leds: int = 3, core=None, spram=None,
                  pack: bool = True, in_pack: int = 1, dsp: int | None = None,
-                 bram_outreg: bool | str = False):
+                 mac8x8: bool = False, bram_outreg: bool | str = False):
         if not isinstance(net, QuantizedNetwork):
             self._MustUse__silence = True
             raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
@@ -115,7 +118,7 @@ class BoardTop(wiring.Component):
         self.spram = spram
         try:
             self.plan = plan_core(net, lanes=lanes, spram=spram, in_pack=in_pack, dsp=dsp,
-                                  bram_outreg=bram_outreg)
+                                  mac8x8=mac8x8, bram_outreg=bram_outreg)
             self.divisor = divisor if divisor is not None else uart_divisor(self.clk_hz, baud)
             self.info = NetInfo.from_network(net, self.clk_hz, baud=baud, pack=pack)
         except ValueError:
@@ -124,7 +127,7 @@ class BoardTop(wiring.Component):
         self.timeout_cycles = (timeout_cycles if timeout_cycles is not None
                                else round(DEFAULT_TIMEOUT_S * self.clk_hz))
         self.n_leds = n_leds
-        self._core = core or functools.partial(_default_core, dsp=dsp,
+        self._core = core or functools.partial(_default_core, dsp=dsp, mac8x8=mac8x8,
                                                bram_outreg=bram_outreg)
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(n_leds)})
 

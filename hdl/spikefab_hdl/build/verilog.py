@@ -18,7 +18,7 @@ from amaranth.lib import data, wiring
 from spikefab.atomic import atomic_write_files
 from spikefab.ir import QuantizedNetwork
 
-from ..core.dp16kd import with_model
+from ..core import dp16kd, sb_mac16
 from ..core.network import NetworkCore
 
 __all__ = [
@@ -92,14 +92,15 @@ def describe_core(core: NetworkCore, *, module: str = MODULE_NAME) -> dict:
 def write_verilog(
     net: QuantizedNetwork, out_dir, *, lanes: int = 4, trace: bool = False,
     name: str = MODULE_NAME, spram=None, in_pack: int = 1, dsp: int | None = None,
-    bram_outreg: bool | str = False,
+    mac8x8: bool = False, bram_outreg: bool | str = False,
 ) -> tuple[Path, Path]:
     """Write ``<out_dir>/<name>.v`` and ``<out_dir>/<name>.json`` atomically (``spram``: the
     core's placement of state memories in single-port RAM; ``in_pack``: direct input values
-    per beat; ``dsp``: products in DSP blocks at most, the rest in logic; ``bram_outreg``:
-    DP16KD weight memories with their output register; all ``NetworkCore``'s). The Verilog
-    of a core with DP16KD instances ends with the primitive's simulation model
-    (``core.dp16kd.MODEL``) for Verilator and Icarus.
+    per beat; ``dsp``: products in DSP blocks at most, the rest in logic; ``mac8x8``: two a
+    block, SB_MAC16 instances; ``bram_outreg``: DP16KD weight memories with their output
+    register; all ``NetworkCore``'s). The Verilog of a core with DP16KD or SB_MAC16
+    instances ends with the primitives' simulation models (``core.dp16kd.MODEL``,
+    ``core.sb_mac16.MODEL``) for Verilator and Icarus.
 
     Returns
     -------
@@ -109,8 +110,9 @@ def write_verilog(
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"name must be a Verilog identifier, not {name!r}")
     core = NetworkCore(net=net, lanes=lanes, trace=trace, spram=spram, in_pack=in_pack,
-                       dsp=dsp, bram_outreg=bram_outreg)
-    text = with_model(verilog.convert(core, name=name, emit_src=False))
+                       dsp=dsp, mac8x8=mac8x8, bram_outreg=bram_outreg)
+    text = verilog.convert(core, name=name, emit_src=False)
+    text = sb_mac16.with_model(dp16kd.with_model(text))
     out = Path(out_dir)
     v_path, j_path = out / f"{name}.v", out / f"{name}.json"
     desc = json.dumps(describe_core(core, module=name), indent=2) + "\n"

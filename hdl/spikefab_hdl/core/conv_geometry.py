@@ -25,7 +25,17 @@ import numpy as np
 from spikefab.fixed import unsigned_width
 from spikefab.spec import ConvSpec
 
-__all__ = ["ConvGeometry", "coord_bits", "taps"]
+__all__ = ["ConvGeometry", "check_conv_order", "coord_bits", "taps"]
+
+
+def check_conv_order(spec) -> None:
+    """Refuse (one line) a conv layer after a dense one: the core feeds a conv layer only
+    from the input or from another conv layer."""
+    for i, (prev, layer) in enumerate(zip(spec.layers, spec.layers[1:], strict=False)):
+        if layer.conv is not None and prev.conv is None:
+            raise ValueError(f"layer {i + 1} is a conv layer after the dense layer {i}: the "
+                             "network core feeds a conv layer only from the input or from "
+                             "another conv layer")
 
 
 def coord_bits(conv: ConvSpec) -> tuple[int, int, int]:

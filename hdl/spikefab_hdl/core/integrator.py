@@ -8,8 +8,9 @@ with the current memory's read port transparent to its write port so that back-t
 updates of the same row are exact. A spike input has three stages (read the weight row;
 register it; add it into the current row). A multi-bit input has four: read the weight
 row; register it; multiply it by ``x_i`` into a register (``lanes`` multipliers
-``w_bits x in_bits``, the form yosys maps to DSP blocks; beyond the device's DSP count
-shifts and adds, ``LayerPlan.logic_lanes``); add the products into the
+``w_bits x in_bits``, the form yosys maps to DSP blocks, or two a block as SB_MAC16
+instances in dual 8x8 mode, ``LayerPlan.mac8x8``, :mod:`.sb_mac16`; beyond the device's DSP
+count shifts and adds, ``LayerPlan.logic_lanes``); add the products into the
 current row. A weight memory of several banks (:mod:`.weight_memory`, one block-RAM shape
 each) adds one stage: the OR of the banks' zeroed outputs, registered. An event with
 ``x_i = 0`` is consumed in one cycle and does nothing.
@@ -40,6 +41,7 @@ from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from . import sb_mac16
 from .arith import times, times_unsigned
 from .plan import LayerPlan
 from .spram import SPRAMMemory
@@ -144,11 +146,19 @@ class Integrator(wiring.Component):
             add_valid, add_group = Signal(), Signal(range(groups))
             terms = Signal(data.ArrayLayout(signed(lp.w_bits + vb + 1), lanes * k))
             m.d.sync += [add_valid.eq(reg_valid), add_group.eq(reg_group)]
-            for p in range(lanes * k):  # beyond the device's DSPs, shifts and adds (arith)
-                logic = p >= lanes * k - lp.logic_lanes
-                x = reg_value[(p // lanes) * vb:(p // lanes + 1) * vb]
-                m.d.sync += terms[p].eq(times_unsigned(reg_w[p], x) if logic
-                                        else reg_w[p] * x)
+            on_dsp = lanes * k - lp.logic_lanes
+            xs = [reg_value[(p // lanes) * vb:(p // lanes + 1) * vb] for p in range(lanes * k)]
+            if lp.mac8x8:  # two products a SB_MAC16, registered in the block (sb_mac16)
+                pairs = sb_mac16.products(m, "mac", [(reg_w[p], xs[p]) for p in range(on_dsp)])
+                m.d.comb += [terms[p].eq(v) for p, v in enumerate(pairs)]
+            for p in range(lp.mac8x8 * on_dsp, lanes * k):  # beyond the DSPs: shifts and adds
+                prod = times_unsigned(reg_w[p], xs[p]) if p >= on_dsp else reg_w[p] * xs[p]
+                if lp.mac8x8:  # terms is then driven comb: each product its own register
+                    reg = Signal(signed(lp.w_bits + vb + 1), name=f"product{p}")
+                    m.d.sync += reg.eq(prod)
+                    m.d.comb += terms[p].eq(reg)
+                else:
+                    m.d.sync += terms[p].eq(prod)
             row_addr, row_read = reg_group, reg_valid
             in_flight = in_flight | add_valid
             if k > 1:

@@ -24,8 +24,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from . import sb_mac16
+
 __all__ = [
     "place_products",
+    "products_per_dsp",
     "MAX_LANES",
     "MAX_MASK",
     "DEFAULT_BUDGET",
@@ -195,19 +198,20 @@ def _blocks(family: str, width: int, depth: int) -> int:
 
 
 def estimate_cost(net, items, family: str = "ecp5", *, only=None, dsp=None) -> dict:
-    """A shape-only estimate of what ``items`` cost: ``dsp`` (one per product of a direct
-    layer: ``L x K``, at most ``dsp``), ``lut`` (:data:`BASE_LUT`, then per lane the adder
-    tree's ``K - 1`` adders and the mask gating, and :data:`LUT_PER_BIT` (per family) per bit
-    of the current and the state, a neuron's ``v_bits`` six times over: its update; weight
-    memories under :data:`LOGIC_ROWS` rows as LUT ROMs; a product beyond ``dsp`` DSPs
-    ``in_bits`` adders of its width; tree and products :data:`LOGIC_FACTOR` times over) and
-    ``bram`` (the other weight memories' blocks, both without the zero columns of padding
-    lanes; on iCE40 the state memories of :data:`STATE_BRAM_ROWS` rows or more too).
-    ``only``: the cost of that layer alone (no :data:`BASE_LUT`).
+    """A shape-only estimate of what ``items`` cost: ``dsp`` (the blocks of a direct layer's
+    ``L x K`` products, :func:`products_per_dsp` a block, at most ``dsp``), ``lut``
+    (:data:`BASE_LUT`, then per lane the adder tree's ``K - 1`` adders and the mask gating,
+    and :data:`LUT_PER_BIT` (per family) per bit of the current and the state, a neuron's
+    ``v_bits`` six times over: its update; weight memories under :data:`LOGIC_ROWS` rows as
+    LUT ROMs; a product beyond the DSPs ``in_bits`` adders of its width; tree and products
+    :data:`LOGIC_FACTOR` times over) and ``bram`` (the other weight memories' blocks, both
+    without the zero columns of padding lanes; on iCE40 the state memories of
+    :data:`STATE_BRAM_ROWS` rows or more too). ``only``: the cost of that layer alone (no
+    :data:`BASE_LUT`).
     """
     spec = net.spec
     lut, bram, used = (BASE_LUT if only is None else 0), 0, 0
-    free = None if dsp is None else int(dsp)
+    free = None if dsp is None else int(dsp) * products_per_dsp(net, family)
     for i, (layer, (lanes, k)) in enumerate(zip(spec.layers, items, strict=True)):
         if only is not None and i != only:
             continue
@@ -232,7 +236,7 @@ def estimate_cost(net, items, family: str = "ecp5", *, only=None, dsp=None) -> d
         if direct:
             products = lanes * k
             on_dsp = products if free is None else min(products, free)
-            used += on_dsp
+            used += -(-on_dsp // products_per_dsp(net, family))
             free = None if free is None else free - on_dsp
             lut += factor * (products - on_dsp) * spec.in_bits * w
         groups = -(-n_out // lanes)
@@ -240,6 +244,12 @@ def estimate_cost(net, items, family: str = "ecp5", *, only=None, dsp=None) -> d
             state_bits = net.acc_bits() if layer.neuron is None else layer.neuron.v_bits
             bram += sum(-(-lanes * b // 16) for b in (net.current_bits(i), state_bits))
     return {"lut": int(lut), "bram": bram, "dsp": used}
+
+
+def products_per_dsp(net, family: str) -> int:
+    """Products a DSP block makes: two on iCE40 where ``net``'s widths fit SB_MAC16's dual
+    8x8 mode (:mod:`.sb_mac16`; the board build uses it then), else one."""
+    return 2 if family == "ice40" and sb_mac16.network_fits(net) else 1
 
 
 def _pow2_at_most(x: int) -> int:
@@ -280,15 +290,16 @@ def _choices(net, budget, in_pack: int = 1) -> list[list[tuple[int, int]]]:
         width = layer.n_out if layer.conv is None else layer.conv.out_channels
         top = min(MAX_LANES, 1 << max(0, (width - 1).bit_length()))
         direct = i == 0 and spec.encoding == "direct"
+        products = (budget.get("dsp", 0) or 1) * products_per_dsp(net, budget.get("family"))
         if direct:
-            top = min(top, _pow2_at_most(budget.get("dsp", 0) or 1))
+            top = min(top, _pow2_at_most(products))
         lanes = [1 << e for e in range(top.bit_length())]
         if layer.conv is None and not direct and width <= MAX_LANES and width not in lanes:
             lanes.append(width)
         masks = [1 << e for e in range(MAX_MASK.bit_length())] if _mask_ok(spec, i) else [1]
         if i == 0:
             masks = [k for k in masks if in_pack % k == 0]
-        cap = (budget.get("dsp", 0) or 1) if direct else MAX_LANES * MAX_MASK
+        cap = products if direct else MAX_LANES * MAX_MASK
         out.append([(lane, k) for lane in lanes for k in masks if lane * k <= cap])
     return out
 
@@ -356,17 +367,25 @@ def _shrink(net, items, fits) -> tuple[tuple[int, int], ...]:
     return tuple(zip(lanes, masks, strict=True))
 
 
-def place_products(layers, dsp: int) -> list:
-    """``layers`` with at most ``dsp`` products (one per lane and pixel of a chunk of a layer
-    with a multi-bit input) left to DSP blocks, in layer order, and the rest in logic."""
-    if not isinstance(dsp, int) or dsp < 0:
+def place_products(layers, dsp: int | None, mac8x8: bool = False) -> list:
+    """``layers`` with at most ``dsp`` DSP blocks' products (one per lane and pixel of a chunk
+    of a layer with a multi-bit input; two per block with ``mac8x8``: SB_MAC16's dual 8x8
+    mode, :mod:`.sb_mac16`, refused in one line where the widths do not fit) in layer order,
+    and the rest in logic. ``dsp`` None: every product on a DSP."""
+    if dsp is not None and (not isinstance(dsp, int) or isinstance(dsp, bool) or dsp < 0):
         raise ValueError(f"dsp must be a non-negative integer or None, not {dsp!r}")
+    if not isinstance(mac8x8, bool):
+        raise ValueError(f"mac8x8 must be a bool, not {mac8x8!r}")
     out = []
     for lp in layers:
         if lp.value_bits:
+            if mac8x8:
+                sb_mac16.check_widths(lp.index, lp.w_bits, lp.value_bits)
             products = lp.lanes * lp.mask
-            in_dsp = min(products, dsp)
-            dsp -= in_dsp
-            lp = replace(lp, logic_lanes=products - in_dsp)
+            per = 2 if mac8x8 else 1
+            in_dsp = products if dsp is None else min(products, per * dsp)
+            if dsp is not None:
+                dsp -= -(-in_dsp // per)
+            lp = replace(lp, logic_lanes=products - in_dsp, mac8x8=mac8x8)
         out.append(lp)
     return out

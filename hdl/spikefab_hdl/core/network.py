@@ -52,6 +52,11 @@ class NetworkCore(wiring.Component):
     dsp : int, optional
         At most this many of a direct layer's products in DSP blocks (the device's count),
         the rest shifts and adds in logic (``plan.plan_core``). Default: all in DSPs.
+    mac8x8 : bool
+        Two products a DSP block: iCE40 SB_MAC16 instances in dual 8x8 mode (``core.sb_mac16``;
+        board builds for iCE40 where the widths fit). Simulation needs the model
+        ``sb_mac16.MODEL`` (``build.verilog`` adds it); Amaranth's simulator cannot run it.
+        Default False.
     trace : bool
         Add the ``trace`` ports (for verification); board builds use ``False``.
     spram : dict, optional
@@ -88,10 +93,11 @@ class NetworkCore(wiring.Component):
 
     def __init__(self, *, net: QuantizedNetwork, lanes: int = 4, trace: bool = True,
                  spram=None, in_pack: int = 1, budget=None, dsp: int | None = None,
-                 bram_outreg: bool | str = False):
+                 mac8x8: bool = False, bram_outreg: bool | str = False):
         try:
             self.plan: CorePlan = plan_core(net, lanes=lanes, spram=spram, in_pack=in_pack,
-                                            budget=budget, dsp=dsp, bram_outreg=bram_outreg)
+                                            budget=budget, dsp=dsp, mac8x8=mac8x8,
+                                            bram_outreg=bram_outreg)
         except (TypeError, ValueError) as e:
             raise refuse(self, e) from None
         if not isinstance(trace, bool):

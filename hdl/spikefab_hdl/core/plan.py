@@ -28,7 +28,7 @@ from spikefab.ir import QuantizedNetwork
 from spikefab.spec import ConvSpec, LIFSpec
 
 from . import lanes as _lanes
-from .conv_geometry import ConvGeometry, coord_bits
+from .conv_geometry import ConvGeometry, check_conv_order, coord_bits
 from .dp16kd import place_outreg
 from .input_pack import check_in_pack
 from .lanes import MAX_LANES, MAX_MASK, check_lanes, lanes_label, lanes_value, resolve_lanes
@@ -101,6 +101,8 @@ class LayerPlan:
         Lanes of a direct layer whose product ``w * x`` is shifts and adds in logic
         (:func:`.arith.times_unsigned`; the last ones); the others are multiplies yosys maps
         to DSP blocks. 0 unless ``plan_core(dsp=...)`` ran out of DSPs.
+    mac8x8 : bool
+        The DSP products are SB_MAC16 instances in dual 8x8 mode, two a block (:mod:`.sb_mac16`).
     bram_outreg : bool
         A weight memory of :data:`.weight_memory.LOGIC_ROWS` rows or more is DP16KD
         instances with their output register (:mod:`.dp16kd`; banks of 1024 rows;
@@ -130,6 +132,7 @@ class LayerPlan:
     mask: int = 1
     next_mask: int = 1
     logic_lanes: int = 0
+    mac8x8: bool = False
     bram_outreg: bool = False
 
     def __post_init__(self):
@@ -249,6 +252,7 @@ class LayerPlan:
             **({"conv": self.geometry.to_dict()} if self.conv is not None else {}),
             **({"spram": dict(self.spram)} if self.spram else {}),
             **({"logic_lanes": self.logic_lanes} if self.logic_lanes else {}),
+            **({"mac8x8": True} if self.mac8x8 else {}),
         }
 
 
@@ -315,7 +319,8 @@ class CorePlan:
 
 
 def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
-              budget=None, dsp: int | None = None, bram_outreg: bool | str = False) -> CorePlan:
+              budget=None, dsp: int | None = None, mac8x8: bool = False,
+              bram_outreg: bool | str = False) -> CorePlan:
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
 
     ``lanes``: any form :func:`.lanes.resolve_lanes` accepts (``budget``: the resources
@@ -323,6 +328,7 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
     memories placed in single-port RAM (:func:`check_spram`); None: none. ``in_pack``: see
     :mod:`.input_pack`. ``dsp``: at most this many products in DSP blocks (the device's count),
     the rest in logic (:attr:`LayerPlan.logic_lanes`); None: every product a multiply.
+    ``mac8x8``: two products a DSP block, SB_MAC16 instances (iCE40; :mod:`.sb_mac16`).
     ``bram_outreg``: block-RAM weight memories as DP16KD with the output register (ECP5;
     True: where that takes no more blocks, ``"always"``: all; :func:`.dp16kd.place_outreg`).
 
@@ -332,7 +338,7 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
         When ``net`` is not a QuantizedNetwork.
     ValueError
         When ``lanes`` is not an integer in ``[1, MAX_LANES]`` (or a valid per-layer list),
-        or ``dsp`` is negative.
+        or ``dsp`` is negative, or ``mac8x8`` meets products wider than 8 bits.
     """
     if not isinstance(net, QuantizedNetwork):
         raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
@@ -342,11 +348,7 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
     items = resolve_lanes(net, lanes, budget=budget, in_pack=in_pack)
     uniform = len(set(items)) == 1 and items[0][1] == 1
     placed = check_spram(net, spram)
-    for i, (prev, layer) in enumerate(zip(spec.layers, spec.layers[1:], strict=False)):
-        if layer.conv is not None and prev.conv is None:
-            raise ValueError(f"layer {i + 1} is a conv layer after the dense layer {i}: the "
-                             "network core feeds a conv layer only from the input or from "
-                             "another conv layer")
+    check_conv_order(spec)
     direct = spec.encoding == "direct"
     acc_bits = net.acc_bits()
     layers = []
@@ -380,8 +382,8 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
                 next_mask=1 if last else items[i + 1][1],
             )
         )
-    if dsp is not None:
-        layers = _lanes.place_products(layers, dsp)
+    if dsp is not None or mac8x8:
+        layers = _lanes.place_products(layers, dsp, mac8x8)
     layers = place_outreg(layers, bram_outreg)
     in_data_bits = spec.in_bits * in_pack if direct else layers[0].in_index_bits
     n_classes = spec.n_classes

@@ -127,10 +127,12 @@ def cycle_limit(desc: dict, n_samples: int, n_beats: int) -> int:
 
 
 def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: int = 1,
-               spram=None, dsp: int | None = None, bram_outreg: bool | str = False) -> dict:
+               spram=None, dsp: int | None = None, mac8x8: bool = False,
+               bram_outreg: bool | str = False) -> dict:
     """Simulate ``x`` on ``net``'s core in Verilator with the C++ harness (``in_pack``:
     direct input values per beat; ``spram``: the placement of conv state memories in
-    single-port RAM; ``dsp``: products in DSP blocks at most; ``bram_outreg``: DP16KD
+    single-port RAM; ``dsp``: products in DSP blocks at most; ``mac8x8``: two a block
+    (SB_MAC16 dual 8x8, its model simulated); ``bram_outreg``: DP16KD
     weight memories with their output register; all ``NetworkCore``'s).
 
     Returns
@@ -143,7 +145,8 @@ def run_native(net: QuantizedNetwork, x, *, lanes: int = 4, build_dir, in_pack: 
     samples = sample_inputs(net, x)
     build_dir = Path(build_dir).resolve()
     v_path, j_path = write_verilog(net, build_dir, lanes=lanes, trace=False, in_pack=in_pack,
-                                   spram=spram, dsp=dsp, bram_outreg=bram_outreg)
+                                   spram=spram, dsp=dsp, mac8x8=mac8x8,
+                                   bram_outreg=bram_outreg)
     desc = json.loads(j_path.read_text())
     for port in ("i_stream__payload", "o_stream__payload"):
         if desc["ports"][port]["width"] > 64:

@@ -49,6 +49,7 @@ def run_core_bench(
     spram=None,
     in_pack: int = 1,
     dsp: int | None = None,
+    mac8x8: bool = False,
     bram_outreg: bool | str = False,
 ) -> dict:
     """Build ``net`` into ``build_dir`` and check it on ``x`` with ``test_module`` in ``sim``.
@@ -60,7 +61,7 @@ def run_core_bench(
     build_dir : path
         The Verilog and the Verilator build go here, an Icarus build into ``icarus/``
         below it; the run into ``<build>/<run_name>/``.
-    lanes, trace, spram, in_pack, dsp, bram_outreg : the core's parameters.
+    lanes, trace, spram, in_pack, dsp, mac8x8, bram_outreg : the core's parameters.
     idle, stall : float
         Probability of an idle input cycle / of ``ready`` low on the output.
     seed : int
@@ -73,7 +74,8 @@ def run_core_bench(
     """
     root = Path(build_dir)
     v_path, j_path = write_verilog(net, root, lanes=lanes, trace=trace, spram=spram,
-                                   in_pack=in_pack, dsp=dsp, bram_outreg=bram_outreg)
+                                   in_pack=in_pack, dsp=dsp, mac8x8=mac8x8,
+                                   bram_outreg=bram_outreg)
     sim_dir = root if sim == "verilator" else root / sim
     build(sim, v_path, toplevel=MODULE_NAME, build_dir=sim_dir)
     run_dir = sim_dir / run_name
