@@ -49,6 +49,7 @@ from spikefab_hdl.build.tool_report import BuildError, FitError, TimingError
 from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES
 from spikefab_hdl.core.lanes import lanes_label, resolve_lanes
 from spikefab_hdl.core.network import NetworkCore
+from spikefab_hdl.core.sb_mac16 import network_fits
 from spikefab_hdl.sim.bound import event_bound
 from spikefab_hdl.sim.native import run_native
 
@@ -67,12 +68,18 @@ def _budget() -> dict:
     return {"family": board.family, **board.capacity}
 
 
+def _dsp(net) -> dict:
+    """The products as the board build places them: the UP5K's 8 DSPs, two products a block
+    (SB_MAC16 dual 8x8, ``core.sb_mac16``) where the widths fit, the rest in logic."""
+    return {"dsp": _budget()["dsp"], "mac8x8": network_fits(net)}
+
+
 def cycles_row(net, x, plan: str) -> dict:
     """Verilator cycles, agreement and where the cycles go for one plan."""
     items = resolve_lanes(net, plan, budget=_budget(), in_pack=PACK)
     label = lanes_label(items)
     nat = run_native(net, x, lanes=items, build_dir=WORK / "native" / label.replace(",", "_"),
-                     in_pack=PACK)
+                     in_pack=PACK, **_dsp(net))
     gold = run_network(net, x)
     agree = int(((nat["prediction"] == gold.prediction) & (nat["acc"] == gold.acc).all(1)).sum())
     b = event_bound(net, x, lanes=items, in_pack=PACK)
@@ -118,8 +125,7 @@ def synth_rows(net, plan: str) -> list[dict]:
     """``synth_ice40 -dsp -noflatten`` of the core alone, per submodule (reused when the
     core's RTLIL is unchanged)."""
     items = resolve_lanes(net, plan, budget=_budget(), in_pack=PACK)
-    core = NetworkCore(net=net, lanes=items, trace=False, in_pack=PACK,
-                       dsp=_budget()["dsp"])
+    core = NetworkCore(net=net, lanes=items, trace=False, in_pack=PACK, **_dsp(net))
     il = rtlil.convert(core, name="dut")
     key = hashlib.sha256(re.sub(r'attribute \\src "[^"]*"\n', "", il).encode()).hexdigest()
     cached = WORK / "synth" / f"{lanes_label(items).replace(',', '_')}-{key[:16]}.json"
@@ -145,7 +151,7 @@ def _key(net, items) -> str:
     """Hash of the board top's RTLIL (source locations left out) and the build sources."""
     board = get_board(BOARD)
     top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=items, n_leds=len(board.leds),
-                   dsp=board.capacity["dsp"], in_pack=PACK)
+                   in_pack=PACK, **_dsp(net))
     il = re.sub(r'attribute \\src "[^"]*"\n', "", rtlil.convert(top, name="top"))
     h = hashlib.sha256(il.encode())
     src = ROOT / "hdl" / "spikefab_hdl"

@@ -125,14 +125,16 @@ def strip_spram_init(rtlil_text: str) -> str:
     return "".join(out)
 
 
-def yosys_overrides(family: str, *, spram: bool) -> dict:
+def yosys_overrides(family: str, *, spram: bool, dsp: bool = True) -> dict:
     """The options of a board build's yosys script (Amaranth's platform overrides)."""
     # the names yosys 0.70's ABC9 stops on are hidden right after reading (.yosys_names)
     extra = {"script_after_read": HIDE_BIT_NAMES}
     # synth_ice40 maps multiplies to SB_MAC16 only with -dsp (ECP5 does it by default),
-    # and memories to SPRAM only with -spram
+    # and memories to SPRAM only with -spram. A core with SB_MAC16 instances (dual 8x8,
+    # core.sb_mac16; ``dsp`` False) has no multiply left, and -dsp's ice40_dsp pass would
+    # rewrite every SB_MAC16 it finds as a 16x16 multiplier (MODE_8x8 0, the 16x16 output)
     if family == "ice40":
-        extra["synth_opts"] = "-dsp -spram" if spram else "-dsp"
+        extra["synth_opts"] = " ".join(["-dsp"] * dsp + ["-spram"] * spram)
     return extra
 
 
@@ -240,7 +242,8 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
         plan = platform.prepare(
             design, name=NAME,
             nextpnr_opts=f"--report {NAME}_nextpnr.json --timing-allow-fail --seed {seed}",
-            **yosys_overrides(board.family, spram=bool(est["spram"])),
+            **yosys_overrides(board.family, spram=bool(est["spram"]),
+                              dsp=not any(lp.mac8x8 for lp in design.top.plan.layers)),
         )
         if est["spram"]:
             plan.files[f"{NAME}.il"] = strip_spram_init(plan.files[f"{NAME}.il"])
