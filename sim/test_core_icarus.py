@@ -17,7 +17,7 @@ lanes and trace ports, so one Verilator build serves both); Icarus builds into
 import functools
 
 import pytest
-from core_cases import BATCH, CASES, DSP, OUTREG, PACK, SPRAM, random_case
+from core_cases import BATCH, CASES, DSP, MAC8X8, OUTREG, PACK, SPRAM, random_case
 from spikefab import trained
 from spikefab_hdl.sim.simulators import SIMULATORS
 from spikefab_hdl.sim.testbench import SIM_BUILD, run_core_bench
@@ -46,7 +46,8 @@ def run_core(name: str, sim: str) -> dict:
     return run_core_bench(net, x, build_dir=root, lanes=lanes, idle=0.2, stall=0.25, seed=seed,
                           sim=sim, run_name="xsim_tb",
                           spram=SPRAM.get(name), in_pack=PACK.get(name, 1),
-                          dsp=DSP.get(name), bram_outreg=OUTREG.get(name, False))
+                          dsp=DSP.get(name), mac8x8=name in MAC8X8,
+                          bram_outreg=OUTREG.get(name, False))
 
 
 NAMES = sorted(CASES) + ["digits"]

@@ -7,7 +7,7 @@ One Verilator build per distinct network (``build/sim/random-<id>/``); the specs
 
 import numpy as np
 import pytest
-from core_cases import BANKED, BATCH, CASES, DSP, OUTREG, PACK, SPRAM, random_case
+from core_cases import BANKED, BATCH, CASES, DSP, MAC8X8, OUTREG, PACK, SPRAM, random_case
 from spikefab.golden import run_network
 from spikefab.golden.layers import layer_current, pass_on
 from spikefab_hdl.core.plan import EXTENSIONS, plan_core
@@ -53,9 +53,11 @@ def test_cases_exercise_what_they_claim():
         pack = PACK.get(name, 1)
         banks = plan_core(net, lanes=_lanes, in_pack=pack).layers[0].weight_banks
         assert (banks > 1) == (name in BANKED), (name, banks)
-        logic = plan_core(net, lanes=_lanes, dsp=DSP.get(name),
-                          in_pack=pack).layers[0].logic_lanes
-        assert (logic > 0) == (name in DSP), (name, logic)
+        lp = plan_core(net, lanes=_lanes, dsp=DSP.get(name), mac8x8=name in MAC8X8,
+                       in_pack=pack).layers[0]
+        assert (lp.logic_lanes > 0) == (name in DSP), (name, lp.logic_lanes)
+        if name in MAC8X8:  # products on both halves of a block and in logic
+            assert lp.mac8x8 and lp.lanes * lp.mask - lp.logic_lanes >= 2 * DSP[name], name
         if name in OUTREG:  # several banks and one bank of DP16KD with the output register
             reg = plan_core(net, lanes=_lanes, bram_outreg=OUTREG[name]).layers
             assert [(lp.outreg, lp.weight_latency) for lp in reg] == [(True, 4), (True, 3)]
@@ -69,7 +71,8 @@ def test_core_random_runner(name):
     summary = run_core_bench(net, x, build_dir=SIM_BUILD / f"random-{name}", lanes=lanes,
                              idle=0.25, stall=0.3, seed=seed,
                              spram=SPRAM.get(name), in_pack=PACK.get(name, 1),
-                             dsp=DSP.get(name), bram_outreg=OUTREG.get(name, False))
+                             dsp=DSP.get(name), mac8x8=name in MAC8X8,
+                             bram_outreg=OUTREG.get(name, False))
     assert summary["samples"] == BATCH
     assert len(summary["cycles"]) == BATCH and min(summary["cycles"]) > 0
     assert np.isfinite(summary["sim_cycles"])
