@@ -7,17 +7,20 @@ For the trained digits model (64-128-10, T=4, 4-bit direct input, ``in_pack = 8`
 ``--lanes`` plan (``core.lanes``: ``LxK`` per layer; on layer 0 ``K`` is the pixel-chunk
 width, on the readout the spike-mask width):
 
-* **cycles**: the core without trace ports in Verilator (``sim.native``: input always
-  valid, output always ready) on every test image: cycles mean and max, every prediction and
+* **cycles**: the core without trace ports, its products placed as the board build places
+  them (``_dsp``), in Verilator (``sim.native``: input always valid, output always ready;
+  the SB_MAC16 model simulated) on every test image: cycles mean and max, every prediction and
   accumulator against golden, ``event_bound`` (the pipeline over the steps) and the ratio;
   and where the cycles go, means over the images (``event_bound``'s parts): layer 0's input
   work (its nonzero ``K``-value chunks x ``G_0``, once per sample), the spike work into the
   readout per step (events x ``G_1``), the passes (``T x G_l`` rows).
-* **synth** (``--synth``): yosys ``synth_ice40 -dsp -noflatten`` of the core alone (no board
-  top), cells per submodule: SB_LUT4, flip-flops, SB_CARRY, SB_RAM40_4K, SB_MAC16.
+* **synth** (``--synth``): yosys ``synth_ice40 -noflatten`` of the core alone (no board
+  top; ``-dsp`` only when the core infers its DSPs, as the board build), cells per
+  submodule: SB_LUT4, flip-flops, SB_CARRY, SB_RAM40_4K, SB_MAC16.
 * **build** (``--build``): the board top placed and routed for the iCEBreaker
-  (``build_bitstream``, nextpnr seed 1; the core's products beyond the UP5K's 8 DSPs in
-  logic): logic cells, block RAMs, DSPs and Fmax from nextpnr, or the tool's refusal.
+  (``build_bitstream``, nextpnr seed 1; the products on the UP5K's 8 DSPs two a block,
+  SB_MAC16 dual 8x8, the rest in logic): logic cells, block RAMs, DSPs and Fmax from
+  nextpnr, or the tool's refusal.
   A build is reused when the board top's RTLIL and the build sources are unchanged.
 
 Writes bench/results/up5k.{json,md}.
@@ -44,7 +47,7 @@ from spikefab.golden import run_network
 from spikefab.golden.layers import pass_on
 from spikefab_hdl.board.definitions import get_board
 from spikefab_hdl.board.top import BoardTop
-from spikefab_hdl.build.bitstream import build_bitstream
+from spikefab_hdl.build.bitstream import build_bitstream, yosys_overrides
 from spikefab_hdl.build.tool_report import BuildError, FitError, TimingError
 from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES
 from spikefab_hdl.core.lanes import lanes_label, resolve_lanes
@@ -59,7 +62,7 @@ BOARD = "icebreaker"
 PACK = 8
 #: The issue's "today": digits on the iCEBreaker at lanes 2 (bench/results/hw.md).
 TODAY = 3328
-PLANS = ["2", "4,2x4", "4,10", "2x8,4x2", "2x8,10", "4x4,10", "4x8,10"]
+PLANS = ["2", "4,2x4", "4,10", "2x4,10", "2x8,4x2", "2x8,8", "2x8,10", "4x4,10", "4x8,10"]
 CELLS = {"LUT4": "SB_LUT4", "carry": "SB_CARRY", "BRAM": "SB_RAM40_4K", "DSP": "SB_MAC16"}
 
 
@@ -122,7 +125,7 @@ def _stat(log: str) -> dict:
 
 
 def synth_rows(net, plan: str) -> list[dict]:
-    """``synth_ice40 -dsp -noflatten`` of the core alone, per submodule (reused when the
+    """``synth_ice40 -noflatten`` of the core alone, per submodule (reused when the
     core's RTLIL is unchanged)."""
     items = resolve_lanes(net, plan, budget=_budget(), in_pack=PACK)
     core = NetworkCore(net=net, lanes=items, trace=False, in_pack=PACK, **_dsp(net))
@@ -132,11 +135,13 @@ def synth_rows(net, plan: str) -> list[dict]:
     if cached.is_file():
         return json.loads(cached.read_text())
     env = yowasp_env()
+    opts = yosys_overrides("ice40", spram=False, dsp=not _dsp(net)["mac8x8"])["synth_opts"]
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "dut.il").write_text(il)
         proc = subprocess.run(
             [env["YOSYS"], "-q", "-l", "log.txt", "-p",
-             f"read_rtlil dut.il; {HIDE_BIT_NAMES}; synth_ice40 -dsp -noflatten -top dut; stat"],
+             f"read_rtlil dut.il; {HIDE_BIT_NAMES}; synth_ice40 {opts} -noflatten -top dut; "
+             "stat"],
             cwd=tmp, env=env, capture_output=True, text=True, timeout=3600)
         if proc.returncode:
             raise SystemExit(f"yosys failed on {plan}: {proc.stderr.strip()[-300:]}")
@@ -215,7 +220,8 @@ def markdown(res: dict) -> str:
         lines += markdown_table([{k: r.get(k, "-") for k in cols} for r in res["builds"]],
                                 _cols(cols))
     if res["synth"]:
-        lines += ["", "## The core alone, `synth_ice40 -dsp -noflatten`, per submodule", ""]
+        lines += ["", "## The core alone, `synth_ice40 -noflatten` (`-dsp` without SB_MAC16 "
+                  "instances), per submodule", ""]
         cols = ["plan", "module", "LUT4", "FF", "carry", "BRAM", "DSP"]
         lines += markdown_table(res["synth"], _cols(cols))
     return "\n".join(lines) + "\n"
