@@ -97,8 +97,9 @@ PACK = {"direct-conv-conv-l4": 4, "direct-2hidden-l4": 3, "direct-chunks-l3": 8,
 #: multiply, 5 are shifts and adds (12-bit weights, 6-bit inputs).
 DSP = {"direct-wide-l8": 3, "direct-chunks-l3": 5, "direct-mac8x8-l3": 2}
 #: Cases whose DSP products are two a block, SB_MAC16 instances in dual 8x8 mode
-#: (``NetworkCore``'s ``mac8x8``; ``core.sb_mac16``'s model simulated).
-MAC8X8 = ("direct-mac8x8-l3",)
+#: (``NetworkCore``'s ``mac8x8``; ``core.sb_mac16``'s model simulated): a dense and a conv
+#: first layer (iCE40 board builds of conv networks use it too).
+MAC8X8 = ("direct-mac8x8-l3", "direct-conv-conv-l4")
 #: Cases built with ``bram_outreg`` (``NetworkCore``'s): layer 0's 4,480 rows in five banks of
 #: DP16KD blocks with the output register (latency 4), layer 1's 192 rows in one (latency 3);
 #: "always": 8-bit rows would otherwise stay in the denser generic shapes.

@@ -56,8 +56,9 @@ def test_cases_exercise_what_they_claim():
         lp = plan_core(net, lanes=_lanes, dsp=DSP.get(name), mac8x8=name in MAC8X8,
                        in_pack=pack).layers[0]
         assert (lp.logic_lanes > 0) == (name in DSP), (name, lp.logic_lanes)
-        if name in MAC8X8:  # products on both halves of a block and in logic
-            assert lp.mac8x8 and lp.lanes * lp.mask - lp.logic_lanes >= 2 * DSP[name], name
+        assert lp.mac8x8 == (name in MAC8X8), name
+        if name in MAC8X8 and name in DSP:  # products on both halves of a block and in logic
+            assert lp.lanes * lp.mask - lp.logic_lanes == 2 * DSP[name], name
         if name in OUTREG:  # several banks and one bank of DP16KD with the output register
             reg = plan_core(net, lanes=_lanes, bram_outreg=OUTREG[name]).layers
             assert [(lp.outreg, lp.weight_latency) for lp in reg] == [(True, 4), (True, 3)]
