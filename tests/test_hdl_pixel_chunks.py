@@ -103,9 +103,11 @@ def test_a_conv_first_layer_takes_one_value_a_cycle():
 def test_auto_takes_pixel_chunks_only_when_the_input_is_packed():
     """The digits shape (64-128-10, 4-bit direct) on the UP5K's budget: with in_pack 8 the
     planner takes chunks on layer 0 (its work is the input's); at in_pack 1 it cannot."""
-    spec = make_spec((64, 128, 10), encoding="direct", in_bits=4, timesteps=4,
+    # 7-bit weights: the currents of the trained digits net (16 and 13 bits)
+    spec = make_spec((64, 128, 10), encoding="direct", in_bits=4, timesteps=4, w_bits=7,
                      neurons=[LIFSpec(17, 2000, 3)])
     net = random_network(spec, 1)
+    assert (net.current_bits(0), net.current_bits(1)) == (16, 13)
     packed = auto_lanes(net, ICE40, in_pack=8)
     assert packed[0][1] > 1, packed
     assert auto_lanes(net, ICE40)[0][1] == 1

@@ -15,6 +15,7 @@ from amaranth import Module, signed, unsigned
 from amaranth.back import rtlil, verilog
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+from spikefab.spec import LIFSpec
 from spikefab_hdl.build.bitstream import yosys_overrides, yowasp_env
 from spikefab_hdl.build.verilog import write_verilog
 from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES
@@ -157,15 +158,24 @@ def test_products_wider_than_8_bits_are_refused(w_bits, in_bits):
 
 def test_cost_model_and_auto_count_two_products_a_block_on_ice40():
     net = _net(sizes=(16, 32, 4))
-    budget = {"family": "ice40", "lut": 5280, "bram": 30, "dsp": 4}
     items = ((2, 4), (4, 1))
     ice = estimate_cost(net, items, "ice40", dsp=4)
     assert ice["dsp"] == 4  # 8 products, two a block
     one = estimate_cost(_net(w_bits=9, sizes=(16, 32, 4)), items, "ice40", dsp=4)
     assert one["dsp"] == 4 and one["lut"] > ice["lut"]  # 4 products left to logic
     assert estimate_cost(net, items, "ecp5", dsp=4)["dsp"] == 4
-    l0, k0 = auto_lanes(net, budget, in_pack=4)[0]
-    assert l0 * k0 == 8  # 8 products on 4 blocks (one a block: 4)
+    # the digits shape (64-128-10, 4-bit input, the trained net's 16- and 13-bit currents) on
+    # the UP5K: auto takes 16 products a cycle on the 8 DSPs, which only the dual mode holds
+    budget = {"family": "ice40", "lut": 5280, "bram": 30, "dsp": 8}
+    def digits(w_bits):
+        spec = make_spec((64, 128, 10), encoding="direct", in_bits=4, timesteps=4,
+                         w_bits=w_bits, neurons=[LIFSpec(17, 2000, 3)])
+        return random_network(spec, 1)
+
+    assert (digits(7).current_bits(0), digits(7).current_bits(1)) == (16, 13)
+    assert auto_lanes(digits(7), budget, in_pack=8) == ((2, 8), (10, 1))
+    l0, k0 = auto_lanes(digits(9), budget, in_pack=8)[0]
+    assert l0 * k0 <= 8  # one product a block
 
 
 def test_the_simulation_verilog_carries_the_model_once(tmp_path):

@@ -53,17 +53,17 @@ DEFAULT_BUDGET = {"family": "ecp5", "lut": 24288, "bram": 56, "dsp": 28}
 #: the weights may take every block RAM but one per layer.
 SHARE = 0.85
 #: The LUT model (:func:`estimate_cost`): the board top and the core's fixed control, and
-#: LUTs per lane and bit of a layer's current and state, per family. iCE40 from the board
-#: builds of bench/results/hw.md (digits on the iCEBreaker: 2,618 LUTs at lanes 2, ~4,200
-#: at lanes 4: no LUT RAM, the small state memories are logic); ECP5 from
+#: LUTs per lane and bit of a layer's current and state, per family. ECP5 from
 #: bench/results/lanes_synth.md (the digits core at lanes 16: 3,464 LUT4, its small
-#: memories in distributed RAM).
-BASE_LUT = 1000
-LUT_PER_BIT = {"ice40": 6.0, "ecp5": 1.5}
+#: memories in distributed RAM). iCE40: ``BASE_LUT``, ``LUT_PER_BIT`` and ``LOGIC_FACTOR``
+#: fitted (least squares) to the seven digits builds for the iCEBreaker in
+#: bench/results/up5k.md (lanes 2 to ``4x4,10``, products two a DSP): within -4 % .. +5 % of
+#: nextpnr's logic cells (no LUT RAM: the small state memories are logic).
+BASE_LUT = {"ice40": 1470, "ecp5": 1000}
+LUT_PER_BIT = {"ice40": 4.1, "ecp5": 1.5}
 #: Logic-cell cost of an adder tree and of a product in logic, per family, as a multiple of
-#: its adders' bits: on iCE40 their pipeline registers take logic cells of their own (the
-#: digits board builds at ``2x8,4x2``: 4,678 cells, bench/results/up5k.md).
-LOGIC_FACTOR = {"ice40": 2.0, "ecp5": 1.0}
+#: its adders' bits: on iCE40 their pipeline registers take logic cells of their own.
+LOGIC_FACTOR = {"ice40": 3.5, "ecp5": 1.0}
 #: On iCE40 (no LUT RAM) a state memory (currents, membranes) this deep or deeper is block
 #: RAM, 16 bits wide a block (the UP5K's 256 x 16), however few rows it uses.
 STATE_BRAM_ROWS = 16
@@ -210,7 +210,8 @@ def estimate_cost(net, items, family: str = "ecp5", *, only=None, dsp=None) -> d
     :data:`BASE_LUT`).
     """
     spec = net.spec
-    lut, bram, used = (BASE_LUT if only is None else 0), 0, 0
+    base = BASE_LUT.get(family, BASE_LUT["ecp5"])
+    lut, bram, used = (base if only is None else 0), 0, 0
     free = None if dsp is None else int(dsp) * products_per_dsp(net, family)
     for i, (layer, (lanes, k)) in enumerate(zip(spec.layers, items, strict=True)):
         if only is not None and i != only:
