@@ -1,7 +1,7 @@
 """Digits on the iCE40 UP5K (iCEBreaker): where the cycles and the logic go, plan by plan.
 
     python bench/up5k.py [--images N] [--plans 2 4,2x4 ...] [--synth PLAN ...]
-                         [--build PLAN ...] [--baseline 2]
+                         [--build PLAN ...]
 
 For the trained digits model (64-128-10, T=4, 4-bit direct input, ``in_pack = 8``), each
 ``--lanes`` plan (``core.lanes``: ``LxK`` per layer; on layer 0 ``K`` is the pixel-chunk
