@@ -212,7 +212,9 @@ def stopping_solvers():
 
 def sby_text(*, top: str, mode: str, depth: int, solver: str, memory_map: bool,
              timeout: int | None = None) -> str:
-    script = [f"read_rtlil {top}.il", "prep -top top"]
+    # constant tables (an Array of constants indexed by a signal) become ROMs in proc_rom;
+    # a ROM is state to the solver, free at an induction trace's start: map them to logic
+    script = [f"read_rtlil {top}.il", "prep -top top", "memory_map -rom-only"]
     if memory_map:
         script.append("memory_map")
     options = ["[options]", f"mode {mode}", f"depth {depth}"]
