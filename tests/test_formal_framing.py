@@ -4,6 +4,7 @@ or value and never deadlocks; the proofs bite on a dropped byte."""
 import pytest
 from mutants import mutant
 from spikefab.protocol import NetInfo
+from spikefab_hdl.board import framing
 from spikefab_hdl.board.framing import FrameBuilder, FrameParser
 from spikefab_hdl.formal.framing import framing_proofs, proof_info
 from spikefab_hdl.formal.network import prove
@@ -65,3 +66,44 @@ def test_a_builder_that_drops_a_byte_fails_the_proof(tmp_path):
     assert any("payload byte is sent only once taken" in t or "the frame's next" in t
                for t in r.failed), r.failed
     assert r.trace is not None and r.trace.is_file()
+
+
+def _wrong_polynomial(monkeypatch):
+    """The gateware's CRC with one polynomial bit wrong (0x1023 for 0x1021)."""
+    from amaranth.lib.crc import Algorithm
+    algo = Algorithm(crc_width=16, polynomial=0x1023, initial_crc=0xFFFF,
+                     reflect_input=False, reflect_output=False, xor_output=0)
+    monkeypatch.setattr(framing, "_crc_processor", lambda: algo(data_width=8).create())
+
+
+def _crc_fails(tmp_path, proof):
+    r = _run(tmp_path, [proof])[0]
+    assert not r.passed and r.status == "FAIL", r.line()
+    assert any("running CRC is the CRC-16" in t for t in r.failed), r.failed
+    assert r.trace is not None and r.trace.is_file()
+
+
+def test_a_builder_with_a_wrong_crc_polynomial_fails_the_proof(tmp_path, monkeypatch):
+    _wrong_polynomial(monkeypatch)
+    proofs = [p for p in framing_proofs(_info("packed")) if p.name == "board.builder"]
+    _crc_fails(tmp_path, proofs[0])
+
+
+def test_a_parser_with_a_wrong_crc_polynomial_fails_the_proof(tmp_path, monkeypatch):
+    _wrong_polynomial(monkeypatch)
+    _crc_fails(tmp_path, framing_proofs(_info("byte"))[0])
+
+
+def test_a_builder_whose_crc_skips_a_payload_byte_fails_the_proof(tmp_path):
+    # the last payload byte is sent but not added into the CRC
+    bad = mutant(FrameBuilder, "crc.valid.eq(sent),\n", "crc.valid.eq(sent & (left != 1)),\n")
+    proofs = [p for p in framing_proofs(_info("packed"), builder=bad)
+              if p.name == "board.builder"]
+    _crc_fails(tmp_path, proofs[0])
+
+
+def test_a_parser_whose_crc_skips_a_byte_fails_the_proof(tmp_path):
+    # the ID's high byte is received but not added into the CRC
+    bad = mutant(FrameParser, 'if state not in ("Crc0", "Crc1"):',
+                 'if state not in ("Crc0", "Crc1", "Id1"):')
+    _crc_fails(tmp_path, framing_proofs(_info("spikes"), parser=bad)[0])

@@ -35,6 +35,7 @@ from spikefab.protocol import SYNC, ErrorCode, FrameType, NetInfo
 
 from ..board.framing import Command, FrameBuilder, FrameParser, head_layout
 from .checks import Harness
+from .crc import RunningCRC
 from .proof import Proof
 
 __all__ = ["BuilderHarness", "ParserHarness", "framing_proofs", "PROGRESS"]
@@ -73,7 +74,9 @@ class BuilderHarness(Harness):
                           "payload": In(stream.Signature(8)), "o_ready": In(1)})
 
     def build(self, m):
-        m.submodules.dut = dut = self.make()
+        dut = self.make()
+        m.submodules.dut = top = dut.elaborate(None)  # elaborated here: its CRC is read
+        dut._MustUse__silence = True
         wiring.connect(m, wiring.flipped(self.head), dut.i_head)
         wiring.connect(m, wiring.flipped(self.payload), dut.i_payload)
         out = dut.o_stream
@@ -97,6 +100,11 @@ class BuilderHarness(Harness):
         p = pos
         pay_at = p - 6
         in_pay = (p >= 6) & (pay_at < length)
+        crc = RunningCRC(m, start=new, step=sent & (p >= 1) & (p < length + 6),
+                         byte=out.payload)
+        self.check("crc", ~busy | (top.submodules.crc.crc == crc.value),
+                   "the builder's running CRC is the CRC-16 of the frame's bytes sent so far "
+                   "(TYPE .. payload)")
         expect = Signal(8)
         with m.If(p == 0):
             m.d.comb += expect.eq(SYNC)
@@ -112,8 +120,10 @@ class BuilderHarness(Harness):
             m.d.comb += expect.eq(head.length[8:])
         with m.Elif(in_pay):  # the oldest payload byte taken and not sent
             m.d.comb += expect.eq(Mux(pay_n != 0, pay_q, self.payload.payload))
-        with m.Else():  # the two CRC bytes (their value: simulation's, see the docstring)
-            m.d.comb += expect.eq(out.payload)
+        with m.Elif(pay_at == length):  # the CRC of TYPE .. payload, high byte first
+            m.d.comb += expect.eq(crc.value[8:])
+        with m.Else():
+            m.d.comb += expect.eq(crc.value[:8])
         self.check("byte", ~sent | (busy & (out.payload == expect)),
                    "every byte sent is the frame's next: SYNC, TYPE, ID, LEN, the payload "
                    "bytes in the order taken, then two (CRC)")
@@ -179,7 +189,9 @@ class ParserHarness(Harness):
 
     def build(self, m):
         info = self.info
-        m.submodules.dut = dut = self.make(info=info, timeout_cycles=TIMEOUT_CYCLES)
+        dut = self.make(info=info, timeout_cycles=TIMEOUT_CYCLES)
+        m.submodules.dut = top = dut.elaborate(None)  # elaborated here: its CRC is read
+        dut._MustUse__silence = True
         n = info.sample_len
         fp = Signal(range(n + 9))  # the next byte's place in the frame (n + 8: all sent)
         waiting = Signal()  # the frame is sent; its command not yet taken
@@ -215,6 +227,17 @@ class ParserHarness(Harness):
         cmd = dut.o_cmd
         with m.If(cmd.valid & cmd.ready):
             m.d.sync += waiting.eq(0)
+        crc = RunningCRC(m, start=sent & (fp == 0), step=sent & (fp >= 1) & (fp < n + 6),
+                         byte=byte)
+        self.check("crc", (fp == 0) | (top.submodules.crc.crc == crc.value),
+                   "the parser's running CRC is the CRC-16 of the frame's bytes received so "
+                   "far (TYPE .. payload)")
+        crc_rx = Signal(16)  # the frame's CRC bytes, high first
+        with m.If(sent & (fp == n + 6)):
+            m.d.sync += crc_rx[8:].eq(byte)
+        with m.If(sent & (fp == n + 7)):
+            m.d.sync += crc_rx[:8].eq(byte)
+        crc_ok = crc_rx == crc.value
 
         expect = self._expected(m, off, byte, sent & in_pay)
         writes = Signal(range(3))
@@ -227,9 +250,11 @@ class ParserHarness(Harness):
         infer = cmd.payload.kind == Command.INFER
         crc_error = (cmd.payload.kind == Command.ERROR) & \
             (cmd.payload.code == int(ErrorCode.CRC))
-        self.check("command", ~cmd.valid | ((infer | crc_error) & (cmd.payload.id == rid)),
-                   "the frame's command is INFER (ERROR CRC when its CRC bytes are wrong) "
-                   "with the frame's ID")
+        self.check("command", ~cmd.valid | (Mux(crc_ok, infer, crc_error &
+                                                (cmd.payload.arg == crc.value)) &
+                                            (cmd.payload.id == rid)),
+                   "the frame's command is INFER exactly when its CRC bytes are the CRC-16 of "
+                   "TYPE .. payload (else ERROR CRC with that CRC), with the frame's ID")
         self.check("once", writes < 2, "the watched address is written at most once a frame")
         self.check("value", ~cmd.valid | ((writes == 1) & (value == expect)),
                    "at the command, the watched address holds the value the frame's bytes "
