@@ -57,10 +57,11 @@ def test_every_random_case_is_proven(tmp_path):
 #: The random cases' integrators at their widths (formal/rmw.py), one of each kind: a spike
 #: layer of 64 rows in banks and a readout of one row (G = 1: the bypass) in make test
 #: (~5 s each); a direct layer of 90 rows in 3 weight banks and the widest currents (22 bits)
-#: take minutes (333 s for the four on 2 cores), so they carry the ``formal_slow`` marker:
+#: take minutes (333 s for the four on 2 cores), and so does direct-conv-conv-l4's first conv
+#: layer (a 9x8 input, direct: 47 s), so they carry the ``formal_slow`` marker:
 #: ``make formal-slow`` runs them (the digits model's direct layer is proven in make test).
 INTEGRATORS = [("spikes-banked-l1", 0), ("spikes-readout-only-l4", 0)]
-SLOW_INTEGRATORS = [("direct-banked-l1", 0), ("direct-wide-l8", 0)]
+SLOW_INTEGRATORS = [("direct-banked-l1", 0), ("direct-wide-l8", 0), ("direct-conv-conv-l4", 0)]
 
 
 def _prove_integrators(cases, tmp_path):
@@ -115,9 +116,10 @@ def test_the_queues_and_framing_of_the_cases_are_proven(tmp_path):
 
 #: The random cases' conv and mask integrators that are proven (formal/rmw_conv.py,
 #: formal/rmw_mask.py; ~15-40 s each): a conv layer after a conv layer with its currents in
-#: one SPRAM bank, and layers taking masks 8 and 16 wide. Not here (docs/verification.md):
-#: direct-conv-conv-l4's first layer (an input side of 8: the induction does not close),
-#: spikes-conv-modes-l2's first layer and spikes-mask-mixed's layer 2 (no answer in 40 s).
+#: one SPRAM bank, and layers taking masks 8 and 16 wide (direct-conv-conv-l4's first layer,
+#: a direct conv on a 9x8 input, 47 s: ``SLOW_INTEGRATORS``). Not here
+#: (docs/verification.md): spikes-conv-modes-l2's first layer and spikes-mask-mixed's layer 2
+#: (no answer in 40 s).
 CONV_MASK_INTEGRATORS = [("direct-conv-conv-l4", 1), ("spikes-mask-mixed", 1),
                          ("direct-mask-spike-readout", 1)]
 
@@ -143,16 +145,16 @@ def _shipped_conv(image, w_bits):
 @pytest.mark.formal_slow
 @pytest.mark.parametrize("config", ["digits_conv", "mnist5k_conv"])
 def test_the_shipped_conv_configs_integrators_are_proven(tmp_path, config):
-    """The second conv layer's integrator at the config's lanes and widest currents (115 s
-    and 59 s here). The first layers are not proven yet (docs/verification.md): digits_conv's
-    8x8 input (the induction does not close), mnist5k_conv's 28x28 (no answer in 62 s; its
-    UP5K build puts its currents in SPRAM, ``spram_rmw_proofs`` names that proof)."""
+    """Both conv layers' integrators at the config's lanes and widest currents (digits_conv
+    214 s and 115 s, mnist5k_conv 50 s and 59 s here), and mnist5k_conv's first with its
+    currents in SPRAM as its UP5K build places them (53 s)."""
     image, w_bits, lanes = {"digits_conv": (8, 8, 8), "mnist5k_conv": (28, 4, 1)}[config]
     net = _shipped_conv(image, w_bits)
     plan = plan_core(net, lanes=lanes)
     assert [lp.cur_bits for lp in plan.layers] == [17, 17, 17]
-    spram = [p.name for p in spram_rmw_proofs(net, lanes, ["icebreaker"])]
-    assert spram == ([] if config == "digits_conv" else ["layer0.integrator-spram"])
-    proofs = rmw_proofs(plan.layers[1])
+    spram = spram_rmw_proofs(net, lanes, ["icebreaker"])
+    assert [p.name for p in spram] == ([] if config == "digits_conv" else
+                                       ["layer0.integrator-spram"])
+    proofs = rmw_proofs(plan.layers[0]) + rmw_proofs(plan.layers[1]) + spram
     results = prove(proofs, work=tmp_path / "work", out=tmp_path, jobs=2, timeout=600)
     assert [r.line() for r in results if not r.passed] == []

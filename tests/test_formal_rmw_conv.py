@@ -26,6 +26,13 @@ def _conv(encoding="spikes", spram=None, lanes=2, out=2):
     return plan_core(random_network(spec, 5), lanes=lanes, spram=sp).layers[0]
 
 
+def _side8():
+    """A 1x8x8 input, a 1x1 kernel: the coordinate tables have exactly 8 entries, which
+    yosys turns into ROMs (free at an induction trace's start unless mapped to logic)."""
+    spec = make_conv_spec((1, 8, 8), [(2, 1, 1, 0)], [3])
+    return plan_core(random_network(spec, 5), lanes=2).layers[0]
+
+
 def _mask(k=4):
     """12 inputs in chunks of ``k``, 16 neurons at 4 lanes (G = 4)."""
     spec = make_spec((12, 16, 9, 5), w_bits=8)
@@ -38,6 +45,7 @@ LAYERS = {
     "conv-spikes-g1": lambda: _conv(),
     "conv-spram1": lambda: _conv(spram=1),
     "conv-spram2": lambda: _conv(spram=2),
+    "conv-side8": _side8,
     "mask-k4": lambda: _mask(),
 }
 

@@ -24,7 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
+
+from amaranth.back import rtlil
 
 from ..core.plan import CorePlan, LayerPlan
 from .neuron import PrepHarness, UpdateHarness, describe_neuron
@@ -94,19 +97,52 @@ def prove(proofs: list[Proof], *, work, out, jobs: int = 2, solver: str | None =
     counterexamples go to ``out/<name>.vcd``. ``solver`` overrides each proof's own.
     ``timeout``: seconds per proof (past them it
     fails as not proven). ``report`` is called with each result as it comes. Returns the
-    results in the order of ``proofs``."""
+    results in the order of ``proofs``. The longest kinds run first; a proof identical to
+    an earlier one (its harness's RTLIL, mode, depth and solver) runs once, and its result
+    names the one that ran (``same_as``)."""
     work, out = Path(work), Path(out)
+    harnesses = [p.harness() for p in proofs]
+    # a proof whose harness, mode, depth and solver equal an earlier one's is that proof:
+    # run once, its result given to both (two configs' identical framing, equal widths)
+    first: dict = {}
+    same, ils = [], []
+    for p, h in zip(proofs, harnesses, strict=True):
+        ils.append(rtlil.convert(h, name="top"))
+        key = (p.mode, p.depth, solver or p.solver, p.memory_map, ils[-1])
+        same.append(first.setdefault(key, len(same)))
+    todo = sorted(set(same), key=lambda i: (_rank(proofs[i]), i))  # the long ones first
 
-    def one(p: Proof) -> ProofResult:
-        result = run_sby(p.harness(), name=p.name, mode=p.mode, depth=p.depth, work=work,
+    def one(i: int) -> ProofResult:
+        p = proofs[i]
+        result = run_sby(harnesses[i], name=p.name, mode=p.mode, depth=p.depth, work=work,
                          out=out, solver=solver or p.solver or DEFAULT_SOLVER, timeout=timeout,
-                         memory_map=p.memory_map)
+                         memory_map=p.memory_map, il=ils[i])
         if report is not None:
             report(result)
         return result
 
     with stopping_solvers():  # SIGTERM or Ctrl-C: every run of the pool is killed
-        if jobs <= 1 or len(proofs) <= 1:
-            return [one(p) for p in proofs]
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            return list(pool.map(one, proofs))
+        if jobs <= 1 or len(todo) <= 1:
+            done = dict(zip(todo, map(one, todo), strict=True))
+        else:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                done = dict(zip(todo, pool.map(one, todo), strict=True))
+    results = []
+    for k, (p, i) in enumerate(zip(proofs, same, strict=True)):
+        r = done[i]
+        if k != i:
+            r = replace(r, name=p.name, same_as=r.name)
+            if report is not None:
+                report(r)
+        results.append(r)
+    return results
+
+
+def _rank(p: Proof) -> int:
+    """Order of the runs: the proofs that take longest first (integrators, then queues),
+    so that ``jobs`` solvers stay busy to the end."""
+    if ".integrator" in p.name:
+        return 0
+    if ".queue" in p.name and p.mode != "cover":
+        return 1
+    return {"prove": 2, "bmc": 2, "cover": 3}.get(p.mode, 4)

@@ -376,8 +376,9 @@ def queue_proofs(layer: LayerPlan, *, queue=None) -> list[Proof]:
     if q.depth <= INDUCTION_MAX:
         proofs = [induction(name, q.depth, make)]
     else:
-        proofs = [Proof(name, what.format(q.depth), lambda: QueueHarness(queue=make, bound=BMC_DEPTH), "bmc",
-                        BMC_DEPTH, solver=SOLVER),
+        proofs = [Proof(name, what.format(q.depth),
+                        lambda: QueueHarness(queue=make, bound=BMC_DEPTH), "bmc", BMC_DEPTH,
+                        solver=SOLVER),
                   induction(f"{name}-short", SHORT, make_short)]
     depth = min(q.depth, SHORT)
     proofs.append(Proof(f"{name}-cover", f"{kind}spike queue ({depth} entries) reaches full, "

@@ -80,6 +80,9 @@ class ProofResult:
         SymbiYosys's output.
     solver : str
         The SMT solver that answered.
+    same_as : str or None
+        Set when this proof's harness, mode, depth and solver are those of the proof
+        named, which ran in its place (``seconds`` and the files are that run's).
     """
 
     name: str
@@ -92,6 +95,7 @@ class ProofResult:
     trace: Path | None = None
     log: Path | None = None
     solver: str | None = None
+    same_as: str | None = None
 
     def line(self) -> str:
         """One line: verdict, proof, what failed, where the counterexample is."""
@@ -99,6 +103,8 @@ class ProofResult:
                 "prove": f"proven (k-induction, k={self.depth})",
                 "bmc": f"holds to depth {self.depth}",
                 "cover": "every cover reached"}[self.mode]
+        if self.passed and self.same_as:
+            return f"PASS {self.name}: {what} (the same proof as {self.same_as})"
         if self.passed:
             return f"PASS {self.name}: {what} ({self.seconds:.1f} s)"
         if self.status == "TIMEOUT":
@@ -234,7 +240,8 @@ _TRACE = re.compile(r"counterexample trace(?: \[(\w+)\])?: (\S+\.vcd)")
 
 
 def run_sby(harness, *, name: str, mode: str, depth: int, work, out, solver: str = DEFAULT_SOLVER,
-            memory_map: bool = False, timeout: int | None = None) -> ProofResult:
+            memory_map: bool = False, timeout: int | None = None,
+            il: str | None = None) -> ProofResult:
     """Prove ``harness`` (a :class:`~.checks.Harness`) with SymbiYosys.
 
     Parameters
@@ -252,6 +259,8 @@ def run_sby(harness, *, name: str, mode: str, depth: int, work, out, solver: str
     timeout : int, optional
         Seconds SymbiYosys gives the solver; past them the proof is ``TIMEOUT`` (failed:
         not proven).
+    il : str, optional
+        ``harness`` already converted to RTLIL (top ``top``).
 
     Raises
     ------
@@ -272,7 +281,7 @@ def run_sby(harness, *, name: str, mode: str, depth: int, work, out, solver: str
     work.mkdir(parents=True)
     env = _environment(work, solver)
     top = "harness"
-    il = rtlil.convert(harness, name="top")
+    il = rtlil.convert(harness, name="top") if il is None else il
     if mode == "comb":
         stateful = _STATE.search(il)
         if stateful:
