@@ -2,6 +2,7 @@
 
     python bench/formal_time.py [--configs digits,mnist5k] [--only queue,board]
                                 [--solvers yices,boolector] [--jobs 2] [--timeout 300]
+                                [--together]
 
 For each config of configs/ its network's stand-in (:mod:`spikefab_hdl.sim.shipped`:
 the student's layers, neuron, encoding, widths and lanes, random weights; no training) gets
@@ -9,7 +10,9 @@ every proof ``spikefab formal`` runs (:func:`network_proofs` + :func:`board_proo
 ``--jobs`` at a time, each with its own solver, or with each of ``--solvers`` in turn (to
 find the fastest). ``--only`` keeps the proofs of some kinds (``neuron``, ``integrator``,
 ``queue``, ``board``). A config's wall clock is that of its whole run; configs whose proofs
-are the same (mnist5k_stars' student is mnist5k's) are run once and say so.
+are the same (mnist5k_stars' student is mnist5k's) are run once and say so. ``--together``
+runs every config's proofs in one pool instead (a proof two configs share runs once; the
+wall clock is the whole set's).
 
 Prints the table and writes bench/results/formal_time.json and bench/results/formal_time.md.
 """
@@ -21,6 +24,7 @@ import os
 import platform
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from jobcache import markdown_table, write_results
@@ -48,6 +52,27 @@ def config_proofs(name: str, only):
     return [p for p in proofs if kind(p.name) in only], lanes
 
 
+def together(args, only, rows, totals) -> None:
+    """All configs' proofs in one pool of ``--jobs``; a row per proof, one total."""
+    proofs = []
+    for name in args.configs.split(","):
+        found, _ = config_proofs(name, only)
+        proofs += [replace(p, name=f"{name}.{p.name}") for p in found]
+    with tempfile.TemporaryDirectory(prefix="formal_time_") as tmp:
+        t0 = time.perf_counter()
+        results = prove(proofs, work=Path(tmp) / "work", out=tmp, jobs=args.jobs,
+                        timeout=args.timeout, report=lambda r: print(r.line(), flush=True))
+        wall = time.perf_counter() - t0
+    for p, r in zip(proofs, results, strict=True):
+        config, proof = p.name.split(".", 1)
+        rows.append({"config": config, "proof": proof, "mode": f"{r.mode} {r.depth}",
+                     "solver": r.solver, "s": f"= {r.same_as.split('.', 1)[0]}"
+                     if r.same_as else round(r.seconds, 1), "status": r.status})
+    totals.append({"config": "all (" + args.configs + ")", "lanes": "",
+                   "proofs": f"{len(proofs)} ({sum(r.same_as is None for r in results)} run)",
+                   "wall s": round(wall, 1), "failed": sum(not r.passed for r in results)})
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--configs", default=",".join(CONFIGS))
@@ -57,11 +82,16 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--label", default="", help="names the measurement (before/after)")
     ap.add_argument("--out", default="formal_time", help="stem under bench/results/")
+    ap.add_argument("--together", action="store_true",
+                    help="every config's proofs in one run (`prove` runs identical ones once)")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
     solvers = [s for s in args.solvers.split(",") if s] or [None]
     rows, totals, seen = [], [], {}
-    for name in args.configs.split(","):
+    start = os.getloadavg()
+    if args.together:
+        together(args, only, rows, totals)
+    for name in args.configs.split(",") if not args.together else []:
         proofs, lanes = config_proofs(name, only)
         key = tuple((p.what, p.name, p.mode, p.depth) for p in proofs)
         if key in seen:
@@ -86,11 +116,14 @@ def main(argv=None) -> int:
     load = os.getloadavg()
     payload = {"label": args.label, "jobs": args.jobs, "timeout": args.timeout,
                "cpus": os.cpu_count(), "load": [round(x, 1) for x in load],
+               "load_start": [round(x, 1) for x in start],
                "machine": platform.platform(), "proofs": rows, "configs": totals}
     md = [f"# Proof time of the shipped configs{f' ({args.label})' if args.label else ''}", "",
           f"`python bench/formal_time.py --only {args.only} --jobs {args.jobs}"
-          f"{' --solvers ' + args.solvers if args.solvers else ''}`; {os.cpu_count()} CPUs, "
-          f"load average at the end {load[0]:.1f}; a proof past {args.timeout} s is TIMEOUT.",
+          f"{' --solvers ' + args.solvers if args.solvers else ''}"
+          f"{' --together' if args.together else ''}`; {os.cpu_count()} CPUs, load average "
+          f"at the start {start[0]:.1f}, at the end {load[0]:.1f} (1 min), {load[1]:.1f} "
+          f"(5 min); a proof past {args.timeout} s is TIMEOUT.",
           "", "## Per config (wall clock of its whole run)", "",
           *markdown_table(totals, [(k, k) for k in ("config", "lanes", "proofs", "wall s",
                                                       "failed")]), "",

@@ -107,3 +107,38 @@ def test_a_parser_whose_crc_skips_a_byte_fails_the_proof(tmp_path):
     bad = mutant(FrameParser, 'if state not in ("Crc0", "Crc1"):',
                  'if state not in ("Crc0", "Crc1", "Id1"):')
     _crc_fails(tmp_path, framing_proofs(_info("spikes"), parser=bad)[0])
+
+
+def test_the_reference_crc_step_is_the_protocols_crc():
+    """formal/crc.py's byte step against spikefab.protocol's CRC (its check value included)."""
+    import random
+
+    from amaranth import Module, Signal
+    from amaranth.sim import Simulator
+    from spikefab.protocol.frames import crc16
+    from spikefab_hdl.formal.crc import CRC_INIT, crc16_step
+
+    m = Module()
+    crc, byte, out = Signal(16), Signal(8), Signal(16)
+    m.d.comb += out.eq(crc16_step(crc, byte))
+    rng = random.Random(1)
+    got = []
+
+    async def bench(ctx):
+        value = CRC_INIT
+        for b in b"123456789":
+            ctx.set(crc, value)
+            ctx.set(byte, b)
+            value = ctx.get(out)
+        got.append(value)
+        for _ in range(300):
+            c, b = rng.randrange(1 << 16), rng.randrange(256)
+            ctx.set(crc, c)
+            ctx.set(byte, b)
+            got.append((ctx.get(out), crc16(bytes([b]), c)))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got[0] == 0x29B1
+    assert all(a == b for a, b in got[1:])
