@@ -7,9 +7,9 @@ network, every proof the core's blocks get (docs/verification.md):
   for a ``decay``, ``delayed-reset`` or ``cuba`` neuron, its state-only products
   (``layer<l>.neuron-prep``, :class:`~.neuron.PrepHarness`) — combinational, proven for
   every input at depth 1; dense and conv layers and the spiking readout share the stage;
-* ``layer<l>.integrator``: a dense layer's (or the readout's) read-modify-write pipeline
-  with its memories abstracted (:class:`~.rmw.RMWHarness`), by k-induction; conv layers
-  get none yet (docs/verification.md);
+* ``layer<l>.integrator``: a layer's read-modify-write pipeline (dense, the readout,
+  conv, masks) with its memories abstracted (:class:`~.rmw.RMWHarness`), by k-induction
+  (none yet for a direct layer taking pixel chunks: docs/verification.md);
 * ``layer<l>.queue``, ``-short``, ``-cover``: a hidden layer's spike queue
   (:func:`~.queue.queue_proofs`), by k-induction (deep queues: bounded at their depth, by
   induction with 8 entries), and its covers;
@@ -17,7 +17,8 @@ network, every proof the core's blocks get (docs/verification.md):
   UART framing (:func:`~.framing.framing_proofs`), bounded, and their covers.
 
 Layers with the same neuron, lanes and widths share one proof (the names say which).
-:func:`prove` runs a list of proofs, ``jobs`` at a time.
+:func:`prove` runs a list of proofs, ``jobs`` at a time, the longest kinds first, and an
+identical proof once.
 """
 
 from __future__ import annotations
