@@ -7,18 +7,20 @@ The UART's bit level is abstracted away: the harnesses drive the byte streams of
 obeys the stream protocol (assumed: a ``valid`` beat stays, unchanged, until ``ready``);
 every ``ready`` and ``valid`` is otherwise free in every cycle. The reference frame is
 written here again: ``SYNC, TYPE, ID lo, ID hi, LEN lo, LEN hi, payload, CRC hi, CRC lo``
-with CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over TYPE..payload, bit by bit.
+with CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over TYPE..payload, bit by bit
+(:mod:`.crc`): a running reference CRC beside the gateware's, equal to it after every byte.
 
 * :class:`BuilderHarness`: any headers (any TYPE, ID, LEN) and payload bytes; every byte
   sent is the reference frame's next byte (payload bytes in the order taken, none
-  dropped or doubled, the CRC right); no payload byte is taken that the frame does not
-  carry; a builder whose sink is ready sends a byte within ``PROGRESS`` cycles while a
-  frame is in progress and its payload source has a byte.
+  dropped or doubled, the CRC bytes the reference's); no payload byte is taken that the
+  frame does not carry; a builder whose sink is ready sends a byte within ``PROGRESS``
+  cycles while a frame is in progress and its payload source has a byte.
 * :class:`ParserHarness`: a host that sends INFER requests of the board's network (any
   ID, any in-range values, its own CRC), one at a time (the next after the answer's
   command is taken, as docs/protocol.md's host does), bytes at any pace: each frame gives
-  exactly one command, INFER with the frame's ID, no earlier than its last byte and at
-  most ``PROGRESS`` cycles after it; a watched sample-buffer address (a free constant, so
+  exactly one command with the frame's ID, INFER exactly when its CRC bytes are the
+  reference's (else ERROR CRC), no earlier than its last byte and at most ``PROGRESS``
+  cycles after it; a watched sample-buffer address (a free constant, so
   every address is watched in some trace) is written exactly once per frame, with the
   value its bytes carry (little-endian 16-bit values, two 4-bit values per byte low
   nibble first, spike rows), and not after; the parser never refuses a byte twice in a row.
