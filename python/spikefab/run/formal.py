@@ -61,7 +61,7 @@ def run_formal(run, cfg, *, jobs: int = 2, solver: str | None = None,
     summary = {
         "lanes": lanes, "seconds": round(seconds, 1),
         "proofs": [{"name": r.name, "what": p.what, "mode": r.mode, "depth": r.depth,
-                    "solver": r.solver,
+                    "solver": r.solver, "same_as": r.same_as,
                     "passed": r.passed, "status": r.status, "seconds": round(r.seconds, 2),
                     "failed": r.failed, "trace": None if r.trace is None else str(r.trace)}
                    for p, r in zip(proofs, results, strict=True)],
