@@ -21,15 +21,16 @@ CHILD = textwrap.dedent("""
     from amaranth.lib.wiring import In
 
     class Hard(Harness):
-        def __init__(self):
+        def __init__(self, k):
+            self.k = k  # two different proofs (prove runs an identical one once)
             super().__init__({"a": In(64), "b": In(64)})
 
         def build(self, m):
             n = 18446744073709551557 * 9223372036854775783
-            self.check("prime", self.a * self.b != n, "no factors")
+            self.check(f"prime{self.k}", self.a * self.b != n, "no factors")
 
     work = sys.argv[1]
-    proofs = [Proof(f"long{k}", "long", Hard, "comb", 1) for k in range(2)]
+    proofs = [Proof(f"long{k}", "long", lambda k=k: Hard(k), "comb", 1) for k in range(2)]
     prove(proofs, work=work + "/work", out=work, jobs=int(sys.argv[2]))
 """)
 
