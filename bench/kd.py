@@ -56,7 +56,7 @@ STARS_SETUP = {
                               first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0)),
     "mnist5k": dict(student=(784, 128, 10), rounds=40, batch=100, steps_per_round=50, shift=2,
                     final_epochs=200,
-                    synth=dict(iterations=400, lr=0.25, jitter=2, r_feature=5.0,
+                    synth=dict(iterations=800, lr=0.25, jitter=2, r_feature=5.0,
                                first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0)),
 }
 #: The pool-size and iteration rows (on ``+adi``), full mode only: factors of the recipe's.
