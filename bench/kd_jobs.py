@@ -37,7 +37,7 @@ TEACHERS = {
     ("digits", "cnn64"): dict(arch=("cnn", (32, 64)), epochs=30, lr=3e-3, shift=1),
     ("mnist5k", "cnn64"): dict(arch=("cnn", (32, 64)), epochs=30, lr=3e-3, shift=2),
     # the stars section's data-free teachers: BN after every conv and hidden layer
-    ("digits", "cnnbn"): dict(arch=("cnnbn", (16, 32), (128,)), epochs=30, lr=3e-3, shift=1),
+    ("digits", "cnnbn"): dict(arch=("cnnbn", (16, 32), (128,)), epochs=30, lr=3e-3, shift=0),
     ("mnist5k", "cnnbn"): dict(arch=("cnnbn", (8, 16), (128,)), epochs=15, lr=3e-3, shift=0),
 }
 
