@@ -154,9 +154,9 @@ def gateware_version() -> dict:
             "uncommitted_hdl": dirty.splitlines() if dirty else []}
 
 
-def _fits(net, board_name: str, lanes: int) -> bool:
+def _fits(net, board_name: str, lanes, in_pack: int = 1) -> bool:
     try:
-        check_network(get_board(board_name), net, lanes=lanes)
+        check_network(get_board(board_name), net, lanes=lanes, in_pack=in_pack)
     except (FitError, ValueError):
         return False
     return True
@@ -170,7 +170,7 @@ def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
            "lanes": lanes_label(resolve_lanes(net, lanes)), "in_pack": in_pack,
            "gateware": gateware_version()["commit"]}
     try:
-        check_network(board, net, lanes=lanes)
+        check_network(board, net, lanes=lanes, in_pack=in_pack)
     except (FitError, ValueError) as e:
         return {**row, "status": f"does not fit: {e}"}
     out_root = WORK / "bitstreams" / f"{name}-{build_key(net, board.name, lanes, seed, in_pack)}"
@@ -269,7 +269,7 @@ def main(argv=None) -> int:
         net, x, y = loaded[name]
         outreg = get_board(b).family == "ecp5"
         m = None
-        if _fits(net, b, lanes):
+        if _fits(net, b, lanes, pack):
             key = (name, lanes_label(resolve_lanes(net, lanes)), pack, outreg)
             if key not in measured:
                 m = measured[key] = measure(name, net, x, y, lanes, args.images, pack, outreg)
