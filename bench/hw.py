@@ -64,6 +64,7 @@ from spikefab_hdl.board.top import BoardTop
 from spikefab_hdl.build.bitstream import build_bitstream, check_network
 from spikefab_hdl.build.tool_report import BuildError, FitError, TimingError
 from spikefab_hdl.core.lanes import lanes_label, parse_lanes, resolve_lanes
+from spikefab_hdl.sim.bound import event_bound
 from spikefab_hdl.sim.native import run_native
 from spikefab_hdl.sim.rtlsim import simulate
 
@@ -73,6 +74,19 @@ WORK = ROOT / "build" / "bench" / "hw"
 #: Block-RAM read port width in bits per block (iCE40 SB_RAM40_4K x16; ECP5 DP16KD x36).
 PORT_BITS = {"ice40": 16, "ecp5": 36}
 N_COCOTB = 8
+
+
+def layer0_work(xs: np.ndarray, n_out: int, item: tuple[int, int]):
+    """Per image, what a direct layer 0 of plan ``item`` = ``(L, K)`` does: its nonzero input
+    values, the weights it reads (``n_out x K`` per nonzero ``K``-chunk of consecutive inputs:
+    a row of ``L x K`` a cycle, over ``G = ceil(n_out / L)`` groups, padding lanes left out)
+    and its busy cycles (nonzero chunks x ``G``)."""
+    lanes, k = item
+    n = xs.shape[1]
+    chunks = np.zeros((xs.shape[0], -(-n // k) * k), dtype=xs.dtype)
+    chunks[:, :n] = xs
+    nz_chunks = (chunks.reshape(xs.shape[0], -1, k) != 0).any(2).sum(1)
+    return (xs != 0).sum(1), nz_chunks * n_out * k, nz_chunks * -(-n_out // lanes)
 
 
 def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
@@ -85,7 +99,7 @@ def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
     n_sop = (xs != 0).sum(1) * net.spec.layers[0].n_out
     for i, s in enumerate(g.spikes):
         n_sop = n_sop + s.sum(axis=(0, 2)).astype(np.int64) * net.spec.layers[i + 1].n_out
-    items = resolve_lanes(net, lanes)
+    items = resolve_lanes(net, lanes, in_pack=in_pack)
     build = WORK / "rtl" / f"{name}-l{lanes_label(items)}-p{in_pack}{'-outreg' if outreg else ''}"
     nat = run_native(net, xs, lanes=lanes, build_dir=build / "native", in_pack=in_pack,
                      bram_outreg=outreg)
@@ -93,9 +107,9 @@ def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
     coco = simulate(net, xs[:N_COCOTB], lanes=lanes, build_dir=build / "cocotb", trace=False,
                     in_pack=in_pack, bram_outreg=outreg)
     cycles = nat["cycles"]
-    l0 = net.spec.layers[0]
-    g0 = -(-l0.n_out // items[0][0])
-    l0_reads = (xs != 0).sum(1) * l0.n_out
+    l0_pixels, l0_reads, l0_busy = layer0_work(xs, net.spec.layers[0].n_out, items[0])
+    l0_sop = l0_pixels * net.spec.layers[0].n_out
+    ratio = cycles / event_bound(net, xs, lanes=items, in_pack=in_pack)["bound"]
     return {
         "net": name,
         "sizes": [net.spec.n_in] + [la.n_out for la in net.spec.layers],
@@ -112,10 +126,15 @@ def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
         "images": int(cycles.size),
         "cycles_mean": float(cycles.mean()),
         "cycles_max": int(cycles.max()),
+        "cycles_over_bound": [float(ratio.min()), float(ratio.max())],
         "sop_mean": float(n_sop.mean()),
         "sop_per_cycle": float(n_sop.sum() / cycles.sum()),
-        "l0_reads_per_cycle": l0.n_out / g0,
-        "l0_reads_per_cycle_measured": float(l0_reads.sum() / cycles.sum()),
+        "l0_products": items[0][0] * items[0][1],
+        "l0_busy_cycles_mean": float(l0_busy.mean()),
+        "l0_reads_per_cycle": float(l0_reads.sum() / l0_busy.sum()),
+        "l0_zero_value_reads": float(1 - l0_sop.sum() / l0_reads.sum()),
+        "l0_sop_per_busy_cycle": float(l0_sop.sum() / l0_busy.sum()),
+        "l0_reads_per_cycle_measured": float(l0_sop.sum() / cycles.sum()),
         "rtl_agree": f"{agree}/{cycles.size}",
         "rtl_all_agree": agree == cycles.size,
         "cocotb_cycles_equal": bool((coco["cycles"] == cycles[:N_COCOTB]).all()),
@@ -167,7 +186,7 @@ def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
     """Build (or reuse) the bitstream of ``net`` for a board and derive the figures."""
     board = get_board(board_name)
     row = {"net": name, "board": board.name, "device": board.device,
-           "lanes": lanes_label(resolve_lanes(net, lanes)), "in_pack": in_pack,
+           "lanes": lanes_label(resolve_lanes(net, lanes, in_pack=in_pack)), "in_pack": in_pack,
            "gateware": gateware_version()["commit"]}
     try:
         check_network(board, net, lanes=lanes, in_pack=in_pack)
@@ -209,9 +228,12 @@ def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
         "sop_per_cycle": m["sop_per_cycle"],
         "weight_read_ceiling": ceiling,
         "ceiling_fraction": m["sop_per_cycle"] / ceiling,
-        "lanes_fraction": m["sop_per_cycle"] / resolve_lanes(net, lanes)[0][0],
+        "lanes_fraction": m["sop_per_cycle"] / m["l0_products"],
         "l0_reads_per_cycle": m["l0_reads_per_cycle"],
         "l0_ceiling_fraction": m["l0_reads_per_cycle"] / ceiling,
+        "l0_zero_value_reads": m["l0_zero_value_reads"],
+        "l0_sop_per_busy_cycle": m["l0_sop_per_busy_cycle"],
+        "l0_sop_ceiling_fraction": m["l0_sop_per_busy_cycle"] / ceiling,
         "l0_reads_per_cycle_measured": m["l0_reads_per_cycle_measured"],
         "rtl_agree": m["rtl_agree"],
         "build_seconds": rep["build_seconds"],
@@ -270,7 +292,7 @@ def main(argv=None) -> int:
         outreg = get_board(b).family == "ecp5"
         m = None
         if _fits(net, b, lanes, pack):
-            key = (name, lanes_label(resolve_lanes(net, lanes)), pack, outreg)
+            key = (name, lanes_label(resolve_lanes(net, lanes, in_pack=pack)), pack, outreg)
             if key not in measured:
                 m = measured[key] = measure(name, net, x, y, lanes, args.images, pack, outreg)
                 nets.append(m)
