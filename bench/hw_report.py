@@ -25,7 +25,8 @@ BOARD_COLUMNS = [
     ("inferences_per_s_fmax", "inf/s @Fmax"), ("sop_per_cycle", "SOP/cycle"),
     ("weight_read_ceiling", "ceiling SOP/cycle"), ("ceiling_fraction", "of ceiling"),
     ("lanes_fraction", "of lanes"), ("l0_reads_per_cycle", "L0 reads/cycle"),
-    ("l0_ceiling_fraction", "L0 of ceiling"), ("rtl_agree", "RTL = golden"),
+    ("l0_ceiling_fraction", "L0 of ceiling"), ("l0_zero_value_reads", "L0 zero-value reads"),
+    ("l0_sop_ceiling_fraction", "L0 SOP of ceiling"), ("rtl_agree", "RTL = golden"),
 ]
 
 
@@ -167,7 +168,11 @@ def targets22(nets: list[dict], rows: list[dict]) -> list[dict]:
     add(f">= {MIN_L0_CEILING:.0%} of the block-RAM read ceiling while layer 0 runs",
         "not measured" if l0 is None or "l0_ceiling_fraction" not in l0 else
         f"{l0['l0_ceiling_fraction']:.1%} ({l0['l0_reads_per_cycle']:.0f} of "
-        f"{l0['weight_read_ceiling']:.0f} weights per cycle, {l0['board']} lanes {l0['lanes']})",
+        f"{l0['weight_read_ceiling']:.0f} weights per busy cycle, {l0['board']} lanes "
+        f"{l0['lanes']}"
+        + (f"; {l0['l0_zero_value_reads']:.1%} of them multiply a zero value, SOPs "
+           f"{l0['l0_sop_ceiling_fraction']:.1%} of the ceiling)"
+           if "l0_sop_ceiling_fraction" in l0 else ")"),
         l0 is not None and l0.get("l0_ceiling_fraction", 0.0) >= MIN_L0_CEILING)
     bad = [f"{n['net']} lanes {n['lanes']}: {n['rtl_agree']}" for n in nets
            if not n["rtl_all_agree"]]
@@ -188,9 +193,13 @@ def markdown(result: dict) -> str:
         "sample is not included). SOP = weights read and added (nonzero inputs × n_out for "
         "the direct first layer, once per sample; spikes × n_out for later layers). Ceiling = "
         "block-RAM read bits per cycle ÷ w_bits (hardware_anchors.md §c); `of lanes` = "
-        "SOP/cycle ÷ lanes (layer 0's). `L0 reads/cycle`: weights layer 0 reads per cycle "
-        "while it runs (n_out ÷ G_0: a row of lanes per cycle per nonzero input); `L0 of "
-        "ceiling` = that ÷ ceiling. `gateware`: the commit a row was measured on (rows of "
+        "SOP/cycle ÷ layer 0's products a cycle (L_0 × K_0). `L0 reads/cycle`: weights "
+        "layer 0 reads per busy cycle (a cycle its integrator takes a nonzero chunk of K_0 "
+        "consecutive inputs, or a nonzero input at K_0 = 1, and reads a row of L_0 × K_0: "
+        "n_out × K_0 ÷ G_0); `L0 of ceiling` = that ÷ ceiling; `L0 zero-value reads`: the "
+        "share of those reads whose input value is zero (a zero inside a nonzero chunk); "
+        "`L0 SOP of ceiling`: the reads that are SOPs (nonzero inputs × n_out) per busy "
+        "cycle ÷ ceiling. `gateware`: the commit a row was measured on (rows of "
         "earlier runs are kept, `--rows`).",
         "",
         "## Networks",

@@ -163,3 +163,20 @@ def test_zero_padding_lanes_are_not_counted_as_yosys_removes_them(tmp_path):
     stat = proc.stdout[proc.stdout.rindex("Printing statistics"):]
     assert re.findall(r"^\s+(\d+)\s+DP16KD\s*$", stat, re.M) == [str(counted)]
     assert counted == 5
+
+
+def test_a_shallow_weight_memory_too_wide_for_the_luts_is_refused_naming_it(no_tools):
+    # pixel chunks 4 wide: 100 rows < MIN_BRAM_DEPTH, so layer 0's 128 x 4 weights of 8 bits
+    # stay in LUTs, at least 4,096 columns x ceil(100 / 16) = 28,672 LUT4s; the 25F has 24,288
+    net = random_network(make_spec([400, 128, 10], encoding="direct", in_bits=4, w_bits=8,
+                                   b_bits=12), 0)
+    assert fit_mod.logic_luts(4096, 100) == 28672
+    board = get_board("ulx3s-25f")
+    with pytest.raises(FitError, match=r"^network too large for ulx3s-25f \(LFE5U-25F-6BG381\): "
+                       r"its memories of fewer than 128 rows, kept in LUTs, need at least "
+                       r"\d+ LUTs, the device has 24288 \(core/layer0/integrator/weights/bank0: "
+                       r"4096 bits x 100 rows\)$"):
+        check_network(board, net, lanes=((128, 4), (10, 1)), in_pack=4)
+    # one input a cycle: 400 rows of 1,024 bits in block RAM
+    est = check_network(board, net, lanes=((128, 1), (10, 1)), in_pack=4)
+    assert est["logic_memory_luts"] < 24288 < fit_mod.logic_luts(4096, 100)

@@ -37,7 +37,7 @@ from ..core.weight_memory import LOGIC_ROWS
 from .tool_report import FitError
 
 __all__ = ["MIN_BRAM_DEPTH", "SPRAM_SHAPE", "memory_blocks", "spram_blocks", "live_width",
-           "estimate", "place_spram", "check_network"]
+           "logic_luts", "estimate", "place_spram", "check_network"]
 
 #: Block RAM shapes (width, depth) per family.
 _BRAM_SHAPES = {
@@ -102,6 +102,7 @@ def estimate(board: Board, net: QuantizedNetwork, *, lanes: int = 4, spram=None,
     blocks = sum(memory_blocks(board.family, w, d) for _, w, d, huge in mems
                  if d >= MIN_BRAM_DEPTH and not huge)
     sprams = sum(spram_blocks(w, d) for _, w, d, huge in mems if huge)
+    logic = [(p, w, d) for p, w, d, huge in mems if d < MIN_BRAM_DEPTH and not huge]
     return {
         "memories": [{"path": p, "width": w, "depth": d, **({"spram": True} if h else {})}
                      for p, w, d, h in mems],
@@ -111,7 +112,15 @@ def estimate(board: Board, net: QuantizedNetwork, *, lanes: int = 4, spram=None,
         "spram_blocks": sprams,
         "spram_available": board.capacity["spram"],
         "spram": spram or {},
+        "logic_memory_luts": sum(logic_luts(w, d) for _, w, d in logic),
+        "largest_logic_memory": max(logic, key=lambda m: logic_luts(m[1], m[2]), default=None),
+        "lut_available": board.capacity["lut"],
     }
+
+
+def logic_luts(width: int, depth: int) -> int:
+    """LUT4s a memory kept in logic needs at least: a LUT4 holds 16 bits of one column."""
+    return width * -(-depth // 16)
 
 
 def _candidates(net: QuantizedNetwork, lanes: int, family: str, in_pack: int = 1) -> list[tuple]:
@@ -181,5 +190,12 @@ def check_network(board: Board, net: QuantizedNetwork, *, lanes: int = 4, spram=
             f"network too large for {board.name} ({board.device}): its memories need at least "
             f"{est['bram_blocks']} block RAMs, the device has {est['bram_available']} "
             f"({net.n_weights} weights{where})"
+        )
+    if est["logic_memory_luts"] > est["lut_available"]:
+        path, width, depth = est["largest_logic_memory"]
+        raise FitError(
+            f"network too large for {board.name} ({board.device}): its memories of fewer than "
+            f"{MIN_BRAM_DEPTH} rows, kept in LUTs, need at least {est['logic_memory_luts']} "
+            f"LUTs, the device has {est['lut_available']} ({path}: {width} bits x {depth} rows)"
         )
     return est
