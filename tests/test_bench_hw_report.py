@@ -33,7 +33,7 @@ def test_issue22_targets_pass_and_fail_on_the_numbers():
                      [_row("128,16x64", 254.0, 62.0, 128.0)])
     assert [t["pass"] for t in slow] == [False, True, False, False]
     assert "254 cycles at 62.0 MHz = 4.10 µs" in slow[0]["measured"]
-    assert "13.7% (128 of 936 weights per cycle" in slow[2]["measured"]
+    assert "13.7% (128 of 936 weights per busy cycle" in slow[2]["measured"]
     assert "mnist5k lanes 128,16x64: 199/200" in slow[3]["measured"]
     none = targets22([], [])
     assert not any(t["pass"] for t in none)
@@ -48,4 +48,32 @@ def test_the_page_shows_rows_of_both_gateware_commits():
     rows = [ln for ln in text.splitlines() if ln.startswith("| mnist5k | ulx3s-85f")]
     assert rows[0].startswith("| mnist5k | ulx3s-85f | 4 | 1 | 3633e80 | ok |")
     assert rows[1].startswith("| mnist5k | ulx3s-85f | 128,16x64 | 8 | abc | ok |")
-    assert "| 0.137 | 200/200 |" in rows[1]
+    assert "| 0.137 | - | - | 200/200 |" in rows[1]  # a row measured before the SOP columns
+
+
+def test_a_chunk_row_states_its_zero_value_reads_and_its_sop_share():
+    row = {**_row("128x4,16x64", 165.0, 60.0, 512.0), "l0_zero_value_reads": 0.333,
+           "l0_sop_per_busy_cycle": 341.7, "l0_sop_ceiling_fraction": 341.7 / 936}
+    t = targets22([_net("128x4,16x64", 165.0)], [row])[2]
+    assert t["pass"]
+    assert t["measured"] == ("54.7% (512 of 936 weights per busy cycle, ulx3s-85f lanes "
+                             "128x4,16x64; 33.3% of them multiply a zero value, SOPs 36.5% of "
+                             "the ceiling)")
+    text = markdown({"nets": [_net("128x4,16x64", 165.0)], "boards": [row], "targets": [],
+                     "gateware": {}, "machine": "m", "wall_s": 1.0})
+    assert "| 512 | 0.547 | 0.333 | 0.365 | 200/200 |" in text
+
+
+def test_layer0_work_counts_nonzero_chunks_their_reads_and_busy_cycles():
+    import numpy as np
+    from hw import layer0_work
+    # 10 inputs: chunks of 4 are [0..3], [4..7], [8, 9, pad, pad]
+    xs = np.array([[0, 0, 0, 0, 3, 0, 0, 0, 0, 1],
+                   [1, 2, 3, 4, 0, 0, 0, 0, 0, 0]])
+    pixels, reads, busy = layer0_work(xs, 6, (4, 4))  # 6 outputs in 2 groups of 4 lanes
+    np.testing.assert_array_equal(pixels, [2, 4])
+    np.testing.assert_array_equal(reads, [2 * 6 * 4, 1 * 6 * 4])
+    np.testing.assert_array_equal(busy, [2 * 2, 1 * 2])
+    pixels, reads, busy = layer0_work(xs, 6, (6, 1))  # one input a cycle: no zero reads
+    np.testing.assert_array_equal(reads, pixels * 6)
+    np.testing.assert_array_equal(busy, pixels)
