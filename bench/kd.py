@@ -97,14 +97,19 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
          tune_T: int | None = None):
     """``(teacher jobs, student/stars jobs)`` for the chosen sections (and section-c
     ``students``, default all; the tuning section at ``tune_T``, default 2, quick 1)."""
+    from kd_jobs import TEACHERS  # torch: only once a plan is made
+
     teachers, jobs = [], []
     datasets = ("digits",) if quick else ("digits", "mnist5k")
     kinds = {"cnn", "mlpbn", "cnnbn"} | ({"weak"} if "tune" in sections else set())
     kinds |= {"cnn64"} if "conv" in sections else set()
     for ds in datasets:
         for kind in sorted(kinds):
+            # the recipe is part of the job: a changed teacher recipe never reads back a
+            # cached result (or a weights file) of another one
             teachers += [{"type": "teacher", "dataset": ds, "kind": kind, "seed": s,
-                          "quick": quick} for s in seeds]
+                          "quick": quick, "recipe": TEACHERS[(ds, kind)]}
+                         for s in seeds]
     n_train = {"digits": 1437, "mnist5k": 4000}
     steps = 250 if quick else None
     cfg = {  # dataset -> (mlp student, cnn student, T cnn, steps mlp, steps cnn, few labels)
@@ -345,7 +350,7 @@ def main(argv=None) -> int:
         missing = kept["missing"] + missing
     summary = kd_report.write(Path(args.out), stem, teacher_res, results, elapsed,
                               quick=args.quick, seeds=seeds, missing=missing,
-                              kept=kept["sections"] if kept else ())
+                              kept=kept["sections"] if kept else (), workers=args.workers)
     print(summary)
     return 0
 

@@ -242,13 +242,14 @@ def cpu_minutes(runs: list[dict]) -> float:
 
 def markdown(teachers: list[dict], rows: list[dict], checks: list[dict], elapsed: float,
              quick: bool, seeds: list[int], cpu_min: float, codes: list[str],
-             coverage: list[str]) -> str:
+             coverage: list[str], workers: int = 2) -> str:
     lines = [f"# Distillation benchmark{' (quick)' if quick else ''}", "",
              f"Seeds {seeds}; accuracy on the held-out test split, mean ± 95% CI (Student t); "
              f"Δ is the paired difference to the reference (CE-only; `kd-real` for STARS; "
              f"`ce +shift` in the augmentation section) on "
              f"the same seeds. This invocation took {elapsed / 60:.1f} min wall time "
-             f"(2 worker processes, 1 torch thread each, shared machine; cached runs are read "
+             f"({workers} worker process{'es' * (workers > 1)}, 1 torch thread each, "
+             f"shared machine; cached runs are read "
              f"back). All runs together used {cpu_min:.1f} CPU-minutes: "
              f"{cpu_min / 2:.1f} min on 2 dedicated cores. Code hash of the runs: "
              f"{', '.join(codes)}.", "",
@@ -357,16 +358,18 @@ def kept_lines(results: list[dict], kept) -> list[str]:
 
 
 def write(out: Path, stem: str, teachers, results, elapsed: float, *, quick: bool,
-          seeds: list[int], missing: list[dict] | None = None, kept=()) -> str:
+          seeds: list[int], missing: list[dict] | None = None, kept=(), workers: int = 2) -> str:
     """Write ``{stem}.json``, ``{stem}.md`` and ``{stem}.png`` under ``out``; return the md.
-    ``kept``: the sections whose runs were read back from the previous report."""
+    ``kept``: the sections whose runs were read back from the previous report; ``workers``:
+    the worker processes this invocation ran."""
     rows = summarize(results)
     checks = target_check(rows)
     cpu_min = cpu_minutes(list(teachers) + list(results))
     codes = sorted({r.get("code", "unrecorded") for r in results})
     md = markdown(teachers, rows, checks, elapsed, quick, seeds, cpu_min, codes,
-                  coverage_lines(results, missing or []) + kept_lines(results, kept))
+                  coverage_lines(results, missing or []) + kept_lines(results, kept), workers)
     payload = {"quick": quick, "seeds": seeds, "elapsed_s": elapsed, "cpu_minutes": cpu_min,
+               "workers": workers,
                "kept_sections": list(kept),
                "codes": codes, "missing": missing or [],
                "teachers": teachers,
