@@ -146,7 +146,11 @@ class BoardTop(wiring.Component):
         m.submodules.core = core = self._core(*args, **kw)
         self._buffer(m, parser, feeder, pack)
 
-        m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), parser.uart_err.eq(rx.frame_err)]
+        # the receiver's frame error is registered: its path from the line's synchroniser
+        # otherwise runs on through the parser's state into the sample buffer's write
+        uart_err = Signal()
+        m.d.sync += uart_err.eq(rx.frame_err)
+        m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx), parser.uart_err.eq(uart_err)]
         wiring.connect(m, rx.o_stream, parser.i_stream)
         wiring.connect(m, builder.o_stream, tx.i_stream)
         coords = None
@@ -251,16 +255,21 @@ class BoardTop(wiring.Component):
             m.d.sync += [fbank.eq(wbank), wbank.eq(~wbank)]
         m.d.comb += [rp.addr.eq(Cat(feeder.r_addr[:abits], fbank)), rp.en.eq(feeder.r_en),
                      feeder.r_data.eq(rp.data)]
+        # The parser's write reaches the buffer a cycle later, from registers (its control
+        # comes from the parser's state and the receiver's: a long path otherwise). The last
+        # value lands long before the INFER command that swaps the banks (two CRC bytes on).
+        w_en, w_first = Signal(), Signal()
+        w_addr, w_data = Signal(abits), Signal.like(parser.w_data)
+        m.d.sync += [w_en.eq(parser.w_en), w_first.eq(parser.w_addr == 0),
+                     w_addr.eq(parser.w_addr[:abits]), w_data.eq(parser.w_data)]
         if pack == 1:
-            m.d.comb += [wp.addr.eq(Cat(parser.w_addr[:abits], wbank)),
-                         wp.data.eq(parser.w_data), wp.en.eq(parser.w_en)]
+            m.d.comb += [wp.addr.eq(Cat(w_addr, wbank)), wp.data.eq(w_data), wp.en.eq(w_en)]
             return
         # the parser writes values in index order from 0: entry and lane by counters
         row, lane = Signal(abits), Signal(range(pack))
-        first = parser.w_addr == 0
-        cur_row, cur_lane = Mux(first, 0, row), Mux(first, 0, lane)
-        with m.If(parser.w_en):
+        cur_row, cur_lane = Mux(w_first, 0, row), Mux(w_first, 0, lane)
+        with m.If(w_en):
             wrap = cur_lane == pack - 1
             m.d.sync += [lane.eq(Mux(wrap, 0, cur_lane + 1)), row.eq(cur_row + wrap)]
-        m.d.comb += [wp.addr.eq(Cat(cur_row, wbank)), wp.data.eq(Cat(*[parser.w_data] * pack)),
-                     wp.en.eq(Mux(parser.w_en, Const(1, pack) << cur_lane, 0))]
+        m.d.comb += [wp.addr.eq(Cat(cur_row, wbank)), wp.data.eq(Cat(*[w_data] * pack)),
+                     wp.en.eq(Mux(w_en, Const(1, pack) << cur_lane, 0))]
