@@ -10,8 +10,13 @@ import pytest
 from core_cases import BANKED, BATCH, CASES, DSP, MAC8X8, OUTREG, PACK, SPRAM, random_case
 from spikefab.golden import run_network
 from spikefab.golden.layers import layer_current, pass_on
+from spikefab_hdl.core.integrator import product_latency
 from spikefab_hdl.core.plan import EXTENSIONS, plan_core
 from spikefab_hdl.sim.testbench import SIM_BUILD, run_core_bench
+
+#: ``(outreg, weight_latency, product_latency)`` per layer of the OUTREG cases.
+OUTREG_LAYERS = {"spikes-banked-l1": [(True, 4, 0), (True, 3, 0)],
+                 "direct-chunks-l3": [(False, 2, 2), (False, 2, 0)]}
 
 
 def _raw_membranes(net, x, gold):
@@ -59,9 +64,11 @@ def test_cases_exercise_what_they_claim():
         assert lp.mac8x8 == (name in MAC8X8), name
         if name in MAC8X8 and name in DSP:  # products on both halves of a block and in logic
             assert lp.lanes * lp.mask - lp.logic_lanes == 2 * DSP[name], name
-        if name in OUTREG:  # several banks and one bank of DP16KD with the output register
-            reg = plan_core(net, lanes=_lanes, bram_outreg=OUTREG[name]).layers
-            assert [(lp.outreg, lp.weight_latency) for lp in reg] == [(True, 4), (True, 3)]
+        if name in OUTREG:  # several banks and one bank of DP16KD with the output register,
+            # or a direct layer's products registered twice (rows in LUTs)
+            reg = plan_core(net, lanes=_lanes, bram_outreg=OUTREG[name], in_pack=pack).layers
+            got = [(lp.outreg, lp.weight_latency, product_latency(lp)) for lp in reg]
+            assert got == OUTREG_LAYERS[name], (name, got)
     assert hit_low and hit_high
     assert used == set(EXTENSIONS)
 

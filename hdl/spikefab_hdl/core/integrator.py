@@ -10,8 +10,9 @@ register it; add it into the current row). A multi-bit input has four: read the 
 row; register it; multiply it by ``x_i`` into a register (``lanes`` multipliers
 ``w_bits x in_bits``, the form yosys maps to DSP blocks, or two a block as SB_MAC16
 instances in dual 8x8 mode, ``LayerPlan.mac8x8``, :mod:`.sb_mac16`; beyond the device's DSP
-count shifts and adds, ``LayerPlan.logic_lanes``); add the products into the
-current row. A weight memory of several banks (:mod:`.weight_memory`, one block-RAM shape
+count shifts and adds, ``LayerPlan.logic_lanes``; on ECP5 builds a second product register,
+:func:`product_latency`); add the products into the current row. A weight memory of
+several banks (:mod:`.weight_memory`, one block-RAM shape
 each) adds one stage: the OR of the banks' zeroed outputs, registered. An event with
 ``x_i = 0`` is consumed in one cycle and does nothing.
 
@@ -47,10 +48,19 @@ from .plan import LayerPlan
 from .spram import SPRAMMemory
 from .weight_memory import WeightMemory
 
-__all__ = ["Integrator", "route_events", "TREE_LEVELS"]
+__all__ = ["Integrator", "route_events", "product_latency", "TREE_LEVELS"]
 
 #: Adder-tree levels between two registers of the mask path.
 TREE_LEVELS = 3
+
+
+def product_latency(lp: LayerPlan) -> int:
+    """Registers after a direct layer's products: 1, and 2 on a layer built for ECP5's
+    DP16KD (``lp.bram_outreg``), where the multipliers sit in DSP columns far from the
+    block RAMs and the current memory: the product is registered where it leaves the DSP
+    and again before the add, so no hop crosses the die with the multiplier on it. 0 for
+    a spike-input layer (no products)."""
+    return (2 if lp.bram_outreg else 1) if lp.value_bits else 0
 
 
 class Integrator(wiring.Component):
@@ -161,6 +171,13 @@ class Integrator(wiring.Component):
                     m.d.sync += terms[p].eq(prod)
             row_addr, row_read = reg_group, reg_valid
             in_flight = in_flight | add_valid
+            for n in range(1, product_latency(lp)):  # the products registered again
+                regs = Signal.like(terms, name=f"p{n}_terms")
+                valid, group = Signal(name=f"p{n}_valid"), Signal.like(add_group)
+                m.d.sync += [regs.eq(terms), valid.eq(add_valid), group.eq(add_group)]
+                row_addr, row_read = add_group, add_valid
+                terms, add_valid, add_group = regs, valid, group
+                in_flight = in_flight | add_valid
             if k > 1:
                 vals = [[terms[i * lanes + j] for i in range(k)] for j in range(lanes)]
                 tree = self.adder_tree(m, vals, (add_valid, add_group, None))

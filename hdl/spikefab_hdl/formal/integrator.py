@@ -22,7 +22,7 @@ from amaranth import Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In
 
-from ..core.integrator import Integrator
+from ..core.integrator import Integrator, product_latency
 from ..core.plan import LayerPlan
 from ..core.signatures import refuse
 from .checks import Harness
@@ -58,7 +58,7 @@ def pipeline_depth(layer: LayerPlan) -> int:
     memory's latency and the add (one stage more for a direct layer's products)."""
     banks = -(-layer.n_in * layer.groups // layer.bank_rows)
     latency = 2 if banks == 1 else 3
-    return layer.groups + latency + (1 if layer.value_bits else 0)
+    return layer.groups + latency + product_latency(layer)
 
 
 def integrator_proofs(layer: LayerPlan, *, unit_values: bool = True) -> list:

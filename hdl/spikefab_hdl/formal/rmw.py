@@ -40,7 +40,7 @@ from amaranth.lib.wiring import In
 from ..board.definitions import BOARDS
 from ..build.fit import place_spram
 from ..core.conv_integrator import ConvIntegrator
-from ..core.integrator import Integrator
+from ..core.integrator import Integrator, product_latency
 from ..core.plan import LayerPlan, plan_core
 from .checks import Harness
 from .integrator import model_rows
@@ -108,7 +108,7 @@ def rmw_depth(layer: LayerPlan) -> int:
     (the decode registers of a conv layer, the memory latency, the product, the add)."""
     latency = layer.weight_latency
     walk = layer.groups if layer.conv is None else layer.conv.kernel ** 2 * layer.geometry.groups
-    return 2 * walk + latency + (1 if layer.value_bits else 0) + (2 if layer.conv else 0) + 4
+    return 2 * walk + latency + product_latency(layer) + (2 if layer.conv else 0) + 4
 
 
 def checked_lanes(layer: LayerPlan) -> list[int | None]:

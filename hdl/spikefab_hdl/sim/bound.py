@@ -59,7 +59,7 @@ from spikefab.ir import QuantizedNetwork
 
 from ..core.conv_geometry import ConvGeometry
 from ..core.input_pack import check_in_pack
-from ..core.integrator import TREE_LEVELS
+from ..core.integrator import TREE_LEVELS, product_latency
 from ..core.lif import lif_stages
 from ..core.plan import check_spram, plan_core, resolve_lanes
 
@@ -76,7 +76,7 @@ def step_latency(lp) -> int:
     """Cycles one step costs in layer ``lp``'s pipelines beyond its work (module docstring)."""
     levels = (lp.mask - 1).bit_length()
     tree = -(-levels // TREE_LEVELS)
-    integ = 1 + lp.weight_latency + (1 if lp.value_bits else 0) + tree
+    integ = 1 + lp.weight_latency + product_latency(lp) + tree
     return integ + pass_latency(lp)
 
 
