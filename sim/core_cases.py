@@ -103,9 +103,11 @@ MAC8X8 = ("direct-mac8x8-l3", "direct-conv-conv-l4")
 #: Cases built with ``bram_outreg`` (``NetworkCore``'s): layer 0's 4,480 rows in five banks of
 #: DP16KD blocks with the output register (latency 4), layer 1's 192 rows in one (latency 3);
 #: "always": 8-bit rows would otherwise stay in the denser generic shapes. A direct layer
-#: built so registers its products twice (``core.integrator.product_latency``): the pixel
-#: chunks' 12 products (5 on DSPs), their rows in LUTs (too few for block RAM).
-OUTREG = {"spikes-banked-l1": "always", "direct-chunks-l3": "always"}
+#: built so registers its products twice (``core.integrator.product_latency``; rows in LUTs,
+#: too few for block RAM): the pixel chunks' 12 products (5 on DSPs), and a one-group layer
+#: (every event adds into the same row: its read must wait for the last write).
+OUTREG = {"spikes-banked-l1": "always", "direct-chunks-l3": "always",
+          "direct-mask-spike-readout": "always"}
 #: The cases whose first weight memory is split into banks.
 BANKED = ("direct-banked-l1", "spikes-banked-l1")
 BATCH = 24
