@@ -12,9 +12,9 @@ row; register it; multiply it by ``x_i`` into a register (``lanes`` multipliers
 instances in dual 8x8 mode, ``LayerPlan.mac8x8``, :mod:`.sb_mac16`; beyond the device's DSP
 count shifts and adds, ``LayerPlan.logic_lanes``; on ECP5 builds a second product register,
 :func:`product_latency`); add the products into the current row. A weight memory of
-several banks (:mod:`.weight_memory`, one block-RAM shape
-each) adds one stage: the OR of the banks' zeroed outputs, registered. An event with
-``x_i = 0`` is consumed in one cycle and does nothing.
+several banks (:mod:`.weight_memory`, one block-RAM shape each) adds one stage: the OR of
+the banks' zeroed outputs, registered. An event with ``x_i = 0`` is consumed in one cycle
+and does nothing.
 
 A direct layer taking *pixel chunks* ``K`` wide (``layer.mask``, :mod:`.lanes`) gets events
 ``(c, values)`` of the ``K`` values ``x_{c*K+k}`` (value ``k`` in bits ``[k*in_bits,
