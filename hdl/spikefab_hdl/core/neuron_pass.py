@@ -136,9 +136,9 @@ class NeuronPass:
                 m.d.sync += [self.valids[k].eq(prev_valid), self.groups[k].eq(prev_group)]
                 m.d.sync += [regs[name].eq(bus[name]) for name in regs]
             bus = dict(regs)
-            for name in ins[k]:
+            for name in sorted(ins[k]):  # sorted: the same RTLIL whatever PYTHONHASHSEED
                 m.d.comb += getattr(stage, name).eq(bus[name])
-            for name in outs[k]:
+            for name in sorted(outs[k]):
                 bus[name] = getattr(stage, name)
             prev_valid, prev_group = self.valids[k], self.groups[k]
         self.out = bus
