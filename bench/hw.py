@@ -59,8 +59,7 @@ from spikefab import trained
 from spikefab.atomic import atomic_write_text
 from spikefab.golden import run_network
 from spikefab.ir import QuantizedNetwork
-from spikefab_hdl.board.definitions import BOARDS, get_board
-from spikefab_hdl.board.top import BoardTop
+from spikefab_hdl.board.definitions import BOARDS, BoardDesign, get_board
 from spikefab_hdl.build.bitstream import build_bitstream, check_network
 from spikefab_hdl.build.tool_report import BuildError, FitError, TimingError
 from spikefab_hdl.core.lanes import lanes_label, parse_lanes, resolve_lanes
@@ -143,13 +142,19 @@ def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
 
 def build_key(net: QuantizedNetwork, board_name: str, lanes, seed: int,
               in_pack: int = 1) -> str:
-    """Hash of what a build depends on: the board top's RTLIL (network included), the board
-    wrapper and build sources, the seed. Source locations are left out of the RTLIL, so
-    edits that do not change the design rebuild nothing."""
+    """Hash of what a build depends on: the board top's RTLIL (network included) as
+    ``build_bitstream`` makes it (``BoardDesign``: the board's DSP count, SB_MAC16 dual 8x8
+    products on iCE40, DP16KD output registers on ECP5, the state memories' SPRAM
+    placement), the board wrapper and build sources, the seed. Source locations are left
+    out of the RTLIL, so edits that do not change the design rebuild nothing."""
     board = get_board(board_name)
-    top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds),
-                   dsp=board.capacity["dsp"], in_pack=in_pack,
-                   bram_outreg=board.family == "ecp5")
+    items = resolve_lanes(net, lanes, budget={"family": board.family, **board.capacity},
+                          in_pack=in_pack)
+    est = check_network(board, net, lanes=items, in_pack=in_pack)
+    design = BoardDesign(board=board, net=net, lanes=items, in_pack=in_pack,
+                         spram=est["spram"] or None)
+    design._MustUse__silence = True  # only its top is converted here
+    top = design.top
     src = ROOT / "hdl" / "spikefab_hdl"
     il = re.sub(r'attribute \\src "[^"]*"\n', "", rtlil.convert(top, name="top"))
     parts = [board.name, lanes, seed, il] + ([in_pack] if in_pack != 1 else [])
