@@ -18,7 +18,7 @@ from amaranth.lib import data, wiring
 from spikefab.atomic import atomic_write_files
 from spikefab.ir import QuantizedNetwork
 
-from ..core import dp16kd, sb_mac16
+from ..core import dp16kd, mult18x18d, sb_mac16
 from ..core.network import NetworkCore
 
 __all__ = [
@@ -112,7 +112,7 @@ def write_verilog(
     core = NetworkCore(net=net, lanes=lanes, trace=trace, spram=spram, in_pack=in_pack,
                        dsp=dsp, mac8x8=mac8x8, bram_outreg=bram_outreg)
     text = verilog.convert(core, name=name, emit_src=False)
-    text = sb_mac16.with_model(dp16kd.with_model(text))
+    text = mult18x18d.with_model(sb_mac16.with_model(dp16kd.with_model(text)))
     out = Path(out_dir)
     v_path, j_path = out / f"{name}.v", out / f"{name}.json"
     desc = json.dumps(describe_core(core, module=name), indent=2) + "\n"

@@ -42,16 +42,24 @@ from amaranth import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from . import sb_mac16
+from . import mult18x18d, sb_mac16
 from .arith import times, times_unsigned
 from .plan import LayerPlan
 from .spram import SPRAMMemory
 from .weight_memory import WeightMemory
 
-__all__ = ["Integrator", "route_events", "product_latency", "TREE_LEVELS"]
+__all__ = ["Integrator", "route_events", "product_latency", "dsp_registers", "TREE_LEVELS"]
 
 #: Adder-tree levels between two registers of the mask path.
 TREE_LEVELS = 3
+
+
+def dsp_registers(lp: LayerPlan) -> bool:
+    """A direct layer built for ECP5 (``lp.bram_outreg``) makes its DSP products in
+    MULT18X18D instances with their own input and output registers (:mod:`.mult18x18d`)
+    where the widths fit one block; the latency is :func:`product_latency`'s either way."""
+    return bool(lp.value_bits and lp.bram_outreg and not lp.mac8x8
+                and mult18x18d.widths_fit(lp.w_bits, lp.value_bits))
 
 
 def product_latency(lp: LayerPlan) -> int:
@@ -143,7 +151,7 @@ class Integrator(wiring.Component):
             m.d.sync += [c.eq(p) for c, p in zip(cur, prev, strict=True)]
             stages.append(cur)
         reg_w = wmem.data
-        (pre_valid, pre_group, _), (reg_valid, reg_group, reg_value) = stages[-2:]
+        (pre_valid, pre_group, pre_value), (reg_valid, reg_group, reg_value) = stages[-2:]
         in_flight = busy | pending
         for valid, _, _ in stages[1:]:
             in_flight = in_flight | valid
@@ -158,12 +166,21 @@ class Integrator(wiring.Component):
             m.d.sync += [add_valid.eq(reg_valid), add_group.eq(reg_group)]
             on_dsp = lanes * k - lp.logic_lanes
             xs = [reg_value[(p // lanes) * vb:(p // lanes + 1) * vb] for p in range(lanes * k)]
+            hand = lp.mac8x8 or dsp_registers(lp)  # terms driven by the blocks' registers
             if lp.mac8x8:  # two products a SB_MAC16, registered in the block (sb_mac16)
                 pairs = sb_mac16.products(m, "mac", [(reg_w[p], xs[p]) for p in range(on_dsp)])
                 m.d.comb += [terms[p].eq(v) for p, v in enumerate(pairs)]
-            for p in range(lp.mac8x8 * on_dsp, lanes * k):  # beyond the DSPs: shifts and adds
+            elif hand:  # MULT18X18D, operands and product registered in the block: the
+                # operands one stage early (the block's input register replaces the weight
+                # memory's output register), the product as the first product register
+                pre_xs = [pre_value[(p // lanes) * vb:(p // lanes + 1) * vb]
+                          for p in range(on_dsp)]
+                outs = mult18x18d.products(
+                    m, "mult", [(wmem.data_next[p], pre_xs[p]) for p in range(on_dsp)])
+                m.d.comb += [terms[p].eq(v) for p, v in enumerate(outs)]
+            for p in range(hand * on_dsp, lanes * k):  # beyond the DSPs: shifts and adds
                 prod = times_unsigned(reg_w[p], xs[p]) if p >= on_dsp else reg_w[p] * xs[p]
-                if lp.mac8x8:  # terms is then driven comb: each product its own register
+                if hand:  # terms is then driven comb: each product its own register
                     reg = Signal(signed(lp.w_bits + vb + 1), name=f"product{p}")
                     m.d.sync += reg.eq(prod)
                     m.d.comb += terms[p].eq(reg)

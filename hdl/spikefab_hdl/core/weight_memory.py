@@ -79,6 +79,10 @@ class WeightMemory(wiring.Component):
         Row to read.
     data : shape, out
         The row addressed ``latency`` cycles earlier.
+    data_next : shape, out
+        What ``data`` takes at the next clock edge (the row addressed ``latency - 1`` cycles
+        earlier): for a register outside the memory in its place, such as a MULT18X18D's
+        input register (:mod:`.mult18x18d`).
     latency : int
         2 for one bank, 3 for several (3 and 4 with ``outreg``).
     banks : int
@@ -98,7 +102,8 @@ class WeightMemory(wiring.Component):
         self.banks = max(1, -(-self.depth // self.bank_rows))
         self.outreg = bool(outreg) and self.depth >= LOGIC_ROWS
         self.latency = read_latency(self.banks, self.outreg)
-        super().__init__({"addr": In(range(max(2, self.depth))), "data": Out(shape)})
+        super().__init__({"addr": In(range(max(2, self.depth))), "data": Out(shape),
+                          "data_next": Out(shape)})
 
     def elaborate(self, platform):
         m = Module()
@@ -111,8 +116,8 @@ class WeightMemory(wiring.Component):
             if self.depth < LOGIC_ROWS:
                 mem.attrs["ram_style"] = "logic"
             rd = mem.read_port()
-            m.d.comb += rd.addr.eq(self.addr)
-            m.d.sync += self.data.eq(rd.data)
+            m.d.comb += [rd.addr.eq(self.addr), self.data_next.eq(rd.data)]
+            m.d.sync += self.data.eq(self.data_next)
             return m
         low = self.bank_rows.bit_length() - 1
         sel = self.addr[low:]
@@ -150,7 +155,8 @@ class WeightMemory(wiring.Component):
         merged = 0
         for p in partial:
             merged = merged | p
-        m.d.sync += self.data.eq(merged)
+        m.d.comb += self.data_next.eq(merged)
+        m.d.sync += self.data.eq(self.data_next)
         return m
 
     def _raw(self, rows) -> list[int]:
@@ -163,7 +169,8 @@ class WeightMemory(wiring.Component):
         width = Shape.cast(self._shape).width
         if self.banks == 1:
             q = dp16kd.rom_outreg(m, "bank0", self._raw(self._rows), width, self.addr)
-            m.d.sync += self.data.eq(q)
+            m.d.comb += self.data_next.eq(q)
+            m.d.sync += self.data.eq(self.data_next)
             return m
         low = self.bank_rows.bit_length() - 1
         sel = [self.addr[low:]]
