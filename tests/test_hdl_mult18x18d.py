@@ -1,6 +1,6 @@
 """MULT18X18D products with the block's own registers (core/mult18x18d.py): the model against
-yosys's own ECP5 mapping of a multiply (its netlist simulated in Icarus with the model), the registered instances against the products they stand for, yosys
-keeping their parameters, the plan's choice and the model in the simulation Verilog.
+yosys's own ECP5 mapping of a multiply (its netlist simulated in Icarus with the model), the
+registered instances against the products they stand for, yosys keeping their parameters, the plan's choice and the model in the simulation Verilog.
 (Exactness of a core built this way: sim/core_cases.py's OUTREG cases, Verilator and Icarus.)"""
 
 import json
@@ -81,7 +81,8 @@ def _run(tmp_path, text, w_bits, x_bits, latency, n=20000) -> tuple[str, str]:
     bench = _BENCH.replace("WB", str(w_bits)).replace("XB", str(x_bits)) \
         .replace("LAT", str(latency)).replace("N + ", f"{n} + ")
     (tmp_path / "dut.v").write_text(text + bench)
-    proc = subprocess.run(["iverilog", "-g2005", "-o", "sim.vvp", "-s", "bench", "dut.v"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(["iverilog", "-g2005", "-o", "sim.vvp", "-s", "bench", "dut.v"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = subprocess.run(["vvp", "-n", "sim.vvp"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=300).stdout

@@ -11,7 +11,9 @@ row; register it; multiply it by ``x_i`` into a register (``lanes`` multipliers
 ``w_bits x in_bits``, the form yosys maps to DSP blocks, or two a block as SB_MAC16
 instances in dual 8x8 mode, ``LayerPlan.mac8x8``, :mod:`.sb_mac16`; beyond the device's DSP
 count shifts and adds, ``LayerPlan.logic_lanes``; on ECP5 builds a second product register,
-:func:`product_latency`); add the products into the current row. A weight memory of
+:func:`product_latency`, and the DSP products MULT18X18D instances whose own input and output
+registers stand for the weight register and the first product register, :func:`dsp_registers`,
+:mod:`.mult18x18d`); add the products into the current row. A weight memory of
 several banks (:mod:`.weight_memory`, one block-RAM shape each) adds one stage: the OR of
 the banks' zeroed outputs, registered. An event with ``x_i = 0`` is consumed in one cycle
 and does nothing.

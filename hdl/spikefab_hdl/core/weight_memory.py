@@ -31,7 +31,9 @@ One bank: the block register is followed by ``data``, a fabric register (latency
 blocks of a wide row sit in block-RAM rows across the die, far from the multipliers; the
 hop to ``data`` then starts at 0.97 ns and the multiply at a flip-flop). Several: each
 bank's output is gated by its (delayed) select and ORed by :data:`OR_GROUP` into a
-register, then into ``data`` (latency 4).
+register, then into ``data`` (latency 4). ``data_next`` is what ``data`` takes at the next
+edge: a direct layer built for ECP5 registers it in its MULT18X18D blocks instead
+(:mod:`.mult18x18d`), and yosys removes the unused bits of ``data``.
 """
 
 from __future__ import annotations
