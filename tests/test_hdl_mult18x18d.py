@@ -1,6 +1,7 @@
 """MULT18X18D products with the block's own registers (core/mult18x18d.py): the model against
 yosys's own ECP5 mapping of a multiply (its netlist simulated in Icarus with the model), the
-registered instances against the products they stand for, yosys keeping their parameters, the plan's choice and the model in the simulation Verilog.
+registered instances against the products they stand for, yosys keeping their parameters,
+the plan's choice and the model in the simulation Verilog.
 (Exactness of a core built this way: sim/core_cases.py's OUTREG cases, Verilator and Icarus.)"""
 
 import json
