@@ -13,7 +13,7 @@ from spikefab.distill import make_recipe
 from spikefab.distill.trainer import train_student
 from spikefab.snn.mlp import SpikingMLP
 from spikefab.train import train_model
-from spikefab.train.dist import init_distributed
+from spikefab.train.dist import finish_distributed, init_distributed
 
 N = 193  # batches of 32: the last has one row, so at world size 2 one rank's share is empty
 
@@ -41,3 +41,4 @@ def run(out) -> dict:
 
 if __name__ == "__main__":
     run(sys.argv[1])
+    finish_distributed()

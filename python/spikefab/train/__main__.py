@@ -16,7 +16,7 @@ from dataclasses import MISSING, fields
 
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
-from .dist import init_distributed
+from .dist import finish_distributed, init_distributed
 from .fit import fit
 
 
@@ -54,6 +54,7 @@ def main(argv=None) -> int:
             save_checkpoint(out, res.model, config=cfg,
                             extra={"float_acc": res.float_acc, "world_size": ctx.world_size})
             print(f"wrote {out}")
+    finish_distributed()
     return 0
 
 

@@ -26,8 +26,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ["BACKENDS", "DistContext", "LossStep", "all_sum", "context", "init_distributed",
-           "launched_by_torchrun", "share", "wrap"]
+__all__ = ["BACKENDS", "DistContext", "LossStep", "all_sum", "context", "finish_distributed",
+           "init_distributed", "launched_by_torchrun", "share", "wrap"]
 
 BACKENDS = ("gloo", "nccl")
 _TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -100,6 +100,18 @@ def init_distributed(backend: str | None = None) -> DistContext:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     dist.init_process_group(backend)
     return context()
+
+
+def finish_distributed() -> None:
+    """Leave ``torchrun``'s process group: wait for every rank, then destroy the group.
+
+    A rank that exits with the group alive races gloo's threads at interpreter exit (seen
+    as "terminate called without an active exception", SIGABRT, under load). No-op when no
+    group is initialised.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 class LossStep(nn.Module):
