@@ -28,20 +28,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
+import kd_jobs as kj
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-sys.path.insert(0, str(Path(__file__).parent))
-import kd_jobs as kj  # noqa: E402
-from kd import STARS_SETUP  # noqa: E402
-from spikefab.data import epoch_shifts  # noqa: E402
-from spikefab.distill import STARS, make_recipe, teacher_outputs, train_student  # noqa: E402
-from spikefab.train.loop import evaluate  # noqa: E402
+from kd import STARS_SETUP
+from spikefab.data import epoch_shifts
+from spikefab.distill import STARS, make_recipe, teacher_outputs, train_student
+from spikefab.train.loop import evaluate
 
 DS = "mnist5k"
 STUDENT = {"kind": "mlp", "sizes": [784, 128, 10]}

@@ -13,8 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
-import hashlib, sys
-sys.path.insert(0, "sim")
+import hashlib
 from amaranth.back import rtlil
 from core_cases import CASES, DSP, MAC8X8, OUTREG, PACK, SPRAM, random_case
 from spikefab_hdl.board.top import BoardTop
@@ -36,8 +35,8 @@ print("board-top", digest(BoardTop(net=net, clk_hz=12_000_000, lanes=lanes, n_le
 
 def _digests(hash_seed: int) -> list[str]:
     env = {**os.environ, "PYTHONHASHSEED": str(hash_seed)}
-    r = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT / "sim", env=env,
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     return r.stdout.splitlines()
 

@@ -1,11 +1,10 @@
 """The core's plan: every width, depth and memory image, derived from the IR alone.
 
-:func:`plan_core` turns a :class:`~spikefab.ir.QuantizedNetwork` and ``lanes`` (one count,
-or per layer ``lanes`` and a spike-mask width, :mod:`.lanes`) into a :class:`CorePlan`: per
-layer the number of lane groups ``G = ceil(n_out / lanes)``,
-the current width (``net.current_bits(i)``), the membrane or accumulator width, and the
-memory images (weights, biases) laid out ``lanes`` values per row. The gateware reads
-these numbers; it never computes a width or converts a float itself.
+:func:`plan_core` turns a QuantizedNetwork and ``lanes`` (one count, or per layer ``lanes``
+and a spike-mask width, :mod:`.lanes`) into a :class:`CorePlan`: per layer the lane groups
+``G = ceil(n_out / lanes)``, the current width (``net.current_bits(i)``), the membrane or
+accumulator width, the memory images (weights, biases) laid out ``lanes`` values per row.
+The gateware reads these numbers; it never computes a width or converts a float itself.
 
 The core implements v1 and every named extension (:data:`EXTENSIONS`); :func:`plan_core`
 refuses, in one line, a conv layer after a dense one (fed by the input or a conv layer only).
