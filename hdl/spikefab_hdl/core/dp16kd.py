@@ -29,6 +29,7 @@ from amaranth import Cat, ClockSignal, Const, Module, Signal
 from amaranth.hdl import Instance
 
 from .layout import DP16KD_SHAPES
+from .primitive_model import append_model
 
 __all__ = ["ROWS", "WIDTH", "MODEL", "initval", "live_columns", "place_outreg", "rom_outreg",
            "with_model"]
@@ -156,6 +157,4 @@ MODEL = _model()
 
 def with_model(verilog_text: str) -> str:
     """``verilog_text`` with :data:`MODEL` appended when it instantiates a DP16KD."""
-    if "DP16KD " not in verilog_text or "module DP16KD" in verilog_text:
-        return verilog_text
-    return verilog_text + MODEL
+    return append_model(verilog_text, "DP16KD", MODEL)

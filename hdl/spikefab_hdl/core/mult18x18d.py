@@ -33,6 +33,8 @@ from __future__ import annotations
 from amaranth import Cat, ClockSignal, Const, Module, Signal
 from amaranth.hdl import Instance
 
+from .primitive_model import append_model
+
 __all__ = ["A_BITS", "B_BITS", "PARAMETERS", "MODEL", "products", "widths_fit", "with_model"]
 
 #: Operand bits: a signed weight in ``A``, an unsigned value (zero-extended, signed) in ``B``.
@@ -154,6 +156,4 @@ MODEL = _model()
 
 def with_model(verilog_text: str) -> str:
     """``verilog_text`` with :data:`MODEL` appended when it instantiates a MULT18X18D."""
-    if "MULT18X18D " not in verilog_text or "module MULT18X18D" in verilog_text:
-        return verilog_text
-    return verilog_text + MODEL
+    return append_model(verilog_text, "MULT18X18D", MODEL)

@@ -30,6 +30,8 @@ from __future__ import annotations
 from amaranth import ClockSignal, Const, Module, Signal
 from amaranth.hdl import Instance
 
+from .primitive_model import append_model
+
 __all__ = ["BITS", "PARAMETERS", "MODEL", "products", "widths_fit", "network_fits", "check_widths",
            "with_model"]
 
@@ -142,6 +144,4 @@ MODEL = _model()
 
 def with_model(verilog_text: str) -> str:
     """``verilog_text`` with :data:`MODEL` appended when it instantiates an SB_MAC16."""
-    if "SB_MAC16 " not in verilog_text or "module SB_MAC16" in verilog_text:
-        return verilog_text
-    return verilog_text + MODEL
+    return append_model(verilog_text, "SB_MAC16", MODEL)
