@@ -53,7 +53,6 @@ OR_GROUP = 4
 LOGIC_ROWS = 128
 
 
-
 def read_latency(banks: int, outreg: bool) -> int:
     """Cycles from an address to its row: 2 for one bank, 3 for several, one more with
     ``outreg`` (the module docstring)."""
