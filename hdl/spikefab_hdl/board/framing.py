@@ -132,7 +132,7 @@ class FrameParser(wiring.Component):
             m.d.comb += [self.w_addr.eq(high_addr), self.w_data.eq(low), self.w_en.eq(1)]
         m.d.comb += crc.data.eq(byte)
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("Hunt"):
                 with m.If(got & ~self.busy & (byte == SYNC)):
                     # the top is idle (not busy), so the command's ID may change now
@@ -191,6 +191,11 @@ class FrameParser(wiring.Component):
             with m.State("Drain"):
                 with m.If(timed_out):
                     m.next = "Hunt"
+            # what the framing proof's induction invariant reads (formal/parser.py)
+            self.probes = {"state": {s: fsm.ongoing(s) for s in fsm.encoding}, "idle": idle,
+                           "ftype": ftype, "length": length, "count": count, "pos": pos,
+                           "crc": crc.crc, "crc_hi": crc_hi, "bad": bad, "low": low,
+                           "row_k": row_k, "hold": hold, "high_addr": high_addr}
         return m
 
     def _header(self, m, ftype, length, error):
@@ -292,7 +297,7 @@ class FrameBuilder(wiring.Component):
         sent = out.valid & out.ready
         m.d.comb += crc.data.eq(out.payload)
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("Idle"):
                 m.d.comb += [self.idle.eq(1), self.i_head.ready.eq(1)]
                 with m.If(self.i_head.valid):
@@ -337,4 +342,7 @@ class FrameBuilder(wiring.Component):
                 m.d.comb += [out.valid.eq(1), out.payload.eq(crc.crc[:8])]
                 with m.If(out.ready):
                     m.next = "Idle"
+            # what the framing proof's induction invariant reads (formal/builder.py)
+            self.probes = {"state": {s: fsm.ongoing(s) for s in fsm.encoding}, "ftype": ftype,
+                           "rid": rid, "length": length, "left": left, "crc": crc.crc}
         return m

@@ -26,9 +26,16 @@ class Harness(wiring.Component):
         ``{signal name: what the property says}``, filled while the design is elaborated.
     """
 
+    #: True: every property is only its named signal (``ok_``, ``cov_``, and ``asm_<k>`` for
+    #: the assumptions), no ``Assert``/``Assume``/``Cover``: a simulation samples them at each
+    #: clock edge (:attr:`signals`). Amaranth's simulator checks an ``Assert`` of the comb
+    #: domain before its inputs settle (a false failure at time 0).
+    simulated = False
+
     def __init__(self, ports: dict):
         super().__init__(ports)
         self.texts: dict[str, str] = {}
+        self.signals: dict[str, Signal] = {}
 
     def elaborate(self, platform):
         m = Module()
@@ -47,19 +54,28 @@ class Harness(wiring.Component):
         self.texts[sig_name] = text
         sig = Signal(name=sig_name)
         self._m.d.comb += sig.eq(cond)
+        self.signals[sig_name] = sig
         return sig
 
     def check(self, name: str, cond, text: str) -> None:
         """Assert ``cond`` in every cycle; ``text`` says what it means."""
-        self._m.d.comb += Assert(self._named("ok", name, cond, text))
+        sig = self._named("ok", name, cond, text)
+        if not self.simulated:
+            self._m.d.comb += Assert(sig)
 
     def cover(self, name: str, cond, text: str) -> None:
         """Ask for a trace in which ``cond`` holds."""
-        self._m.d.comb += Cover(self._named("cov", name, cond, text))
+        sig = self._named("cov", name, cond, text)
+        if not self.simulated:
+            self._m.d.comb += Cover(sig)
 
     def assume(self, cond) -> None:
         """Consider only traces in which ``cond`` holds in every cycle."""
-        self._m.d.comb += Assume(cond)
+        if self.simulated:
+            k = sum(name.startswith("asm_") for name in self.texts)
+            self._named("asm", str(k), cond, "an assumption of the harness")
+        else:
+            self._m.d.comb += Assume(cond)
 
     def constant(self, value) -> None:
         """Consider only traces in which the free input ``value`` never changes."""
