@@ -14,7 +14,8 @@ network, every proof the core's blocks get (docs/verification.md):
   (:func:`~.queue.queue_proofs`), by k-induction (deep queues: bounded at their depth, by
   induction with 8 entries), and its covers;
 * ``board.parser``, ``board.builder`` (:func:`board_proofs`, the network's board top): the
-  UART framing (:func:`~.framing.framing_proofs`), bounded, and their covers.
+  UART framing (:func:`~.framing.framing_proofs`), by k-induction at the network's own
+  sample length (the builder: every LEN), and their covers.
 
 Layers with the same neuron, lanes and widths share one proof (the names say which).
 :func:`prove` runs a list of proofs, ``jobs`` at a time, the longest kinds first, and an
