@@ -69,7 +69,7 @@ setup-icarus:
 		{ apt-get update && apt-get install -y iverilog; }
 
 # Bitstream + report.json into build/bitstreams/<board>/:
-#   make bitstream [BOARD=<icebreaker|ulx3s-25f|ulx3s-85f|orangecrab-25f>] [IR=<file>] [LANES=N]
+#   make bitstream [BOARD=<icebreaker|ulx3s-25f|ulx3s-45f|ulx3s-85f|orangecrab-25f>] [IR=<file>] [LANES=N]
 #   (defaults: the iCEBreaker, the IR `make demo` writes, the board's lanes: 2 on the
 #   iCEBreaker, 4 on ECP5)
 .PHONY: bitstream

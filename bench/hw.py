@@ -72,6 +72,8 @@ RESULTS = ROOT / "bench" / "results"
 WORK = ROOT / "build" / "bench" / "hw"
 #: Block-RAM read port width in bits per block (iCE40 SB_RAM40_4K x16; ECP5 DP16KD x36).
 PORT_BITS = {"ice40": 16, "ecp5": 36}
+#: The trained nets (``spikefab.trained``); ``mnist5k-w4``: mnist5k with 4-bit QAT weights.
+NETS = ("digits", "mnist5k", "mnist5k-w4")
 N_COCOTB = 8
 
 
@@ -114,6 +116,7 @@ def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
         "sizes": [net.spec.n_in] + [la.n_out for la in net.spec.layers],
         "n_weights": net.n_weights,
         "w_bits": max(la.w_bits for la in net.spec.layers),
+        "l0_w_bits": net.spec.layers[0].w_bits,
         "timesteps": net.spec.timesteps,
         "encoding": net.spec.encoding,
         "lanes": lanes_label(items),
@@ -219,6 +222,7 @@ def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
     fmax, clk = rep["clock"]["fmax_mhz"], rep["clock"]["board_mhz"]
     res = rep["resources"]
     ceiling = board.capacity["bram"] * PORT_BITS[board.family] / m["w_bits"]
+    l0_ceiling = board.capacity["bram"] * PORT_BITS[board.family] / m["l0_w_bits"]
     return {
         **row,
         "status": status,
@@ -235,10 +239,11 @@ def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
         "ceiling_fraction": m["sop_per_cycle"] / ceiling,
         "lanes_fraction": m["sop_per_cycle"] / m["l0_products"],
         "l0_reads_per_cycle": m["l0_reads_per_cycle"],
-        "l0_ceiling_fraction": m["l0_reads_per_cycle"] / ceiling,
+        "l0_weight_read_ceiling": l0_ceiling,
+        "l0_ceiling_fraction": m["l0_reads_per_cycle"] / l0_ceiling,
         "l0_zero_value_reads": m["l0_zero_value_reads"],
         "l0_sop_per_busy_cycle": m["l0_sop_per_busy_cycle"],
-        "l0_sop_ceiling_fraction": m["l0_sop_per_busy_cycle"] / ceiling,
+        "l0_sop_ceiling_fraction": m["l0_sop_per_busy_cycle"] / l0_ceiling,
         "l0_reads_per_cycle_measured": m["l0_reads_per_cycle_measured"],
         "rtl_agree": m["rtl_agree"],
         "build_seconds": rep["build_seconds"],
@@ -248,9 +253,10 @@ def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
 
 def _parse_row(text: str):
     parts = text.split(":")
-    if len(parts) not in (3, 4) or parts[0] not in ("digits", "mnist5k") or parts[1] not in BOARDS:
-        raise SystemExit(f"error: --rows takes net:board:lanes[:in_pack] (net digits or "
-                         f"mnist5k, board one of {', '.join(sorted(BOARDS))}), not {text!r}")
+    if len(parts) not in (3, 4) or parts[0] not in NETS or parts[1] not in BOARDS:
+        raise SystemExit(f"error: --rows takes net:board:lanes[:in_pack] (net one of "
+                         f"{', '.join(NETS)}, board one of {', '.join(sorted(BOARDS))}), "
+                         f"not {text!r}")
     pack = parts[3] if len(parts) == 4 else "1"
     if not pack.isdigit():
         raise SystemExit(f"error: in_pack of --rows {text!r} must be an integer")
@@ -265,7 +271,7 @@ def _key(r: dict) -> tuple:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nets", nargs="+", default=["digits", "mnist5k"],
-                    choices=["digits", "mnist5k"])
+                    choices=NETS)
     ap.add_argument("--boards", nargs="+", default=sorted(BOARDS), choices=sorted(BOARDS))
     ap.add_argument("--lanes", type=int, default=None,
                     help="lanes on every board (default: each board's own, board/definitions.py)")

@@ -56,12 +56,28 @@ def test_a_chunk_row_states_its_zero_value_reads_and_its_sop_share():
            "l0_sop_per_busy_cycle": 341.7, "l0_sop_ceiling_fraction": 341.7 / 936}
     t = targets22([_net("128x4,16x64", 165.0)], [row])[2]
     assert t["pass"]
-    assert t["measured"] == ("54.7% (512 of 936 weights per busy cycle, ulx3s-85f lanes "
-                             "128x4,16x64; 33.3% of them multiply a zero value, SOPs 36.5% of "
+    assert t["measured"] == ("54.7% (512 of 936 weights per busy cycle, mnist5k on ulx3s-85f "
+                             "lanes 128x4,16x64; 33.3% of them multiply a zero value, SOPs 36.5% of "
                              "the ceiling)")
     text = markdown({"nets": [_net("128x4,16x64", 165.0)], "boards": [row], "targets": [],
                      "gateware": {}, "machine": "m", "wall_s": 1.0})
     assert "| 512 | 0.547 | 0.333 | 0.365 | 200/200 |" in text
+
+
+def test_a_4_bit_weight_row_counts_where_its_accuracy_holds():
+    # mnist5k at 8 bits (13.7 % of the 85F's ceiling) and a 4-bit-weight net on the 25F:
+    # 256 of 504 4-bit weights a busy cycle
+    w4_row = {**_row("128x2,10x16", 226.0, 90.0, 256.0), "net": "mnist5k-w4",
+              "board": "ulx3s-25f", "weight_read_ceiling": 504.0,
+              "l0_weight_read_ceiling": 504.0, "l0_ceiling_fraction": 256 / 504}
+    rows = [_row("128,16x64", 254.0, 81.0, 128.0), w4_row]
+    for acc, ok in ((0.970, True), (0.966, False), (0.969, False)):
+        w4 = {**_net("128x2,10x16", 226.0), "net": "mnist5k-w4", "golden_acc": acc}
+        t = targets22([{**_net("128,16x64", 254.0), "golden_acc": 0.973}, w4], rows)[2]
+        assert t["pass"] == ok, acc  # within 0.5 pp of 97.3 % and >= 97 %
+        assert t["measured"].startswith(
+            "50.8% (256 of 504 weights per busy cycle, mnist5k-w4 on ulx3s-25f" if ok else
+            "13.7% (128 of 936 weights per busy cycle, mnist5k on ulx3s-85f")
 
 
 def test_layer0_work_counts_nonzero_chunks_their_reads_and_busy_cycles():

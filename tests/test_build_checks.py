@@ -58,13 +58,15 @@ def no_tools(monkeypatch):
 
 
 def test_boards_and_names():
-    assert sorted(BOARDS) == ["icebreaker", "orangecrab-25f", "ulx3s-25f", "ulx3s-85f"]
+    assert sorted(BOARDS) == ["icebreaker", "orangecrab-25f", "ulx3s-25f", "ulx3s-45f",
+                              "ulx3s-85f"]
+    assert get_board("ulx3s-45f").device == "LFE5U-45F-6BG381"
     assert get_board("icebreaker").device == "iCE40UP5K-SG48"
     assert get_board("icebreaker").clk_hz == 12_000_000
     assert get_board("ulx3s-85f").device == "LFE5U-85F-6BG381"
     assert get_board("orangecrab-25f").clk_hz == 48_000_000
     with pytest.raises(ValueError, match=r"^board must be one of icebreaker, orangecrab-25f, "
-                       r"ulx3s-25f, ulx3s-85f, not 'de10'$"):
+                       r"ulx3s-25f, ulx3s-45f, ulx3s-85f, not 'de10'$"):
         get_board("de10")
 
 

@@ -114,7 +114,7 @@ def test_bitstream_needs_a_known_board(tiny, capsys):
                                  "hardware.boards")
     assert main(["bitstream", str(path), "--board", "de10"]) == 2
     assert _err_line(capsys) == ("error: board must be one of icebreaker, orangecrab-25f, "
-                                 "ulx3s-25f, ulx3s-85f, not 'de10'")
+                                 "ulx3s-25f, ulx3s-45f, ulx3s-85f, not 'de10'")
 
 
 def test_a_directory_without_a_run_is_refused(tmp_path, capsys):

@@ -87,7 +87,7 @@ def test_defaults_fill_every_key():
      "'cnn' (a beat holds values of one image row), not 3"),
     ({"hardware": {"boards": ["de10"]}},
      "config key 'hardware.boards[0]' must be one of 'icebreaker', 'orangecrab-25f', "
-     "'ulx3s-25f', 'ulx3s-85f', not 'de10'"),
+     "'ulx3s-25f', 'ulx3s-45f', 'ulx3s-85f', not 'de10'"),
     ({"quantize": {"w_bits": 1}}, "config key 'quantize.w_bits' must be an integer in [2, 16], "
                                   "not 1"),
 ])

@@ -2,7 +2,8 @@
 
 The digits model is the demo's (float ``SpikingMLP`` 64-128-10, T=4, direct 4-bit input,
 post-training quantised); ``digits-spikes`` the same network on Bernoulli rate-coded
-input (T=8); ``mnist5k`` the digits recipe on 784-128-10 with shifted training images.
+input (T=8); ``mnist5k`` the digits recipe on 784-128-10 with shifted training images;
+``mnist5k-w4`` that float network fine-tuned with QAT to 4-bit weights.
 sim/ runs them through the RTL, bench/ measures them, tests check the recipe.
 
 :func:`load` trains a network once and caches its IR and integer test set under
@@ -27,7 +28,8 @@ from .ir import QuantizedNetwork
 from .quant.ptq import export_ptq
 from .train import TrainConfig, fit
 
-__all__ = ["CACHE", "DIGITS_CONFIG", "DIGITS_WIDTHS", "RECIPES", "load", "train_digits"]
+__all__ = ["CACHE", "DIGITS_CONFIG", "DIGITS_WIDTHS", "QAT_RECIPES", "RECIPES", "load",
+           "train_digits"]
 
 #: The demo's training run: digits, 64-128-10, T=4, leak_shift 3, direct 4-bit input.
 DIGITS_CONFIG = TrainConfig(dataset="digits", hidden=(128,), timesteps=4, leak_shift=3,
@@ -47,14 +49,24 @@ RECIPES = {
     "mnist5k": {"dataset": "mnist5k", "epochs": 200, "lr": 2e-3, "augment_shift": 2,
                 "weight_decay": 3e-4},
 }
+#: Recipes whose float network is another recipe's, quantized with QAT instead of PTQ:
+#: name -> (float recipe, ``finetune_qat`` arguments). ``mnist5k-w4``: 4-bit weights in both
+#: layers, bench/quant.py's fine-tuning (10 epochs, lr 1e-3, the last epoch kept): golden
+#: 97.0 % against mnist5k's 97.3 % (issue 22 allows 4-bit weights within 0.5 pp).
+QAT_RECIPES = {
+    "mnist5k-w4": ("mnist5k", {"w_bits": 4, "v_bits": 16, "b_bits": 16, "epochs": 10,
+                               "lr": 1e-3}),
+}
 _ROOT = Path(__file__).resolve().parent
 #: Where :func:`load` keeps the trained networks.
 CACHE = _ROOT.parents[1] / "build" / "trained"
 
 
 def _config(name: str, seed: int) -> TrainConfig:
+    name = QAT_RECIPES[name][0] if name in QAT_RECIPES else name
     if name not in RECIPES:
-        raise ValueError(f"trained network must be one of {', '.join(RECIPES)}, not {name!r}")
+        names = ", ".join([*RECIPES, *QAT_RECIPES])
+        raise ValueError(f"trained network must be one of {names}, not {name!r}")
     return TrainConfig(**{**DIGITS_CONFIG.to_dict(), **RECIPES[name], "seed": seed})
 
 
@@ -87,6 +99,8 @@ def _train(name: str, seed: int, *, log=None):
         x_int = encode_direct(x_test, cfg.in_bits)
     else:
         calib = x_int = encode_rate(ds.x_test, cfg.timesteps, seed=seed + 1)
+    if name in QAT_RECIPES:
+        return (*_qat(name, res, cfg, x_int), ds, x_int)
     net = export_ptq(
         res.model, **DIGITS_WIDTHS, in_bits=cfg.in_bits, encoding=cfg.encoding,
         calib_x=calib, calib_y=ds.y_test,
@@ -96,10 +110,31 @@ def _train(name: str, seed: int, *, log=None):
     return res.model, net, ds, x_int
 
 
+def _qat(name: str, res, cfg: TrainConfig, x_int):
+    """The QAT-fine-tuned copy of ``res.model`` (recipe ``name``) and its export."""
+    from .golden import run_network
+    from .quant.qat import finetune_qat
+    from .quant.qat_export import export_qat
+
+    q = finetune_qat(res.model, res.dataset, cfg, **QAT_RECIPES[name][1])
+    net = export_qat(q.model, meta={"dataset": res.dataset.meta, "train_config": cfg.to_dict(),
+                                    "qat": QAT_RECIPES[name][1], "float_acc": res.float_acc,
+                                    "calib_acc": q.calib_acc, "qat_acc": q.qat_acc,
+                                    "train_seconds": round(res.history.seconds + q.seconds, 3)})
+    gold = float((run_network(net, x_int).prediction == res.dataset.y_test).mean())
+    if gold != q.qat_acc:
+        raise AssertionError(f"{name}: golden accuracy {gold} != QAT accuracy {q.qat_acc}")
+    net.meta["golden_acc"] = gold
+    return q.model, net
+
+
 def _sources_hash(name: str, seed: int) -> str:
-    h = hashlib.sha256(json.dumps([name, seed, _config(name, seed).to_dict(), DIGITS_WIDTHS],
-                                  sort_keys=True, default=list).encode())
+    h = hashlib.sha256(json.dumps([name, seed, _config(name, seed).to_dict(), DIGITS_WIDTHS,
+                                   QAT_RECIPES.get(name)], sort_keys=True, default=list).encode())
     files = [_ROOT / f for f in ("trained.py", "ir.py", "fixed.py", "spec.py", "quant/ptq.py")]
+    if name in QAT_RECIPES:
+        files += [_ROOT / "quant" / f for f in ("qat.py", "qat_export.py", "calibrate.py",
+                                                "float_net.py", "neurons.py")]
     for sub in ("train", "snn", "data", "golden"):
         files += sorted((_ROOT / sub).glob("*.py"))
     for f in files:

@@ -5,6 +5,7 @@ name                amaranth-boards platform   device              clock   UART 
 ==================  =========================  ==================  ======  =====================
 ``icebreaker``      ICEBreakerPlatform         iCE40UP5K-SG48      12 MHz  FTDI B / green, red
 ``ulx3s-25f``       ULX3S_25F_Platform         LFE5U-25F-6BG381    25 MHz  FTDI / led 0..7
+``ulx3s-45f``       ULX3S_45F_Platform         LFE5U-45F-6BG381    25 MHz  FTDI / led 0..7
 ``ulx3s-85f``       ULX3S_85F_Platform         LFE5U-85F-6BG381    25 MHz  FTDI / led 0..7
 ``orangecrab-25f``  OrangeCrabR0_2_25FPlatform LFE5U-25F-8MG285    48 MHz  Feather 0/1 / RGB
 ==================  =========================  ==================  ======  =====================
@@ -25,7 +26,7 @@ from amaranth.lib import io
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
 from amaranth_boards.resources import UARTResource
-from amaranth_boards.ulx3s import ULX3S_25F_Platform, ULX3S_85F_Platform
+from amaranth_boards.ulx3s import ULX3S_25F_Platform, ULX3S_45F_Platform, ULX3S_85F_Platform
 
 from ..core.sb_mac16 import network_fits
 from .pll import PLLDomain, ice40_pll
@@ -90,6 +91,7 @@ class Board:
 
 _UP5K = {"lut": 5280, "ff": 5280, "bram": 30, "bram_bits": 4096, "spram": 4, "dsp": 8}
 _ECP5_25 = {"lut": 24288, "ff": 24288, "bram": 56, "bram_bits": 18432, "spram": 0, "dsp": 28}
+_ECP5_45 = {"lut": 43848, "ff": 43848, "bram": 108, "bram_bits": 18432, "spram": 0, "dsp": 72}
 _ECP5_85 = {"lut": 83640, "ff": 83640, "bram": 208, "bram_bits": 18432, "spram": 0, "dsp": 156}
 _ULX3S_LEDS = tuple(("led", i, None) for i in range(8))
 
@@ -99,6 +101,7 @@ BOARDS = {
         Board("icebreaker", ICEBreakerPlatform, "ice40",
               (("led_g", 0, None), ("led_r", 0, None)), _UP5K, 30.0, lanes=2),
         Board("ulx3s-25f", ULX3S_25F_Platform, "ecp5", _ULX3S_LEDS, _ECP5_25, 100.0),
+        Board("ulx3s-45f", ULX3S_45F_Platform, "ecp5", _ULX3S_LEDS, _ECP5_45, 100.0),
         Board("ulx3s-85f", ULX3S_85F_Platform, "ecp5", _ULX3S_LEDS, _ECP5_85, 100.0),
         Board("orangecrab-25f", OrangeCrabR0_2_25FPlatform, "ecp5",
               (("rgb_led", 0, "g"), ("rgb_led", 0, "r"), ("rgb_led", 0, "b")), _ECP5_25,

@@ -36,7 +36,7 @@ __all__ = ["BOARDS", "DISTILL_METHODS", "MAX_IN_PACK", "MAX_LANES", "SCHEMA", "c
 
 #: Board names of ``spikefab_hdl.board.definitions.BOARDS`` (not imported: it needs amaranth; a test
 #: checks the two agree).
-BOARDS = ("icebreaker", "orangecrab-25f", "ulx3s-25f", "ulx3s-85f")
+BOARDS = ("icebreaker", "orangecrab-25f", "ulx3s-25f", "ulx3s-45f", "ulx3s-85f")
 #: ``spikefab_hdl.core.input_pack.MAX_IN_PACK`` (checked equal by a test).
 MAX_IN_PACK = 64
 #: ``none`` trains the student on labels alone (``train.fit``); ``stars`` is data-free.
