@@ -57,8 +57,8 @@ def test_a_chunk_row_states_its_zero_value_reads_and_its_sop_share():
     t = targets22([_net("128x4,16x64", 165.0)], [row])[2]
     assert t["pass"]
     assert t["measured"] == ("54.7% (512 of 936 weights per busy cycle, mnist5k on ulx3s-85f "
-                             "lanes 128x4,16x64; 33.3% of them multiply a zero value, SOPs 36.5% of "
-                             "the ceiling)")
+                             "lanes 128x4,16x64; 33.3% of them multiply a zero value, SOPs "
+                             "36.5% of the ceiling)")
     text = markdown({"nets": [_net("128x4,16x64", 165.0)], "boards": [row], "targets": [],
                      "gateware": {}, "machine": "m", "wall_s": 1.0})
     assert "| 512 | 0.547 | 0.333 | 0.365 | 200/200 |" in text

@@ -193,7 +193,7 @@ def test_cli_errors_are_one_line(tmp_path):
     r = cli("--board", "nope", "--ir", str(tmp_path / "x"))
     assert r.returncode == 2
     assert r.stderr == ("error: board must be one of icebreaker, orangecrab-25f, ulx3s-25f, "
-                        "ulx3s-85f, not 'nope'\n")
+                        "ulx3s-45f, ulx3s-85f, not 'nope'\n")
     r = cli("--board", "icebreaker", "--ir", str(tmp_path / "x"))
     assert r.returncode == 2
     assert r.stderr == f"error: IR {tmp_path / 'x.json'}: file not found\n"
