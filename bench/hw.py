@@ -7,6 +7,7 @@
 ``--rows net:board:lanes[:in_pack]`` measures just those rows (any ``--lanes`` form, e.g.
 ``128,16x64``; ``in_pack`` direct input values per beat, default 1) in one run and merges
 them into the saved results: a row measured before keeps its own ``gateware`` commit.
+``--rows`` also takes ``mnist5k-w4``, the MNIST-5k model fine-tuned with QAT to 4-bit weights.
 
 For each network (the demo's digits model, 64-128-10, and an MNIST-5k model, 784-128-10,
 both T=4 with direct 4-bit input, trained here with ``spikefab.train.fit`` and exported
