@@ -80,8 +80,8 @@ def _fails(tmp_path, layer, text, dut=None):
 
 
 def test_a_dropped_bypass_fails_the_conv_proof(tmp_path, monkeypatch):
-    drop_bypass(monkeypatch)
-    _fails(tmp_path, _conv(), "the model's row = the tracked row + C per term")
+    drop_bypass(monkeypatch)  # the row read for the add misses the write just before it
+    _fails(tmp_path, _conv(), "the current row read for the add stage is the tracked row")
 
 
 def test_an_off_by_one_address_step_fails_the_conv_proof(tmp_path):

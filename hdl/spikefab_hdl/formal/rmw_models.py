@@ -67,6 +67,11 @@ class ShadowMemory(Elaboratable):
         self.lost = Const(0)  # a read that returns a free value (SPRAMShadow: a collision)
         self._w = self._r = None
 
+    @property
+    def read_data(self):
+        """The read port's data register (what the integrator adds to)."""
+        return self._r.data
+
     def write_port(self):
         self._w = SimpleNamespace(addr=Signal(range(max(2, self.depth)), name="sh_waddr"),
                                   data=Signal(self.shape, name="sh_wdata"),
