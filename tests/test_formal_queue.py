@@ -30,7 +30,7 @@ def test_the_queue_is_proven_and_reaches_full_then_empty(tmp_path):
     assert [p.name for p in proofs] == ["layer0.queue", "layer0.queue-cover"]
     results = _run(tmp_path, proofs)
     assert [r.line() for r in results if not r.passed] == []
-    assert results[0].line().startswith("PASS layer0.queue: proven (k-induction, k=3) ")
+    assert results[0].line().startswith("PASS layer0.queue: proven (k-induction, k=1) ")
     assert results[1].line().startswith("PASS layer0.queue-cover: every cover reached ")
     assert sorted(p.name for p in (tmp_path / "out").glob("layer0.queue-cover.cover*.vcd"))
 
@@ -38,7 +38,7 @@ def test_the_queue_is_proven_and_reaches_full_then_empty(tmp_path):
 def test_a_deep_queue_is_also_proven_cut_short():
     layer = _layer((6, 40, 3), lanes=2)  # 20 groups: 25 entries
     names = [(p.name, p.mode, p.depth) for p in queue_proofs(layer)]
-    assert names == [("layer0.queue", "bmc", 12), ("layer0.queue-short", "prove", 3),
+    assert names == [("layer0.queue", "bmc", 12), ("layer0.queue-short", "prove", 1),
                      ("layer0.queue-cover", "cover", 24)]
     assert "25 entries" in queue_proofs(layer)[0].what
 
