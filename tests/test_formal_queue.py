@@ -79,3 +79,18 @@ def test_a_planted_queue_bug_fails_the_proof(tmp_path, bug):
     texts = (text,) if isinstance(text, str) else text
     assert any(x in t for t in r.failed for x in texts), r.failed
     assert r.trace is not None and r.trace.is_file()
+
+
+@pytest.mark.parametrize("bug", ["deadlocks", "duplicates", "reorders"])
+def test_a_planted_bug_fails_the_bounded_proof_of_a_deep_queue(tmp_path, bug):
+    """The bounded proof of a queue too deep for the induction (with the invariant's checks
+    that need no FIFO entry as lemmas) fails on each bug a 12-cycle trace reaches, from the
+    initial state."""
+    old, new, _ = BUGS[bug]
+    layer = _layer((6, 40, 3), lanes=2)  # 25 entries
+    planted = _queue(mutant(SpikeQueue, old, new), layer)
+    proof = queue_proofs(layer, queue=planted)[0]
+    assert (proof.mode, proof.depth) == ("bmc", 12)
+    (r,) = _run(tmp_path, [proof])
+    assert not r.passed and r.status == "FAIL", r.line()
+    assert r.trace is not None and r.trace.is_file()

@@ -104,7 +104,11 @@ class QueueHarness(Harness):
     bound : int, optional
         The BMC depth of a bounded proof: a trace of ``bound`` cycles takes at most
         ``bound`` entries, so the reference keeps ``bound + 1`` slots when that is fewer
-        than the queue's ``depth + 2`` (a 256-entry queue's 12-cycle proof: 13 slots).
+        than the queue's ``depth + 2`` (a 256-entry queue's 12-cycle proof: 13 slots). A
+        bounded proof also checks the invariant's statements that read no FIFO entry but its
+        ends (the counters, the expander, the output register, the latch): true in every
+        reachable state, they are lemmas to the solver (mnist5k_conv's 256-entry queue: 254 s
+        without them, 9 s with).
     """
 
     def __init__(self, *, queue, invariant: bool = False, bound: int | None = None):
@@ -183,7 +187,7 @@ class QueueHarness(Harness):
                        f"the queue holds at most {slots} entries (its FIFO {q.depth}, the "
                        f"latch and the entry being sent)")
         self._held(m, out)
-        if self.invariant:
+        if self.invariant or self.bound is not None:  # (bounded: lemmas that speed it up)
             self._invariant(m, parts, ref, count, low, want_index, piece)
 
         owes = count != 0
@@ -195,7 +199,7 @@ class QueueHarness(Harness):
         self.check("refill", dut.w_ready | (empty_for < REFILL),
                    f"a queue that has owed nothing for {REFILL} cycles takes entries "
                    f"(w_ready: the writer never waits forever)")
-        if self.invariant:
+        if self.invariant or self.bound is not None:
             self._response(parts, stall, empty_for)
 
         was_full = Signal()
@@ -287,7 +291,7 @@ class QueueHarness(Harness):
         ok = [~fifo.r_rdy | (fifo.r_data == slot[first].as_value()),
               ~w_valid | (w_data == slot[head + fifo.level].as_value())]
         consume = parts["consume"]
-        for j in range(inner):
+        for j in range(inner if self.invariant else 0):  # bounded: the FIFO's ends only
             port = storage.read_port(domain="comb")
             m.d.comb += port.addr.eq(_wrap(consume + j, inner))
             want = Array(ref[j:j + 3] + [ref[0]] * (3 - len(ref[j:j + 3])))[first + fifo.r_rdy]
