@@ -36,11 +36,11 @@ def test_the_queue_is_proven_and_reaches_full_then_empty(tmp_path):
 
 
 def test_a_deep_queue_is_also_proven_cut_short():
-    layer = _layer((6, 40, 3), lanes=2)  # 20 groups: 25 entries
+    layer = _layer((6, 80, 3), lanes=2)  # 40 groups: 45 entries
     names = [(p.name, p.mode, p.depth) for p in queue_proofs(layer)]
     assert names == [("layer0.queue", "bmc", 12), ("layer0.queue-short", "prove", 1),
                      ("layer0.queue-cover", "cover", 24)]
-    assert "25 entries" in queue_proofs(layer)[0].what
+    assert "45 entries" in queue_proofs(layer)[0].what
 
 
 # (planted change in SpikeQueue.elaborate, the property that must fail)
@@ -87,7 +87,7 @@ def test_a_planted_bug_fails_the_bounded_proof_of_a_deep_queue(tmp_path, bug):
     that need no FIFO entry as lemmas) fails on each bug a 12-cycle trace reaches, from the
     initial state."""
     old, new, _ = BUGS[bug]
-    layer = _layer((6, 40, 3), lanes=2)  # 25 entries
+    layer = _layer((6, 80, 3), lanes=2)  # 45 entries
     planted = _queue(mutant(SpikeQueue, old, new), layer)
     proof = queue_proofs(layer, queue=planted)[0]
     assert (proof.mode, proof.depth) == ("bmc", 12)

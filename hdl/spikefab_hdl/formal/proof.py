@@ -27,8 +27,8 @@ class Proof:
     solver : str, optional
         The solver measured fastest for this kind of proof (default :data:`.sby.DEFAULT_SOLVER`).
     memory_map : bool
-        Memories become flip-flops before the solver sees them (the queue's induction: its
-        invariant reads every FIFO entry).
+        Memories become flip-flops before the solver sees them (no proof asks for it now;
+        the queue's induction did at k = 3).
     """
 
     name: str

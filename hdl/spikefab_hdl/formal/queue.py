@@ -100,7 +100,7 @@ class QueueHarness(Harness):
         tests).
     invariant : bool
         Add the checks that make the properties inductive (:meth:`_invariant`; for
-        k-induction, with the FIFO's memory mapped to flip-flops).
+        k-induction).
     bound : int, optional
         The BMC depth of a bounded proof: a trace of ``bound`` cycles takes at most
         ``bound`` entries, so the reference keeps ``bound + 1`` slots when that is fewer
@@ -351,9 +351,11 @@ SHORT = 8
 #: (:meth:`QueueHarness._response`) and the FIFO's inner level (without them k = 3).
 K_INDUCTION = 1
 #: The deepest queue proven by induction at its own depth: the invariant compares every
-#: FIFO entry with the reference's slot (quadratic in the depth): 8 entries 8 s, 16 entries
-#: 29 s, 21 entries (8 lanes) 98 s, 37 entries 387 s here, under load.
-INDUCTION_MAX = 21
+#: FIFO entry with the reference's slot. With the FIFO's memory an SMT array (k = 1) here,
+#: loaded: 21 entries (8 lanes) 13 s, 37 entries (digits, digits_conv) 20-31 s; 256 (the
+#: conv queues' cap) no answer in 400 s. (Mapped to flip-flops, as at k = 3, the cost grew
+#: with the square of the depth: 21 entries 71 s, 37 entries 236 s at k = 1.)
+INDUCTION_MAX = 37
 #: The solver of the queue proofs (boolector: 24 s where yices took over 60 s).
 SOLVER = "boolector"
 
@@ -390,7 +392,7 @@ def queue_proofs(layer: LayerPlan, *, queue=None) -> list[Proof]:
     def induction(proof_name, entries, build):
         return Proof(proof_name, what.format(entries),
                      lambda: QueueHarness(queue=build, invariant=True), "prove", K_INDUCTION,
-                     solver=SOLVER, memory_map=True)
+                     solver=SOLVER)
 
     if q.depth <= SHORT:
         make_short = make
