@@ -1,18 +1,13 @@
 """The proofs of the shipped configs' networks (configs/*.toml) at their widths and lanes,
 without training: their stand-ins (``spikefab_hdl.sim.shipped``: the student's layers,
-neuron, encoding, widths and lanes, random weights). The neuron and framing proofs run in
-make test (seconds each); the queues' proofs take minutes (bench/results/formal_time.md:
-up to 2 minutes each here), so they carry the ``formal_slow`` marker (``make formal-slow``);
-the integrators' are in sim/test_formal_cases.py's terms. A queue deeper than
-``INDUCTION_MAX`` is proven by induction with 8 entries; its bounded proof at its own depth
-is left to ``spikefab formal`` (the 256-entry conv queues of mnist5k_conv get no answer in 5
-minutes).
-"""
+neuron, encoding, widths and lanes, random weights). The neuron, framing and queue proofs
+run in make test (bench/results/formal_time.md: seconds each); the integrators' are in
+sim/test_formal_cases.py's terms. A queue deeper than ``INDUCTION_MAX`` (the 256-entry conv
+queues of mnist5k_conv) is proven bounded at its own depth and by induction with 8 entries."""
 
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from spikefab.run.config import load_config
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.formal.network import board_proofs, network_proofs, prove
@@ -47,8 +42,7 @@ def test_the_shipped_configs_neurons_and_framing_are_proven(tmp_path):
     _prove(proofs, tmp_path)
 
 
-@pytest.mark.formal_slow
 def test_the_shipped_configs_queues_are_proven(tmp_path):
-    proofs = _proofs(lambda p: ".queue" in p.name and p.mode != "bmc")
-    assert {p.mode for p in proofs} == {"prove", "cover"}
+    proofs = _proofs(lambda p: ".queue" in p.name)
+    assert {p.mode for p in proofs} == {"prove", "bmc", "cover"}
     _prove(proofs, tmp_path)
