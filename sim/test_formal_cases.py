@@ -90,7 +90,7 @@ def test_the_digits_model_is_proven(tmp_path):
     net, _, _ = trained.load("digits", 0)
     names = [p.name for p in _prove(net, 4, tmp_path)]
     assert names == ["layer0.neuron", "layer0.integrator", "layer1.integrator", "layer0.queue",
-                     "layer0.queue-short", "layer0.queue-cover", "board.parser",
+                     "layer0.queue-cover", "board.parser",
                      "board.parser-cover", "board.builder", "board.builder-cover"]
 
 
