@@ -36,7 +36,9 @@ TEACHERS = {
     # the conv section's teachers: stronger than its 16-32 student
     ("digits", "cnn64"): dict(arch=("cnn", (32, 64)), epochs=30, lr=3e-3, shift=1),
     ("mnist5k", "cnn64"): dict(arch=("cnn", (32, 64)), epochs=30, lr=3e-3, shift=2),
-    # the stars section's data-free teachers: BN after every conv and hidden layer
+    # the stars section's data-free teachers: BN after every conv and hidden layer, trained
+    # without shifts (``recal``: BN statistics recomputed on the unshifted images after
+    # training, for a shifted recipe; bench/stars_probe.py --teacher-recipe)
     ("digits", "cnnbn"): dict(arch=("cnnbn", (16, 32), (128,)), epochs=30, lr=3e-3, shift=0),
     ("mnist5k", "cnnbn"): dict(arch=("cnnbn", (8, 16), (128,)), epochs=15, lr=3e-3, shift=0),
 }
@@ -105,7 +107,8 @@ def run_teacher(job: dict) -> dict:
         cfg = TEACHERS[(dataset, kind)]
         epochs = max(3, cfg["epochs"] // 3) if quick else cfg["epochs"]
         train_teacher(teacher, d["x"], d["y"], epochs=epochs, batch_size=64, lr=cfg["lr"],
-                      seed=seed, augment_shift=cfg["shift"], image_shape=IMAGE[dataset])
+                      seed=seed, augment_shift=cfg["shift"], image_shape=IMAGE[dataset],
+                      recalibrate_bn=cfg.get("recal", False))
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         torch.save(teacher.state_dict(), tmp)

@@ -20,6 +20,9 @@ Usage::
     nice -n 15 python bench/stars_probe.py teacher real:1000 real:4000 \\
         'base:hard:{}' 'lr05:hard:{"lr":0.5}' 'it800:hard:{"iterations":800}'
 
+``--teacher-recipe JSON`` overrides the teacher's recipe (bench/kd_jobs.py ``TEACHERS``:
+``epochs``, ``lr``, ``shift``, ``recal``); the teacher is cached under that recipe.
+
 Each probe prints one line; ``--out FILE`` also writes them as JSON. Seeded: the same
 arguments give the same numbers (one torch thread).
 """
@@ -105,8 +108,12 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=4000, help="student KD steps per probe")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--teacher-recipe", type=json.loads, default={},
+                    help="JSON over the cnnbn teacher's recipe, e.g. '{\"shift\": 2}'")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    key = (DS, "cnnbn")
+    kj.TEACHERS[key] = {**kj.TEACHERS[key], **args.teacher_recipe}
     kj.run_teacher({"dataset": DS, "kind": "cnnbn", "seed": args.seed, "quick": False})
     teacher = kj.load_teacher(DS, "cnnbn", args.seed, False)
     d = kj.data(DS, args.seed)

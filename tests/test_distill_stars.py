@@ -165,6 +165,20 @@ def test_deepinversion_lowers_its_loss_and_records_every_bn_layer():
     assert after < before
 
 
+def test_deepinversion_init_logit_starts_the_pixels_near_black_and_is_checked():
+    torch.manual_seed(0)
+    teacher = freeze(CNNTeacher((1, 8, 8), (4,), 3))
+    y = torch.tensor([0, 1, 2, 0])
+    grey = DeepInversion(teacher, (1, 8, 8), iterations=1, lr=1e-6).synthesize(y, seed=3)
+    dark = DeepInversion(teacher, (1, 8, 8), iterations=1, lr=1e-6,
+                         init_logit=-3.0).synthesize(y, seed=3)
+    assert 0.4 < float(grey.mean()) < 0.6 and float(dark.mean()) < 0.1
+    for bad in (11, "black", float("nan")):
+        with pytest.raises(ValueError, match=r"^DeepInversion.init_logit must be a number in "
+                                             r"\[-10, 10\], not "):
+            DeepInversion(teacher, (1, 8, 8), init_logit=bad)
+
+
 def test_stars_refuses_a_teacher_without_batchnorm_naming_what_synthesis_needs():
     teacher = freeze(MLPTeacher((64, 16, 10), batch_norm=False))
     student = SpikingMLP((64, 8, 10), timesteps=2)

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import torch
 from spikefab.data import load_dataset
-from spikefab.snn.teachers import CNNTeacher, MLPTeacher, freeze, train_teacher
+from spikefab.snn.teachers import (
+    CNNTeacher,
+    ConvBNTeacher,
+    MLPTeacher,
+    freeze,
+    recompute_bn_stats,
+    train_teacher,
+)
 from spikefab.train.threads import torch_threads
 
 
@@ -60,3 +67,42 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"^CNNTeacher.image_shape must be \(C, H, W\), "
                        r"not \(1, 2, 8, 8\)$"):
         CNNTeacher((1, 2, 8, 8))
+
+
+def test_recompute_bn_stats_is_the_batch_average_of_the_given_images():
+    bn = torch.nn.BatchNorm1d(3)
+    model = torch.nn.Sequential(torch.nn.Identity(), bn)
+    x = torch.rand(40, 3) * torch.tensor([1.0, 2.0, 3.0]) + torch.tensor([0.0, 1.0, -1.0])
+    w = bn.weight.detach().clone()
+    recompute_bn_stats(model, x, batch_size=20)
+    halves = x.view(2, 20, 3)
+    torch.testing.assert_close(bn.running_mean, halves.mean(1).mean(0))
+    torch.testing.assert_close(bn.running_var, halves.var(1, unbiased=True).mean(0))
+    assert not model.training and torch.equal(bn.weight, w)
+
+
+def test_train_teacher_recalibrate_bn_gives_the_statistics_of_the_unshifted_images():
+    ds = load_dataset("digits", seed=0)
+    x, y = torch.from_numpy(ds.x_train[:256]), torch.from_numpy(ds.y_train[:256])
+
+    def trained(recal):
+        torch.manual_seed(0)
+        with torch_threads(1):
+            return train_teacher(ConvBNTeacher((1, 8, 8), (4,), (8,), 10), x, y, epochs=2,
+                                 seed=0, augment_shift=2, image_shape=(1, 8, 8),
+                                 recalibrate_bn=recal)
+
+    shifted, recal = trained(False), trained(True)
+    # the same weights: only the running statistics differ
+    for (name, a), b in zip(shifted.state_dict().items(), recal.state_dict().values(),
+                            strict=True):
+        if "running" in name:
+            assert not torch.equal(a, b), name
+        elif "num_batches" not in name:
+            assert torch.equal(a, b), name
+    bn0 = recal.net[1]
+    # the first BN's input is conv(x): its running mean is that of the unshifted images
+    with torch.no_grad():
+        fmap = recal.net[0](x.view(-1, 1, 8, 8))
+    torch.testing.assert_close(bn0.running_mean, fmap.mean((0, 2, 3)))
+    assert not recal.training

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..fixed import is_int
+from ..fixed import is_int, is_number
 from .common import check_nonnegative, check_positive, check_steps_count
 
 __all__ = ["BNRecorder", "bn_layer_loss", "tv_loss", "l2_prior", "adi_competition",
@@ -135,12 +135,17 @@ class DeepInversion:
         Weights of the terms above (defaults for 28x28 grey digits: 1.0, 1.0, 1e-3, 0, 0, 1).
     jitter : int
         Maximum roll in pixels (default 2).
+    init_logit : float
+        Mean of the initial pixel logits ``p ~ N(init_logit, 1)`` (default 0: grey,
+        ``sigmoid(0) = 0.5``; -3 starts near black, ``sigmoid(-3) = 0.047``, the background
+        of a digit).
     """
 
     def __init__(self, teacher: nn.Module, image_shape: Sequence[int], *,
                  iterations: int = 400, lr: float = 0.1, r_feature: float = 1.0,
                  first_bn_multiplier: float = 1.0, tv_l2: float = 1e-3, tv_l1: float = 0.0,
-                 l2: float = 0.0, main: float = 1.0, jitter: int = 2):
+                 l2: float = 0.0, main: float = 1.0, jitter: int = 2,
+                 init_logit: float = 0.0):
         self.teacher = teacher
         self.image_shape = tuple(image_shape)
         self.iterations = check_steps_count("DeepInversion", "iterations", iterations)
@@ -155,6 +160,10 @@ class DeepInversion:
         if not is_int(jitter) or jitter < 0:
             raise ValueError(f"DeepInversion.jitter must be an integer >= 0, not {jitter!r}")
         self.jitter = jitter
+        if not is_number(init_logit) or not -10 <= init_logit <= 10:
+            raise ValueError(f"DeepInversion.init_logit must be a number in [-10, 10], not "
+                             f"{init_logit!r}")
+        self.init_logit = float(init_logit)
         self.recorder = BNRecorder(teacher)
 
     def r_bn(self, records) -> torch.Tensor:
@@ -196,7 +205,8 @@ class DeepInversion:
         Only the pixels get gradients: the teacher is frozen for the whole call.
         """
         gen = torch.Generator().manual_seed(seed)
-        param = torch.randn(len(targets), *self.image_shape, generator=gen).requires_grad_()
+        param = torch.randn(len(targets), *self.image_shape, generator=gen)
+        param = (param + self.init_logit).requires_grad_()
         opt = torch.optim.Adam([param], lr=self.lr, betas=(0.5, 0.9))
         with frozen(self.teacher):
             for _ in range(self.iterations):

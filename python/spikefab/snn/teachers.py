@@ -24,7 +24,8 @@ from torch import nn
 
 from ..fixed import is_int
 
-__all__ = ["MLPTeacher", "CNNTeacher", "ConvBNTeacher", "freeze", "train_teacher"]
+__all__ = ["MLPTeacher", "CNNTeacher", "ConvBNTeacher", "freeze", "recompute_bn_stats",
+           "train_teacher"]
 
 
 def _check_sizes(owner: str, name: str, sizes, min_len: int) -> tuple[int, ...]:
@@ -190,11 +191,15 @@ def freeze(teacher: nn.Module) -> nn.Module:
 def train_teacher(teacher: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 30,
                   batch_size: int = 128, lr: float = 2e-3, weight_decay: float = 1e-4,
                   seed: int = 0, augment_shift: int = 0,
-                  image_shape: Sequence[int] | None = None) -> nn.Module:
+                  image_shape: Sequence[int] | None = None,
+                  recalibrate_bn: bool = False) -> nn.Module:
     """Train an ANN teacher (AdamW, one-cycle lr) on ``(x, y)``, then :func:`freeze` it.
 
     ``augment_shift > 0`` rolls each training image by up to that many pixels (needs
     ``image_shape``), a cheap augmentation that makes a small-data teacher stronger.
+    ``recalibrate_bn`` then recomputes every BatchNorm's running statistics on the
+    unshifted ``x`` (:func:`recompute_bn_stats`): the accuracy of the shifted training, the
+    statistics of centred images (what data-free synthesis inverts).
     """
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(teacher.parameters(), lr=lr, weight_decay=weight_decay)
@@ -213,7 +218,22 @@ def train_teacher(teacher: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoch
             loss.backward()
             opt.step()
             sched.step()
+    if recalibrate_bn:
+        recompute_bn_stats(teacher, x)
     return freeze(teacher)
+
+
+def recompute_bn_stats(model: nn.Module, x: torch.Tensor, *, batch_size: int = 500) -> nn.Module:
+    """Recompute the running statistics of every BatchNorm of ``model`` on ``x``.
+
+    The equal-weight average over the batches of ``x`` in order (``momentum=None``,
+    ``torch.optim.swa_utils.update_bn``), no gradient; the weights do not change. Returns
+    ``model`` in eval mode.
+    """
+    batches = [x[i:i + batch_size] for i in range(0, len(x), batch_size)]
+    with torch.no_grad():
+        torch.optim.swa_utils.update_bn(batches, model)
+    return model.eval()
 
 
 def random_shift(x: torch.Tensor, shift: int, image_shape, gen: torch.Generator) -> torch.Tensor:
