@@ -111,7 +111,8 @@ def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
     cycles = nat["cycles"]
     l0_pixels, l0_reads, l0_busy = layer0_work(xs, net.spec.layers[0].n_out, items[0])
     l0_sop = l0_pixels * net.spec.layers[0].n_out
-    ratio = cycles / event_bound(net, xs, lanes=items, in_pack=in_pack)["bound"]
+    ratio = cycles / event_bound(net, xs, lanes=items, in_pack=in_pack,
+                                 bram_outreg=outreg)["bound"]
     return {
         "net": name,
         "sizes": [net.spec.n_in] + [la.n_out for la in net.spec.layers],

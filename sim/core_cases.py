@@ -105,9 +105,11 @@ MAC8X8 = ("direct-mac8x8-l3", "direct-conv-conv-l4")
 #: "always": 8-bit rows would otherwise stay in the denser generic shapes. A direct layer
 #: built so registers its products twice (``core.integrator.product_latency``; rows in LUTs,
 #: too few for block RAM): the pixel chunks' 12 products (5 on DSPs), and a one-group layer
-#: (every event adds into the same row: its read must wait for the last write).
+#: (every event adds into the same row: its read must wait for the last write). A mask layer
+#: so built registers its adder tree every 2 levels (``core.adder_tree``): 8-wide masks in two
+#: stages (1 + 2 levels).
 OUTREG = {"spikes-banked-l1": "always", "direct-chunks-l3": "always",
-          "direct-mask-spike-readout": "always"}
+          "direct-mask-spike-readout": "always", "spikes-mask-mixed": "always"}
 #: The cases whose first weight memory is split into banks.
 BANKED = ("direct-banked-l1", "spikes-banked-l1")
 BATCH = 24

@@ -10,14 +10,18 @@ import pytest
 from core_cases import BANKED, BATCH, CASES, DSP, MAC8X8, OUTREG, PACK, SPRAM, random_case
 from spikefab.golden import run_network
 from spikefab.golden.layers import layer_current, pass_on
+from spikefab_hdl.core.adder_tree import tree_schedule
 from spikefab_hdl.core.integrator import product_latency
 from spikefab_hdl.core.plan import EXTENSIONS, plan_core
 from spikefab_hdl.sim.testbench import SIM_BUILD, run_core_bench
 
-#: ``(outreg, weight_latency, product_latency)`` per layer of the OUTREG cases.
-OUTREG_LAYERS = {"spikes-banked-l1": [(True, 4, 0), (True, 3, 0)],
-                 "direct-chunks-l3": [(False, 2, 2), (False, 2, 0)],
-                 "direct-mask-spike-readout": [(False, 2, 2), (False, 2, 0)]}
+#: ``(outreg, weight_latency, product_latency, adder-tree levels a stage)`` per layer of the
+#: OUTREG cases.
+OUTREG_LAYERS = {"spikes-banked-l1": [(True, 4, 0, []), (True, 3, 0, [])],
+                 "direct-chunks-l3": [(False, 2, 2, [2]), (False, 2, 0, [])],
+                 "direct-mask-spike-readout": [(False, 2, 2, []), (False, 2, 0, [2, 2])],
+                 "spikes-mask-mixed": [(False, 2, 0, []), (False, 2, 0, [1, 2]),
+                                       (False, 2, 0, [1])]}
 
 
 def _raw_membranes(net, x, gold):
@@ -68,7 +72,8 @@ def test_cases_exercise_what_they_claim():
         if name in OUTREG:  # several banks and one bank of DP16KD with the output register,
             # or a direct layer's products registered twice (rows in LUTs)
             reg = plan_core(net, lanes=_lanes, bram_outreg=OUTREG[name], in_pack=pack).layers
-            got = [(lp.outreg, lp.weight_latency, product_latency(lp)) for lp in reg]
+            got = [(lp.outreg, lp.weight_latency, product_latency(lp),
+                    tree_schedule(lp.mask, lp.tree_levels) if lp.mask > 1 else []) for lp in reg]
             assert got == OUTREG_LAYERS[name], (name, got)
     assert hit_low and hit_high
     assert used == set(EXTENSIONS)

@@ -27,7 +27,8 @@ of zeros is consumed in one cycle.
 A layer taking spike masks ``K`` wide (``layer.mask``, :mod:`.lanes`) gets chunk events
 ``(c, mask)``: a weight row then holds the ``K x lanes`` weights of inputs ``c*K … c*K+K-1``
 (:mod:`.layout`), and each lane adds the weights whose mask bit is set with an adder
-tree (exact: every level one bit wider), registered every :data:`TREE_LEVELS` levels, so
+tree (exact: every level one bit wider), registered every ``layer.tree_levels`` levels or
+fewer (:mod:`.adder_tree`), so
 a chunk of up to ``K`` spikes costs the ``G`` cycles one spike costs. The current is
 ``b`` plus a subset of the row's terms whatever the order, so it stays inside
 ``cur_bits`` (``net.current_bits``) exactly as the one-spike path's does.
@@ -45,15 +46,13 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import mult18x18d, sb_mac16
+from .adder_tree import tree_schedule
 from .arith import times, times_unsigned
 from .plan import LayerPlan
 from .spram import SPRAMMemory
 from .weight_memory import WeightMemory
 
-__all__ = ["Integrator", "route_events", "product_latency", "dsp_registers", "TREE_LEVELS"]
-
-#: Adder-tree levels between two registers of the mask path.
-TREE_LEVELS = 3
+__all__ = ["Integrator", "route_events", "product_latency", "dsp_registers"]
 
 
 def dsp_registers(lp: LayerPlan) -> bool:
@@ -241,22 +240,20 @@ class Integrator(wiring.Component):
 
     def mask_tree(self, m: Module, row, mask, head) -> list:
         """Per lane, the sum of the row's weights whose mask bit is set: an adder tree,
-        registered every :data:`TREE_LEVELS` levels. Returns the stages ``(valid, group,
-        terms)``, ``head`` (the weight row's ``(valid, group)``) first."""
+        registered as :func:`.adder_tree.tree_schedule` says. Returns the stages ``(valid,
+        group, terms)``, ``head`` (the weight row's ``(valid, group)``) first."""
         lanes, k = self.layer.lanes, self.layer.mask
         vals = [[Mux(mask[i], row[i * lanes + j], 0) for i in range(k)] for j in range(lanes)]
         return self.adder_tree(m, vals, (*head, None))
 
     def adder_tree(self, m: Module, vals, head) -> list:
         """Per lane the sum of its terms ``vals[lane]`` (exact: every level one bit wider),
-        registered every :data:`TREE_LEVELS` levels; the stages ``(valid, group, terms)``,
-        ``head`` first."""
+        registered after the levels :func:`.adder_tree.tree_schedule` gives each stage; the
+        stages ``(valid, group, terms)``, ``head`` first."""
         stages = [head]
         self.tree_regs = []
-        while True:
-            for _ in range(TREE_LEVELS):
-                if len(vals[0]) == 1:
-                    break
+        for levels in tree_schedule(len(vals[0]), self.layer.tree_levels):
+            for _ in range(levels):
                 vals = [[v[i] + v[i + 1] if i + 1 < len(v) else v[i]
                          for i in range(0, len(v), 2)] for v in vals]
             n = len(stages)
@@ -269,8 +266,7 @@ class Integrator(wiring.Component):
             vals = regs
             self.tree_regs.append(regs)  # what the integrator proof reads (formal/rmw_mask.py)
             stages.append((valid, group, [lane[0] for lane in regs]))
-            if len(vals[0]) == 1:
-                return stages
+        return stages
 
     def weight_memory(self) -> WeightMemory:
         """The layer's weight memory (``addr``, ``data``, ``latency``); the integrator proof

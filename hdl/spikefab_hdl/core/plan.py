@@ -27,6 +27,7 @@ from spikefab.ir import QuantizedNetwork
 from spikefab.spec import ConvSpec, LIFSpec
 
 from . import lanes as _lanes
+from .adder_tree import TREE_LEVELS, tree_levels_for
 from .conv_geometry import ConvGeometry, check_conv_order, coord_bits
 from .dp16kd import place_outreg
 from .input_pack import check_in_pack
@@ -63,22 +64,18 @@ class LayerPlan:
     cur_bits : int
         Width of the input current ``I = W x + b`` (``net.current_bits(index)``).
     state_bits : int
-        Membrane width ``v_bits`` for a spiking layer, ``net.acc_bits()`` for the summing
-        readout.
+        Membrane width ``v_bits`` (spiking layer), ``net.acc_bits()`` (summing readout).
     value_bits : int
-        Width of an input event's value: ``in_bits`` for a direct first layer, else 0
-        (binary spike events carry no value).
+        An input event's value width: ``in_bits`` (direct first layer), else 0 (spikes).
     repeat : bool
-        True for a direct first layer: its current is computed once per sample and
-        reused for all ``timesteps`` steps.
+        A direct first layer: its current is computed once per sample, used every step.
     neuron : LIFSpec or None
         The neuron stage (None for the summing readout).
     weights, biases : ndarray
         The layer's integer arrays from the IR.
     bank_rows : int
-        Rows per bank of the weight memory (:mod:`.weight_memory`): by default the rows of
-        the ECP5 DP16KD shape that holds the memory in the fewest blocks
-        (:func:`bank_rows_for`).
+        Rows per bank of the weight memory (:mod:`.weight_memory`): by default those of the
+        DP16KD shape holding it in the fewest blocks (:func:`bank_rows_for`).
     last : bool
         The output layer: the summing readout, or a spiking readout (``spike-readout``).
     acc_bits : int
@@ -88,24 +85,23 @@ class LayerPlan:
     next_conv : ConvSpec or None
         The next layer's convolution: this layer's spike events are then packed coordinates.
     spram : tuple of (str, int)
-        State memories of a conv layer placed in single-port RAM (the UP5K's SPRAM,
-        :mod:`.spram`): ``(name, banks)`` with ``name`` in :data:`SPRAM_MEMORIES` and
-        ``banks`` 1 or 2; empty: every memory is an ordinary one.
+        A conv layer's state memories in single-port RAM (UP5K SPRAM, :mod:`.spram`):
+        ``(name, banks)``, ``name`` in :data:`SPRAM_MEMORIES`, ``banks`` 1 or 2; empty: none.
     mask : int
         Spike events of the previous layer taken per cycle (:mod:`.lanes`): 1, or ``K``:
         an input event is a chunk ``c`` with a ``K``-bit mask of inputs ``c*K + k``.
     next_mask : int
         The next layer's ``mask``: this layer's spike events are then chunks.
     logic_lanes : int
-        Lanes of a direct layer whose product ``w * x`` is shifts and adds in logic
-        (:func:`.arith.times_unsigned`; the last ones); the others are multiplies yosys maps
-        to DSP blocks. 0 unless ``plan_core(dsp=...)`` ran out of DSPs.
+        Lanes of a direct layer (the last ones) whose product ``w * x`` is shifts and adds
+        in logic (:func:`.arith.times_unsigned`); 0 unless ``plan_core(dsp=...)`` ran out.
     mac8x8 : bool
         The DSP products are SB_MAC16 instances in dual 8x8 mode, two a block (:mod:`.sb_mac16`).
     bram_outreg : bool
-        A weight memory of :data:`.weight_memory.LOGIC_ROWS` rows or more is DP16KD
-        instances with their output register (:mod:`.dp16kd`; banks of 1024 rows;
-        :func:`.dp16kd.place_outreg` decides).
+        A weight memory of :data:`.weight_memory.LOGIC_ROWS` rows or more is DP16KD blocks
+        with their output register (:mod:`.dp16kd`, 1024-row banks; ``place_outreg``).
+    tree_levels : int
+        Adder-tree levels between two registers of a ``mask > 1`` layer (:mod:`.adder_tree`).
     """
 
     index: int
@@ -133,6 +129,7 @@ class LayerPlan:
     logic_lanes: int = 0
     mac8x8: bool = False
     bram_outreg: bool = False
+    tree_levels: int = TREE_LEVELS
 
     def __post_init__(self):
         if not self.bank_rows:
@@ -319,7 +316,7 @@ class CorePlan:
 
 def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
               budget=None, dsp: int | None = None, mac8x8: bool = False,
-              bram_outreg: bool | str = False) -> CorePlan:
+              bram_outreg: bool | str = False, tree_levels: int | None = None) -> CorePlan:
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
 
     ``lanes``: any form :func:`.lanes.resolve_lanes` accepts (``budget``: the resources
@@ -330,6 +327,7 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
     ``mac8x8``: two products a DSP block, SB_MAC16 instances (iCE40; :mod:`.sb_mac16`).
     ``bram_outreg``: block-RAM weight memories as DP16KD with the output register (ECP5;
     True: where that takes no more blocks, ``"always"``: all; :func:`.dp16kd.place_outreg`).
+    ``tree_levels``: adder-tree levels a register; None: :func:`.adder_tree.tree_levels_for`.
 
     Raises
     ------
@@ -337,13 +335,14 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
         When ``net`` is not a QuantizedNetwork.
     ValueError
         When ``lanes`` is not an integer in ``[1, MAX_LANES]`` (or a valid per-layer list),
-        or ``dsp`` is negative, or ``mac8x8`` meets products wider than 8 bits.
+        or ``dsp`` or ``tree_levels`` is out of range, or ``mac8x8`` meets wider products.
     """
     if not isinstance(net, QuantizedNetwork):
         raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
     spec = net.spec
     spec.require("the network core", EXTENSIONS)
     in_pack = check_in_pack(spec, in_pack)
+    per = tree_levels_for(tree_levels, bram_outreg)
     items = resolve_lanes(net, lanes, budget=budget, in_pack=in_pack)
     uniform = len(set(items)) == 1 and items[0][1] == 1
     placed = check_spram(net, spram)
@@ -379,6 +378,7 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
                 spram=placed.get(i, ()),
                 mask=mask,
                 next_mask=1 if last else items[i + 1][1],
+                tree_levels=per,
             )
         )
     if dsp is not None or mac8x8:

@@ -3,7 +3,7 @@ weight entry the harness tracks, and the induction invariant of the adder tree.
 
 A weight row of such a layer holds the ``K x lanes`` weights of chunk ``c``'s inputs
 ``c*K + k`` (position ``k*lanes + j``), and an event ``(c, mask)`` adds, in each lane, the
-weights whose mask bit is set (an adder tree, registered every ``TREE_LEVELS`` levels). The
+weights whose mask bit is set (an adder tree, registered as core/adder_tree.py says). The
 harness tracks one weight row ``a = c_w*G + g_w`` whose position ``k_w`` holds a free
 ``C`` (``lanes`` values) and every other position zero: an event adds ``C`` into row ``g_r``
 exactly when ``c = c_w``, ``g_r = g_w`` and mask bit ``k_w`` is set. The current is linear
@@ -18,10 +18,12 @@ a term is in flight in a tree stage when the stage is valid, its row ``r`` and `
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 from amaranth import Array, Mux, Signal, signed
 from amaranth.lib import data
 
-from ..core.integrator import TREE_LEVELS
+from ..core.adder_tree import tree_schedule
 
 __all__ = ["masked_row", "tree_flags", "tree_levels"]
 
@@ -36,17 +38,10 @@ def masked_row(h, m):
     return row
 
 
-def tree_levels(k: int) -> list[int]:
-    """The adder-tree levels done at each registered stage (as ``Integrator.mask_tree``)."""
-    done, n, out = 0, k, []
-    while True:
-        for _ in range(TREE_LEVELS):
-            if n == 1:
-                break
-            n, done = -(-n // 2), done + 1
-        out.append(done)
-        if n == 1:
-            return out
+def tree_levels(k: int, per: int) -> list[int]:
+    """The adder-tree levels done by each registered stage, ``per`` levels a stage at most
+    (as ``Integrator.mask_tree``)."""
+    return list(accumulate(tree_schedule(k, per)))
 
 
 def tree_flags(h, m, dut, weights, r) -> list:
@@ -58,8 +53,9 @@ def tree_flags(h, m, dut, weights, r) -> list:
     (_, _, last_mask) = dut.probes["stages"][-1]
     on_in = weights.hit[-1] & (last_mask >> h.k_w)[0]
     flags = []
+    done = tree_levels(lp.mask, lp.tree_levels)
     for n, ((valid, grp, _), regs, levels) in enumerate(zip(
-            dut.probes["tree"], dut.tree_regs, tree_levels(lp.mask), strict=True)):
+            dut.probes["tree"], dut.tree_regs, done, strict=True)):
         on = Signal(name=f"tree_on{n}")
         m.d.sync += on.eq(on_in)
         on_in = on

@@ -35,11 +35,12 @@ counts come from the golden model.
 shows once the work is small (wide lanes, spike masks): a layer's step costs
 :func:`step_latency` cycles more than its work (the integrator's depth: the walk, the
 weight memory's latency, the products of a direct layer, the adder tree's registers of
-a mask layer, before the step's ``eos`` may be taken; then the ``eos`` beat, the pass's
-read stage and its update stages after its last group). The layers form a pipeline over
-the steps, so ``latency`` is one fill through every layer plus, for each further step,
-the largest ``step_latency`` of the layers that run every step (not a direct first
-layer: it integrates once and runs its passes back to back).
+a mask layer (:mod:`spikefab_hdl.core.adder_tree`), before the step's ``eos`` may be taken;
+then the ``eos`` beat, the pass's read stage and its update stages after its last group).
+The layers form a pipeline over the steps, so ``latency`` is one fill through every
+layer plus, for each further step, the largest ``step_latency`` of the layers that run
+every step (not a direct first layer: it integrates once and runs its passes back to
+back).
 
 Layers work concurrently in the core (layer ``l`` integrates step ``t``'s spikes while
 layer ``l-1`` goes on), so a sample can finish in fewer cycles than ``bound``; it can
@@ -57,9 +58,10 @@ from spikefab.golden import check_input, run_network
 from spikefab.golden.layers import pass_on
 from spikefab.ir import QuantizedNetwork
 
+from ..core.adder_tree import tree_schedule
 from ..core.conv_geometry import ConvGeometry
 from ..core.input_pack import check_in_pack
-from ..core.integrator import TREE_LEVELS, product_latency
+from ..core.integrator import product_latency
 from ..core.lif import lif_stages
 from ..core.plan import check_spram, plan_core, resolve_lanes
 
@@ -74,18 +76,18 @@ def pass_latency(lp) -> int:
 
 def step_latency(lp) -> int:
     """Cycles one step costs in layer ``lp``'s pipelines beyond its work (module docstring)."""
-    levels = (lp.mask - 1).bit_length()
-    tree = -(-levels // TREE_LEVELS)
+    tree = len(tree_schedule(lp.mask, lp.tree_levels)) if lp.mask > 1 else 0
     integ = 1 + lp.weight_latency + product_latency(lp) + tree
     return integ + pass_latency(lp)
 
 
 def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1,
-                budget=None) -> dict:
+                budget=None, bram_outreg: bool | str = False) -> dict:
     """Per-sample event-driven bound and its parts (``lanes``: any form the core takes,
     ``plan.resolve_lanes``; ``spram``: the core's placement of
     state memories in single-port RAM, ``plan.check_spram``; ``in_pack``: direct input
-    values per beat).
+    values per beat; ``bram_outreg``: the core's, ``plan.plan_core``: an ECP5 core's deeper
+    pipelines).
 
     Returns
     -------
@@ -146,7 +148,8 @@ def event_bound(net: QuantizedNetwork, x, *, lanes, spram=None, in_pack: int = 1
         spike_work += work
         layer_work.append(work + steps * rows[i + 1])
     overhead = np.full(batch, steps * sum(rows), np.int64)
-    lps = plan_core(net, lanes=items, spram=spram, in_pack=in_pack).layers
+    lps = plan_core(net, lanes=items, spram=spram, in_pack=in_pack,
+                    bram_outreg=bram_outreg).layers
     lat = [step_latency(lp) for lp in lps]
     every_step = lat[1:] if spec.encoding == "direct" else lat
     latency = np.full(batch, sum(lat) + (steps - 1) * max(every_step, default=0), np.int64)
