@@ -9,6 +9,7 @@ import textwrap
 import pytest
 from rmwcheck import assert_planted_fails, drop_bypass
 from spikefab_hdl.core import conv_integrator, integrator
+from spikefab_hdl.core.adder_tree import tree_schedule
 from spikefab_hdl.core.conv_integrator import ConvIntegrator
 from spikefab_hdl.core.integrator import Integrator
 from spikefab_hdl.core.plan import plan_core
@@ -33,10 +34,10 @@ def _side8():
     return plan_core(random_network(spec, 5), lanes=2).layers[0]
 
 
-def _mask(k=4):
-    """12 inputs in chunks of ``k``, 16 neurons at 4 lanes (G = 4)."""
+def _mask(k=4, **kw):
+    """12 inputs in chunks of ``k``, 16 neurons at 4 lanes (G = 4); ``kw`` to plan_core."""
     spec = make_spec((12, 16, 9, 5), w_bits=8)
-    return plan_core(random_network(spec, 3), lanes=[8, f"{k}x4", 2]).layers[1]
+    return plan_core(random_network(spec, 3), lanes=[8, f"4x{k}", 2], **kw).layers[1]
 
 
 #: Fast enough for make test; stride, padding, direct conv and the shipped configs' widths:
@@ -47,6 +48,8 @@ LAYERS = {
     "conv-spram2": lambda: _conv(spram=2),
     "conv-side8": _side8,
     "mask-k4": lambda: _mask(),
+    # an ECP5 core's tree (core/adder_tree.py): 8-wide masks in two stages, 1 + 2 levels
+    "mask-k8-ecp5": lambda: _mask(8, bram_outreg=True),
 }
 
 
@@ -110,3 +113,11 @@ def test_an_ignored_mask_bit_fails_the_mask_proof(tmp_path):
     planted = _mutant(Integrator, "mask_tree", "for i in range(k)] for j in range(lanes)]",
                       "for i in range(k - 1)] for j in range(lanes)]")  # input K-1 never added
     _fails(tmp_path, _mask(), "a tree stage's partial sums: C in the one covering k_w", planted)
+
+
+def test_an_ignored_mask_bit_fails_the_two_stage_tree_proof(tmp_path):
+    planted = _mutant(Integrator, "mask_tree", "for i in range(k)] for j in range(lanes)]",
+                      "for i in range(k - 1)] for j in range(lanes)]")
+    layer = _mask(8, bram_outreg=True)
+    assert tree_schedule(layer.mask, layer.tree_levels) == [1, 2]
+    _fails(tmp_path, layer, "a tree stage's partial sums: C in the one covering k_w", planted)

@@ -8,6 +8,7 @@ from goldcheck import assert_core_equals_golden
 from spikefab.golden import run_network
 from spikefab.ir import QuantizedNetwork
 from spikefab.spec import LIFSpec, SynapseSpec
+from spikefab_hdl.core.adder_tree import tree_schedule
 from spikefab_hdl.core.lanes import (
     DEFAULT_BUDGET,
     MAX_LANES,
@@ -246,3 +247,42 @@ def test_no_integrator_proof_claims_a_mask_layer():
     plan = plan_core(random_network(spec, 1), lanes=[8, "4x8"])
     assert integrator_proofs(plan.layers[1]) == []
     assert len(integrator_proofs(plan_core(random_network(spec, 1), lanes=8).layers[1])) == 1
+
+
+def test_the_tree_is_registered_in_balanced_stages():
+    """At most ``tree_levels`` levels a stage, the fewest stages, the odd level late; 2 levels
+    a stage on an ECP5 core (``bram_outreg``), 3 otherwise, or the planner's override."""
+    want = {2: ([1], [1]), 8: ([3], [1, 2]), 16: ([2, 2], [2, 2]), 32: ([2, 3], [1, 2, 2]),
+            64: ([3, 3], [2, 2, 2]), 128: ([2, 2, 3], [1, 2, 2, 2])}
+    for k, (three, two) in want.items():
+        assert (tree_schedule(k, 3), tree_schedule(k, 2)) == (three, two), k
+    spec = make_spec((32, 24, 6), encoding="direct", in_bits=3, neurons=[LIFSpec(10, 30, 2)])
+    net = random_network(spec, 2)
+    levels = [plan_core(net, lanes=[32, "8x32"], **kw).layers[1].tree_levels
+              for kw in ({}, {"bram_outreg": True}, {"bram_outreg": True, "tree_levels": 1})]
+    assert levels == [3, 2, 1]
+    with pytest.raises(ValueError) as e:
+        plan_core(net, lanes=[32, "8x32"], tree_levels=0)
+    assert str(e.value) == "tree_levels must be an integer >= 1, not 0"
+
+
+def test_an_ecp5_core_s_deeper_tree_is_exact_and_counted():
+    """64-wide masks at 2 levels a stage: three tree stages instead of two; the core stays
+    exact, takes a cycle more per step in the mask layer, and the bound counts it."""
+    spec = make_spec((64, 64, 6), encoding="direct", in_bits=3, timesteps=4,
+                     neurons=[LIFSpec(10, 30, 2)])
+    net = random_network(spec, 2)
+    x = random_input(spec, 3, 2)
+    gold = run_network(net, x)
+    lanes = [64, "6x64"]
+    fast = simulate_amaranth(net, x, lanes=lanes, bram_outreg=True)
+    assert_core_equals_golden(fast, gold)
+    slow = simulate_amaranth(net, x, lanes=lanes, trace=False)
+    bounds = [event_bound(net, x, lanes=lanes, bram_outreg=r)["bound"] for r in (False, True)]
+    # layer 1's tree: 3 + 3 levels -> 2 + 2 + 2, a cycle in each of the T = 4 steps (layer
+    # 0's second product register, once per sample, overlaps layer 1's first step)
+    assert (bounds[1] - bounds[0] == 4).all(), bounds
+    assert (fast["cycles"] > slow["cycles"]).all()
+    for res, b in ((slow, bounds[0]), (fast, bounds[1])):
+        ratio = res["cycles"] / b
+        assert (ratio <= 1.2).all() and (ratio >= 1 / 1.2).all(), ratio

@@ -13,7 +13,7 @@ a 64 x 16 tree of three levels limited the MNIST build to 82 MHz (docs/hardware.
 
 from __future__ import annotations
 
-__all__ = ["TREE_LEVELS", "FAST_TREE_LEVELS", "tree_schedule", "tree_levels_for"]
+__all__ = ["TREE_LEVELS", "FAST_TREE_LEVELS", "tree_schedule", "tree_stages", "tree_levels_for"]
 
 #: Adder-tree levels between two registers by default.
 TREE_LEVELS = 3
@@ -27,6 +27,12 @@ def tree_schedule(k: int, per: int) -> list[int]:
     levels = (k - 1).bit_length()
     stages = max(1, -(-levels // per))
     return [levels // stages + (i >= stages - levels % stages) for i in range(stages)]
+
+
+def tree_stages(lp) -> int:
+    """Registered tree stages of layer ``lp`` (a LayerPlan): cycles its tree adds to its
+    pipeline; 0 without a tree (``mask = 1``)."""
+    return len(tree_schedule(lp.mask, lp.tree_levels)) if lp.mask > 1 else 0
 
 
 def tree_levels_for(value, bram_outreg) -> int:

@@ -39,6 +39,7 @@ from amaranth.lib.wiring import In
 
 from ..board.definitions import BOARDS
 from ..build.fit import place_spram
+from ..core.adder_tree import tree_stages
 from ..core.conv_integrator import ConvIntegrator
 from ..core.integrator import Integrator, product_latency
 from ..core.plan import LayerPlan, plan_core
@@ -105,10 +106,11 @@ def check_layout(layer: LayerPlan) -> None:
 
 def rmw_depth(layer: LayerPlan) -> int:
     """BMC depth: two events that each walk their most rows, back to back, then the drain
-    (the decode registers of a conv layer, the memory latency, the product, the add)."""
-    latency = layer.weight_latency
+    (the decode registers of a conv layer, the memory latency, the product, the adder tree's
+    stages, the add)."""
+    latency = layer.weight_latency + product_latency(layer) + tree_stages(layer)
     walk = layer.groups if layer.conv is None else layer.conv.kernel ** 2 * layer.geometry.groups
-    return 2 * walk + latency + product_latency(layer) + (2 if layer.conv else 0) + 4
+    return 2 * walk + latency + (2 if layer.conv else 0) + 4
 
 
 def checked_lanes(layer: LayerPlan) -> list[int | None]:

@@ -58,7 +58,7 @@ from spikefab.golden import check_input, run_network
 from spikefab.golden.layers import pass_on
 from spikefab.ir import QuantizedNetwork
 
-from ..core.adder_tree import tree_schedule
+from ..core.adder_tree import tree_stages
 from ..core.conv_geometry import ConvGeometry
 from ..core.input_pack import check_in_pack
 from ..core.integrator import product_latency
@@ -76,8 +76,7 @@ def pass_latency(lp) -> int:
 
 def step_latency(lp) -> int:
     """Cycles one step costs in layer ``lp``'s pipelines beyond its work (module docstring)."""
-    tree = len(tree_schedule(lp.mask, lp.tree_levels)) if lp.mask > 1 else 0
-    integ = 1 + lp.weight_latency + product_latency(lp) + tree
+    integ = 1 + lp.weight_latency + product_latency(lp) + tree_stages(lp)
     return integ + pass_latency(lp)
 
 

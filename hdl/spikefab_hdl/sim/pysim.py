@@ -47,6 +47,7 @@ def simulate_amaranth(
     spram=None,
     in_pack: int = 1,
     dsp: int | None = None,
+    bram_outreg: bool = False,
 ) -> dict:
     """Stream ``x`` through the core in amaranth.sim and record everything it outputs.
 
@@ -66,9 +67,12 @@ def simulate_amaranth(
         Direct input values per beat (``NetworkCore``).
     dsp : int, optional
         Products in DSP blocks at most, the rest in logic (``NetworkCore``).
+    bram_outreg : bool
+        The ECP5 core's deeper pipelines (``NetworkCore``); only where no weight memory
+        has block-RAM rows (amaranth.sim cannot run the DP16KD instances).
     """
     core = NetworkCore(net=net, lanes=lanes, trace=trace, spram=spram, in_pack=in_pack,
-                       dsp=dsp)
+                       dsp=dsp, bram_outreg=bram_outreg)
     desc = describe_core(core)
     samples = sample_inputs(net, x)
     beats = [input_beats(desc, s) for s in samples]
