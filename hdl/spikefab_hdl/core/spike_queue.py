@@ -194,14 +194,16 @@ class SpikeQueue(wiring.Component):
         m.submodules.fifo = q = SmallFIFO(width=self._entry.size, depth=depth)
         # A written entry is first latched (``w_data``, ``w_valid``: registers), so the
         # writer's logic ends at flip-flops; ``w_ready`` (a register too) promises room for
-        # the latched entry in the next cycle.
+        # the latched entry in the next cycle. ``w_data`` latches every cycle: it is read
+        # only in the cycle after a write (``w_valid``), so the writer's valid (an OR over
+        # a layer's spikes) enables no flip-flop (it did: the ECP5 MNIST build's critical
+        # path, docs/hardware.md).
         w_data = Signal(self._entry.size)
         w_valid = Signal()
         ready = Signal(init=1)
         m.d.comb += [q.w_data.eq(w_data), self.w_ready.eq(ready)]
         m.d.sync += w_valid.eq(self.w_valid & ready)
-        with m.If(self.w_valid & ready):
-            m.d.sync += w_data.eq(Cat(*(getattr(self, f"w_{name}") for name in self._fields())))
+        m.d.sync += w_data.eq(Cat(*(getattr(self, f"w_{name}") for name in self._fields())))
         latched = data.View(self._entry, w_data)
         bypass = Signal()
         entry = data.View(self._entry, Mux(bypass, w_data, q.r_data))
