@@ -28,6 +28,7 @@ from .layer import HiddenLayer
 from .plan import CYCLE_BITS, CorePlan, plan_core
 from .readout import ReadoutLayer
 from .signatures import TraceSignature, input_layout, output_layout, refuse, trace_layout
+from .skid import SkidBuffer
 from .spike_readout import SpikingReadout
 
 __all__ = ["NetworkCore"]
@@ -130,8 +131,11 @@ class NetworkCore(wiring.Component):
             layer = cls(layer=lp, timesteps=steps)
             m.submodules[f"layer{lp.index}"] = layer
             layers.append(layer)
-        for a, b in zip(layers, layers[1:], strict=False):
-            wiring.connect(m, a.o_events, b.i_events)
+        for lp, a, b in zip(plan.layers[1:], layers, layers[1:], strict=False):
+            # a registered handshake between the layers (core.skid: Fmax)
+            skid = m.submodules[f"skid{lp.index}"] = SkidBuffer(b.i_events.payload.shape())
+            wiring.connect(m, a.o_events, skid.i)
+            wiring.connect(m, skid.o, b.i_events)
         if self.with_trace:
             for lp, layer in zip(plan.layers, layers, strict=True):
                 wiring.connect(m, wiring.flipped(getattr(self.trace, f"l{lp.index}")), layer.trace)

@@ -33,10 +33,12 @@ counts come from the golden model.
 
 ``latency`` is what the steps cost beyond their work in the layers' pipelines, which
 shows once the work is small (wide lanes, spike masks): a layer's step costs
-:func:`step_latency` cycles more than its work (the integrator's depth: the walk, the
-weight memory's latency, the products of a direct layer, the adder tree's registers of
-a mask layer (:mod:`spikefab_hdl.core.adder_tree`), before the step's ``eos`` may be taken;
-then the ``eos`` beat, the pass's read stage and its update stages after its last group).
+:func:`step_latency` cycles more than its work (the integrator's depth: the skid buffer
+a layer after the first takes its events through (:mod:`spikefab_hdl.core.skid`), the
+walk, the weight memory's latency, the products of a direct layer, the adder tree's
+registers of a mask layer (:mod:`spikefab_hdl.core.adder_tree`), before the step's
+``eos`` may be taken; then the ``eos`` beat, the pass's read stage and its update
+stages after its last group).
 The layers form a pipeline over the steps, so ``latency`` is one fill through every
 layer plus, for each further step, the largest ``step_latency`` of the layers that run
 every step (not a direct first layer: it integrates once and runs its passes back to
@@ -75,8 +77,10 @@ def pass_latency(lp) -> int:
 
 
 def step_latency(lp) -> int:
-    """Cycles one step costs in layer ``lp``'s pipelines beyond its work (module docstring)."""
-    integ = 1 + lp.weight_latency + product_latency(lp) + tree_stages(lp)
+    """Cycles one step costs in layer ``lp``'s pipelines beyond its work (module docstring);
+    a layer after the first takes its events through a skid buffer (``core.skid``), one
+    cycle."""
+    integ = 1 + (lp.index > 0) + lp.weight_latency + product_latency(lp) + tree_stages(lp)
     return integ + pass_latency(lp)
 
 
