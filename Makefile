@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup test unit sim demo demo-conv bench lint verilog formal formal-slow clean
+.PHONY: setup test unit sim demo demo-conv bench lint verilog formal clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +19,13 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) setup-icarus
 
 test: $(STAMP) setup-icarus
-	$(PY) -m pytest -q -m "not formal_slow" tests sim
+	$(PY) -m pytest -q tests sim
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests
 
 sim: $(STAMP) setup-icarus
-	$(PY) -m pytest -q -m "not formal_slow" sim
+	$(PY) -m pytest -q sim
 
 # The digits config end to end (teacher, student, PTQ, IR, golden, Verilog, Verilator, report);
 # prints float/golden/RTL accuracy, agreement and cycles; its IR is $(DEMO_IR). `python -m
@@ -43,10 +43,6 @@ demo-conv: $(STAMP)
 #   make formal [RUN=<run directory>]   (default: the run `make demo` writes)
 formal: $(STAMP)
 	$(PY) -m spikefab formal $(or $(RUN),build/runs/digits)
-
-# the proofs of minutes that make test leaves out (sim/test_formal_cases.py, marker formal_slow)
-formal-slow: $(STAMP)
-	$(PY) -m pytest -q -m formal_slow sim
 
 # Verilog + JSON port description of an IR: make verilog [IR=<ir.json>] [LANES=4]
 # (default IR: the one `make demo` writes)

@@ -55,13 +55,13 @@ def test_every_random_case_is_proven(tmp_path):
 
 
 #: The random cases' integrators at their widths (formal/rmw.py), one of each kind: a spike
-#: layer of 64 rows in banks and a readout of one row (G = 1: the bypass) in make test
-#: (~5 s each); a direct layer of 90 rows in 3 weight banks and the widest currents (22 bits)
-#: take minutes (333 s for the four on 2 cores), and so does direct-conv-conv-l4's first conv
-#: layer (a 9x8 input, direct: 47 s), so they carry the ``formal_slow`` marker:
-#: ``make formal-slow`` runs them (the digits model's direct layer is proven in make test).
+#: layer of 64 rows in banks, a readout of one row (G = 1: the bypass), a direct layer of 90
+#: rows in 3 weight banks, the widest currents (22 bits) and direct-conv-conv-l4's first conv
+#: layer (a 9x8 input, direct). At k = 1 the direct ones take 24 s together (they took
+#: minutes at k = 3 and were left to a slow marker).
 INTEGRATORS = [("spikes-banked-l1", 0), ("spikes-readout-only-l4", 0)]
-SLOW_INTEGRATORS = [("direct-banked-l1", 0), ("direct-wide-l8", 0), ("direct-conv-conv-l4", 0)]
+DIRECT_INTEGRATORS = [("direct-banked-l1", 0), ("direct-wide-l8", 0),
+                      ("direct-conv-conv-l4", 0)]
 
 
 def _prove_integrators(cases, tmp_path):
@@ -81,9 +81,8 @@ def test_the_random_integrators_are_proven(tmp_path):
     _prove_integrators(INTEGRATORS, tmp_path)
 
 
-@pytest.mark.formal_slow
 def test_the_random_direct_integrators_are_proven(tmp_path):
-    _prove_integrators(SLOW_INTEGRATORS, tmp_path)
+    _prove_integrators(DIRECT_INTEGRATORS, tmp_path)
 
 
 def test_the_digits_model_is_proven(tmp_path):
@@ -118,12 +117,13 @@ def test_the_queues_and_framing_of_the_cases_are_proven(tmp_path):
 
 #: The random cases' conv and mask integrators that are proven (formal/rmw_conv.py,
 #: formal/rmw_mask.py; ~15-40 s each): a conv layer after a conv layer with its currents in
-#: one SPRAM bank, and layers taking masks 8 and 16 wide (direct-conv-conv-l4's first layer,
-#: a direct conv on a 9x8 input, 47 s: ``SLOW_INTEGRATORS``). Not here
-#: (docs/verification.md): spikes-conv-modes-l2's first layer and spikes-mask-mixed's layer 2
-#: (no answer in 40 s).
+#: one SPRAM bank, layers taking masks 8 and 16 wide, spikes-conv-modes-l2's first layer
+#: (7x7, 2 free lanes: 10 s) and spikes-mask-mixed's layer 2 (masks 2 wide, 2 free lanes:
+#: 4 s; both got no answer in 40 s at k = 3). direct-conv-conv-l4's first layer:
+#: ``DIRECT_INTEGRATORS``.
 CONV_MASK_INTEGRATORS = [("direct-conv-conv-l4", 1), ("spikes-mask-mixed", 1),
-                         ("direct-mask-spike-readout", 1)]
+                         ("direct-mask-spike-readout", 1), ("spikes-conv-modes-l2", 0),
+                         ("spikes-mask-mixed", 2)]
 
 
 def test_the_random_conv_and_mask_integrators_are_proven(tmp_path):
@@ -144,12 +144,11 @@ def _shipped_conv(image, w_bits):
                             [np.full_like(b, -(1 << 15)) for b in net.biases])
 
 
-@pytest.mark.formal_slow
 @pytest.mark.parametrize("config", ["digits_conv", "mnist5k_conv"])
 def test_the_shipped_conv_configs_integrators_are_proven(tmp_path, config):
-    """Both conv layers' integrators at the config's lanes and widest currents (digits_conv
-    214 s and 115 s, mnist5k_conv 50 s and 59 s here), and mnist5k_conv's first with its
-    currents in SPRAM as its UP5K build places them (53 s)."""
+    """Both conv layers' integrators at the config's lanes and widest currents, and
+    mnist5k_conv's first with its currents in SPRAM as its UP5K build places them (k = 1:
+    digits_conv 32 s, mnist5k_conv 13 s for the test; at k = 3 they took minutes)."""
     image, w_bits, lanes = {"digits_conv": (8, 8, 8), "mnist5k_conv": (28, 4, 1)}[config]
     net = _shipped_conv(image, w_bits)
     plan = plan_core(net, lanes=lanes)
