@@ -187,6 +187,7 @@ class Integrator(wiring.Component):
                     m.d.comb += terms[p].eq(reg)
                 else:
                     m.d.sync += terms[p].eq(prod)
+            products = [(add_valid, add_group, terms)]
             row_addr, row_read = reg_group, reg_valid
             in_flight = in_flight | add_valid
             for n in range(1, product_latency(lp)):  # the products registered again
@@ -196,6 +197,7 @@ class Integrator(wiring.Component):
                 row_addr, row_read = add_group, add_valid
                 terms, add_valid, add_group = regs, valid, group
                 in_flight = in_flight | add_valid
+                products.append((add_valid, add_group, terms))
             if k > 1:
                 vals = [[terms[i * lanes + j] for i in range(k)] for j in range(lanes)]
                 tree = self.adder_tree(m, vals, (add_valid, add_group, None))
@@ -235,6 +237,7 @@ class Integrator(wiring.Component):
         # what the integrator proof's induction invariant reads (formal/rmw.py)
         self.probes = {"walk": (busy, group, value), "stages": stages[1:],
                        "add": (add_valid, add_group, terms),
+                       "products": products if lp.value_bits else [],
                        "tree": tree[1:] if lp.mask > 1 else []}
         return m
 

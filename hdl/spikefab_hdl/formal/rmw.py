@@ -46,6 +46,7 @@ from ..core.plan import LayerPlan, plan_core
 from .checks import Harness
 from .integrator import model_rows
 from .proof import Proof
+from .rmw_chunk import chunk_assume, chunk_flags, chunk_value
 from .rmw_conv import conv_flags, conv_hit, spram_checks
 from .rmw_mask import masked_row, tree_flags
 from .rmw_models import OneRowWeights, ShadowMemory, SPRAMShadow
@@ -125,12 +126,12 @@ def checked_lanes(layer: LayerPlan) -> list[int | None]:
 def rmw_proofs(layer: LayerPlan) -> list[Proof]:
     """The integrator proof of a layer (k-induction): dense, the readout, conv (the walk's
     invariant, formal/rmw_conv.py), currents in SPRAM, spike masks (formal/rmw_mask.py).
-    None yet for a direct layer taking pixel chunks (``value_bits`` and ``mask > 1``: its
-    events carry ``K`` values, not a mask; docs/verification.md *Not proven yet*)."""
-    if layer.value_bits and layer.mask > 1:
-        return []
+    and a direct layer taking pixel chunks (``value_bits`` and ``mask > 1``: events of
+    ``K`` values, formal/rmw_chunk.py)."""
     check_layout(layer)
+    chunk = bool(layer.value_bits) and layer.mask > 1
     extra = "".join([", direct" if layer.value_bits else "",
+                     f", pixel chunks {layer.mask} wide" if chunk else
                      f", masks {layer.mask} wide" if layer.mask > 1 else "",
                      f", currents in {layer.spram_banks('currents')} SPRAM bank(s)"
                      if layer.spram_banks("currents") else ""])
@@ -174,9 +175,10 @@ class RMWHarness(Harness):
         self.fixed_lane = lane
         self.dut_class = dut or (ConvIntegrator if layer.conv is not None else Integrator)
         fields = {"index": layer.in_index_bits}
+        self.chunk = bool(layer.value_bits) and layer.mask > 1  # events of K values
         if layer.value_bits:
-            fields["value"] = layer.value_bits
-        if layer.mask > 1:
+            fields["value"] = layer.value_bits * layer.mask
+        elif layer.mask > 1:
             fields["mask"] = layer.mask
         lanes, wb, cb = layer.lanes, layer.w_bits, layer.cur_bits
         ports = {
@@ -193,6 +195,8 @@ class RMWHarness(Harness):
             ports["i_w"] = In(range(max(2, layer.weight_inputs)))  # input (chunk if K > 1)
             if layer.mask > 1:
                 ports["k_w"] = In(range(max(2, layer.mask)))  # position in the chunk
+            if self.chunk:
+                ports["x_w"] = In(1)  # X (0 or 1): value k_w of chunk i_w's events
         else:
             conv = layer.conv
             oh, ow = conv.out_hw
@@ -213,7 +217,8 @@ class RMWHarness(Harness):
         lanes, g_n = lp.lanes, self._groups
         free = ["w_row", "b_row", "g_w", "g_r"] + (["i_w"] if lp.conv is None else
                                                    ["c_w", "ky", "kx", "oy", "ox"])
-        free += (["k_w"] if lp.mask > 1 else []) + (["lane"] if self.fixed_lane is None else [])
+        free += (["k_w"] if lp.mask > 1 else []) + (["x_w"] if self.chunk else [])
+        free += ["lane"] if self.fixed_lane is None else []
         for name in free:
             self.constant(getattr(self, name))
         self.assume((self.g_w < g_n) & (self.g_r < g_n) & (self.lane < lanes))
@@ -226,7 +231,8 @@ class RMWHarness(Harness):
             self.assume(~self.events.valid | (ev.index < lp.weight_inputs))
             if lp.mask > 1:  # input i_w*K + k_w, inside the layer
                 self.assume((self.k_w < lp.mask) & (self.i_w * lp.mask + self.k_w < lp.n_in))
-                hit = hit & (ev.mask >> self.k_w)[0]
+                if not self.chunk:
+                    hit = hit & (ev.mask >> self.k_w)[0]
         else:
             conv, geo = lp.conv, lp.geometry
             k = conv.kernel
@@ -240,8 +246,10 @@ class RMWHarness(Harness):
             self.assume(~self.events.valid | ((c < conv.in_channels) & (y < conv.height) &
                                               (x < conv.width)))
             hit = conv_hit(self, c, y, x)
-        if lp.value_bits:
+        if lp.value_bits and not self.chunk:
             self.assume(ev.value <= 1)
+        # what each hit adds: C; pixel chunks C * X (formal/rmw_chunk.py)
+        self.term = chunk_assume(self, m) if self.chunk else self.w_row[self.lane]
         depth = lp.weight_depth
         row_addr = Signal(range(max(2, lp.groups)), name="watched_row")
         w_addr = Signal(range(max(2, depth)), name="weight_row")
@@ -263,16 +271,16 @@ class RMWHarness(Harness):
 
         # One lane, free (the lanes are copies): B, then + C per accepted event that hits,
         # in the order the pipeline adds (the solver compares (B + C) + C with (B + C) + C)
-        c_lane, b_lane = self.w_row[self.lane], self.b_row[self.lane]
+        b_lane = self.b_row[self.lane]
         started = Signal(name="model_started")
         total = Signal(signed(lp.cur_bits), name="model_total")
         expected = Signal(signed(lp.cur_bits), name="expected")
         m.d.comb += expected.eq(Mux(started, total, b_lane))
         taken = self.events.valid & self.events.ready & hit
-        if lp.value_bits:
+        if lp.value_bits and not self.chunk:
             taken = taken & ev.value[0]
         with m.If(taken):
-            m.d.sync += [started.eq(1), total.eq(expected + c_lane)]
+            m.d.sync += [started.eq(1), total.eq(expected + self.term)]
         was_idle = Signal(name="was_idle")
         prev = Signal.like(expected, name="prev_expected")
         m.d.sync += [was_idle.eq(dut.idle), prev.eq(expected)]
@@ -292,15 +300,17 @@ class RMWHarness(Harness):
         chain = []  # (valid, row) of the stages after the walk, for spram_checks
         for k, ((valid, grp, val), hit) in enumerate(zip(dut.probes["stages"], weights.hit,
                                                          strict=True)):
-            bit = (val >> self.k_w)[0] if lp.mask > 1 else 1  # a chunk's mask bit k_w
+            bit = (val >> self.k_w)[0] if lp.mask > 1 and not self.chunk else 1  # mask bit
             flags.append(valid & (grp == r) & hit & bit)
             chain.append((valid, grp))
             self.check(f"stage_row_{k}", ~valid | (grp < lp.groups),
                        "a weight stage's row is a row of the current memory")
-            if lp.value_bits:
+            if lp.value_bits and not self.chunk:
                 self.check(f"stage_value_{k}", ~valid | (val == 1),
                            "a weight stage carries a nonzero (1) value")
-        if lp.value_bits:
+        if self.chunk:
+            flags += chunk_flags(self, m, dut, weights, r)
+        elif lp.value_bits:
             add_valid, add_group, add_terms = dut.probes["add"]
             add_hit = Signal(name="add_hit")  # the product stage's row was the weight row
             m.d.sync += add_hit.eq(weights.hit[-1])
@@ -309,7 +319,7 @@ class RMWHarness(Harness):
             self.check("product", ~add_valid |
                        (add_terms[self.lane] == Mux(add_hit, self.w_row[self.lane], 0)),
                        "the product stage holds C * 1 or 0")
-        flags += tree_flags(self, m, dut, weights, r) if lp.mask > 1 else []
+        flags += tree_flags(self, m, dut, weights, r) if lp.mask > 1 and not self.chunk else []
         spram_checks(self, dut, chain)
         add_valid, add_group, _ = dut.probes["add"]
         # the row read for the add (one cycle before it, bypassed by a write then): with
@@ -322,7 +332,7 @@ class RMWHarness(Harness):
         chain = [currents.value[self.lane]]
         for _ in flags:
             nxt = Signal(signed(lp.cur_bits))
-            m.d.comb += nxt.eq(chain[-1] + self.w_row[self.lane])
+            m.d.comb += nxt.eq(chain[-1] + self.term)
             chain.append(nxt)
         self.check("inflight", expected == Array(chain)[n],
                    "the model's row = the tracked row + C per term in flight")
@@ -339,10 +349,14 @@ class RMWHarness(Harness):
         self.check("walk_base", ~busy | ((dut.walk_base == index * g_n + group) &
                                          (index < lp.weight_inputs)),
                    "the walk reads row index * G + group of its event")
-        if lp.value_bits:
+        if lp.value_bits and not self.chunk:
             self.check("walk_value", ~busy | (value == 1), "the walk carries a nonzero value")
+        if self.chunk:
+            self.check("walk_x", ~busy | (index != self.i_w) | (chunk_value(self, value) ==
+                                                               self.x_w),
+                       "the walk of chunk c_w carries X at k_w")
         self.check("walk_row", ~busy | (group < g_n), "the walk's row is below G")
-        bit = (value >> self.k_w)[0] if lp.mask > 1 else 1  # a chunk's mask bit k_w
+        bit = (value >> self.k_w)[0] if lp.mask > 1 and not self.chunk else 1  # mask bit k_w
         return [busy & (group <= r) & (index * g_n + r == a) & bit]
 
 

@@ -44,14 +44,17 @@ def tree_levels(k: int, per: int) -> list[int]:
     return list(accumulate(tree_schedule(k, per)))
 
 
-def tree_flags(h, m, dut, weights, r) -> list:
+def tree_flags(h, m, dut, weights, r, on_in=None, term=None) -> list:
     """The checks on the tree's registers (module docstring); the flags of the term
     ``(a, r)`` in each tree stage. ``weights.hit[-1]`` and the last weight stage's mask say
-    what enters the first."""
+    what enters the first (``on_in``: pixel chunks, formal/rmw_chunk.py, whose term is
+    ``term``, not ``C``)."""
     lp = h.layer
     lanes = lp.lanes
-    (_, _, last_mask) = dut.probes["stages"][-1]
-    on_in = weights.hit[-1] & (last_mask >> h.k_w)[0]
+    if on_in is None:
+        (_, _, last_mask) = dut.probes["stages"][-1]
+        on_in = weights.hit[-1] & (last_mask >> h.k_w)[0]
+    term = h.w_row[h.lane] if term is None else term
     flags = []
     done = tree_levels(lp.mask, lp.tree_levels)
     for n, ((valid, grp, _), regs, levels) in enumerate(zip(
@@ -63,7 +66,7 @@ def tree_flags(h, m, dut, weights, r) -> list:
         ok = 1
         for i in range(len(regs[0])):
             lane = Array(regs[j][i] for j in range(lanes))[h.lane]
-            ok = ok & (lane == Mux(on & (where == i), h.w_row[h.lane], 0))
+            ok = ok & (lane == Mux(on & (where == i), term, 0))
         h.check(f"tree_{n}", ~valid | ok,
                 "a tree stage's partial sums: C in the one covering k_w if its row was the "
                 "weight row and bit k_w set, else 0")
