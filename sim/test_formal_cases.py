@@ -55,11 +55,12 @@ def test_every_random_case_is_proven(tmp_path):
 
 
 #: The random cases' integrators at their widths (formal/rmw.py), one of each kind: a spike
-#: layer of 64 rows in banks, a readout of one row (G = 1: the bypass), a direct layer of 90
-#: rows in 3 weight banks, the widest currents (22 bits) and direct-conv-conv-l4's first conv
-#: layer (a 9x8 input, direct). At k = 1 the direct ones take 24 s together (they took
+#: layer of 64 rows in banks, a readout of one row (G = 1: the bypass), a direct layer
+#: taking pixel chunks 4 wide at ``in_pack`` 8 (formal/rmw_chunk.py, 14 s), a direct layer of
+#: 90 rows in 3 weight banks, the widest currents (22 bits) and direct-conv-conv-l4's first
+#: conv layer (a 9x8 input, direct). At k = 1 the direct ones take 24 s together (they took
 #: minutes at k = 3 and were left to a slow marker).
-INTEGRATORS = [("spikes-banked-l1", 0), ("spikes-readout-only-l4", 0)]
+INTEGRATORS = [("spikes-banked-l1", 0), ("spikes-readout-only-l4", 0), ("direct-chunks-l3", 0)]
 DIRECT_INTEGRATORS = [("direct-banked-l1", 0), ("direct-wide-l8", 0),
                       ("direct-conv-conv-l4", 0)]
 
@@ -68,7 +69,8 @@ def _prove_integrators(cases, tmp_path):
     proofs = []
     for name, index in cases:
         net, _, lanes, _ = random_case(name)
-        for p in rmw_proofs(plan_core(net, lanes=lanes, spram=SPRAM.get(name)).layers[index]):
+        plan = plan_core(net, lanes=lanes, spram=SPRAM.get(name), in_pack=PACK.get(name, 1))
+        for p in rmw_proofs(plan.layers[index]):
             proofs.append(type(p)(f"{name}.{p.name}", p.what, p.harness, p.mode, p.depth,
                                   p.solver))
     assert len(proofs) == len(cases)

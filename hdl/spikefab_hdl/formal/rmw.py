@@ -1,7 +1,7 @@
 """Proof 2 at every size: the integrator's read-modify-write pipeline, memories abstracted.
 
 :class:`RMWHarness` builds a layer's real :class:`~spikefab_hdl.core.integrator.Integrator`
-(dense layers, the readout, layers taking spike masks) or
+(dense layers, the readout, layers taking spike masks or pixel chunks) or
 :class:`~spikefab_hdl.core.conv_integrator.ConvIntegrator`: its walk, decode registers,
 stages, product, adder tree, bypass, SPRAM bubbles and address arithmetic as the core has
 them, at the layer's widths, lanes, groups, positions and weight-memory latency. Its
@@ -27,7 +27,8 @@ Why one nonzero weight row (entry) suffices: the pipeline never branches on a we
 current (only on the events), and the row it writes is the sum of the terms it read, so each
 row's value is linear in every weight; a proof for every row ``a`` and every value ``C``
 covers every weight memory, the real one included. Values of a direct layer's events are 0
-or 1 (0 is dropped; the product ``w * x`` itself is one ``*``).
+or 1 (0 is dropped; the product ``w * x`` itself is one ``*``; pixel chunks: the tracked
+value, the others free, :mod:`.rmw_chunk`).
 """
 
 from __future__ import annotations

@@ -6,11 +6,13 @@ An event ``(c, values)`` carries the ``K`` values ``x_{c*K+k}`` (value ``k`` in 
 (formal/rmw_mask.py): the harness's row ``a = c_w*G + g_w`` holds a free ``C`` at position
 ``k_w``, zero elsewhere, so an event adds ``T = C * x_{c_w*K+k_w}`` into row ``g_r`` exactly
 when ``c = c_w`` and ``g_r = g_w``. The value at ``k_w`` of every event of chunk ``c_w`` is
-one free constant ``X`` (any ``vb`` bits, 0 included: :func:`chunk_assume`); every other
-value of every event is free in every cycle. So every term of the tracked entry is the same
-``T = C * X`` and the invariant counts them as a mask layer's (a proof per ``X`` and ``C``).
-Not covered by that: a pipeline that adds one event's ``x_{k_w}`` for another's of the same
-chunk (a stale value register); simulation covers it.
+one free constant ``X``, 0 or 1 (:func:`chunk_assume`); every other value of every event is
+free, every bit, in every cycle. So every term of the tracked entry is the same ``T = X * C``
+and the invariant counts them as a mask layer's; a product of another position's value, a
+value dropped or moved is caught. Not covered (docs/verification.md): ``X`` wider than 0/1
+(``T = C * X``: the solver must prove two multipliers equal; the random case's induction
+got no answer in 300 s), and one event's value added for another's of the same chunk (a
+stale value register); simulation covers both.
 
 The invariant (:func:`chunk_flags`): the walk and each weight stage of chunk ``c_w`` carry
 ``X`` at ``k_w``; beside each product register the harness keeps ``on`` (its row was ``a``);
@@ -34,8 +36,8 @@ def chunk_value(h, word):
 
 
 def chunk_assume(h, m):
-    """Every event of chunk ``c_w`` carries ``X`` at ``k_w``; returns ``T = C * X`` of the
-    checked lane (the term every hit adds)."""
+    """Every event of chunk ``c_w`` carries ``X`` (0 or 1) at ``k_w``; returns ``T = X * C``
+    of the checked lane (the term every hit adds)."""
     ev = h.events.payload
     h.assume(~h.events.valid | (ev.index != h.i_w) | (chunk_value(h, ev.value) == h.x_w))
     lp = h.layer
