@@ -161,3 +161,16 @@ def test_the_shipped_conv_configs_integrators_are_proven(tmp_path, config):
     proofs = rmw_proofs(plan.layers[0]) + rmw_proofs(plan.layers[1]) + spram
     results = prove(proofs, work=tmp_path / "work", out=tmp_path, jobs=2, timeout=600)
     assert [r.line() for r in results if not r.passed] == []
+
+
+#: The digits model's pixel-chunk plan (``in_pack`` 8; bench/results/up5k.md), layer 0's
+#: integrator (formal/rmw_chunk.py): ``2x8,10`` (G 64, any lane; 45 s under load 4-5).
+#: mnist5k's ``128x4,16x64`` (G 1, lane 0 of 128) proves in 27 s too, but make test does not
+#: train mnist5k (``python -c`` with ``("mnist5k", ["128x4", "16x64"])`` here runs it).
+@pytest.mark.parametrize("name, lanes", [("digits", ["2x8", 10])])
+def test_the_shipped_pixel_chunk_integrators_are_proven(tmp_path, name, lanes):
+    net = trained.load(name, 0)[0]
+    (proof,) = rmw_proofs(plan_core(net, lanes=lanes, in_pack=8).layers[0])
+    assert f"pixel chunks {lanes[0].split('x')[1]} wide" in proof.what
+    r = prove([proof], work=tmp_path / "work", out=tmp_path, jobs=1, timeout=600)[0]
+    assert r.passed, r.line()

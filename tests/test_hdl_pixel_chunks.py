@@ -128,9 +128,12 @@ def test_the_fit_check_elaborates_a_chunk_plan_with_its_in_pack():
         check_network(board, net, lanes=((2, 8), (10, 1)))
 
 
-def test_no_integrator_proof_claims_a_pixel_chunk_layer():
+def test_a_pixel_chunk_layer_has_its_integrator_proof():
+    """formal/rmw_chunk.py; proven in tests/test_formal_rmw_chunk.py."""
     from spikefab_hdl.formal.rmw import rmw_proofs
     spec = make_spec((16, 8, 3), encoding="direct", in_bits=4, neurons=[LIFSpec(10, 20, 2)])
     plan = plan_core(random_network(spec, 1), lanes=["2x4", 3], in_pack=8)
-    assert rmw_proofs(plan.layers[0]) == []
+    (proof,) = rmw_proofs(plan.layers[0])
+    assert proof.name == "layer0.integrator" and proof.mode == "prove"
+    assert "direct, pixel chunks 4 wide; any lane" in proof.what
     assert len(rmw_proofs(plan.layers[1])) >= 1
