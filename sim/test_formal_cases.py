@@ -165,8 +165,8 @@ def test_the_shipped_conv_configs_integrators_are_proven(tmp_path, config):
 
 #: The digits model's pixel-chunk plan (``in_pack`` 8; bench/results/up5k.md), layer 0's
 #: integrator (formal/rmw_chunk.py): ``2x8,10`` (G 64, any lane; 45 s under load 4-5).
-#: mnist5k's ``128x4,16x64`` (G 1, lane 0 of 128) proves in 27 s too, but make test does not
-#: train mnist5k (``python -c`` with ``("mnist5k", ["128x4", "16x64"])`` here runs it).
+#: mnist5k's ``128x4,16x64`` (G 1, lane 0 of 128) proves in 27 s too (measured by hand:
+#: make test does not train mnist5k; add ``("mnist5k", ["128x4", "16x64"])`` to run it).
 @pytest.mark.parametrize("name, lanes", [("digits", ["2x8", 10])])
 def test_the_shipped_pixel_chunk_integrators_are_proven(tmp_path, name, lanes):
     net = trained.load(name, 0)[0]
