@@ -6,12 +6,11 @@ never deadlocks, under any valid/ready pattern.
 index width and depth) and drives it freely: ``w_valid``, the entry's fields and the
 consumer's ``o_events.ready`` are chosen anew in every cycle (the writer may also withdraw an
 entry the queue did not take: the queue owes only the entries it took). Assumed: a mask entry
-has a set bit, an ``eos`` entry none, and a group/position in range (the writer's documented
-contract). The reference
-is the queue's contract in the proof's own terms — the events out are, in order, the entries
-taken, each mask expanded lowest lane first into ``index(entry, lane)``, then an ``eos`` entry's
-single ``eos`` beat — kept as a shadow queue (a shift register of the entries taken and not
-yet sent, the oldest with the lanes it still owes):
+has a set bit, an ``eos`` entry none, and a group/position in range (the writer's contract).
+The reference is the queue's contract in the proof's own terms — the events out are, in
+order, the entries taken, each mask expanded lowest lane first into ``index(entry, lane)``,
+then an ``eos`` entry's single ``eos`` beat — kept as a shadow queue (the entries taken and
+not yet sent, the oldest with the lanes it still owes):
 
 * check: every event out is the shadow's next (none dropped, duplicated or reordered);
 * check: no event leaves unless one is owed; the queue holds at most its FIFO + 2 entries;
@@ -22,10 +21,9 @@ yet sent, the oldest with the lanes it still owes):
 
 Covers: the queue full (``w_ready`` low) and, after that, empty again with every event out.
 
-With ``invariant=True`` (k-induction, :func:`queue_proofs`) the harness also checks that the
-queue holds exactly the shadow's entries, in order, that its counters agree
-(:meth:`QueueHarness._invariant`) and how long a ready consumer can have waited
-(:meth:`QueueHarness._response`): what makes the properties inductive at any depth, at k = 1.
+With ``invariant=True`` (k-induction) the harness also checks that the queue holds exactly
+the shadow's entries, in order, its counters agree (``_invariant``) and how long a ready
+consumer can have waited (``_response``): inductive at any depth, at k = 1.
 """
 
 from __future__ import annotations
@@ -43,10 +41,9 @@ from .proof import Proof
 
 __all__ = ["QueueHarness", "build_queue", "queue_proofs", "PROGRESS", "REFILL"]
 
-#: Cycles a ready consumer waits at most for the next event of a queue that owes one.
-PROGRESS = 3
-#: Cycles after which a queue that owes nothing takes entries again.
-REFILL = 3
+#: Cycles a ready consumer waits at most for an owed event; cycles after which a queue that
+#: owes nothing takes entries again.
+PROGRESS, REFILL = 3, 3
 
 
 def build_queue(layer: LayerPlan) -> SpikeQueue:
@@ -61,8 +58,7 @@ def build_queue(layer: LayerPlan) -> SpikeQueue:
 
 
 def _table(index, n: int, scale: int):
-    """``index * scale`` for ``index < n``, as a table of constants worked out here (a
-    product the solver need not reason about)."""
+    """``index * scale`` for ``index < n``, a table of constants (no product to solve)."""
     return Array(Const(k * scale, range(max(2, n * scale))) for k in range(max(1, n)))[index]
 
 
@@ -341,23 +337,18 @@ def _wrap(x, n: int):
     return Mux(x >= n, x - n, x)
 
 
-#: Depth of the bounded proofs: the solver's time grows steeply with it (a 7-entry queue:
-#: 12 cycles 3-10 s, 14 cycles 24 s, 16 cycles over 5 minutes on 2 loaded cores), so a
-#: queue too deep for the induction is proven over its first ``BMC_DEPTH`` cycles.
+#: Depth of the bounded proof of a queue too deep for the induction (the solver's time
+#: grows steeply with it: docs/verification.md).
 BMC_DEPTH = 12
 #: Entries of the short queue: the smallest FIFO ``SpikeQueue`` builds.
 SHORT = 8
-#: The k of the induction: 1, with the invariant on the bounded-response counters
-#: (:meth:`QueueHarness._response`) and the FIFO's inner level (without them k = 3).
+#: The k of the induction (3 without the bounded-response counters and the inner level).
 K_INDUCTION = 1
-#: The deepest queue proven by induction at its own depth: the invariant compares every
-#: FIFO entry with the reference's slot. With the FIFO's memory an SMT array (k = 1) here,
-#: loaded: 21 entries (8 lanes) 13 s, 37 entries (digits, digits_conv) 20-31 s; 256 (the
-#: conv queues' cap) no answer in 400 s. (Mapped to flip-flops, as at k = 3, the cost grew
-#: with the square of the depth: 21 entries 71 s, 37 entries 236 s at k = 1.)
+#: The deepest queue proven by induction at its own depth (the invariant compares every
+#: FIFO entry with the reference's slot; the FIFO's memory an SMT array): 37 entries
+#: (digits, digits_conv) 20-31 s loaded, 256 no answer in 400 s (docs/verification.md).
 INDUCTION_MAX = 37
-#: The solver of the queue proofs (boolector: 24 s where yices took over 60 s).
-SOLVER = "boolector"
+SOLVER = "boolector"  #: 24 s where yices took over 60 s
 
 
 def queue_proofs(layer: LayerPlan, *, queue=None) -> list[Proof]:
@@ -368,9 +359,7 @@ def queue_proofs(layer: LayerPlan, *, queue=None) -> list[Proof]:
     * ``layer<l>.queue-short`` (a deeper queue only): the same queue with its FIFO cut to
       ``SHORT`` entries (``max_depth``, which the core uses for conv queues), by
       k-induction: every trace of the queue's logic, its full FIFO included;
-    * ``layer<l>.queue-cover``: the short queue (or the layer's, when as short) reaches full
-      and then empty, every event out.
-    """
+    * ``layer<l>.queue-cover``: the short queue (or the layer's) reaches full, then empty."""
     if layer.is_readout or layer.last:
         return []
     make = queue or (lambda: build_queue(layer))
