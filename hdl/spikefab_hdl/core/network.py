@@ -160,8 +160,13 @@ class NetworkCore(wiring.Component):
         out = self.o_stream
         cycles = Signal(CYCLE_BITS)
         counting = Signal()
-        with m.If(start):
-            m.d.sync += [cycles.eq(1), counting.eq(1)]
+        # The count starts from a registered ``start`` (the cycle after the first beat, one
+        # more preloaded): ``start`` is ``i_stream.ready``, which layer 0's handshake drives,
+        # so it reaches one flip-flop here, not the counter's reset across the die.
+        started = Signal()
+        m.d.sync += started.eq(start)
+        with m.If(started):
+            m.d.sync += [cycles.eq(2), counting.eq(1)]
         with m.Elif(counting):
             with m.If(acc.valid):
                 m.d.sync += counting.eq(0)
