@@ -132,7 +132,10 @@ class NetworkCore(wiring.Component):
             m.submodules[f"layer{lp.index}"] = layer
             layers.append(layer)
         for lp, a, b in zip(plan.layers[1:], layers, layers[1:], strict=False):
-            # a registered handshake between the layers (core.skid: Fmax)
+            if not lp.skid:
+                wiring.connect(m, a.o_events, b.i_events)
+                continue
+            # a registered handshake between the layers (core.skid: Fmax on ECP5)
             skid = m.submodules[f"skid{lp.index}"] = SkidBuffer(b.i_events.payload.shape())
             wiring.connect(m, a.o_events, skid.i)
             wiring.connect(m, skid.o, b.i_events)

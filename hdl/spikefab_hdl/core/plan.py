@@ -102,6 +102,8 @@ class LayerPlan:
         with their output register (:mod:`.dp16kd`, 1024-row banks; ``place_outreg``).
     tree_levels : int
         Adder-tree levels between two registers of a ``mask > 1`` layer (:mod:`.adder_tree`).
+    skid : bool
+        Its events pass a skid buffer (:mod:`.skid`): layers after the first, ECP5 builds.
     """
 
     index: int
@@ -130,6 +132,7 @@ class LayerPlan:
     mac8x8: bool = False
     bram_outreg: bool = False
     tree_levels: int = TREE_LEVELS
+    skid: bool = False
 
     def __post_init__(self):
         if not self.bank_rows:
@@ -326,16 +329,12 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
     the rest in logic (:attr:`LayerPlan.logic_lanes`); None: every product a multiply.
     ``mac8x8``: two products a DSP block, SB_MAC16 instances (iCE40; :mod:`.sb_mac16`).
     ``bram_outreg``: block-RAM weight memories as DP16KD with the output register (ECP5;
-    True: where that takes no more blocks, ``"always"``: all; :func:`.dp16kd.place_outreg`).
-    ``tree_levels``: adder-tree levels a register; None: :func:`.adder_tree.tree_levels_for`.
-
-    Raises
-    ------
-    TypeError
-        When ``net`` is not a QuantizedNetwork.
-    ValueError
-        When ``lanes`` is not an integer in ``[1, MAX_LANES]`` (or a valid per-layer list),
-        or ``dsp`` or ``tree_levels`` is out of range, or ``mac8x8`` meets wider products.
+    True: where that takes no more blocks, ``"always"``: all; :func:`.dp16kd.place_outreg`);
+    set, it also puts skid buffers between the layers (:attr:`LayerPlan.skid`). ``tree_levels``:
+    adder-tree levels a register; None: :func:`.adder_tree.tree_levels_for`. Raises TypeError
+    when ``net`` is not a QuantizedNetwork, ValueError when ``lanes`` is not an integer in
+    ``[1, MAX_LANES]`` (or a valid per-layer list), or ``dsp`` or ``tree_levels`` is out of
+    range, or ``mac8x8`` meets wider products.
     """
     if not isinstance(net, QuantizedNetwork):
         raise TypeError(f"net must be a QuantizedNetwork, not {type(net).__name__}")
@@ -379,6 +378,7 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
                 mask=mask,
                 next_mask=1 if last else items[i + 1][1],
                 tree_levels=per,
+                skid=bool(bram_outreg) and i > 0,
             )
         )
     if dsp is not None or mac8x8:

@@ -34,7 +34,7 @@ counts come from the golden model.
 ``latency`` is what the steps cost beyond their work in the layers' pipelines, which
 shows once the work is small (wide lanes, spike masks): a layer's step costs
 :func:`step_latency` cycles more than its work (the integrator's depth: the skid buffer
-a layer after the first takes its events through (:mod:`spikefab_hdl.core.skid`), the
+in front of a layer after the first on ECP5 builds (:mod:`spikefab_hdl.core.skid`), the
 walk, the weight memory's latency, the products of a direct layer, the adder tree's
 registers of a mask layer (:mod:`spikefab_hdl.core.adder_tree`), before the step's
 ``eos`` may be taken; then the ``eos`` beat, the pass's read stage and its update
@@ -78,9 +78,8 @@ def pass_latency(lp) -> int:
 
 def step_latency(lp) -> int:
     """Cycles one step costs in layer ``lp``'s pipelines beyond its work (module docstring);
-    a layer after the first takes its events through a skid buffer (``core.skid``), one
-    cycle."""
-    integ = 1 + (lp.index > 0) + lp.weight_latency + product_latency(lp) + tree_stages(lp)
+    a layer with a skid buffer in front (``LayerPlan.skid``, ``core.skid``), one cycle."""
+    integ = 1 + lp.skid + lp.weight_latency + product_latency(lp) + tree_stages(lp)
     return integ + pass_latency(lp)
 
 
