@@ -179,6 +179,33 @@ def test_deepinversion_init_logit_starts_the_pixels_near_black_and_is_checked():
             DeepInversion(teacher, (1, 8, 8), init_logit=bad)
 
 
+def test_deepinversion_latent_pyramid_has_no_pixel_speckle_and_is_checked():
+    torch.manual_seed(0)
+    teacher = freeze(CNNTeacher((1, 8, 8), (4,), 3))
+    y = torch.tensor([0, 1, 2, 0])
+
+    def roughness(x):  # mean |neighbour difference| of the pixel logits
+        p = torch.logit(x.clamp(1e-6, 1 - 1e-6))
+        return float((p[..., 1:] - p[..., :-1]).abs().mean()
+                     + (p[..., 1:, :] - p[..., :-1, :]).abs().mean())
+
+    plain = DeepInversion(teacher, (1, 8, 8), iterations=20, lr=0.1)
+    smooth = DeepInversion(teacher, (1, 8, 8), iterations=20, lr=0.1, scales=[2])
+    pyramid = DeepInversion(teacher, (1, 8, 8), iterations=20, lr=0.1, scales=(4, 2))
+    xp, xs, xy = (d.synthesize(y, seed=1) for d in (plain, smooth, pyramid))
+    assert xs.shape == xy.shape == xp.shape == (4, 1, 8, 8)
+    assert roughness(xs) < 0.5 * roughness(xp) and roughness(xy) < 0.5 * roughness(xp)
+    assert_close = torch.testing.assert_close
+    assert_close(smooth.synthesize(y, seed=1), xs, rtol=0, atol=0)  # seeded
+    assert_close(DeepInversion(teacher, (1, 8, 8), iterations=20, lr=0.1,
+                               scales=(1,)).synthesize(y, seed=1), xp, rtol=0, atol=0)
+    for bad in ((3,), (0,), (), (2, 2), "2", (2.0,)):
+        with pytest.raises(ValueError, match=r"^DeepInversion.scales must be a non-empty list "
+                                             r"of distinct integers >= 1 dividing the image "
+                                             r"size 8x8, not "):
+            DeepInversion(teacher, (1, 8, 8), scales=bad)
+
+
 def test_stars_refuses_a_teacher_without_batchnorm_naming_what_synthesis_needs():
     teacher = freeze(MLPTeacher((64, 16, 10), batch_norm=False))
     student = SpikingMLP((64, 8, 10), timesteps=2)

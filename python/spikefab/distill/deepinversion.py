@@ -12,7 +12,9 @@ Exact terms of NVlabs/DeepInversion (research/kd_methods.md §6.1)::
             + r_feature * R_BN + l2 * R_l2 [+ adi * ADI]
 
 Pixels are parameterised as ``x = sigmoid(p)`` so that they stay in [0, 1] like the real
-inputs; jitter is ``torch.roll`` by up to ``jitter`` pixels (random flips are off, as in the
+inputs; with ``scales`` (s_1, s_2, ...) the logits are a pyramid
+``p = sum_k up_k(p_k)``, ``p_k`` of size ``(H/s_k, W/s_k)`` upsampled bilinearly, so that
+``scales = (2,)`` cannot make single-pixel speckle (the default ``(1,)`` is the plain form); jitter is ``torch.roll`` by up to ``jitter`` pixels (random flips are off, as in the
 CIFAR recipe: digits are not mirror-symmetric). The teacher is frozen during synthesis.
 """
 
@@ -139,13 +141,17 @@ class DeepInversion:
         Mean of the initial pixel logits ``p ~ N(init_logit, 1)`` (default 0: grey,
         ``sigmoid(0) = 0.5``; -3 starts near black, ``sigmoid(-3) = 0.047``, the background
         of a digit).
+    scales : sequence of int
+        Downsampling factors of the logit pyramid (default ``(1,)``: one logit per pixel);
+        each must divide H and W. ``(2,)`` optimises a 14x14 latent upsampled bilinearly to
+        28x28; ``(4, 2, 1)`` sums 7x7, 14x14 and 28x28 latents.
     """
 
     def __init__(self, teacher: nn.Module, image_shape: Sequence[int], *,
                  iterations: int = 400, lr: float = 0.1, r_feature: float = 1.0,
                  first_bn_multiplier: float = 1.0, tv_l2: float = 1e-3, tv_l1: float = 0.0,
                  l2: float = 0.0, main: float = 1.0, jitter: int = 2,
-                 init_logit: float = 0.0):
+                 init_logit: float = 0.0, scales: Sequence[int] = (1,)):
         self.teacher = teacher
         self.image_shape = tuple(image_shape)
         self.iterations = check_steps_count("DeepInversion", "iterations", iterations)
@@ -164,6 +170,7 @@ class DeepInversion:
             raise ValueError(f"DeepInversion.init_logit must be a number in [-10, 10], not "
                              f"{init_logit!r}")
         self.init_logit = float(init_logit)
+        self.scales = _check_scales(scales, self.image_shape)
         self.recorder = BNRecorder(teacher)
 
     def r_bn(self, records) -> torch.Tensor:
@@ -205,15 +212,41 @@ class DeepInversion:
         Only the pixels get gradients: the teacher is frozen for the whole call.
         """
         gen = torch.Generator().manual_seed(seed)
-        param = torch.randn(len(targets), *self.image_shape, generator=gen)
-        param = (param + self.init_logit).requires_grad_()
-        opt = torch.optim.Adam([param], lr=self.lr, betas=(0.5, 0.9))
+        c, h, w = self.image_shape
+        params = []
+        for k, s in enumerate(self.scales):
+            p = torch.randn(len(targets), c, h // s, w // s, generator=gen)
+            # the initial logits' mean is init_logit whatever the pyramid (first level only)
+            params.append((p + (self.init_logit if k == 0 else 0.0)).requires_grad_())
+        opt = torch.optim.Adam(params, lr=self.lr, betas=(0.5, 0.9))
         with frozen(self.teacher):
             for _ in range(self.iterations):
-                x = torch.sigmoid(param)
+                x = torch.sigmoid(self.logits(params))
                 terms = self.losses(x, targets, gen)
                 loss = terms["total"] + (extra(x, terms) if extra is not None else 0.0)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-        return torch.sigmoid(param).detach()
+            return torch.sigmoid(self.logits(params)).detach()
+
+    def logits(self, params: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Pixel logits ``[B, C, H, W]``: the pyramid levels upsampled bilinearly and summed."""
+        h, w = self.image_shape[1:]
+        out = 0.0
+        for p in params:
+            up = p if p.shape[-2:] == (h, w) else F.interpolate(
+                p, size=(h, w), mode="bilinear", align_corners=False)
+            out = out + up
+        return out
+
+
+def _check_scales(scales, image_shape) -> tuple[int, ...]:
+    """``scales`` as a tuple: distinct positive integers dividing the image's H and W."""
+    h, w = image_shape[-2:]
+    ok = (isinstance(scales, (list, tuple)) and len(scales) > 0
+          and all(is_int(s) and s >= 1 and h % s == 0 and w % s == 0 for s in scales)
+          and len(set(scales)) == len(scales))
+    if not ok:
+        raise ValueError(f"DeepInversion.scales must be a non-empty list of distinct integers "
+                         f">= 1 dividing the image size {h}x{w}, not {scales!r}")
+    return tuple(int(s) for s in scales)
