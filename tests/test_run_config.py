@@ -27,10 +27,20 @@ def test_defaults_fill_every_key():
                                            "in [distill.stars]: rounds, batch_size, "
                                            "steps_per_round, iterations, distill_batch, lr, "
                                            "synth_lr, jitter, r_feature, first_bn_multiplier, "
-                                           "adi, rca_weight, tar_weight, augment_shift, "
+                                           "scales, adi, rca_weight, tar_weight, augment_shift, "
                                            "final_epochs"),
     ({"distill": {"stars": {"iterations": 0}}},
      "config key 'distill.stars.iterations' must be an integer in [1, 20000], not 0"),
+    ({"distill": {"stars": {"scales": 2}}},
+     "config key 'distill.stars.scales' must be a list of >= 1 items, not 2"),
+    ({"distill": {"stars": {"scales": [0]}}},
+     "config key 'distill.stars.scales[0]' must be an integer in [1, 64], not 0"),
+    ({"data": {"dataset": "mnist5k"}, "distill": {"method": "stars", "stars": {"scales": [3]}}},
+     "config key 'distill.stars.scales' must be distinct integers dividing the image size "
+     "28x28 of mnist5k, not [3]"),
+    ({"data": {"dataset": "digits"}, "distill": {"method": "stars", "stars": {"scales": [2, 2]}}},
+     "config key 'distill.stars.scales' must be distinct integers dividing the image size "
+     "8x8 of digits, not [2, 2]"),
     ({"distill": {"stars": {"batch_size": 5000}}},
      "config key 'distill.stars.batch_size' must be an integer in [1, 4096], not 5000"),
     ({"student": {"timesteps": "four"}},

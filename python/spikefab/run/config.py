@@ -84,6 +84,7 @@ SCHEMA = {
                       "synth_lr": (_LR, 0.1), "jitter": (_Int(0, 8, words=("auto",)), "auto"),
                       "r_feature": (_Float(0, 1e4), 1.0),
                       "first_bn_multiplier": (_Float(0, 1e4), 1.0),
+                      "scales": (_List(_Int(1, 64), min_len=1), [1]),
                       "adi": (_Float(0, 1e4), 0.0), "rca_weight": (_Float(-1e4, 1e4), 0.5),
                       "tar_weight": (_Float(0, 1e4), 0.3), "augment_shift": (_Int(0, 8), 0),
                       "final_epochs": (_Int(0, 100_000), 0)},
@@ -208,6 +209,8 @@ def _check_combinations(cfg: dict) -> None:
         raise ValueError(f"config key 'distill.stars.rounds' times distill.stars.batch_size "
                          f"(the synthetic pool) must be <= {MAX_STARS_POOL}, not "
                          f"{stars['rounds']} x {stars['batch_size']}")
+    if method == "stars":
+        _check_stars_scales(stars["scales"], cfg["data"]["dataset"])
     if method != "none" and st["encoding"] == "spikes":
         raise ValueError(f"config key 'distill.method' must be 'none' when student.encoding is "
                          f"'spikes' (the distillation trainer takes static inputs), not "
@@ -233,6 +236,14 @@ def _check_combinations(cfg: dict) -> None:
     except ValueError as e:  # TrainConfig.<field> -> student.<field>
         raise ValueError(str(e).replace("TrainConfig.", "config key 'student.", 1)
                          .replace(" must", "' must", 1)) from None
+
+
+def _check_stars_scales(scales: list, dataset: str) -> None:
+    """``distill.stars.scales``: the synthesis' logit pyramid (``DeepInversion.scales``)."""
+    h, w = IMAGE_SHAPES[dataset]
+    if len(set(scales)) != len(scales) or any(h % s or w % s for s in scales):
+        raise ValueError(f"config key 'distill.stars.scales' must be distinct integers dividing "
+                         f"the image size {h}x{w} of {dataset}, not {scales!r}")
 
 
 def _check_in_pack(cfg: dict) -> None:
