@@ -14,8 +14,9 @@ Exact terms of NVlabs/DeepInversion (research/kd_methods.md §6.1)::
 Pixels are parameterised as ``x = sigmoid(p)`` so that they stay in [0, 1] like the real
 inputs; with ``scales`` (s_1, s_2, ...) the logits are a pyramid
 ``p = sum_k up_k(p_k)``, ``p_k`` of size ``(H/s_k, W/s_k)`` upsampled bilinearly, so that
-``scales = (2,)`` cannot make single-pixel speckle (the default ``(1,)`` is the plain form); jitter is ``torch.roll`` by up to ``jitter`` pixels (random flips are off, as in the
-CIFAR recipe: digits are not mirror-symmetric). The teacher is frozen during synthesis.
+``scales = (2,)`` cannot make single-pixel speckle (the default ``(1,)`` is the plain form);
+jitter is ``torch.roll`` by up to ``jitter`` pixels (random flips are off, as in the CIFAR
+recipe: digits are not mirror-symmetric). The teacher is frozen during synthesis.
 """
 
 from __future__ import annotations
