@@ -57,7 +57,7 @@ STARS_SETUP = {
     "mnist5k": dict(student=(784, 128, 10), rounds=40, batch=100, steps_per_round=50, shift=2,
                     final_epochs=200,
                     synth=dict(iterations=800, lr=0.25, jitter=2, r_feature=5.0,
-                               first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0)),
+                               first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0, scales=[2])),
 }
 #: The pool-size and iteration rows (on ``+adi``), full mode only: factors of the recipe's.
 STARS_SCALES = (("pool/2", "rounds", 0.5), ("iterations/2", "iterations", 0.5))
