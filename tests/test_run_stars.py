@@ -29,6 +29,7 @@ rounds = 2
 batch_size = 20
 steps_per_round = 5
 iterations = 4
+scales = [2]
 adi = 1.0
 augment_shift = 1
 final_epochs = 2
@@ -44,10 +45,18 @@ sim_samples = 4
 
 
 def test_stars_config_with_a_conv_bn_teacher_and_qat_runs_to_export(tmp_path, monkeypatch):
+    import spikefab.distill.deepinversion as di
     import spikefab.quant.qat as qat
 
     seen = {}
     real = qat.finetune_qat
+    real_logits = di.DeepInversion.logits
+
+    def logits_spy(self, params):
+        seen["scales"], seen["latent"] = self.scales, tuple(params[0].shape[-2:])
+        return real_logits(self, params)
+
+    monkeypatch.setattr(di.DeepInversion, "logits", logits_spy)
 
     def spy(model, ds, cfg, **kw):
         seen["x_train"], seen["loss_fn"] = ds.x_train, kw.get("loss_fn")
@@ -62,6 +71,7 @@ def test_stars_config_with_a_conv_bn_teacher_and_qat_runs_to_export(tmp_path, mo
     run_pipeline(Context(cfg, run, out=lambda s: None), until="export")
     student = json.loads(run.path("student", "student.json").read_text())
     assert student["synthetic"]["pool"] == 40
+    assert seen["scales"] == (2,) and seen["latent"] == (4, 4)  # distill.stars.scales reached it
     with np.load(run.path("student", "synthetic.npz")) as z:
         pool = z["x"]
     # QAT fine-tuned on the synthetic pool with a teacher loss, not on the real images
