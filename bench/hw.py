@@ -76,6 +76,8 @@ PORT_BITS = {"ice40": 16, "ecp5": 36}
 #: The trained nets (``spikefab.trained``); ``mnist5k-w4``: mnist5k with 4-bit QAT weights.
 NETS = ("digits", "mnist5k", "mnist5k-w4")
 N_COCOTB = 8
+#: A board build's default wall-clock limit (``--build-timeout``), as ``build_bitstream``'s.
+BUILD_TIMEOUT_S = 3600
 
 
 def layer0_work(xs: np.ndarray, n_out: int, item: tuple[int, int]):
@@ -192,8 +194,9 @@ def _fits(net, board_name: str, lanes, in_pack: int = 1) -> bool:
 
 
 def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
-              in_pack: int = 1) -> dict:
-    """Build (or reuse) the bitstream of ``net`` for a board and derive the figures."""
+              in_pack: int = 1, timeout_s: int = BUILD_TIMEOUT_S) -> dict:
+    """Build (or reuse) the bitstream of ``net`` for a board and derive the figures
+    (``timeout_s``: the build's wall-clock limit)."""
     board = get_board(board_name)
     row = {"net": name, "board": board.name, "device": board.device,
            "lanes": lanes_label(resolve_lanes(net, lanes, in_pack=in_pack)), "in_pack": in_pack,
@@ -209,7 +212,7 @@ def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
         status = "ok"
         try:
             build_bitstream(net, board.name, lanes=lanes, out_root=out_root, seed=seed,
-                            in_pack=in_pack)
+                            in_pack=in_pack, timeout_s=timeout_s)
         except TimingError:
             status = "timing failed (Fmax < board clock)"
         except FitError as e:
@@ -281,6 +284,8 @@ def main(argv=None) -> int:
                     help="measure these rows only and merge them into the saved results")
     ap.add_argument("--images", type=int, default=200, help="test images simulated per net")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    ap.add_argument("--build-timeout", type=int, default=BUILD_TIMEOUT_S, metavar="S",
+                    help="wall-clock limit of one board build in seconds (default %(default)s)")
     ap.add_argument("--out", default=str(RESULTS / "hw"), help="results stem (.json, .md)")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite the .md (and the targets) from the saved .json")
@@ -313,7 +318,7 @@ def main(argv=None) -> int:
                       f"{m['golden_acc']:.4f}, {m['cycles_mean']:.0f} cycles/inf, RTL agrees "
                       f"{m['rtl_agree']}", flush=True)
             m = measured[key]
-        row = board_row(name, net, m, b, lanes, args.seed, pack)
+        row = board_row(name, net, m, b, lanes, args.seed, pack, args.build_timeout)
         rows.append(row)
         print(f"  {b}: {row['status']}" + (f", Fmax {row['fmax_mhz']} MHz" if
                                           "fmax_mhz" in row else ""), flush=True)
