@@ -1,5 +1,5 @@
-"""bench/hw_report.py's issue-22 targets and page (the bench itself builds bitstreams and is
-not run here)."""
+"""bench/hw_report.py's issue-22 targets and page, bench/hw.py's helpers (the bench itself
+builds bitstreams and is not run here)."""
 
 from hw_report import markdown, targets22
 
@@ -93,3 +93,25 @@ def test_layer0_work_counts_nonzero_chunks_their_reads_and_busy_cycles():
     pixels, reads, busy = layer0_work(xs, 6, (6, 1))  # one input a cycle: no zero reads
     np.testing.assert_array_equal(reads, pixels * 6)
     np.testing.assert_array_equal(busy, pixels)
+
+
+def test_board_row_gives_the_build_its_time_limit(monkeypatch, tmp_path):
+    import hw
+    from spikefab_hdl.build.tool_report import BuildError
+    seen = {}
+
+    def build(*args, timeout_s, **kw):
+        seen["timeout_s"] = timeout_s
+        raise BuildError(f"nextpnr place and route failed: ran past {timeout_s} s")
+
+    monkeypatch.setattr(hw, "WORK", tmp_path)
+    monkeypatch.setattr(hw, "resolve_lanes", lambda *a, **kw: ((128, 3), (16, 64)))
+    monkeypatch.setattr(hw, "check_network", lambda *a, **kw: {})
+    monkeypatch.setattr(hw, "build_key", lambda *a, **kw: "key")
+    monkeypatch.setattr(hw, "build_bitstream", build)
+    row = hw.board_row("mnist5k", None, {}, "ulx3s-85f", "128x3,16x64", 1, 12, timeout_s=7200)
+    assert seen["timeout_s"] == 7200
+    assert row["status"] == "build failed: nextpnr place and route failed: ran past 7200 s"
+    assert not list(tmp_path.rglob("bench_status.txt"))  # a failed build is tried again
+    hw.board_row("mnist5k", None, {}, "ulx3s-85f", "128x3,16x64", 1, 12)
+    assert seen["timeout_s"] == hw.BUILD_TIMEOUT_S == 3600
