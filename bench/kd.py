@@ -23,8 +23,9 @@ Writes bench/results/kd{,_quick}.{json,md,png}; every finished run is cached in
 build/kd/runs.jsonl under a key that includes a hash of the code it ran (recorded in the run
 as ``code``). ``--report-only`` rebuilds the report from the newest cached run of each job,
 whatever code it ran, and ``--reuse`` does the same but runs the jobs that have none; the
-report lists the code hashes of the runs it used. Running some ``--sections`` keeps the other
-sections' runs from the previous ``kd.json`` in the report (``--fresh`` drops them).
+report lists the code hashes of the runs it used. Running some ``--sections`` (``--datasets``)
+keeps the other sections' (datasets') runs from the previous ``kd.json`` in the report
+(``--fresh`` drops them).
 """
 
 from __future__ import annotations
@@ -274,15 +275,16 @@ def _code_hash() -> str:
     return code_hash(files)
 
 
-def _kept(path: Path, sections: set[str], teachers: list[dict]) -> dict | None:
-    """The runs (and teachers, and missing jobs) of the sections not run now, read back from
-    the previous report ``path``, so that running one section keeps the others' results."""
+def _kept(path: Path, ran: set[tuple[str, str]], teachers: list[dict]) -> dict | None:
+    """The runs (and teachers, and missing jobs) of the (section, dataset) pairs not run now,
+    read back from the previous report ``path``, so that running one section (or one dataset
+    of a section: ``--datasets``) keeps the others' results. ``ran``: the pairs run now."""
     if not path.is_file():
         return None
     try:
         old = json.loads(path.read_text())
-        runs = [r for r in old["runs"] if r["section"] not in sections]
-        missing = [j for j in old.get("missing", []) if j["section"] not in sections]
+        runs = [r for r in old["runs"] if (r["section"], r["dataset"]) not in ran]
+        missing = [j for j in old.get("missing", []) if (j["section"], j["dataset"]) not in ran]
         now = {(t["dataset"], t["kind"]) for t in teachers}
         kept_t = [t for t in old["teachers"] if (t["dataset"], t["kind"]) not in now]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -290,8 +292,11 @@ def _kept(path: Path, sections: set[str], teachers: list[dict]) -> dict | None:
                          "pass --fresh to replace it") from None
     if not runs:
         return None
-    return {"runs": runs, "teachers": kept_t, "missing": missing,
-            "sections": sorted({r["section"] for r in runs})}
+    # a section also run now for another dataset is named with the dataset kept: stars/mnist5k
+    partly = {section for section, _ in ran}
+    names = {f"{r['section']}/{r['dataset']}" if r["section"] in partly else r["section"]
+             for r in runs}
+    return {"runs": runs, "teachers": kept_t, "missing": missing, "sections": sorted(names)}
 
 
 def _describe(job: dict) -> str:
@@ -342,7 +347,8 @@ def main(argv=None) -> int:
                               describe=_describe)
     elapsed = time.perf_counter() - t0
     stem = "kd_quick" if args.quick else "kd"
-    kept = None if args.fresh else _kept(Path(args.out) / f"{stem}.json", sections, teacher_res)
+    ran = {(j["section"], j["dataset"]) for j in jobs}
+    kept = None if args.fresh else _kept(Path(args.out) / f"{stem}.json", ran, teacher_res)
     if kept:
         log(f"kept from {stem}.json: {len(kept['runs'])} runs of sections "
             f"{', '.join(kept['sections'])}, {len(kept['teachers'])} teachers")

@@ -244,7 +244,7 @@ def run_stars(job: dict) -> dict:
     torch.set_num_threads(1)
     seed, dataset = job["seed"], job["dataset"]
     d = data(dataset, seed)
-    teacher = load_teacher(dataset, "cnnbn", seed, job["quick"])
+    teacher = load_teacher(dataset, job.get("teacher", "cnnbn"), seed, job["quick"])
     torch.manual_seed(seed)
     student = make_student(job["student"], job["T"])
     t0 = time.perf_counter()

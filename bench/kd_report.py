@@ -273,17 +273,18 @@ def markdown(teachers: list[dict], rows: list[dict], checks: list[dict], elapsed
                          if qat else "") + "**", "",
                       "| method | accuracy (%) | Δ vs ref (pp) | verdict | intervals separated |"
                       + (" float, before QAT (%) |" if qat else "")
-                      + (" seeds | spread (pp) | CPU-min per run |" if stars else ""),
+                      + (" seeds | spread (pp) | CPU-min per run | wall-min per run |"
+                         if stars else ""),
                       "|---|---|---|---|---|" + ("---|" if qat else "")
-                      + ("---|---|---|" if stars else "")]
+                      + ("---|---|---|---|" if stars else "")]
             current = head
         diff = "—" if r["verdict"] == "reference" else _pct(r["diff_mean"], r["diff_ci95"])
         few = f" (n={r['n']})" if r["n"] != len(seeds) else ""
         lines.append(f"| {r['label']} | {_pct(r['acc_mean'], r['acc_ci95'])}{few} | {diff} | "
                      f"{r['verdict']} | {'yes' if r['separated'] else 'no'} |"
                      + (f" {100 * r['float_acc_mean']:.2f} |" if r.get("qat") else "")
-                     + (f" {r['n']} | {100 * r['spread']:.2f} | {r['cpu_min_mean']:.1f} |"
-                        if r["section"] == "stars" else ""))
+                     + (f" {r['n']} | {100 * r['spread']:.2f} | {r['cpu_min_mean']:.1f} | "
+                        f"{r['seconds_mean'] / 60:.1f} |" if r["section"] == "stars" else ""))
     if checks:
         lines += ["", "## Target (section c, MNIST-5k): best method ≥ CE + 1.5 pp, intervals "
                   "separated", "", "| student | T | best method | gain (pp) | separated | met |",
@@ -348,10 +349,12 @@ def coverage_lines(results: list[dict], missing: list[dict]) -> list[str]:
 
 
 def kept_lines(results: list[dict], kept) -> list[str]:
-    """Which sections were read back from the previous report, with their code hashes."""
+    """Which sections (``section/dataset``: one dataset of a section) were read back from the
+    previous report, with their code hashes."""
     if not kept:
         return []
-    codes = sorted({r.get("code", "unrecorded") for r in results if r["section"] in kept})
+    codes = sorted({r.get("code", "unrecorded") for r in results
+                    if r["section"] in kept or f"{r['section']}/{r['dataset']}" in kept})
     return [f"Sections {', '.join(kept)} are read back from the previous report (code "
             f"{', '.join(codes)}); this invocation ran the others. The wall time above is "
             f"this invocation's; the CPU-minutes count every run in the report.", ""]
