@@ -5,9 +5,9 @@ Sections (5 seeds each; a seed fixes the split, the teacher, the student init an
 
 * ``a``: full labels;   ``b``: few labels for the student (digits 100, MNIST 500), teacher on all;
 * ``c``: UP5K-sized students (<= ~16k weights) on MNIST-5k at T in {1, 2, 4};
-* ``stars``: data-free distillation from a BN conv teacher: CE-only synthesis, DeepInversion,
-  +ADI, +RCA, +TAR (STARS), pool size and iterations, against pure KD on the real images and
-  CE on the real labels (same student steps and shifts);
+* ``stars``: data-free distillation from a BN teacher (digits MLP-BN, MNIST-5k conv): CE-only
+  synthesis, DeepInversion, +ADI, +RCA, +TAR (STARS), pool size and iterations, against pure KD
+  on the real images and CE on the real labels (same teacher, student steps and shifts);
 * ``conv``: the UP5K-sized conv student (SpikingCNN 16-32, T=4, shifted views), CE against
   Hinton, CKDSNN, TSSD and SeAl-KD, full labels and 500, each run then QAT to 4-bit weights:
   the accuracy compared is the golden (integer) one (``kd_conv``);
@@ -48,12 +48,15 @@ CNN_METHODS = ("ce", "hinton", "ckdsnn")
 #: The stars section: the headline rows first (seed by seed), then the ablation.
 STARS_VARIANTS = ("kd-real", "+adi", "stars", "ce-real", "deepinversion", "+adi+rca",
                   "+adi+tar", "ce-synth")
-#: Per dataset: the student, the synthesis recipe (DeepInversion's priors at their strength
-#: for a conv teacher), pool = rounds x batch, steps per round, shifts of the pool's images.
+#: Per dataset: the teacher (bench/kd_jobs.py ``TEACHERS``; default ``cnnbn``), the student,
+#: the synthesis recipe (DeepInversion's priors at their strength), pool = rounds x batch,
+#: steps per round, shifts of the pool's images. Digits: the MLP-BN teacher (256-256, BN after
+#: each hidden layer, no jitter: an MLP is not shift-tolerant) inverts better than the BN conv
+#: one (+adi, seed 0: 95.6 % against 89.2 %; docs/distill/benchmark.md, sixth session).
 STARS_SETUP = {
-    "digits": dict(student=(64, 32, 10), rounds=16, batch=100, steps_per_round=50, shift=1,
-                   final_epochs=200,
-                   synth=dict(iterations=200, lr=0.25, jitter=1, r_feature=5.0,
+    "digits": dict(teacher="mlpbn", student=(64, 32, 10), rounds=16, batch=100,
+                   steps_per_round=50, shift=1, final_epochs=200,
+                   synth=dict(iterations=200, lr=0.25, jitter=0, r_feature=5.0,
                               first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0)),
     "mnist5k": dict(student=(784, 128, 10), rounds=40, batch=100, steps_per_round=50, shift=2,
                     final_epochs=200,
@@ -200,7 +203,7 @@ def plan(quick: bool, seeds: list[int], sections: set[str], students: set[str] |
         jobs[:] = [j for j in jobs if j["section"] != "conv"] + conv
     order = ("c", "aug", "tune", "stars", "conv", "a", "b")  # the target first
     jobs.sort(key=lambda j: order.index(j["section"]))
-    # teachers only where a job needs them: a student's ``teacher``, STARS' BN conv teacher
+    # teachers only where a job needs them: a student's ``teacher``, STARS' BN teacher
     used = {(j["dataset"], j.get("teacher", "cnnbn")) for j in jobs}
     return [t for t in teachers if (t["dataset"], t["kind"]) in used], jobs
 
@@ -212,7 +215,7 @@ def _stars_jobs(quick: bool, seeds, datasets) -> list[dict]:
     for ds in datasets:
         setup = STARS_SETUP[ds]
         base = {"type": "stars", "section": "stars", "dataset": ds,
-                "student": _mlp(setup["student"]),
+                "teacher": setup.get("teacher", "cnnbn"), "student": _mlp(setup["student"]),
                 "student_label": "mlp " + "-".join(map(str, setup["student"])), "T": 4,
                 "rounds": setup["rounds"], "batch": setup["batch"],
                 "steps_per_round": setup["steps_per_round"], "shift": setup["shift"],

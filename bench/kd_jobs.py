@@ -238,9 +238,9 @@ STARS_WEIGHTS = {
 
 
 def run_stars(job: dict) -> dict:
-    """Data-free distillation from the BN conv teacher (no real image, no label), or its
-    references on the real images: pure KD (``kd-real``) or CE on the labels (``ce-real``),
-    with the same student steps and shifts."""
+    """Data-free distillation from the BN teacher ``job["teacher"]`` (no real image, no
+    label), or its references on the real images: pure KD (``kd-real``) or CE on the labels
+    (``ce-real``), with the same student steps and shifts."""
     torch.set_num_threads(1)
     seed, dataset = job["seed"], job["dataset"]
     d = data(dataset, seed)
