@@ -71,7 +71,12 @@ def test_library_core_calls_no_os_and_no_allocator(host_exe):
     assert {s for s in undefined if not s.startswith("sfp_")} == {"strtol"}
 
 
-def _run_host(exe, board, samples, timeout_ms=500, idle_ms=40):
+#: The pty board's quiet-line time: a frame's three writes (head, payload, tail, each
+#: drained) must not look like a stalled frame when the machine is loaded (0.02 s did).
+T_IDLE = 0.1
+
+
+def _run_host(exe, board, samples, timeout_ms=2000, idle_ms=250):
     return subprocess.run([str(exe), board.path, str(samples), "115200", str(timeout_ms),
                            str(idle_ms)], capture_output=True, text=True, timeout=60)
 
@@ -100,7 +105,7 @@ def test_host_example_matches_golden(host_exe, tmp_path, encoding):
     with samples.open("a") as f:
         f.write("1 2 3\n")  # a malformed line: reported, not sent
     golden = run_network(net, batch)
-    with PtyBoard(net) as board:
+    with PtyBoard(net, t_idle=T_IDLE) as board:
         proc = _run_host(host_exe, board, samples)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # the malformed line
     assert proc.stdout.splitlines()[0].startswith(f"info: encoding {encoding}")
@@ -119,7 +124,7 @@ def test_host_example_on_a_board_that_answers_twice(host_exe, tmp_path):
     samples = tmp_path / "samples.txt"
     write_samples_text(samples, x, "direct")
     golden = run_network(net, x)
-    with PtyBoard(net, twice=True) as board:
+    with PtyBoard(net, t_idle=T_IDLE, twice=True) as board:
         proc = _run_host(host_exe, board, samples)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = _parse(proc.stdout)
