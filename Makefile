@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) setup-icarus
 
 test: $(STAMP) setup-icarus
-	$(PY) -m pytest -q --durations=15 tests sim
+	$(PY) -m pytest -q --durations=15 -n 2 --dist loadfile tests sim
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests

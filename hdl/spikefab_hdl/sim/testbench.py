@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,15 @@ from spikefab.ir import QuantizedNetwork
 from ..build.verilog import MODULE_NAME, write_verilog
 from .simulators import build, run_test
 
-__all__ = ["CONFIG_ENV", "SIM_BUILD", "run_core_bench"]
+__all__ = ["CONFIG_ENV", "SIM_BUILD", "SIM_BUILD_ENV", "run_core_bench"]
 
-#: ``build/sim/`` of the repository: where sim/'s runners build (one folder per network).
-SIM_BUILD = Path(__file__).resolve().parents[3] / "build" / "sim"
+#: The environment variable that moves :data:`SIM_BUILD` (the tests' conftest gives each
+#: pytest-xdist worker its own, so two workers never build in one folder).
+SIM_BUILD_ENV = "SPIKEFAB_SIM_BUILD"
+#: ``build/sim/`` of the repository (or ``$SPIKEFAB_SIM_BUILD``): where sim/'s runners build
+#: (one folder per network).
+SIM_BUILD = Path(os.environ.get(SIM_BUILD_ENV)
+                 or Path(__file__).resolve().parents[3] / "build" / "sim")
 #: The environment variable naming the bench's JSON configuration.
 CONFIG_ENV = "SPIKEFAB_SIM_CONFIG"
 
