@@ -48,14 +48,13 @@ import hashlib
 import json
 import platform
 import re
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 from amaranth.back import rtlil
 from hw_report import markdown, table, targets
-from jobcache import write_results
+from jobcache import gateware_version, write_results
 from spikefab import trained
 from spikefab.atomic import atomic_write_text
 from spikefab.golden import run_network
@@ -172,17 +171,6 @@ def build_key(net: QuantizedNetwork, board_name: str, lanes, seed: int,
     for p in parts:
         h.update(p if isinstance(p, bytes) else str(p).encode())
     return h.hexdigest()[:16]
-
-
-def gateware_version() -> dict:
-    """The commit measured and any uncommitted gateware edits in the working tree."""
-    def git(*a):
-        r = subprocess.run(["git", *a], capture_output=True, text=True, cwd=ROOT)
-        return r.stdout.strip() if r.returncode == 0 else None
-
-    dirty = git("status", "--porcelain", "--", "hdl")
-    return {"commit": git("rev-parse", "--short", "HEAD"),
-            "uncommitted_hdl": dirty.splitlines() if dirty else []}
 
 
 def _fits(net, board_name: str, lanes, in_pack: int = 1) -> bool:

@@ -1,4 +1,5 @@
-"""What the long benchmarks share: a cache of finished runs, its flags, and result writing.
+"""What the long benchmarks share: a cache of finished runs, its flags, result writing and
+the gateware version a page names.
 
 A run is a JSON-able ``job`` dict; its result is a dict that repeats the job's fields. Runs
 are appended to a JSON-lines file (``build/<bench>/runs.jsonl``) under a key made of a hash
@@ -18,14 +19,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
 from spikefab.atomic import atomic_write_files
 
-__all__ = ["LABELS", "RunCache", "add_flags", "code_hash", "gather", "markdown_table",
-           "write_results"]
+__all__ = ["LABELS", "RunCache", "add_flags", "code_hash", "gateware_note", "gateware_version",
+           "gather", "markdown_table", "write_results"]
+
+_ROOT = Path(__file__).resolve().parent.parent
 
 #: Job fields that label a run in a report but do not change what it computes.
 LABELS = ("section", "label")
@@ -174,3 +178,21 @@ def markdown_table(rows: list[dict], cols) -> list[str]:
 
     lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
     return lines + ["| " + " | ".join(fmt(r[k]) for k, _ in cols) + " |" for r in rows]
+
+
+def gateware_version() -> dict:
+    """The commit measured and any uncommitted gateware edits in the working tree."""
+    def git(*a):
+        r = subprocess.run(["git", *a], capture_output=True, text=True, cwd=_ROOT)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    dirty = git("status", "--porcelain", "--", "hdl")
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "uncommitted_hdl": dirty.splitlines() if dirty else []}
+
+
+def gateware_note(gw: dict) -> str:
+    """``gateware <commit>`` for a page's header, naming uncommitted gateware edits."""
+    dirty = gw.get("uncommitted_hdl") or []
+    return f"gateware {gw.get('commit')}" + (f" + {len(dirty)} uncommitted hdl/ edits"
+                                            if dirty else "")

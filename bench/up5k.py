@@ -1,7 +1,7 @@
 """Digits on the iCE40 UP5K (iCEBreaker): where the cycles and the logic go, plan by plan.
 
     python bench/up5k.py [--images N] [--plans 2 4,2x4 ...] [--synth PLAN ...]
-                         [--build PLAN ...]
+                         [--build PLAN ...] [--keep]
 
 For the trained digits model (64-128-10, T=4, 4-bit direct input, ``in_pack = 8``), each
 ``--lanes`` plan (``core.lanes``: ``LxK`` per layer; on layer 0 ``K`` is the pixel-chunk
@@ -23,6 +23,9 @@ width, on the readout the spike-mask width):
   nextpnr, or the tool's refusal.
   A build is reused when the board top's RTLIL and the build sources are unchanged.
 
+Every row names the gateware commit it was measured on. ``--keep``: the saved rows of plans
+not measured now stay (each with its own commit; the synth rows of a plan go together).
+
 Writes bench/results/up5k.{json,md}.
 """
 
@@ -40,7 +43,7 @@ from pathlib import Path
 import numpy as np
 from amaranth.back import rtlil
 from decay_cost import yowasp_env
-from jobcache import markdown_table, write_results
+from jobcache import gateware_note, gateware_version, markdown_table, write_results
 from spikefab import trained
 from spikefab.atomic import atomic_write_text
 from spikefab.golden import run_network
@@ -58,6 +61,7 @@ from spikefab_hdl.sim.native import run_native
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "bench" / "up5k"
+OUT = ROOT / "bench" / "results" / "up5k"
 BOARD = "icebreaker"
 PACK = 8
 #: The issue's "today": digits on the iCEBreaker at lanes 2 (bench/results/hw.md).
@@ -204,27 +208,40 @@ def _cols(keys) -> list[tuple[str, str]]:
 def markdown(res: dict) -> str:
     lines = ["# Digits on the iCE40 UP5K (iCEBreaker): cycles, logic, plans", "",
              f"`python bench/up5k.py` ({res['images']} test images, Verilator, `in_pack = "
-             f"{PACK}`; {res['wall_s']:.0f} s). Plans are `core.lanes` forms: `LxK` on layer 0 "
+             f"{PACK}`; {res['wall_s']:.0f} s, {gateware_note(res['gateware'])}; `gateware`: "
+             "the commit a row was measured on, rows of earlier runs kept by `--keep`). Plans "
+             "are `core.lanes` forms: `LxK` on layer 0 "
              "takes `K` values of a packed beat a cycle (pixel chunks: `L x K` products, an "
              "adder tree per lane), on the readout `K` spikes a cycle. Speed-up over the "
              f"issue's today ({TODAY:,} cycles at lanes 2). `bound`: `event_bound`, the pipeline "
              "over the steps.", "", "## Cycles and where they go (means per image)", ""]
-    cols = ["plan", "cycles", "max", "speed_up", "bound", "ratio_min", "ratio_max",
+    cols = ["plan", "gateware", "cycles", "max", "speed_up", "bound", "ratio_min", "ratio_max",
             "rtl_golden", "input_work", *[k for k in res["cycles"][0] if k.startswith("spikes_")],
             "passes_l0", "passes_l1", "latency"]
     lines += markdown_table(res["cycles"], _cols(cols))
     if res["builds"]:
         lines += ["", "## Placed and routed on the iCEBreaker (whole board top, nextpnr seed 1)",
                   ""]
-        cols = ["plan", "status", "lut", "lut_pct", "ff", "bram", "dsp", "fmax_mhz"]
+        cols = ["plan", "gateware", "status", "lut", "lut_pct", "ff", "bram", "dsp", "fmax_mhz"]
         lines += markdown_table([{k: r.get(k, "-") for k in cols} for r in res["builds"]],
                                 _cols(cols))
     if res["synth"]:
         lines += ["", "## The core alone, `synth_ice40 -noflatten` (`-dsp` without SB_MAC16 "
                   "instances), per submodule", ""]
-        cols = ["plan", "module", "LUT4", "FF", "carry", "BRAM", "DSP"]
+        cols = ["plan", "gateware", "module", "LUT4", "FF", "carry", "BRAM", "DSP"]
         lines += markdown_table(res["synth"], _cols(cols))
     return "\n".join(lines) + "\n"
+
+
+def _kept(old: dict, rows, synth, builds):
+    """The saved rows of plans not measured now, then this run's, in the saved order."""
+    def merge(saved, new):
+        plans = {r["plan"] for r in new}
+        kept = [r for r in saved if r["plan"] not in plans]
+        order = {p: i for i, p in enumerate(dict.fromkeys(r["plan"] for r in saved + new))}
+        return sorted(kept + new, key=lambda r: order[r["plan"]])
+
+    return merge(old["cycles"], rows), merge(old["synth"], synth), merge(old["builds"], builds)
 
 
 def main(argv=None) -> int:
@@ -233,7 +250,10 @@ def main(argv=None) -> int:
     ap.add_argument("--plans", nargs="+", default=PLANS)
     ap.add_argument("--synth", nargs="*", default=[])
     ap.add_argument("--build", nargs="*", default=[])
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the saved rows of plans not measured now")
     args = ap.parse_args(argv)
+    gw = gateware_version()
     t0 = time.perf_counter()
     net, x, _ = trained.load("digits", 0)
     x = x[: args.images] if args.images else x
@@ -246,10 +266,15 @@ def main(argv=None) -> int:
     for plan in args.build:
         builds.append(build_row(net, plan))
         print(json.dumps(builds[-1]), flush=True)
+    rows, synth, builds = ([{**r, "gateware": gw["commit"]} for r in part]
+                           for part in (rows, synth, builds))
+    if args.keep and OUT.with_suffix(".json").is_file():
+        rows, synth, builds = _kept(json.loads(OUT.with_suffix(".json").read_text()),
+                                    rows, synth, builds)
     res = {"net": "digits", "board": BOARD, "in_pack": PACK, "images": int(len(x)),
-           "cycles": rows, "synth": synth, "builds": builds,
+           "cycles": rows, "synth": synth, "builds": builds, "gateware": gw,
            "wall_s": time.perf_counter() - t0}
-    write_results(ROOT / "bench" / "results" / "up5k", res, markdown(res))
+    write_results(OUT, res, markdown(res))
     print(markdown(res))
     return 0
 
