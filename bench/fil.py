@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from jobcache import write_results
+from jobcache import gateware_note, gateware_version, write_results
 from spikefab import trained
 from spikefab.driver.client import Board
 from spikefab.golden import run_network
@@ -130,7 +130,8 @@ def _markdown(rows: list[dict], meta: dict) -> str:
         f"answer bits per second / baud; `bound`: baud / 10 / bytes per image on the busier "
         f"line (2 outstanding) or on both (1 outstanding): a line that never idles "
         f"(arithmetic); `wall images/s`: the simulation's own speed. Every row's predictions "
-        f"and accumulators equal golden (`== golden`). Machine: {meta['machine']}.", "",
+        f"and accumulators equal golden (`== golden`). Machine: {meta['machine']}; "
+        f"{gateware_note(meta['gateware'])}.", "",
         head, sep, *body, ""])
 
 
@@ -164,7 +165,8 @@ def main(argv=None) -> int:
                 if one and r is not one else "-"
         rows += mine
     meta = {"machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-            "python": platform.python_version(), "clk_hz": clk_hz}
+            "python": platform.python_version(), "clk_hz": clk_hz,
+            "gateware": gateware_version()}
     write_results(RESULTS / "fil", {"meta": meta, "rows": rows}, _markdown(rows, meta))
     return 0 if all(r["agree"] for r in rows) else 1
 

@@ -19,7 +19,7 @@ import argparse
 import time
 from pathlib import Path
 
-from jobcache import markdown_table, write_results
+from jobcache import gateware_note, gateware_version, markdown_table, write_results
 from spikefab import trained
 from spikefab.golden import run_network
 from spikefab_hdl.sim.bound import event_bound
@@ -81,10 +81,12 @@ def main(argv=None) -> int:
 
     lines = markdown_table(rows, cols)
     print("\n".join(lines))
+    gw = gateware_version()
     md = [
         "# Packed direct input: cycles per inference",
         "",
-        f"`python bench/input_pack.py --images {args.images}` (Verilator, input always valid, "
+        f"`python bench/input_pack.py --images {args.images}` ({gateware_note(gw)}; "
+        "Verilator, input always valid, "
         "output always ready; the same images for every row). `in_pack` values per input "
         "beat; the adapter sends only nonzero values to the integrator, so an empty beat "
         "costs one cycle and a zero value none. The bound counts a direct sample's input as "
@@ -92,7 +94,8 @@ def main(argv=None) -> int:
         "",
         *lines,
     ]
-    doc = {"bench": "input_pack", "description": __doc__.split("\n")[0], "rows": rows,
+    doc = {"bench": "input_pack", "description": __doc__.split("\n")[0], "gateware": gw,
+           "rows": rows,
            "seconds": time.perf_counter() - t0}
     write_results(ROOT / "bench" / "results" / "input_pack", doc, "\n".join(md) + "\n")
     return 0 if all(r["all_agree"] for r in rows) else 1

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from jobcache import markdown_table, write_results
+from jobcache import gateware_note, gateware_version, markdown_table, write_results
 from spikefab import trained
 from spikefab.golden import run_network
 from spikefab.golden.layers import pass_on
@@ -132,10 +132,12 @@ def report(rows, images, t0) -> None:
 
     lines = markdown_table(rows, cols)
     print("\n".join(lines))
+    gw = gateware_version()
     md = [
         "# Per-layer lanes and spike masks: cycles per inference",
         "",
-        f"`python bench/lanes.py --images {images}` (Verilator, `in_pack = {PACK}`, input "
+        f"`python bench/lanes.py --images {images}` ({gateware_note(gw)}; Verilator, "
+        f"`in_pack = {PACK}`, input "
         "always valid, output always ready; the same images for every row of a net). `LxK`: "
         "`L` lanes, `K` spikes of the previous layer a cycle (an adder tree over `K` weight "
         "rows, docs/core.md). `auto` is planned for the named board's resources "
@@ -147,7 +149,7 @@ def report(rows, images, t0) -> None:
         *lines,
     ]
     doc = {"bench": "lanes", "description": __doc__.split("\n")[0], "in_pack": PACK,
-           "rows": rows, "seconds": time.perf_counter() - t0}
+           "gateware": gw, "rows": rows, "seconds": time.perf_counter() - t0}
     write_results(ROOT / "bench" / "results" / "lanes", doc, "\n".join(md) + "\n")
 
 
