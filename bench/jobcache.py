@@ -181,13 +181,15 @@ def markdown_table(rows: list[dict], cols) -> list[str]:
 
 
 def gateware_version() -> dict:
-    """The commit measured and any uncommitted gateware edits in the working tree."""
+    """The gateware measured: the last commit that changed hdl/ (``commit``), the checkout's
+    ``head`` and any uncommitted gateware edits in the working tree."""
     def git(*a):
         r = subprocess.run(["git", *a], capture_output=True, text=True, cwd=_ROOT)
         return r.stdout.strip() if r.returncode == 0 else None
 
     dirty = git("status", "--porcelain", "--", "hdl")
-    return {"commit": git("rev-parse", "--short", "HEAD"),
+    return {"commit": git("log", "-1", "--format=%h", "--", "hdl"),
+            "head": git("rev-parse", "--short", "HEAD"),
             "uncommitted_hdl": dirty.splitlines() if dirty else []}
 
 
