@@ -35,9 +35,8 @@ import time
 from pathlib import Path
 
 from amaranth.back import rtlil
-from hw import gateware_version
 from hw_conv_report import markdown, targets
-from jobcache import write_results
+from jobcache import gateware_version, write_results
 from spikefab.atomic import atomic_write_text
 from spikefab.data import encode_direct, load_dataset
 from spikefab.golden import run_network
