@@ -257,8 +257,8 @@ def _parse_row(text: str):
 
 
 def _key(r: dict) -> tuple:
-    return (r["net"], r.get("board"), str(r["lanes"]), r.get("in_pack", 1),
-            r.get("bram_outreg"))
+    return (r["net"], r.get("board"), str(r["lanes"]), r.get("in_pack") or 1,
+            bool(r.get("bram_outreg")))  # rows of older runs lack the last two
 
 
 def main(argv=None) -> int:

@@ -132,3 +132,12 @@ def test_board_row_gives_the_build_its_time_limit(monkeypatch, tmp_path):
     assert not list(tmp_path.rglob("bench_status.txt"))  # a failed build is tried again
     hw.board_row("mnist5k", None, {}, "ulx3s-85f", "128x3,16x64", 1, 12)
     assert seen["timeout_s"] == hw.BUILD_TIMEOUT_S == 3600
+
+
+def test_a_rerun_row_replaces_the_row_of_an_older_run():
+    from hw import _key  # rows of older runs have no in_pack / bram_outreg fields
+    old = {"net": "digits", "lanes": 2}
+    new = {"net": "digits", "lanes": "2", "in_pack": 1, "bram_outreg": False}
+    assert _key(old) == _key(new)
+    assert _key(new) != _key({**new, "bram_outreg": True})
+    assert _key(new) != _key({**new, "in_pack": 8})
