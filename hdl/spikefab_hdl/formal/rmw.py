@@ -47,7 +47,7 @@ from ..core.plan import LayerPlan, plan_core
 from .checks import Harness
 from .integrator import model_rows
 from .proof import Proof
-from .rmw_chunk import chunk_assume, chunk_flags, chunk_value
+from .rmw_chunk import chunk_assume, chunk_flags, chunk_value, takes_chunks
 from .rmw_conv import conv_flags, conv_hit, spram_checks
 from .rmw_mask import masked_row, tree_flags
 from .rmw_models import OneRowWeights, ShadowMemory, SPRAMShadow
@@ -130,7 +130,7 @@ def rmw_proofs(layer: LayerPlan) -> list[Proof]:
     and a direct layer taking pixel chunks (``value_bits`` and ``mask > 1``: events of
     ``K`` values, formal/rmw_chunk.py)."""
     check_layout(layer)
-    chunk = bool(layer.value_bits) and layer.mask > 1
+    chunk = takes_chunks(layer)
     extra = "".join([", direct" if layer.value_bits else "",
                      f", pixel chunks {layer.mask} wide" if chunk else
                      f", masks {layer.mask} wide" if layer.mask > 1 else "",
@@ -176,7 +176,7 @@ class RMWHarness(Harness):
         self.fixed_lane = lane
         self.dut_class = dut or (ConvIntegrator if layer.conv is not None else Integrator)
         fields = {"index": layer.in_index_bits}
-        self.chunk = bool(layer.value_bits) and layer.mask > 1  # events of K values
+        self.chunk = takes_chunks(layer)  # events of K values
         if layer.value_bits:
             fields["value"] = layer.value_bits * layer.mask
         elif layer.mask > 1:

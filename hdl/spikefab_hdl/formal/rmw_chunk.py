@@ -26,7 +26,12 @@ from amaranth import Array, Mux, Signal, signed
 
 from .rmw_mask import tree_flags
 
-__all__ = ["chunk_assume", "chunk_flags", "chunk_value"]
+__all__ = ["chunk_assume", "chunk_flags", "chunk_value", "takes_chunks"]
+
+
+def takes_chunks(layer) -> bool:
+    """A direct layer taking pixel chunks: its events carry ``mask`` values, not a mask."""
+    return bool(layer.value_bits) and layer.mask > 1
 
 
 def chunk_value(h, word):
