@@ -1,7 +1,7 @@
 """Bitstream build: the checks made before any tool runs, the report parsers, the error lines.
 
-No FPGA tool runs here (``subprocess.run`` is replaced where a build would start);
-tests/test_build_bitstream.py runs the real tools once per family.
+No FPGA tool runs here (``run_in_group``, which runs the build script, is replaced where a
+build would start); tests/test_build_bitstream.py runs the real tools once per family.
 """
 
 import json
@@ -54,7 +54,7 @@ def no_tools(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError(f"a tool was started: {args!r}")
 
-    monkeypatch.setattr(build_mod.subprocess, "run", refuse)
+    monkeypatch.setattr(build_mod, "run_in_group", refuse)
 
 
 def test_boards_and_names():
@@ -162,7 +162,7 @@ def test_nextpnr_overflow_becomes_fit_error(tmp_path, monkeypatch):
         (Path(cwd) / "spikefab.tim").write_text(LOG)
         return subprocess.CompletedProcess(cmd, 1)
 
-    monkeypatch.setattr(build_mod.subprocess, "run", fake_run)
+    monkeypatch.setattr(build_mod, "run_in_group", fake_run)
     with pytest.raises(FitError, match=r"^network does not fit icebreaker \(iCE40UP5K-SG48\): "
                        r"logic cells 6012 used > 5280 available$"):
         build_bitstream(_net([16, 4, 3]), "icebreaker", out_root=tmp_path)
@@ -177,7 +177,7 @@ def test_tool_failure_is_one_line(tmp_path, monkeypatch):
         stdout.write("Info: reading\nERROR: Unable to open input file\n")
         return subprocess.CompletedProcess(cmd, 1)
 
-    monkeypatch.setattr(build_mod.subprocess, "run", fake_run)
+    monkeypatch.setattr(build_mod, "run_in_group", fake_run)
     with pytest.raises(BuildError) as e:
         build_bitstream(_net([16, 4, 3]), "ulx3s-25f", out_root=tmp_path)
     assert str(e.value) == (f"yosys synthesis for ulx3s-25f failed (exit 1): ERROR: Unable "
@@ -232,7 +232,7 @@ def test_timing_failure_is_one_line_and_keeps_the_report(tmp_path, monkeypatch):
         (Path(cwd) / "spikefab.bin").write_bytes(b"\x7e\xaa\x99\x7e")
         return subprocess.CompletedProcess(cmd, 0)
 
-    monkeypatch.setattr(build_mod.subprocess, "run", fake_run)
+    monkeypatch.setattr(build_mod, "run_in_group", fake_run)
     with pytest.raises(build_mod.TimingError) as e:
         build_bitstream(_net([16, 4, 3]), "icebreaker", out_root=tmp_path)
     out = tmp_path / "icebreaker"

@@ -42,7 +42,7 @@ def no_tools(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError(f"a tool was started: {args!r}")
 
-    monkeypatch.setattr(build_mod.subprocess, "run", refuse)
+    monkeypatch.setattr(build_mod, "run_in_group", refuse)
 
 
 def test_spram_blocks_count_width_banks_and_depth():

@@ -43,6 +43,7 @@ from ..board.top import DEFAULT_BAUD
 from ..core.lanes import lanes_value, resolve_lanes
 from ..core.spram import RAM_STYLE
 from .fit import check_network, estimate, memory_blocks, place_spram
+from .process_group import run_in_group
 from .tool_report import (
     BuildError,
     FitError,
@@ -210,6 +211,8 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
     run the design from an iCE40 PLL at (at most) this frequency instead of the board
     clock (:mod:`spikefab_hdl.board.pll`); the timing check is then against it.
     ``in_pack``: direct input values per core input beat (:mod:`spikefab_hdl.core.input_pack`).
+    ``timeout_s``: the tools' wall-clock limit; past it the build script and every tool it
+    started are stopped (:mod:`.process_group`) and a BuildError names the limit.
 
     Raises
     ------
@@ -251,9 +254,9 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
         t0 = time.monotonic()
         with open(out / "build.log", "w") as log:
             try:
-                proc = subprocess.run(["sh", f"build_{NAME}.sh"], cwd=work, env=env, stdout=log,
-                                      stderr=subprocess.STDOUT, timeout=timeout_s)
-            except subprocess.TimeoutExpired:
+                proc = run_in_group(["sh", f"build_{NAME}.sh"], cwd=work, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, timeout_s=timeout_s)
+            except subprocess.TimeoutExpired:  # the script and every tool it started: stopped
                 raise BuildError(*_failed_tool(board, work), detail=f"ran past {timeout_s} s",
                                  log=out / "build.log") from None
         seconds = time.monotonic() - t0
