@@ -10,8 +10,8 @@ them into the saved results: a row measured before keeps its own ``gateware`` co
 ``--rows`` also takes ``mnist5k-w4``, the MNIST-5k model fine-tuned with QAT to 4-bit weights.
 
 For each network (the demo's digits model, 64-128-10, and an MNIST-5k model, 784-128-10,
-both T=4 with direct 4-bit input, trained here with ``spikefab.train.fit`` and exported
-with ``export_ptq``; cached under build/bench/hw/nets/):
+both T=4 with direct 4-bit input, trained with ``spikefab.train.fit`` and exported with
+``export_ptq`` by ``spikefab.trained``, which caches them under build/trained/):
 
 * golden accuracy on the whole test split (``spikefab.golden``);
 * cycles per inference of the core in Verilator on ``--images`` test images
