@@ -1,7 +1,8 @@
 """Conv networks on the boards: resources, Fmax, cycles, latency, golden and RTL accuracy,
 and the iCEBreaker's (iCE40 UP5K) latency/accuracy front against Spiker+.
 
-    python bench/hw_conv.py [--runs build/runs] [--designs NAME ...] [--images N]
+    python bench/hw_conv.py [--runs build/runs] [--designs NAME ...] [--boards B ...]
+                            [--images N]
     python bench/hw_conv.py --report-only      # the page again from bench/results/hw_conv.json
 
 The networks are conv students trained and exported by the pipeline (``spikefab run
@@ -18,6 +19,10 @@ UP5K; configs/digits_conv.toml). For each network and each (board, lanes) of its
   when block RAM runs out) giving resources and Fmax; on the iCEBreaker a second build
   with the PLL (``--clock-mhz``) at the highest frequency not above that Fmax (lowered
   by 5 % until timing is met, three tries), whose clock gives the latency.
+
+``--designs`` and ``--boards`` measure a subset and merge it into the saved results: a row
+measured now replaces the saved one of the same (net, lanes[, board]), the others stay,
+each with the ``gateware`` commit it was measured on.
 
 Writes bench/results/hw_conv.{json,md} (the page: ``hw_conv_report``). Builds are cached
 under build/bench/hw_conv/ by a hash of the design's RTLIL, the board, lanes, clock and
@@ -175,11 +180,30 @@ def board_row(name, net, m, board, lanes, spram, seed) -> dict:
             "golden_acc": m["golden_acc"], "rtl_acc": m["rtl_acc"], "rtl_agree": m["rtl_agree"]}
 
 
+def _net_key(n: dict) -> tuple:
+    return n["net"], n["lanes"]
+
+
+def _row_key(r: dict) -> tuple:
+    return r["net"], r["board"], r["lanes"]
+
+
+def merge(old: list[dict], new: list[dict], key, commit) -> list[dict]:
+    """``old`` with each row that ``new`` has (by ``key``) replaced by the new one, then the
+    rest of ``new``; an old row without its own ``gateware`` gets ``commit``."""
+    fresh = {key(r): r for r in new}
+    out = [fresh.pop(key(r)) if key(r) in fresh else {**r, "gateware": r.get("gateware", commit)}
+           for r in old]
+    return out + [r for r in new if key(r) in fresh]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", default=str(ROOT / "build" / "runs"),
                     help="runs folder holding <name>/quant/net.json")
     ap.add_argument("--designs", nargs="+", default=None, help="run names (default: all)")
+    ap.add_argument("--boards", nargs="+", default=None,
+                    help="only these boards of each design (default: all)")
     ap.add_argument("--images", type=int, default=None, help="test images in Verilator "
                     "(default: all)")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
@@ -194,9 +218,11 @@ def main(argv=None) -> int:
         write_results(out, result, markdown(result))
         return 0
     t0 = time.perf_counter()
+    gw = gateware_version()
     nets, rows = [], []
     for name, config, boards in DESIGNS:
-        if args.designs and name not in args.designs:
+        boards = [(b, n) for b, n in boards if not args.boards or b in args.boards]
+        if args.designs and name not in args.designs or not boards:
             continue
         net, x, y = load(Path(args.runs), name, config)
         images = len(y) if args.images is None else args.images
@@ -206,7 +232,7 @@ def main(argv=None) -> int:
                 spram = check_network(board, net, lanes=lanes)["spram"] or None
             except (FitError, ValueError) as e:
                 rows.append({"net": name, "board": b, "lanes": lanes,
-                             "status": f"does not fit: {e}"})
+                             "status": f"does not fit: {e}", "gateware": gw["commit"]})
                 print(f"  {b} l{lanes}: {rows[-1]['status']}", flush=True)
                 continue
             m = next((n for n in nets if n["net"] == name and n["lanes"] == lanes
@@ -215,19 +241,26 @@ def main(argv=None) -> int:
                 m = {"net": name, "config": config, "lanes": lanes, "spram": spram or {},
                      "sizes": [net.spec.n_in] + [la.n_out for la in net.spec.layers],
                      "timesteps": net.spec.timesteps, "n_weights": net.n_weights,
-                     **measure(name, net, x, y, lanes, spram, images)}
+                     **measure(name, net, x, y, lanes, spram, images), "gateware": gw["commit"]}
                 nets.append(m)
                 print(f"{name} l{lanes}: golden {m['golden_acc']:.4f}, "
                       f"{m['cycles_mean']:.0f} cycles, RTL {m['rtl_agree']}", flush=True)
             if args.no_build:
                 continue
-            row = board_row(name, net, m, board, lanes, spram, args.seed)
+            row = {**board_row(name, net, m, board, lanes, spram, args.seed),
+                   "gateware": gw["commit"]}
             rows.append(row)
             print(f"  {b} l{lanes}: {row['status']}" + (
                 f", Fmax {row['fmax_mhz']} MHz, {row['latency_us']:.0f} µs at "
                 f"{row['clock_mhz']:g} MHz" if "latency_us" in row else ""), flush=True)
+    saved = out.with_suffix(".json")
+    if (args.designs or args.boards) and saved.is_file():
+        old = json.loads(saved.read_text())
+        commit = (old.get("gateware") or {}).get("commit")
+        nets = merge(old["nets"], nets, _net_key, commit)
+        rows = merge(old["boards"], rows, _row_key, commit)
     result = {"nets": nets, "boards": rows, "targets": targets(nets, rows),
-              "gateware": gateware_version(), "wall_s": round(time.perf_counter() - t0, 1)}
+              "gateware": gw, "wall_s": round(time.perf_counter() - t0, 1)}
     write_results(out, result, markdown(result))
     for t in result["targets"]:
         print(f"{'PASS' if t['pass'] else 'FAIL'}  {t['target']}: {t['measured']}")

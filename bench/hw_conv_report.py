@@ -78,27 +78,29 @@ def markdown(result) -> str:
              "compute only (not the UART transfer). SPRAM: the conv state memories placed in "
              "the UP5K's SPRAM (memory × banks).", "",
              "## Networks", "",
-             "| net | config | sizes | T | weights | lanes | SPRAM | golden acc (test) | "
-             "RTL acc | cycles/inf (mean, max) | cycles / bound (max) | RTL == golden |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| net | config | sizes | T | weights | lanes | SPRAM | gateware | "
+             "golden acc (test) | RTL acc | cycles/inf (mean, max) | cycles / bound (max) | "
+             "RTL == golden |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    run = result["gateware"]["commit"]
     for n in result["nets"]:
         lines.append(f"| {n['net']} | `{n['config']}` | {'-'.join(map(str, n['sizes']))} | "
                      f"{n['timesteps']} | {n['n_weights']:,} | {n['lanes']} | {_sp(n['spram'])} | "
-                     f"{n['golden_acc']:.4f} ({n['test_images']}) | {n['rtl_acc']:.4f} "
-                     f"({n['images']}) | {n['cycles_mean']:,.0f}, {n['cycles_max']:,} | "
-                     f"{n['bound_ratio_max']:.3f} | {n['rtl_agree']} |")
+                     f"{n.get('gateware', run)} | {n['golden_acc']:.4f} ({n['test_images']}) | "
+                     f"{n['rtl_acc']:.4f} ({n['images']}) | {n['cycles_mean']:,.0f}, "
+                     f"{n['cycles_max']:,} | {n['bound_ratio_max']:.3f} | {n['rtl_agree']} |")
     lines += ["", "## Boards", "",
-              "| net | board | lanes | status | LUT % | FF % | BRAM | SPRAM | DSP | Fmax MHz | "
-              "clock MHz | cycles/inf | latency µs | µs @Fmax | golden acc |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| net | board | lanes | gateware | status | LUT % | FF % | BRAM | SPRAM | DSP | "
+              "Fmax MHz | clock MHz | cycles/inf | latency µs | µs @Fmax | golden acc |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["boards"]:
         res = r.get("resources")
+        head = f"| {r['net']} | {r['board']} | {r['lanes']} | {r.get('gateware', run)} |"
         if res is None:
-            lines.append(f"| {r['net']} | {r['board']} | {r['lanes']} | {r['status']} |"
-                         + " - |" * 11)
+            lines.append(f"{head} {r['status']} |" + " - |" * 11)
             continue
         u = {k: f"{res[k]['used']}/{res[k]['available']}" for k in ("bram", "spram", "dsp")}
-        lines.append(f"| {r['net']} | {r['board']} | {r['lanes']} | {r['status']} | "
+        lines.append(f"{head} {r['status']} | "
                      f"{res['lut']['percent']:.1f} | {res['ff']['percent']:.1f} | {u['bram']} | "
                      f"{u['spram']} | {u['dsp']} | {r['fmax_mhz']} | {r['clock_mhz']:g} "
                      f"({r['clock_source']}) | {r['cycles_mean']:,.0f} | {r['latency_us']:,.1f} | "
@@ -120,7 +122,9 @@ def markdown(result) -> str:
     lines += [f"- **{'PASS' if t['pass'] else 'FAIL'}** {t['target']}: {t['measured']}"
               for t in result["targets"]]
     g = result["gateware"]
-    lines += ["", f"Gateware: commit {g['commit']}"
+    lines += ["", f"Gateware of the last run: commit {g['commit']}"
               + (f" (+ uncommitted {g['uncommitted_hdl']})" if g["uncommitted_hdl"] else "")
+              + "; each row names its own (gateware column: rows not measured in that run "
+              "keep theirs)"
               + f"; wall time {result['wall_s']} s (builds and simulations are cached).", ""]
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """bench/hw_conv_report.py's pure helpers: the UP5K front and issue 24's targets (the bench
 itself builds bitstreams and is not run here)."""
 
-from hw_conv_report import front, markdown, targets  # bench/ is on pytest's pythonpath
+from hw_conv import merge  # bench/ is on pytest's pythonpath
+from hw_conv_report import front, markdown, targets
 
 
 def _row(net, lanes, acc, us, lut=70.0, board="icebreaker"):
@@ -56,5 +57,23 @@ def test_the_page_lists_every_row_and_the_targets():
     page = markdown({"nets": nets, "boards": rows, "targets": targets(nets, rows),
                      "gateware": {"commit": "abc", "uncommitted_hdl": []}, "wall_s": 1.0})
     assert "| mnist5k_a lanes 4 | 4 | 95.70% | 400.0 | 30 | 70.0 | better on both |" in page
-    assert "| mnist5k_f | icebreaker | 8 | does not fit: network too large |" in page
+    assert "| mnist5k_f | icebreaker | 8 | abc | does not fit: network too large |" in page
     assert "- **PASS** a UP5K design beats Spiker+" in page
+
+
+def test_a_subset_run_replaces_its_rows_and_keeps_the_others_with_their_gateware():
+    def key(r):
+        return r["net"], r["board"], r["lanes"]
+
+    old = [{**_row("mnist5k_a", 2, 0.95, 700), "gateware": "aaa"},
+           _row("mnist5k_b", 2, 0.95, 600),  # saved before rows had their own gateware
+           _row("mnist5k_a", 8, 0.95, 50, board="ulx3s-25f")]
+    new = [{**_row("mnist5k_a", 2, 0.96, 500), "gateware": "ccc"},
+           {**_row("mnist5k_c", 2, 0.90, 300), "gateware": "ccc"}]
+    rows = merge(old, new, key, "bbb")
+    assert [(r["net"], r["board"], r["lanes"], r["gateware"], r["latency_us"]) for r in rows] == [
+        ("mnist5k_a", "icebreaker", 2, "ccc", 500), ("mnist5k_b", "icebreaker", 2, "bbb", 600),
+        ("mnist5k_a", "ulx3s-25f", 8, "bbb", 50), ("mnist5k_c", "icebreaker", 2, "ccc", 300)]
+    page = markdown({"nets": [], "boards": rows, "targets": targets([], rows),
+                     "gateware": {"commit": "ccc", "uncommitted_hdl": []}, "wall_s": 1.0})
+    assert "| mnist5k_b | icebreaker | 2 | bbb | ok | 70.0 |" in page
