@@ -4,7 +4,10 @@ process group of its own, which is stopped whole (SIGTERM, then SIGKILL).
 No FPGA tool runs here: the "tools" are shell scripts that start a long sleep and wait.
 """
 
+import signal
 import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -81,3 +84,25 @@ def test_a_group_that_ignores_sigterm_is_killed(tmp_path):
 def test_a_group_that_ends_in_time_returns_its_exit_status(tmp_path):
     proc = run_in_group(["sh", "-c", "exit 3"], timeout_s=30)
     assert proc.returncode == 3
+
+
+def test_sigterm_to_the_caller_stops_the_group(tmp_path):
+    # a kill, a cancelled job or `timeout` signals the caller only: the group is its own
+    pid_file = tmp_path / "sleep.pid"
+    tool = _tool(tmp_path / "tool", pid_file)
+    caller = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        from spikefab_hdl.build.process_group import run_in_group
+        run_in_group([{str(tool)!r}], timeout_s=600)
+    """)])
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.is_file() or not pid_file.read_text().strip():
+            assert time.monotonic() < deadline, "the fake tool did not start"
+            time.sleep(0.05)
+        sleeper = _pid(pid_file)
+        time.sleep(0.5)  # the caller is in its wait (its handler set right after the start)
+        caller.send_signal(signal.SIGTERM)
+        assert caller.wait(timeout=60) == -signal.SIGTERM
+        assert _gone(sleeper)
+    finally:
+        caller.kill()
