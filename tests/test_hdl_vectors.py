@@ -10,7 +10,6 @@ runs through the core: the core implements every named extension.
 
 import numpy as np
 import pytest
-from conftest import vectors_beyond, vectors_within
 from numpy.testing import assert_array_equal
 from spikefab.fixed import signed_width
 from spikefab.ir import QuantizedNetwork
@@ -18,6 +17,8 @@ from spikefab.spec import LayerSpec, NetworkSpec
 from spikefab_hdl.core.plan import EXTENSIONS
 from spikefab_hdl.sim.pysim import simulate_amaranth
 from test_hdl_lif import run_lanes
+
+from conftest import vectors_beyond, vectors_within
 
 LIF = vectors_within("lif", EXTENSIONS)
 NETWORKS = vectors_within("network", EXTENSIONS)

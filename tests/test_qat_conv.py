@@ -12,7 +12,6 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import vectors_within
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
@@ -23,6 +22,8 @@ from spikefab.snn.qmlp import QSpikingMLP
 from spikefab.spec import ConvSpec, LayerSpec, LIFSpec, NetworkSpec
 from test_qat_extensions import _same, neurons
 from test_qat_golden import assert_export_gives_back
+
+from conftest import vectors_within
 
 
 @st.composite

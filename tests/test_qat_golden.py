@@ -8,7 +8,6 @@ loaded into the QAT model with ``QSpikingMLP.from_ir``.
 import numpy as np
 import pytest
 import torch
-from conftest import vectors_beyond, vectors_within
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
@@ -19,6 +18,8 @@ from spikefab.snn.qlif import EXTENSIONS
 from spikefab.snn.qmlp import QSpikingMLP
 from spikefab.spec import EXTENSIONS as SPEC_EXTENSIONS
 from spikefab.spec import LayerSpec, LIFSpec, NetworkSpec
+
+from conftest import vectors_beyond, vectors_within
 
 
 def assert_same_run(q: QSpikingMLP, net: QuantizedNetwork, x: np.ndarray):

@@ -5,7 +5,6 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import vectors_within
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
@@ -21,6 +20,8 @@ from spikefab.snn.qlif import (
 )
 from spikefab.spec import LIFSpec
 from test_qat_extensions import neurons
+
+from conftest import vectors_within
 
 F64 = torch.float64
 
