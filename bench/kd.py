@@ -59,7 +59,7 @@ STARS_SETUP = {
                    synth=dict(iterations=200, lr=0.25, jitter=0, r_feature=5.0,
                               first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0)),
     "mnist5k": dict(student=(784, 128, 10), rounds=40, batch=100, steps_per_round=50, shift=2,
-                    final_epochs=200,
+                    final_epochs=200, final_average=50,
                     synth=dict(iterations=800, lr=0.25, jitter=2, r_feature=5.0,
                                first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0, scales=[2])),
 }
@@ -220,9 +220,11 @@ def _stars_jobs(quick: bool, seeds, datasets) -> list[dict]:
                 "rounds": setup["rounds"], "batch": setup["batch"],
                 "steps_per_round": setup["steps_per_round"], "shift": setup["shift"],
                 "final_epochs": setup["final_epochs"],
+                "final_average": setup.get("final_average", 0),
                 "synth": dict(setup["synth"]), "quick": quick}
         if quick:
-            base.update(rounds=4, batch=64, steps_per_round=40, final_epochs=20)
+            base.update(rounds=4, batch=64, steps_per_round=40, final_epochs=20,
+                        final_average=min(base["final_average"], 5))
             base["synth"]["iterations"] = 60
         variants = [(v, {}) for v in STARS_VARIANTS]
         if not quick:

@@ -272,10 +272,20 @@ def run_stars(job: dict) -> dict:
         synth = {**job["synth"], **STARS_WEIGHTS[variant.split(" ")[0]]}
         stars = STARS(teacher, student, IMAGE[dataset], in_bits=IN_BITS,
                       augment_shift=job["shift"], **synth)
+        final = job.get("final_epochs", 0)
+        curve = {}
+
+        def score(k):  # the real test set, for the report only: it chooses nothing
+            if k % 50 == 0 or k == final:
+                curve[k] = evaluate(student, d["xt"], d["yt"])
+
         res = stars.train(n_classes=10, rounds=job["rounds"], batch_size=job["batch"],
-                          steps_per_round=job["steps_per_round"],
-                          final_epochs=job.get("final_epochs", 0), seed=seed)
+                          steps_per_round=job["steps_per_round"], final_epochs=final,
+                          final_average=job.get("final_average", 0), seed=seed,
+                          on_final_epoch=score)
         out["teacher_agreement"] = res["agreement"]
+        if curve:  # test accuracy after the rounds (0) and after final epoch k, unaveraged
+            out["final_curve"] = {str(k): v for k, v in sorted(curve.items())}
     acc = evaluate(student, d["xt"], d["yt"])
     return {**job, **out, "acc": acc, "seconds": time.perf_counter() - t0}
 

@@ -360,6 +360,25 @@ def kept_lines(results: list[dict], kept) -> list[str]:
             f"this invocation's; the CPU-minutes count every run in the report.", ""]
 
 
+def curve_lines(results: list[dict]) -> str:
+    """The stars runs' test accuracy after the rounds (epoch 0) and after final epoch k, before
+    any weight averaging, beside the run's accuracy (averaged when the recipe averages)."""
+    runs = sorted((r for r in results if r.get("final_curve")),
+                  key=lambda r: (r["dataset"], r["label"], r["seed"]))
+    if not runs:
+        return ""
+    ks = sorted({int(k) for r in runs for k in r["final_curve"]})
+    lines = ["", "## Stars: test accuracy along the final phase (reported, never used to choose)",
+             "", "| dataset | row | seed | " + " | ".join(f"epoch {k}" for k in ks)
+             + " | the run's (%) |", "|---|---|---|" + "---|" * (len(ks) + 1)]
+    for r in runs:
+        cells = [f"{100 * r['final_curve'][str(k)]:.1f}" if str(k) in r["final_curve"] else "—"
+                 for k in ks]
+        lines.append(f"| {r['dataset']} | {r['label']} | {r['seed']} | {' | '.join(cells)} | "
+                     f"{100 * r['acc']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def write(out: Path, stem: str, teachers, results, elapsed: float, *, quick: bool,
           seeds: list[int], missing: list[dict] | None = None, kept=(), workers: int = 2) -> str:
     """Write ``{stem}.json``, ``{stem}.md`` and ``{stem}.png`` under ``out``; return the md.
@@ -371,6 +390,7 @@ def write(out: Path, stem: str, teachers, results, elapsed: float, *, quick: boo
     codes = sorted({r.get("code", "unrecorded") for r in results})
     md = markdown(teachers, rows, checks, elapsed, quick, seeds, cpu_min, codes,
                   coverage_lines(results, missing or []) + kept_lines(results, kept), workers)
+    md += curve_lines(results)
     payload = {"quick": quick, "seeds": seeds, "elapsed_s": elapsed, "cpu_minutes": cpu_min,
                "workers": workers,
                "kept_sections": list(kept),

@@ -249,3 +249,39 @@ def test_stars_pool_with_adi_and_shifts_is_balanced_on_the_input_grid_and_determ
         STARS(teacher, SpikingMLP((64, 8, 10), timesteps=2), (1, 8, 8), augment_shift=-1)
     with pytest.raises(ValueError, match=r"^STARS.in_bits must be None or an integer in \[1, 16\]"):
         STARS(teacher, SpikingMLP((64, 8, 10), timesteps=2), (1, 8, 8), in_bits=0)
+
+
+def test_final_average_ends_at_the_mean_of_the_last_epochs_weights():
+    torch.manual_seed(0)
+    teacher = freeze(MLPTeacher((64, 16, 10), batch_norm=True))
+
+    def run(average):
+        torch.manual_seed(1)
+        student = SpikingMLP((64, 8, 10), timesteps=2)
+        stars = STARS(teacher, student, (1, 8, 8), iterations=2, jitter=0, adi=1.0,
+                      augment_shift=1)
+        seen, snaps = [], []
+
+        def spy(k):
+            seen.append(k)
+            snaps.append([p.detach().clone() for p in student.parameters()])
+
+        stars.train(n_classes=10, rounds=1, batch_size=20, steps_per_round=2, seed=3,
+                    final_epochs=4, final_average=average, on_final_epoch=spy)
+        return student, seen, snaps
+
+    plain, seen, snaps = run(0)
+    assert seen == [0, 1, 2, 3, 4]
+    # the unaveraged student ends at its last epoch's weights
+    assert all(torch.equal(p, q) for p, q in zip(plain.parameters(), snaps[-1], strict=True))
+    averaged, seen3, snaps3 = run(3)
+    assert seen3 == seen  # the same run up to the average: the callbacks see the same weights
+    assert all(torch.equal(a, b) for s, t in zip(snaps, snaps3, strict=True)
+               for a, b in zip(s, t, strict=True))
+    for k, p in enumerate(averaged.parameters()):
+        mean = torch.stack([s[k] for s in snaps[2:]]).mean(0)
+        torch.testing.assert_close(p.detach(), mean)
+        assert not torch.equal(p.detach(), snaps[-1][k])
+    with pytest.raises(ValueError, match=r"^STARS.final_average must be an integer in "
+                                         r"\[0, final_epochs = 4\], not 5$"):
+        run(5)

@@ -28,7 +28,7 @@ def test_defaults_fill_every_key():
                                            "steps_per_round, iterations, distill_batch, lr, "
                                            "synth_lr, jitter, r_feature, first_bn_multiplier, "
                                            "scales, adi, rca_weight, tar_weight, augment_shift, "
-                                           "final_epochs"),
+                                           "final_epochs, final_average"),
     ({"distill": {"stars": {"iterations": 0}}},
      "config key 'distill.stars.iterations' must be an integer in [1, 20000], not 0"),
     ({"distill": {"stars": {"scales": 2}}},
@@ -41,6 +41,11 @@ def test_defaults_fill_every_key():
     ({"data": {"dataset": "digits"}, "distill": {"method": "stars", "stars": {"scales": [2, 2]}}},
      "config key 'distill.stars.scales' must be distinct integers dividing the image size "
      "8x8 of digits, not [2, 2]"),
+    ({"distill": {"method": "stars", "stars": {"final_epochs": 10, "final_average": 11}}},
+     "config key 'distill.stars.final_average' must be <= distill.stars.final_epochs (10), "
+     "not 11"),
+    ({"distill": {"stars": {"final_average": -1}}},
+     "config key 'distill.stars.final_average' must be an integer in [0, 100000], not -1"),
     ({"distill": {"stars": {"batch_size": 5000}}},
      "config key 'distill.stars.batch_size' must be an integer in [1, 4096], not 5000"),
     ({"student": {"timesteps": "four"}},

@@ -176,14 +176,23 @@ class STARS:
         moved = random_shift(flat, self.inversion.image_shape, self.augment_shift, rng)
         return torch.from_numpy(moved).view_as(x)
 
-    def _final(self, pool: torch.Tensor, epochs: int, batch: int, lr: float, seed: int):
+    def _final(self, pool: torch.Tensor, epochs: int, batch: int, lr: float, seed: int,
+               average: int = 0, on_epoch: Callable[[int], None] | None = None):
         """KD on the whole pool with :func:`train_student` (epoch ``e``: views drawn from
-        ``[seed, 25, e]``, the teacher run once on them)."""
+        ``[seed, 25, e]``, the teacher run once on them); with ``average = K`` the student
+        ends as the mean of its weights after each of the last ``K`` epochs (SWA,
+        ``torch.optim.swa_utils.AveragedModel``)."""
+        from torch.optim.swa_utils import AveragedModel
+
         from .recipes import make_recipe
         from .trainer import teacher_outputs, train_student
 
         epochs = check_steps_count("STARS", "final_epochs", epochs)
+        if not is_int(average) or not 0 <= average <= epochs:
+            raise ValueError(f"STARS.final_average must be an integer in [0, final_epochs = "
+                             f"{epochs}], not {average!r}")
         views: dict = {}
+        swa = AveragedModel(self.student) if average else None
 
         def xs(epoch):
             if epoch not in views:
@@ -195,20 +204,33 @@ class STARS:
             xs(epoch)
             return teacher_outputs(self.teacher, views[epoch])
 
+        def after(k):
+            if on_epoch is not None:
+                on_epoch(k)
+            if swa is not None and k > epochs - average:
+                swa.update_parameters(self.student)
+
         recipe = make_recipe("hinton", temperature=self.temperature, alpha=1.0)
         dummy = torch.zeros(len(pool), dtype=torch.long)  # alpha = 1: never read
         train_student(self.student, recipe, xs, dummy, teacher=tout, epochs=epochs,
-                      batch_size=batch, lr=lr, seed=seed)
+                      batch_size=batch, lr=lr, seed=seed, on_epoch=after)
+        if swa is not None:
+            self.student.load_state_dict(swa.module.state_dict())
 
     def train(self, *, n_classes: int, rounds: int = 8, batch_size: int = 128,
               steps_per_round: int = 100, distill_batch: int = 64, lr: float = 3e-3,
-              final_epochs: int = 0, seed: int = 0,
-              log: Callable[[str], None] | None = None) -> dict:
+              final_epochs: int = 0, final_average: int = 0, seed: int = 0,
+              log: Callable[[str], None] | None = None,
+              on_final_epoch: Callable[[int], None] | None = None) -> dict:
         """Alternate synthesis rounds and KD on the pool; train ``student`` in place.
 
         ``final_epochs > 0`` then distils on the finished pool with the real-data KD loop
         (:func:`train_student`, Hinton KD with ``alpha = 1`` at this ``temperature``, cosine
-        lr from ``lr``, fresh shifted views every epoch labelled by the teacher).
+        lr from ``lr``, fresh shifted views every epoch labelled by the teacher), and with
+        ``final_average = K`` (in [0, final_epochs]) the student ends as the mean of its
+        weights after each of the final phase's last ``K`` epochs (SWA). ``on_final_epoch(k)``
+        is called with 0 before the final phase and with ``k`` after its ``k``-th epoch
+        (before averaging): curves, never a choice of the student.
 
         Each round's targets are balanced: ``batch_size`` images cycle through the classes
         from a seeded random start. Returns ``{'pool': images [N, C, H, W], 'labels':
@@ -217,6 +239,9 @@ class STARS:
         """
         rounds = check_steps_count("STARS", "rounds", rounds)
         batch_size = check_steps_count("STARS", "batch_size", batch_size)
+        if not is_int(final_average) or not 0 <= final_average <= max(final_epochs, 0):
+            raise ValueError(f"STARS.final_average must be an integer in [0, final_epochs = "
+                             f"{final_epochs}], not {final_average!r}")
         gen = torch.Generator().manual_seed(seed)
         rng = np.random.default_rng([seed, 25])
         opt = adam(self.student.parameters(), lr=lr)
@@ -247,7 +272,10 @@ class STARS:
             if log is not None:
                 log(f"round {r + 1}/{rounds} pool {len(px)} kd {float(loss.detach()):.4f}")
         if final_epochs:
-            self._final(torch.cat(pool), final_epochs, distill_batch, lr, seed)
+            if on_final_epoch is not None:
+                on_final_epoch(0)
+            self._final(torch.cat(pool), final_epochs, distill_batch, lr, seed,
+                        average=final_average, on_epoch=on_final_epoch)
         pl, lab = torch.cat(logits), torch.cat(labels)
         return {"pool": torch.cat(pool), "labels": lab, "teacher_logits": pl,
                 "agreement": float((pl.argmax(1) == lab).float().mean())}

@@ -68,6 +68,7 @@ def train_student(student: nn.Module, recipe: Recipe,
                   batch_size: int = 64, lr: float = 3e-3, weight_decay: float = 0.0,
                   warmup: float = 0.0, seed: int = 0,
                   log: Callable[[str], None] | None = None,
+                  on_epoch: Callable[[int], None] | None = None,
                   ctx: DistContext | None = None) -> StudentHistory:
     """Train ``student`` in place with ``recipe``.
 
@@ -83,6 +84,9 @@ def train_student(student: nn.Module, recipe: Recipe,
     warmup : float
         Fraction in [0, 1] of the run over which the KD weights ramp linearly from 0 to
         their full value (0: no warm-up).
+    on_epoch : callable, optional
+        Called with ``k`` after the ``k``-th epoch (1-based), after the lr step (weight
+        averaging, curves).
     ctx : spikefab.train.dist.DistContext, optional
         Default ``init_distributed()``: DDP when launched by ``torchrun``, else one process.
     """
@@ -136,5 +140,7 @@ def train_student(student: nn.Module, recipe: Recipe,
         hist.loss.append(total / n)
         if log is not None:
             log(f"epoch {epoch + 1}/{epochs} {recipe.name} loss {hist.loss[-1]:.4f}")
+        if on_epoch is not None:
+            on_epoch(epoch + 1)
     hist.seconds = time.perf_counter() - t0
     return hist

@@ -87,7 +87,8 @@ SCHEMA = {
                       "scales": (_List(_Int(1, 64), min_len=1), [1]),
                       "adi": (_Float(0, 1e4), 0.0), "rca_weight": (_Float(-1e4, 1e4), 0.5),
                       "tar_weight": (_Float(0, 1e4), 0.3), "augment_shift": (_Int(0, 8), 0),
-                      "final_epochs": (_Int(0, 100_000), 0)},
+                      "final_epochs": (_Int(0, 100_000), 0),
+                      "final_average": (_Int(0, 100_000), 0)},
     "quantize": {"method": (_Str(("ptq", "qat")), "ptq"), "w_bits": (_Int(*W_BITS_RANGE), 8),
                  "b_bits": (_Int(*B_BITS_RANGE), 16),
                  "v_bits": (_Int(*V_BITS_RANGE, words=("auto",)), "auto"),
@@ -211,6 +212,10 @@ def _check_combinations(cfg: dict) -> None:
                          f"{stars['rounds']} x {stars['batch_size']}")
     if method == "stars":
         _check_stars_scales(stars["scales"], cfg["data"]["dataset"])
+    if method == "stars" and stars["final_average"] > stars["final_epochs"]:
+        raise ValueError(f"config key 'distill.stars.final_average' must be <= "
+                         f"distill.stars.final_epochs ({stars['final_epochs']}), not "
+                         f"{stars['final_average']!r}")
     if method != "none" and st["encoding"] == "spikes":
         raise ValueError(f"config key 'distill.method' must be 'none' when student.encoding is "
                          f"'spikes' (the distillation trainer takes static inputs), not "

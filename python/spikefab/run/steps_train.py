@@ -242,7 +242,8 @@ def _stars(ctx, model, teacher, ds) -> dict:
         out = stars.train(n_classes=ds.n_classes, rounds=s["rounds"],
                           batch_size=s["batch_size"], steps_per_round=s["steps_per_round"],
                           distill_batch=s["distill_batch"], lr=s["lr"],
-                          final_epochs=s["final_epochs"], seed=cfg["run"]["seed"], log=log)
+                          final_epochs=s["final_epochs"], final_average=s["final_average"],
+                          seed=cfg["run"]["seed"], log=log)
     buf = io.BytesIO()
     np.savez(buf, x=out["pool"].flatten(1).numpy().astype(np.float32),
              teacher_logits=out["teacher_logits"].numpy())
