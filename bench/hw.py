@@ -93,7 +93,7 @@ def layer0_work(xs: np.ndarray, n_out: int, item: tuple[int, int]):
 
 
 def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
-            outreg: bool = False) -> dict:
+            outreg: bool | int = False) -> dict:
     """Accuracy, cycles (Verilator), SOPs and agreement of ``net`` at ``lanes``."""
     gold = run_network(net, x)
     acc = float((gold.prediction == y).mean())
@@ -103,7 +103,8 @@ def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
     for i, s in enumerate(g.spikes):
         n_sop = n_sop + s.sum(axis=(0, 2)).astype(np.int64) * net.spec.layers[i + 1].n_out
     items = resolve_lanes(net, lanes, in_pack=in_pack)
-    build = WORK / "rtl" / f"{name}-l{lanes_label(items)}-p{in_pack}{'-outreg' if outreg else ''}"
+    tag = f"-outreg{outreg}" if outreg else ""  # (a block budget: Board.outreg)
+    build = WORK / "rtl" / f"{name}-l{lanes_label(items)}-p{in_pack}{tag}"
     nat = run_native(net, xs, lanes=lanes, build_dir=build / "native", in_pack=in_pack,
                      bram_outreg=outreg)
     agree = int(((nat["prediction"] == g.prediction) & (nat["acc"] == g.acc).all(1)).sum())
@@ -295,7 +296,7 @@ def main(argv=None) -> int:
         if name not in loaded:
             loaded[name] = trained.load(name)
         net, x, y = loaded[name]
-        outreg = get_board(b).family == "ecp5"
+        outreg = get_board(b).outreg  # as the board build makes it
         m = None
         if _fits(net, b, lanes, pack):
             key = (name, lanes_label(resolve_lanes(net, lanes, in_pack=pack)), pack, outreg)

@@ -122,9 +122,16 @@ def test_plan_banks_and_latency_with_outreg():
     assert not plan_core(net, lanes=1, bram_outreg=True).layers[0].outreg
     deep = plan_core(net, lanes=1, bram_outreg="always").layers[0]
     assert (deep.outreg, deep.weight_banks, deep.weight_latency) == (True, 4, 4)
-    with pytest.raises(ValueError, match=r"^bram_outreg must be False, True or 'always', "
-                                         r"not 'yes'$"):
-        plan_core(net, lanes=1, bram_outreg="yes")
+    # a block budget (a board's, Board.outreg): as True, then more while the blocks fit
+    fits = plan_core(net, lanes=1, bram_outreg=4).layers
+    assert (fits[0].outreg, fits[0].weight_banks, fits[0].weight_latency) == (True, 4, 4)
+    assert not fits[1].outreg
+    assert not plan_core(net, lanes=1, bram_outreg=3).layers[0].outreg
+    assert plan_core(net, lanes=4, bram_outreg=0).layers[0].outreg  # True's choice stays
+    for bad in ("yes", -1):
+        with pytest.raises(ValueError, match=r"^bram_outreg must be False, True, 'always' or "
+                                             rf"a block count >= 0, not {bad!r}$"):
+            plan_core(net, lanes=1, bram_outreg=bad)
     plain = plan_core(net, lanes=1).layers[0]  # one bank of 4096 x 4
     assert (plain.weight_banks, plain.weight_latency) == (1, 2)
 

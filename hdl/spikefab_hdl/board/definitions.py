@@ -77,6 +77,13 @@ class Board:
         return f"{p.device}-{p.speed}{p.package}"
 
     @property
+    def outreg(self):
+        """The ``bram_outreg`` of this board's builds (:func:`.dp16kd.place_outreg`): none
+        on iCE40; on ECP5 DP16KD output registers wherever the weight memories then take at
+        most the device's blocks less :data:`OUTREG_SPARE`."""
+        return self.family == "ecp5" and self.capacity["bram"] - OUTREG_SPARE
+
+    @property
     def clk_hz(self) -> int:
         p = self.platform()
         return int(p.default_clk_frequency)
@@ -89,6 +96,9 @@ class Board:
         return p
 
 
+#: Blocks an ECP5 build leaves to the board top's buffers and the core's other memories
+#: when it gives weight memories the DP16KD output register (:attr:`Board.outreg`).
+OUTREG_SPARE = 16
 _UP5K = {"lut": 5280, "ff": 5280, "bram": 30, "bram_bits": 4096, "spram": 4, "dsp": 8}
 _ECP5_25 = {"lut": 24288, "ff": 24288, "bram": 56, "bram_bits": 18432, "spram": 0, "dsp": 28}
 _ECP5_45 = {"lut": 43848, "ff": 43848, "bram": 108, "bram_bits": 18432, "spram": 0, "dsp": 72}
@@ -157,7 +167,7 @@ class BoardDesign(Elaboratable):
                                 n_leds=len(board.leds), spram=spram, in_pack=in_pack,
                                 dsp=board.capacity["dsp"],  # the rest of the products in logic
                                 mac8x8=board.family == "ice40" and network_fits(net),  # 2 a DSP
-                                bram_outreg=board.family == "ecp5")  # DP16KD output registers
+                                bram_outreg=board.outreg)  # DP16KD output registers
         except ValueError:
             self._MustUse__silence = True  # a refused design is not an unused one
             raise

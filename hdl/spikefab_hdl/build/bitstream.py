@@ -55,7 +55,7 @@ from .tool_report import (
     read_json,
     resources,
 )
-from .yosys_names import HIDE_BIT_NAMES
+from .yosys_names import HIDE_BIT_NAMES, KEEP_COPIES
 
 __all__ = [
     "NAME",
@@ -129,7 +129,8 @@ def strip_spram_init(rtlil_text: str) -> str:
 def yosys_overrides(family: str, *, spram: bool, dsp: bool = True) -> dict:
     """The options of a board build's yosys script (Amaranth's platform overrides)."""
     # the names yosys 0.70's ABC9 stops on are hidden right after reading (.yosys_names)
-    extra = {"script_after_read": HIDE_BIT_NAMES}
+    # (and the core's deliberate register copies kept apart: KEEP_COPIES)
+    extra = {"script_after_read": f"{HIDE_BIT_NAMES}\n{KEEP_COPIES}"}
     # synth_ice40 maps multiplies to SB_MAC16 only with -dsp (ECP5 does it by default),
     # and memories to SPRAM only with -spram. A core with SB_MAC16 instances (dual 8x8,
     # core.sb_mac16; ``dsp`` False) has no multiply left, and -dsp's ice40_dsp pass would

@@ -97,7 +97,7 @@ def estimate(board: Board, net: QuantizedNetwork, *, lanes: int = 4, spram=None,
              in_pack: int = 1) -> dict:
     """Block RAMs (and SPRAMs) the design's memories need at least, before any tool runs."""
     top = BoardTop(net=net, clk_hz=board.clk_hz, lanes=lanes, n_leds=len(board.leds),
-                   spram=spram, bram_outreg=board.family == "ecp5", in_pack=in_pack)
+                   spram=spram, bram_outreg=board.outreg, in_pack=in_pack)
     mems = _memories(top)
     blocks = sum(memory_blocks(board.family, w, d) for _, w, d, huge in mems
                  if d >= MIN_BRAM_DEPTH and not huge)

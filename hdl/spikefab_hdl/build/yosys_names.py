@@ -20,7 +20,12 @@ core's Verilog (``python -m spikefab_hdl verilog``) with your own script.
 
 from __future__ import annotations
 
-__all__ = ["HIDE_BIT_NAMES"]
+__all__ = ["HIDE_BIT_NAMES", "KEEP_COPIES"]
 
 #: The yosys command that hides wires named like bit selects (``x[1]``).
 HIDE_BIT_NAMES = "rename -hide w:*[*]"
+
+#: The yosys command that keeps the flip-flops of registers named ``*_dup_*`` apart: copies
+#: of one register that the core makes on purpose (:func:`..core.integrator.pixel_copies`,
+#: one per few DSPs), which ``opt_merge`` would otherwise merge back into one (same input).
+KEEP_COPIES = "setattr -set keep 1 w:*_dup_* %ci1:+$dff[Q]"

@@ -28,6 +28,7 @@ from dataclasses import replace
 from amaranth import Cat, ClockSignal, Const, Module, Signal
 from amaranth.hdl import Instance
 
+from .lanes import LOGIC_ROWS
 from .layout import DP16KD_SHAPES
 from .primitive_model import append_model
 
@@ -43,16 +44,35 @@ def place_outreg(layers, mode) -> list:
     """``layers`` (LayerPlans) with ``bram_outreg`` set and 1024-row banks where ``mode`` asks:
     ``"always"`` every layer, True where 1024 x 18 blocks hold the weight memory in no more
     blocks than the best DP16KD shape (``layout.bank_rows_for``'s; e.g. not 8-bit rows,
-    which 2048 x 9 holds in half the blocks), False none."""
-    if mode not in (False, True, "always"):
-        raise ValueError(f"bram_outreg must be False, True or 'always', not {mode!r}")
-    out = []
+    which 2048 x 9 holds in half the blocks), False none; an integer ``N`` (a board's blocks
+    for the weight memories, :func:`..board.definitions.outreg_mode`): as True, then the
+    other block-RAM weight memories too, in layer order, while all of them together take at
+    most ``N`` blocks (MNIST-5k's ``128x3`` layer 0 on the 85F: 171 blocks, not 86)."""
+    budget = None
+    if isinstance(mode, int) and not isinstance(mode, bool):
+        if mode < 0:
+            raise ValueError(f"bram_outreg must be False, True, 'always' or a block count "
+                             f">= 0, not {mode!r}")
+        budget, mode = mode, True
+    elif mode not in (False, True, "always"):
+        raise ValueError(f"bram_outreg must be False, True, 'always' or a block count >= 0, "
+                         f"not {mode!r}")
+    out, cost = [], []
     for lp in layers:
         width, depth = lp.lanes * lp.mask * lp.w_bits, lp.weight_depth
         best = min(-(-width // bits) * -(-depth // rows) for rows, bits in DP16KD_SHAPES)
-        if mode == "always" or (mode and -(-width // WIDTH) * -(-depth // ROWS) <= best):
+        wide = -(-width // WIDTH) * -(-depth // ROWS)
+        if mode == "always" or (mode and wide <= best):
             lp = replace(lp, bram_outreg=True, bank_rows=ROWS)
+            best = wide
         out.append(lp)
+        cost.append((best, wide) if depth >= LOGIC_ROWS else (0, 0))
+    if budget is not None:
+        total = sum(c for c, _ in cost)
+        for i, (now, wide) in enumerate(cost):
+            if not out[i].bram_outreg and now and total - now + wide <= budget:
+                out[i] = replace(out[i], bram_outreg=True, bank_rows=ROWS)
+                total += wide - now
     return out
 
 

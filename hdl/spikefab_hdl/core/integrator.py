@@ -52,7 +52,8 @@ from .plan import LayerPlan
 from .spram import SPRAMMemory
 from .weight_memory import WeightMemory
 
-__all__ = ["Integrator", "route_events", "product_latency", "dsp_registers"]
+__all__ = ["Integrator", "route_events", "product_latency", "dsp_registers",
+           "pixel_copies", "COPY_FANOUT"]
 
 
 def dsp_registers(lp: LayerPlan) -> bool:
@@ -61,6 +62,28 @@ def dsp_registers(lp: LayerPlan) -> bool:
     where the widths fit one block; the latency is :func:`product_latency`'s either way."""
     return bool(lp.value_bits and lp.bram_outreg and not lp.mac8x8
                 and mult18x18d.widths_fit(lp.w_bits, lp.value_bits))
+
+
+#: Products one copy of a chunk's pixel register drives on ECP5 builds (:func:`pixel_copies`).
+COPY_FANOUT = 8
+
+
+def pixel_copies(m: Module, src, products, lanes: int, vb: int, name: str) -> list:
+    """For each product ``p`` of ``products``, a register of pixel ``p // lanes`` of ``src``
+    (``vb`` bits a pixel) one cycle later, one register per :data:`COPY_FANOUT` products of a
+    pixel: a direct layer built for ECP5 (:func:`dsp_registers`) feeds its DSPs and logic
+    products from copies, so no one register fans out across the die to every multiplier
+    (the 85F's ``128x3`` critical path, docs/hardware.md). The copies are named
+    ``*_dup_*``; the board build keeps yosys from merging them back
+    (:data:`.yosys_names.KEEP_COPIES`)."""
+    regs, out = {}, []
+    for p in products:
+        key = (p // lanes, p % lanes // COPY_FANOUT)
+        if key not in regs:
+            regs[key] = Signal(vb, name=f"{name}_dup_{key[0]}_{key[1]}")
+            m.d.sync += regs[key].eq(src[key[0] * vb:(key[0] + 1) * vb])
+        out.append(regs[key])
+    return out
 
 
 def product_latency(lp: LayerPlan) -> int:
@@ -173,12 +196,14 @@ class Integrator(wiring.Component):
                 m.d.comb += [terms[p].eq(v) for p, v in enumerate(pairs)]
             elif hand:  # MULT18X18D, operands and product registered in the block: the
                 # operands one stage early (the block's input register replaces the weight
-                # memory's output register), the product as the first product register
-                pre_xs = [pre_value[(p // lanes) * vb:(p // lanes + 1) * vb]
-                          for p in range(on_dsp)]
+                # memory's output register), the product as the first product register;
+                # the pixels from copies of ``pre_value`` (:func:`pixel_copies`)
+                pre_xs = pixel_copies(m, stages[-3][2], range(on_dsp), lanes, vb, "pre")
                 outs = mult18x18d.products(
                     m, "mult", [(wmem.data_next[p], pre_xs[p]) for p in range(on_dsp)])
                 m.d.comb += [terms[p].eq(v) for p, v in enumerate(outs)]
+                xs = [None] * on_dsp + pixel_copies(m, pre_value, range(on_dsp, lanes * k),
+                                                    lanes, vb, "reg")
             for p in range(hand * on_dsp, lanes * k):  # beyond the DSPs: shifts and adds
                 prod = times_unsigned(reg_w[p], xs[p]) if p >= on_dsp else reg_w[p] * xs[p]
                 if hand:  # terms is then driven comb: each product its own register

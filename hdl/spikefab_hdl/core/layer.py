@@ -89,8 +89,8 @@ class HiddenLayer(wiring.Component):
         neurons = NeuronPass(m, stepper=st, layer=lp, ready=spike_q.w_ready)
         neurons.drive_trace(m, self.trace)
         with m.If(neurons.consume):
-            m.d.comb += [
-                spike_q.w_valid.eq(~st.clearing & (neurons.spikes != 0)),
+            m.d.comb += [  # (a group without a spike too: the queue drops it, no OR here)
+                spike_q.w_valid.eq(~st.clearing),
                 spike_q.w_group.eq(neurons.group),
                 spike_q.w_mask.eq(neurons.spikes),
             ]

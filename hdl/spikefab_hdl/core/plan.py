@@ -319,7 +319,7 @@ class CorePlan:
 
 def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
               budget=None, dsp: int | None = None, mac8x8: bool = False,
-              bram_outreg: bool | str = False, tree_levels: int | None = None) -> CorePlan:
+              bram_outreg: bool | str | int = False, tree_levels: int | None = None) -> CorePlan:
     """Derive the :class:`CorePlan` of ``net`` for ``lanes`` weights per cycle.
 
     ``lanes``: any form :func:`.lanes.resolve_lanes` accepts (``budget``: the resources
@@ -329,8 +329,8 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
     the rest in logic (:attr:`LayerPlan.logic_lanes`); None: every product a multiply.
     ``mac8x8``: two products a DSP block, SB_MAC16 instances (iCE40; :mod:`.sb_mac16`).
     ``bram_outreg``: block-RAM weight memories as DP16KD with the output register (ECP5;
-    True: where that takes no more blocks, ``"always"``: all; :func:`.dp16kd.place_outreg`);
-    set, it also puts skid buffers between the layers (:attr:`LayerPlan.skid`). ``tree_levels``:
+    True: where that takes no more blocks, ``"always"``: all, an int: a block budget;
+    :func:`.dp16kd.place_outreg`); set, it also puts skids between the layers. ``tree_levels``:
     adder-tree levels a register; None: :func:`.adder_tree.tree_levels_for`. Raises TypeError
     when ``net`` is not a QuantizedNetwork, ValueError when ``lanes`` is not an integer in
     ``[1, MAX_LANES]`` (or a valid per-layer list), or ``dsp`` or ``tree_levels`` is out of

@@ -106,14 +106,15 @@ class SpikeQueue(wiring.Component):
     Attributes
     ----------
     w_valid : unsigned(1), in
-        Write an entry this cycle (taken when ``w_ready``).
+        Write an entry this cycle (taken when ``w_ready``). A mask entry may be empty (no
+        spike): it is latched and then dropped (the writer need not OR its lanes).
     w_ready : unsigned(1), out
         The FIFO has room.
     w_group : unsigned(ceil(log2 groups)), in
         Group of the mask.
     w_mask : unsigned(lanes), in
-        Spikes of neurons ``w_group * lanes + j``; nonzero unless ``w_eos``, zero with it
-        (the layers write the end-of-step entry when no group is consumed).
+        Spikes of neurons ``w_group * lanes + j``; zero with ``w_eos`` (the layers write the
+        end-of-step entry when no group is consumed); a zero mask without it is dropped.
     w_eos : unsigned(1), in
         The entry is the end of the step (its ``w_mask`` must be zero: a mask with it would
         leave after the ``eos`` beat or before it, depending on the queue's state).
@@ -197,7 +198,10 @@ class SpikeQueue(wiring.Component):
         # the latched entry in the next cycle. ``w_data`` latches every cycle: it is read
         # only in the cycle after a write (``w_valid``), so the writer's valid (an OR over
         # a layer's spikes) enables no flip-flop (it did: the ECP5 MNIST build's critical
-        # path, docs/hardware.md).
+        # path, docs/hardware.md). The writer need not test its mask for a spike either (a
+        # ``lanes``-wide OR across the die into ``w_valid``: the next critical path): an
+        # empty mask entry is latched and dropped here, ``w_taken`` testing the latched mask
+        # (an OR of local flip-flops) one cycle later.
         w_data = Signal(self._entry.size)
         w_valid = Signal()
         ready = Signal(init=1)
@@ -205,6 +209,8 @@ class SpikeQueue(wiring.Component):
         m.d.sync += w_valid.eq(self.w_valid & ready)
         m.d.sync += w_data.eq(Cat(*(getattr(self, f"w_{name}") for name in self._fields())))
         latched = data.View(self._entry, w_data)
+        taken = Signal(name="w_taken")  # the latched entry is one: an eos or a spike
+        m.d.comb += taken.eq(w_valid & (latched.eos | (latched.mask != 0)))
         bypass = Signal()
         entry = data.View(self._entry, Mux(bypass, w_data, q.r_data))
 
@@ -253,15 +259,15 @@ class SpikeQueue(wiring.Component):
         # alone, not from the next layer's ``ready``.)
         m.d.comb += [
             bypass.eq(idle & none_held),
-            q.w_en.eq(w_valid & ~bypass),
+            q.w_en.eq(taken & ~bypass),
             q.r_en.eq(free),
         ]
         # A bypassing eos entry leaves in the cycle it is written, if the reader takes it.
         empty = idle & none_held  # (independent of out.ready)
-        eos_through = empty & w_valid & latched.eos
+        eos_through = empty & taken & latched.eos
         with m.If(eos_through):
             m.d.comb += [out.valid.eq(1), out.payload.eos.eq(1)]
-        m.d.comb += load.eq(free & (q.r_rdy | (bypass & w_valid)) & ~(eos_through & out.ready))
+        m.d.comb += load.eq(free & (q.r_rdy | (bypass & taken)) & ~(eos_through & out.ready))
         mask = Signal(lanes)
         m.d.comb += mask.eq(entry.mask)
         new_items = self._slots(mask)

@@ -5,8 +5,9 @@ never deadlocks, under any valid/ready pattern.
 (a conv layer's ``ConvSpikeQueue``) as the core builds it (its lanes, groups, pooled size,
 index width and depth) and drives it freely: ``w_valid``, the entry's fields and the
 consumer's ``o_events.ready`` are chosen anew in every cycle (the writer may also withdraw an
-entry the queue did not take: the queue owes only the entries it took). Assumed: a mask entry
-has a set bit, an ``eos`` entry none, and a group/position in range (the writer's contract).
+entry the queue did not take: the queue owes only the entries it took, and nothing for an
+empty mask entry, which it drops). Assumed: an ``eos`` entry has no set bit, and a
+group/position is in range (the writer's contract).
 The reference is the queue's contract in the proof's own terms — the events out are, in
 order, the entries taken, each mask expanded lowest lane first into ``index(entry, lane)``,
 then an ``eos`` entry's single ``eos`` beat — kept as a shadow queue (the entries taken and
@@ -125,15 +126,15 @@ class QueueHarness(Harness):
             m.d.comb += getattr(dut, f"w_{name}").eq(getattr(self, f"w_{name}"))
         m.d.comb += [dut.w_valid.eq(self.w_valid), dut.o_events.ready.eq(self.o_ready)]
         entry = {name: getattr(self, f"w_{name}") for name in fields}
-        # the writer's contract: a mask entry has a spike, an eos entry none, the
-        # group/position exist
-        self.assume(~self.w_valid | (entry["eos"] == (entry["mask"] == 0)))
+        # the writer's contract: an eos entry has no spike, the group/position exist (a
+        # mask entry may be empty: the queue drops it)
+        self.assume(~self.w_valid | ~entry["eos"] | (entry["mask"] == 0))
         limits = self._limits()
         for name, n in limits.items():
             self.assume(~self.w_valid | (entry[name] < n))
 
         out = dut.o_events
-        took = self.w_valid & dut.w_ready
+        took = self.w_valid & dut.w_ready & (entry["eos"] | (entry["mask"] != 0))
         popped = out.valid & out.ready
         # the reference: the entries taken and not yet sent, oldest first, each with the
         # lanes it still owes (a shift register of slots; slot 0 is the oldest)
@@ -244,7 +245,7 @@ class QueueHarness(Harness):
         q, fifo, storage = self.q, parts["fifo"], parts["storage"]
         pend, pend_eos, any_, one = (parts[n] for n in ("pend", "pend_eos", "any_", "one"))
         held, none_held, ready = parts["held"], parts["none_held"], parts["ready"]
-        w_data, w_valid = parts["w_data"], parts["w_valid"]
+        w_data, w_valid, taken = parts["w_data"], parts["w_valid"], parts["w_taken"]
         depth, inner = q.depth, q.depth - 1
         head = Signal(name="inv_head")  # an entry is being expanded
         m.d.comb += head.eq(any_ | pend_eos)
@@ -254,7 +255,7 @@ class QueueHarness(Harness):
         self.check("inv_counts", (held == fifo.level) & (none_held == (held == 0)) &
                    (fifo.level <= depth) & (~fifo.r_rdy | (fifo.level != 0)) &
                    (inner_level <= inner) &
-                   (count == head + fifo.level + w_valid) &
+                   (count == head + fifo.level + taken) &
                    (parts["produce"] == _wrap(parts["consume"] + inner_level, inner)) &
                    (parts["consume"] < inner) & (parts["produce"] < inner) &
                    (~ready | (held <= depth - 3)) & (~w_valid | (held <= depth - 2)),
@@ -285,7 +286,7 @@ class QueueHarness(Harness):
         first = Signal(range(3), name="inv_first")  # the FIFO's oldest entry's slot
         m.d.comb += first.eq(head)
         ok = [~fifo.r_rdy | (fifo.r_data == slot[first].as_value()),
-              ~w_valid | (w_data == slot[head + fifo.level].as_value())]
+              ~taken | (w_data == slot[head + fifo.level].as_value())]
         consume = parts["consume"]
         for j in range(inner if self.invariant else 0):  # bounded: the FIFO's ends only
             port = storage.read_port(domain="comb")
