@@ -7,6 +7,10 @@
 ``--rows net:board:lanes[:in_pack]`` measures just those rows (any ``--lanes`` form, e.g.
 ``128,16x64``; ``in_pack`` direct input values per beat, default 1) in one run and merges
 them into the saved results: a row measured before keeps its own ``gateware`` commit.
+``--clock-mhz F`` runs the designs built in that call from the FPGA's PLL (ECP5 ``EHXPLLL``,
+iCE40 ``SB_PLL40``) at (at most) F MHz instead of the board clock: nextpnr then checks and
+places for that clock, and ``board MHz`` is the PLL's (a row of its own beside the board
+clock's).
 ``--rows`` also takes ``mnist5k-w4``, the MNIST-5k model fine-tuned with QAT to 4-bit weights.
 
 For each network (the demo's digits model, 64-128-10, and an MNIST-5k model, 784-128-10,
@@ -148,26 +152,30 @@ def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
 
 
 def build_key(net: QuantizedNetwork, board_name: str, lanes, seed: int,
-              in_pack: int = 1) -> str:
+              in_pack: int = 1, clock_mhz: float | None = None) -> str:
     """Hash of what a build depends on: the board top's RTLIL (network included) as
     ``build_bitstream`` makes it (``BoardDesign``: the board's DSP count, SB_MAC16 dual 8x8
     products on iCE40, DP16KD output registers on ECP5, the state memories' SPRAM
-    placement), the board wrapper and build sources, the seed. Source locations are left
-    out of the RTLIL, so edits that do not change the design rebuild nothing."""
+    placement), the board wrapper and build sources, the seed, the PLL clock asked for.
+    Source locations are left out of the RTLIL, so edits that do not change the design
+    rebuild nothing."""
     board = get_board(board_name)
     items = resolve_lanes(net, lanes, budget={"family": board.family, **board.capacity},
                           in_pack=in_pack)
     est = check_network(board, net, lanes=items, in_pack=in_pack)
     design = BoardDesign(board=board, net=net, lanes=items, in_pack=in_pack,
-                         spram=est["spram"] or None)
+                         spram=est["spram"] or None,
+                         pll_hz=None if clock_mhz is None else clock_mhz * 1e6)
     design._MustUse__silence = True  # only its top is converted here
     top = design.top
     src = ROOT / "hdl" / "spikefab_hdl"
     il = re.sub(r'attribute \\src "[^"]*"\n', "", rtlil.convert(top, name="top"))
     parts = [board.name, lanes, seed, il] + ([in_pack] if in_pack != 1 else [])
+    parts += [] if clock_mhz is None else [f"pll {design.clk_hz}"]
     parts += [(src / f).read_bytes()
               for f in ("board/definitions.py", "build/bitstream.py", "build/tool_report.py",
-                        "build/yosys_names.py")]
+                        "build/yosys_names.py")
+              + (("board/pll.py", "board/ecp5_pll.py") if clock_mhz is not None else ())]
     h = hashlib.sha256()
     for p in parts:
         h.update(p if isinstance(p, bytes) else str(p).encode())
@@ -183,27 +191,31 @@ def _fits(net, board_name: str, lanes, in_pack: int = 1) -> bool:
 
 
 def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
-              in_pack: int = 1, timeout_s: int = BUILD_TIMEOUT_S) -> dict:
+              in_pack: int = 1, timeout_s: int = BUILD_TIMEOUT_S,
+              clock_mhz: float | None = None) -> dict:
     """Build (or reuse) the bitstream of ``net`` for a board and derive the figures
-    (``timeout_s``: the build's wall-clock limit)."""
+    (``timeout_s``: the build's wall-clock limit; ``clock_mhz``: run the design from the
+    FPGA's PLL at (at most) this frequency, None: the board clock)."""
     board = get_board(board_name)
     row = {"net": name, "board": board.name, "device": board.device,
            "lanes": lanes_label(resolve_lanes(net, lanes, in_pack=in_pack)), "in_pack": in_pack,
-           "gateware": gateware_version()["commit"]}
+           "gateware": gateware_version()["commit"],
+           **({} if clock_mhz is None else {"clock_mhz": clock_mhz})}
     try:
         check_network(board, net, lanes=lanes, in_pack=in_pack)
     except (FitError, ValueError) as e:
         return {**row, "status": f"does not fit: {e}"}
-    out_root = WORK / "bitstreams" / f"{name}-{build_key(net, board.name, lanes, seed, in_pack)}"
+    key = build_key(net, board.name, lanes, seed, in_pack, clock_mhz)
+    out_root = WORK / "bitstreams" / f"{name}-{key}"
     rpt_path = out_root / board.name / "report.json"
     done = out_root / board.name / "bench_status.txt"
     if not done.is_file():
         status = "ok"
         try:
             build_bitstream(net, board.name, lanes=lanes, out_root=out_root, seed=seed,
-                            in_pack=in_pack, timeout_s=timeout_s)
+                            in_pack=in_pack, timeout_s=timeout_s, clock_mhz=clock_mhz)
         except TimingError:
-            status = "timing failed (Fmax < board clock)"
+            status = f"timing failed (Fmax < {'PLL' if clock_mhz else 'board'} clock)"
         except FitError as e:
             status = f"does not fit: {e}"
         except BuildError as e:
@@ -223,6 +235,7 @@ def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
         "resources": res,
         "fmax_mhz": fmax,
         "board_mhz": clk,
+        "clock_source": "board" if rep["pll"] is None else "PLL",
         "target_mhz": board.target_mhz,
         "cycles_mean": m["cycles_mean"],
         "latency_us_fmax": m["cycles_mean"] / fmax,
@@ -262,6 +275,11 @@ def _key(r: dict) -> tuple:
             bool(r.get("bram_outreg")))  # rows of older runs lack the last two
 
 
+def _board_key(r: dict) -> tuple:
+    """A board row's identity: a PLL clock makes another row than the board clock's."""
+    return _key(r)[:4] + (r.get("clock_mhz"),)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--nets", nargs="+", default=["digits", "mnist5k"],
@@ -275,6 +293,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     ap.add_argument("--build-timeout", type=int, default=BUILD_TIMEOUT_S, metavar="S",
                     help="wall-clock limit of one board build in seconds (default %(default)s)")
+    ap.add_argument("--clock-mhz", type=float, default=None, metavar="MHZ",
+                    help="run the built designs from the FPGA's PLL at (at most) this "
+                         "frequency (default: the board clock)")
     ap.add_argument("--out", default=str(RESULTS / "hw"), help="results stem (.json, .md)")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite the .md (and the targets) from the saved .json")
@@ -307,7 +328,8 @@ def main(argv=None) -> int:
                       f"{m['golden_acc']:.4f}, {m['cycles_mean']:.0f} cycles/inf, RTL agrees "
                       f"{m['rtl_agree']}", flush=True)
             m = measured[key]
-        row = board_row(name, net, m, b, lanes, args.seed, pack, args.build_timeout)
+        row = board_row(name, net, m, b, lanes, args.seed, pack, args.build_timeout,
+                        args.clock_mhz)
         rows.append(row)
         print(f"  {b}: {row['status']}" + (f", Fmax {row['fmax_mhz']} MHz" if
                                           "fmax_mhz" in row else ""), flush=True)
@@ -315,11 +337,11 @@ def main(argv=None) -> int:
     if args.rows and out.with_suffix(".json").is_file():  # keep the rows not measured now
         old = json.loads(out.with_suffix(".json").read_text())
         commit = (old.get("gateware") or {}).get("commit")
-        have_n, have_b = {_key(n) for n in nets}, {_key(r)[:4] for r in rows}
+        have_n, have_b = {_key(n) for n in nets}, {_board_key(r) for r in rows}
         nets = [{**n, "gateware": n.get("gateware", commit)} for n in old["nets"]
                 if _key(n) not in have_n] + [{**n, "gateware": gw["commit"]} for n in nets]
         rows = [{**r, "gateware": r.get("gateware", commit)} for r in old["boards"]
-                if _key(r)[:4] not in have_b] + rows
+                if _board_key(r) not in have_b] + rows
     result = {
         "nets": nets,
         "boards": rows,

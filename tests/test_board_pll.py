@@ -4,6 +4,7 @@ import re
 
 import pytest
 from spikefab_hdl.board.definitions import BoardDesign, get_board
+from spikefab_hdl.board.ecp5_pll import ecp5_pll
 from spikefab_hdl.board.pll import ice40_pll
 from spikefab_hdl.sim.randnet import make_spec, random_network
 
@@ -37,6 +38,43 @@ def test_the_board_design_runs_from_the_pll():
     cell = re.search(r"cell \\SB_PLL40_PAD .*?\n  end", il, re.S).group(0)
     for name, value in (("DIVR", 0), ("DIVF", 47), ("DIVQ", 4), ("FILTER_RANGE", 1)):
         assert re.search(rf"parameter \\{name} {value}\b", cell), name
-    with pytest.raises(ValueError, match="^pll_hz: a PLL is built for iCE40 boards only, "
-                                         "not ulx3s-25f$"):
-        BoardDesign(board=get_board("ulx3s-25f"), net=net, pll_hz=50e6)
+
+
+@pytest.mark.parametrize(("mhz", "want"), [
+    # (CLKI_DIV, CLKFB_DIV, CLKOP_DIV, MHz): yowasp-ecppll -i 25 -o <mhz> gives the same
+    (100, (1, 4, 6, 100.0)),
+    (110, (5, 22, 5, 110.0)),
+    (66, (8, 21, 9, 65.625)),
+    (30, (5, 6, 20, 30.0)),
+    (99, (8, 31, 6, 96.875)),  # ecppll rounds up to 100; this never goes above 99
+])
+def test_ecp5_dividers_give_the_fastest_clock_not_above_the_wanted_one(mhz, want):
+    c = ecp5_pll(25_000_000, mhz * 1e6)
+    assert (c.clki_div, c.clkfb_div, c.clkop_div, c.f_out_hz / 1e6) == pytest.approx(want)
+    pfd = 25 / c.clki_div
+    assert 3.125 <= pfd <= 400 and 400 <= c.f_out_hz / 1e6 * c.clkop_div <= 800
+
+
+def test_an_unreachable_ecp5_frequency_is_refused_in_one_line():
+    with pytest.raises(ValueError, match=r"^no ECP5 PLL setting gives 2 MHz or less \(at "
+                                         r"least 3.125 MHz\) from 25 MHz$"):
+        ecp5_pll(25_000_000, 2e6)
+    board = get_board("ulx3s-85f")
+    net = random_network(make_spec((6, 5, 3)), 0)
+    with pytest.raises(ValueError, match=r"^clock: no ECP5 PLL setting gives 2 MHz"):
+        BoardDesign(board=board, net=net, lanes=2, pll_hz=2e6)
+
+
+def test_the_ecp5_board_design_runs_from_the_pll():
+    net = random_network(make_spec((6, 5, 3)), 0)
+    board = get_board("ulx3s-85f")
+    design = BoardDesign(board=board, net=net, lanes=2, pll_hz=100e6)
+    assert design.clk_hz == 100_000_000 and design.top.clk_hz == 100_000_000
+    assert design.pll.describe() == {"clki_div": 1, "clkfb_div": 4, "clkop_div": 6,
+                                     "mhz": 100.0}
+    il = board.make_platform().prepare(design, name="top").files["top.il"]
+    cell = re.search(r"cell \\EHXPLLL .*?\n  end", il, re.S).group(0)
+    for name, value in (("CLKI_DIV", 1), ("CLKFB_DIV", 4), ("CLKOP_DIV", 6),
+                        ("CLKOP_CPHASE", 5)):
+        assert re.search(rf"parameter \\{name} {value}\b", cell), name
+    assert re.search(r'parameter \\FEEDBK_PATH "CLKOP"', cell)

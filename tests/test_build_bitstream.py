@@ -9,6 +9,7 @@ short; the first YoWASP run on a machine also compiles the tools (about 90 s).
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,17 @@ def test_ecp5_bitstream(tmp_path):
     assert rep["bitstream"] == "spikefab.bit" and rep["device"] == "LFE5U-25F-6BG381"
     _check_report(rep, tmp_path / "ulx3s-25f", board="ulx3s-25f", family="ecp5",
                   clk_mhz=25.0, net=net)
+
+
+def test_ecp5_bitstream_from_the_pll(tmp_path):
+    # the EHXPLLL at 75 MHz from the ULX3S's 25 MHz: nextpnr derives the output clock's
+    # constraint from the dividers, so Fmax is checked (and placed for) against 75 MHz
+    net = _small_net()
+    rep = build_bitstream(net, "ulx3s-25f", out_root=tmp_path, clock_mhz=75)
+    assert rep["pll"] == {"clki_div": 1, "clkfb_div": 3, "clkop_div": 8, "mhz": 75.0}
+    _check_report(rep, tmp_path / "ulx3s-25f", board="ulx3s-25f", family="ecp5",
+                  clk_mhz=75.0, net=net)
+    tim = (tmp_path / "ulx3s-25f" / "work" / "spikefab.tim").read_text()
+    assert "Derived frequency constraint of 75.0 MHz" in tim, tim[:3000]
+    assert re.search(r"Max frequency for clock '[^']*': [\d.]+ MHz \(PASS at 75\.00 MHz\)",
+                     tim), tim[-2000:]

@@ -29,6 +29,7 @@ from amaranth_boards.resources import UARTResource
 from amaranth_boards.ulx3s import ULX3S_25F_Platform, ULX3S_45F_Platform, ULX3S_85F_Platform
 
 from ..core.sb_mac16 import network_fits
+from .ecp5_pll import ECP5PLLConfig, ECP5PLLDomain, ecp5_pll
 from .pll import PLLDomain, ice40_pll
 from .top import DEFAULT_BAUD, BoardTop
 
@@ -141,14 +142,15 @@ class BoardDesign(Elaboratable):
     in_pack : int
         Direct input values per core input beat (``BoardTop``'s).
     pll_hz : float, optional
-        Run the design at this frequency (at most; :func:`.pll.ice40_pll` picks the nearest
-        setting below) from an iCE40 PLL on the board clock; None: the board clock itself.
+        Run the design at this frequency (at most; :func:`.pll.ice40_pll` and
+        :func:`.ecp5_pll.ecp5_pll` pick the nearest setting below) from the FPGA's PLL on
+        the board clock; None: the board clock itself.
 
     Attributes
     ----------
     clk_hz : int
         The design's clock (the PLL's output, or the board clock).
-    pll : PLLConfig or None
+    pll : PLLConfig, ECP5PLLConfig or None
     """
 
     def __init__(self, *, board: Board, net, lanes: int = 4, baud: int = DEFAULT_BAUD,
@@ -156,11 +158,12 @@ class BoardDesign(Elaboratable):
         self.board = board
         self.pll = None
         if pll_hz is not None:
-            if board.family != "ice40":
+            make = ice40_pll if board.family == "ice40" else ecp5_pll
+            try:
+                self.pll = make(board.clk_hz, pll_hz)
+            except ValueError as e:
                 self._MustUse__silence = True
-                raise ValueError(f"pll_hz: a PLL is built for iCE40 boards only, not "
-                                 f"{board.name}")
-            self.pll = ice40_pll(board.clk_hz, pll_hz)
+                raise ValueError(f"clock: {e}") from None
         self.clk_hz = board.clk_hz if self.pll is None else int(self.pll.f_out_hz)
         try:
             self.top = BoardTop(net=net, clk_hz=self.clk_hz, lanes=lanes, baud=baud,
@@ -174,7 +177,13 @@ class BoardDesign(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        if self.pll is not None:
+        if isinstance(self.pll, ECP5PLLConfig):
+            pin = platform.request(platform.default_clk, dir="-")
+            m.submodules.clk_buf = clk_buf = io.Buffer("i", pin)
+            m.submodules.pll = pll = ECP5PLLDomain(config=self.pll, clk_in=clk_buf.i)
+            m.domains.sync = ClockDomain("sync")
+            m.d.comb += ClockSignal("sync").eq(pll.clk)
+        elif self.pll is not None:
             pin = platform.request(platform.default_clk, dir="-")
             m.submodules.pll = pll = PLLDomain(config=self.pll, clk_pin=pin)
             m.domains.sync = ClockDomain("sync")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
-__all__ = ["PLLConfig", "ice40_pll", "PLLDomain"]
+__all__ = ["PLLConfig", "ice40_pll", "PLLDomain", "hold_reset_until_locked"]
 
 _PFD_MHZ = (10.0, 133.0)
 _VCO_MHZ = (533.0, 1066.0)
@@ -34,6 +34,11 @@ class PLLConfig:
     filter_range: int
     f_in_hz: int
     f_out_hz: float
+
+    def describe(self) -> dict:
+        """The settings as report.json records them."""
+        return {"divr": self.divr, "divf": self.divf, "divq": self.divq,
+                "filter_range": self.filter_range, "mhz": round(self.f_out_hz / 1e6, 4)}
 
 
 def _filter_range(pfd_mhz: float) -> int:
@@ -103,17 +108,22 @@ class PLLDomain(Elaboratable):
             i_RESETB=1, i_BYPASS=0,
             o_PLLOUTGLOBAL=clk, o_LOCK=lock,
         )
-        # hold reset until the PLL locks, then 15 us more (block RAMs read zeros ~3 us)
-        delay = int(15e-6 * c.f_out_hz)
-        m.domains.por = ClockDomain("por", reset_less=True, local=True)
-        m.d.comb += ClockSignal("por").eq(clk)
-        timer = Signal(range(delay + 1))
-        ready = Signal()
-        with m.If(~lock):
-            m.d.por += [timer.eq(0), ready.eq(0)]
-        with m.Elif(timer == delay):
-            m.d.por += ready.eq(1)
-        with m.Else():
-            m.d.por += timer.eq(timer + 1)
-        m.submodules.reset_sync = ResetSynchronizer(~ready, domain="sync")
+        hold_reset_until_locked(m, clk, lock, c.f_out_hz)
         return m
+
+
+def hold_reset_until_locked(m: Module, clk, lock, f_hz: float) -> None:
+    """Drive the ``sync`` domain's reset: held until ``lock`` rises, then 15 us more (iCE40
+    block RAMs read zeros for ~3 us after configuration), counted on the PLL's ``clk``."""
+    delay = int(15e-6 * f_hz)
+    m.domains.por = ClockDomain("por", reset_less=True, local=True)
+    m.d.comb += ClockSignal("por").eq(clk)
+    timer = Signal(range(delay + 1))
+    ready = Signal()
+    with m.If(~lock):
+        m.d.por += [timer.eq(0), ready.eq(0)]
+    with m.Elif(timer == delay):
+        m.d.por += ready.eq(1)
+    with m.Else():
+        m.d.por += timer.eq(timer + 1)
+    m.submodules.reset_sync = ResetSynchronizer(~ready, domain="sync")

@@ -186,9 +186,7 @@ def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream
         "lanes": lanes_value(lanes),
         "in_pack": in_pack,
         "baud": baud,
-        "pll": None if pll is None else {"divr": pll.divr, "divf": pll.divf, "divq": pll.divq,
-                                         "filter_range": pll.filter_range,
-                                         "mhz": round(pll.f_out_hz / 1e6, 4)},
+        "pll": None if pll is None else pll.describe(),
         "clock": clock,
         "target_mhz": board.target_mhz,
         "resources": res,
@@ -209,8 +207,9 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
     Returns the report (also written to ``<out_root>/<board>/report.json``). ``spram``:
     the conv state memories in SPRAM (``NetworkCore``'s placement), ``"auto"`` (placed
     only when block RAM runs out, :func:`.fit.place_spram`) or None (none). ``clock_mhz``:
-    run the design from an iCE40 PLL at (at most) this frequency instead of the board
-    clock (:mod:`spikefab_hdl.board.pll`); the timing check is then against it.
+    run the design from the FPGA's PLL at (at most) this frequency instead of the board
+    clock (:mod:`spikefab_hdl.board.pll`, :mod:`spikefab_hdl.board.ecp5_pll`); nextpnr's
+    timing check (and its timing-driven placement) is then against it.
     ``in_pack``: direct input values per core input beat (:mod:`spikefab_hdl.core.input_pack`).
     ``timeout_s``: the tools' wall-clock limit; past it the build script and every tool it
     started are stopped (:mod:`.process_group`) and a BuildError names the limit.

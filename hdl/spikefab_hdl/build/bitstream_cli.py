@@ -39,8 +39,8 @@ def add_build(sub) -> None:
                    help="direct input values per core input beat (default 1)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
     p.add_argument("--clock-mhz", type=float, default=None,
-                   help="run the design from the iCE40 PLL at (at most) this frequency "
-                        "(iCEBreaker; default: the board clock)")
+                   help="run the design from the FPGA's PLL (iCE40 SB_PLL40, ECP5 EHXPLLL) at "
+                        "(at most) this frequency (default: the board clock)")
     p.add_argument("-o", "--out", default="build/bitstreams",
                    help="output root (default build/bitstreams)")
     p.set_defaults(func=_cmd_build)
