@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth import Elaboratable, Instance, Module, Signal
+from amaranth import Instance
 
-from .pll import hold_reset_until_locked
+from .pll import LockedPLL
 
 __all__ = ["ECP5PLLConfig", "ecp5_pll", "ECP5PLLDomain"]
 
@@ -73,27 +73,13 @@ def ecp5_pll(f_in_hz: int, f_out_hz: float) -> ECP5PLLConfig:
     return ECP5PLLConfig(clki, clkfb, op, int(f_in_hz), out * 1e6)
 
 
-class ECP5PLLDomain(Elaboratable):
-    """Clock and reset of the ``sync`` domain at ``config.f_out_hz`` from the board clock
-    ``clk_in`` (the input buffer's output) through an ``EHXPLLL``. The parent module
-    defines the ``sync`` domain and drives its clock from :attr:`clk`; this drives its reset.
+class ECP5PLLDomain(LockedPLL):
+    """:class:`.pll.LockedPLL` at ``config.f_out_hz`` from the board clock ``clk_in`` (the
+    input buffer's output) through an ``EHXPLLL``."""
 
-    Attributes
-    ----------
-    clk : Signal(1), out
-        The PLL's output.
-    """
-
-    def __init__(self, *, config: ECP5PLLConfig, clk_in):
-        self.config = config
-        self.clk_in = clk_in
-        self.clk = Signal(name="pll_clk")
-
-    def elaborate(self, platform):
-        m = Module()
+    def primitive(self, lock) -> Instance:
         c = self.config
-        clk, lock = self.clk, Signal()
-        m.submodules.pll = Instance(
+        return Instance(
             "EHXPLLL",
             a_FREQUENCY_PIN_CLKI=f"{c.f_in_hz / 1e6:g}",
             a_FREQUENCY_PIN_CLKOP=f"{c.f_out_hz / 1e6:g}",
@@ -102,10 +88,8 @@ class ECP5PLLDomain(Elaboratable):
             p_CLKI_DIV=c.clki_div, p_CLKFB_DIV=c.clkfb_div,
             p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=c.clkop_div,
             p_CLKOP_CPHASE=c.clkop_div - 1, p_CLKOP_FPHASE=0, p_FEEDBK_PATH="CLKOP",
-            i_RST=0, i_STDBY=0, i_CLKI=self.clk_in, i_CLKFB=clk,
+            i_RST=0, i_STDBY=0, i_CLKI=self.clk_in, i_CLKFB=self.clk,
             i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
             i_PLLWAKESYNC=0, i_ENCLKOP=0,
-            o_CLKOP=clk, o_LOCK=lock,
+            o_CLKOP=self.clk, o_LOCK=lock,
         )
-        hold_reset_until_locked(m, clk, lock, c.f_out_hz)
-        return m

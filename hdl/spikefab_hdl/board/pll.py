@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
-__all__ = ["PLLConfig", "ice40_pll", "PLLDomain", "hold_reset_until_locked"]
+__all__ = ["PLLConfig", "ice40_pll", "LockedPLL", "PLLDomain", "hold_reset_until_locked"]
 
 _PFD_MHZ = (10.0, 133.0)
 _VCO_MHZ = (533.0, 1066.0)
@@ -79,11 +79,11 @@ def ice40_pll(f_in_hz: int, f_out_hz: float) -> PLLConfig:
     return PLLConfig(divr, divf, divq, _filter_range(pfd), int(f_in_hz), out * 1e6)
 
 
-class PLLDomain(Elaboratable):
-    """Clock and reset of the ``sync`` domain at ``config.f_out_hz`` from the board clock pin
-    ``clk_pin`` (an io port requested with ``dir="-"``) through an ``SB_PLL40_PAD``. The
-    parent module defines the ``sync`` domain and drives its clock from :attr:`clk`; this
-    drives its reset.
+class LockedPLL(Elaboratable):
+    """Clock and reset of the ``sync`` domain from a PLL primitive (:meth:`primitive`, per
+    FPGA family) on the board clock ``clk_in``: the parent module defines the ``sync`` domain
+    and drives its clock from :attr:`clk`; this drives its reset
+    (:func:`hold_reset_until_locked`).
 
     Attributes
     ----------
@@ -91,25 +91,40 @@ class PLLDomain(Elaboratable):
         The PLL's output.
     """
 
-    def __init__(self, *, config: PLLConfig, clk_pin):
+    def __init__(self, *, config, clk_in):
         self.config = config
-        self.clk_pin = clk_pin
+        self.clk_in = clk_in
         self.clk = Signal(name="pll_clk")
+
+    def primitive(self, lock) -> Instance:
+        """The PLL instance: input ``clk_in``, output :attr:`clk`, lock flag ``lock``."""
+        raise NotImplementedError
 
     def elaborate(self, platform):
         m = Module()
+        lock = Signal()
+        m.submodules.pll = self.primitive(lock)
+        hold_reset_until_locked(m, self.clk, lock, self.config.f_out_hz)
+        return m
+
+
+class PLLDomain(LockedPLL):
+    """:class:`LockedPLL` at ``config.f_out_hz`` from the board clock pin ``clk_pin`` (an io
+    port requested with ``dir="-"``) through an ``SB_PLL40_PAD``."""
+
+    def __init__(self, *, config: PLLConfig, clk_pin):
+        super().__init__(config=config, clk_in=clk_pin)
+
+    def primitive(self, lock) -> Instance:
         c = self.config
-        clk, lock = self.clk, Signal()
-        m.submodules.pll = Instance(
+        return Instance(
             "SB_PLL40_PAD",
             p_FEEDBACK_PATH="SIMPLE",
             p_DIVR=c.divr, p_DIVF=c.divf, p_DIVQ=c.divq, p_FILTER_RANGE=c.filter_range,
-            i_PACKAGEPIN=self.clk_pin.io,
+            i_PACKAGEPIN=self.clk_in.io,
             i_RESETB=1, i_BYPASS=0,
-            o_PLLOUTGLOBAL=clk, o_LOCK=lock,
+            o_PLLOUTGLOBAL=self.clk, o_LOCK=lock,
         )
-        hold_reset_until_locked(m, clk, lock, c.f_out_hz)
-        return m
 
 
 def hold_reset_until_locked(m: Module, clk, lock, f_hz: float) -> None:
