@@ -177,15 +177,14 @@ class BoardDesign(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        if isinstance(self.pll, ECP5PLLConfig):
+        if self.pll is not None:
             pin = platform.request(platform.default_clk, dir="-")
-            m.submodules.clk_buf = clk_buf = io.Buffer("i", pin)
-            m.submodules.pll = pll = ECP5PLLDomain(config=self.pll, clk_in=clk_buf.i)
-            m.domains.sync = ClockDomain("sync")
-            m.d.comb += ClockSignal("sync").eq(pll.clk)
-        elif self.pll is not None:
-            pin = platform.request(platform.default_clk, dir="-")
-            m.submodules.pll = pll = PLLDomain(config=self.pll, clk_pin=pin)
+            if isinstance(self.pll, ECP5PLLConfig):  # EHXPLLL takes the buffered pin
+                m.submodules.clk_buf = clk_buf = io.Buffer("i", pin)
+                pll = ECP5PLLDomain(config=self.pll, clk_in=clk_buf.i)
+            else:  # SB_PLL40_PAD takes the pin itself
+                pll = PLLDomain(config=self.pll, clk_pin=pin)
+            m.submodules.pll = pll
             m.domains.sync = ClockDomain("sync")
             m.d.comb += ClockSignal("sync").eq(pll.clk)
         m.submodules.top = top = self.top

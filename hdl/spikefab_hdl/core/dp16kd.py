@@ -45,7 +45,7 @@ def place_outreg(layers, mode) -> list:
     ``"always"`` every layer, True where 1024 x 18 blocks hold the weight memory in no more
     blocks than the best DP16KD shape (``layout.bank_rows_for``'s; e.g. not 8-bit rows,
     which 2048 x 9 holds in half the blocks), False none; an integer ``N`` (a board's blocks
-    for the weight memories, :func:`..board.definitions.outreg_mode`): as True, then the
+    for the weight memories, :attr:`..board.definitions.Board.outreg`): as True, then the
     other block-RAM weight memories too, in layer order, while all of them together take at
     most ``N`` blocks (MNIST-5k's ``128x3`` layer 0 on the 85F: 171 blocks, not 86)."""
     budget = None

@@ -187,10 +187,7 @@ class STARS:
         from .recipes import make_recipe
         from .trainer import teacher_outputs, train_student
 
-        epochs = check_steps_count("STARS", "final_epochs", epochs)
-        if not is_int(average) or not 0 <= average <= epochs:
-            raise ValueError(f"STARS.final_average must be an integer in [0, final_epochs = "
-                             f"{epochs}], not {average!r}")
+        epochs = check_steps_count("STARS", "final_epochs", epochs)  # average: train checks it
         views: dict = {}
         swa = AveragedModel(self.student) if average else None
 
