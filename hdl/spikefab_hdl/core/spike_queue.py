@@ -25,11 +25,16 @@ from .arith import times
 from .signatures import event_layout
 
 __all__ = ["SpikeQueue", "SmallFIFO", "lowest_set_bit", "without_lowest_bit", "count_to_3",
-           "LOGIC_BITS"]
+           "LOGIC_BITS", "ANY_SPAN"]
 
 #: A queue of at most this many bits is kept in flip-flops (yosys ``ram_style = "logic"``):
 #: an iCE40 block RAM holds 4096 bits, and block RAM is what a small FPGA runs out of first.
 LOGIC_BITS = 512
+
+#: Lanes per "any" bit latched beside the written mask (:meth:`SpikeQueue.any_bits`): a
+#: 16-input OR before the flip-flop is two LUT4 levels, and at 128 lanes the 8 bits, the
+#: eos and the valid make ``w_taken`` two LUT4 levels of the queue's own flip-flops.
+ANY_SPAN = 16
 
 
 class SmallFIFO(fifo.SyncFIFOBuffered):
@@ -149,6 +154,10 @@ class SpikeQueue(wiring.Component):
         """The fields of an entry, in FIFO bit order (``mask`` first, ``eos`` last)."""
         return {"mask": self.lanes, "group": range(max(2, self.groups)), "eos": 1}
 
+    def any_bits(self, mask):
+        """One bit per ``ANY_SPAN`` lanes of ``mask``: some lane of the span is set."""
+        return Cat(*(mask[a:a + ANY_SPAN].any() for a in range(0, self.lanes, ANY_SPAN)))
+
     @property
     def depth(self) -> int:
         """Entries of the FIFO: one step's (``groups`` masks and an ``eos``) and four spare,
@@ -201,16 +210,21 @@ class SpikeQueue(wiring.Component):
         # path, docs/hardware.md). The writer need not test its mask for a spike either (a
         # ``lanes``-wide OR across the die into ``w_valid``: the next critical path): an
         # empty mask entry is latched and dropped here, ``w_taken`` testing the latched mask
-        # (an OR of local flip-flops) one cycle later.
+        # one cycle later. That test is not a ``lanes``-wide OR of the latched mask (its
+        # flip-flops sit by the pass's lanes, and the OR drove the FIFO's write enable and
+        # address: the 85F ``128x3`` build's critical path at 77.78 MHz) but an OR of
+        # ``w_any``, one bit per ``ANY_SPAN`` lanes latched beside the mask.
         w_data = Signal(self._entry.size)
+        w_any = Signal(len(self.any_bits(self.w_mask)), name="w_any")
         w_valid = Signal()
         ready = Signal(init=1)
         m.d.comb += [q.w_data.eq(w_data), self.w_ready.eq(ready)]
         m.d.sync += w_valid.eq(self.w_valid & ready)
         m.d.sync += w_data.eq(Cat(*(getattr(self, f"w_{name}") for name in self._fields())))
+        m.d.sync += w_any.eq(self.any_bits(self.w_mask))
         latched = data.View(self._entry, w_data)
         taken = Signal(name="w_taken")  # the latched entry is one: an eos or a spike
-        m.d.comb += taken.eq(w_valid & (latched.eos | (latched.mask != 0)))
+        m.d.comb += taken.eq(w_valid & (latched.eos | w_any.any()))
         bypass = Signal()
         entry = data.View(self._entry, Mux(bypass, w_data, q.r_data))
 
@@ -271,7 +285,9 @@ class SpikeQueue(wiring.Component):
         mask = Signal(lanes)
         m.d.comb += mask.eq(entry.mask)
         new_items = self._slots(mask)
+        # (a bypassing entry's spikes: ``w_any``, not the latched mask's OR)
+        some = Mux(bypass, w_any.any(), data.View(self._entry, q.r_data).mask.any())
         with m.If(load):
-            m.d.sync += [pend.eq(mask), pend_eos.eq(entry.eos), any_.eq(mask != 0),
+            m.d.sync += [pend.eq(mask), pend_eos.eq(entry.eos), any_.eq(some),
                          one.eq(count_to_3(new_items, len(new_items)) == 1)]
         return m

@@ -293,6 +293,8 @@ class QueueHarness(Harness):
             m.d.comb += port.addr.eq(_wrap(consume + j, inner))
             want = Array(ref[j:j + 3] + [ref[0]] * (3 - len(ref[j:j + 3])))[first + fifo.r_rdy]
             ok.append((j >= inner_level) | (port.data == want.as_value()))
+        self.check("inv_any", parts["w_any"] == q.any_bits(data.View(q._entry, w_data).mask),
+                   "(invariant) the latched any bits (SpikeQueue.any_bits) are the latched mask's")
         self.check("inv_entries", Cat(*ok).all(),
                    "(invariant) the FIFO and the latch hold the reference's entries, in order")
 
@@ -311,8 +313,7 @@ class QueueHarness(Harness):
     def _expander_ok(self, parts, entry):
         """The expander's registers hold ``entry``'s base address (``SpikeQueue._expander``)."""
         q = self.q
-        fields = q._fields()
-        e = {n: entry[n] for n in fields}
+        e = {n: entry[n] for n in q._fields()}
         if not isinstance(q, ConvSpikeQueue):
             return parts["base"] == _table(e["group"], q.groups, q.lanes // q.chunk)
         ph, pw = q.pooled_hw
@@ -374,8 +375,7 @@ def queue_proofs(layer: LayerPlan, *, queue=None) -> list[Proof]:
 
     kind = "conv " if isinstance(q, ConvSpikeQueue) else ""
     name = f"layer{layer.index}.queue"
-    chunk = getattr(q, "chunk", 1)
-    sliced = f", {chunk}-spike slices" if chunk > 1 else ""
+    sliced = f", {q.chunk}-spike slices" if getattr(q, "chunk", 1) > 1 else ""
     what = (f"{kind}spike queue ({q.lanes} lanes, {q.groups} groups, {{}} entries{sliced}): "
             f"no event dropped, duplicated or reordered; no deadlock")
 
