@@ -64,7 +64,7 @@ from spikefab.atomic import atomic_write_text
 from spikefab.golden import run_network
 from spikefab.ir import QuantizedNetwork
 from spikefab_hdl.board.definitions import BOARDS, BoardDesign, get_board
-from spikefab_hdl.build.bitstream import build_bitstream, check_network
+from spikefab_hdl.build.bitstream import ROUTERS, build_bitstream, check_network
 from spikefab_hdl.build.tool_report import BuildError, FitError, TimingError
 from spikefab_hdl.core.lanes import lanes_label, parse_lanes, resolve_lanes
 from spikefab_hdl.sim.bound import event_bound
@@ -152,11 +152,12 @@ def measure(name: str, net, x, y, lanes, images: int, in_pack: int = 1,
 
 
 def build_key(net: QuantizedNetwork, board_name: str, lanes, seed: int,
-              in_pack: int = 1, clock_mhz: float | None = None) -> str:
+              in_pack: int = 1, clock_mhz: float | None = None, router: str | None = None) -> str:
     """Hash of what a build depends on: the board top's RTLIL (network included) as
     ``build_bitstream`` makes it (``BoardDesign``: the board's DSP count, SB_MAC16 dual 8x8
     products on iCE40, DP16KD output registers on ECP5, the state memories' SPRAM
-    placement), the board wrapper and build sources, the seed, the PLL clock asked for.
+    placement), the board wrapper and build sources, the seed, the PLL clock asked for,
+    nextpnr's router when one is named.
     Source locations are left out of the RTLIL, so edits that do not change the design
     rebuild nothing."""
     board = get_board(board_name)
@@ -172,6 +173,7 @@ def build_key(net: QuantizedNetwork, board_name: str, lanes, seed: int,
     il = re.sub(r'attribute \\src "[^"]*"\n', "", rtlil.convert(top, name="top"))
     parts = [board.name, lanes, seed, il] + ([in_pack] if in_pack != 1 else [])
     parts += [] if clock_mhz is None else [f"pll {design.clk_hz}"]
+    parts += [] if router is None else [f"router {router}"]
     parts += [(src / f).read_bytes()
               for f in ("board/definitions.py", "build/bitstream.py", "build/tool_report.py",
                         "build/yosys_names.py")
@@ -192,20 +194,22 @@ def _fits(net, board_name: str, lanes, in_pack: int = 1) -> bool:
 
 def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
               in_pack: int = 1, timeout_s: int = BUILD_TIMEOUT_S,
-              clock_mhz: float | None = None) -> dict:
+              clock_mhz: float | None = None, router: str | None = None) -> dict:
     """Build (or reuse) the bitstream of ``net`` for a board and derive the figures
     (``timeout_s``: the build's wall-clock limit; ``clock_mhz``: run the design from the
-    FPGA's PLL at (at most) this frequency, None: the board clock)."""
+    FPGA's PLL at (at most) this frequency, None: the board clock; ``router``: nextpnr's,
+    None: its default)."""
     board = get_board(board_name)
     row = {"net": name, "board": board.name, "device": board.device,
            "lanes": lanes_label(resolve_lanes(net, lanes, in_pack=in_pack)), "in_pack": in_pack,
            "gateware": gateware_version()["commit"],
-           **({} if clock_mhz is None else {"clock_mhz": clock_mhz})}
+           **({} if clock_mhz is None else {"clock_mhz": clock_mhz}),
+           **({} if router is None else {"router": router})}
     try:
         check_network(board, net, lanes=lanes, in_pack=in_pack)
     except (FitError, ValueError) as e:
         return {**row, "status": f"does not fit: {e}"}
-    key = build_key(net, board.name, lanes, seed, in_pack, clock_mhz)
+    key = build_key(net, board.name, lanes, seed, in_pack, clock_mhz, router)
     out_root = WORK / "bitstreams" / f"{name}-{key}"
     rpt_path = out_root / board.name / "report.json"
     done = out_root / board.name / "bench_status.txt"
@@ -213,7 +217,8 @@ def board_row(name: str, net, m: dict, board_name: str, lanes, seed: int,
         status = "ok"
         try:
             build_bitstream(net, board.name, lanes=lanes, out_root=out_root, seed=seed,
-                            in_pack=in_pack, timeout_s=timeout_s, clock_mhz=clock_mhz)
+                            in_pack=in_pack, timeout_s=timeout_s, clock_mhz=clock_mhz,
+                            router=router)
         except TimingError:
             status = f"timing failed (Fmax < {'PLL' if clock_mhz else 'board'} clock)"
         except FitError as e:
@@ -276,8 +281,9 @@ def _key(r: dict) -> tuple:
 
 
 def _board_key(r: dict) -> tuple:
-    """A board row's identity: a PLL clock makes another row than the board clock's."""
-    return _key(r)[:4] + (r.get("clock_mhz"),)
+    """A board row's identity: a PLL clock (or another router) makes another row than the
+    board clock's."""
+    return _key(r)[:4] + (r.get("clock_mhz"), r.get("router"))
 
 
 def main(argv=None) -> int:
@@ -296,6 +302,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clock-mhz", type=float, default=None, metavar="MHZ",
                     help="run the built designs from the FPGA's PLL at (at most) this "
                          "frequency (default: the board clock)")
+    ap.add_argument("--router", default=None, choices=ROUTERS,
+                    help="nextpnr's router (default: nextpnr's, router1)")
     ap.add_argument("--out", default=str(RESULTS / "hw"), help="results stem (.json, .md)")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite the .md (and the targets) from the saved .json")
@@ -329,7 +337,7 @@ def main(argv=None) -> int:
                       f"{m['rtl_agree']}", flush=True)
             m = measured[key]
         row = board_row(name, net, m, b, lanes, args.seed, pack, args.build_timeout,
-                        args.clock_mhz)
+                        args.clock_mhz, args.router)
         rows.append(row)
         print(f"  {b}: {row['status']}" + (f", Fmax {row['fmax_mhz']} MHz" if
                                           "fmax_mhz" in row else ""), flush=True)

@@ -57,7 +57,8 @@ def _cell(row: dict, key: str) -> str:
     if key == "in_pack":
         return str(row.get("in_pack", 1))
     if key == "clock_source" and "board_mhz" in row:  # rows before the ECP5 PLL: the board's
-        return row.get("clock_source", "board")
+        router = f", {row['router']}" if row.get("router") else ""
+        return row.get("clock_source", "board") + router
     return _fmt(row[key]) if key in row else "-"
 
 

@@ -134,6 +134,31 @@ def test_board_row_gives_the_build_its_time_limit(monkeypatch, tmp_path):
     assert seen["timeout_s"] == hw.BUILD_TIMEOUT_S == 3600
 
 
+def test_board_row_passes_the_router_and_keeps_its_row_apart(monkeypatch, tmp_path):
+    import hw
+    from hw_report import _cell
+    from spikefab_hdl.build.tool_report import BuildError
+    seen = {}
+
+    def build(*args, router, **kw):
+        seen["router"] = router
+        raise BuildError("nextpnr place and route failed")
+
+    monkeypatch.setattr(hw, "WORK", tmp_path)
+    monkeypatch.setattr(hw, "resolve_lanes", lambda *a, **kw: ((128, 3), (16, 64)))
+    monkeypatch.setattr(hw, "check_network", lambda *a, **kw: {})
+    monkeypatch.setattr(hw, "build_key", lambda *a, **kw: "key")
+    monkeypatch.setattr(hw, "build_bitstream", build)
+    row = hw.board_row("mnist5k", None, {}, "ulx3s-85f", "128x3,16x64", 1, 12,
+                       clock_mhz=100.0, router="router2")
+    assert seen["router"] == "router2" and row["router"] == "router2"
+    plain = {k: v for k, v in row.items() if k != "router"}
+    assert hw._board_key(row) != hw._board_key(plain)
+    built = {"board_mhz": 100.0, "clock_source": "PLL"}
+    assert _cell({**built, "router": "router2"}, "clock_source") == "PLL, router2"
+    assert _cell(built, "clock_source") == "PLL"
+
+
 def test_a_rerun_row_replaces_the_row_of_an_older_run():
     from hw import _key  # rows of older runs have no in_pack / bram_outreg fields
     old = {"net": "digits", "lanes": 2}

@@ -270,3 +270,10 @@ def test_auto_lanes_plan_for_the_board(tmp_path, monkeypatch):
     assert seen == [auto_lanes(net, {"family": "ice40", **get_board("icebreaker").capacity}),
                     auto_lanes(net, {"family": "ecp5", **get_board("ulx3s-85f").capacity})]
     assert seen[0] != seen[1]
+
+
+def test_unknown_router_before_tools(tmp_path, no_tools):
+    with pytest.raises(ValueError, match=r"^router 'router3': one of router1, router2, or None "
+                       r"\(nextpnr's default\)$"):
+        build_bitstream(_net([16, 8, 3]), "ulx3s-25f", out_root=tmp_path, router="router3")
+    assert not (tmp_path / "ulx3s-25f").exists()

