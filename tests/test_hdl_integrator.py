@@ -2,9 +2,11 @@
 
 import dataclasses
 import random
+import re
 
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 from amaranth.sim import Simulator
 from spikefab_hdl.core.integrator import Integrator
 from spikefab_hdl.core.plan import plan_core
@@ -131,3 +133,25 @@ def test_banked_memory_costs_one_cycle_of_latency_only():
     banked = _run(_layer("direct", 4, bank_rows=4), events)
     assert banked["idle_at"] == plain["idle_at"] + 1
     np.testing.assert_array_equal(banked["currents"], plain["currents"])
+
+
+def _address_is_a_register(lp) -> bool:
+    """The wire on the integrator's weight-memory address is a flip-flop's output (RTLIL)."""
+    text = rtlil.convert(Integrator(layer=lp), name="top").split("\nmodule \\top.")[0]
+    cell = re.search(r"cell \\top\.weights \\weights\n(.*?)\n  end", text, re.S).group(1)
+    wire = re.search(r"connect \\\w*addr (\\\w+)", cell).group(1)
+    dff = r"cell \$dff \$\d+\n(?:    .*\n)*?    connect \\Q " + re.escape(wire) + "\n"
+    return re.search(dff, text) is not None
+
+
+def test_the_walk_address_is_a_register_on_ecp5_builds():
+    """A layer built for ECP5 (``bram_outreg``) reads its weights at ``walk_addr``, a
+    register set one cycle ahead (no LUT between it and the blocks' address pins); other
+    builds gate ``base`` with ``busy``. Same sums, same cycles."""
+    lp = _layer("spikes", 3, n_in=9)
+    ecp5 = dataclasses.replace(lp, bram_outreg=True)
+    assert _address_is_a_register(ecp5) and not _address_is_a_register(lp)
+    events = [(i, 1) for i in (0, 2, 3, 7, 8)]
+    plain, got = _run(lp, events), _run(ecp5, events)
+    np.testing.assert_array_equal(got["currents"], plain["currents"])
+    assert got["idle_at"] == plain["idle_at"]
