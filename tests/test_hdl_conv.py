@@ -6,6 +6,7 @@ import random
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
+from integrator_drive import integrate
 from numpy.testing import assert_array_equal
 from spikefab.golden import lif_init, lif_step
 from spikefab.golden.layers import conv_current, pass_on
@@ -47,41 +48,7 @@ def _events(geo, x, encoding, rng):
 
 
 def _integrate(lp, events, *, idle, seed):
-    dut = ConvIntegrator(layer=lp)
-    rng = random.Random(seed)
-    out = {}
-
-    async def bench(ctx):
-        pos, cycle, first = 0, 0, None
-        while pos < len(events):
-            offer = rng.random() >= idle
-            ctx.set(dut.events.valid, offer)
-            ctx.set(dut.events.payload.index, events[pos][0])
-            if lp.value_bits:
-                ctx.set(dut.events.payload.value, events[pos][1])
-            if offer and ctx.get(dut.events.ready):
-                first = cycle if first is None else first
-                pos += 1
-            await ctx.tick()
-            cycle += 1
-        ctx.set(dut.events.valid, 0)
-        while not ctx.get(dut.idle):
-            await ctx.tick()
-            cycle += 1
-        out["idle_at"] = cycle - first
-        rows = []
-        for r in range(lp.groups):
-            ctx.set(dut.rd_addr, r)
-            ctx.set(dut.rd_en, 1)
-            await ctx.tick()
-            rows.append([ctx.get(dut.rd_data[j]) for j in range(lp.lanes)])
-        out["rows"] = np.array(rows, np.int64).reshape(-1)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    return out
+    return integrate(ConvIntegrator(layer=lp), lp, events, idle=idle, seed=seed)
 
 
 def test_taps_are_the_output_positions_an_input_touches():

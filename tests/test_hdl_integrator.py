@@ -1,13 +1,12 @@
 """Integrator (event-driven ``I = W x + b``, ``lanes`` weights per cycle) against NumPy, exactly."""
 
 import dataclasses
-import random
 import re
 
 import numpy as np
 import pytest
 from amaranth.back import rtlil
-from amaranth.sim import Simulator
+from integrator_drive import integrate
 from spikefab_hdl.core.integrator import Integrator
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.sim.randnet import make_spec, random_network
@@ -26,40 +25,8 @@ def _run(lp, events, *, idle=0.0, seed=0):
     Returns the currents [n_out] and the cycle at which ``idle`` rose after the last event
     (counted from the first accepted event) when ``idle`` is 0.
     """
-    dut = Integrator(layer=lp)
-    rng = random.Random(seed)
-    out = {}
-
-    async def bench(ctx):
-        pos, cycle, first = 0, 0, None
-        while pos < len(events):
-            offer = rng.random() >= idle
-            ctx.set(dut.events.valid, offer)
-            ctx.set(dut.events.payload.index, events[pos][0])
-            if lp.value_bits:
-                ctx.set(dut.events.payload.value, events[pos][1])
-            if offer and ctx.get(dut.events.ready):
-                first = cycle if first is None else first
-                pos += 1
-            await ctx.tick()
-            cycle += 1
-        ctx.set(dut.events.valid, 0)
-        while not ctx.get(dut.idle):
-            await ctx.tick()
-            cycle += 1
-        out["idle_at"] = cycle - first
-        rows = []
-        for g in range(lp.groups):
-            ctx.set(dut.rd_addr, g)
-            ctx.set(dut.rd_en, 1)
-            await ctx.tick()
-            rows.append([ctx.get(dut.rd_data[j]) for j in range(lp.lanes)])
-        out["currents"] = np.array(rows, np.int64).reshape(-1)[: lp.n_out]
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    out = integrate(Integrator(layer=lp), lp, events, idle=idle, seed=seed)
+    out["currents"] = out.pop("rows")[: lp.n_out]
     return out
 
 
