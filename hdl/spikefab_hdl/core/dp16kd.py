@@ -32,8 +32,8 @@ from .lanes import LOGIC_ROWS
 from .layout import DP16KD_SHAPES
 from .primitive_model import append_model
 
-__all__ = ["ROWS", "WIDTH", "MODEL", "initval", "live_columns", "place_outreg", "rom_outreg",
-           "with_model"]
+__all__ = ["blocks", "ROWS", "WIDTH", "MODEL", "initval", "live_columns", "place_outreg",
+           "rom_outreg", "with_model"]
 
 #: Rows and bits of one block in the shape used here.
 ROWS, WIDTH = 1024, 18
@@ -97,19 +97,31 @@ def initval(words) -> dict[str, int]:
     return out
 
 
+def blocks(raw_rows, width: int) -> int:
+    """DP16KD blocks :func:`rom_outreg` places for a memory image: its live columns by 18."""
+    return -(-len(live_columns(raw_rows, width)) // WIDTH)
+
+
 def rom_outreg(m: Module, name: str, raw_rows, width: int, addr, *, domain: str = "sync"):
     """A read-only memory of ``raw_rows`` (``width``-bit unsigned ints, at most 1024 rows) in
     DP16KD blocks with the output register: returns a ``width``-bit signal holding the row
-    ``addr`` had two cycles earlier (zero in the dead columns). ``addr``: the row address."""
+    ``addr`` had two cycles earlier (zero in the dead columns). ``addr``: the row address,
+    or a list of copies of it (equal in every cycle): block ``b`` of the :func:`blocks`
+    reads copy ``b * len(addr) // blocks``, so no one signal drives every block's pins."""
     if len(raw_rows) > ROWS:
         raise ValueError(f"a DP16KD bank holds at most {ROWS} rows, not {len(raw_rows)}")
     cols = live_columns(raw_rows, width)
     data = Signal(width, name=f"{name}_q")
     bits = [Const(0, 1)] * width
-    row_addr = Signal(10, name=f"{name}_addr")
-    m.d.comb += row_addr.eq(addr)
-    ada = Cat(Const(0, 4), row_addr)
+    copies = addr if isinstance(addr, list) else [addr]
+    adas = []
+    for k, a in enumerate(copies):
+        row_addr = Signal(10, name=f"{name}_addr" if len(copies) == 1 else f"{name}_addr{k}")
+        m.d.comb += row_addr.eq(a)
+        adas.append(Cat(Const(0, 4), row_addr))
+    n_blocks = max(1, blocks(raw_rows, width))
     for blk, first in enumerate(range(0, len(cols), WIDTH)):
+        ada = adas[blk * len(adas) // n_blocks]
         chunk = cols[first:first + WIDTH]
         words = [sum((int(r) >> c & 1) << k for k, c in enumerate(chunk)) for r in raw_rows]
         do = Signal(WIDTH, name=f"{name}_b{blk}_do")

@@ -53,7 +53,7 @@ from .spram import SPRAMMemory
 from .weight_memory import WeightMemory
 
 __all__ = ["Integrator", "route_events", "product_latency", "dsp_registers",
-           "pixel_copies", "COPY_FANOUT"]
+           "pixel_copies", "COPY_FANOUT", "ADDR_FANOUT"]
 
 
 def dsp_registers(lp: LayerPlan) -> bool:
@@ -66,6 +66,9 @@ def dsp_registers(lp: LayerPlan) -> bool:
 
 #: Products one copy of a chunk's pixel register drives on ECP5 builds (:func:`pixel_copies`).
 COPY_FANOUT = 8
+#: Weight blocks one copy of the walk's row address drives on ECP5 builds
+#: (``WeightMemory.addr_dup``).
+ADDR_FANOUT = 8
 
 
 def pixel_copies(m: Module, src, products, lanes: int, vb: int, name: str) -> list:
@@ -301,7 +304,8 @@ class Integrator(wiring.Component):
         (formal/rmw.py) puts its own model of one row in its place."""
         lp = self.layer
         return WeightMemory(shape=data.ArrayLayout(signed(lp.w_bits), lp.lanes * lp.mask),
-                            rows=lp.weight_rows, bank_rows=lp.bank_rows, outreg=lp.outreg)
+                            rows=lp.weight_rows, bank_rows=lp.bank_rows, outreg=lp.outreg,
+                            addr_fanout=ADDR_FANOUT if lp.bram_outreg else 0)
 
     def current_memory(self, shape, depth: int, init) -> memory.Memory:
         """The current memory (one write port, one read port transparent to it); the
@@ -354,6 +358,12 @@ class Integrator(wiring.Component):
             addr = Signal.like(wmem.addr, name="walk_addr")
             m.d.sync += addr.eq(Mux(busy_next, base_next, 0))
             m.d.comb += wmem.addr.eq(addr)
+            # and one copy of it per ADDR_FANOUT blocks of a one-bank memory
+            # (``WeightMemory.addr_dup``; named ``*_dup_*``: KEEP_COPIES)
+            for k in range(wmem.addr_copies):
+                dup = Signal.like(wmem.addr, name=f"walk_addr_dup_{k}")
+                m.d.sync += dup.eq(Mux(busy_next, base_next, 0))
+                m.d.comb += wmem.addr_dup[k].eq(dup)
         else:
             with m.If(busy):
                 m.d.comb += wmem.addr.eq(base)

@@ -39,8 +39,8 @@ edge: a direct layer built for ECP5 registers it in its MULT18X18D blocks instea
 from __future__ import annotations
 
 import numpy as np
-from amaranth import Module, Mux, Shape, Signal
-from amaranth.lib import memory, wiring
+from amaranth import Module, Mux, Shape, Signal, unsigned
+from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import dp16kd
@@ -73,6 +73,9 @@ class WeightMemory(wiring.Component):
     outreg : bool
         Banks of DP16KD instances with their output register (:mod:`.dp16kd`; at most
         1024 rows per bank; only for memories of :data:`LOGIC_ROWS` rows or more).
+    addr_fanout : int
+        With ``outreg`` and one bank: blocks per copy of the address (``addr_dup``); 0
+        (the default): every block reads ``addr``.
 
     Attributes
     ----------
@@ -84,13 +87,23 @@ class WeightMemory(wiring.Component):
         What ``data`` takes at the next clock edge (the row addressed ``latency - 1`` cycles
         earlier): for a register outside the memory in its place, such as a MULT18X18D's
         input register (:mod:`.mult18x18d`).
+    addr_dup : ArrayLayout(unsigned(len(addr)), addr_copies), in
+        Only with ``addr_copies > 0``: copies of ``addr`` (registers, each equal to the
+        address in every cycle), each read by an equal share of the blocks (at most
+        ``addr_fanout``; :func:`.dp16kd.rom_outreg`): a wide row's
+        blocks sit across the die, and one register driving every block's address pins
+        was the 85F ``128x3`` build's critical path (docs/hardware.md). ``addr`` is then
+        unused.
+    addr_copies : int
+        The number of copies (0 without them).
     latency : int
         2 for one bank, 3 for several (3 and 4 with ``outreg``).
     banks : int
         Number of banks.
     """
 
-    def __init__(self, *, shape, rows, bank_rows: int, outreg: bool = False):
+    def __init__(self, *, shape, rows, bank_rows: int, outreg: bool = False,
+                 addr_fanout: int = 0):
         if bank_rows < 1 or bank_rows & (bank_rows - 1):
             raise ValueError(f"bank_rows must be a power of two >= 1, not {bank_rows!r}")
         if outreg and bank_rows > dp16kd.ROWS:
@@ -103,8 +116,18 @@ class WeightMemory(wiring.Component):
         self.banks = max(1, -(-self.depth // self.bank_rows))
         self.outreg = bool(outreg) and self.depth >= LOGIC_ROWS
         self.latency = read_latency(self.banks, self.outreg)
-        super().__init__({"addr": In(range(max(2, self.depth))), "data": Out(shape),
-                          "data_next": Out(shape)})
+        if addr_fanout < 0:
+            raise ValueError(f"addr_fanout must be >= 0, not {addr_fanout!r}")
+        self.addr_copies = 0
+        if addr_fanout and self.outreg and self.banks == 1:
+            width = Shape.cast(shape).width
+            self.addr_copies = -(-dp16kd.blocks(self._raw(self._rows), width) // addr_fanout)
+        ports = {"addr": In(range(max(2, self.depth))), "data": Out(shape),
+                 "data_next": Out(shape)}
+        if self.addr_copies:
+            abits = Shape.cast(range(max(2, self.depth))).width
+            ports["addr_dup"] = In(data.ArrayLayout(unsigned(abits), self.addr_copies))
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -169,7 +192,9 @@ class WeightMemory(wiring.Component):
     def _elaborate_outreg(self, m: Module) -> Module:
         width = Shape.cast(self._shape).width
         if self.banks == 1:
-            q = dp16kd.rom_outreg(m, "bank0", self._raw(self._rows), width, self.addr)
+            addr = ([self.addr_dup[k] for k in range(self.addr_copies)] if self.addr_copies
+                    else self.addr)
+            q = dp16kd.rom_outreg(m, "bank0", self._raw(self._rows), width, addr)
             m.d.comb += self.data_next.eq(q)
             m.d.sync += self.data.eq(self.data_next)
             return m

@@ -23,7 +23,10 @@ __all__ = ["OneRowWeights", "SPRAMShadow", "ShadowMemory"]
 
 class OneRowWeights(wiring.Component):
     """A weight memory whose row ``at`` holds ``row`` and every other row zero; ``data`` is
-    the row addressed ``latency`` cycles earlier, as :class:`~..core.weight_memory.WeightMemory`."""
+    the row addressed ``latency`` cycles earlier, as :class:`~..core.weight_memory.WeightMemory`
+    (read at ``addr``: no address copies)."""
+
+    addr_copies = 0
 
     def __init__(self, *, shape, depth: int, latency: int, at, row):
         self.latency, self._at, self._row = latency, at, row
