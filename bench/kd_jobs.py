@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def run_teacher(job: dict) -> dict:
                       seed=seed, augment_shift=cfg["shift"], image_shape=IMAGE[dataset],
                       recalibrate_bn=cfg.get("recal", False))
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two workers may train the same one
         torch.save(teacher.state_dict(), tmp)
         tmp.replace(path)
     with torch.no_grad():
@@ -119,9 +120,13 @@ def run_teacher(job: dict) -> dict:
 
 
 def load_teacher(dataset: str, kind: str, seed: int, quick: bool):
+    """The cached teacher, trained again first when its file is gone (a run cache can
+    outlive build/kd/teachers: its teacher row says "done" but the weights are missing)."""
+    path = _teacher_path(dataset, kind, seed, quick)
+    if not path.exists():
+        run_teacher({"dataset": dataset, "kind": kind, "seed": seed, "quick": quick})
     teacher = _build_teacher(dataset, kind)
-    teacher.load_state_dict(torch.load(_teacher_path(dataset, kind, seed, quick),
-                                       weights_only=True))
+    teacher.load_state_dict(torch.load(path, weights_only=True))
     return teacher.eval().requires_grad_(False)
 
 
