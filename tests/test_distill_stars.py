@@ -285,3 +285,45 @@ def test_final_average_ends_at_the_mean_of_the_last_epochs_weights():
     with pytest.raises(ValueError, match=r"^STARS.final_average must be an integer in "
                                          r"\[0, final_epochs = 4\], not 5$"):
         run(5)
+
+
+def test_augment_mix_mixes_only_the_final_phase_views_on_the_input_grid():
+    torch.manual_seed(0)
+    teacher = freeze(MLPTeacher((64, 16, 10), batch_norm=True))
+
+    def run(mix, mode="mixup"):
+        torch.manual_seed(1)
+        student = SpikingMLP((64, 8, 10), timesteps=2)
+        stars = STARS(teacher, student, (1, 8, 8), iterations=2, jitter=0, in_bits=4,
+                      augment_shift=1, augment_mix=mix, mix_mode=mode)
+        seen = []  # what the teacher labels, phase by phase
+        phase = ["rounds"]
+        hook = teacher.register_forward_hook(
+            lambda m, args, out: seen.append((phase[0], args[0].detach().clone())))
+
+        def spy(k):
+            phase[0] = "final"
+
+        try:
+            res = stars.train(n_classes=10, rounds=1, batch_size=20, steps_per_round=2,
+                              seed=3, final_epochs=2, on_final_epoch=spy)
+        finally:
+            hook.remove()
+        return res, [x for p, x in seen if p == "rounds"], [x for p, x in seen if p == "final"]
+
+    plain, rounds0, final0 = run(0.0)
+    for mode in ("mixup", "cutmix"):
+        mixed, rounds1, final1 = run(1.0, mode)
+        assert torch.equal(plain["pool"], mixed["pool"])  # synthesis and rounds: unchanged
+        assert all(torch.equal(a, b) for a, b in zip(rounds0, rounds1, strict=True))
+        assert len(final1) == len(final0) >= 2
+        assert not any(torch.equal(a, b) for a, b in zip(final0, final1, strict=True))
+        for x in final1:  # the teacher labels the mixes, on the student's 4-bit grid
+            np.testing.assert_array_equal((x * 15).round().numpy(), (x * 15).numpy())
+    for kw, msg in [({"augment_mix": -0.1}, r"STARS.augment_mix must be a number in \[0, 1\], "
+                                            r"not -0.1"),
+                    ({"mix_mode": "mix"}, "STARS.mix_mode must be one of mixup, cutmix, not "
+                                          "'mix'"),
+                    ({"mix_alpha": 0}, "STARS.mix_alpha must be a number > 0, not 0")]:
+        with pytest.raises(ValueError, match=f"^{msg}$"):
+            STARS(teacher, SpikingMLP((64, 8, 10), timesteps=2), (1, 8, 8), **kw)

@@ -28,7 +28,8 @@ def test_defaults_fill_every_key():
                                            "steps_per_round, iterations, distill_batch, lr, "
                                            "synth_lr, jitter, r_feature, first_bn_multiplier, "
                                            "scales, adi, rca_weight, tar_weight, augment_shift, "
-                                           "final_epochs, final_average"),
+                                           "final_epochs, final_average, augment_mix, "
+                                           "mix_mode, mix_alpha"),
     ({"distill": {"stars": {"iterations": 0}}},
      "config key 'distill.stars.iterations' must be an integer in [1, 20000], not 0"),
     ({"distill": {"stars": {"scales": 2}}},
@@ -46,6 +47,12 @@ def test_defaults_fill_every_key():
      "not 11"),
     ({"distill": {"stars": {"final_average": -1}}},
      "config key 'distill.stars.final_average' must be an integer in [0, 100000], not -1"),
+    ({"distill": {"stars": {"augment_mix": 1.5}}},
+     "config key 'distill.stars.augment_mix' must be a number in [0, 1], not 1.5"),
+    ({"distill": {"stars": {"mix_mode": "blend"}}},
+     "config key 'distill.stars.mix_mode' must be one of 'mixup', 'cutmix', not 'blend'"),
+    ({"distill": {"stars": {"mix_alpha": 0.0}}},
+     "config key 'distill.stars.mix_alpha' must be a number in (0, 10000.0], not 0.0"),
     ({"distill": {"stars": {"batch_size": 5000}}},
      "config key 'distill.stars.batch_size' must be an integer in [1, 4096], not 5000"),
     ({"student": {"timesteps": "four"}},

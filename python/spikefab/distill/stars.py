@@ -20,9 +20,10 @@ alternating with synthesis rounds: each round synthesises one batch with the cur
 and then trains the student on the whole pool so far (the usual DFKD schedule, [inferred]).
 The pool grows by one batch a round and every round draws from all of it. Optional: Adaptive
 DeepInversion's competition term (``adi``: synthesis seeks images on which the current student
-disagrees with the teacher), the pool rounded to the student's ``in_bits`` input grid, and
+disagrees with the teacher), the pool rounded to the student's ``in_bits`` input grid,
 random shifts of the pool's images during distillation (``augment_shift``; the teacher labels
-each shifted view, as in KD on real images with augmentation).
+each shifted view, as in KD on real images with augmentation) and, in the final phase, mixup
+or CutMix of pool pairs (``augment_mix``; the teacher labels each mixed view).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import random_shift
+from ..data import mix_pairs, random_shift
+from ..data.mix import check_mix
 from ..fixed import is_int, is_number
 from ..train.optim import adam
 from .common import (
@@ -87,6 +89,13 @@ class STARS:
         Round the pool to the ``in_bits`` direct-input grid (what the student will get).
     augment_shift : int
         Shift each pool image by up to this many pixels per distillation step (default 0).
+    augment_mix : float
+        Fraction in [0, 1] of each final-phase epoch's (shifted) views replaced by a mix of
+        two pool images, labelled by the teacher on the mix (default 0: off).
+    mix_mode : {"mixup", "cutmix"}
+        How the pairs are mixed (``data.mix_pairs``; default "mixup").
+    mix_alpha : float
+        ``lam ~ Beta(mix_alpha, mix_alpha)`` (default 1: uniform).
     **di_kwargs
         Passed to :class:`DeepInversion` (``iterations``, ``lr``, ``r_feature``, ...).
     """
@@ -95,7 +104,8 @@ class STARS:
                  rca_weight: float = 0.5, tar_weight: float = 0.3, tar_mode: str = "A",
                  q: float = 0.95, kappa: float = 0.1, temperature: float = 3.0,
                  distill_rca: float = 0.0, adi: float = 0.0, in_bits: int | None = None,
-                 augment_shift: int = 0,
+                 augment_shift: int = 0, augment_mix: float = 0.0, mix_mode: str = "mixup",
+                 mix_alpha: float = 1.0,
                  student_input: Callable[[torch.Tensor], torch.Tensor] = _flat, **di_kwargs):
         self.teacher, self.student = teacher, student
         if not is_number(rca_weight):
@@ -118,6 +128,8 @@ class STARS:
             raise ValueError(f"STARS.augment_shift must be an integer >= 0, not "
                              f"{augment_shift!r}")
         self.augment_shift = int(augment_shift)
+        self.augment_mix, self.mix_mode, self.mix_alpha = check_mix(
+            "STARS", augment_mix, mix_mode, mix_alpha)
         self.student_input = student_input
         if not any(isinstance(m, _BN) for m in teacher.modules()):
             raise ValueError(f"STARS teacher must have BatchNorm layers (synthesis matches "
@@ -176,10 +188,19 @@ class STARS:
         moved = random_shift(flat, self.inversion.image_shape, self.augment_shift, rng)
         return torch.from_numpy(moved).view_as(x)
 
+    def _mixed(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """``augment_mix`` of the views ``x`` mixed in pairs, back on the input grid."""
+        if not self.augment_mix:
+            return x
+        flat = mix_pairs(x.flatten(1).numpy(), self.inversion.image_shape, self.augment_mix,
+                         self.mix_mode, self.mix_alpha, rng)
+        return self.to_grid(torch.from_numpy(flat).view_as(x))
+
     def _final(self, pool: torch.Tensor, epochs: int, batch: int, lr: float, seed: int,
                average: int = 0, on_epoch: Callable[[int], None] | None = None):
         """KD on the whole pool with :func:`train_student` (epoch ``e``: views drawn from
-        ``[seed, 25, e]``, the teacher run once on them); with ``average = K`` the student
+        ``[seed, 25, e]``, then ``augment_mix`` of them mixed in pairs, the teacher run once
+        on them); with ``average = K`` the student
         ends as the mean of its weights after each of the last ``K`` epochs (SWA,
         ``torch.optim.swa_utils.AveragedModel``)."""
         from torch.optim.swa_utils import AveragedModel
@@ -194,7 +215,8 @@ class STARS:
         def xs(epoch):
             if epoch not in views:
                 views.clear()
-                views[epoch] = self._views(pool, np.random.default_rng([seed, 25, epoch]))
+                rng = np.random.default_rng([seed, 25, epoch])
+                views[epoch] = self._mixed(self._views(pool, rng), rng)
             return self.student_input(views[epoch])
 
         def tout(epoch):

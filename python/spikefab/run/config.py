@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 from ..atomic import TextFileError, read_text
-from ..data import DATASETS, IMAGE_SHAPES
+from ..data import DATASETS, IMAGE_SHAPES, MIX_MODES
 from ..distill.options import OptionError, check_options
 from ..distill.recipes import RECIPES
 from ..protocol import DEFAULT_BAUD, MAX_BAUD, MIN_BAUD
@@ -88,7 +88,10 @@ SCHEMA = {
                       "adi": (_Float(0, 1e4), 0.0), "rca_weight": (_Float(-1e4, 1e4), 0.5),
                       "tar_weight": (_Float(0, 1e4), 0.3), "augment_shift": (_Int(0, 8), 0),
                       "final_epochs": (_Int(0, 100_000), 0),
-                      "final_average": (_Int(0, 100_000), 0)},
+                      "final_average": (_Int(0, 100_000), 0),
+                      "augment_mix": (_Float(0, 1), 0.0),
+                      "mix_mode": (_Str(MIX_MODES), "mixup"),
+                      "mix_alpha": (_Float(0, 1e4, lo_open=True), 1.0)},
     "quantize": {"method": (_Str(("ptq", "qat")), "ptq"), "w_bits": (_Int(*W_BITS_RANGE), 8),
                  "b_bits": (_Int(*B_BITS_RANGE), 16),
                  "v_bits": (_Int(*V_BITS_RANGE, words=("auto",)), "auto"),

@@ -235,7 +235,8 @@ def _stars(ctx, model, teacher, ds) -> dict:
                   first_bn_multiplier=s["first_bn_multiplier"], scales=tuple(s["scales"]),
                   adi=s["adi"],
                   rca_weight=s["rca_weight"], tar_weight=s["tar_weight"],
-                  augment_shift=s["augment_shift"],
+                  augment_shift=s["augment_shift"], augment_mix=s["augment_mix"],
+                  mix_mode=s["mix_mode"], mix_alpha=s["mix_alpha"],
                   in_bits=st["in_bits"] if st["encoding"] == "direct" else None,
                   student_input=_student_input(model))
     with epoch_bar(s["rounds"], "STARS rounds (synthesise + distil)") as log:
