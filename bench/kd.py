@@ -53,6 +53,7 @@ STARS_VARIANTS = ("kd-real", "+adi", "stars", "ce-real", "deepinversion", "+adi+
 #: steps per round, shifts of the pool's images. Digits: the MLP-BN teacher (256-256, BN after
 #: each hidden layer, no jitter: an MLP is not shift-tolerant) inverts better than the BN conv
 #: one (+adi, seed 0: 95.6 % against 89.2 %; docs/distill/benchmark.md, sixth session).
+#: ``mix``: STARS' final-phase pair mixing (MNIST-5k: CutMix on half the views, eighth session).
 STARS_SETUP = {
     "digits": dict(teacher="mlpbn", student=(64, 32, 10), rounds=16, batch=100,
                    steps_per_round=50, shift=1, final_epochs=200,
@@ -60,6 +61,7 @@ STARS_SETUP = {
                               first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0)),
     "mnist5k": dict(student=(784, 128, 10), rounds=40, batch=100, steps_per_round=50, shift=2,
                     final_epochs=200, final_average=50,
+                    mix=dict(augment_mix=0.5, mix_mode="cutmix"),
                     synth=dict(iterations=800, lr=0.25, jitter=2, r_feature=5.0,
                                first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0, scales=[2])),
 }
@@ -222,6 +224,8 @@ def _stars_jobs(quick: bool, seeds, datasets) -> list[dict]:
                 "final_epochs": setup["final_epochs"],
                 "final_average": setup.get("final_average", 0),
                 "synth": dict(setup["synth"]), "quick": quick}
+        if "mix" in setup:  # the final phase's pair mixing (STARS augment_mix, mix_mode, ...)
+            base["mix"] = dict(setup["mix"])
         if quick:
             base.update(rounds=4, batch=64, steps_per_round=40, final_epochs=20,
                         final_average=min(base["final_average"], 5))

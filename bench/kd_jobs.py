@@ -276,7 +276,7 @@ def run_stars(job: dict) -> dict:
     else:
         synth = {**job["synth"], **STARS_WEIGHTS[variant.split(" ")[0]]}
         stars = STARS(teacher, student, IMAGE[dataset], in_bits=IN_BITS,
-                      augment_shift=job["shift"], **synth)
+                      augment_shift=job["shift"], **synth, **job.get("mix", {}))
         final = job.get("final_epochs", 0)
         curve = {}
 
