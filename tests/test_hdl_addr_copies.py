@@ -2,20 +2,17 @@
 read an equal share of ``walk_addr_dup_*`` registers each (at most ``ADDR_FANOUT``), yosys
 keeps the copies apart (``KEEP_COPIES``), and every copy holds the walk's address."""
 
-import json
-import subprocess
 
 from amaranth import signed
-from amaranth.back import rtlil
 from amaranth.hdl import Fragment
 from amaranth.lib import data
-from spikefab_hdl.build.bitstream import yowasp_env
 from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES, KEEP_COPIES
 from spikefab_hdl.core import dp16kd
 from spikefab_hdl.core.integrator import ADDR_FANOUT, Integrator
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.core.weight_memory import WeightMemory
 from spikefab_hdl.sim.randnet import make_spec, random_network
+from yosys_synth import synth_top
 
 
 def _layer(lanes, *, outreg="always"):
@@ -39,14 +36,8 @@ def _image(lp):
 
 
 def _synth(top, tmp_path) -> dict:
-    (tmp_path / "dut.il").write_text(rtlil.convert(top, name="top"))
-    env = yowasp_env()
-    script = (f"read_rtlil dut.il; {HIDE_BIT_NAMES}; {KEEP_COPIES}; synth_ecp5 -top top; "
-              "write_json dut.json")
-    proc = subprocess.run([env["YOSYS"], "-q", "-p", script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads((tmp_path / "dut.json").read_text())["modules"]["top"]
+    return synth_top(top, tmp_path, "synth_ecp5 -top top",
+                     after_read=f"{HIDE_BIT_NAMES}; {KEEP_COPIES}")
 
 
 def test_copies_cover_the_blocks_at_most_addr_fanout_each():

@@ -3,23 +3,19 @@ address layout against yosys's own ECP5 mapping, the blocks of live columns only
 instances reaching the netlist with REGMODE_A OUTREG, the model in the simulation Verilog.
 (Exactness of a core built this way: sim/core_cases.py's OUTREG case, Verilator and Icarus.)"""
 
-import json
-import subprocess
 
 import numpy as np
 import pytest
 from amaranth import Module, signed
-from amaranth.back import rtlil
 from amaranth.hdl import Fragment, Instance
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
-from spikefab_hdl.build.bitstream import yowasp_env
 from spikefab_hdl.build.verilog import write_verilog
-from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES
 from spikefab_hdl.core import dp16kd
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.core.weight_memory import WeightMemory
 from spikefab_hdl.sim.randnet import make_spec, random_network
+from yosys_synth import synth_top
 
 
 class _Rom(wiring.Component):
@@ -39,13 +35,7 @@ class _Rom(wiring.Component):
 
 
 def _synth_json(top, tmp_path) -> dict:
-    (tmp_path / "dut.il").write_text(rtlil.convert(top, name="top"))
-    env = yowasp_env()
-    script = f"read_rtlil dut.il; {HIDE_BIT_NAMES}; synth_ecp5 -top top; write_json dut.json"
-    proc = subprocess.run([env["YOSYS"], "-q", "-p", script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads((tmp_path / "dut.json").read_text())["modules"]["top"]
+    return synth_top(top, tmp_path, "synth_ecp5 -top top")
 
 
 def _dp16kd_cells(mod) -> list[dict]:

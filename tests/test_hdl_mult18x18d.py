@@ -4,23 +4,21 @@ registered instances against the products they stand for, yosys keeping their pa
 the plan's choice and the model in the simulation Verilog.
 (Exactness of a core built this way: sim/core_cases.py's OUTREG cases, Verilator and Icarus.)"""
 
-import json
 import re
 import shutil
 import subprocess
 
 import pytest
 from amaranth import Module, Signal, signed, unsigned
-from amaranth.back import rtlil, verilog
+from amaranth.back import verilog
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
-from spikefab_hdl.build.bitstream import yowasp_env
 from spikefab_hdl.build.verilog import write_verilog
-from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES
 from spikefab_hdl.core import mult18x18d
 from spikefab_hdl.core.integrator import dsp_registers, product_latency
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.sim.randnet import make_spec, random_network
+from yosys_synth import synth_top
 
 
 class _Mul(wiring.Component):
@@ -91,14 +89,7 @@ def _run(tmp_path, text, w_bits, x_bits, latency, n=20000) -> tuple[str, str]:
 
 
 def _synth(top, tmp_path, out: str) -> dict:
-    (tmp_path / "dut.il").write_text(rtlil.convert(top, name="top"))
-    env = yowasp_env()
-    script = (f"read_rtlil dut.il; {HIDE_BIT_NAMES}; synth_ecp5 -top top; "
-              f"write_json dut.json; write_verilog -noattr {out}")
-    proc = subprocess.run([env["YOSYS"], "-q", "-p", script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads((tmp_path / "dut.json").read_text())["modules"]["top"]
+    return synth_top(top, tmp_path, "synth_ecp5 -top top", extra=f"write_verilog -noattr {out}")
 
 
 @pytest.mark.parametrize(("w_bits", "x_bits"), [(7, 4), (18, 17)])

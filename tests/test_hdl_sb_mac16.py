@@ -4,7 +4,6 @@ pair of 8-bit operands, in Icarus; yosys keeping the instances; the plan's place
 refusals and the iCE40 cost model counting two products a block.
 (Exactness of a core built this way: sim/core_cases.py's MAC8X8 case, Verilator and Icarus.)"""
 
-import json
 import re
 import shutil
 import subprocess
@@ -12,17 +11,17 @@ from pathlib import Path
 
 import pytest
 from amaranth import Module, signed, unsigned
-from amaranth.back import rtlil, verilog
+from amaranth.back import verilog
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from spikefab.spec import LIFSpec
-from spikefab_hdl.build.bitstream import yosys_overrides, yowasp_env
+from spikefab_hdl.build.bitstream import yosys_overrides
 from spikefab_hdl.build.verilog import write_verilog
-from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES
 from spikefab_hdl.core import sb_mac16
 from spikefab_hdl.core.lanes import auto_lanes, estimate_cost
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.sim.randnet import make_spec, random_network
+from yosys_synth import synth_top
 
 N = 3  # products: two blocks, the second's top half unused
 
@@ -96,14 +95,7 @@ def test_products_are_exact_in_our_model_and_in_yosys_s(model, tmp_path):
 
 
 def _synth_macs(tmp_path, opts: str) -> list[dict]:
-    (tmp_path / "dut.il").write_text(rtlil.convert(_Products(), name="top"))
-    env = yowasp_env()
-    script = (f"read_rtlil dut.il; {HIDE_BIT_NAMES}; synth_ice40 {opts} -top top; "
-              "write_json dut.json")
-    proc = subprocess.run([env["YOSYS"], "-q", "-p", script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    cells = json.loads((tmp_path / "dut.json").read_text())["modules"]["top"]["cells"]
+    cells = synth_top(_Products(), tmp_path, f"synth_ice40 {opts} -top top")["cells"]
     assert not [c for c in cells.values() if c["type"] == "SB_LUT4"]  # no product in logic
     return [{k: int(c["parameters"][k], 2) for k in sb_mac16.PARAMETERS}
             for c in cells.values() if c["type"] == "SB_MAC16"]
