@@ -355,14 +355,15 @@ class Integrator(wiring.Component):
             # 85F ``128x3`` build's critical path at 80.75 MHz: ``base`` -> the AND with
             # ``busy``, placed at the blocks' centre -> 171 DP16KD addresses, 11.4 ns of
             # routing)
+            addr_next = Signal.like(wmem.addr, name="walk_addr_next")
             addr = Signal.like(wmem.addr, name="walk_addr")
-            m.d.sync += addr.eq(Mux(busy_next, base_next, 0))
-            m.d.comb += wmem.addr.eq(addr)
+            m.d.comb += [addr_next.eq(Mux(busy_next, base_next, 0)), wmem.addr.eq(addr)]
+            m.d.sync += addr.eq(addr_next)
             # and one copy of it per ADDR_FANOUT blocks of a one-bank memory
             # (``WeightMemory.addr_dup``; named ``*_dup_*``: KEEP_COPIES)
             for k in range(wmem.addr_copies):
                 dup = Signal.like(wmem.addr, name=f"walk_addr_dup_{k}")
-                m.d.sync += dup.eq(Mux(busy_next, base_next, 0))
+                m.d.sync += dup.eq(addr_next)
                 m.d.comb += wmem.addr_dup[k].eq(dup)
         else:
             with m.If(busy):
