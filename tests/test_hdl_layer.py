@@ -87,15 +87,47 @@ def _case_id(c):
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_hidden_layer_matches_golden(case):
+    _check_layer(case)
+
+
+#: Layers built for ECP5 (``bram_outreg``): reads every cycle (``LayerStepper.free_read``),
+#: the biases rewritten a cycle late; at 16 lanes the stage enables from copies per 8 lanes
+#: (``NeuronPass.enable_copies``), and a one-group layer's state and current rows written
+#: per 8 lanes. A slow reader (stall 0.6) fills the queue, so the pass stalls.
+ECP5_CASES = [
+    ((6, 16, 2), "spikes", LIFSpec(8, 20, 2, "subtract"), 16, 3),  # one group
+    ((6, 30, 2), "spikes", LIFSpec(6, 5, 0, "zero"), 16, 3),  # two groups
+    ((6, 16, 2), "spikes", LIFSpec(10, 25, 1, synapse=SynapseSpec(7, 0, 4)), 16, 4),
+    ((6, 9, 2), "spikes", LIFSpec(8, 20, 2, "subtract"), 3, 3),  # no copies, three groups
+]
+
+
+@pytest.mark.parametrize("case", ECP5_CASES, ids=_case_id)
+def test_hidden_layer_ecp5_matches_golden(case):
+    _check_layer(case, bram_outreg="always", stall=0.6)
+
+
+@pytest.mark.parametrize("n_out", [16, 40])
+def test_hidden_layer_ecp5_repeat_matches_golden(n_out):
+    """A direct (repeat) first layer of one group and of three: its currents kept between
+    passes and rewritten late after the last (products in logic: ``dsp=0``, no MULT18X18D
+    model). Its passes run back to back, so the slow reader fills the queue: the pass
+    stalls with groups in flight (at three groups, one held at stage 1 and re-read)."""
+    case = ((7, n_out, 2), "direct", LIFSpec(9, 60, 1, "zero"), 16, 4)
+    _check_layer(case, bram_outreg="always", dsp=0, stall=0.8)
+
+
+def _check_layer(case, *, stall=0.3, **plan):
     sizes, encoding, neuron, lanes, steps = case
     spec = make_spec(sizes, timesteps=steps, encoding=encoding, in_bits=3, neurons=[neuron])
     net = random_network(spec, seed=lanes)
-    lp = plan_core(net, lanes=lanes).layers[0]
+    lp = plan_core(net, lanes=lanes, **plan).layers[0]
+    assert bool(lp.bram_outreg) == bool(plan)
     x = random_input(spec, 3, seed=lanes, rate=0.5)
     xs = np.broadcast_to(x, (steps, *x.shape)) if encoding == "direct" else x
     want_s, want_v, want_i = _golden_layer(lp, xs, synapses=True)
     assert 0 < want_s.mean() < 1, "the case must both spike and stay silent"
-    events, traces, tf = _run_layer(lp, steps, xs, idle=0.3, stall=0.3, seed=lanes)
+    events, traces, tf = _run_layer(lp, steps, xs, idle=0.3, stall=stall, seed=lanes)
 
     batch = xs.shape[1]
     for b in range(batch):

@@ -41,19 +41,20 @@ the currents, so the next step starts from ``b`` again.
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from . import mult18x18d, sb_mac16
 from .adder_tree import tree_schedule
 from .arith import times, times_unsigned
+from .copies import ADDR_FANOUT, COPY_FANOUT, ENABLE_SPAN, enable_spans, pixel_copies, span_copies
 from .plan import LayerPlan
 from .spram import SPRAMMemory
 from .weight_memory import WeightMemory
 
 __all__ = ["Integrator", "route_events", "product_latency", "dsp_registers",
-           "pixel_copies", "COPY_FANOUT", "ADDR_FANOUT"]
+           "pixel_copies", "COPY_FANOUT", "ADDR_FANOUT", "ENABLE_SPAN"]
 
 
 def dsp_registers(lp: LayerPlan) -> bool:
@@ -62,31 +63,6 @@ def dsp_registers(lp: LayerPlan) -> bool:
     where the widths fit one block; the latency is :func:`product_latency`'s either way."""
     return bool(lp.value_bits and lp.bram_outreg and not lp.mac8x8
                 and mult18x18d.widths_fit(lp.w_bits, lp.value_bits))
-
-
-#: Products one copy of a chunk's pixel register drives on ECP5 builds (:func:`pixel_copies`).
-COPY_FANOUT = 8
-#: Weight blocks one copy of the walk's row address drives on ECP5 builds
-#: (``WeightMemory.addr_dup``).
-ADDR_FANOUT = 8
-
-
-def pixel_copies(m: Module, src, products, lanes: int, vb: int, name: str) -> list:
-    """For each product ``p`` of ``products``, a register of pixel ``p // lanes`` of ``src``
-    (``vb`` bits a pixel) one cycle later, one register per :data:`COPY_FANOUT` products of a
-    pixel: a direct layer built for ECP5 (:func:`dsp_registers`) feeds its DSPs and logic
-    products from copies, so no one register fans out across the die to every multiplier
-    (the 85F's ``128x3`` critical path, docs/hardware.md). The copies are named
-    ``*_dup_*``; the board build keeps yosys from merging them back
-    (:data:`.yosys_names.KEEP_COPIES`)."""
-    regs, out = {}, []
-    for p in products:
-        key = (p // lanes, p % lanes // COPY_FANOUT)
-        if key not in regs:
-            regs[key] = Signal(vb, name=f"{name}_dup_{key[0]}_{key[1]}")
-            m.d.sync += regs[key].eq(src[key[0] * vb:(key[0] + 1) * vb])
-        out.append(regs[key])
-    return out
 
 
 def product_latency(lp: LayerPlan) -> int:
@@ -157,6 +133,7 @@ class Integrator(wiring.Component):
         cur_layout = data.ArrayLayout(signed(lp.cur_bits), lanes)
         m.submodules.weights = wmem = self.weight_memory()
         banks = lp.spram_banks("currents")
+        spans = 0
         if banks:  # single-port RAM: the walk never reads and writes one bank in a cycle
             m.submodules.currents = cmem = self.current_spram(cur_layout, groups, banks)
             c_wr, c_rd = cmem.write, cmem.read
@@ -164,7 +141,10 @@ class Integrator(wiring.Component):
             # (a conv layer's currents start unset: its clear pass writes them after reset)
             init = [] if lp.conv is not None else [list(map(int, r)) for r in lp.bias_rows]
             m.submodules.currents = cmem = self.current_memory(cur_layout, groups, init)
-            c_wr = cmem.write_port()
+            # one row on an ECP5 build: flip-flops, whose write enable is their clock enable,
+            # so one per ENABLE_SPAN lanes from copies of the add's valid (below)
+            spans = enable_spans(lanes) if groups == 1 and lp.bram_outreg else 0
+            c_wr = cmem.write_port(granularity=ENABLE_SPAN) if spans else cmem.write_port()
             c_rd = cmem.read_port(transparent_for=(c_wr,))
         busy, group, value, pending = self.walk(m, wmem)
 
@@ -258,7 +238,9 @@ class Integrator(wiring.Component):
         m.d.comb += [
             self.idle.eq(~in_flight),
             self.rd_data.eq(c_rd.data),
-            c_wr.en.eq(Mux(add_valid, 1, self.wr_en)),
+            c_wr.en.eq(Cat(*(add | self.wr_en for add in span_copies(m, row_read, spans,
+                                                                   "add_valid")))
+                       if spans else Mux(add_valid, 1, self.wr_en)),
             c_wr.addr.eq(Mux(add_valid, add_group, self.wr_addr)),
             c_wr.data.eq(Mux(add_valid, sums, self.wr_data)),
         ]

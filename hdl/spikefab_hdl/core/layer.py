@@ -86,7 +86,8 @@ class HiddenLayer(wiring.Component):
                              chunk=lp.next_mask)
         m.submodules.spike_queue = spike_q
         wiring.connect(m, spike_q.o_events, wiring.flipped(self.o_events))
-        neurons = NeuronPass(m, stepper=st, layer=lp, ready=spike_q.w_ready)
+        neurons = NeuronPass(m, stepper=st, layer=lp, ready=spike_q.w_ready,
+                             ready_next=spike_q.w_ready_next)
         neurons.drive_trace(m, self.trace)
         with m.If(neurons.consume):
             m.d.comb += [  # (a group without a spike too: the queue drops it, no OR here)

@@ -23,9 +23,10 @@ register is empty, so no read sees a stale state.
 
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Shape, Signal, Value, signed
 from amaranth.lib import data, memory, wiring
 
+from .copies import ENABLE_SPAN, enable_spans, span_copies
 from .lif import LIFDecide, LIFPrep, LIFSum, SynapseSum, lif_stages
 from .plan import LayerPlan
 from .spram import SPRAMMemory
@@ -38,15 +39,16 @@ STAGE_NAMES = {LIFPrep: "lif_prep", SynapseSum: "synapse_sum", LIFSum: "lif_sum"
                LIFDecide: "lif"}
 
 
-def _state_memory(m: Module, name: str, bits: int, layer: LayerPlan):
-    """``(read, write)`` ports of a state memory (single-port RAM if the plan says so)."""
+def _state_memory(m: Module, name: str, bits: int, layer: LayerPlan, granularity=None):
+    """``(read, write)`` ports of a state memory (single-port RAM if the plan says so; a
+    write enable per ``granularity`` lanes if given)."""
     shape = data.ArrayLayout(signed(bits), layer.lanes)
     banks = layer.spram_banks(name)
     if banks:
         m.submodules[name] = mem = SPRAMMemory(shape=shape, depth=layer.groups, banks=banks)
         return mem.read, mem.write
     m.submodules[name] = mem = memory.Memory(shape=shape, depth=layer.groups, init=[])
-    wr = mem.write_port()
+    wr = mem.write_port(granularity=granularity)
     return mem.read_port(), wr
 
 
@@ -87,15 +89,19 @@ class NeuronPass:
     """
 
     def __init__(self, m: Module, *, stepper: LayerStepper, layer: LayerPlan, ready, extra=None,
-                 last_group=None):
+                 last_group=None, ready_next=None):
         extra = dict(extra or {})
         st, neuron, lanes, groups = stepper, layer.neuron, layer.lanes, layer.groups
         self.layer, self.stepper = layer, st
-        v_rd, v_wr = _state_memory(m, "membranes", neuron.v_bits, layer)
+        # a one-group layer's state rows are flip-flops: their write enable (``consume``) is a
+        # clock enable of ``lanes`` words, split per span over the enable copies (below)
+        split = st.free_read and groups == 1 and ready_next is not None and enable_spans(lanes)
+        gran = ENABLE_SPAN if split else None
+        v_rd, v_wr = _state_memory(m, "membranes", neuron.v_bits, layer, gran)
         inputs = {"v": v_rd.data, "current": st.integrator.rd_data, **extra}
         reads = [v_rd]
         if neuron.synapse is not None:
-            i_rd, i_wr = _state_memory(m, "synapses", neuron.synapse.i_bits, layer)
+            i_rd, i_wr = _state_memory(m, "synapses", neuron.synapse.i_bits, layer, gran)
             inputs["syn"] = i_rd.data
             reads.append(i_rd)
 
@@ -121,8 +127,10 @@ class NeuronPass:
         self.valid, self.group = self.valids[-1], self.groups[-1]
         self.consume = self.valid & ready
         m.d.comb += st.advance.eq(st.in_pass & (~self.valid | ready))
+        prev_last = self.valids[-2] if len(stages) > 1 else st.s1_valid
+        enables = self.enable_copies(m, prev_last, ready_next) if st.free_read else None
         for port in reads:
-            m.d.comb += [port.addr.eq(st.p_group), port.en.eq(st.read_en)]
+            m.d.comb += [port.addr.eq(st.read_addr), port.en.eq(st.read_en)]
 
         # the pipeline registers and the stages between them
         bus = dict(inputs)
@@ -134,7 +142,8 @@ class NeuronPass:
                 regs[name] = Signal.like(bus[name], name=f"s{k + 2}_{short}")
             with m.If(st.advance):
                 m.d.sync += [self.valids[k].eq(prev_valid), self.groups[k].eq(prev_group)]
-                m.d.sync += [regs[name].eq(bus[name]) for name in regs]
+            for name in regs:
+                self.load(m, regs[name], bus[name], enables)
             bus = dict(regs)
             for name in sorted(ins[k]):  # sorted: the same RTLIL whatever PYTHONHASHSEED
                 m.d.comb += getattr(stage, name).eq(bus[name])
@@ -142,8 +151,13 @@ class NeuronPass:
                 bus[name] = getattr(stage, name)
             prev_valid, prev_group = self.valids[k], self.groups[k]
         self.out = bus
-        with m.If(st.advance & st.s1_valid):
-            st.rewrite_currents(m)  # I is read (stage 0) once per pass: back to b
+        # I is read (stage 0) once per pass: back to b (an ECP5 build a cycle later, from
+        # registers: LayerStepper.rewrite_currents_late)
+        if st.free_read:
+            st.rewrite_currents_late(m, st.advance & st.s1_valid)
+        else:
+            with m.If(st.advance & st.s1_valid):
+                st.rewrite_currents(m)
 
         # live lanes of the last group
         width = layer.n_out if layer.conv is None else layer.conv.out_channels
@@ -166,6 +180,9 @@ class NeuronPass:
                 en, addr, val = Signal(), Signal.like(self.group), Signal.like(port.data)
                 m.d.sync += [en.eq(self.consume), addr.eq(self.group), val.eq(value)]
                 m.d.comb += [port.en.eq(en), port.addr.eq(addr), port.data.eq(val)]
+            elif gran:  # consume per span: the copies' valid & ready
+                m.d.comb += [port.en.eq(Cat(*(v & r for v, r in enables))),
+                             port.addr.eq(self.group), port.data.eq(value)]
             else:
                 with m.If(self.consume):
                     m.d.comb += [port.en.eq(1), port.addr.eq(self.group), port.data.eq(value)]
@@ -173,6 +190,38 @@ class NeuronPass:
         for valid in self.valids:
             empty = empty & ~valid
         self.done = st.pass_end & empty
+
+    def enable_copies(self, m: Module, prev_last, ready_next) -> list | None:
+        """On an ECP5 build (``free_read``) with the owner's ``ready`` a register whose next
+        value is ``ready_next`` (the spike queue's ``w_ready``): per :data:`.copies.ENABLE_SPAN`
+        lanes, copies of the last stage's valid and of ``ready`` (:func:`.copies.span_copies`,
+        each set from the next cycle's value). Returns ``[(valid, ready)]`` per span, or None:
+        ``~valid | ready`` is a span's stage enable, one LUT of two flip-flops near its lanes,
+        not ``advance`` fanned out to every stage register of the layer (docs/hardware.md);
+        it equals ``advance`` while a pass runs (``advance`` adds ``in_pass``), and outside one
+        every stage is empty, so what the registers then load is never used."""
+        spans = enable_spans(self.layer.lanes)
+        if ready_next is None or not spans:
+            return None
+        valid_next = Mux(self.stepper.advance, prev_last, self.valid)
+        valids = span_copies(m, valid_next, spans, "pass_valid")
+        readies = span_copies(m, ready_next, spans, "pass_ready", init=1)
+        return list(zip(valids, readies, strict=True))
+
+    def load(self, m: Module, reg, value, enables) -> None:
+        """``reg`` takes ``value`` when ``advance`` is high: a lane array split over
+        ``enables`` (:meth:`enable_copies`), ``ENABLE_SPAN`` lanes each, if there are any."""
+        shape = reg.shape()
+        if not enables or not isinstance(shape, data.ArrayLayout) or \
+                shape.length != self.layer.lanes:
+            with m.If(self.stepper.advance):
+                m.d.sync += reg.eq(value)
+            return
+        width = Shape.cast(shape.elem_shape).width * ENABLE_SPAN
+        raw, src = reg.as_value(), Value.cast(value)
+        for j, (valid, ready) in enumerate(enables):
+            with m.If(~valid | ready):
+                m.d.sync += raw[j * width:(j + 1) * width].eq(src[j * width:(j + 1) * width])
 
     def drive_trace(self, m: Module, trace) -> None:
         """Publish each consumed group (not in the clear pass) on the layer's ``trace``."""

@@ -115,6 +115,9 @@ class SpikeQueue(wiring.Component):
         spike): it is latched and then dropped (the writer need not OR its lanes).
     w_ready : unsigned(1), out
         The FIFO has room.
+    w_ready_next : unsigned(1), out
+        What ``w_ready`` (a register) holds in the next cycle: for copies of it
+        (:class:`~.neuron_pass.NeuronPass`'s stage enables on ECP5 builds).
     w_group : unsigned(ceil(log2 groups)), in
         Group of the mask.
     w_mask : unsigned(lanes), in
@@ -142,6 +145,7 @@ class SpikeQueue(wiring.Component):
             {
                 "w_valid": In(1),
                 "w_ready": Out(1),
+                "w_ready_next": Out(1),
                 **{f"w_{name}": In(shape) for name, shape in fields.items()
                    if name not in ("mask", "eos")},
                 "w_mask": In(lanes),
@@ -258,6 +262,8 @@ class SpikeQueue(wiring.Component):
         wrote, read = q.w_en & q.w_rdy, q.r_en & q.r_rdy
         # held +- 1 comes from the register alone; the late write/read only select it
         up, down = Signal.like(held), Signal.like(held)
+        ready_next = Signal()
+        m.d.comb += [ready_next.eq(held <= depth - 4), self.w_ready_next.eq(ready_next)]
         m.d.comb += [up.eq(held + 1), down.eq(held - 1)]
         m.d.sync += [
             held.eq(Mux(wrote == read, held, Mux(wrote, up, down))),
@@ -265,7 +271,7 @@ class SpikeQueue(wiring.Component):
             # room for an entry latched in the next cycle and written in the one after,
             # whatever happens now: the FIFO's inner memory (depth - 1 entries) may hold
             # all but its output register's entry, and held grows by at most 1 a cycle
-            ready.eq(held <= depth - 4),
+            ready.eq(ready_next),
         ]
         # An entry written while the queue is empty and the expander idle skips the
         # FIFO (its latency), so a layer waiting for this one loses no cycle per step.

@@ -12,7 +12,8 @@
 * the two-stage group walk: while ``advance`` is high, stage 0 issues the reads of group
   ``p_group`` (currents, biases, and whatever the layer adds) and stage 1
   (``s1_valid``, ``s1_group``) sees their data one cycle later; ``advance`` low holds
-  both stages (the memories' read enables, ``read_en``, follow it). A layer with a state
+  both stages (the memories' read enables, ``read_en``, follow it; on an ECP5 build the
+  reads run every cycle and re-read the held row instead, ``free_read``). A layer with a state
   memory in one single-port bank (:mod:`.spram`) issues a group every other ``advance``
   (``gap``: a bubble goes down the pipeline), so reads and writes alternate;
 * ``step``: the step within the sample, ``last_step``, and ``keep_currents`` (a repeat
@@ -73,8 +74,19 @@ class LayerStepper:
         # gap: no group issued at this advance (one single-port bank: every other one)
         self.gap = Signal() if layer.pass_half_rate else Const(0)
         issue = self.p_more & ~self.gap
-        # read enable of the pass's memories (single-port RAM: only for a group issued)
-        self.read_en = self.advance & issue if layer.spram else self.advance
+        # read enable and row of the pass's memories (single-port RAM: only for a group
+        # issued). A dense layer built for ECP5 (``bram_outreg``, no SPRAM) reads every cycle
+        # (``free_read``): while ``advance`` is low it reads again the row stage 1 holds
+        # (``s1_group``), which no write changes in a cycle without ``advance``, so the data
+        # holds without a clock enable on the read registers (layer 0's ``rd_data``, over
+        # 1,000 flip-flops across the 85F: the router2 build's critical path, docs/hardware.md)
+        self.free_read = bool(layer.bram_outreg) and not layer.spram and layer.conv is None
+        if self.free_read:
+            self.read_en = Const(1)
+            self.read_addr = Mux(self.advance, self.p_group, self.s1_group)
+        else:
+            self.read_en = self.advance & issue if layer.spram else self.advance
+            self.read_addr = self.p_group
 
         taken = route_events(
             m, source=source, integrator=self.integrator, accepting=~self.in_pass & accepting
@@ -85,9 +97,9 @@ class LayerStepper:
 
         integ = self.integrator
         m.d.comb += [
-            integ.rd_addr.eq(self.p_group),
+            integ.rd_addr.eq(self.read_addr),
             integ.rd_en.eq(self.read_en),
-            self.bias.addr.eq(self.p_cg),
+            self.bias.addr.eq(self.read_addr if self.free_read else self.p_cg),
             self.bias.en.eq(self.read_en),
         ]
         with m.If(self.advance):
@@ -113,6 +125,23 @@ class LayerStepper:
         (unless ``keep_currents``)."""
         integ = self.integrator
         m.d.comb += [integ.wr_en.eq(~self.keep_currents), integ.wr_addr.eq(self.s1_group)]
+        for j in range(self.layer.lanes):
+            m.d.comb += integ.wr_data[j].eq(self.bias.data[j])
+
+    def rewrite_currents_late(self, m: Module, when) -> None:
+        """As :meth:`rewrite_currents` for the group ``s1_group`` of a cycle where ``when``
+        holds, one cycle later, from registers (a ``free_read`` layer): the write enable
+        and row registered, the biases read at ``s1_group`` (a ROM, read every cycle), so the
+        current memory's write enable is no function of ``advance`` (on a one-group layer
+        its clock enable across the die, docs/hardware.md). No read needs the row before:
+        stage 0 reads other groups (groups in flight are distinct), and the next read of it
+        comes after the pass, whose pipeline is still draining."""
+        integ = self.integrator
+        en, row = Signal(name="rewrite_en"), Signal.like(self.s1_group, name="rewrite_row")
+        m.d.sync += [en.eq(when & ~self.keep_currents), row.eq(self.s1_group)]
+        # (overrides the bias row __init__ set: the row of the write, a cycle ahead)
+        m.d.comb += [self.bias.addr.eq(self.s1_group), integ.wr_en.eq(en),
+                     integ.wr_addr.eq(row)]
         for j in range(self.layer.lanes):
             m.d.comb += integ.wr_data[j].eq(self.bias.data[j])
 
