@@ -45,7 +45,7 @@ def test_a_deep_queue_is_also_proven_cut_short():
 
 # (planted change in SpikeQueue.elaborate, the property that must fail)
 BUGS = {
-    "drops-when-full": ("ready.eq(held <= depth - 4)", "ready.eq(held <= depth)",
+    "drops-when-full": ("ready_next.eq(held <= depth - 4)", "ready_next.eq(held <= depth)",
                         "the queue holds at most"),
     # the last spike of an entry is not cleared once sent: it leaves again
     "duplicates": ("m.d.sync += [pend.eq(rest), any_.eq(~one),",
@@ -61,7 +61,7 @@ BUGS = {
     "reorders": ("bypass.eq(idle & none_held)", "bypass.eq(idle)",
                  "every event leaves in its place"),
     # w_ready sticks low once two entries were held: the writer waits forever
-    "deadlocks": ("ready.eq(held <= depth - 4)", "ready.eq((held <= 1) & ready)",
+    "deadlocks": ("ready_next.eq(held <= depth - 4)", "ready_next.eq((held <= 1) & ready)",
                   "takes entries (w_ready: the writer never waits forever)"),
 }
 
