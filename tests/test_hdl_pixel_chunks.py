@@ -137,3 +137,22 @@ def test_a_pixel_chunk_layer_has_its_integrator_proof():
     assert proof.name == "layer0.integrator" and proof.mode == "prove"
     assert "direct, pixel chunks 4 wide; any lane" in proof.what
     assert len(rmw_proofs(plan.layers[1])) >= 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pixel_chunks_on_an_ecp5_core_equal_golden(seed):
+    """An ECP5 core (``bram_outreg``): the packed adapter's event from registers set a cycle
+    ahead (``input_adapter._registered_event``), the pass's enables from copies; exact, and
+    the bound still follows (products in logic, ``dsp=0``: no MULT18X18D model in Amaranth's
+    simulator)."""
+    net, x, lanes, pack, _ = _case(seed)
+    gold = run_network(net, x)
+    res = simulate_amaranth(net, x, lanes=lanes, in_pack=pack, dsp=0, idle=0.3, stall=0.6,
+                            seed=seed, bram_outreg="always")
+    assert_core_equals_golden(res, gold)
+    fast = simulate_amaranth(net, x, lanes=lanes, in_pack=pack, dsp=0, trace=False,
+                             bram_outreg="always")
+    np.testing.assert_array_equal(fast["acc"], gold.acc)
+    ratio = fast["cycles"] / event_bound(net, x, lanes=lanes, in_pack=pack,
+                                         bram_outreg="always")["bound"]
+    assert (ratio <= 1.2).all() and (ratio >= 1 / 1.2).all(), ratio
