@@ -14,7 +14,8 @@
   cycle: the time of a direct first layer becomes its nonzero events' work, not ``n_in``.
   A first layer taking *pixel chunks* ``K`` wide (``lanes`` entry ``LxK``, :mod:`.lanes`)
   gets the beat's nonzero ``K``-value chunks instead: event ``(c, values)`` carries values
-  ``c*K … c*K+K-1`` (``K`` divides ``P``).
+  ``c*K … c*K+K-1`` (``K`` divides ``P``). On ECP5 builds (layer 0's ``bram_outreg``, not
+  conv) the event's index and values are registers set from the next cycle's held beat.
 
 A conv first layer's events are packed coordinates ``(c, y, x)`` (:mod:`.conv_geometry`)
 that the adapter keeps by counters, no division; with packing ``P`` must divide the
