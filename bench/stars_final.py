@@ -19,13 +19,14 @@ initial-weight and shuffle seed, synthesises the pool and teaches the rounds' st
 In ``final``, ``"pool": ["NAME/sS", ...]`` replaces the seed's pool by those saved pools
 (concatenated; ``"sS"`` is a bench pool) and ``"pool_size": N`` keeps the first ``N``
 images; the seed's teacher and its student after its own rounds stay (a pool swap: is it the
-pool or the teacher?). Usage::
+pool or the teacher?). ``"state": "NAME"`` replays a variant's student and pool instead
+(``synth SEED NAME:JSON``; the seed's bench teacher labels them). Usage::
 
     nice -n 10 python bench/stars_final.py synth 1
     nice -n 10 python bench/stars_final.py final 1 'base:{}' 'nomix:{"augment_mix": 0}'
     nice -n 10 python bench/stars_final.py synth 1 'A:{"rounds": 50, "iterations": 640}'
     nice -n 10 python bench/stars_final.py final 1 'pool2:{"pool": ["s2"]}' \\
-        'poolA:{"pool": ["A/s1"]}' 'pool3000:{"pool_size": 3000}'
+        'poolA:{"pool": ["A/s1"]}' 'pool3000:{"pool_size": 3000}' 'A:{"state": "A"}'
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from spikefab.train.loop import evaluate
 DS = "mnist5k"
 OUT = Path("build/stars_final")
 #: Keys of a final-phase run that are not STARS attributes.
-PHASE = ("epochs", "average", "lr", "pool", "pool_size")
+PHASE = ("epochs", "average", "lr", "pool", "pool_size", "state")
 #: Keys of a synthesis override (``synth SEED NAME:JSON``).
 SYNTH = ("rounds", "iterations", "lr", "teacher_init")
 
@@ -153,7 +154,11 @@ def synth(seed: int, name: str = "", over: dict | None = None) -> None:
 
 def final(seed: int, name: str, over: dict) -> None:
     setup = STARS_SETUP[DS]
-    path = OUT / f"s{seed}.pt"
+    state = over.get("state", "")
+    if not isinstance(state, str):
+        raise SystemExit(f"stars_final: {name}: state must be the NAME of a 'synth {seed} "
+                         f"NAME:JSON' run, not {state!r}")
+    path = OUT / state / f"s{seed}.pt"
     if not path.is_file():
         raise SystemExit(f"stars_final: {path} is missing; run 'synth {seed}' first")
     _check_final(name, over)

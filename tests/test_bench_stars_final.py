@@ -54,3 +54,12 @@ def test_final_pool_concatenates_saved_pools_in_order_then_cuts(tmp_path, monkey
     assert cut[3].max() == 2.0  # the fourth image comes from the second pool
     with pytest.raises(SystemExit, match="at most the pool's 5 images"):
         stars_final.final_pool("x", own, {"pool_size": 6})
+
+
+def test_final_names_a_missing_or_bad_state(tmp_path, monkeypatch):
+    monkeypatch.setattr(stars_final, "OUT", tmp_path)
+    _save(tmp_path / "s1.pt", torch.zeros(4, 1, 28, 28))  # the bench's state is there
+    with pytest.raises(SystemExit, match="lr05/s1.pt is missing"):
+        stars_final.final(1, "x", {"state": "lr05"})
+    with pytest.raises(SystemExit, match="state must be the NAME"):
+        stars_final.final(1, "x", {"state": 5})
