@@ -8,7 +8,8 @@ from amaranth.hdl import Fragment
 from amaranth.lib import data
 from spikefab_hdl.build.yosys_names import HIDE_BIT_NAMES, KEEP_COPIES
 from spikefab_hdl.core import dp16kd
-from spikefab_hdl.core.integrator import ADDR_FANOUT, Integrator
+from spikefab_hdl.core.copies import ADDR_FANOUT
+from spikefab_hdl.core.integrator import Integrator
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.core.weight_memory import WeightMemory
 from spikefab_hdl.sim.randnet import make_spec, random_network

@@ -26,6 +26,6 @@ __all__ = ["HIDE_BIT_NAMES", "KEEP_COPIES"]
 HIDE_BIT_NAMES = "rename -hide w:*[*]"
 
 #: The yosys command that keeps the flip-flops of registers named ``*_dup_*`` apart: copies
-#: of one register that the core makes on purpose (:func:`..core.integrator.pixel_copies`,
+#: of one register that the core makes on purpose (:func:`..core.copies.pixel_copies`,
 #: one per few DSPs), which ``opt_merge`` would otherwise merge back into one (same input).
 KEEP_COPIES = "setattr -set keep 1 w:*_dup_* %ci1:+$dff[Q]"

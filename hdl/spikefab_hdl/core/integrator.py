@@ -48,13 +48,12 @@ from amaranth.lib.wiring import In, Out
 from . import mult18x18d, sb_mac16
 from .adder_tree import tree_schedule
 from .arith import times, times_unsigned
-from .copies import ADDR_FANOUT, COPY_FANOUT, ENABLE_SPAN, enable_spans, pixel_copies, span_copies
+from .copies import ADDR_FANOUT, ENABLE_SPAN, enable_spans, pixel_copies, span_copies
 from .plan import LayerPlan
 from .spram import SPRAMMemory
 from .weight_memory import WeightMemory
 
-__all__ = ["Integrator", "route_events", "product_latency", "dsp_registers",
-           "pixel_copies", "COPY_FANOUT", "ADDR_FANOUT", "ENABLE_SPAN"]
+__all__ = ["Integrator", "route_events", "product_latency", "dsp_registers"]
 
 
 def dsp_registers(lp: LayerPlan) -> bool:
@@ -180,7 +179,7 @@ class Integrator(wiring.Component):
             elif hand:  # MULT18X18D, operands and product registered in the block: the
                 # operands one stage early (the block's input register replaces the weight
                 # memory's output register), the product as the first product register;
-                # the pixels from copies of ``pre_value`` (:func:`pixel_copies`)
+                # the pixels from copies of ``pre_value`` (:func:`.copies.pixel_copies`)
                 pre_xs = pixel_copies(m, stages[-3][2], range(on_dsp), lanes, vb, "pre")
                 outs = mult18x18d.products(
                     m, "mult", [(wmem.data_next[p], pre_xs[p]) for p in range(on_dsp)])
