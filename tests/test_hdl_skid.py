@@ -1,11 +1,14 @@
 """core.skid.SkidBuffer: every beat, in order, one a cycle, with ``i.ready`` from a register;
-placed between the layers of ECP5 cores only."""
+placed before every layer (layer 0's: after the input adapter) of ECP5 cores only."""
 
 import random
+import subprocess
 
 from amaranth import Fragment
+from amaranth.back import rtlil
 from amaranth.sim import Simulator
 from spikefab.spec import LIFSpec
+from spikefab_hdl.build.bitstream import yowasp_env
 from spikefab_hdl.core.network import NetworkCore
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.core.skid import SkidBuffer
@@ -59,12 +62,13 @@ def test_skid_takes_one_beat_a_cycle_one_cycle_later():
     assert len(sent) == 100 and received == sent[:99]
 
 
-def test_skid_buffers_sit_between_the_layers_of_ecp5_cores_only():
-    """``bram_outreg`` (an ECP5 build) plans a skid before every layer after the first, the
-    core builds exactly those, and each costs its layer a cycle a step in the bound."""
+def test_skid_buffers_sit_before_every_layer_of_ecp5_cores_only():
+    """``bram_outreg`` (an ECP5 build) plans a skid before every layer, the first included
+    (its events from the input adapter), the core builds exactly those, and each costs its
+    layer a cycle a step in the bound."""
     spec = make_spec((8, 6, 5, 3), neurons=[LIFSpec(8, 12, 1), LIFSpec(8, 12, 1)])
     net = random_network(spec, seed=0)
-    for outreg, want in ((False, [False, False, False]), (True, [False, True, True])):
+    for outreg, want in ((False, [False, False, False]), (True, [True, True, True])):
         plan = plan_core(net, lanes=2, bram_outreg=outreg)
         assert [lp.skid for lp in plan.layers] == want
         core = NetworkCore(net=net, lanes=2, trace=False, bram_outreg=outreg)
@@ -74,4 +78,36 @@ def test_skid_buffers_sit_between_the_layers_of_ecp5_cores_only():
             {f"skid{i}" for i, s in enumerate(want) if s}
     plain, ecp5 = (plan_core(net, lanes=2, bram_outreg=r).layers for r in (False, True))
     assert [step_latency(b) - step_latency(a) for a, b in zip(plain, ecp5, strict=True)] == \
-        [0, 1, 1]
+        [1, 1, 1]
+
+
+def _walk_address_cone(core, tmp_path) -> set:
+    """The wires in the combinational input cone of layer 0's ``walk_addr_next`` (the value
+    its weight-address registers and their copies load), after ``proc; flatten``."""
+    (tmp_path / "core.il").write_text(rtlil.convert(core, name="top"))
+    env = yowasp_env()
+    script = ("read_rtlil core.il; proc; flatten; opt_clean; "
+              "tee -q -o cone.txt select -list w:layer0.*walk_addr_next %cie*")
+    proc = subprocess.run([env["YOSYS"], "-q", "-p", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {line.strip().split("/", 1)[-1] for line in
+            (tmp_path / "cone.txt").read_text().splitlines() if line.strip()}
+
+
+def test_layer0_walk_address_starts_at_its_own_registers(tmp_path):
+    """On an ECP5 core with packed input, the walk's next weight address (the flip-flops at
+    the 85F's block-RAM address pins, across the die) depends on the skid's registers and the
+    walk's own, not on the input adapter's held beat (the ``held`` -> ``valid`` -> ``base``
+    path: the ``128x3`` build's critical path at 84.81 and 92.22 MHz, docs/hardware.md)."""
+    spec = make_spec((140, 16, 4), encoding="direct", in_bits=4, timesteps=2, w_bits=6,
+                     neurons=[LIFSpec(10, 24, 2)])
+    net = random_network(spec, seed=0)
+    core = NetworkCore(net=net, lanes=["4x4", 2], in_pack=8, dsp=0, trace=False,
+                       bram_outreg="always")
+    assert core.plan.layers[0].outreg
+    cone = _walk_address_cone(core, tmp_path)
+    named = {w for w in cone if not w.startswith("$")}
+    assert {"layer0.integrator.base", "skid0.o__valid", "skid0.o__payload"} <= named, named
+    # nothing from the input adapter (the network's own wires: held, beats, values, ...)
+    assert all(w.startswith(("layer0.", "skid0.")) for w in named), sorted(named)

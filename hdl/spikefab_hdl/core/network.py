@@ -131,21 +131,19 @@ class NetworkCore(wiring.Component):
             layer = cls(layer=lp, timesteps=steps)
             m.submodules[f"layer{lp.index}"] = layer
             layers.append(layer)
-        for lp, a, b in zip(plan.layers[1:], layers, layers[1:], strict=False):
-            if not lp.skid:
-                wiring.connect(m, a.o_events, b.i_events)
-                continue
-            # a registered handshake between the layers (core.skid: Fmax on ECP5)
-            skid = m.submodules[f"skid{lp.index}"] = SkidBuffer(b.i_events.payload.shape())
-            wiring.connect(m, a.o_events, skid.i)
-            wiring.connect(m, skid.o, b.i_events)
+        # each layer's event input: a registered handshake (core.skid: Fmax on ECP5) or
+        # the layer's own port
+        inputs = [self._skid(m, lp, layer) for lp, layer in zip(plan.layers, layers,
+                                                                 strict=True)]
+        for a, b in zip(layers, inputs[1:], strict=False):
+            wiring.connect(m, a.o_events, b)
         if self.with_trace:
             for lp, layer in zip(plan.layers, layers, strict=True):
                 wiring.connect(m, wiring.flipped(getattr(self.trace, f"l{lp.index}")), layer.trace)
 
         busy = Signal()  # a sample is in flight (from its first input beat to its last output)
         in_done = Signal()  # all of the sample's input has entered layer 0
-        src, ev = self.i_stream, layers[0].i_events
+        src, ev = self.i_stream, inputs[0]
         start = src.valid & src.ready & ~busy
         with m.If(start):
             m.d.sync += busy.eq(1)
@@ -156,6 +154,17 @@ class NetworkCore(wiring.Component):
         readout = layers[-1]
         self._results(m, readout.o_acc, start, busy, in_done)
         return m
+
+    @staticmethod
+    def _skid(m, lp, layer):
+        """The stream that feeds ``layer``: its ``i_events``, or a skid buffer's input in
+        front of it (``lp.skid``; layer 0's: the input adapter's event, held in the adapter,
+        then reached the walk's next weight address through a combinational ``valid``)."""
+        if not lp.skid:
+            return layer.i_events
+        skid = m.submodules[f"skid{lp.index}"] = SkidBuffer(layer.i_events.payload.shape())
+        wiring.connect(m, skid.o, layer.i_events)
+        return skid.i
 
     def _results(self, m, acc, start, busy, in_done):
         """Accumulators pass through; then the argmax and the cycle count follow."""

@@ -103,7 +103,8 @@ class LayerPlan:
     tree_levels : int
         Adder-tree levels between two registers of a ``mask > 1`` layer (:mod:`.adder_tree`).
     skid : bool
-        Its events pass a skid buffer (:mod:`.skid`): layers after the first, ECP5 builds.
+        Its events pass a skid buffer (:mod:`.skid`): every layer of an ECP5 build (layer 0's
+        from the input adapter).
     """
 
     index: int
@@ -330,7 +331,7 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
     ``mac8x8``: two products a DSP block, SB_MAC16 instances (iCE40; :mod:`.sb_mac16`).
     ``bram_outreg``: block-RAM weight memories as DP16KD with the output register (ECP5;
     True: where that takes no more blocks, ``"always"``: all, an int: a block budget;
-    :func:`.dp16kd.place_outreg`); set, it also puts skids between the layers. ``tree_levels``:
+    :func:`.dp16kd.place_outreg`); set, it also puts a skid before every layer. ``tree_levels``:
     adder-tree levels a register; None: :func:`.adder_tree.tree_levels_for`. Raises TypeError
     when ``net`` is not a QuantizedNetwork, ValueError when ``lanes`` is not an integer in
     ``[1, MAX_LANES]`` (or a valid per-layer list), or ``dsp`` or ``tree_levels`` is out of
@@ -378,7 +379,7 @@ def plan_core(net: QuantizedNetwork, *, lanes, spram=None, in_pack: int = 1,
                 mask=mask,
                 next_mask=1 if last else items[i + 1][1],
                 tree_levels=per,
-                skid=bool(bram_outreg) and i > 0,
+                skid=bool(bram_outreg),
             )
         )
     if dsp is not None or mac8x8:
