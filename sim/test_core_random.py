@@ -17,7 +17,7 @@ from spikefab_hdl.sim.testbench import SIM_BUILD, run_core_bench
 
 #: ``(outreg, weight_latency, product_latency, adder-tree levels a stage)`` per layer of the
 #: OUTREG cases.
-OUTREG_LAYERS = {"spikes-banked-l1": [(True, 4, 0, []), (True, 3, 0, [])],
+OUTREG_LAYERS = {"spikes-banked-l1": [(True, 4, 0, []), (True, 4, 0, [])],
                  "direct-chunks-l3": [(False, 2, 2, [2]), (False, 2, 0, [])],
                  "direct-mask-spike-readout": [(False, 2, 2, []), (False, 2, 0, [2, 2])],
                  "spikes-mask-mixed": [(False, 2, 0, []), (False, 2, 0, [1, 2]),

@@ -105,8 +105,9 @@ def test_plan_banks_and_latency_with_outreg():
     spec = make_spec([200, 20, 3], w_bits=8)
     net = random_network(spec, 0)
     reg = plan_core(net, lanes=4, bram_outreg=True).layers
-    # layer 0: 200 x 5 = 1000 rows of 32 bits: 2 blocks of 1024 x 18 as of 512 x 36
-    assert (reg[0].outreg, reg[0].bank_rows, reg[0].weight_latency) == (True, 1024, 3)
+    # layer 0: 200 x 5 = 1000 rows of 32 bits: 2 blocks of 1024 x 18 as of 512 x 36; one
+    # bank: the block's register, ``data`` and the walk's address copies (Integrator.walk)
+    assert (reg[0].outreg, reg[0].bank_rows, reg[0].weight_latency) == (True, 1024, 4)
     assert not reg[1].outreg  # 20 rows: LUTs
     # lanes 1: 4,000 rows of 8 bits: 4 blocks of 1024 x 18 against 2 of 4096 x 4
     assert not plan_core(net, lanes=1, bram_outreg=True).layers[0].outreg

@@ -148,9 +148,10 @@ class Integrator(wiring.Component):
         busy, group, value, pending = self.walk(m, wmem)
 
         # Stages 1 .. latency: the row travels through the weight memory (its block RAM,
-        # then its output register, :mod:`.weight_memory`); valid, group and value go alongside.
+        # then its output register, :mod:`.weight_memory`), after the address copies' own
+        # cycle where there are copies (``walk``); valid, group and value go alongside.
         stages = [(busy, group, value)]
-        for k in range(1, wmem.latency + 1):
+        for k in range(1, wmem.latency + (1 if wmem.addr_copies else 0) + 1):
             prev = stages[-1]
             cur = (Signal(name=f"s{k}_valid"), Signal(range(groups), name=f"s{k}_group"),
                    Signal.like(value, name=f"s{k}_value"))
@@ -341,10 +342,14 @@ class Integrator(wiring.Component):
             m.d.comb += [addr_next.eq(Mux(busy_next, base_next, 0)), wmem.addr.eq(addr)]
             m.d.sync += addr.eq(addr_next)
             # and one copy of it per ADDR_FANOUT blocks of a one-bank memory
-            # (``WeightMemory.addr_dup``; named ``*_dup_*``: KEEP_COPIES)
+            # (``WeightMemory.addr_dup``; named ``*_dup_*``: KEEP_COPIES), set from ``addr``
+            # a cycle later: the copies sit by their blocks across the die, so the hop to them
+            # starts at a flip-flop, not at the walk's next-address logic (the 85F ``128x3``
+            # build's critical path at 80.78-92.22 MHz: that logic, then 5-7 ns of routing
+            # to a copy); one cycle more from the walk to the row (``LayerPlan.weight_latency``)
             for k in range(wmem.addr_copies):
                 dup = Signal.like(wmem.addr, name=f"walk_addr_dup_{k}")
-                m.d.sync += dup.eq(addr_next)
+                m.d.sync += dup.eq(addr)
                 m.d.comb += wmem.addr_dup[k].eq(dup)
         else:
             with m.If(busy):

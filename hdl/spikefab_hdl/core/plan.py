@@ -103,8 +103,7 @@ class LayerPlan:
     tree_levels : int
         Adder-tree levels between two registers of a ``mask > 1`` layer (:mod:`.adder_tree`).
     skid : bool
-        Its events pass a skid buffer (:mod:`.skid`): every layer of an ECP5 build (layer 0's
-        from the input adapter).
+        Its events pass a skid buffer (:mod:`.skid`): every layer of ECP5 builds.
     """
 
     index: int
@@ -186,8 +185,9 @@ class LayerPlan:
 
     @property
     def weight_latency(self) -> int:
-        """Cycles from a weight address to its row (:class:`.weight_memory.WeightMemory`)."""
-        return read_latency(self.weight_banks, self.outreg)
+        """Cycles from the walk's address to its row (:mod:`.weight_memory`; +1: a one-bank
+        DP16KD memory's address copies, a register more, ``Integrator.walk``)."""
+        return read_latency(self.weight_banks, self.outreg) + (self.weight_banks == 1) * self.outreg
 
     @property
     def is_readout(self) -> bool:
