@@ -1,6 +1,7 @@
 """The walk's row address in copies (ECP5 builds): a one-bank DP16KD weight memory's blocks
 read an equal share of ``walk_addr_dup_*`` registers each (at most ``ADDR_FANOUT``), yosys
-keeps the copies apart (``KEEP_COPIES``), and every copy holds the walk's address."""
+keeps the copies apart (``KEEP_COPIES``), every copy loads from the ``walk_addr`` register
+and holds the walk's address."""
 
 
 from amaranth import signed
@@ -75,3 +76,12 @@ def test_yosys_keeps_one_address_register_per_share_of_the_blocks(tmp_path):
     assert len(groups) == copies
     assert max(len(g) for g in groups.values()) <= ADDR_FANOUT
     assert sum(len(g) for g in groups.values()) == len(blocks)
+    # each copy loads from one flip-flop (``walk_addr``), not from the walk's next-address
+    # logic: the hop to the blocks across the die starts at a register (one cycle later)
+    sources = {}  # address bit -> the flip-flops its copies load from
+    for ffs in groups:
+        for bit, ff in enumerate(ffs):
+            di = mod["cells"][ff]["connections"]["DI"][0]
+            assert di in driver, f"copy {ff} loads from logic, not from a flip-flop"
+            sources.setdefault(bit, set()).add(driver[di])
+    assert all(len(v) == 1 for v in sources.values()), sources

@@ -347,8 +347,10 @@ class Integrator(wiring.Component):
             # starts at a flip-flop, not at the walk's next-address logic (the 85F ``128x3``
             # build's critical path at 80.78-92.22 MHz: that logic, then 5-7 ns of routing
             # to a copy); one cycle more from the walk to the row (``LayerPlan.weight_latency``)
+            # (no reset: the walk's valid bits are what reset clears; a reset would put a LUT
+            # between ``addr`` and every copy)
             for k in range(wmem.addr_copies):
-                dup = Signal.like(wmem.addr, name=f"walk_addr_dup_{k}")
+                dup = Signal.like(wmem.addr, name=f"walk_addr_dup_{k}", reset_less=True)
                 m.d.sync += dup.eq(addr)
                 m.d.comb += wmem.addr_dup[k].eq(dup)
         else:
