@@ -8,6 +8,7 @@ from spikefab.distill.deepinversion import (
     BNRecorder,
     adi_competition,
     bn_layer_loss,
+    bn_layer_scale,
     l2_prior,
     tv_loss,
 )
@@ -204,6 +205,33 @@ def test_deepinversion_latent_pyramid_has_no_pixel_speckle_and_is_checked():
                                              r"of distinct integers >= 1 dividing the image "
                                              r"size 8x8, not "):
             DeepInversion(teacher, (1, 8, 8), scales=bad)
+
+
+def test_bn_relative_divides_each_layer_by_its_statistics_and_is_checked():
+    torch.manual_seed(0)
+    teacher = freeze(CNNTeacher((1, 8, 8), (4,), 3))
+    bns = BNRecorder(teacher).bns
+    with torch.no_grad():  # the second layer's statistics 100x the first's
+        bns[1].running_mean.fill_(50.0)
+        bns[1].running_var.fill_(400.0)
+    with BNRecorder(teacher) as rec:
+        teacher(torch.rand(6, 64))
+    plain = DeepInversion(teacher, (1, 8, 8), first_bn_multiplier=3.0)
+    rel = DeepInversion(teacher, (1, 8, 8), first_bn_multiplier=3.0, bn_relative=True)
+    r = [float(bn_layer_loss(bn, x)) for bn, x in rec.inputs]
+    scale = [float(bn.running_var.norm() + bn.running_mean.norm()) for bn in bns]
+    assert float(bn_layer_scale(bns[1])) == pytest.approx(scale[1], rel=1e-6)
+    assert float(plain.r_bn(rec.inputs)) == pytest.approx(3 * r[0] + r[1], rel=1e-6)
+    assert float(rel.r_bn(rec.inputs)) == pytest.approx(3 * r[0] / scale[0] + r[1] / scale[1],
+                                                        rel=1e-6)
+    # plainly the large layer's term dominates; relative, it does not
+    assert r[1] > 10 * 3 * r[0] and r[1] / scale[1] < 10 * 3 * r[0] / scale[0]
+    for bad in (1, "yes", None):
+        with pytest.raises(ValueError, match=r"^DeepInversion.bn_relative must be true or "
+                                             r"false, not "):
+            DeepInversion(teacher, (1, 8, 8), bn_relative=bad)
+    stars = STARS(teacher, SpikingMLP((64, 8, 3), timesteps=2), (1, 8, 8), bn_relative=True)
+    assert stars.inversion.bn_relative is True
 
 
 def test_stars_refuses_a_teacher_without_batchnorm_naming_what_synthesis_needs():

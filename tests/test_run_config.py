@@ -27,9 +27,11 @@ def test_defaults_fill_every_key():
                                            "in [distill.stars]: rounds, batch_size, "
                                            "steps_per_round, iterations, distill_batch, lr, "
                                            "synth_lr, jitter, r_feature, first_bn_multiplier, "
-                                           "scales, adi, rca_weight, tar_weight, augment_shift, "
-                                           "final_epochs, final_average, augment_mix, "
-                                           "mix_mode, mix_alpha"),
+                                           "bn_relative, scales, adi, rca_weight, "
+                                           "tar_weight, augment_shift, final_epochs, "
+                                           "final_average, augment_mix, mix_mode, mix_alpha"),
+    ({"distill": {"stars": {"bn_relative": 1}}},
+     "config key 'distill.stars.bn_relative' must be true or false, not 1"),
     ({"distill": {"stars": {"iterations": 0}}},
      "config key 'distill.stars.iterations' must be an integer in [1, 20000], not 0"),
     ({"distill": {"stars": {"scales": 2}}},

@@ -5,6 +5,8 @@ Exact terms of NVlabs/DeepInversion (research/kd_methods.md §6.1)::
     r_l  = ||running_var_l - var(x_l)||_2 + ||running_mean_l - mean(x_l)||_2   (x_l: BN INPUT;
            statistics over every axis but the channel one, var biased)
     R_BN = sum_l m_l r_l                    m_1 = first_bn_multiplier, m_l = 1 otherwise
+    bn_relative: r_l / (||running_var_l||_2 + ||running_mean_l||_2)   (each layer's error
+           relative to the size of its own statistics, so no layer's term is left high)
     TV_l2 = sum_i ||d_i||_F ,  TV_l1 = sum_i mean|d_i|   over the 4 neighbour differences d_i
     R_l2  = ||x||_2 of the whole batch (CIFAR script)
     ADI   = 1 - clamp(JS_{T=3}(student, teacher), 0, 1)   with P, Q clamped to [0.01, 0.99]
@@ -31,8 +33,8 @@ from torch import nn
 from ..fixed import is_int, is_number
 from .common import check_nonnegative, check_positive, check_steps_count
 
-__all__ = ["BNRecorder", "bn_layer_loss", "tv_loss", "l2_prior", "adi_competition",
-           "DeepInversion", "frozen"]
+__all__ = ["BNRecorder", "bn_layer_loss", "bn_layer_scale", "tv_loss", "l2_prior",
+           "adi_competition", "DeepInversion", "frozen"]
 
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d)
 
@@ -76,6 +78,13 @@ def bn_layer_loss(bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
     mean, var = _channel_stats(x)
     return torch.linalg.vector_norm(bn.running_var - var) + torch.linalg.vector_norm(
         bn.running_mean - mean)
+
+
+def bn_layer_scale(bn: nn.Module) -> torch.Tensor:
+    """``||running_var||_2 + ||running_mean||_2`` of one BN layer (``bn_relative``'s divisor;
+    at least 1e-12)."""
+    return (torch.linalg.vector_norm(bn.running_var)
+            + torch.linalg.vector_norm(bn.running_mean)).clamp_min(1e-12)
 
 
 def tv_loss(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,6 +145,11 @@ class DeepInversion:
         Adam learning rate on the pixel logits (default 0.1, betas (0.5, 0.9)).
     r_feature, first_bn_multiplier, tv_l2, tv_l1, l2, main : float
         Weights of the terms above (defaults for 28x28 grey digits: 1.0, 1.0, 1e-3, 0, 0, 1).
+    bn_relative : bool
+        Divide each layer's ``r_l`` by the size of its running statistics
+        (:func:`bn_layer_scale`) before weighting (default False: the plain sum). A layer
+        whose statistics are small (a narrow conv layer beside a wide hidden one) then
+        counts as much as the others, by its relative error.
     jitter : int
         Maximum roll in pixels (default 2).
     init_logit : float
@@ -152,7 +166,8 @@ class DeepInversion:
                  iterations: int = 400, lr: float = 0.1, r_feature: float = 1.0,
                  first_bn_multiplier: float = 1.0, tv_l2: float = 1e-3, tv_l1: float = 0.0,
                  l2: float = 0.0, main: float = 1.0, jitter: int = 2,
-                 init_logit: float = 0.0, scales: Sequence[int] = (1,)):
+                 init_logit: float = 0.0, scales: Sequence[int] = (1,),
+                 bn_relative: bool = False):
         self.teacher = teacher
         self.image_shape = tuple(image_shape)
         self.iterations = check_steps_count("DeepInversion", "iterations", iterations)
@@ -172,11 +187,17 @@ class DeepInversion:
                              f"{init_logit!r}")
         self.init_logit = float(init_logit)
         self.scales = _check_scales(scales, self.image_shape)
+        if not isinstance(bn_relative, bool):
+            raise ValueError(f"DeepInversion.bn_relative must be true or false, not "
+                             f"{bn_relative!r}")
+        self.bn_relative = bn_relative
         self.recorder = BNRecorder(teacher)
 
     def r_bn(self, records) -> torch.Tensor:
-        """``R_BN`` of the recorded BN inputs (first layer weighted by the multiplier)."""
-        terms = [bn_layer_loss(bn, x) for bn, x in records]
+        """``R_BN`` of the recorded BN inputs (first layer weighted by the multiplier; each
+        term relative to its layer's statistics with ``bn_relative``)."""
+        terms = [bn_layer_loss(bn, x) / (bn_layer_scale(bn) if self.bn_relative else 1.0)
+                 for bn, x in records]
         return self.first_bn_multiplier * terms[0] + sum(terms[1:])
 
     def _jitter(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -84,6 +84,7 @@ SCHEMA = {
                       "synth_lr": (_LR, 0.1), "jitter": (_Int(0, 8, words=("auto",)), "auto"),
                       "r_feature": (_Float(0, 1e4), 1.0),
                       "first_bn_multiplier": (_Float(0, 1e4), 1.0),
+                      "bn_relative": (_Bool(), False),
                       "scales": (_List(_Int(1, 64), min_len=1), [1]),
                       "adi": (_Float(0, 1e4), 0.0), "rca_weight": (_Float(-1e4, 1e4), 0.5),
                       "tar_weight": (_Float(0, 1e4), 0.3), "augment_shift": (_Int(0, 8), 0),

@@ -232,7 +232,8 @@ def _stars(ctx, model, teacher, ds) -> dict:
     st = cfg["student"]
     stars = STARS(teacher, model, shape, iterations=s["iterations"], jitter=jitter,
                   lr=s["synth_lr"], r_feature=s["r_feature"],
-                  first_bn_multiplier=s["first_bn_multiplier"], scales=tuple(s["scales"]),
+                  first_bn_multiplier=s["first_bn_multiplier"], bn_relative=s["bn_relative"],
+                  scales=tuple(s["scales"]),
                   adi=s["adi"],
                   rca_weight=s["rca_weight"], tar_weight=s["tar_weight"],
                   augment_shift=s["augment_shift"], augment_mix=s["augment_mix"],
