@@ -14,6 +14,8 @@ line per run: the student's real-test accuracy, after the final phase and along 
 
 ``synth SEED NAME:JSON`` saves to ``build/stars_final/NAME/sSEED.pt`` instead, with ``JSON``
 overriding the synthesis: ``rounds``, ``iterations`` and ``lr`` (DeepInversion's Adam lr),
+``r_feature``, ``first_bn_multiplier`` and ``bn_relative`` (its BN term; ``{"bn_relative":
+false, "r_feature": 5.0, "first_bn_multiplier": 10.0}`` is the recipe before the tenth session),
 ``teacher_init`` (a second ``cnnbn`` teacher on the seed's split, trained with this
 initial-weight and shuffle seed, synthesises the pool and teaches the rounds' student).
 In ``final``, ``"pool": ["NAME/sS", ...]`` replaces the seed's pool by those saved pools
@@ -48,7 +50,10 @@ OUT = Path("build/stars_final")
 #: Keys of a final-phase run that are not STARS attributes.
 PHASE = ("epochs", "average", "lr", "pool", "pool_size", "state")
 #: Keys of a synthesis override (``synth SEED NAME:JSON``).
-SYNTH = ("rounds", "iterations", "lr", "teacher_init")
+SYNTH = ("rounds", "iterations", "lr", "r_feature", "first_bn_multiplier", "bn_relative",
+         "teacher_init")
+#: The synthesis overrides that are DeepInversion's own keyword arguments.
+_DI = ("iterations", "lr", "r_feature", "first_bn_multiplier", "bn_relative")
 
 
 def _second_teacher(seed: int, init: int):
@@ -78,7 +83,7 @@ def _make(seed: int, over: dict | None = None):
     student = kj.make_student({"kind": "mlp", "sizes": list(setup["student"]),
                                "pool": False}, 4)
     synth = {**setup["synth"], **kj.STARS_WEIGHTS["+adi"]}
-    for key in ("iterations", "lr"):  # DeepInversion's, for this synthesis
+    for key in _DI:  # DeepInversion's, for this synthesis
         if key in over:
             synth[key] = over[key]
     stars = STARS(teacher, student, kj.IMAGE[DS], in_bits=kj.IN_BITS,
@@ -128,6 +133,14 @@ def synth(seed: int, name: str = "", over: dict | None = None) -> None:
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
         raise SystemExit(f"stars_final: synth {name}: lr must be a number > 0, "
                          f"not {lr!r}")
+    for key in ("r_feature", "first_bn_multiplier"):
+        v = over.get(key, 1.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+            raise SystemExit(f"stars_final: synth {name}: {key} must be a number >= 0, "
+                             f"not {v!r}")
+    if not isinstance(over.get("bn_relative", False), bool):
+        raise SystemExit(f"stars_final: synth {name}: bn_relative must be true or false, "
+                         f"not {over['bn_relative']!r}")
     for key in ("rounds", "iterations", "teacher_init"):
         if key in over and (isinstance(over[key], bool) or not isinstance(over[key], int)
                             or over[key] < 1):

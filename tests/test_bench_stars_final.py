@@ -14,7 +14,8 @@ def _save(path, pool):
 @pytest.mark.parametrize(("over", "key"), [
     ({"bogus": 1}, "'bogus'"), ({"rounds": 0}, "rounds"), ({"iterations": 2.5}, "iterations"),
     ({"teacher_init": True}, "teacher_init"), ({"lr": 0}, "lr"), ({"lr": "0.5"}, "lr"),
-    ({"lr": True}, "lr")])
+    ({"lr": True}, "lr"), ({"r_feature": -1}, "r_feature"),
+    ({"first_bn_multiplier": "10"}, "first_bn_multiplier"), ({"bn_relative": 1}, "bn_relative")])
 def test_synth_rejects_bad_overrides_by_name(over, key, monkeypatch):
     def no_teacher(job):  # the check must come first: nothing trains
         raise AssertionError("a teacher was trained before the overrides were checked")
