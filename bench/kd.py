@@ -54,6 +54,8 @@ STARS_VARIANTS = ("kd-real", "+adi", "stars", "ce-real", "deepinversion", "+adi+
 #: each hidden layer, no jitter: an MLP is not shift-tolerant) inverts better than the BN conv
 #: one (+adi, seed 0: 95.6 % against 89.2 %; docs/distill/benchmark.md, sixth session).
 #: ``mix``: STARS' final-phase pair mixing (MNIST-5k: CutMix on half the views, eighth session).
+#: MNIST-5k's BN term is relative (``bn_relative``: each layer's error over the size of its
+#: statistics, weight 50 on all three; tenth session: the weak seeds' conv-2 statistics).
 STARS_SETUP = {
     "digits": dict(teacher="mlpbn", student=(64, 32, 10), rounds=16, batch=100,
                    steps_per_round=50, shift=1, final_epochs=200,
@@ -62,8 +64,9 @@ STARS_SETUP = {
     "mnist5k": dict(student=(784, 128, 10), rounds=40, batch=100, steps_per_round=50, shift=2,
                     final_epochs=200, final_average=50,
                     mix=dict(augment_mix=0.5, mix_mode="cutmix"),
-                    synth=dict(iterations=800, lr=0.25, jitter=2, r_feature=5.0,
-                               first_bn_multiplier=10.0, tv_l2=1e-3, adi=1.0, scales=[2])),
+                    synth=dict(iterations=800, lr=0.25, jitter=2, r_feature=50.0,
+                               first_bn_multiplier=1.0, bn_relative=True, tv_l2=1e-3, adi=1.0,
+                               scales=[2])),
 }
 #: The pool-size and iteration rows (on ``+adi``), full mode only: factors of the recipe's.
 STARS_SCALES = (("pool/2", "rounds", 0.5), ("iterations/2", "iterations", 0.5))
