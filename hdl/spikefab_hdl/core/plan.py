@@ -185,8 +185,7 @@ class LayerPlan:
 
     @property
     def weight_latency(self) -> int:
-        """Cycles from the walk's address to its row (:mod:`.weight_memory`; +1: a one-bank
-        DP16KD memory's address copies, a register more, ``Integrator.walk``)."""
+        """Cycles from the walk's address to its row (+1: one bank's address copies, walk)."""
         return read_latency(self.weight_banks, self.outreg) + (self.weight_banks == 1) * self.outreg
 
     @property
