@@ -2,18 +2,16 @@
 placed before every layer (layer 0's: after the input adapter) of ECP5 cores only."""
 
 import random
-import subprocess
 
 from amaranth import Fragment
-from amaranth.back import rtlil
 from amaranth.sim import Simulator
 from spikefab.spec import LIFSpec
-from spikefab_hdl.build.bitstream import yowasp_env
 from spikefab_hdl.core.network import NetworkCore
 from spikefab_hdl.core.plan import plan_core
 from spikefab_hdl.core.skid import SkidBuffer
 from spikefab_hdl.sim.bound import step_latency
 from spikefab_hdl.sim.randnet import make_spec, random_network
+from yosys_synth import synth_top
 
 
 def _run(n_cycles: int, p_valid: float, p_ready: float, seed: int):
@@ -84,13 +82,8 @@ def test_skid_buffers_sit_before_every_layer_of_ecp5_cores_only():
 def _walk_address_cone(core, tmp_path) -> set:
     """The wires in the combinational input cone of layer 0's ``walk_addr_next`` (the value
     its weight-address registers and their copies load), after ``proc; flatten``."""
-    (tmp_path / "core.il").write_text(rtlil.convert(core, name="top"))
-    env = yowasp_env()
-    script = ("read_rtlil core.il; proc; flatten; opt_clean; "
-              "tee -q -o cone.txt select -list w:layer0.*walk_addr_next %cie*")
-    proc = subprocess.run([env["YOSYS"], "-q", "-p", script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    synth_top(core, tmp_path, "proc; flatten; opt_clean",
+              extra="tee -q -o cone.txt select -list w:layer0.*walk_addr_next %cie*")
     return {line.strip().split("/", 1)[-1] for line in
             (tmp_path / "cone.txt").read_text().splitlines() if line.strip()}
 
